@@ -1,0 +1,82 @@
+/*
+ * columns.h
+ *		Column descriptions shared by the reader, the transformer, the models
+ *		and sampling, and the SQL type conversions behind them.
+ */
+#ifndef AIGC_COLUMNS_H
+#define AIGC_COLUMNS_H
+
+#include "postgres.h"
+
+typedef enum AigcColumnKind
+{
+	AIGC_CONTINUOUS = 1,		/* numbers, dates, timestamps */
+	AIGC_CATEGORICAL = 2		/* text-like, boolean, enum labels */
+} AigcColumnKind;
+
+/*
+ * One column of a training table as the model sees it.
+ *
+ * Continuous columns are encoded with mode-specific normalisation: a
+ * Gaussian mixture is fitted to the column and a value becomes a scalar
+ * alpha = (x - mean_k) / (4 std_k) in [-1, 1] plus a one-hot of its mode k.
+ * NULL is one more slot in that one-hot (or in the categories' one-hot).
+ */
+typedef struct AigcColumn
+{
+	char	   *name;
+	Oid			typid;			/* SQL type seen at training */
+	int32		typmod;
+	AigcColumnKind kind;
+	bool		integral;		/* round on decode (integers, dates, ...) */
+	bool		has_nulls;		/* NULL seen in training: one more slot */
+	double		null_frac;
+
+	/* continuous */
+	double		min;
+	double		max;
+	int			nmodes;
+	double	   *mode_mean;
+	double	   *mode_std;
+	double	   *mode_weight;
+
+	/* categorical: labels are the type's output text, sorted */
+	int			ncats;
+	char	  **cats;
+
+	/* place in the encoded row vector */
+	int			offset;
+	int			width;
+} AigcColumn;
+
+/*
+ * Column values for a run of rows: a continuous value, or a category index
+ * (stored as a double, exact for any index) for categorical columns.
+ */
+typedef struct AigcColumnData
+{
+	double	   *value;
+	bool	   *isnull;
+} AigcColumnData;
+
+/*
+ * One output span of the encoded vector: a scalar passed through tanh, or
+ * a group of logits passed through softmax.
+ */
+typedef struct AigcSpan
+{
+	int			offset;
+	int			width;
+	bool		is_scalar;
+	int			column;			/* index of the owning column */
+} AigcSpan;
+
+/* SQL type handling (column_types.c) */
+extern AigcColumnKind aigc_type_kind(Oid typid, const char *colname,
+									 bool *integral);
+extern double aigc_datum_to_double(Datum d, Oid typid, const char *colname);
+extern Datum aigc_double_to_datum(double v, Oid typid, int32 typmod);
+extern Datum aigc_label_to_datum(const char *label, Oid typid, int32 typmod);
+extern bool aigc_types_compatible(Oid model_typid, Oid target_typid);
+
+#endif
