@@ -74,12 +74,12 @@ LANGUAGE C VOLATILE STRICT;
 COMMENT ON FUNCTION aigc.gradient_check() IS
     'Self-test: every layer''s and loss''s backward pass against central finite differences';
 
-CREATE FUNCTION aigc.sgemm_gflops(model text, version integer DEFAULT NULL,
-                                  seconds float8 DEFAULT 2.0)
+CREATE FUNCTION aigc.sgemm_gflops(model text, batch_size integer DEFAULT 500,
+                                  version integer DEFAULT NULL, seconds float8 DEFAULT 2.0)
 RETURNS float8
 AS 'MODULE_PATHNAME', 'aigc_sgemm_gflops'
 LANGUAGE C VOLATILE;
-COMMENT ON FUNCTION aigc.sgemm_gflops(text, integer, float8) IS
+COMMENT ON FUNCTION aigc.sgemm_gflops(text, integer, integer, float8) IS
     'OpenBLAS sgemm GFLOP/s on the exact matrix shapes one training step of the model runs';
 
 -- Create a composite type with a model's columns, for typed samples of a

@@ -1,0 +1,38 @@
+/*
+ * model.h
+ *		A trained model in memory, and its stored (versioned, checksummed)
+ *		binary form.
+ */
+#ifndef AIGC_MODEL_H
+#define AIGC_MODEL_H
+
+#include "postgres.h"
+
+#include "transformer.h"
+#include "vae.h"
+
+/* Bump when the blob layout changes; older versions stay readable. */
+#define AIGC_MODEL_FORMAT_VERSION 1
+
+typedef enum AigcModelKind
+{
+	AIGC_KIND_VAE = 1
+} AigcModelKind;
+
+typedef struct AigcModel
+{
+	AigcModelKind kind;
+	AigcTransformer tf;
+	int			nexcluded;		/* source columns deliberately not modelled */
+	char	  **excluded;
+	AigcVae		vae;
+} AigcModel;
+
+extern AigcModelKind aigc_kind_from_name(const char *name);
+extern const char *aigc_kind_name(AigcModelKind kind);
+extern bool aigc_model_excludes(const AigcModel *model, const char *colname);
+
+extern bytea *aigc_model_serialize(const AigcModel *model);
+extern AigcModel *aigc_model_deserialize(const char *data, Size len);
+
+#endif

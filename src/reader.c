@@ -1,0 +1,427 @@
+/*
+ * reader.c
+ *		Reads training rows through SPI, so the caller's privileges and
+ *		row-level security decide what the model may learn.  Rows are fetched
+ *		in batches through a cursor to keep SPI's own memory bounded.
+ */
+#include "postgres.h"
+
+#include <string.h>
+
+#include "access/relation.h"
+#include "catalog/pg_class.h"
+#include "common/hashfn.h"
+#include "executor/spi.h"
+#include "lib/stringinfo.h"
+#include "miscadmin.h"
+#include "nodes/primnodes.h"
+#include "rewrite/rewriteHandler.h"
+#include "utils/builtins.h"
+#include "utils/fmgroids.h"
+#include "utils/hsearch.h"
+#include "utils/lsyscache.h"
+#include "utils/rel.h"
+
+#include "reader.h"
+
+#define FETCH_ROWS 10000
+
+typedef struct LabelEntry
+{
+	char	   *label;			/* hash key: points at a palloc'd copy */
+	int			index;
+} LabelEntry;
+
+/* Per-column state while reading */
+typedef struct ColumnReader
+{
+	int			attno;			/* 1-based in the cursor's tuple */
+	Oid			outfunc;
+	HTAB	   *labels;
+	int			nlabels;
+	int			labels_cap;
+	char	  **label_list;
+} ColumnReader;
+
+static uint32
+label_hash(const void *key, Size keysize)
+{
+	const char *s = *(char *const *) key;
+
+	return hash_bytes((const unsigned char *) s, strlen(s));
+}
+
+static int
+label_match(const void *key1, const void *key2, Size keysize)
+{
+	return strcmp(*(char *const *) key1, *(char *const *) key2);
+}
+
+static bool
+name_in_list(List *names, const char *name)
+{
+	ListCell   *lc;
+
+	foreach(lc, names)
+		if (strcmp(lfirst(lc), name) == 0)
+			return true;
+	return false;
+}
+
+/* Keys are not data: identity and serial columns are left out by default */
+static bool
+is_key_column(Relation rel, Form_pg_attribute att)
+{
+	Node	   *def;
+
+	if (att->attidentity != '\0')
+		return true;
+	if (!att->atthasdef || att->attgenerated != '\0')
+		return false;
+	def = build_column_default(rel, att->attnum);
+	return def != NULL && IsA(def, FuncExpr) &&
+		((FuncExpr *) def)->funcid == F_NEXTVAL;
+}
+
+static void
+check_exclude_found(List *exclude, List *seen)
+{
+	ListCell   *lc;
+
+	foreach(lc, exclude)
+		if (!name_in_list(seen, lfirst(lc)))
+			ereport(ERROR,
+					(errcode(ERRCODE_UNDEFINED_COLUMN),
+					 errmsg("column \"%s\" named in option \"exclude\" does not exist",
+							(char *) lfirst(lc))));
+}
+
+static int
+add_label(ColumnReader *cr, const char *label, int max_categories,
+		  const char *colname)
+{
+	bool		found;
+	LabelEntry *e = hash_search(cr->labels, &label, HASH_ENTER, &found);
+
+	if (!found)
+	{
+		if (cr->nlabels >= max_categories)
+			ereport(ERROR,
+					(errcode(ERRCODE_PROGRAM_LIMIT_EXCEEDED),
+					 errmsg("column \"%s\" has more than %d distinct values",
+							colname, max_categories),
+					 errhint("Raise the training option \"max_categories\", or leave the column out with \"exclude\".")));
+		e->label = pstrdup(label);
+		e->index = cr->nlabels;
+		if (cr->nlabels == cr->labels_cap)
+		{
+			cr->labels_cap = Max(16, cr->labels_cap * 2);
+			cr->label_list = cr->label_list == NULL ?
+				palloc(sizeof(char *) * cr->labels_cap) :
+				repalloc(cr->label_list, sizeof(char *) * cr->labels_cap);
+		}
+		cr->label_list[cr->nlabels++] = e->label;
+	}
+	return e->index;
+}
+
+static int
+cmp_label_ptr(const void *a, const void *b)
+{
+	return strcmp(**(char **const *) a, **(char **const *) b);
+}
+
+/* Sort labels so a model does not depend on scan order; remap indices */
+static void
+finish_categorical(AigcColumn *col, ColumnReader *cr, AigcColumnData *data,
+				   int64 nrows)
+{
+	char	  ***order = palloc(sizeof(char **) * Max(cr->nlabels, 1));
+	int		   *remap = palloc(sizeof(int) * Max(cr->nlabels, 1));
+
+	for (int i = 0; i < cr->nlabels; i++)
+		order[i] = &cr->label_list[i];
+	qsort(order, cr->nlabels, sizeof(char **), cmp_label_ptr);
+	col->ncats = cr->nlabels;
+	col->cats = palloc(sizeof(char *) * Max(cr->nlabels, 1));
+	for (int i = 0; i < cr->nlabels; i++)
+	{
+		col->cats[i] = *order[i];
+		remap[order[i] - cr->label_list] = i;
+	}
+	for (int64 r = 0; r < nrows; r++)
+		if (!data->isnull[r])
+			data->value[r] = remap[(int) data->value[r]];
+	hash_destroy(cr->labels);
+}
+
+static void
+init_column(AigcColumn *col, const char *name, Oid typid, int32 typmod)
+{
+	memset(col, 0, sizeof(*col));
+	col->name = pstrdup(name);
+	col->typid = typid;
+	col->typmod = typmod;
+	col->kind = aigc_type_kind(typid, name, &col->integral);
+}
+
+/*
+ * Fetch every row of the open cursor into out->data.  Allocations are made
+ * in `keep`, outside SPI's memory, so they survive SPI_finish.
+ */
+static void
+fetch_rows(Portal portal, ColumnReader *readers, AigcTrainingData *out,
+		   int max_categories, MemoryContext keep)
+{
+	int64		cap = 0;
+	int			nc = out->ncols;
+
+	out->nrows = 0;
+	for (;;)
+	{
+		MemoryContext old;
+
+		CHECK_FOR_INTERRUPTS();
+		SPI_cursor_fetch(portal, true, FETCH_ROWS);
+		if (SPI_processed == 0)
+			break;
+		old = MemoryContextSwitchTo(keep);
+		if (out->nrows + (int64) SPI_processed > cap)
+		{
+			cap = Max(cap * 2, out->nrows + (int64) SPI_processed);
+			for (int c = 0; c < nc; c++)
+			{
+				AigcColumnData *d = &out->data[c];
+
+				d->value = d->value == NULL ?
+					MemoryContextAllocHuge(keep, sizeof(double) * cap) :
+					repalloc_huge(d->value, sizeof(double) * cap);
+				d->isnull = d->isnull == NULL ?
+					MemoryContextAllocHuge(keep, sizeof(bool) * cap) :
+					repalloc_huge(d->isnull, sizeof(bool) * cap);
+			}
+		}
+		for (uint64 i = 0; i < SPI_processed; i++)
+		{
+			HeapTuple	tup = SPI_tuptable->vals[i];
+			TupleDesc	desc = SPI_tuptable->tupdesc;
+			int64		r = out->nrows + i;
+
+			for (int c = 0; c < nc; c++)
+			{
+				bool		isnull;
+				Datum		d = SPI_getbinval(tup, desc, readers[c].attno, &isnull);
+				AigcColumn *col = &out->cols[c];
+
+				out->data[c].isnull[r] = isnull;
+				out->data[c].value[r] = 0.0;
+				if (isnull)
+					continue;
+				if (col->kind == AIGC_CONTINUOUS)
+					out->data[c].value[r] = aigc_datum_to_double(d, col->typid, col->name);
+				else
+				{
+					char	   *label = OidOutputFunctionCall(readers[c].outfunc, d);
+
+					out->data[c].value[r] = add_label(&readers[c], label,
+													  max_categories, col->name);
+					pfree(label);
+				}
+			}
+		}
+		out->nrows += SPI_processed;
+		MemoryContextSwitchTo(old);
+		SPI_freetuptable(SPI_tuptable);
+	}
+	for (int c = 0; c < nc; c++)
+		if (out->cols[c].kind == AIGC_CATEGORICAL)
+		{
+			MemoryContext old = MemoryContextSwitchTo(keep);
+
+			finish_categorical(&out->cols[c], &readers[c], &out->data[c], out->nrows);
+			MemoryContextSwitchTo(old);
+		}
+}
+
+/* Per-column readers for the columns in out->cols, found in the cursor by name */
+static ColumnReader *
+make_readers(AigcTrainingData *out, TupleDesc desc, const int *attnos)
+{
+	ColumnReader *readers = palloc0(sizeof(ColumnReader) * out->ncols);
+
+	for (int c = 0; c < out->ncols; c++)
+	{
+		bool		varlena;
+
+		readers[c].attno = attnos[c];
+		getTypeOutputInfo(TupleDescAttr(desc, attnos[c] - 1)->atttypid,
+						  &readers[c].outfunc, &varlena);
+		if (out->cols[c].kind == AIGC_CATEGORICAL)
+		{
+			HASHCTL		ctl;
+
+			ctl.keysize = sizeof(char *);
+			ctl.entrysize = sizeof(LabelEntry);
+			ctl.hash = label_hash;
+			ctl.match = label_match;
+			ctl.hcxt = CurrentMemoryContext;
+			readers[c].labels = hash_create("aigc labels", 256, &ctl,
+											HASH_ELEM | HASH_FUNCTION |
+											HASH_COMPARE | HASH_CONTEXT);
+		}
+	}
+	return readers;
+}
+
+static void
+no_columns(void)
+{
+	ereport(ERROR,
+			(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
+			 errmsg("no columns left to train on"),
+			 errdetail("Every column was excluded or is a key column.")));
+}
+
+/* Read all rows of an open cursor whose columns are listed in out->cols */
+static void
+read_cursor(Portal portal, const int *attnos, int max_categories,
+			AigcTrainingData *out, MemoryContext keep)
+{
+	ColumnReader *readers = make_readers(out, portal->tupDesc, attnos);
+
+	out->data = MemoryContextAllocZero(keep, sizeof(AigcColumnData) * out->ncols);
+	fetch_rows(portal, readers, out, max_categories, keep);
+}
+
+void
+aigc_read_relation(Oid relid, List *exclude, int max_categories,
+				   AigcTrainingData *out)
+{
+	MemoryContext keep = CurrentMemoryContext;
+	Relation	rel = relation_open(relid, AccessShareLock);
+	TupleDesc	desc = RelationGetDescr(rel);
+	StringInfoData sql;
+	List	   *seen = NIL;
+	int		   *attnos;
+	Portal		portal;
+	SPIPlanPtr	plan;
+
+	if (rel->rd_rel->relkind != RELKIND_RELATION &&
+		rel->rd_rel->relkind != RELKIND_PARTITIONED_TABLE &&
+		rel->rd_rel->relkind != RELKIND_VIEW &&
+		rel->rd_rel->relkind != RELKIND_MATVIEW &&
+		rel->rd_rel->relkind != RELKIND_FOREIGN_TABLE)
+		ereport(ERROR,
+				(errcode(ERRCODE_WRONG_OBJECT_TYPE),
+				 errmsg("\"%s\" is not a table, view or materialized view",
+						RelationGetRelationName(rel))));
+
+	memset(out, 0, sizeof(*out));
+	out->cols = palloc0(sizeof(AigcColumn) * Max(desc->natts, 1));
+	attnos = palloc(sizeof(int) * Max(desc->natts, 1));
+	initStringInfo(&sql);
+	appendStringInfoString(&sql, "SELECT ");
+	for (int i = 0; i < desc->natts; i++)
+	{
+		Form_pg_attribute att = TupleDescAttr(desc, i);
+		char	   *name = NameStr(att->attname);
+
+		if (att->attisdropped)
+			continue;
+		seen = lappend(seen, name);
+		if (name_in_list(exclude, name))
+		{
+			out->excluded = lappend(out->excluded, pstrdup(name));
+			continue;
+		}
+		if (is_key_column(rel, att))
+		{
+			ereport(NOTICE,
+					(errmsg("column \"%s\" is an identity or serial key and is not modelled; samples have NULL there",
+							name)));
+			out->excluded = lappend(out->excluded, pstrdup(name));
+			continue;
+		}
+		init_column(&out->cols[out->ncols], name, att->atttypid, att->atttypmod);
+		appendStringInfo(&sql, "%s%s", out->ncols > 0 ? ", " : "",
+						 quote_identifier(name));
+		out->ncols++;
+		attnos[out->ncols - 1] = out->ncols;
+	}
+	check_exclude_found(exclude, seen);
+	if (out->ncols == 0)
+		no_columns();
+	out->source = quote_qualified_identifier(get_namespace_name(RelationGetNamespace(rel)),
+											 RelationGetRelationName(rel));
+	appendStringInfo(&sql, " FROM %s", out->source);
+	relation_close(rel, NoLock);
+
+	if (SPI_connect() != SPI_OK_CONNECT)
+		elog(ERROR, "SPI_connect failed");
+	plan = SPI_prepare(sql.data, 0, NULL);
+	if (plan == NULL)
+		elog(ERROR, "SPI_prepare failed for \"%s\": %s", sql.data,
+			 SPI_result_code_string(SPI_result));
+	portal = SPI_cursor_open("aigc_train_scan", plan, NULL, NULL, true);
+	read_cursor(portal, attnos, max_categories, out, keep);
+	SPI_cursor_close(portal);
+	SPI_finish();
+}
+
+void
+aigc_read_query(const char *query, List *exclude, int max_categories,
+				AigcTrainingData *out)
+{
+	MemoryContext keep = CurrentMemoryContext;
+	SPIPlanPtr	plan;
+	Portal		portal;
+	TupleDesc	desc;
+	List	   *seen = NIL;
+	int		   *attnos;
+
+	memset(out, 0, sizeof(*out));
+	out->source = pstrdup(query);
+	if (SPI_connect() != SPI_OK_CONNECT)
+		elog(ERROR, "SPI_connect failed");
+	plan = SPI_prepare(query, 0, NULL);
+	if (plan == NULL)
+		ereport(ERROR,
+				(errcode(ERRCODE_SYNTAX_ERROR),
+				 errmsg("could not prepare training query: %s",
+						SPI_result_code_string(SPI_result))));
+	if (!SPI_is_cursor_plan(plan))
+		ereport(ERROR,
+				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
+				 errmsg("training query must be a single SELECT that returns rows")));
+	portal = SPI_cursor_open("aigc_train_query", plan, NULL, NULL, true);
+	desc = portal->tupDesc;
+
+	MemoryContextSwitchTo(keep);
+	out->cols = palloc0(sizeof(AigcColumn) * Max(desc->natts, 1));
+	attnos = palloc(sizeof(int) * Max(desc->natts, 1));
+	for (int i = 0; i < desc->natts; i++)
+	{
+		Form_pg_attribute att = TupleDescAttr(desc, i);
+		char	   *name = NameStr(att->attname);
+
+		if (name_in_list(seen, name))
+			ereport(ERROR,
+					(errcode(ERRCODE_DUPLICATE_COLUMN),
+					 errmsg("training query returns more than one column named \"%s\"", name),
+					 errhint("Give every column a distinct name with AS.")));
+		seen = lappend(seen, name);
+		if (name_in_list(exclude, name))
+		{
+			out->excluded = lappend(out->excluded, pstrdup(name));
+			continue;
+		}
+		init_column(&out->cols[out->ncols], name, att->atttypid, att->atttypmod);
+		attnos[out->ncols++] = i + 1;
+	}
+	check_exclude_found(exclude, seen);
+	if (out->ncols == 0)
+		no_columns();
+	read_cursor(portal, attnos, max_categories, out, keep);
+	SPI_cursor_close(portal);
+	SPI_finish();
+}
