@@ -87,7 +87,8 @@ COMMENT ON FUNCTION aigc.sgemm_gflops(text, integer, integer, float8) IS
 CREATE FUNCTION aigc_create_type(model text, type_name text, version integer DEFAULT NULL)
 RETURNS regtype
 LANGUAGE plpgsql VOLATILE
-SET search_path = pg_catalog, pg_temp
+-- no SET search_path: an unqualified type_name must land in the caller's
+-- current schema; everything this body names is qualified instead
 AS $$
 DECLARE
     spec jsonb;
@@ -106,12 +107,13 @@ BEGIN
         RAISE EXCEPTION 'model "%" does not exist', model
               USING ERRCODE = 'undefined_object';
     END IF;
-    SELECT string_agg(format('%I %s', c->>'name', c->>'type'), ', ' ORDER BY ord)
+    SELECT pg_catalog.string_agg(pg_catalog.format('%I %s', c->>'name', c->>'type'), ', ' ORDER BY ord)
       INTO cols
-      FROM jsonb_array_elements(spec) WITH ORDINALITY AS t(c, ord);
+      FROM pg_catalog.jsonb_array_elements(spec) WITH ORDINALITY AS t(c, ord);
     -- quote each part of a possibly schema-qualified name
-    SELECT string_agg(quote_ident(p), '.') INTO qualified FROM unnest(parse_ident(type_name)) AS p;
-    EXECUTE format('CREATE TYPE %s AS (%s)', qualified, cols);
+    SELECT pg_catalog.string_agg(pg_catalog.quote_ident(p), '.') INTO qualified
+      FROM pg_catalog.unnest(pg_catalog.parse_ident(type_name)) AS p;
+    EXECUTE pg_catalog.format('CREATE TYPE %s AS (%s)', qualified, cols);
     RETURN qualified::regtype;
 END
 $$;

@@ -123,7 +123,7 @@ aigc_vae_recon_loss(const AigcSpan *spans, int nspans, int dim,
 	{
 		const float *xr = x + (int64) r * dim;
 		const float *or = out + (int64) r * dim;
-		float	   *dr = dout + (int64) r * dim;
+		float	   *dr = dout ? dout + (int64) r * dim : NULL;
 
 		for (int s = 0; s < nspans; s++)
 		{
@@ -137,6 +137,8 @@ aigc_vae_recon_loss(const AigcSpan *spans, int nspans, int dim,
 				double		sg = sigma[off];
 
 				loss += e * e / (2.0 * sg * sg) + log(sg);
+				if (dout == NULL)
+					continue;
 				dr[off] = (float) (scale * (-e / (sg * sg)) * (1.0 - t * t));
 				dsigma[off] += (float) (scale * (1.0 / sg - e * e / (sg * sg * sg)));
 			}
@@ -155,6 +157,8 @@ aigc_vae_recon_loss(const AigcSpan *spans, int nspans, int dim,
 				for (int k = 0; k < w; k++)
 					sum += exp(or[off + k] - mx);
 				loss += mx + log(sum) - or[off + target];
+				if (dout == NULL)
+					continue;
 				for (int k = 0; k < w; k++)
 					dr[off + k] = (float) (scale * (exp(or[off + k] - mx) / sum -
 													(k == target ? 1.0 : 0.0)));
@@ -177,6 +181,8 @@ aigc_vae_kl_loss(const float *mu, const float *logvar, int n, int latent,
 		double		ev = exp(logvar[i]);
 
 		kl += -0.5 * (1.0 + logvar[i] - (double) mu[i] * mu[i] - ev);
+		if (dmu == NULL)
+			continue;
 		dmu[i] = (float) (mu[i] / n);
 		dlogvar[i] = (float) (-0.5 * (1.0 - ev) / n);
 	}
@@ -213,14 +219,20 @@ aigc_vae_forward_backward(AigcVae *vae, AigcVaeBuffers *buf, const float *x,
 	}
 	decode(vae, buf, n);
 
-	if (backward)
-		aigc_params_zero_grad(vae->params, vae->nparams);
+	if (!backward)
+	{
+		/* evaluation only: leave every gradient as it was */
+		*recon = aigc_vae_recon_loss(vae->spans, vae->nspans, cfg->data_dim, x,
+									 buf->out, vae->sigma.w, n, cfg->loss_factor,
+									 NULL, NULL);
+		*kl = aigc_vae_kl_loss(buf->mu, buf->logvar, n, L, NULL, NULL);
+		return;
+	}
+	aigc_params_zero_grad(vae->params, vae->nparams);
 	*recon = aigc_vae_recon_loss(vae->spans, vae->nspans, cfg->data_dim, x,
 								 buf->out, vae->sigma.w, n, cfg->loss_factor,
 								 ga, vae->sigma.g);
 	*kl = aigc_vae_kl_loss(buf->mu, buf->logvar, n, L, buf->dmu, buf->dlogvar);
-	if (!backward)
-		return;
 
 	/* decoder, from d out (in ga) down to d z */
 	for (int i = cfg->n_dec; i >= 0; i--)

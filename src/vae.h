@@ -76,7 +76,7 @@ extern void aigc_vae_clamp_sigma(AigcVae *vae);
 extern void aigc_vae_generate(AigcVae *vae, AigcVaeBuffers *buf, int n,
 							  AigcRng *rng, float *act);
 
-/* Loss pieces, exposed for the gradient check */
+/* Loss pieces, exposed for the gradient check; NULL gradients: loss only */
 extern double aigc_vae_recon_loss(const AigcSpan *spans, int nspans, int dim,
 								  const float *x, const float *out,
 								  const float *sigma, int n, double factor,

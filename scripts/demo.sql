@@ -1,0 +1,100 @@
+-- aigc_pg demo: train generative models on two tables and compare synthetic
+-- rows with the real ones. Run by scripts/demo.sh (psql -e, from the repo root)
+-- in a database that has the extension and the tables of data/*.sql.
+\pset pager off
+\pset null '(null)'
+
+\echo
+\echo '=== 1. Train a VAE (TVAE-style) on contributions: 20000 rows, 30 epochs'
+SELECT * FROM aigc_train('contrib_vae', 'contributions'::regclass, 'vae',
+                         '{"epochs": 30, "seed": 42}');
+
+SELECT name, version, kind, train_rows, round(train_seconds::numeric, 2) AS train_seconds, weights_bytes
+  FROM aigc.models;
+
+\echo
+\echo '=== 2. Five synthetic rows, typed as the contributions table (the identity key comes back NULL)'
+SELECT * FROM aigc_sample(NULL::contributions, 'contrib_vae', 5, seed => 7);
+
+\echo
+\echo '=== 3. A view of 10000 synthetic rows (seed 7: the same rows on every read)'
+CREATE VIEW synthetic_contributions AS
+SELECT * FROM aigc_sample(NULL::contributions, 'contrib_vae', 10000, seed => 7);
+
+\echo
+\echo '=== Real vs synthetic: numeric columns'
+WITH r AS (SELECT count(*) AS n,
+                  avg(monthly_wage) AS wage_mean, stddev(monthly_wage) AS wage_sd,
+                  avg(amount) AS amount_mean, stddev(amount) AS amount_sd,
+                  avg(age) AS age_mean, stddev(age) AS age_sd,
+                  avg((days_late IS NULL)::int) AS late_null
+             FROM contributions),
+     s AS (SELECT count(*) AS n,
+                  avg(monthly_wage) AS wage_mean, stddev(monthly_wage) AS wage_sd,
+                  avg(amount) AS amount_mean, stddev(amount) AS amount_sd,
+                  avg(age) AS age_mean, stddev(age) AS age_sd,
+                  avg((days_late IS NULL)::int) AS late_null
+             FROM synthetic_contributions)
+SELECT v.measure, v."real", v.synthetic
+  FROM r, s,
+       LATERAL (VALUES
+           (1, 'rows',                   r.n::numeric,              s.n::numeric),
+           (2, 'monthly_wage mean',      round(r.wage_mean, 2),     round(s.wage_mean, 2)),
+           (3, 'monthly_wage stddev',    round(r.wage_sd, 2),       round(s.wage_sd, 2)),
+           (4, 'amount mean',            round(r.amount_mean, 2),   round(s.amount_mean, 2)),
+           (5, 'amount stddev',          round(r.amount_sd, 2),     round(s.amount_sd, 2)),
+           (6, 'age mean',               round(r.age_mean, 2),      round(s.age_mean, 2)),
+           (7, 'age stddev',             round(r.age_sd, 2),        round(s.age_sd, 2)),
+           (8, 'days_late NULL rate',    round(r.late_null, 4),     round(s.late_null, 4))
+       ) AS v(ord, measure, "real", synthetic)
+ ORDER BY v.ord;
+
+\echo
+\echo '=== Real vs synthetic: category shares'
+WITH syn AS MATERIALIZED (SELECT region, employer_type FROM synthetic_contributions),
+     counts AS (
+         SELECT 'region' AS col, region AS value, 'real' AS src, count(*) AS n FROM contributions GROUP BY region
+         UNION ALL
+         SELECT 'employer_type', employer_type, 'real', count(*) FROM contributions GROUP BY employer_type
+         UNION ALL
+         SELECT 'region', region, 'synthetic', count(*) FROM syn GROUP BY region
+         UNION ALL
+         SELECT 'employer_type', employer_type, 'synthetic', count(*) FROM syn GROUP BY employer_type),
+     shares AS (
+         SELECT col, value, src, n::numeric / sum(n) OVER (PARTITION BY col, src) AS share FROM counts)
+SELECT col AS "column", value,
+       round(coalesce(max(share) FILTER (WHERE src = 'real'), 0), 3) AS real_share,
+       round(coalesce(max(share) FILTER (WHERE src = 'synthetic'), 0), 3) AS synthetic_share
+  FROM shares
+ GROUP BY col, value
+ ORDER BY col DESC, real_share DESC, value;
+
+\echo
+\echo '=== 4. Train a VAE on randhie (RAND Health Insurance Experiment, 20190 rows), 20 epochs'
+SELECT * FROM aigc_train('randhie_vae', 'randhie'::regclass, 'vae', '{"epochs": 20, "seed": 1}');
+
+CREATE VIEW synthetic_randhie AS
+SELECT * FROM aigc_sample(NULL::randhie, 'randhie_vae', 10000, seed => 7);
+
+\echo
+\echo '=== Real vs synthetic randhie'
+WITH r AS (SELECT count(*) AS n, avg(mdvis) AS mdvis, avg(lncoins) AS lncoins, avg(lpi) AS lpi,
+                  avg(idp::int) AS idp FROM randhie),
+     s AS (SELECT count(*) AS n, avg(mdvis) AS mdvis, avg(lncoins) AS lncoins, avg(lpi) AS lpi,
+                  avg(idp::int) AS idp FROM synthetic_randhie)
+SELECT v.measure, v."real", v.synthetic
+  FROM r, s,
+       LATERAL (VALUES
+           (1, 'rows',             r.n::numeric,                  s.n::numeric),
+           (2, 'mdvis mean',       round(r.mdvis, 3),             round(s.mdvis, 3)),
+           (3, 'lncoins mean',     round(r.lncoins::numeric, 3),  round(s.lncoins::numeric, 3)),
+           (4, 'lpi mean',         round(r.lpi::numeric, 3),      round(s.lpi::numeric, 3)),
+           (5, 'share idp = true', round(r.idp, 3),               round(s.idp, 3))
+       ) AS v(ord, measure, "real", synthetic)
+ ORDER BY v.ord;
+
+\echo
+SELECT count(*) AS n_models, sum(train_rows) AS n_rows,
+       round(sum(train_seconds)::numeric, 1) AS n_seconds
+  FROM aigc.models \gset
+\echo 'aigc_pg demo done:' :n_models 'models trained on' :n_rows 'rows in' :n_seconds 's; synthetic rows in the views synthetic_contributions and synthetic_randhie'

@@ -1,0 +1,59 @@
+#!/usr/bin/env bash
+# aigc_pg tests: install what is missing, build and install the extension,
+# start a throwaway PostgreSQL 15 cluster, then run
+#   (a) the pg_regress suite (make installcheck: test/sql -> expected/)
+#   (b) the pgTAP suite (pg_prove test/pgtap/*.sql) in a fresh database
+#       aigc_test that holds the demo tables.
+# The last line printed is pg_prove's summary; the exit status is non-zero if
+# any part failed.
+#
+#   bash scripts/test.sh
+set -euo pipefail
+
+# shellcheck source=scripts/common.sh
+source "$(dirname "${BASH_SOURCE[0]}")/common.sh"
+
+ensure_packages
+build_install
+
+trap stop_cluster EXIT
+start_cluster
+
+failed=0
+
+# (a) pg_regress against the running cluster (PGHOST/PGPORT/PGUSER are set).
+log "pg_regress: make installcheck"
+rm -f "$ROOT/regression.diffs" "$ROOT/regression.out"
+if ! make -C "$ROOT" -s installcheck PG_CONFIG="$PG_CONFIG"; then
+    failed=1
+    if [ -f "$ROOT/regression.diffs" ]; then
+        echo "---- regression.diffs ----"
+        cat "$ROOT/regression.diffs"
+        echo "---- end of regression.diffs ----"
+    fi
+    echo "pg_regress: FAILED"
+fi
+
+# (b) pgTAP
+shopt -s nullglob
+tap_files=("$ROOT"/test/pgtap/*.sql)
+shopt -u nullglob
+if [ "${#tap_files[@]}" -eq 0 ]; then
+    log "no pgTAP tests in test/pgtap"
+    if [ "$failed" -ne 0 ]; then
+        exit 1
+    fi
+    exit 0
+fi
+
+create_database aigc_test pgtap aigc_pg
+load_demo_data aigc_test
+
+log "pgTAP: pg_prove test/pgtap/*.sql"
+cd "$ROOT"
+prove_status=0
+PGOPTIONS="-c client_min_messages=warning" pg_prove --psql-bin "$PGBIN/psql" --timer -d aigc_test "${tap_files[@]#"$ROOT"/}" 2>&1 || prove_status=$?
+
+if [ "$prove_status" -ne 0 ] || [ "$failed" -ne 0 ]; then
+    exit 1
+fi

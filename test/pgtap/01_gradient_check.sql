@@ -1,0 +1,14 @@
+-- Every backward pass agrees with central finite differences of its forward pass.
+BEGIN;
+SELECT plan(24);
+
+SELECT is((SELECT count(*)::int FROM aigc.gradient_check()), 23,
+          'gradient check covers linear, relu, both VAE loss terms and every VAE parameter');
+
+SELECT ok(max_rel_error < 1e-2 AND checked > 0,
+          format('%s / %s: relative error %s over %s entries', component, parameter,
+                 round(max_rel_error::numeric, 6), checked))
+  FROM aigc.gradient_check();
+
+SELECT * FROM finish();
+ROLLBACK;

@@ -1,0 +1,77 @@
+-- Train a VAE on the generated contributions table and check what the samples preserve.
+BEGIN;
+SELECT plan(27);
+
+SELECT lives_ok($$SELECT aigc_train('contrib_vae', 'contributions'::regclass, kind => 'vae',
+                                     options => '{"epochs": 40, "seed": 42}')$$,
+                'train a VAE over the contributions table');
+
+SELECT is((SELECT count(*)::int FROM aigc.models WHERE name = 'contrib_vae'), 1, 'one stored version');
+SELECT is((SELECT version FROM aigc.models WHERE name = 'contrib_vae'), 1, 'first version is 1');
+SELECT is((SELECT train_rows FROM aigc.models WHERE name = 'contrib_vae'), 20000::bigint, 'trained on every row');
+SELECT is((SELECT jsonb_array_length(loss->'loss') FROM aigc.models WHERE name = 'contrib_vae'), 40,
+          'one loss value per epoch');
+SELECT ok((SELECT (loss->'loss'->>39)::float8 < (loss->'loss'->>0)::float8 FROM aigc.models WHERE name = 'contrib_vae'),
+          'loss decreases over training');
+SELECT is((SELECT hyperparams->>'batch_size' FROM aigc.models WHERE name = 'contrib_vae'), '500', 'TVAE batch size by default');
+SELECT ok((SELECT NOT (columns @> '[{"name": "id"}]') FROM aigc.models WHERE name = 'contrib_vae'),
+          'the identity key is not modelled');
+
+CREATE TEMP TABLE synth AS
+SELECT * FROM aigc_sample(NULL::contributions, 'contrib_vae', 10000, seed => 7);
+
+SELECT is((SELECT count(*)::int FROM synth), 10000, 'sample returns n rows');
+SELECT ok((SELECT bool_and(id IS NULL) FROM synth), 'the key column comes back NULL');
+
+-- real and synthetic rows side by side
+CREATE TEMP VIEW both_rows AS
+SELECT 'real' AS src, c.* FROM contributions c
+UNION ALL
+SELECT 'synthetic', s.* FROM synth s;
+
+-- numeric means within 10% of the real ones
+SELECT ok(abs(s / r - 1) < 0.10, format('mean of %s: real %s, synthetic %s', col, round(r, 2), round(s, 2)))
+  FROM (SELECT col, avg(v) FILTER (WHERE src = 'real') AS r, avg(v) FILTER (WHERE src = 'synthetic') AS s
+          FROM both_rows b,
+               LATERAL (VALUES ('age', b.age::numeric), ('monthly_wage', b.monthly_wage),
+                               ('contribution_base', b.contribution_base), ('amount', b.amount),
+                               ('days_late', b.days_late::numeric), ('person_id', b.person_id::numeric)) AS x(col, v)
+         GROUP BY col) m
+ ORDER BY col;
+
+-- categorical frequencies within 0.05 of the real ones (a category missing on one side counts as 0)
+SELECT ok(max_gap < 0.05, format('frequencies of %s: largest gap %s', col, round(max_gap, 4)))
+  FROM (SELECT col, max(abs(coalesce(r, 0) - coalesce(s, 0))) AS max_gap
+          FROM (SELECT col, v, sum(share) FILTER (WHERE src = 'real') AS r,
+                       sum(share) FILTER (WHERE src = 'synthetic') AS s
+                  FROM (SELECT src, col, v, count(*)::numeric / sum(count(*)) OVER (PARTITION BY src, col) AS share
+                          FROM both_rows b,
+                               LATERAL (VALUES ('gender', b.gender), ('region', b.region),
+                                               ('employer_type', b.employer_type), ('part_time', b.part_time::text),
+                                               ('paid_on_time', b.paid_on_time::text)) AS x(col, v)
+                         GROUP BY src, col, v) f
+                 GROUP BY col, v) per_value
+         GROUP BY col) g
+ ORDER BY col;
+
+SELECT ok((SELECT abs(avg((s.days_late IS NULL)::int) - (SELECT avg((days_late IS NULL)::int) FROM contributions)) < 0.05 FROM synth s),
+          'NULL rate of days_late preserved within 0.05');
+SELECT ok((SELECT bool_and(region IN (SELECT region FROM contributions))
+              AND bool_and(employer_type IN (SELECT employer_type FROM contributions))
+              AND bool_and(gender IN (SELECT gender FROM contributions)) FROM synth),
+          'categories only from those seen in training');
+SELECT ok((SELECT min(age) >= (SELECT min(age) FROM contributions) AND max(age) <= (SELECT max(age) FROM contributions)
+              AND min(monthly_wage) >= (SELECT min(monthly_wage) FROM contributions)
+              AND max(monthly_wage) <= (SELECT max(monthly_wage) FROM contributions)
+              AND min(month) >= (SELECT min(month) FROM contributions)
+              AND max(month) <= (SELECT max(month) FROM contributions) FROM synth),
+          'values within the observed ranges');
+SELECT ok((SELECT bool_and(monthly_wage = round(monthly_wage, 2)) FROM synth), 'numeric(10,2) typmod applied');
+
+SELECT is((SELECT md5(string_agg(t::text, ',')) FROM aigc_sample(NULL::contributions, 'contrib_vae', 200, seed => 11) t),
+          (SELECT md5(string_agg(t::text, ',')) FROM aigc_sample(NULL::contributions, 'contrib_vae', 200, seed => 11) t),
+          'sampling is deterministic for a seed');
+SELECT ok((SELECT count(*) FROM aigc_sample(NULL::contributions, 'contrib_vae', 0)) = 0, 'n = 0 gives no rows');
+
+SELECT * FROM finish();
+ROLLBACK;
