@@ -6,17 +6,20 @@
 # throwaway PostgreSQL 15 cluster that listens on a Unix socket only.
 #
 # Settings (environment):
-#   AIGC_PGDATA   data directory of the throwaway cluster  (/tmp/aigc_pg/data)
+#   AIGC_BASE     working directory of the throwaway cluster (/tmp/aigc_pg)
+#   AIGC_PGDATA   its data directory                        ($AIGC_BASE/data)
 #   AIGC_PGPORT   port number of its socket                 (54329)
-# The socket lives in /tmp/aigc_pg/sock, the server log in /tmp/aigc_pg/postgres.log.
+#   AIGC_PGBIN    PostgreSQL 15 binaries to build against and run
+#                 (/usr/lib/postgresql/15/bin; a relocated copy works too)
+# The socket lives in $AIGC_BASE/sock, the server log in $AIGC_BASE/postgres.log.
 
 set -euo pipefail
 
 ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
-PGBIN=/usr/lib/postgresql/15/bin
+PGBIN="${AIGC_PGBIN:-/usr/lib/postgresql/15/bin}"
 PG_CONFIG="$PGBIN/pg_config"
 
-AIGC_BASE=/tmp/aigc_pg
+AIGC_BASE="${AIGC_BASE:-/tmp/aigc_pg}"
 AIGC_PGDATA="${AIGC_PGDATA:-$AIGC_BASE/data}"
 AIGC_PGPORT="${AIGC_PGPORT:-54329}"
 AIGC_SOCKDIR="$AIGC_BASE/sock"
