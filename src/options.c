@@ -9,6 +9,7 @@
 #include <math.h>
 
 #include "common/pg_prng.h"
+#include "common/shortest_dec.h"
 #include "fmgr.h"
 #include "lib/stringinfo.h"
 #include "utils/builtins.h"
@@ -221,14 +222,21 @@ aigc_train_options_jsonb(const AigcTrainOptions *opts, const char *kind)
 	ListCell   *lc;
 	bool		first = true;
 
+	char		lr[DOUBLE_SHORTEST_DECIMAL_LEN];
+	char		wd[DOUBLE_SHORTEST_DECIMAL_LEN];
+	char		lf[DOUBLE_SHORTEST_DECIMAL_LEN];
+
+	/* shortest exact form, so 1e-5 is stored as 1e-05 and not 1.0000000000000001e-05 */
+	double_to_shortest_decimal_buf(opts->learning_rate, lr);
+	double_to_shortest_decimal_buf(opts->weight_decay, wd);
+	double_to_shortest_decimal_buf(opts->loss_factor, lf);
 	initStringInfo(&buf);
 	appendStringInfo(&buf, "{\"kind\": \"%s\", \"epochs\": %d, \"batch_size\": %d, "
-					 "\"seed\": " INT64_FORMAT ", \"learning_rate\": %.17g, "
-					 "\"weight_decay\": %.17g, \"loss_factor\": %.17g, "
+					 "\"seed\": " INT64_FORMAT ", \"learning_rate\": %s, "
+					 "\"weight_decay\": %s, \"loss_factor\": %s, "
 					 "\"latent_dim\": %d",
 					 kind, opts->epochs, opts->batch_size, (int64) opts->seed,
-					 opts->learning_rate, opts->weight_decay, opts->loss_factor,
-					 opts->latent_dim);
+					 lr, wd, lf, opts->latent_dim);
 	append_dims(&buf, "encoder_dims", opts->enc_dims, opts->n_enc);
 	append_dims(&buf, "decoder_dims", opts->dec_dims, opts->n_dec);
 	appendStringInfo(&buf, ", \"max_modes\": %d, \"max_categories\": %d, \"exclude\": [",
