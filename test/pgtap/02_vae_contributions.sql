@@ -1,6 +1,6 @@
 -- Train a VAE on the generated contributions table and check what the samples preserve.
 BEGIN;
-SELECT plan(27);
+SELECT plan(28);
 
 SELECT lives_ok($$SELECT aigc_train('contrib_vae', 'contributions'::regclass, kind => 'vae',
                                      options => '{"epochs": 100, "seed": 42}')$$,
@@ -22,6 +22,10 @@ SELECT * FROM aigc_sample(NULL::contributions, 'contrib_vae', 10000, seed => 7);
 
 SELECT is((SELECT count(*)::int FROM synth), 10000, 'sample returns n rows');
 SELECT ok((SELECT bool_and(id IS NULL) FROM synth), 'the key column comes back NULL');
+SELECT is((SELECT format('%s %s %s %s %s %s', pg_typeof(age), pg_typeof(gender), pg_typeof(part_time),
+                         pg_typeof(monthly_wage), pg_typeof(month), pg_typeof(days_late))
+             FROM aigc_sample(NULL::contributions, 'contrib_vae', 1, seed => 3)),
+          'integer text boolean numeric date integer', 'sampled rows have the source types');
 
 -- real and synthetic rows side by side
 CREATE TEMP VIEW both_rows AS
