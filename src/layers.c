@@ -75,17 +75,16 @@ aigc_linear_flops(const AigcLinear *l, int n, bool need_dx)
 void
 aigc_relu_forward(float *y, int64 count)
 {
+	/* branch-free so the compiler vectorises it */
 	for (int64 i = 0; i < count; i++)
-		if (y[i] < 0.0f)
-			y[i] = 0.0f;
+		y[i] = y[i] > 0.0f ? y[i] : 0.0f;
 }
 
 void
 aigc_relu_backward(const float *y, float *dy, int64 count)
 {
 	for (int64 i = 0; i < count; i++)
-		if (y[i] <= 0.0f)
-			dy[i] = 0.0f;
+		dy[i] = y[i] > 0.0f ? dy[i] : 0.0f;
 }
 
 void

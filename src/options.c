@@ -128,6 +128,7 @@ aigc_parse_train_options(Jsonb *options, AigcTrainOptions *opts)
 	opts->max_modes = 10;
 	opts->max_categories = 1000;
 	opts->exclude = NIL;
+	opts->calibrate = true;
 
 	if (options == NULL)
 		options = DatumGetJsonbP(DirectFunctionCall1(jsonb_in, CStringGetDatum("{}")));
@@ -180,6 +181,12 @@ aigc_parse_train_options(Jsonb *options, AigcTrainOptions *opts)
 			opts->progress_every = int_value(key, &v, 0, 1000000);
 			progress_given = true;
 		}
+		else if (strcmp(key, "calibrate") == 0)
+		{
+			if (v.type != jbvBool)
+				bad_option(key, "true or false");
+			opts->calibrate = v.val.boolean;
+		}
 		else if (strcmp(key, "exclude") == 0)
 		{
 			const char *expected = "an array of column names";
@@ -199,7 +206,7 @@ aigc_parse_train_options(Jsonb *options, AigcTrainOptions *opts)
 			ereport(ERROR,
 					(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
 					 errmsg("unrecognized training option \"%s\"", key),
-					 errhint("Valid options are epochs, batch_size, seed, learning_rate, weight_decay, loss_factor, latent_dim, encoder_dims, decoder_dims, max_modes, max_categories, progress_every and exclude.")));
+					 errhint("Valid options are epochs, batch_size, seed, learning_rate, weight_decay, loss_factor, latent_dim, encoder_dims, decoder_dims, max_modes, max_categories, progress_every, calibrate and exclude.")));
 	}
 	if (!progress_given)
 		opts->progress_every = Max(1, opts->epochs / 10);
@@ -239,8 +246,10 @@ aigc_train_options_jsonb(const AigcTrainOptions *opts, const char *kind)
 					 lr, wd, lf, opts->latent_dim);
 	append_dims(&buf, "encoder_dims", opts->enc_dims, opts->n_enc);
 	append_dims(&buf, "decoder_dims", opts->dec_dims, opts->n_dec);
-	appendStringInfo(&buf, ", \"max_modes\": %d, \"max_categories\": %d, \"exclude\": [",
-					 opts->max_modes, opts->max_categories);
+	appendStringInfo(&buf, ", \"max_modes\": %d, \"max_categories\": %d, "
+					 "\"calibrate\": %s, \"exclude\": [",
+					 opts->max_modes, opts->max_categories,
+					 opts->calibrate ? "true" : "false");
 	foreach(lc, opts->exclude)
 	{
 		if (!first)

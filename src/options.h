@@ -28,6 +28,7 @@ typedef struct AigcTrainOptions
 	int			max_modes;
 	int			max_categories;
 	int			progress_every;	/* epochs between NOTICEs, 0 for none */
+	bool		calibrate;		/* match sampled category shares after training */
 	List	   *exclude;		/* column names (char *) */
 } AigcTrainOptions;
 

@@ -45,7 +45,13 @@ typedef struct TrainHistory
 	double		loop_seconds;
 	double		gemm_flops;
 	int64		steps;
+	double		gap_before;		/* largest category-share gap of samples */
+	double		gap_after;
 } TrainHistory;
+
+/* Prior-shift calibration: a few passes of 10000 samples cost under an epoch */
+#define CALIBRATE_ITERATIONS 5
+#define CALIBRATE_SAMPLES 10000
 
 /*
  * Denormal floats make CPU training several times slower and carry no
@@ -143,6 +149,11 @@ train_vae(const char *name, AigcVae *vae, const float *x, int64 nrows, int dim,
 							hist->recon[epoch], hist->kl[epoch])));
 	}
 	hist->loop_seconds = seconds_since(start);
+	hist->gap_before = hist->gap_after = -1.0;
+	if (opts->calibrate)
+		aigc_vae_calibrate_marginals(vae, &buf, x, nrows, rng, CALIBRATE_ITERATIONS,
+									 CALIBRATE_SAMPLES, &hist->gap_before,
+									 &hist->gap_after);
 }
 
 static Jsonb *
@@ -307,10 +318,15 @@ train_common(FunctionCallInfo fcinfo, bool from_query)
 	resetStringInfo(&json);
 	appendStringInfo(&json, "{\"data_dim\": %d, \"steps\": " INT64_FORMAT ", "
 					 "\"train_loop_seconds\": %.6g, \"gemm_flops\": %.6g, "
-					 "\"gemm_gflops_per_second\": %.6g, \"rows_epochs_per_second\": %.6g}",
+					 "\"gemm_gflops_per_second\": %.6g, \"rows_epochs_per_second\": %.6g",
 					 model->tf.dim, hist.steps, hist.loop_seconds, hist.gemm_flops,
 					 hist.gemm_flops / Max(hist.loop_seconds, 1e-9) / 1e9,
 					 (double) td.nrows * opts.epochs / Max(hist.loop_seconds, 1e-9));
+	if (opts.calibrate)
+		appendStringInfo(&json, ", \"share_gap_before_calibration\": %.6g, "
+						 "\"share_gap_after_calibration\": %.6g",
+						 hist.gap_before, hist.gap_after);
+	appendStringInfoChar(&json, '}');
 	entry.stats = text_to_jsonb(json.data);
 	entry.weights = aigc_model_serialize(model);
 	version = aigc_store_insert(&entry);

@@ -20,8 +20,8 @@
 #include "transformer.h"
 
 #define GMM_MAX_SAMPLE	20000	/* values a mixture is fitted on */
-#define GMM_MAX_ITER	200
-#define GMM_TOL			1e-7	/* on the mean log-likelihood */
+#define GMM_MAX_ITER	100		/* sklearn's defaults, as CTGAN's transformer uses */
+#define GMM_TOL			1e-3	/* on the mean log-likelihood */
 #define GMM_REG			1e-6	/* added to variances, as sklearn does */
 #define MODE_MIN_WEIGHT 0.005	/* CTGAN drops lighter modes */
 #define ALPHA_CLIP		0.99
@@ -170,24 +170,27 @@ fit_gmm(const double *z, int n, int max_modes,
 			logc[j] = log(weight[j]) - 0.5 * log(2.0 * M_PI * var[j]);
 		for (int i = 0; i < n; i++)
 		{
-			double		logp[MAX_MODES];
+			double		p[MAX_MODES];
 			double		top = -HUGE_VAL;
-			double		lse = 0.0;
+			double		sum = 0.0;
 
 			for (int j = 0; j < k; j++)
 			{
 				double		d = z[i] - mean[j];
 
-				logp[j] = logc[j] - 0.5 * d * d / var[j];
-				top = Max(top, logp[j]);
+				p[j] = logc[j] - 0.5 * d * d / var[j];
+				top = Max(top, p[j]);
 			}
-			for (int j = 0; j < k; j++)
-				lse += exp(logp[j] - top);
-			lse = top + log(lse);
-			ll += lse;
+			/* relative to the likeliest component, so nothing underflows to 0/0 */
 			for (int j = 0; j < k; j++)
 			{
-				double		resp = exp(logp[j] - lse);
+				p[j] = exp(p[j] - top);
+				sum += p[j];
+			}
+			ll += top + log(sum);
+			for (int j = 0; j < k; j++)
+			{
+				double		resp = p[j] / sum;
 
 				nk[j] += resp;
 				sk[j] += resp * z[i];

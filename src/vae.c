@@ -9,6 +9,8 @@
 #include <math.h>
 #include <string.h>
 
+#include "miscadmin.h"
+
 #include "vae.h"
 
 #define VAE_DIM_MAX 1000000
@@ -331,6 +333,105 @@ aigc_vae_generate(AigcVae *vae, AigcVaeBuffers *buf, int n, AigcRng *rng,
 			}
 		}
 	}
+}
+
+/* Mean sampled probability of every softmax slot over `samples` prior draws */
+static void
+sampled_shares(AigcVae *vae, AigcVaeBuffers *buf, AigcRng *rng, int samples,
+			   float *act, double *share)
+{
+	int			D = vae->cfg.data_dim;
+
+	memset(share, 0, sizeof(double) * D);
+	for (int done = 0; done < samples;)
+	{
+		int			n = Min(buf->batch, samples - done);
+
+		CHECK_FOR_INTERRUPTS();
+		aigc_vae_generate(vae, buf, n, rng, act);
+		for (int r = 0; r < n; r++)
+			for (int s = 0; s < vae->nspans; s++)
+				if (!vae->spans[s].is_scalar)
+					for (int k = 0; k < vae->spans[s].width; k++)
+					{
+						int			j = vae->spans[s].offset + k;
+
+						share[j] += act[(int64) r * D + j];
+					}
+		done += n;
+	}
+	for (int j = 0; j < D; j++)
+		share[j] /= samples;
+}
+
+static double
+largest_gap(const AigcVae *vae, const double *a, const double *b)
+{
+	double		gap = 0.0;
+
+	for (int s = 0; s < vae->nspans; s++)
+		if (!vae->spans[s].is_scalar)
+			for (int k = 0; k < vae->spans[s].width; k++)
+			{
+				int			j = vae->spans[s].offset + k;
+
+				gap = Max(gap, fabs(a[j] - b[j]));
+			}
+	return gap;
+}
+
+/*
+ * Samples from the prior over-produce whatever the decoder maps the prior's
+ * "holes" to (regions the aggregated posterior leaves empty), so category,
+ * mode and NULL shares drift from the data's.  Shifting each softmax slot's
+ * output bias by log(data share / sampled share) is the prior-shift
+ * correction: it moves every row's odds alike, so marginals match again
+ * while what the decoder learnt about dependencies stays.
+ */
+void
+aigc_vae_calibrate_marginals(AigcVae *vae, AigcVaeBuffers *buf,
+							 const float *x, int64 nrows, AigcRng *rng,
+							 int iterations, int samples,
+							 double *gap_before, double *gap_after)
+{
+	int			D = vae->cfg.data_dim;
+	float	   *bias = vae->dec[vae->cfg.n_dec].bias.w;
+	double	   *target = palloc0(sizeof(double) * D);
+	double	   *share = palloc(sizeof(double) * D);
+	float	   *act = palloc(sizeof(float) * (Size) buf->batch * D);
+
+	for (int64 r = 0; r < nrows; r++)
+	{
+		const float *row = x + r * D;
+
+		for (int j = 0; j < D; j++)
+			target[j] += row[j];
+	}
+	for (int j = 0; j < D; j++)
+		target[j] /= nrows;
+
+	for (int it = 0; it <= iterations; it++)
+	{
+		sampled_shares(vae, buf, rng, samples, act, share);
+		if (it == 0)
+			*gap_before = largest_gap(vae, target, share);
+		if (it == iterations)
+			break;
+		for (int s = 0; s < vae->nspans; s++)
+			if (!vae->spans[s].is_scalar)
+				for (int k = 0; k < vae->spans[s].width; k++)
+				{
+					int			j = vae->spans[s].offset + k;
+					double		step = log(Max(target[j], 1e-6) / Max(share[j], 1e-6));
+
+					/* a slot the data never uses is not pushed without bound */
+					bias[j] += (float) Min(Max(step, -2.0), 2.0);
+				}
+	}
+	*gap_after = largest_gap(vae, target, share);
+	pfree(target);
+	pfree(share);
+	pfree(act);
 }
 
 /* The model's linear layers, and whether each passes a gradient down */

@@ -76,6 +76,17 @@ extern void aigc_vae_clamp_sigma(AigcVae *vae);
 extern void aigc_vae_generate(AigcVae *vae, AigcVaeBuffers *buf, int n,
 							  AigcRng *rng, float *act);
 
+/*
+ * Shift the output biases of softmax spans until the shares of prior samples
+ * match the shares in the encoded training rows x; reports the largest gap
+ * in any slot's share before and after.
+ */
+extern void aigc_vae_calibrate_marginals(AigcVae *vae, AigcVaeBuffers *buf,
+										 const float *x, int64 nrows,
+										 AigcRng *rng, int iterations,
+										 int samples, double *gap_before,
+										 double *gap_after);
+
 /* Loss pieces, exposed for the gradient check; NULL gradients: loss only */
 extern double aigc_vae_recon_loss(const AigcSpan *spans, int nspans, int dim,
 								  const float *x, const float *out,
