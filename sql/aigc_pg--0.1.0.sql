@@ -4,9 +4,22 @@
 CREATE SCHEMA aigc;
 COMMENT ON SCHEMA aigc IS 'aigc_pg model store and helper functions';
 
--- The model store: one row per trained model version.
+-- The model store.  Its tables are reached only through the extension's
+-- functions, which check the caller's privileges on the model and then read
+-- or write the tables as their owner: nobody needs (or gets) privileges on
+-- the tables themselves, and a weights blob cannot be read or forged with SQL.
+
+-- One row per model: who owns it.
+CREATE TABLE aigc.model_registry (
+    name          text        PRIMARY KEY CHECK (name <> ''),
+    owner         regrole     NOT NULL,
+    created_at    timestamptz NOT NULL DEFAULT now()
+);
+COMMENT ON TABLE aigc.model_registry IS 'One row per model name: its owner';
+
+-- One row per trained model version.
 CREATE TABLE aigc.model_store (
-    name          text        NOT NULL CHECK (name <> ''),
+    name          text        NOT NULL REFERENCES aigc.model_registry ON DELETE CASCADE,
     version       integer     NOT NULL CHECK (version > 0),
     kind          text        NOT NULL CHECK (kind IN ('vae', 'gan')),
     source_kind   text        NOT NULL CHECK (source_kind IN ('relation', 'query')),
@@ -18,20 +31,69 @@ CREATE TABLE aigc.model_store (
     train_seconds float8      NOT NULL,
     stats         jsonb       NOT NULL,
     weights       bytea       NOT NULL,
-    created_by    name        NOT NULL DEFAULT current_user,
+    created_by    name        NOT NULL,
     created_at    timestamptz NOT NULL DEFAULT now(),
     PRIMARY KEY (name, version)
 );
 COMMENT ON TABLE aigc.model_store IS
     'Trained models: column spec, hyperparameters, per-epoch loss and weights (versioned, checksummed format)';
 
--- What users look at: the store without the weights themselves.
-CREATE VIEW aigc.models AS
-SELECT name, version, kind, source_kind, source, columns, hyperparams, loss,
-       train_rows, train_seconds, stats, octet_length(weights) AS weights_bytes,
-       created_by, created_at
-  FROM aigc.model_store;
-COMMENT ON VIEW aigc.models IS 'One row per model version (weights omitted; see aigc.model_store)';
+-- Deployments, newest last: the version in use is the last one still here,
+-- or the newest version when there is none.  aigc_rollback removes the last.
+CREATE TABLE aigc.deployments (
+    name          text        NOT NULL,
+    seq           integer     NOT NULL CHECK (seq > 0),
+    version       integer     NOT NULL,
+    deployed_by   name        NOT NULL,
+    deployed_at   timestamptz NOT NULL DEFAULT now(),
+    PRIMARY KEY (name, seq),
+    FOREIGN KEY (name, version) REFERENCES aigc.model_store ON DELETE CASCADE
+);
+COMMENT ON TABLE aigc.deployments IS 'Deployment history per model; the last row is the version in use';
+
+-- Who else may use a model.  grantee 0 ('-') stands for PUBLIC.
+CREATE TABLE aigc.model_grants (
+    name          text        NOT NULL REFERENCES aigc.model_registry ON DELETE CASCADE,
+    grantee       regrole     NOT NULL,
+    privilege     text        NOT NULL CHECK (privilege IN ('use', 'train', 'deploy')),
+    granted_by    name        NOT NULL,
+    PRIMARY KEY (name, grantee, privilege)
+);
+COMMENT ON TABLE aigc.model_grants IS 'Privileges on models granted by their owners (grantee 0 is PUBLIC)';
+
+REVOKE ALL ON aigc.model_registry, aigc.model_store, aigc.deployments, aigc.model_grants FROM PUBLIC;
+
+-- Models and their grants are user data: pg_dump keeps them.
+SELECT pg_catalog.pg_extension_config_dump('aigc.model_registry', '');
+SELECT pg_catalog.pg_extension_config_dump('aigc.model_store', '');
+SELECT pg_catalog.pg_extension_config_dump('aigc.deployments', '');
+SELECT pg_catalog.pg_extension_config_dump('aigc.model_grants', '');
+
+CREATE FUNCTION aigc.has_model_privilege(model text, privilege text DEFAULT 'use')
+RETURNS boolean
+AS 'MODULE_PATHNAME', 'aigc_has_model_privilege'
+LANGUAGE C STABLE STRICT PARALLEL SAFE;
+COMMENT ON FUNCTION aigc.has_model_privilege(text, text) IS
+    'Whether the current user may use (sample, score), train, deploy or (privilege ''owner'') drop and grant the model';
+
+-- What users look at: the versions of the models they may use, without the weights.
+CREATE VIEW aigc.models WITH (security_barrier) AS
+SELECT s.name, s.version, s.kind,
+       s.version = coalesce(d.version, l.newest) AS in_use,
+       d.version IS NOT NULL AND s.version = d.version AS deployed,
+       r.owner, s.source_kind, s.source, s.columns, s.hyperparams, s.loss,
+       s.train_rows, s.train_seconds, s.stats, octet_length(s.weights) AS weights_bytes,
+       s.created_by, s.created_at
+  FROM aigc.model_store s
+  JOIN aigc.model_registry r USING (name)
+  CROSS JOIN LATERAL (SELECT max(version) AS newest FROM aigc.model_store x WHERE x.name = s.name) l
+  LEFT JOIN LATERAL (SELECT version FROM aigc.deployments x WHERE x.name = s.name
+                      ORDER BY seq DESC LIMIT 1) d ON true
+ WHERE aigc.has_model_privilege(s.name, 'use');
+COMMENT ON VIEW aigc.models IS
+    'One row per version of each model the current user may use; in_use marks the version sampling and scoring use';
+GRANT USAGE ON SCHEMA aigc TO PUBLIC;
+GRANT SELECT ON aigc.models TO PUBLIC;
 
 CREATE TYPE aigc.train_result AS (
     name          text,
@@ -100,9 +162,9 @@ BEGIN
               USING ERRCODE = 'null_value_not_allowed';
     END IF;
     SELECT m.columns INTO spec
-      FROM aigc.model_store m
-     WHERE m.name = model AND (aigc_create_type.version IS NULL OR m.version = aigc_create_type.version)
-     ORDER BY m.version DESC LIMIT 1;
+      FROM aigc.models m
+     WHERE m.name = model AND (m.version = aigc_create_type.version
+                               OR (aigc_create_type.version IS NULL AND m.in_use));
     IF spec IS NULL THEN
         RAISE EXCEPTION 'model "%" does not exist', model
               USING ERRCODE = 'undefined_object';
@@ -119,3 +181,58 @@ END
 $$;
 COMMENT ON FUNCTION aigc_create_type(text, text, integer) IS
     'Create a composite type (name may be schema-qualified) with the columns a model produces';
+
+-- Model lifecycle and privileges (src/model_lifecycle.c, src/model_privileges.c)
+CREATE FUNCTION aigc_deploy(model text, version integer)
+RETURNS integer
+AS 'MODULE_PATHNAME', 'aigc_deploy'
+LANGUAGE C VOLATILE CALLED ON NULL INPUT;
+COMMENT ON FUNCTION aigc_deploy(text, integer) IS
+    'Pin the version that sampling and scoring use (needs privilege deploy); returns it';
+
+CREATE FUNCTION aigc_rollback(model text)
+RETURNS integer
+AS 'MODULE_PATHNAME', 'aigc_rollback'
+LANGUAGE C VOLATILE CALLED ON NULL INPUT;
+COMMENT ON FUNCTION aigc_rollback(text) IS
+    'Undo the last aigc_deploy of the model (needs privilege deploy); returns the version now in use';
+
+CREATE FUNCTION aigc_drop(model text, version integer DEFAULT NULL)
+RETURNS bigint
+AS 'MODULE_PATHNAME', 'aigc_drop'
+LANGUAGE C VOLATILE CALLED ON NULL INPUT;
+COMMENT ON FUNCTION aigc_drop(text, integer) IS
+    'Drop one version of a model, or the whole model when version is NULL (owner only); returns the versions dropped';
+
+CREATE FUNCTION aigc_grant(model text, grantee text, privilege text DEFAULT 'use')
+RETURNS void
+AS 'MODULE_PATHNAME', 'aigc_grant'
+LANGUAGE C VOLATILE CALLED ON NULL INPUT;
+COMMENT ON FUNCTION aigc_grant(text, text, text) IS
+    'Grant use, train, deploy or all on a model to a role or PUBLIC (owner only)';
+
+CREATE FUNCTION aigc_revoke(model text, grantee text, privilege text DEFAULT 'use')
+RETURNS void
+AS 'MODULE_PATHNAME', 'aigc_revoke'
+LANGUAGE C VOLATILE CALLED ON NULL INPUT;
+COMMENT ON FUNCTION aigc_revoke(text, text, text) IS
+    'Revoke use, train, deploy or all on a model from a role or PUBLIC (owner only)';
+
+CREATE FUNCTION aigc_describe(model text)
+RETURNS TABLE (version integer, kind text, in_use boolean, deployed boolean, owner regrole,
+               source text, train_rows bigint, epochs integer, final_loss float8,
+               train_seconds float8, columns integer, weights_bytes integer,
+               created_by name, created_at timestamptz)
+LANGUAGE sql STABLE STRICT
+AS $$
+    SELECT m.version, m.kind, m.in_use, m.deployed, m.owner, m.source, m.train_rows,
+           pg_catalog.jsonb_array_length(m.loss->'loss'),
+           (m.loss->'loss'->>(pg_catalog.jsonb_array_length(m.loss->'loss') - 1))::float8,
+           m.train_seconds, pg_catalog.jsonb_array_length(m.columns), m.weights_bytes,
+           m.created_by, m.created_at
+      FROM aigc.models m
+     WHERE m.name = model
+     ORDER BY m.version
+$$;
+COMMENT ON FUNCTION aigc_describe(text) IS
+    'The versions of a model you may use: which is in use, deployed, and how each was trained';

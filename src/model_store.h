@@ -1,6 +1,7 @@
 /*
  * model_store.h
- *		The aigc.model_store table: adding a trained version, fetching one.
+ *		The model store tables: privilege checks, adding a trained version,
+ *		fetching the version in use.
  */
 #ifndef AIGC_MODEL_STORE_H
 #define AIGC_MODEL_STORE_H
@@ -25,10 +26,40 @@ typedef struct AigcStoreEntry
 	bytea	   *weights;
 } AigcStoreEntry;
 
+/* Between begin and end, SPI runs as the store tables' owner */
+typedef struct AigcStoreAccess
+{
+	Oid			caller;			/* the user whose privileges count */
+	int			sec_context;
+} AigcStoreAccess;
+
+extern void aigc_store_begin(AigcStoreAccess *acc);
+extern void aigc_store_end(AigcStoreAccess *acc);
+extern int	aigc_store_exec(const char *sql, int nargs, const Oid *types,
+							const Datum *values, const char *nulls,
+							bool read_only, int expect);
+
+/*
+ * ERROR unless the caller holds privilege ("use", "train", "deploy" or
+ * "owner") on the model; ERROR if the model does not exist.
+ */
+extern void aigc_store_check(AigcStoreAccess *acc, const char *name,
+							 const char *privilege);
+extern bool aigc_store_has_privilege(const char *name, const char *privilege);
+
+/* Waits for other trainings or lifecycle changes of the model to commit */
+extern void aigc_store_lock(const char *name);
+
+/*
+ * The deployed version, else the newest; 0 if the model has no version.
+ * Sees the changes of the current command (not read-only).
+ */
+extern int	aigc_store_version_in_use(const char *name);
+
 /* Inserts the entry as the next version of its name; returns that version */
 extern int	aigc_store_insert(const AigcStoreEntry *entry);
 
-/* Newest version when version is NULL-ish (<= 0); ERROR if none */
+/* The version in use when version <= 0; ERROR if none or not permitted */
 extern AigcModel *aigc_store_load(const char *name, int version, int *loaded_version);
 
 #endif
