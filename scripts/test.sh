@@ -2,7 +2,9 @@
 # aigc_pg tests: install what is missing, build and install the extension,
 # start a throwaway PostgreSQL 15 cluster, then run
 #   (a) the pg_regress suite (make installcheck: test/sql -> expected/)
-#   (b) the pgTAP suite (pg_prove test/pgtap/*.sql) in a fresh database
+#   (b) the shell tests (prove test/shell/*.sh: pg_dump/pg_restore, killing
+#       and crashing a training), which need the cluster itself
+#   (c) the pgTAP suite (pg_prove test/pgtap/*.sql) in a fresh database
 #       aigc_test that holds the demo tables.
 # The last line printed is pg_prove's summary; the exit status is non-zero if
 # any part failed.
@@ -34,7 +36,15 @@ if ! make -C "$ROOT" -s installcheck PG_CONFIG="$PG_CONFIG"; then
     echo "pg_regress: FAILED"
 fi
 
-# (b) pgTAP
+# (b) shell tests; they restart the cluster, so they run before pgTAP
+export AIGC_BASE AIGC_PGDATA AIGC_PGPORT AIGC_PGBIN="$PGBIN"
+log "shell tests: prove test/shell/*.sh"
+if ! prove "$ROOT"/test/shell/*.sh; then
+    failed=1
+    echo "shell tests: FAILED"
+fi
+
+# (c) pgTAP
 shopt -s nullglob
 tap_files=("$ROOT"/test/pgtap/*.sql)
 shopt -u nullglob
