@@ -35,9 +35,8 @@ aigc_row_encoding_init(AigcRowEncoding *enc, const AigcEvalInput *in)
 	{
 		const AigcColumn *col = &in->cols[c];
 		const AigcColumnData *d = &in->real[c];
-		double		lo = 0.0,
-					hi = 0.0;
-		bool		seen = false;
+		double		lo,
+					hi;
 
 		enc->offset[c] = dim;
 		enc->null_slot[c] = any_null(d, in->nreal) || any_null(&in->syn[c], in->nsyn);
@@ -50,16 +49,7 @@ aigc_row_encoding_init(AigcRowEncoding *enc, const AigcEvalInput *in)
 				dim += col->ncats + enc->null_slot[c];
 			continue;
 		}
-		for (int64 r = 0; r < in->nreal; r++)
-		{
-			if (d->isnull[r])
-				continue;
-			if (!seen || d->value[r] < lo)
-				lo = d->value[r];
-			if (!seen || d->value[r] > hi)
-				hi = d->value[r];
-			seen = true;
-		}
+		(void) aigc_column_range(d, in->nreal, &lo, &hi);
 		enc->min[c] = lo;
 		if (hi > lo)
 			enc->scale[c] = 1.0 / (hi - lo);

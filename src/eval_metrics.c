@@ -14,8 +14,8 @@
 
 #include "evaluate.h"
 
-static int
-cmp_double(const void *a, const void *b)
+int
+aigc_cmp_double(const void *a, const void *b)
 {
 	double		x = *(const double *) a;
 	double		y = *(const double *) b;
@@ -41,7 +41,7 @@ sorted_values(const AigcColumnData *d, int64 n, double *out)
 	for (int64 r = 0; r < n; r++)
 		if (!d->isnull[r])
 			out[m++] = d->value[r];
-	qsort(out, m, sizeof(double), cmp_double);
+	qsort(out, m, sizeof(double), aigc_cmp_double);
 	return m;
 }
 
@@ -138,24 +138,33 @@ aigc_correlation_similarity(const AigcColumnData *rx, const AigcColumnData *ry,
  * maximum up.  The edges are numpy.linspace's: lo + i * step, last = hi;
  * a constant column gets numpy's range [v - 0.5, v + 0.5].
  */
+bool
+aigc_column_range(const AigcColumnData *d, int64 n, double *lo, double *hi)
+{
+	bool		any = false;
+
+	*lo = *hi = 0.0;
+	for (int64 r = 0; r < n; r++)
+	{
+		if (d->isnull[r])
+			continue;
+		if (!any || d->value[r] < *lo)
+			*lo = d->value[r];
+		if (!any || d->value[r] > *hi)
+			*hi = d->value[r];
+		any = true;
+	}
+	return any;
+}
+
 static void
 bin_edges(const AigcColumnData *real, int64 nreal, double *edges)
 {
-	double		lo = 0.0,
-				hi = 0.0,
+	double		lo,
+				hi,
 				step;
-	bool		any = false;
 
-	for (int64 r = 0; r < nreal; r++)
-	{
-		if (real->isnull[r])
-			continue;
-		if (!any || real->value[r] < lo)
-			lo = real->value[r];
-		if (!any || real->value[r] > hi)
-			hi = real->value[r];
-		any = true;
-	}
+	(void) aigc_column_range(real, nreal, &lo, &hi);
 	if (lo == hi)
 	{
 		lo -= 0.5;

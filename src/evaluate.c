@@ -84,17 +84,6 @@ nan_mean(const double *v, int n)
 	return m > 0 ? sum / m : NAN;
 }
 
-static bool
-name_in_list(List *names, const char *name)
-{
-	ListCell   *lc;
-
-	foreach(lc, names)
-		if (strcmp(lfirst(lc), name) == 0)
-			return true;
-	return false;
-}
-
 static List *
 column_names(Oid relid)
 {
@@ -219,7 +208,7 @@ read_relations(Oid real, Oid synthetic, int64 max_rows, AigcRng *rng,
 	{
 		char	   *name = lfirst(lc);
 
-		if (name_in_list(keys, name))
+		if (aigc_name_in_list(keys, name))
 			real_excl = lappend(real_excl, name);
 		else
 			check_types(name, get_atttype(real, get_attnum(real, name)), real_desc,
@@ -229,7 +218,7 @@ read_relations(Oid real, Oid synthetic, int64 max_rows, AigcRng *rng,
 	{
 		char	   *name = lfirst(lc);
 
-		if (name_in_list(keys, name))
+		if (aigc_name_in_list(keys, name))
 			syn_excl = lappend(syn_excl, name);
 		else
 			(void) column_type(real, name, syn_desc);
@@ -420,15 +409,6 @@ encode(const AigcRowEncoding *enc, const AigcEvalInput *in,
 	return x;
 }
 
-static int
-cmp_double(const void *a, const void *b)
-{
-	double		x = *(const double *) a;
-	double		y = *(const double *) b;
-
-	return (x > y) - (x < y);
-}
-
 /* numpy.percentile's default (linear) on sorted values */
 static double
 percentile(const double *sorted, int n, double p)
@@ -477,8 +457,8 @@ privacy(Report *rep, const AigcEvalInput *in, const AigcRowEncoding *enc,
 
 		aigc_nearest_distances(hold, nhold, train, ntrain, enc->dim, dh);
 		aigc_nearest_distances(syn, nsyn, train, ntrain, enc->dim, ds);
-		qsort(dh, nhold, sizeof(double), cmp_double);
-		qsort(ds, nsyn, sizeof(double), cmp_double);
+		qsort(dh, nhold, sizeof(double), aigc_cmp_double);
+		qsort(ds, nsyn, sizeof(double), aigc_cmp_double);
 		p5 = percentile(dh, nhold, DCR_PERCENTILE);
 		emit(rep, "Privacy", "DCR share closer than holdout p5", NULL,
 			 share_at_most(ds, nsyn, p5));

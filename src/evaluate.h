@@ -30,6 +30,10 @@ typedef struct AigcEvalInput
 #define AIGC_EVAL_BINS 10
 
 /* eval_metrics.c: SDMetrics definitions; NaN when a score is undefined */
+extern int	aigc_cmp_double(const void *a, const void *b);	/* for qsort */
+/* Smallest and largest non-NULL value; false (and 0, 0) if there is none */
+extern bool aigc_column_range(const AigcColumnData *d, int64 n, double *lo,
+							  double *hi);
 extern double aigc_ks_complement(const AigcColumnData *real, int64 nreal,
 								 const AigcColumnData *syn, int64 nsyn);
 extern double aigc_correlation_similarity(const AigcColumnData *rx,

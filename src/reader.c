@@ -57,8 +57,8 @@ label_match(const void *key1, const void *key2, Size keysize)
 	return strcmp(*(char *const *) key1, *(char *const *) key2);
 }
 
-static bool
-name_in_list(List *names, const char *name)
+bool
+aigc_name_in_list(List *names, const char *name)
 {
 	ListCell   *lc;
 
@@ -107,7 +107,7 @@ check_exclude_found(List *exclude, List *seen)
 	ListCell   *lc;
 
 	foreach(lc, exclude)
-		if (!name_in_list(seen, lfirst(lc)))
+		if (!aigc_name_in_list(seen, lfirst(lc)))
 			ereport(ERROR,
 					(errcode(ERRCODE_UNDEFINED_COLUMN),
 					 errmsg("column \"%s\" named in option \"exclude\" does not exist",
@@ -386,7 +386,7 @@ aigc_read_relation_sample(Oid relid, List *exclude, int max_categories,
 		if (att->attisdropped)
 			continue;
 		seen = lappend(seen, name);
-		if (name_in_list(exclude, name))
+		if (aigc_name_in_list(exclude, name))
 		{
 			out->excluded = lappend(out->excluded, pstrdup(name));
 			continue;
@@ -462,13 +462,13 @@ aigc_read_query(const char *query, List *exclude, int max_categories,
 		Form_pg_attribute att = TupleDescAttr(desc, i);
 		char	   *name = NameStr(att->attname);
 
-		if (name_in_list(seen, name))
+		if (aigc_name_in_list(seen, name))
 			ereport(ERROR,
 					(errcode(ERRCODE_DUPLICATE_COLUMN),
 					 errmsg("training query returns more than one column named \"%s\"", name),
 					 errhint("Give every column a distinct name with AS.")));
 		seen = lappend(seen, name);
-		if (name_in_list(exclude, name))
+		if (aigc_name_in_list(exclude, name))
 		{
 			out->excluded = lappend(out->excluded, pstrdup(name));
 			continue;

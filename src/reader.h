@@ -33,6 +33,8 @@ extern void aigc_read_relation(Oid relid, List *exclude, int max_categories,
 extern int64 aigc_read_relation_sample(Oid relid, List *exclude,
 									   int max_categories, int64 max_rows,
 									   AigcRng *rng, AigcTrainingData *out);
+/* Whether a List of C strings holds name */
+extern bool aigc_name_in_list(List *names, const char *name);
 /* Names of the identity and serial key columns of a relation */
 extern List *aigc_key_columns(Oid relid);
 extern void aigc_read_query(const char *query, List *exclude, int max_categories,

@@ -1,6 +1,6 @@
 -- aigc_evaluate / aigc_evaluate_relations: known answers on small deterministic tables.
 BEGIN;
-SELECT plan(45);
+SELECT plan(47);
 
 -- 3000 real rows: identity ordering, a few columns of every kind (NULLs in days_late)
 CREATE TEMP TABLE src AS
@@ -123,6 +123,10 @@ CREATE TEMP TABLE small_syn AS SELECT * FROM aigc_sample(NULL::small, 'small_vae
 SELECT is((SELECT array_agg(value ORDER BY property, metric, column_names) FROM rep_model WHERE property <> 'Info'),
           (SELECT array_agg(value ORDER BY property, metric, column_names) FROM aigc_evaluate_relations('small', 'small_syn', seed => 3) WHERE property <> 'Info'),
           'aigc_evaluate scores the rows aigc_sample returns for the same seed');
+SELECT lives_ok($$SELECT aigc_train('small_ex_vae', 'small'::regclass, options => '{"epochs": 1, "seed": 1, "progress_every": 0, "exclude": ["region"]}')$$,
+                'train a model without one column');
+SELECT is((SELECT string_agg(column_names, ',' ORDER BY column_names) FROM aigc_evaluate('small_ex_vae', 'small', n => 200) WHERE property = 'Column Shapes'),
+          'age,days_late,gender,monthly_wage', 'the model''s columns define the column set: an excluded column is skipped');
 
 ------------------------------------------------------------------------------
 -- 6. errors
