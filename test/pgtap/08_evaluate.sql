@@ -1,6 +1,6 @@
 -- aigc_evaluate / aigc_evaluate_relations: known answers on small deterministic tables.
 BEGIN;
-SELECT plan(47);
+SELECT plan(53);
 
 -- 3000 real rows: identity ordering, a few columns of every kind (NULLs in days_late)
 CREATE TEMP TABLE src AS
@@ -87,6 +87,18 @@ SELECT ok(abs((SELECT value FROM rep_shift WHERE column_names = 'x') - 0.9) < 1e
 SELECT is((SELECT value FROM rep_shift WHERE column_names = 'y'), 1::float8, 'the unshifted numeric column keeps KSComplement 1');
 SELECT is((SELECT value FROM rep_shift WHERE column_names = 'c'), 1::float8, 'the categorical column keeps TVComplement 1');
 SELECT is((SELECT value FROM rep_shift WHERE column_names = 'x, y'), 1::float8, 'a shift leaves Pearson correlation unchanged');
+-- detection: a monotone score over the shifted x has AUC P(X_syn > X_real) + P(X_syn = X_real) / 2
+SELECT ok(abs((SELECT value FROM rep_shift WHERE metric = 'Logistic regression ROC AUC')
+              - (SELECT avg(CASE WHEN s.x > r.x THEN 1.0 WHEN s.x = r.x THEN 0.5 ELSE 0 END) FROM u_real r, u_shift s)) < 0.05,
+          'detection AUC of a shifted column is near the AUC of the ideal monotone classifier');
+-- a synthetic side beyond the real range: separable, far from every real row
+CREATE TEMP TABLE u_far AS SELECT x + 2000 AS x, x % 7 AS y, (x % 3)::text AS c FROM generate_series(1, 1000) x;
+CREATE TEMP TABLE rep_far AS SELECT * FROM aigc_evaluate_relations('u_real', 'u_far');
+SELECT is((SELECT value FROM rep_far WHERE metric = 'Logistic regression ROC AUC'), 1::float8, 'separable sides: detection AUC 1');
+SELECT is((SELECT value FROM rep_far WHERE metric = 'LogisticDetection'), 0::float8, 'separable sides: LogisticDetection 0');
+SELECT is((SELECT value FROM rep_far WHERE column_names = 'x'), 0::float8, 'disjoint ranges: KSComplement 0');
+SELECT is((SELECT value FROM rep_far WHERE metric = 'DCR share closer than holdout p5'), 0::float8, 'far rows: no DCR below the holdout p5');
+SELECT is((SELECT value FROM rep_far WHERE metric = 'Exact copies'), 0::float8, 'far rows: no exact copies');
 
 -- TVComplement with a NULL category: 1 - 0.5 (|0.6 - 0.3| + |0.4 - 0.5| + |0 - 0.2|) = 0.7
 CREATE TEMP TABLE c_real AS SELECT CASE WHEN i <= 600 THEN 'a' ELSE 'b' END AS c FROM generate_series(1, 1000) i;
