@@ -1,6 +1,6 @@
 -- aigc_evaluate / aigc_evaluate_relations: known answers on small deterministic tables.
 BEGIN;
-SELECT plan(53);
+SELECT plan(54);
 
 -- 3000 real rows: identity ordering, a few columns of every kind (NULLs in days_late)
 CREATE TEMP TABLE src AS
@@ -87,9 +87,10 @@ SELECT ok(abs((SELECT value FROM rep_shift WHERE column_names = 'x') - 0.9) < 1e
 SELECT is((SELECT value FROM rep_shift WHERE column_names = 'y'), 1::float8, 'the unshifted numeric column keeps KSComplement 1');
 SELECT is((SELECT value FROM rep_shift WHERE column_names = 'c'), 1::float8, 'the categorical column keeps TVComplement 1');
 SELECT is((SELECT value FROM rep_shift WHERE column_names = 'x, y'), 1::float8, 'a shift leaves Pearson correlation unchanged');
--- detection: a monotone score over the shifted x has AUC P(X_syn > X_real) + P(X_syn = X_real) / 2
+-- detection: a monotone score over the shifted x has AUC P(X_syn > X_real) + P(X_syn = X_real) / 2 = 0.595;
+-- the fitted classifier is scored on a 30% split of 2000 rows, hence the tolerance
 SELECT ok(abs((SELECT value FROM rep_shift WHERE metric = 'Logistic regression ROC AUC')
-              - (SELECT avg(CASE WHEN s.x > r.x THEN 1.0 WHEN s.x = r.x THEN 0.5 ELSE 0 END) FROM u_real r, u_shift s)) < 0.05,
+              - (SELECT avg(CASE WHEN s.x > r.x THEN 1.0 WHEN s.x = r.x THEN 0.5 ELSE 0 END) FROM u_real r, u_shift s)) < 0.08,
           'detection AUC of a shifted column is near the AUC of the ideal monotone classifier');
 -- a synthetic side beyond the real range: separable, far from every real row
 CREATE TEMP TABLE u_far AS SELECT x + 2000 AS x, x % 7 AS y, (x % 3)::text AS c FROM generate_series(1, 1000) x;
@@ -115,6 +116,8 @@ SELECT is((SELECT value FROM rep_cap WHERE metric = 'rows_scanned' AND column_na
 SELECT is((SELECT value FROM rep_cap WHERE metric = 'rows_used' AND column_names = 'real'), 4000::float8, 'max_rows real rows used');
 SELECT is((SELECT value FROM rep_cap WHERE metric = 'rows_used' AND column_names = 'synthetic'), 4000::float8, 'max_rows synthetic rows used');
 SELECT ok((SELECT value > 0.9 FROM rep_cap WHERE metric = 'Quality Score'), 'two samples of one table still score high');
+SELECT is((SELECT count(*) FROM rep_cap WHERE column_names = 'id' OR column_names LIKE 'id, %' OR column_names LIKE '%, id'), 0::bigint,
+          'the identity key column is skipped');
 SELECT is((SELECT array_agg(value ORDER BY property, metric, column_names) FROM aigc_evaluate_relations('contributions', 'contributions', seed => 3, max_rows => 4000)),
           (SELECT array_agg(value ORDER BY property, metric, column_names) FROM aigc_evaluate_relations('contributions', 'contributions', seed => 3, max_rows => 4000)),
           'the report is deterministic for a seed');
