@@ -236,3 +236,22 @@ AS $$
 $$;
 COMMENT ON FUNCTION aigc_describe(text) IS
     'The versions of a model you may use: which is in use, deployed, and how each was trained';
+
+-- Synthetic-data quality, privacy and detection report (docs/evaluate.md).
+-- "real" is a keyword: name it quoted, "real" => ..., or pass it by position.
+CREATE FUNCTION aigc_evaluate(model text, "real" regclass, n integer DEFAULT 10000,
+                              seed bigint DEFAULT 0, max_rows integer DEFAULT 100000,
+                              version integer DEFAULT NULL)
+RETURNS TABLE (property text, metric text, column_names text, value float8)
+AS 'MODULE_PATHNAME', 'aigc_evaluate'
+LANGUAGE C VOLATILE CALLED ON NULL INPUT;
+COMMENT ON FUNCTION aigc_evaluate(text, regclass, integer, bigint, integer, integer) IS
+    'Report (SDMetrics QualityReport scores, distance to closest record, exact copies, logistic detection AUC) on n rows sampled from a model against a real relation';
+
+CREATE FUNCTION aigc_evaluate_relations("real" regclass, synthetic regclass,
+                                        seed bigint DEFAULT 0, max_rows integer DEFAULT 100000)
+RETURNS TABLE (property text, metric text, column_names text, value float8)
+AS 'MODULE_PATHNAME', 'aigc_evaluate_relations'
+LANGUAGE C VOLATILE CALLED ON NULL INPUT;
+COMMENT ON FUNCTION aigc_evaluate_relations(regclass, regclass, bigint, integer) IS
+    'Report (SDMetrics QualityReport scores, distance to closest record, exact copies, logistic detection AUC) comparing two relations with the same columns';

@@ -57,8 +57,8 @@ label_match(const void *key1, const void *key2, Size keysize)
 	return strcmp(*(char *const *) key1, *(char *const *) key2);
 }
 
-static bool
-name_in_list(List *names, const char *name)
+bool
+aigc_name_in_list(List *names, const char *name)
 {
 	ListCell   *lc;
 
@@ -83,13 +83,31 @@ is_key_column(Relation rel, Form_pg_attribute att)
 		((FuncExpr *) def)->funcid == F_NEXTVAL;
 }
 
+List *
+aigc_key_columns(Oid relid)
+{
+	Relation	rel = relation_open(relid, AccessShareLock);
+	TupleDesc	desc = RelationGetDescr(rel);
+	List	   *keys = NIL;
+
+	for (int i = 0; i < desc->natts; i++)
+	{
+		Form_pg_attribute att = TupleDescAttr(desc, i);
+
+		if (!att->attisdropped && is_key_column(rel, att))
+			keys = lappend(keys, pstrdup(NameStr(att->attname)));
+	}
+	relation_close(rel, AccessShareLock);
+	return keys;
+}
+
 static void
 check_exclude_found(List *exclude, List *seen)
 {
 	ListCell   *lc;
 
 	foreach(lc, exclude)
-		if (!name_in_list(seen, lfirst(lc)))
+		if (!aigc_name_in_list(seen, lfirst(lc)))
 			ereport(ERROR,
 					(errcode(ERRCODE_UNDEFINED_COLUMN),
 					 errmsg("column \"%s\" named in option \"exclude\" does not exist",
@@ -166,29 +184,55 @@ init_column(AigcColumn *col, const char *name, Oid typid, int32 typmod)
 }
 
 /*
- * Fetch every row of the open cursor into out->data.  Allocations are made
- * in `keep`, outside SPI's memory, so they survive SPI_finish.
+ * Where row number `seen` (0-based, in scan order) goes: appended while
+ * fewer than max_rows are kept, then into a random slot or nowhere
+ * (reservoir sampling, Vitter's algorithm R), so every row is equally
+ * likely to be kept.  max_rows <= 0 keeps every row.
  */
-static void
+static int64
+reservoir_slot(int64 seen, int64 max_rows, AigcRng *rng)
+{
+	uint64		j;
+
+	if (max_rows <= 0 || seen < max_rows)
+		return seen;
+	j = aigc_rng_below(rng, (uint64) seen + 1);
+	return j < (uint64) max_rows ? (int64) j : -1;
+}
+
+/*
+ * Fetch the rows of the open cursor into out->data, all of them or a
+ * uniform sample of max_rows.  Allocations are made in `keep`, outside
+ * SPI's memory, so they survive SPI_finish.  Returns the rows scanned.
+ */
+static int64
 fetch_rows(Portal portal, ColumnReader *readers, AigcTrainingData *out,
-		   int max_categories, MemoryContext keep)
+		   int max_categories, int64 max_rows, AigcRng *rng,
+		   MemoryContext keep)
 {
 	int64		cap = 0;
+	int64		seen = 0;
 	int			nc = out->ncols;
 
 	out->nrows = 0;
 	for (;;)
 	{
 		MemoryContext old;
+		int64		want;
 
 		CHECK_FOR_INTERRUPTS();
 		SPI_cursor_fetch(portal, true, FETCH_ROWS);
 		if (SPI_processed == 0)
 			break;
 		old = MemoryContextSwitchTo(keep);
-		if (out->nrows + (int64) SPI_processed > cap)
+		want = out->nrows + (int64) SPI_processed;
+		if (max_rows > 0)
+			want = Min(want, max_rows);
+		if (want > cap)
 		{
-			cap = Max(cap * 2, out->nrows + (int64) SPI_processed);
+			cap = Max(cap * 2, want);
+			if (max_rows > 0)
+				cap = Min(cap, max_rows);
 			for (int c = 0; c < nc; c++)
 			{
 				AigcColumnData *d = &out->data[c];
@@ -205,8 +249,12 @@ fetch_rows(Portal portal, ColumnReader *readers, AigcTrainingData *out,
 		{
 			HeapTuple	tup = SPI_tuptable->vals[i];
 			TupleDesc	desc = SPI_tuptable->tupdesc;
-			int64		r = out->nrows + i;
+			int64		r = reservoir_slot(seen++, max_rows, rng);
 
+			if (r < 0)
+				continue;
+			if (r == out->nrows)
+				out->nrows++;
 			for (int c = 0; c < nc; c++)
 			{
 				bool		isnull;
@@ -229,7 +277,6 @@ fetch_rows(Portal portal, ColumnReader *readers, AigcTrainingData *out,
 				}
 			}
 		}
-		out->nrows += SPI_processed;
 		MemoryContextSwitchTo(old);
 		SPI_freetuptable(SPI_tuptable);
 	}
@@ -241,6 +288,7 @@ fetch_rows(Portal portal, ColumnReader *readers, AigcTrainingData *out,
 			finish_categorical(&out->cols[c], &readers[c], &out->data[c], out->nrows);
 			MemoryContextSwitchTo(old);
 		}
+	return seen;
 }
 
 /* Per-column readers for the columns in out->cols, found in the cursor by name */
@@ -282,20 +330,28 @@ no_columns(void)
 			 errdetail("Every column was excluded or is a key column.")));
 }
 
-/* Read all rows of an open cursor whose columns are listed in out->cols */
-static void
+/* Read the rows (or a sample) of an open cursor whose columns are in out->cols */
+static int64
 read_cursor(Portal portal, const int *attnos, int max_categories,
-			AigcTrainingData *out, MemoryContext keep)
+			int64 max_rows, AigcRng *rng, AigcTrainingData *out,
+			MemoryContext keep)
 {
 	ColumnReader *readers = make_readers(out, portal->tupDesc, attnos);
 
 	out->data = MemoryContextAllocZero(keep, sizeof(AigcColumnData) * out->ncols);
-	fetch_rows(portal, readers, out, max_categories, keep);
+	return fetch_rows(portal, readers, out, max_categories, max_rows, rng, keep);
 }
 
 void
 aigc_read_relation(Oid relid, List *exclude, int max_categories,
 				   AigcTrainingData *out)
+{
+	aigc_read_relation_sample(relid, exclude, max_categories, 0, NULL, out);
+}
+
+int64
+aigc_read_relation_sample(Oid relid, List *exclude, int max_categories,
+						  int64 max_rows, AigcRng *rng, AigcTrainingData *out)
 {
 	MemoryContext keep = CurrentMemoryContext;
 	Relation	rel = relation_open(relid, AccessShareLock);
@@ -305,6 +361,7 @@ aigc_read_relation(Oid relid, List *exclude, int max_categories,
 	int		   *attnos;
 	Portal		portal;
 	SPIPlanPtr	plan;
+	int64		scanned;
 
 	if (rel->rd_rel->relkind != RELKIND_RELATION &&
 		rel->rd_rel->relkind != RELKIND_PARTITIONED_TABLE &&
@@ -329,7 +386,7 @@ aigc_read_relation(Oid relid, List *exclude, int max_categories,
 		if (att->attisdropped)
 			continue;
 		seen = lappend(seen, name);
-		if (name_in_list(exclude, name))
+		if (aigc_name_in_list(exclude, name))
 		{
 			out->excluded = lappend(out->excluded, pstrdup(name));
 			continue;
@@ -363,9 +420,10 @@ aigc_read_relation(Oid relid, List *exclude, int max_categories,
 		elog(ERROR, "SPI_prepare failed for \"%s\": %s", sql.data,
 			 SPI_result_code_string(SPI_result));
 	portal = SPI_cursor_open("aigc_train_scan", plan, NULL, NULL, true);
-	read_cursor(portal, attnos, max_categories, out, keep);
+	scanned = read_cursor(portal, attnos, max_categories, max_rows, rng, out, keep);
 	SPI_cursor_close(portal);
 	SPI_finish();
+	return scanned;
 }
 
 void
@@ -404,13 +462,13 @@ aigc_read_query(const char *query, List *exclude, int max_categories,
 		Form_pg_attribute att = TupleDescAttr(desc, i);
 		char	   *name = NameStr(att->attname);
 
-		if (name_in_list(seen, name))
+		if (aigc_name_in_list(seen, name))
 			ereport(ERROR,
 					(errcode(ERRCODE_DUPLICATE_COLUMN),
 					 errmsg("training query returns more than one column named \"%s\"", name),
 					 errhint("Give every column a distinct name with AS.")));
 		seen = lappend(seen, name);
-		if (name_in_list(exclude, name))
+		if (aigc_name_in_list(exclude, name))
 		{
 			out->excluded = lappend(out->excluded, pstrdup(name));
 			continue;
@@ -421,7 +479,7 @@ aigc_read_query(const char *query, List *exclude, int max_categories,
 	check_exclude_found(exclude, seen);
 	if (out->ncols == 0)
 		no_columns();
-	read_cursor(portal, attnos, max_categories, out, keep);
+	read_cursor(portal, attnos, max_categories, 0, NULL, out, keep);
 	SPI_cursor_close(portal);
 	SPI_finish();
 }

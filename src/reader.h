@@ -11,6 +11,7 @@
 #include "nodes/pg_list.h"
 
 #include "columns.h"
+#include "rng.h"
 
 typedef struct AigcTrainingData
 {
@@ -24,6 +25,18 @@ typedef struct AigcTrainingData
 
 extern void aigc_read_relation(Oid relid, List *exclude, int max_categories,
 							   AigcTrainingData *out);
+/*
+ * As aigc_read_relation, but keeps a uniform random sample of at most
+ * max_rows rows (reservoir sampling with rng; max_rows <= 0: every row).
+ * Returns the number of rows scanned.
+ */
+extern int64 aigc_read_relation_sample(Oid relid, List *exclude,
+									   int max_categories, int64 max_rows,
+									   AigcRng *rng, AigcTrainingData *out);
+/* Whether a List of C strings holds name */
+extern bool aigc_name_in_list(List *names, const char *name);
+/* Names of the identity and serial key columns of a relation */
+extern List *aigc_key_columns(Oid relid);
 extern void aigc_read_query(const char *query, List *exclude, int max_categories,
 							AigcTrainingData *out);
 

@@ -16,6 +16,7 @@
 #include "utils/typcache.h"
 #include "utils/tuplestore.h"
 
+#include "generate.h"
 #include "model_store.h"
 
 PG_FUNCTION_INFO_V1(aigc_sample);
@@ -90,9 +91,7 @@ aigc_sample(PG_FUNCTION_ARGS)
 	TupleDesc	desc;
 	TargetColumn *map;
 	AigcRng		rng;
-	AigcVaeBuffers buf;
-	AigcColumnData *decoded;
-	float	   *act;
+	AigcGenerator gen;
 	Datum	   *values;
 	bool	   *nulls;
 
@@ -127,14 +126,7 @@ aigc_sample(PG_FUNCTION_ARGS)
 	model = aigc_store_load(name, version, &version);
 	map = map_columns(model, name, desc);
 	aigc_rng_seed(&rng, seed);
-	aigc_vae_buffers_init(&buf, &model->vae, SAMPLE_BATCH);
-	act = palloc(sizeof(float) * SAMPLE_BATCH * model->tf.dim);
-	decoded = palloc(sizeof(AigcColumnData) * model->tf.ncols);
-	for (int c = 0; c < model->tf.ncols; c++)
-	{
-		decoded[c].value = palloc(sizeof(double) * SAMPLE_BATCH);
-		decoded[c].isnull = palloc(sizeof(bool) * SAMPLE_BATCH);
-	}
+	aigc_generator_init(&gen, model, &rng, SAMPLE_BATCH);
 	values = palloc(sizeof(Datum) * Max(desc->natts, 1));
 	nulls = palloc(sizeof(bool) * Max(desc->natts, 1));
 	/* converted values live only until their rows are in the tuplestore */
@@ -146,8 +138,7 @@ aigc_sample(PG_FUNCTION_ARGS)
 		int			batch = (int) Min((int64) SAMPLE_BATCH, n - done);
 
 		CHECK_FOR_INTERRUPTS();
-		aigc_vae_generate(&model->vae, &buf, batch, &rng, act);
-		aigc_transformer_decode(&model->tf, act, batch, decoded, &rng);
+		aigc_generator_next(&gen, batch);
 		MemoryContextReset(batch_cxt);
 		MemoryContextSwitchTo(batch_cxt);
 		for (int r = 0; r < batch; r++)
@@ -161,7 +152,7 @@ aigc_sample(PG_FUNCTION_ARGS)
 				values[i] = (Datum) 0;
 				if (t->model_col < 0)
 					continue;
-				d = &decoded[t->model_col];
+				d = &gen.decoded[t->model_col];
 				if (d->isnull[r])
 					continue;
 				nulls[i] = false;

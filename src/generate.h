@@ -1,0 +1,30 @@
+/*
+ * generate.h
+ *		Synthetic rows from a trained model, batch by batch, as the column
+ *		values (numbers or category indices) that the transformer decodes.
+ *		Shared by aigc_sample() and aigc_evaluate().
+ */
+#ifndef AIGC_GENERATE_H
+#define AIGC_GENERATE_H
+
+#include "postgres.h"
+
+#include "model.h"
+
+typedef struct AigcGenerator
+{
+	AigcModel  *model;
+	AigcRng    *rng;
+	int			batch;			/* most rows one call produces */
+	AigcVaeBuffers buf;
+	float	   *act;			/* batch x dim activated network output */
+	AigcColumnData *decoded;	/* tf.ncols arrays of batch values */
+} AigcGenerator;
+
+extern void aigc_generator_init(AigcGenerator *gen, AigcModel *model,
+								AigcRng *rng, int batch);
+
+/* Fills gen->decoded[c] rows [0, n) with n new rows, n <= gen->batch */
+extern void aigc_generator_next(AigcGenerator *gen, int n);
+
+#endif
