@@ -83,10 +83,23 @@ is_key_column(Relation rel, Form_pg_attribute att)
 		((FuncExpr *) def)->funcid == F_NEXTVAL;
 }
 
+/* A regclass can hold any OID: a missing relation is the user's error */
+static Relation
+open_relation(Oid relid)
+{
+	Relation	rel = try_relation_open(relid, AccessShareLock);
+
+	if (rel == NULL)
+		ereport(ERROR,
+				(errcode(ERRCODE_UNDEFINED_TABLE),
+				 errmsg("relation with OID %u does not exist", relid)));
+	return rel;
+}
+
 List *
 aigc_key_columns(Oid relid)
 {
-	Relation	rel = relation_open(relid, AccessShareLock);
+	Relation	rel = open_relation(relid);
 	TupleDesc	desc = RelationGetDescr(rel);
 	List	   *keys = NIL;
 
@@ -354,7 +367,7 @@ aigc_read_relation_sample(Oid relid, List *exclude, int max_categories,
 						  int64 max_rows, AigcRng *rng, AigcTrainingData *out)
 {
 	MemoryContext keep = CurrentMemoryContext;
-	Relation	rel = relation_open(relid, AccessShareLock);
+	Relation	rel = open_relation(relid);
 	TupleDesc	desc = RelationGetDescr(rel);
 	StringInfoData sql;
 	List	   *seen = NIL;

@@ -8,7 +8,7 @@ src=aigc_dump_src
 dst=aigc_dump_dst
 dump="$AIGC_BASE/aigc_dump.custom"
 create_database "$src" aigc_pg
-pg_psql -d postgres -c "DROP DATABASE IF EXISTS $dst" >/dev/null
+pg_psql -d postgres -c "SET client_min_messages = warning" -c "DROP DATABASE IF EXISTS $dst" >/dev/null
 pg_psql -d "$src" >/dev/null <<'SQL'
 SET client_min_messages = warning;
 CREATE TABLE people AS

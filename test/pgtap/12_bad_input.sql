@@ -1,0 +1,139 @@
+-- Bad input, case by case: each call ends in a clear ERROR with the listed
+-- SQLSTATE, or in the documented behaviour ('ok'), and none crashes the backend.
+-- The table below is the reference list (docs: README "Bad input").
+BEGIN;
+
+CREATE FUNCTION pg_temp.outcome(sql text) RETURNS text LANGUAGE plpgsql AS $$
+BEGIN
+    EXECUTE sql;
+    RETURN 'ok';
+EXCEPTION WHEN OTHERS THEN
+    RETURN SQLSTATE;
+END
+$$;
+
+SET LOCAL client_min_messages = warning;
+CREATE TABLE bad_t AS SELECT age, gender, monthly_wage FROM contributions WHERE id <= 600;
+CREATE TABLE bad_empty (a integer, b text);
+CREATE TABLE bad_nan (x float8, y text);
+INSERT INTO bad_nan SELECT CASE WHEN i = 7 THEN 'NaN'::float8 ELSE i END, 'a' FROM generate_series(1, 50) i;
+CREATE TABLE bad_inf (x numeric, y text);
+INSERT INTO bad_inf SELECT CASE WHEN i = 3 THEN 'Infinity'::numeric ELSE i END, 'a' FROM generate_series(1, 50) i;
+CREATE TABLE bad_date_inf (d date);
+INSERT INTO bad_date_inf VALUES ('2020-01-01'), ('infinity');
+CREATE TABLE bad_allnull (a integer, b text, c float8);
+INSERT INTO bad_allnull SELECT i, NULL, NULL FROM generate_series(1, 100) i;
+CREATE TABLE bad_const (a integer, b text);
+INSERT INTO bad_const SELECT 5, 'same' FROM generate_series(1, 100);
+CREATE TABLE bad_manycats AS SELECT 'c' || i AS cat FROM generate_series(1, 100000) i;
+SELECT format('CREATE TABLE bad_wide AS SELECT %s FROM generate_series(1, 40) i',
+              string_agg(format('(i * %s) %% 17 AS c%s', k, k), ', '))
+  FROM generate_series(1, 400) k \gexec
+CREATE TABLE bad_json (a integer, j jsonb);
+INSERT INTO bad_json VALUES (1, '{}');
+CREATE SEQUENCE bad_seq;
+CREATE INDEX bad_t_age ON bad_t (age);
+CREATE TABLE bad_renamed AS SELECT age, gender FROM contributions WHERE id <= 300;
+CREATE TABLE bad_dropped AS SELECT age, gender FROM contributions WHERE id <= 300;
+CREATE TYPE bad_wrong_type AS (age text, gender text);
+CREATE TYPE bad_missing_col AS (age integer, shoe_size integer);
+\o /dev/null
+SELECT aigc_train('bad_m', 'bad_t'::regclass, options => '{"epochs": 1, "seed": 1, "progress_every": 0}');
+SELECT aigc_train('bad_renamed_m', 'bad_renamed'::regclass, options => '{"epochs": 1, "seed": 1, "progress_every": 0}');
+ALTER TABLE bad_renamed RENAME COLUMN gender TO sex;
+SELECT aigc_train('bad_dropped_m', 'bad_dropped'::regclass, options => '{"epochs": 1, "seed": 1, "progress_every": 0}');
+DROP TABLE bad_dropped;
+\o
+RESET client_min_messages;
+
+CREATE TEMP TABLE cases (id serial, what text, sql text, expected text);
+INSERT INTO cases (what, sql, expected) VALUES
+-- NULL arguments
+('NULL model name',             $$SELECT aigc_train(NULL, 'bad_t'::regclass)$$, '22004'),
+('NULL relation',               $$SELECT aigc_train('x', NULL::regclass)$$, '22004'),
+('NULL query',                  $$SELECT aigc_train('x', NULL::text)$$, '22004'),
+('NULL kind',                   $$SELECT aigc_train('x', 'bad_t'::regclass, kind => NULL)$$, '22004'),
+('NULL options: defaults',      $$SELECT aigc_train('x_nullopt', 'bad_t'::regclass, options => NULL)$$, 'ok'),
+('NULL model to sample',        $$SELECT * FROM aigc_sample(NULL::bad_t, NULL, 5)$$, '22004'),
+('NULL n',                      $$SELECT * FROM aigc_sample(NULL::bad_t, 'bad_m', NULL)$$, '22004'),
+('NULL model to deploy',        $$SELECT aigc_deploy(NULL, 1)$$, '22004'),
+('NULL version to deploy',      $$SELECT aigc_deploy('bad_m', NULL)$$, '22004'),
+('NULL model to drop',          $$SELECT aigc_drop(NULL)$$, '22004'),
+('NULL grantee',                $$SELECT aigc_grant('bad_m', NULL, 'use')$$, '22004'),
+('NULL type name',              $$SELECT aigc_create_type('bad_m', NULL)$$, '22004'),
+-- wrong types
+('relation given as a number',  $$SELECT aigc_train('x', 12345::regclass)$$, '42P01'),
+('row type argument not a row', $$SELECT * FROM aigc_sample(42, 'bad_m', 5)$$, '42804'),
+('n given as text',             $$SELECT * FROM aigc_sample(NULL::bad_t, 'bad_m', 'many')$$, '22P02'),
+('options not JSON',            $$SELECT aigc_train('x', 'bad_t'::regclass, options => 'epochs=3')$$, '22P02'),
+('options a JSON array',        $$SELECT aigc_train('x', 'bad_t'::regclass, options => '[1]')$$, '22023'),
+('options a JSON scalar',       $$SELECT aigc_train('x', 'bad_t'::regclass, options => '5')$$, '22023'),
+('epochs as a string',          $$SELECT aigc_train('x', 'bad_t'::regclass, options => '{"epochs": "10"}')$$, '22023'),
+('epochs fractional',           $$SELECT aigc_train('x', 'bad_t'::regclass, options => '{"epochs": 2.5}')$$, '22023'),
+('exclude not an array',        $$SELECT aigc_train('x', 'bad_t'::regclass, options => '{"exclude": "age"}')$$, '22023'),
+('exclude with a number',       $$SELECT aigc_train('x', 'bad_t'::regclass, options => '{"exclude": [1]}')$$, '22023'),
+('calibrate not boolean',       $$SELECT aigc_train('x', 'bad_t'::regclass, options => '{"calibrate": "yes"}')$$, '22023'),
+('row type with a mistyped column', $$SELECT * FROM aigc_sample(NULL::bad_wrong_type, 'bad_m', 5)$$, '42804'),
+('row type with an unknown column', $$SELECT * FROM aigc_sample(NULL::bad_missing_col, 'bad_m', 5)$$, '42703'),
+-- absurd options
+('epochs = 0',                  $$SELECT aigc_train('x', 'bad_t'::regclass, options => '{"epochs": 0}')$$, '22023'),
+('epochs = 10^9',               $$SELECT aigc_train('x', 'bad_t'::regclass, options => '{"epochs": 1000000000}')$$, '22023'),
+('epochs negative',             $$SELECT aigc_train('x', 'bad_t'::regclass, options => '{"epochs": -3}')$$, '22023'),
+('batch_size = 0',              $$SELECT aigc_train('x', 'bad_t'::regclass, options => '{"batch_size": 0}')$$, '22023'),
+('batch_size larger than the table: one batch', $$SELECT aigc_train('bad_bigbatch', 'bad_t'::regclass, options => '{"epochs": 1, "batch_size": 100000, "progress_every": 0}')$$, 'ok'),
+('learning_rate = 0',           $$SELECT aigc_train('x', 'bad_t'::regclass, options => '{"learning_rate": 0}')$$, '22023'),
+('learning_rate > 1',           $$SELECT aigc_train('x', 'bad_t'::regclass, options => '{"learning_rate": 5}')$$, '22023'),
+('weight_decay negative',       $$SELECT aigc_train('x', 'bad_t'::regclass, options => '{"weight_decay": -1}')$$, '22023'),
+('latent_dim = 0',              $$SELECT aigc_train('x', 'bad_t'::regclass, options => '{"latent_dim": 0}')$$, '22023'),
+('latent_dim huge',             $$SELECT aigc_train('x', 'bad_t'::regclass, options => '{"latent_dim": 1000000}')$$, '22023'),
+('a hidden layer of 0 units',   $$SELECT aigc_train('x', 'bad_t'::regclass, options => '{"encoder_dims": [128, 0]}')$$, '22023'),
+('nine hidden layers',          $$SELECT aigc_train('x', 'bad_t'::regclass, options => '{"decoder_dims": [8,8,8,8,8,8,8,8,8]}')$$, '22023'),
+('max_modes = 0',               $$SELECT aigc_train('x', 'bad_t'::regclass, options => '{"max_modes": 0}')$$, '22023'),
+('seed beyond 2^53',            $$SELECT aigc_train('x', 'bad_t'::regclass, options => '{"seed": 1e20}')$$, '22023'),
+('misspelt option',             $$SELECT aigc_train('x', 'bad_t'::regclass, options => '{"epoch": 3}')$$, '22023'),
+('unknown kind',                $$SELECT aigc_train('x', 'bad_t'::regclass, kind => 'diffusion')$$, '22023'),
+('empty model name',            $$SELECT aigc_train('', 'bad_t'::regclass)$$, '22023'),
+-- data the models cannot learn from
+('empty table',                 $$SELECT aigc_train('x', 'bad_empty'::regclass)$$, '22023'),
+('query returning no rows',     $$SELECT aigc_train('x', 'SELECT * FROM bad_t WHERE false')$$, '22023'),
+('NaN in a float column',       $$SELECT aigc_train('x', 'bad_nan'::regclass, options => '{"epochs": 1}')$$, '22000'),
+('Infinity in a numeric column', $$SELECT aigc_train('x', 'bad_inf'::regclass, options => '{"epochs": 1}')$$, '22000'),
+('infinite date',               $$SELECT aigc_train('x', 'bad_date_inf'::regclass, options => '{"epochs": 1}')$$, '22000'),
+('all-NULL columns: learnt as NULL', $$SELECT aigc_train('bad_allnull_m', 'bad_allnull'::regclass, options => '{"epochs": 1, "progress_every": 0}')$$, 'ok'),
+('columns with one value: learnt as constant', $$SELECT aigc_train('bad_const_m', 'bad_const'::regclass, options => '{"epochs": 1, "progress_every": 0}')$$, 'ok'),
+('10^5 distinct categories',    $$SELECT aigc_train('x', 'bad_manycats'::regclass, options => '{"epochs": 1}')$$, '54000'),
+('a very wide table (400 columns)', $$SELECT aigc_train('bad_wide_m', 'bad_wide'::regclass, options => '{"epochs": 1, "max_modes": 2, "progress_every": 0}')$$, 'ok'),
+('unsupported column type',     $$SELECT aigc_train('x', 'bad_json'::regclass)$$, '0A000'),
+('every column excluded',       $$SELECT aigc_train('x', 'bad_t'::regclass, options => '{"exclude": ["age", "gender", "monthly_wage"]}')$$, '22023'),
+('exclude an unknown column',   $$SELECT aigc_train('x', 'bad_t'::regclass, options => '{"exclude": ["nope"]}')$$, '42703'),
+('train on a sequence',         $$SELECT aigc_train('x', 'bad_seq'::regclass)$$, '42809'),
+('train on an index',           $$SELECT aigc_train('x', 'bad_t_age'::regclass)$$, '42809'),
+('query with a syntax error',   $$SELECT aigc_train('x', 'SELEC age FROM bad_t')$$, '42601'),
+('query that is not a SELECT',  $$SELECT aigc_train('x', 'DELETE FROM bad_t')$$, '22023'),
+('query with duplicate column names', $$SELECT aigc_train('x', 'SELECT age, age FROM bad_t')$$, '42701'),
+('query naming an unknown table', $$SELECT aigc_train('x', 'SELECT * FROM no_such_table')$$, '42P01'),
+-- the store
+('unknown model',               $$SELECT * FROM aigc_sample(NULL::bad_t, 'no_such_model', 5)$$, '42704'),
+('unknown version',             $$SELECT * FROM aigc_sample(NULL::bad_t, 'bad_m', 5, version => 99)$$, '42704'),
+('version 0',                   $$SELECT * FROM aigc_sample(NULL::bad_t, 'bad_m', 5, version => 0)$$, '22023'),
+('n < 0',                       $$SELECT * FROM aigc_sample(NULL::bad_t, 'bad_m', -1)$$, '22023'),
+('source table dropped: the model still samples', $$SELECT aigc_create_type('bad_dropped_m', 'bad_dropped_row'); SELECT * FROM aigc_sample(NULL::bad_dropped_row, 'bad_dropped_m', 5)$$, 'ok'),
+('source column renamed since training', $$SELECT * FROM aigc_sample(NULL::bad_renamed, 'bad_renamed_m', 5)$$, '42703'),
+('create_type over an existing type', $$SELECT aigc_create_type('bad_m', 'bad_wrong_type')$$, '42710'),
+('deploy an unknown version',   $$SELECT aigc_deploy('bad_m', 42)$$, '42704'),
+('roll back a model never deployed', $$SELECT aigc_rollback('bad_m')$$, '55000'),
+('drop an unknown version',     $$SELECT aigc_drop('bad_m', 42)$$, '42704'),
+('drop an unknown model',       $$SELECT aigc_drop('no_such_model')$$, '42704'),
+('grant to an unknown role',    $$SELECT aigc_grant('bad_m', 'no_such_role', 'use')$$, '42704'),
+('grant an unknown privilege',  $$SELECT aigc_grant('bad_m', 'public', 'fly')$$, '22023'),
+('unknown privilege asked',     $$SELECT aigc.has_model_privilege('bad_m', 'fly')$$, '22023'),
+('sgemm benchmark with batch 0', $$SELECT aigc.sgemm_gflops('bad_m', 0)$$, '22023'),
+('sgemm benchmark for 0 seconds', $$SELECT aigc.sgemm_gflops('bad_m', 10, NULL, 0)$$, '22023');
+
+SELECT plan((SELECT count(*)::int FROM cases) + 2);
+SELECT ok((SELECT count(*) FROM cases) >= 50, 'at least 50 distinct bad calls are listed');
+SELECT is(pg_temp.outcome(sql), expected, format('%s: %s', what, expected)) FROM cases ORDER BY id;
+SELECT is((SELECT count(*)::int FROM aigc_sample(NULL::bad_t, 'bad_m', 3)), 3, 'the backend is alive and well after all of them');
+
+SELECT * FROM finish();
+ROLLBACK;
