@@ -224,8 +224,8 @@ read_relations(Oid real, Oid synthetic, int64 max_rows, AigcRng *rng,
 			(void) column_type(real, name, syn_desc);
 	}
 
-	scanned[0] = aigc_read_relation_sample(real, real_excl, MAX_LABELS, max_rows, rng, &rd);
-	scanned[1] = aigc_read_relation_sample(synthetic, syn_excl, MAX_LABELS, max_rows, rng, &sd);
+	scanned[0] = aigc_read_relation_sample(real, real_excl, MAX_LABELS, max_rows, 0, rng, &rd);
+	scanned[1] = aigc_read_relation_sample(synthetic, syn_excl, MAX_LABELS, max_rows, 0, rng, &sd);
 	in->ncols = rd.ncols;
 	in->cols = rd.cols;
 	in->real = rd.data;
@@ -273,7 +273,7 @@ read_model(const char *name, int version, Oid real, int64 max_rows, int64 n,
 	foreach(lc, column_names(real))
 		if (aigc_transformer_find_column(&model->tf, lfirst(lc)) < 0)
 			exclude = lappend(exclude, lfirst(lc));
-	scanned[0] = aigc_read_relation_sample(real, exclude, MAX_LABELS, max_rows, rng, &rd);
+	scanned[0] = aigc_read_relation_sample(real, exclude, MAX_LABELS, max_rows, 0, rng, &rd);
 	scanned[1] = n;
 
 	in->ncols = rd.ncols;

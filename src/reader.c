@@ -343,28 +343,44 @@ no_columns(void)
 			 errdetail("Every column was excluded or is a key column.")));
 }
 
-/* Read the rows (or a sample) of an open cursor whose columns are in out->cols */
+/*
+ * Read the rows (or a sample) of an open cursor whose columns are in
+ * out->cols.  max_bytes bounds the values kept, whatever max_rows says.
+ */
 static int64
 read_cursor(Portal portal, const int *attnos, int max_categories,
-			int64 max_rows, AigcRng *rng, AigcTrainingData *out,
-			MemoryContext keep)
+			int64 max_rows, int64 max_bytes, AigcRng *rng,
+			AigcTrainingData *out, MemoryContext keep)
 {
 	ColumnReader *readers = make_readers(out, portal->tupDesc, attnos);
 
+	if (max_bytes > 0)
+	{
+		int64		fit = Max(max_bytes / aigc_row_bytes(out->ncols), 1);
+
+		max_rows = max_rows > 0 ? Min(max_rows, fit) : fit;
+	}
 	out->data = MemoryContextAllocZero(keep, sizeof(AigcColumnData) * out->ncols);
 	return fetch_rows(portal, readers, out, max_categories, max_rows, rng, keep);
+}
+
+int64
+aigc_row_bytes(int ncols)
+{
+	return (int64) ncols * (sizeof(double) + sizeof(bool));
 }
 
 void
 aigc_read_relation(Oid relid, List *exclude, int max_categories,
 				   AigcTrainingData *out)
 {
-	aigc_read_relation_sample(relid, exclude, max_categories, 0, NULL, out);
+	aigc_read_relation_sample(relid, exclude, max_categories, 0, 0, NULL, out);
 }
 
 int64
 aigc_read_relation_sample(Oid relid, List *exclude, int max_categories,
-						  int64 max_rows, AigcRng *rng, AigcTrainingData *out)
+						  int64 max_rows, int64 max_bytes, AigcRng *rng,
+						  AigcTrainingData *out)
 {
 	MemoryContext keep = CurrentMemoryContext;
 	Relation	rel = open_relation(relid);
@@ -433,7 +449,8 @@ aigc_read_relation_sample(Oid relid, List *exclude, int max_categories,
 		elog(ERROR, "SPI_prepare failed for \"%s\": %s", sql.data,
 			 SPI_result_code_string(SPI_result));
 	portal = SPI_cursor_open("aigc_train_scan", plan, NULL, NULL, true);
-	scanned = read_cursor(portal, attnos, max_categories, max_rows, rng, out, keep);
+	scanned = read_cursor(portal, attnos, max_categories, max_rows, max_bytes,
+						  rng, out, keep);
 	SPI_cursor_close(portal);
 	SPI_finish();
 	return scanned;
@@ -443,12 +460,21 @@ void
 aigc_read_query(const char *query, List *exclude, int max_categories,
 				AigcTrainingData *out)
 {
+	aigc_read_query_sample(query, exclude, max_categories, 0, 0, NULL, out);
+}
+
+int64
+aigc_read_query_sample(const char *query, List *exclude, int max_categories,
+					   int64 max_rows, int64 max_bytes, AigcRng *rng,
+					   AigcTrainingData *out)
+{
 	MemoryContext keep = CurrentMemoryContext;
 	SPIPlanPtr	plan;
 	Portal		portal;
 	TupleDesc	desc;
 	List	   *seen = NIL;
 	int		   *attnos;
+	int64		scanned;
 
 	memset(out, 0, sizeof(*out));
 	out->source = pstrdup(query);
@@ -492,7 +518,9 @@ aigc_read_query(const char *query, List *exclude, int max_categories,
 	check_exclude_found(exclude, seen);
 	if (out->ncols == 0)
 		no_columns();
-	read_cursor(portal, attnos, max_categories, 0, NULL, out, keep);
+	scanned = read_cursor(portal, attnos, max_categories, max_rows, max_bytes,
+						  rng, out, keep);
 	SPI_cursor_close(portal);
 	SPI_finish();
+	return scanned;
 }
