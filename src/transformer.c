@@ -606,17 +606,19 @@ aigc_transformer_read(AigcTransformer *tf, AigcReader *r)
 }
 
 int
-aigc_transformer_find_category(const AigcColumn *col, const char *label)
+aigc_transformer_find_category(const AigcColumn *col, const char *label, int len)
 {
 	int			lo = 0;
 	int			hi = col->ncats - 1;
 
-	/* the reader sorted the labels with strcmp */
+	/* the reader sorted the labels with strcmp; this is its order too */
 	while (lo <= hi)
 	{
 		int			mid = lo + (hi - lo) / 2;
-		int			cmp = strcmp(label, col->cats[mid]);
+		int			cmp = strncmp(label, col->cats[mid], len);
 
+		if (cmp == 0 && col->cats[mid][len] != '\0')
+			cmp = -1;			/* label is a prefix of the category */
 		if (cmp == 0)
 			return mid;
 		if (cmp < 0)

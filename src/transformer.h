@@ -62,8 +62,12 @@ extern void aigc_transformer_decode(const AigcTransformer *tf, const float *act,
 extern void aigc_transformer_write(const AigcTransformer *tf, StringInfo buf);
 extern void aigc_transformer_read(AigcTransformer *tf, AigcReader *r);
 
-/* Index of a categorical column's label, or -1 if training never saw it */
-extern int	aigc_transformer_find_category(const AigcColumn *col, const char *label);
+/*
+ * Index of a categorical column's label (len bytes, no NUL among them), or
+ * -1 if training never saw it
+ */
+extern int	aigc_transformer_find_category(const AigcColumn *col,
+										   const char *label, int len);
 
 /* Index of a column by name, or -1 */
 extern int	aigc_transformer_find_column(const AigcTransformer *tf, const char *name);

@@ -369,8 +369,8 @@ aigc_vae_generate(AigcVae *vae, AigcVaeBuffers *buf, int n, AigcRng *rng,
 
 /*
  * Deterministic per-row loss terms: z is the posterior mean, each span's
- * loss (unweighted by loss_factor) goes to its column, and the row's KL
- * follows the columns.  terms is n x (ncols + 1); buf->out keeps the
+ * loss (unweighted by loss_factor, without the scalars' log sigma) goes to
+ * its column, and the row's KL follows the columns.  terms is n x (ncols + 1); buf->out keeps the
  * reconstruction logits.
  */
 void
@@ -389,9 +389,17 @@ aigc_vae_row_terms(AigcVae *vae, AigcVaeBuffers *buf, const float *x, int n,
 
 		memset(t, 0, sizeof(double) * ncols);
 		for (int s = 0; s < vae->nspans; s++)
-			t[vae->spans[s].column] += span_loss(&vae->spans[s], x + (int64) r * D,
-												 buf->out + (int64) r * D,
-												 vae->sigma.w, 1.0, NULL, NULL);
+		{
+			const AigcSpan *span = &vae->spans[s];
+			double		loss = span_loss(span, x + (int64) r * D,
+										 buf->out + (int64) r * D,
+										 vae->sigma.w, 1.0, NULL, NULL);
+
+			/* log sigma is the same for every row: leaving it out keeps terms >= 0 */
+			if (span->is_scalar)
+				loss -= log(vae->sigma.w[span->offset]);
+			t[span->column] += loss;
+		}
 		t[ncols] = aigc_vae_kl_loss(buf->mu + (int64) r * L,
 									buf->logvar + (int64) r * L, 1, L, NULL, NULL);
 	}

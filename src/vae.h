@@ -85,7 +85,8 @@ extern void aigc_vae_activate(const AigcVae *vae, const float *out, int n,
 
 /*
  * Deterministic scoring of n encoded rows (z = posterior mean): terms gets
- * n rows of ncols per-column reconstruction losses then the KL term; the
+ * n rows of ncols per-column reconstruction losses (each >= 0: the
+ * constant log sigma of scalars is left out) then the KL term; the
  * reconstruction logits stay in buf->out, the posterior mean in buf->mu.
  */
 extern void aigc_vae_row_terms(AigcVae *vae, AigcVaeBuffers *buf,

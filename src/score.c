@@ -1,0 +1,409 @@
+/*
+ * score.c
+ *		aigc_score(), aigc_explain(), aigc_encode() and
+ *		aigc_score_percentile(): score rows of any composite type whose
+ *		attributes cover the model's columns (matched by name).
+ *
+ * A VAE scores a row by its negative ELBO at the posterior mean: the
+ * encoded row goes through the encoder, z = mu (no sampling, so a row
+ * always gets the same score), through the decoder, and each column adds
+ * its reconstruction loss; the KL term of the posterior comes last.  The
+ * decoder's log sigma is a constant of the model and is left out, so that
+ * every term is non-negative (docs/scoring.md).
+ */
+#include "postgres.h"
+
+#include "access/htup_details.h"
+#include "catalog/pg_type.h"
+#include "executor/spi.h"
+#include "fmgr.h"
+#include "funcapi.h"
+#include "utils/array.h"
+#include "utils/builtins.h"
+#include "utils/formatting.h"
+#include "utils/lsyscache.h"
+#include "utils/memutils.h"
+#include "utils/typcache.h"
+
+#include "score.h"
+
+PG_FUNCTION_INFO_V1(aigc_score);
+PG_FUNCTION_INFO_V1(aigc_explain);
+PG_FUNCTION_INFO_V1(aigc_encode);
+PG_FUNCTION_INFO_V1(aigc_score_percentile);
+
+AigcRowMap *
+aigc_row_map_build(const AigcCachedModel *m, TupleDesc desc, const char *what,
+				   MemoryContext parent)
+{
+	MemoryContext cxt = AllocSetContextCreate(parent, "aigc row map",
+											  ALLOCSET_SMALL_SIZES);
+	MemoryContext old = MemoryContextSwitchTo(cxt);
+	const AigcTransformer *tf = &m->model->tf;
+	AigcRowMap *map = palloc0(sizeof(AigcRowMap));
+
+	map->cxt = cxt;
+	map->load_id = m->load_id;
+	map->desc = CreateTupleDescCopy(desc);
+	map->ncols = tf->ncols;
+	map->cols = palloc0(sizeof(AigcColumnSource) * tf->ncols);
+	map->values = palloc(sizeof(Datum) * Max(desc->natts, 1));
+	map->nulls = palloc(sizeof(bool) * Max(desc->natts, 1));
+	for (int c = 0; c < tf->ncols; c++)
+	{
+		const AigcColumn *col = &tf->cols[c];
+		AigcColumnSource *src = &map->cols[c];
+		Form_pg_attribute att = NULL;
+		Oid			base;
+		Oid			outfunc;
+		bool		varlena;
+
+		for (int i = 0; i < desc->natts && att == NULL; i++)
+		{
+			Form_pg_attribute a = TupleDescAttr(desc, i);
+
+			if (!a->attisdropped && strcmp(NameStr(a->attname), col->name) == 0)
+			{
+				att = a;
+				src->attno = i;
+			}
+		}
+		if (att == NULL)
+			ereport(ERROR,
+					(errcode(ERRCODE_UNDEFINED_COLUMN),
+					 errmsg("model \"%s\" needs column \"%s\", which %s does not have",
+							m->name, col->name, what)));
+		if (!aigc_types_compatible(col->typid, att->atttypid))
+			ereport(ERROR,
+					(errcode(ERRCODE_DATATYPE_MISMATCH),
+					 errmsg("column \"%s\" of %s has type %s, but model \"%s\" learnt it as %s",
+							col->name, what, format_type_be(att->atttypid), m->name,
+							format_type_be(col->typid))));
+		src->typid = att->atttypid;
+		src->typmod = att->atttypmod;
+		base = getBaseType(att->atttypid);
+		src->varlena_label = base == TEXTOID || base == VARCHAROID || base == BPCHAROID;
+		src->bool_label = base == BOOLOID;
+		getTypeOutputInfo(att->atttypid, &outfunc, &varlena);
+		fmgr_info_cxt(outfunc, &src->out, cxt);
+	}
+	MemoryContextSwitchTo(old);
+	return map;
+}
+
+void
+aigc_check_scorable(const AigcCachedModel *m)
+{
+	switch (m->model->kind)
+	{
+		case AIGC_KIND_VAE:
+			return;
+	}
+	ereport(ERROR,
+			(errcode(ERRCODE_FEATURE_NOT_SUPPORTED),
+			 errmsg("scoring %s models is not supported yet",
+					asc_toupper(aigc_kind_name(m->model->kind),
+								strlen(aigc_kind_name(m->model->kind))))));
+}
+
+/* Category index of a non-NULL value, -1 if training never saw it */
+static double
+category_of(const AigcColumn *col, const AigcColumnSource *src, Datum d)
+{
+	if (src->varlena_label)
+	{
+		text	   *t = DatumGetTextPP(d);
+
+		return aigc_transformer_find_category(col, VARDATA_ANY(t),
+											  VARSIZE_ANY_EXHDR(t));
+	}
+	if (src->bool_label)
+		return aigc_transformer_find_category(col, DatumGetBool(d) ? "t" : "f", 1);
+	{
+		char	   *label = OutputFunctionCall((FmgrInfo *) &src->out, d);
+
+		return aigc_transformer_find_category(col, label, strlen(label));
+	}
+}
+
+double
+aigc_score_tuple(AigcCachedModel *m, AigcRowMap *map, HeapTuple tuple)
+{
+	const AigcTransformer *tf = &m->model->tf;
+	double		score = 0.0;
+
+	Assert(map->load_id == m->load_id);
+	heap_deform_tuple(tuple, map->desc, map->values, map->nulls);
+	for (int c = 0; c < tf->ncols; c++)
+	{
+		const AigcColumn *col = &tf->cols[c];
+		const AigcColumnSource *src = &map->cols[c];
+		Datum		d = map->values[src->attno];
+
+		m->value[c] = 0.0;
+		m->isnull[c] = map->nulls[src->attno];
+		if (m->isnull[c])
+			continue;
+		if (col->kind == AIGC_CONTINUOUS)
+			m->value[c] = aigc_datum_to_double(d, src->typid, col->name);
+		else
+			m->value[c] = category_of(col, src, d);
+	}
+	aigc_transformer_encode_row(tf, m->value, m->isnull, m->x);
+	aigc_vae_row_terms(&m->model->vae, &m->buf, m->x, 1, tf->ncols, m->terms);
+	for (int c = 0; c <= tf->ncols; c++)
+		score += m->terms[c];
+	return score;
+}
+
+/*
+ * The cached model and the row of a call (model text, row record, version
+ * integer), with the row's mapping kept in fn_extra.  false when the model
+ * or the row is NULL.
+ */
+static bool
+fetch_call(FunctionCallInfo fcinfo, AigcCachedModel **m, AigcRowMap **map,
+		   HeapTupleData *tuple)
+{
+	AigcRowMap *cached = (AigcRowMap *) fcinfo->flinfo->fn_extra;
+	text	   *name;
+	int			version = 0;
+	HeapTupleHeader td;
+	Oid			typid;
+	int32		typmod;
+
+	if (PG_ARGISNULL(0) || PG_ARGISNULL(1))
+		return false;
+	if (!PG_ARGISNULL(2))
+	{
+		version = PG_GETARG_INT32(2);
+		if (version <= 0)
+			ereport(ERROR,
+					(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
+					 errmsg("model version must be positive")));
+	}
+	name = PG_GETARG_TEXT_PP(0);
+	*m = aigc_model_cache_lookup(VARDATA_ANY(name), VARSIZE_ANY_EXHDR(name), version);
+	aigc_check_scorable(*m);
+
+	td = PG_GETARG_HEAPTUPLEHEADER(1);
+	typid = HeapTupleHeaderGetTypeId(td);
+	typmod = HeapTupleHeaderGetTypMod(td);
+	tuple->t_len = HeapTupleHeaderGetDatumLength(td);
+	ItemPointerSetInvalid(&tuple->t_self);
+	tuple->t_tableOid = InvalidOid;
+	tuple->t_data = td;
+
+	if (cached == NULL || cached->load_id != (*m)->load_id ||
+		cached->desc->tdtypeid != typid || cached->desc->tdtypmod != typmod)
+	{
+		TupleDesc	desc = lookup_rowtype_tupdesc(typid, typmod);
+
+		if (cached != NULL)
+			MemoryContextDelete(cached->cxt);
+		fcinfo->flinfo->fn_extra = NULL;
+		cached = aigc_row_map_build(*m, desc, "the row", fcinfo->flinfo->fn_mcxt);
+		ReleaseTupleDesc(desc);
+		fcinfo->flinfo->fn_extra = cached;
+	}
+	*map = cached;
+	return true;
+}
+
+Datum
+aigc_score(PG_FUNCTION_ARGS)
+{
+	AigcCachedModel *m;
+	AigcRowMap *map;
+	HeapTupleData tuple;
+
+	if (!fetch_call(fcinfo, &m, &map, &tuple))
+		PG_RETURN_NULL();
+	PG_RETURN_FLOAT8(aigc_score_tuple(m, map, &tuple));
+}
+
+/* The latent mean as float4[] */
+Datum
+aigc_encode(PG_FUNCTION_ARGS)
+{
+	AigcCachedModel *m;
+	AigcRowMap *map;
+	HeapTupleData tuple;
+	int			L;
+	Datum	   *elems;
+
+	if (!fetch_call(fcinfo, &m, &map, &tuple))
+		PG_RETURN_NULL();
+	aigc_score_tuple(m, map, &tuple);
+	L = m->model->vae.cfg.latent_dim;
+	elems = palloc(sizeof(Datum) * L);
+	for (int i = 0; i < L; i++)
+		elems[i] = Float4GetDatum(m->buf.mu[i]);
+	PG_RETURN_ARRAYTYPE_P(construct_array(elems, L, FLOAT4OID, sizeof(float4),
+										  true, TYPALIGN_INT));
+}
+
+/* A model value as the text of the row column's type, or NULL */
+static Datum
+expected_text(const AigcColumn *col, const AigcColumnSource *src,
+			  const AigcColumnData *decoded, bool *isnull)
+{
+	*isnull = decoded->isnull[0];
+	if (*isnull)
+		return (Datum) 0;
+	if (col->kind == AIGC_CATEGORICAL)
+		return CStringGetTextDatum(col->cats[(int) decoded->value[0]]);
+	return CStringGetTextDatum(OutputFunctionCall((FmgrInfo *) &src->out,
+												  aigc_double_to_datum(decoded->value[0],
+																	   src->typid,
+																	   src->typmod)));
+}
+
+/*
+ * One row per model column: its term of the score, its share, the
+ * observed value and the model's expected value (the reconstruction,
+ * decoded with the likeliest mode or category); then the KL row.
+ */
+Datum
+aigc_explain(PG_FUNCTION_ARGS)
+{
+	ReturnSetInfo *rsinfo = (ReturnSetInfo *) fcinfo->resultinfo;
+	AigcCachedModel *m;
+	AigcRowMap *map;
+	HeapTupleData tuple;
+	const AigcTransformer *tf;
+	double		score;
+	float	   *act;
+	AigcColumnData *decoded;
+
+	InitMaterializedSRF(fcinfo, 0);
+	if (!fetch_call(fcinfo, &m, &map, &tuple))
+		return (Datum) 0;
+	tf = &m->model->tf;
+	score = aigc_score_tuple(m, map, &tuple);
+
+	act = palloc(sizeof(float) * tf->dim);
+	aigc_vae_activate(&m->model->vae, m->buf.out, 1, NULL, act);
+	decoded = palloc(sizeof(AigcColumnData) * tf->ncols);
+	for (int c = 0; c < tf->ncols; c++)
+	{
+		decoded[c].value = palloc(sizeof(double));
+		decoded[c].isnull = palloc(sizeof(bool));
+	}
+	aigc_transformer_decode(tf, act, 1, decoded, NULL);
+
+	for (int c = 0; c <= tf->ncols; c++)
+	{
+		Datum		values[6];
+		bool		nulls[6] = {false};
+
+		values[1] = Float8GetDatum(m->terms[c]);
+		values[2] = Float8GetDatum(score > 0.0 ? m->terms[c] / score : 0.0);
+		if (c < tf->ncols)
+		{
+			const AigcColumnSource *src = &map->cols[c];
+
+			values[0] = CStringGetTextDatum(tf->cols[c].name);
+			nulls[3] = map->nulls[src->attno];
+			if (!nulls[3])
+				values[3] = CStringGetTextDatum(OutputFunctionCall((FmgrInfo *) &src->out,
+																   map->values[src->attno]));
+			values[4] = expected_text(&tf->cols[c], src, &decoded[c], &nulls[4]);
+			values[5] = CStringGetTextDatum("reconstruction");
+		}
+		else
+		{
+			nulls[0] = nulls[3] = nulls[4] = true;
+			values[5] = CStringGetTextDatum("kl");
+		}
+		tuplestore_putvalues(rsinfo->setResult, rsinfo->setDesc, values, nulls);
+	}
+	return (Datum) 0;
+}
+
+/* The stored quantiles of the loaded version, once per cached entry */
+static void
+load_quantiles(AigcCachedModel *m)
+{
+	Oid			types[2] = {TEXTOID, INT4OID};
+	Datum		args[2];
+	int			ret;
+
+	args[0] = CStringGetTextDatum(m->name);
+	args[1] = Int32GetDatum(m->version);
+	if (SPI_connect() != SPI_OK_CONNECT)
+		elog(ERROR, "SPI_connect failed");
+	ret = SPI_execute_with_args("SELECT quantiles FROM aigc.score_calibration "
+								" WHERE model = $1 AND version = $2",
+								2, types, args, NULL, true, 1);
+	if (ret != SPI_OK_SELECT)
+		elog(ERROR, "could not read score calibration: %s", SPI_result_code_string(ret));
+	m->nquantiles = 0;
+	if (SPI_processed == 1)
+	{
+		bool		isnull;
+		ArrayType  *arr = DatumGetArrayTypeP(SPI_getbinval(SPI_tuptable->vals[0],
+														   SPI_tuptable->tupdesc,
+														   1, &isnull));
+		int			n = ArrayGetNItems(ARR_NDIM(arr), ARR_DIMS(arr));
+
+		/* the table's CHECK guarantees at least two, none NULL */
+		if (ARR_HASNULL(arr) || n < 2)
+			elog(ERROR, "invalid quantiles in aigc.score_calibration");
+		m->quantiles = MemoryContextAlloc(m->cxt, sizeof(double) * n);
+		memcpy(m->quantiles, ARR_DATA_PTR(arr), sizeof(double) * n);
+		m->nquantiles = n;
+	}
+	SPI_finish();
+	m->quantiles_loaded = true;
+}
+
+/*
+ * Fraction of the calibration rows scoring at most s, interpolated between
+ * the stored quantiles, which sit at probabilities i / (n - 1).
+ */
+static double
+percentile_of(const double *q, int n, double s)
+{
+	int			lo = 0;
+	int			hi = n - 1;
+
+	if (s < q[0])
+		return 0.0;
+	if (s >= q[n - 1])
+		return 1.0;
+	/* the last i with q[i] <= s; then q[i + 1] > s */
+	while (hi - lo > 1)
+	{
+		int			mid = lo + (hi - lo) / 2;
+
+		if (q[mid] <= s)
+			lo = mid;
+		else
+			hi = mid;
+	}
+	return (lo + (s - q[lo]) / (q[lo + 1] - q[lo])) / (n - 1);
+}
+
+Datum
+aigc_score_percentile(PG_FUNCTION_ARGS)
+{
+	AigcCachedModel *m;
+	AigcRowMap *map;
+	HeapTupleData tuple;
+	double		score;
+
+	if (!fetch_call(fcinfo, &m, &map, &tuple))
+		PG_RETURN_NULL();
+	score = aigc_score_tuple(m, map, &tuple);
+	if (!m->quantiles_loaded)
+		load_quantiles(m);
+	if (m->nquantiles == 0)
+		ereport(ERROR,
+				(errcode(ERRCODE_OBJECT_NOT_IN_PREREQUISITE_STATE),
+				 errmsg("model \"%s\" version %d has no score calibration",
+						m->name, m->version),
+				 errhint("Run SELECT aigc_calibrate('%s', 'training_table'::regclass) first.",
+						 m->name)));
+	PG_RETURN_FLOAT8(percentile_of(m->quantiles, m->nquantiles, score));
+}
