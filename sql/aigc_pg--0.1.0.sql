@@ -126,7 +126,8 @@ COMMENT ON FUNCTION aigc_create_type(text, text, integer) IS
 CREATE FUNCTION aigc_score(model text, "row" record, version integer DEFAULT NULL)
 RETURNS float8
 AS 'MODULE_PATHNAME', 'aigc_score'
-LANGUAGE C STABLE PARALLEL SAFE CALLED ON NULL INPUT;
+-- a forward pass costs thousands of operators: worth parallel workers
+LANGUAGE C STABLE PARALLEL SAFE CALLED ON NULL INPUT COST 1000;
 COMMENT ON FUNCTION aigc_score(text, record, integer) IS
     'Anomaly score of a row (higher is more anomalous): for a VAE its negative ELBO at the posterior mean, without the model''s constant terms';
 
@@ -134,14 +135,14 @@ CREATE FUNCTION aigc_explain(model text, "row" record, version integer DEFAULT N
 RETURNS TABLE (column_name text, contribution float8, share float8,
                observed text, expected text, term text)
 AS 'MODULE_PATHNAME', 'aigc_explain'
-LANGUAGE C STABLE PARALLEL SAFE CALLED ON NULL INPUT ROWS 20;
+LANGUAGE C STABLE PARALLEL SAFE CALLED ON NULL INPUT COST 1000 ROWS 20;
 COMMENT ON FUNCTION aigc_explain(text, record, integer) IS
     'Per-column terms of a row''s score (they add up to aigc_score), with the observed and the model''s expected value; a last row holds the latent KL term';
 
 CREATE FUNCTION aigc_encode(model text, "row" record, version integer DEFAULT NULL)
 RETURNS float4[]
 AS 'MODULE_PATHNAME', 'aigc_encode'
-LANGUAGE C STABLE PARALLEL SAFE CALLED ON NULL INPUT;
+LANGUAGE C STABLE PARALLEL SAFE CALLED ON NULL INPUT COST 1000;
 COMMENT ON FUNCTION aigc_encode(text, record, integer) IS
     'Latent embedding of a row: the posterior mean of a VAE model';
 
@@ -213,7 +214,7 @@ COMMENT ON FUNCTION aigc_calibrate(text, regclass, integer) IS
 CREATE FUNCTION aigc_score_percentile(model text, "row" record, version integer DEFAULT NULL)
 RETURNS float8
 AS 'MODULE_PATHNAME', 'aigc_score_percentile'
-LANGUAGE C STABLE PARALLEL SAFE CALLED ON NULL INPUT;
+LANGUAGE C STABLE PARALLEL SAFE CALLED ON NULL INPUT COST 1000;
 COMMENT ON FUNCTION aigc_score_percentile(text, record, integer) IS
     'Fraction (0..1) of the calibration rows of the model version scoring at most this row''s score; ERROR if not calibrated';
 
