@@ -233,3 +233,10 @@ CREATE TRIGGER invalidate_model_cache
 CREATE TRIGGER invalidate_model_cache
     AFTER INSERT OR UPDATE OR DELETE OR TRUNCATE ON aigc.score_calibration
     FOR EACH STATEMENT EXECUTE FUNCTION aigc.invalidate_model_cache();
+
+CREATE FUNCTION aigc.model_cache_loads()
+RETURNS bigint
+AS 'MODULE_PATHNAME', 'aigc_model_cache_loads'
+LANGUAGE C VOLATILE PARALLEL RESTRICTED;
+COMMENT ON FUNCTION aigc.model_cache_loads() IS
+    'Number of models this backend has read from aigc.model_store into its cache (once per model and version until invalidated)';

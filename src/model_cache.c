@@ -24,6 +24,7 @@
 #include "model_store.h"
 
 PG_FUNCTION_INFO_V1(aigc_invalidate_model_cache);
+PG_FUNCTION_INFO_V1(aigc_model_cache_loads);
 
 static MemoryContext cache_cxt = NULL;
 static AigcCachedModel **entries = NULL;
@@ -184,4 +185,11 @@ aigc_invalidate_model_cache(PG_FUNCTION_ARGS)
 				 errmsg("aigc_invalidate_model_cache() must be called as a trigger")));
 	CacheInvalidateRelcacheByRelid(model_store_oid());
 	return PointerGetDatum(NULL);
+}
+
+/* Models this backend has loaded so far: shows that scoring does not reload */
+Datum
+aigc_model_cache_loads(PG_FUNCTION_ARGS)
+{
+	PG_RETURN_INT64((int64) (next_load_id - 1));
 }
