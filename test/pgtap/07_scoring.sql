@@ -1,7 +1,7 @@
 -- Scoring: aigc_score, aigc_explain, aigc_encode, the trigger, calibration
 -- and parallel workers (the model cache: 08_model_cache.sql).
 BEGIN;
-SELECT plan(60);
+SELECT plan(61);
 
 CREATE TEMP TABLE small AS SELECT * FROM contributions WHERE id <= 2000;
 SELECT is((aigc_train('sc_vae', 'small'::regclass,
@@ -147,26 +147,33 @@ CREATE TRIGGER t BEFORE INSERT ON mistyped_t FOR EACH ROW EXECUTE FUNCTION aigc_
 SELECT throws_ok($$INSERT INTO mistyped_t SELECT *, NULL FROM mistyped$$, '42804',
                  'column "gender" of table "mistyped_t" has type boolean, but model "sc_vae" learnt it as text',
                  'a table with a mistyped column: ERROR naming it');
-CREATE TEMP TABLE bad_args (LIKE small, score text, flag integer);
-CREATE TRIGGER t1 BEFORE INSERT ON bad_args FOR EACH ROW EXECUTE FUNCTION aigc_score_trigger('sc_vae', 'nope');
-SELECT throws_ok($$INSERT INTO bad_args SELECT *, NULL, NULL FROM small WHERE id = 1$$, '42703',
-                 'column "nope" named by trigger "t1" does not exist in table "bad_args"', 'unknown score column');
-DROP TRIGGER t1 ON bad_args;
-CREATE TRIGGER t2 BEFORE INSERT ON bad_args FOR EACH ROW EXECUTE FUNCTION aigc_score_trigger('sc_vae', 'score');
-SELECT throws_ok($$INSERT INTO bad_args SELECT *, NULL, NULL FROM small WHERE id = 1$$, '42804',
+CREATE TEMP TABLE bad_args (LIKE small, score text, flag integer, score8 float8);
+-- (re)create trigger t on bad_args with the given arguments and timing
+CREATE FUNCTION pg_temp.arm(args text, timing text DEFAULT 'BEFORE') RETURNS void LANGUAGE plpgsql AS $$
+BEGIN
+    DROP TRIGGER IF EXISTS t ON bad_args;
+    EXECUTE format('CREATE TRIGGER t %s INSERT ON bad_args FOR EACH ROW EXECUTE FUNCTION aigc_score_trigger(%s)',
+                   timing, args);
+END
+$$;
+CREATE TEMP VIEW insert_one AS SELECT 'INSERT INTO bad_args SELECT *, NULL, NULL, NULL FROM small WHERE id = 1' AS sql;
+SELECT pg_temp.arm($$'sc_vae', 'nope'$$);
+SELECT throws_ok((SELECT sql FROM insert_one), '42703',
+                 'column "nope" named by trigger "t" does not exist in table "bad_args"', 'unknown score column');
+SELECT pg_temp.arm($$'sc_vae', 'score'$$);
+SELECT throws_ok((SELECT sql FROM insert_one), '42804',
                  'score column "score" of table "bad_args" has type text', 'score column of the wrong type');
-DROP TRIGGER t2 ON bad_args;
-ALTER TABLE bad_args ALTER COLUMN score TYPE float8 USING NULL;
-CREATE TRIGGER t3 BEFORE INSERT ON bad_args FOR EACH ROW EXECUTE FUNCTION aigc_score_trigger('sc_vae', 'score', 'flag', '1');
-SELECT throws_ok($$INSERT INTO bad_args SELECT *, NULL, NULL FROM small WHERE id = 1$$, '42804',
+SELECT pg_temp.arm($$'sc_vae', 'score8', 'flag', '1'$$);
+SELECT throws_ok((SELECT sql FROM insert_one), '42804',
                  'flag column "flag" of table "bad_args" has type integer', 'flag column that is not boolean');
-DROP TRIGGER t3 ON bad_args;
-CREATE TRIGGER t4 BEFORE INSERT ON bad_args FOR EACH ROW EXECUTE FUNCTION aigc_score_trigger('sc_vae', 'score', 'reject', 'high');
-SELECT throws_ok($$INSERT INTO bad_args SELECT *, NULL, NULL FROM small WHERE id = 1$$, '22023',
-                 'threshold "high" of trigger "t4" is not a finite number', 'threshold that is not a number');
-DROP TRIGGER t4 ON bad_args;
-CREATE TRIGGER t5 AFTER INSERT ON bad_args FOR EACH ROW EXECUTE FUNCTION aigc_score_trigger('sc_vae', 'score');
-SELECT throws_ok($$INSERT INTO bad_args SELECT *, NULL, NULL FROM small WHERE id = 1$$, '39P01',
+SELECT pg_temp.arm($$'sc_vae', 'score8', 'reject', 'high'$$);
+SELECT throws_ok((SELECT sql FROM insert_one), '22023',
+                 'threshold "high" of trigger "t" is not a finite number', 'threshold that is not a number');
+SELECT pg_temp.arm($$'sc_vae', 'score8', 'reject'$$);
+SELECT throws_ok((SELECT sql FROM insert_one), '22023',
+                 'trigger "t" must pass aigc_score_trigger 2 or 4 arguments', 'a wrong number of arguments');
+SELECT pg_temp.arm($$'sc_vae', 'score8'$$, 'AFTER');
+SELECT throws_ok((SELECT sql FROM insert_one), '39P01',
                  'aigc_score_trigger() must be fired BEFORE INSERT OR UPDATE, FOR EACH ROW', 'an AFTER trigger');
 
 -- calibration
