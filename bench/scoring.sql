@@ -63,7 +63,7 @@ SELECT round(avg((s.score > q.quantiles[991])::int), 4) AS real_rows_above_p99
   FROM scored s, aigc.score_calibration q WHERE q.model = 'bench_vae' AND s.anomaly IS NULL;
 
 \echo
-\echo '=== batch scoring: SELECT aigc_score(...) over 20600 rows (median of 3 runs)'
+\echo '=== batch scoring of 20600 rows: SELECT aigc_score(...), and aigc_score_batch (median of 3 runs)'
 SET max_parallel_workers_per_gather = 0;
 SELECT round(20600 / (pg_temp.median_ms($$SELECT count(aigc_score('bench_vae', a)) FROM contributions_anomalies a$$, 3) / 1000))
        AS serial_rows_per_second \gset
@@ -79,6 +79,9 @@ RESET min_parallel_table_scan_size;
 RESET max_parallel_workers_per_gather;
 \echo 'batch scoring, 1 process:           ' :serial_rows_per_second 'rows/s'
 \echo 'batch scoring, leader + 2 workers:  ' :parallel_rows_per_second 'rows/s'
+SELECT round(20600 / (pg_temp.median_ms($$SELECT count(*) FROM aigc_score_batch('bench_vae', 'contributions_anomalies')$$, 3) / 1000))
+       AS batch_rows_per_second \gset
+\echo 'aigc_score_batch (256 rows a pass):  ' :batch_rows_per_second 'rows/s'
 
 \echo
 \echo '=== bulk INSERT ... SELECT of the same 20600 rows into the same table, trigger off / on (median of 3)'

@@ -14,10 +14,13 @@
 #include "postgres.h"
 
 #include "access/htup_details.h"
+#include "catalog/pg_class.h"
 #include "catalog/pg_type.h"
 #include "executor/spi.h"
 #include "fmgr.h"
 #include "funcapi.h"
+#include "miscadmin.h"
+#include "storage/itemptr.h"
 #include "utils/array.h"
 #include "utils/builtins.h"
 #include "utils/formatting.h"
@@ -25,25 +28,31 @@
 #include "utils/memutils.h"
 #include "utils/typcache.h"
 
+#include "model_store.h"
 #include "score.h"
 
 PG_FUNCTION_INFO_V1(aigc_score);
 PG_FUNCTION_INFO_V1(aigc_explain);
 PG_FUNCTION_INFO_V1(aigc_encode);
 PG_FUNCTION_INFO_V1(aigc_score_percentile);
+PG_FUNCTION_INFO_V1(aigc_score_batch);
+
+/* rows per forward pass of aigc_score_batch */
+#define SCORE_BATCH 256
 
 AigcRowMap *
-aigc_row_map_build(const AigcCachedModel *m, TupleDesc desc, const char *what,
+aigc_row_map_build(const AigcModel *model, const char *model_name,
+				   uint64 load_id, TupleDesc desc, const char *what,
 				   MemoryContext parent)
 {
 	MemoryContext cxt = AllocSetContextCreate(parent, "aigc row map",
 											  ALLOCSET_SMALL_SIZES);
 	MemoryContext old = MemoryContextSwitchTo(cxt);
-	const AigcTransformer *tf = &m->model->tf;
+	const AigcTransformer *tf = &model->tf;
 	AigcRowMap *map = palloc0(sizeof(AigcRowMap));
 
 	map->cxt = cxt;
-	map->load_id = m->load_id;
+	map->load_id = load_id;
 	map->desc = CreateTupleDescCopy(desc);
 	map->ncols = tf->ncols;
 	map->cols = palloc0(sizeof(AigcColumnSource) * tf->ncols);
@@ -72,12 +81,12 @@ aigc_row_map_build(const AigcCachedModel *m, TupleDesc desc, const char *what,
 			ereport(ERROR,
 					(errcode(ERRCODE_UNDEFINED_COLUMN),
 					 errmsg("model \"%s\" needs column \"%s\", which %s does not have",
-							m->name, col->name, what)));
+							model_name, col->name, what)));
 		if (!aigc_types_compatible(col->typid, att->atttypid))
 			ereport(ERROR,
 					(errcode(ERRCODE_DATATYPE_MISMATCH),
 					 errmsg("column \"%s\" of %s has type %s, but model \"%s\" learnt it as %s",
-							col->name, what, format_type_be(att->atttypid), m->name,
+							col->name, what, format_type_be(att->atttypid), model_name,
 							format_type_be(col->typid))));
 		src->typid = att->atttypid;
 		src->typmod = att->atttypmod;
@@ -92,9 +101,11 @@ aigc_row_map_build(const AigcCachedModel *m, TupleDesc desc, const char *what,
 }
 
 void
-aigc_check_scorable(const AigcCachedModel *m)
+aigc_check_scorable(const AigcModel *model)
 {
-	switch (m->model->kind)
+	const char *kind = aigc_kind_name(model->kind);
+
+	switch (model->kind)
 	{
 		case AIGC_KIND_VAE:
 			return;
@@ -102,8 +113,7 @@ aigc_check_scorable(const AigcCachedModel *m)
 	ereport(ERROR,
 			(errcode(ERRCODE_FEATURE_NOT_SUPPORTED),
 			 errmsg("scoring %s models is not supported yet",
-					asc_toupper(aigc_kind_name(m->model->kind),
-								strlen(aigc_kind_name(m->model->kind))))));
+					asc_toupper(kind, strlen(kind)))));
 }
 
 /* Category index of a non-NULL value, -1 if training never saw it */
@@ -126,13 +136,13 @@ category_of(const AigcColumn *col, const AigcColumnSource *src, Datum d)
 	}
 }
 
-double
-aigc_score_tuple(AigcCachedModel *m, AigcRowMap *map, HeapTuple tuple)
+/* Deform a row of map's type into value/isnull and encode it into x */
+static void
+encode_tuple(const AigcModel *model, AigcRowMap *map, HeapTuple tuple,
+			 double *value, bool *isnull, float *x)
 {
-	const AigcTransformer *tf = &m->model->tf;
-	double		score = 0.0;
+	const AigcTransformer *tf = &model->tf;
 
-	Assert(map->load_id == m->load_id);
 	heap_deform_tuple(tuple, map->desc, map->values, map->nulls);
 	for (int c = 0; c < tf->ncols; c++)
 	{
@@ -140,20 +150,38 @@ aigc_score_tuple(AigcCachedModel *m, AigcRowMap *map, HeapTuple tuple)
 		const AigcColumnSource *src = &map->cols[c];
 		Datum		d = map->values[src->attno];
 
-		m->value[c] = 0.0;
-		m->isnull[c] = map->nulls[src->attno];
-		if (m->isnull[c])
+		value[c] = 0.0;
+		isnull[c] = map->nulls[src->attno];
+		if (isnull[c])
 			continue;
 		if (col->kind == AIGC_CONTINUOUS)
-			m->value[c] = aigc_datum_to_double(d, src->typid, col->name);
+			value[c] = aigc_datum_to_double(d, src->typid, col->name);
 		else
-			m->value[c] = category_of(col, src, d);
+			value[c] = category_of(col, src, d);
 	}
-	aigc_transformer_encode_row(tf, m->value, m->isnull, m->x);
-	aigc_vae_row_terms(&m->model->vae, &m->buf, m->x, 1, tf->ncols, m->terms);
-	for (int c = 0; c <= tf->ncols; c++)
-		score += m->terms[c];
+	aigc_transformer_encode_row(tf, value, isnull, x);
+}
+
+/* A row's score: its terms summed in order, as aigc_explain lists them */
+static double
+sum_terms(const double *terms, int ncols)
+{
+	double		score = 0.0;
+
+	for (int c = 0; c <= ncols; c++)
+		score += terms[c];
 	return score;
+}
+
+double
+aigc_score_tuple(AigcCachedModel *m, AigcRowMap *map, HeapTuple tuple)
+{
+	int			ncols = m->model->tf.ncols;
+
+	Assert(map->load_id == m->load_id);
+	encode_tuple(m->model, map, tuple, m->value, m->isnull, m->x);
+	aigc_vae_row_terms(&m->model->vae, &m->buf, m->x, 1, ncols, m->terms);
+	return sum_terms(m->terms, ncols);
 }
 
 /*
@@ -184,7 +212,7 @@ fetch_call(FunctionCallInfo fcinfo, AigcCachedModel **m, AigcRowMap **map,
 	}
 	name = PG_GETARG_TEXT_PP(0);
 	*m = aigc_model_cache_lookup(VARDATA_ANY(name), VARSIZE_ANY_EXHDR(name), version);
-	aigc_check_scorable(*m);
+	aigc_check_scorable((*m)->model);
 
 	td = PG_GETARG_HEAPTUPLEHEADER(1);
 	typid = HeapTupleHeaderGetTypeId(td);
@@ -202,7 +230,8 @@ fetch_call(FunctionCallInfo fcinfo, AigcCachedModel **m, AigcRowMap **map,
 		if (cached != NULL)
 			MemoryContextDelete(cached->cxt);
 		fcinfo->flinfo->fn_extra = NULL;
-		cached = aigc_row_map_build(*m, desc, "the row", fcinfo->flinfo->fn_mcxt);
+		cached = aigc_row_map_build((*m)->model, (*m)->name, (*m)->load_id, desc,
+									"the row", fcinfo->flinfo->fn_mcxt);
 		ReleaseTupleDesc(desc);
 		fcinfo->flinfo->fn_extra = cached;
 	}
@@ -406,4 +435,138 @@ aigc_score_percentile(PG_FUNCTION_ARGS)
 				 errhint("Run SELECT aigc_calibrate('%s', 'training_table'::regclass) first.",
 						 m->name)));
 	PG_RETURN_FLOAT8(percentile_of(m->quantiles, m->nquantiles, score));
+}
+
+/*
+ * aigc_score_batch(model, relation [, version]): (row_ctid, score) of every
+ * row of a table or materialized view, SCORE_BATCH rows per forward pass,
+ * which spreads the cost of each matrix product over many rows.  The model
+ * is loaded privately for the call, so scoring inside the scan (a view
+ * calling aigc_score, say) cannot free it through the cache.
+ */
+Datum
+aigc_score_batch(PG_FUNCTION_ARGS)
+{
+	ReturnSetInfo *rsinfo = (ReturnSetInfo *) fcinfo->resultinfo;
+	MemoryContext caller = CurrentMemoryContext;
+	MemoryContext run_cxt;
+	MemoryContext batch_cxt;
+	char	   *name;
+	Oid			relid;
+	char		relkind;
+	int			version = 0;
+	AigcModel  *model;
+	AigcRowMap *map = NULL;
+	AigcVaeBuffers buf;
+	int			ncols;
+	int			dim;
+	float	   *x;
+	double	   *terms;
+	double	   *value;
+	bool	   *isnull;
+	ItemPointerData *tids;
+	SPIPlanPtr	plan;
+	Portal		portal;
+
+	if (PG_ARGISNULL(0) || PG_ARGISNULL(1))
+		ereport(ERROR,
+				(errcode(ERRCODE_NULL_VALUE_NOT_ALLOWED),
+				 errmsg("model and relation must not be NULL")));
+	if (!PG_ARGISNULL(2))
+	{
+		version = PG_GETARG_INT32(2);
+		if (version <= 0)
+			ereport(ERROR,
+					(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
+					 errmsg("model version must be positive")));
+	}
+	name = text_to_cstring(PG_GETARG_TEXT_PP(0));
+	relid = PG_GETARG_OID(1);
+	relkind = get_rel_relkind(relid);
+	if (relkind != RELKIND_RELATION && relkind != RELKIND_MATVIEW &&
+		relkind != RELKIND_PARTITIONED_TABLE)
+		ereport(ERROR,
+				(errcode(ERRCODE_WRONG_OBJECT_TYPE),
+				 errmsg("aigc_score_batch scores tables and materialized views"),
+				 errhint("Views have no row identifiers; score them with aigc_score(model, v).")));
+
+	InitMaterializedSRF(fcinfo, 0);
+	run_cxt = AllocSetContextCreate(caller, "aigc_score_batch", ALLOCSET_DEFAULT_SIZES);
+	batch_cxt = AllocSetContextCreate(run_cxt, "aigc_score_batch rows", ALLOCSET_DEFAULT_SIZES);
+	MemoryContextSwitchTo(run_cxt);
+	model = aigc_store_load(name, version, &version);
+	aigc_check_scorable(model);
+	ncols = model->tf.ncols;
+	dim = model->tf.dim;
+	aigc_vae_buffers_init(&buf, &model->vae, SCORE_BATCH);
+	x = palloc(sizeof(float) * SCORE_BATCH * dim);
+	terms = palloc(sizeof(double) * SCORE_BATCH * (ncols + 1));
+	value = palloc(sizeof(double) * ncols);
+	isnull = palloc(sizeof(bool) * ncols);
+	tids = palloc(sizeof(ItemPointerData) * SCORE_BATCH);
+
+	if (SPI_connect() != SPI_OK_CONNECT)
+		elog(ERROR, "SPI_connect failed");
+	plan = SPI_prepare(psprintf("SELECT t.ctid, t FROM %s t",
+								quote_qualified_identifier(get_namespace_name(get_rel_namespace(relid)),
+														   get_rel_name(relid))),
+					   0, NULL);
+	if (plan == NULL)
+		elog(ERROR, "SPI_prepare failed: %s", SPI_result_code_string(SPI_result));
+	portal = SPI_cursor_open(NULL, plan, NULL, NULL, true);
+	for (;;)
+	{
+		uint64		n;
+
+		CHECK_FOR_INTERRUPTS();
+		SPI_cursor_fetch(portal, true, SCORE_BATCH);
+		n = SPI_processed;
+		if (n == 0)
+			break;
+		MemoryContextReset(batch_cxt);
+		MemoryContextSwitchTo(batch_cxt);
+		for (uint64 r = 0; r < n; r++)
+		{
+			bool		null;
+			Datum		tid = SPI_getbinval(SPI_tuptable->vals[r], SPI_tuptable->tupdesc, 1, &null);
+			HeapTupleHeader td = DatumGetHeapTupleHeader(SPI_getbinval(SPI_tuptable->vals[r],
+																	   SPI_tuptable->tupdesc,
+																	   2, &null));
+			HeapTupleData tuple;
+
+			tids[r] = *(ItemPointer) DatumGetPointer(tid);
+			tuple.t_len = HeapTupleHeaderGetDatumLength(td);
+			ItemPointerSetInvalid(&tuple.t_self);
+			tuple.t_tableOid = InvalidOid;
+			tuple.t_data = td;
+			if (map == NULL)
+			{
+				TupleDesc	desc = lookup_rowtype_tupdesc(HeapTupleHeaderGetTypeId(td),
+														  HeapTupleHeaderGetTypMod(td));
+
+				map = aigc_row_map_build(model, name, 0, desc,
+										 psprintf("table \"%s\"", get_rel_name(relid)),
+										 run_cxt);
+				ReleaseTupleDesc(desc);
+			}
+			encode_tuple(model, map, &tuple, value, isnull, x + r * dim);
+		}
+		aigc_vae_row_terms(&model->vae, &buf, x, (int) n, ncols, terms);
+		for (uint64 r = 0; r < n; r++)
+		{
+			Datum		values[2];
+			bool		nulls[2] = {false, false};
+
+			values[0] = PointerGetDatum(&tids[r]);
+			values[1] = Float8GetDatum(sum_terms(terms + r * (ncols + 1), ncols));
+			tuplestore_putvalues(rsinfo->setResult, rsinfo->setDesc, values, nulls);
+		}
+		MemoryContextSwitchTo(run_cxt);
+		SPI_freetuptable(SPI_tuptable);
+	}
+	SPI_cursor_close(portal);
+	SPI_finish();
+	MemoryContextSwitchTo(caller);
+	MemoryContextDelete(run_cxt);
+	return (Datum) 0;
 }

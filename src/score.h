@@ -29,7 +29,7 @@ typedef struct AigcColumnSource
 typedef struct AigcRowMap
 {
 	MemoryContext cxt;			/* holds the map */
-	uint64		load_id;		/* the cached model it was built for */
+	uint64		load_id;		/* the cached model it was built for, or 0 */
 	TupleDesc	desc;			/* copy of the row type */
 	int			ncols;			/* the model's columns */
 	AigcColumnSource *cols;
@@ -39,15 +39,18 @@ typedef struct AigcRowMap
 
 /*
  * Map desc's attributes to the model's columns by name, in a new child
- * context of parent (delete map->cxt to free it).  ERROR
+ * context of parent (delete map->cxt to free it); load_id says which cached
+ * model it belongs to.  ERROR
  * naming the column when a model column is missing (what: "the row",
  * "table \"t\"") or has an incompatible type; other attributes are ignored.
  */
-extern AigcRowMap *aigc_row_map_build(const AigcCachedModel *m, TupleDesc desc,
-									  const char *what, MemoryContext parent);
+extern AigcRowMap *aigc_row_map_build(const AigcModel *model,
+									  const char *model_name, uint64 load_id,
+									  TupleDesc desc, const char *what,
+									  MemoryContext parent);
 
 /* ERROR unless the model kind can be scored */
-extern void aigc_check_scorable(const AigcCachedModel *m);
+extern void aigc_check_scorable(const AigcModel *model);
 
 /*
  * Score one row of map's type: fills m->terms (per-column terms, then

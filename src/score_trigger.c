@@ -176,7 +176,7 @@ aigc_score_trigger(PG_FUNCTION_ARGS)
 	model = trigger->tgargs[0];
 
 	m = aigc_model_cache_lookup(model, strlen(model), 0);
-	aigc_check_scorable(m);
+	aigc_check_scorable(m->model);
 	st = (TriggerState *) fcinfo->flinfo->fn_extra;
 	if (st == NULL)
 	{
@@ -190,7 +190,8 @@ aigc_score_trigger(PG_FUNCTION_ARGS)
 			MemoryContextDelete(st->map->cxt);
 		st->map = NULL;
 		what = psprintf("table \"%s\"", RelationGetRelationName(rel));
-		st->map = aigc_row_map_build(m, RelationGetDescr(rel), what,
+		st->map = aigc_row_map_build(m->model, m->name, m->load_id,
+									 RelationGetDescr(rel), what,
 									 fcinfo->flinfo->fn_mcxt);
 	}
 

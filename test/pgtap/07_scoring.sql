@@ -1,7 +1,7 @@
 -- Scoring: aigc_score, aigc_explain, aigc_encode, the trigger, calibration
 -- and parallel workers (the model cache: 08_model_cache.sql).
 BEGIN;
-SELECT plan(61);
+SELECT plan(64);
 
 CREATE TEMP TABLE small AS SELECT * FROM contributions WHERE id <= 2000;
 SELECT is((aigc_train('sc_vae', 'small'::regclass,
@@ -46,6 +46,17 @@ UPDATE odd SET gender = (SELECT gender FROM small WHERE id = 7), age = NULL;
 SELECT ok((SELECT aigc_score('sc_vae', o) < 'infinity' FROM odd o)
           AND (SELECT observed IS NULL FROM aigc_explain('sc_vae', (SELECT o FROM odd o)) WHERE column_name = 'age'),
           'a NULL in a column trained without NULLs is scored');
+
+-- batch scoring: many rows per forward pass, the same scores up to float32 rounding
+SELECT is((SELECT count(*)::int FROM aigc_score_batch('sc_vae', 'small'::regclass)), 2000,
+          'aigc_score_batch scores every row of a table');
+SELECT ok((SELECT bool_and(abs(b.score - s1.score) <= 1e-5 * s1.score)
+             FROM aigc_score_batch('sc_vae', 'small'::regclass) b
+             JOIN small s ON s.ctid = b.row_ctid JOIN s1 USING (id)),
+          'batch scores, joined back on ctid, equal aigc_score''s');
+CREATE TEMP VIEW small_view AS SELECT * FROM small;
+SELECT throws_ok($$SELECT * FROM aigc_score_batch('sc_vae', 'small_view'::regclass)$$, '42809',
+                 'aigc_score_batch scores tables and materialized views', 'views cannot be batch-scored');
 
 -- explain: the terms add up to the score exactly
 CREATE TEMP TABLE ex AS
