@@ -184,6 +184,32 @@ aigc_score_tuple(AigcCachedModel *m, AigcRowMap *map, HeapTuple tuple)
 	return sum_terms(m->terms, ncols);
 }
 
+/* A composite Datum's tuple, for heap_deform_tuple */
+static void
+tuple_of(HeapTupleHeader td, HeapTupleData *tuple)
+{
+	tuple->t_len = HeapTupleHeaderGetDatumLength(td);
+	ItemPointerSetInvalid(&tuple->t_self);
+	tuple->t_tableOid = InvalidOid;
+	tuple->t_data = td;
+}
+
+/* The optional version argument (third): 0 for the newest */
+static int
+version_arg(FunctionCallInfo fcinfo)
+{
+	int			version;
+
+	if (PG_ARGISNULL(2))
+		return 0;
+	version = PG_GETARG_INT32(2);
+	if (version <= 0)
+		ereport(ERROR,
+				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
+				 errmsg("model version must be positive")));
+	return version;
+}
+
 /*
  * The cached model and the row of a call (model text, row record, version
  * integer), with the row's mapping kept in fn_extra.  false when the model
@@ -195,21 +221,14 @@ fetch_call(FunctionCallInfo fcinfo, AigcCachedModel **m, AigcRowMap **map,
 {
 	AigcRowMap *cached = (AigcRowMap *) fcinfo->flinfo->fn_extra;
 	text	   *name;
-	int			version = 0;
+	int			version;
 	HeapTupleHeader td;
 	Oid			typid;
 	int32		typmod;
 
 	if (PG_ARGISNULL(0) || PG_ARGISNULL(1))
 		return false;
-	if (!PG_ARGISNULL(2))
-	{
-		version = PG_GETARG_INT32(2);
-		if (version <= 0)
-			ereport(ERROR,
-					(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
-					 errmsg("model version must be positive")));
-	}
+	version = version_arg(fcinfo);
 	name = PG_GETARG_TEXT_PP(0);
 	*m = aigc_model_cache_lookup(VARDATA_ANY(name), VARSIZE_ANY_EXHDR(name), version);
 	aigc_check_scorable((*m)->model);
@@ -217,10 +236,7 @@ fetch_call(FunctionCallInfo fcinfo, AigcCachedModel **m, AigcRowMap **map,
 	td = PG_GETARG_HEAPTUPLEHEADER(1);
 	typid = HeapTupleHeaderGetTypeId(td);
 	typmod = HeapTupleHeaderGetTypMod(td);
-	tuple->t_len = HeapTupleHeaderGetDatumLength(td);
-	ItemPointerSetInvalid(&tuple->t_self);
-	tuple->t_tableOid = InvalidOid;
-	tuple->t_data = td;
+	tuple_of(td, tuple);
 
 	if (cached == NULL || cached->load_id != (*m)->load_id ||
 		cached->desc->tdtypeid != typid || cached->desc->tdtypmod != typmod)
@@ -454,7 +470,7 @@ aigc_score_batch(PG_FUNCTION_ARGS)
 	char	   *name;
 	Oid			relid;
 	char		relkind;
-	int			version = 0;
+	int			version;
 	AigcModel  *model;
 	AigcRowMap *map = NULL;
 	AigcVaeBuffers buf;
@@ -472,14 +488,7 @@ aigc_score_batch(PG_FUNCTION_ARGS)
 		ereport(ERROR,
 				(errcode(ERRCODE_NULL_VALUE_NOT_ALLOWED),
 				 errmsg("model and relation must not be NULL")));
-	if (!PG_ARGISNULL(2))
-	{
-		version = PG_GETARG_INT32(2);
-		if (version <= 0)
-			ereport(ERROR,
-					(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
-					 errmsg("model version must be positive")));
-	}
+	version = version_arg(fcinfo);
 	name = text_to_cstring(PG_GETARG_TEXT_PP(0));
 	relid = PG_GETARG_OID(1);
 	relkind = get_rel_relkind(relid);
@@ -535,10 +544,7 @@ aigc_score_batch(PG_FUNCTION_ARGS)
 			HeapTupleData tuple;
 
 			tids[r] = *(ItemPointer) DatumGetPointer(tid);
-			tuple.t_len = HeapTupleHeaderGetDatumLength(td);
-			ItemPointerSetInvalid(&tuple.t_self);
-			tuple.t_tableOid = InvalidOid;
-			tuple.t_data = td;
+			tuple_of(td, &tuple);
 			if (map == NULL)
 			{
 				TupleDesc	desc = lookup_rowtype_tupdesc(HeapTupleHeaderGetTypeId(td),
