@@ -255,3 +255,148 @@ AS 'MODULE_PATHNAME', 'aigc_evaluate_relations'
 LANGUAGE C VOLATILE CALLED ON NULL INPUT;
 COMMENT ON FUNCTION aigc_evaluate_relations(regclass, regclass, bigint, integer) IS
     'Report (SDMetrics QualityReport scores, distance to closest record, exact copies, logistic detection AUC) comparing two relations with the same columns';
+
+-- Scoring (docs/scoring.md): anomaly scores, explanations and latent
+-- embeddings of rows of any composite type whose columns cover a model's.
+
+CREATE FUNCTION aigc_score(model text, "row" record, version integer DEFAULT NULL)
+RETURNS float8
+AS 'MODULE_PATHNAME', 'aigc_score'
+-- a forward pass costs thousands of operators: worth parallel workers
+LANGUAGE C STABLE PARALLEL SAFE CALLED ON NULL INPUT COST 1000;
+COMMENT ON FUNCTION aigc_score(text, record, integer) IS
+    'Anomaly score of a row (higher is more anomalous): for a VAE its negative ELBO at the posterior mean, without the model''s constant terms';
+
+CREATE FUNCTION aigc_explain(model text, "row" record, version integer DEFAULT NULL)
+RETURNS TABLE (column_name text, contribution float8, share float8,
+               observed text, expected text, term text)
+AS 'MODULE_PATHNAME', 'aigc_explain'
+LANGUAGE C STABLE PARALLEL SAFE CALLED ON NULL INPUT COST 1000 ROWS 20;
+COMMENT ON FUNCTION aigc_explain(text, record, integer) IS
+    'Per-column terms of a row''s score (they add up to aigc_score), with the observed and the model''s expected value; a last row holds the latent KL term';
+
+CREATE FUNCTION aigc_encode(model text, "row" record, version integer DEFAULT NULL)
+RETURNS float4[]
+AS 'MODULE_PATHNAME', 'aigc_encode'
+LANGUAGE C STABLE PARALLEL SAFE CALLED ON NULL INPUT COST 1000;
+COMMENT ON FUNCTION aigc_encode(text, record, integer) IS
+    'Latent embedding of a row: the posterior mean of a VAE model';
+
+CREATE FUNCTION aigc_score_trigger()
+RETURNS trigger
+AS 'MODULE_PATHNAME', 'aigc_score_trigger'
+LANGUAGE C;
+COMMENT ON FUNCTION aigc_score_trigger() IS
+    'BEFORE INSERT OR UPDATE row trigger; arguments (model, score_column [, flag_column or ''reject'', threshold]): writes each row''s score, flags or rejects rows above the threshold';
+
+-- Score distribution of a model version over a reference relation, so that a
+-- score can be read as a percentile.
+CREATE TABLE aigc.score_calibration (
+    model         text        NOT NULL,
+    version       integer     NOT NULL,
+    relation      text        NOT NULL,
+    rows          bigint      NOT NULL CHECK (rows > 0),
+    quantiles     float8[]    NOT NULL
+                  CHECK (cardinality(quantiles) >= 2 AND array_position(quantiles, NULL) IS NULL),
+    calibrated_at timestamptz NOT NULL DEFAULT now(),
+    PRIMARY KEY (model, version),
+    FOREIGN KEY (model, version) REFERENCES aigc.model_store (name, version) ON DELETE CASCADE
+);
+COMMENT ON TABLE aigc.score_calibration IS
+    'Score quantiles (at probabilities 0, 0.001, ..., 1) of a model version over a reference relation, for aigc_score_percentile';
+
+CREATE FUNCTION aigc.save_calibration(model text, version integer, relation text,
+                                      "rows" bigint, quantiles float8[])
+RETURNS void
+AS 'MODULE_PATHNAME', 'aigc_save_calibration'
+LANGUAGE C VOLATILE CALLED ON NULL INPUT;
+COMMENT ON FUNCTION aigc.save_calibration(text, integer, text, bigint, float8[]) IS
+    'aigc_calibrate''s write into aigc.score_calibration (needs privilege train on the model)';
+
+CREATE FUNCTION aigc_calibrate(model text, relation regclass, version integer DEFAULT NULL)
+RETURNS aigc.score_calibration
+LANGUAGE plpgsql VOLATILE
+SET search_path = pg_catalog, pg_temp
+AS $$
+DECLARE
+    v integer;
+    n bigint;
+    q float8[];
+    result aigc.score_calibration;
+BEGIN
+    IF model IS NULL OR relation IS NULL THEN
+        RAISE EXCEPTION 'model and relation must not be NULL'
+              USING ERRCODE = 'null_value_not_allowed';
+    END IF;
+    SELECT m.version INTO v
+      FROM aigc.models m
+     WHERE m.name = model AND (m.version = aigc_calibrate.version
+                               OR (aigc_calibrate.version IS NULL AND m.in_use));
+    IF v IS NULL THEN
+        RAISE EXCEPTION 'model "%" does not exist', model
+              USING ERRCODE = 'undefined_object';
+    END IF;
+    EXECUTE format('SELECT count(s), percentile_cont($3) WITHIN GROUP (ORDER BY s) '
+                   '  FROM (SELECT @extschema@.aigc_score($1, t, $2) AS s FROM %s t) x', relation)
+       INTO n, q
+      USING model, v, ARRAY(SELECT i / 1000.0 FROM generate_series(0, 1000) AS i)::float8[];
+    IF n = 0 THEN
+        RAISE EXCEPTION 'cannot calibrate model "%": % has no rows', model, relation
+              USING ERRCODE = 'invalid_parameter_value';
+    END IF;
+    PERFORM aigc.save_calibration(model, v, relation::text, n, q);
+    result := ROW(model, v, relation::text, n, q, now());
+    RETURN result;
+END
+$$;
+COMMENT ON FUNCTION aigc_calibrate(text, regclass, integer) IS
+    'Score every row of relation with a model version (newest by default) and store the score quantiles in aigc.score_calibration';
+
+CREATE FUNCTION aigc_score_percentile(model text, "row" record, version integer DEFAULT NULL)
+RETURNS float8
+AS 'MODULE_PATHNAME', 'aigc_score_percentile'
+LANGUAGE C STABLE PARALLEL SAFE CALLED ON NULL INPUT COST 1000;
+COMMENT ON FUNCTION aigc_score_percentile(text, record, integer) IS
+    'Fraction (0..1) of the calibration rows of the model version scoring at most this row''s score; ERROR if not calibrated';
+
+-- Cached models in every backend are dropped when the store or the
+-- calibrations change.
+CREATE FUNCTION aigc.invalidate_model_cache()
+RETURNS trigger
+AS 'MODULE_PATHNAME', 'aigc_invalidate_model_cache'
+LANGUAGE C;
+COMMENT ON FUNCTION aigc.invalidate_model_cache() IS
+    'Statement trigger: tells every backend to drop its cached models (relcache invalidation of aigc.model_store)';
+
+CREATE TRIGGER invalidate_model_cache
+    AFTER INSERT OR UPDATE OR DELETE OR TRUNCATE ON aigc.model_store
+    FOR EACH STATEMENT EXECUTE FUNCTION aigc.invalidate_model_cache();
+CREATE TRIGGER invalidate_model_cache
+    AFTER INSERT OR UPDATE OR DELETE OR TRUNCATE ON aigc.score_calibration
+    FOR EACH STATEMENT EXECUTE FUNCTION aigc.invalidate_model_cache();
+-- the version in use and who may use it change with these
+CREATE TRIGGER invalidate_model_cache
+    AFTER INSERT OR UPDATE OR DELETE OR TRUNCATE ON aigc.model_registry
+    FOR EACH STATEMENT EXECUTE FUNCTION aigc.invalidate_model_cache();
+CREATE TRIGGER invalidate_model_cache
+    AFTER INSERT OR UPDATE OR DELETE OR TRUNCATE ON aigc.deployments
+    FOR EACH STATEMENT EXECUTE FUNCTION aigc.invalidate_model_cache();
+CREATE TRIGGER invalidate_model_cache
+    AFTER INSERT OR UPDATE OR DELETE OR TRUNCATE ON aigc.model_grants
+    FOR EACH STATEMENT EXECUTE FUNCTION aigc.invalidate_model_cache();
+REVOKE ALL ON aigc.score_calibration FROM PUBLIC;
+SELECT pg_catalog.pg_extension_config_dump('aigc.score_calibration', '');
+
+CREATE FUNCTION aigc.model_cache_loads()
+RETURNS bigint
+AS 'MODULE_PATHNAME', 'aigc_model_cache_loads'
+LANGUAGE C VOLATILE PARALLEL RESTRICTED;
+COMMENT ON FUNCTION aigc.model_cache_loads() IS
+    'Number of models this backend has read from aigc.model_store into its cache (once per model and version until invalidated)';
+
+CREATE FUNCTION aigc_score_batch(model text, relation regclass, version integer DEFAULT NULL)
+RETURNS TABLE (row_ctid tid, score float8)
+AS 'MODULE_PATHNAME', 'aigc_score_batch'
+LANGUAGE C STABLE PARALLEL SAFE CALLED ON NULL INPUT COST 100000 ROWS 1000;
+COMMENT ON FUNCTION aigc_score_batch(text, regclass, integer) IS
+    'Score every row of a table or materialized view, many rows per forward pass (faster than aigc_score row by row); join back on ctid';

@@ -183,6 +183,16 @@ aigc_store_lock(const char *name)
 					1, types, values, NULL, false, SPI_OK_SELECT);
 }
 
+void
+aigc_store_require(const char *name, const char *privilege)
+{
+	AigcStoreAccess acc;
+
+	aigc_store_begin(&acc);
+	aigc_store_check(&acc, name, privilege);
+	aigc_store_end(&acc);
+}
+
 int
 aigc_store_insert(const AigcStoreEntry *e)
 {
@@ -267,7 +277,14 @@ aigc_store_load(const char *name, int version, int *loaded_version)
 	aigc_store_begin(&acc);
 	aigc_store_check(&acc, name, "use");
 	if (version <= 0)
+	{
 		version = aigc_store_version_in_use(name);
+		if (version == 0)
+			ereport(ERROR,
+					(errcode(ERRCODE_UNDEFINED_OBJECT),
+					 errmsg("model \"%s\" does not exist", name),
+					 errdetail("Its registry entry has no trained version left.")));
+	}
 	values[0] = CStringGetTextDatum(name);
 	values[1] = Int32GetDatum(version);
 	aigc_store_exec("SELECT weights FROM aigc.model_store WHERE name = $1 AND version = $2",

@@ -45,6 +45,8 @@ extern int	aigc_store_exec(const char *sql, int nargs, const Oid *types,
  */
 extern void aigc_store_check(AigcStoreAccess *acc, const char *name,
 							 const char *privilege);
+/* The same as a whole: ERROR unless the current user holds privilege */
+extern void aigc_store_require(const char *name, const char *privilege);
 extern bool aigc_store_has_privilege(const char *name, const char *privilege);
 
 /* Waits for other trainings or lifecycle changes of the model to commit */

@@ -358,7 +358,21 @@ aigc_transformer_fit(AigcTransformer *tf, const AigcColumnData *data,
 	layout(tf);
 }
 
-/* Write alpha and the one-hot of a mode drawn from x's posterior */
+/* An index drawn from the weights, or without a generator the heaviest one */
+static int
+choose(AigcRng *rng, const float *probs, int n)
+{
+	int			best = 0;
+
+	if (rng != NULL)
+		return aigc_rng_categorical(rng, probs, n);
+	for (int i = 1; i < n; i++)
+		if (probs[i] > probs[best])
+			best = i;
+	return best;
+}
+
+/* Write alpha and the one-hot of a mode chosen from x's posterior */
 static void
 encode_continuous(const AigcColumn *col, double x, float *dst, AigcRng *rng)
 {
@@ -378,11 +392,34 @@ encode_continuous(const AigcColumn *col, double x, float *dst, AigcRng *rng)
 	/* relative to the likeliest mode, so far-off values cannot underflow */
 	for (int j = 0; j < col->nmodes; j++)
 		probs[j] = (float) exp(logp[j] - top);
-	k = aigc_rng_categorical(rng, probs, col->nmodes);
+	k = choose(rng, probs, col->nmodes);
 
 	alpha = (x - col->mode_mean[k]) / (4.0 * col->mode_std[k]);
 	dst[0] = (float) Min(Max(alpha, -ALPHA_CLIP), ALPHA_CLIP);
 	dst[1 + k] = 1.0f;
+}
+
+/*
+ * One value into its column's zeroed slots.  Training data always has a
+ * slot to set; a scored row may not (see aigc_transformer_encode_row).
+ */
+static void
+encode_value(const AigcColumn *col, double value, bool isnull, float *dst,
+			 AigcRng *rng)
+{
+	if (isnull)
+	{
+		/* alpha stays 0 */
+		if (col->has_nulls)
+			dst[col->width - 1] = 1.0f;
+	}
+	else if (col->kind == AIGC_CONTINUOUS)
+		encode_continuous(col, value, dst, rng);
+	else if (value >= 0)
+	{
+		Assert(value < col->ncats);
+		dst[(int) value] = 1.0f;
+	}
 }
 
 void
@@ -400,23 +437,22 @@ aigc_transformer_encode(const AigcTransformer *tf, const AigcColumnData *data,
 		for (int c = 0; c < tf->ncols; c++)
 		{
 			const AigcColumn *col = &tf->cols[c];
-			const AigcColumnData *d = &data[c];
 
-			if (d->isnull[r])
-			{
-				/* alpha stays 0 */
-				Assert(col->has_nulls);
-				row[col->offset + col->width - 1] = 1.0f;
-			}
-			else if (col->kind == AIGC_CONTINUOUS)
-				encode_continuous(col, d->value[r], row + col->offset, rng);
-			else
-			{
-				Assert(d->value[r] >= 0 && d->value[r] < col->ncats);
-				row[col->offset + (int) d->value[r]] = 1.0f;
-			}
+			Assert(!data[c].isnull[r] || col->has_nulls);
+			encode_value(col, data[c].value[r], data[c].isnull[r],
+						 row + col->offset, rng);
 		}
 	}
+}
+
+void
+aigc_transformer_encode_row(const AigcTransformer *tf, const double *value,
+							const bool *isnull, float *out)
+{
+	memset(out, 0, sizeof(float) * tf->dim);
+	for (int c = 0; c < tf->ncols; c++)
+		encode_value(&tf->cols[c], value[c], isnull[c],
+					 out + tf->cols[c].offset, NULL);
 }
 
 void
@@ -441,7 +477,7 @@ aigc_transformer_decode(const AigcTransformer *tf, const float *act, int n,
 				double		alpha;
 				double		x;
 
-				k = aigc_rng_categorical(rng, slots + 1, col->width - 1);
+				k = choose(rng, slots + 1, col->width - 1);
 				out[c].isnull[i] = (k == col->nmodes);
 				if (out[c].isnull[i])
 					continue;
@@ -452,7 +488,7 @@ aigc_transformer_decode(const AigcTransformer *tf, const float *act, int n,
 			}
 			else
 			{
-				k = aigc_rng_categorical(rng, slots, col->width);
+				k = choose(rng, slots, col->width);
 				out[c].isnull[i] = (k == col->ncats);
 				if (!out[c].isnull[i])
 					out[c].value[i] = k;
@@ -570,6 +606,30 @@ aigc_transformer_read(AigcTransformer *tf, AigcReader *r)
 	for (int c = 0; c < tf->ncols; c++)
 		read_column(&tf->cols[c], r);
 	layout(tf);
+}
+
+int
+aigc_transformer_find_category(const AigcColumn *col, const char *label, int len)
+{
+	int			lo = 0;
+	int			hi = col->ncats - 1;
+
+	/* the reader sorted the labels with strcmp; this is its order too */
+	while (lo <= hi)
+	{
+		int			mid = lo + (hi - lo) / 2;
+		int			cmp = strncmp(label, col->cats[mid], len);
+
+		if (cmp == 0 && col->cats[mid][len] != '\0')
+			cmp = -1;			/* label is a prefix of the category */
+		if (cmp == 0)
+			return mid;
+		if (cmp < 0)
+			hi = mid - 1;
+		else
+			lo = mid + 1;
+	}
+	return -1;
 }
 
 int

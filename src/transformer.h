@@ -40,9 +40,20 @@ extern void aigc_transformer_encode(const AigcTransformer *tf,
 									int n, float *out, AigcRng *rng);
 
 /*
+ * Encode one row deterministically (the likeliest mode of each continuous
+ * value), for scoring.  value[c]/isnull[c] as in AigcColumnData.  A NULL in
+ * a column trained without NULLs, or a category index of -1 (a label not
+ * seen in training), leaves that column's slots all zero.
+ */
+extern void aigc_transformer_encode_row(const AigcTransformer *tf,
+										const double *value, const bool *isnull,
+										float *out);
+
+/*
  * Decode n activated rows (scalars in [-1, 1], each softmax span a
  * probability vector) into out[c].value/isnull for rows [0, n); the mode or
- * category of a row is drawn from its span's probabilities.
+ * category of a row is drawn from its span's probabilities, or with a NULL
+ * rng is the likeliest one.
  */
 extern void aigc_transformer_decode(const AigcTransformer *tf, const float *act,
 									int n, AigcColumnData *out, AigcRng *rng);
@@ -50,6 +61,13 @@ extern void aigc_transformer_decode(const AigcTransformer *tf, const float *act,
 /* Stored form, part of the model blob */
 extern void aigc_transformer_write(const AigcTransformer *tf, StringInfo buf);
 extern void aigc_transformer_read(AigcTransformer *tf, AigcReader *r);
+
+/*
+ * Index of a categorical column's label (len bytes, no NUL among them), or
+ * -1 if training never saw it
+ */
+extern int	aigc_transformer_find_category(const AigcColumn *col,
+										   const char *label, int len);
 
 /* Index of a column by name, or -1 */
 extern int	aigc_transformer_find_column(const AigcTransformer *tf, const char *name);

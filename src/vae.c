@@ -93,6 +93,23 @@ aigc_vae_buffers_init(AigcVaeBuffers *buf, const AigcVae *vae, int batch)
 	buf->grad_b = palloc(sizeof(float) * batch * widest);
 }
 
+/* Encoder from x to buf->mu and buf->logvar */
+static void
+encode(AigcVae *vae, AigcVaeBuffers *buf, const float *x, int n)
+{
+	const float *h = x;
+
+	Assert(n <= buf->batch);
+	for (int i = 0; i < vae->cfg.n_enc; i++)
+	{
+		aigc_linear_forward(&vae->enc[i], h, n, buf->enc_act[i]);
+		aigc_relu_forward(buf->enc_act[i], (int64) n * vae->cfg.enc_dims[i]);
+		h = buf->enc_act[i];
+	}
+	aigc_linear_forward(&vae->mu, h, n, buf->mu);
+	aigc_linear_forward(&vae->logvar, h, n, buf->logvar);
+}
+
 /* Decoder from buf->z to buf->out (pre-activation) */
 static void
 decode(AigcVae *vae, AigcVaeBuffers *buf, int n)
@@ -109,9 +126,62 @@ decode(AigcVae *vae, AigcVaeBuffers *buf, int n)
 }
 
 /*
- * Gaussian negative log-likelihood (up to a constant) of the scalar parts
- * and cross-entropy of the one-hot parts, times factor / n, as TVAE's
- * loss_function.  Writes d loss / d out and adds d loss / d sigma.
+ * Loss of one span of one row: the Gaussian negative log-likelihood (up to
+ * a constant) of a scalar, or the cross-entropy of a one-hot group.  With
+ * dr, writes scale * d loss / d out and adds scale * d loss / d sigma.
+ * A group with no slot set (only in scored rows: a label or NULL the
+ * training never saw) counts as its least likely slot.
+ */
+static double
+span_loss(const AigcSpan *span, const float *xr, const float *or,
+		  const float *sigma, double scale, float *dr, float *dsigma)
+{
+	int			off = span->offset;
+	int			w = span->width;
+
+	if (span->is_scalar)
+	{
+		double		t = tanh(or[off]);
+		double		e = xr[off] - t;
+		double		sg = sigma[off];
+
+		if (dr != NULL)
+		{
+			dr[off] = (float) (scale * (-e / (sg * sg)) * (1.0 - t * t));
+			dsigma[off] += (float) (scale * (1.0 / sg - e * e / (sg * sg * sg)));
+		}
+		return e * e / (2.0 * sg * sg) + log(sg);
+	}
+	else
+	{
+		double		mx = or[off];
+		double		sum = 0.0;
+		int			target = 0;
+		int			least = 0;
+
+		for (int k = 0; k < w; k++)
+		{
+			mx = Max(mx, or[off + k]);
+			if (xr[off + k] > xr[off + target])
+				target = k;
+			if (or[off + k] < or[off + least])
+				least = k;
+		}
+		if (xr[off + target] <= 0.0f)
+			target = least;
+		for (int k = 0; k < w; k++)
+			sum += exp(or[off + k] - mx);
+		if (dr != NULL)
+			for (int k = 0; k < w; k++)
+				dr[off + k] = (float) (scale * (exp(or[off + k] - mx) / sum -
+												(k == target ? 1.0 : 0.0)));
+		return mx + log(sum) - or[off + target];
+	}
+}
+
+/*
+ * Reconstruction loss of n rows times factor / n, as TVAE's loss_function.
+ * Writes d loss / d out and adds d loss / d sigma.
  */
 double
 aigc_vae_recon_loss(const AigcSpan *spans, int nspans, int dim,
@@ -128,44 +198,7 @@ aigc_vae_recon_loss(const AigcSpan *spans, int nspans, int dim,
 		float	   *dr = dout ? dout + (int64) r * dim : NULL;
 
 		for (int s = 0; s < nspans; s++)
-		{
-			int			off = spans[s].offset;
-			int			w = spans[s].width;
-
-			if (spans[s].is_scalar)
-			{
-				double		t = tanh(or[off]);
-				double		e = xr[off] - t;
-				double		sg = sigma[off];
-
-				loss += e * e / (2.0 * sg * sg) + log(sg);
-				if (dout == NULL)
-					continue;
-				dr[off] = (float) (scale * (-e / (sg * sg)) * (1.0 - t * t));
-				dsigma[off] += (float) (scale * (1.0 / sg - e * e / (sg * sg * sg)));
-			}
-			else
-			{
-				double		mx = or[off];
-				double		sum = 0.0;
-				int			target = 0;
-
-				for (int k = 0; k < w; k++)
-				{
-					mx = Max(mx, or[off + k]);
-					if (xr[off + k] > xr[off + target])
-						target = k;
-				}
-				for (int k = 0; k < w; k++)
-					sum += exp(or[off + k] - mx);
-				loss += mx + log(sum) - or[off + target];
-				if (dout == NULL)
-					continue;
-				for (int k = 0; k < w; k++)
-					dr[off + k] = (float) (scale * (exp(or[off + k] - mx) / sum -
-													(k == target ? 1.0 : 0.0)));
-			}
-		}
+			loss += span_loss(&spans[s], xr, or, sigma, scale, dr, dsigma);
 	}
 	return loss * scale;
 }
@@ -199,20 +232,12 @@ aigc_vae_forward_backward(AigcVae *vae, AigcVaeBuffers *buf, const float *x,
 	const AigcVaeConfig *cfg = &vae->cfg;
 	int			L = cfg->latent_dim;
 	int64		nl = (int64) n * L;
-	const float *h = x;
+	const float *h;
 	float	   *ga = buf->grad_a;
 	float	   *gb = buf->grad_b;
 	float	   *tmp;
 
-	Assert(n <= buf->batch);
-	for (int i = 0; i < cfg->n_enc; i++)
-	{
-		aigc_linear_forward(&vae->enc[i], h, n, buf->enc_act[i]);
-		aigc_relu_forward(buf->enc_act[i], (int64) n * cfg->enc_dims[i]);
-		h = buf->enc_act[i];
-	}
-	aigc_linear_forward(&vae->mu, h, n, buf->mu);
-	aigc_linear_forward(&vae->logvar, h, n, buf->logvar);
+	encode(vae, buf, x, n);
 	for (int64 i = 0; i < nl; i++)
 	{
 		buf->std[i] = expf(0.5f * buf->logvar[i]);
@@ -288,24 +313,20 @@ aigc_vae_clamp_sigma(AigcVae *vae)
 }
 
 /*
- * Scalars become tanh(out) plus the decoder's own Gaussian noise, as TVAE
- * samples; one-hot spans become softmax probabilities, from which the
- * transformer draws (TVAE takes the argmax, which starves rare categories).
+ * Scalars become tanh(out), plus with a generator the decoder's own
+ * Gaussian noise as TVAE samples; one-hot spans become softmax
+ * probabilities, from which the transformer draws (TVAE takes the argmax,
+ * which starves rare categories) or, without a generator, takes the argmax.
  */
 void
-aigc_vae_generate(AigcVae *vae, AigcVaeBuffers *buf, int n, AigcRng *rng,
+aigc_vae_activate(const AigcVae *vae, const float *out, int n, AigcRng *rng,
 				  float *act)
 {
 	int			D = vae->cfg.data_dim;
-	int64		nl = (int64) n * vae->cfg.latent_dim;
 
-	Assert(n <= buf->batch);
-	for (int64 i = 0; i < nl; i++)
-		buf->z[i] = (float) aigc_rng_normal(rng);
-	decode(vae, buf, n);
 	for (int r = 0; r < n; r++)
 	{
-		const float *o = buf->out + (int64) r * D;
+		const float *o = out + (int64) r * D;
 		float	   *a = act + (int64) r * D;
 
 		for (int s = 0; s < vae->nspans; s++)
@@ -315,7 +336,7 @@ aigc_vae_generate(AigcVae *vae, AigcVaeBuffers *buf, int n, AigcRng *rng,
 
 			if (vae->spans[s].is_scalar)
 				a[off] = (float) (tanh(o[off]) +
-								  vae->sigma.w[off] * aigc_rng_normal(rng));
+								  (rng ? vae->sigma.w[off] * aigc_rng_normal(rng) : 0.0));
 			else
 			{
 				float		mx = o[off];
@@ -432,6 +453,57 @@ aigc_vae_calibrate_marginals(AigcVae *vae, AigcVaeBuffers *buf,
 	pfree(target);
 	pfree(share);
 	pfree(act);
+}
+
+void
+aigc_vae_generate(AigcVae *vae, AigcVaeBuffers *buf, int n, AigcRng *rng,
+				  float *act)
+{
+	int64		nl = (int64) n * vae->cfg.latent_dim;
+
+	Assert(n <= buf->batch);
+	for (int64 i = 0; i < nl; i++)
+		buf->z[i] = (float) aigc_rng_normal(rng);
+	decode(vae, buf, n);
+	aigc_vae_activate(vae, buf->out, n, rng, act);
+}
+
+/*
+ * Deterministic per-row loss terms: z is the posterior mean, each span's
+ * loss (unweighted by loss_factor, without the scalars' log sigma) goes to
+ * its column, and the row's KL follows the columns.  terms is n x (ncols + 1); buf->out keeps the
+ * reconstruction logits.
+ */
+void
+aigc_vae_row_terms(AigcVae *vae, AigcVaeBuffers *buf, const float *x, int n,
+				   int ncols, double *terms)
+{
+	int			D = vae->cfg.data_dim;
+	int			L = vae->cfg.latent_dim;
+
+	encode(vae, buf, x, n);
+	memcpy(buf->z, buf->mu, sizeof(float) * (Size) n * L);
+	decode(vae, buf, n);
+	for (int r = 0; r < n; r++)
+	{
+		double	   *t = terms + (int64) r * (ncols + 1);
+
+		memset(t, 0, sizeof(double) * ncols);
+		for (int s = 0; s < vae->nspans; s++)
+		{
+			const AigcSpan *span = &vae->spans[s];
+			double		loss = span_loss(span, x + (int64) r * D,
+										 buf->out + (int64) r * D,
+										 vae->sigma.w, 1.0, NULL, NULL);
+
+			/* log sigma is the same for every row: leaving it out keeps terms >= 0 */
+			if (span->is_scalar)
+				loss -= log(vae->sigma.w[span->offset]);
+			t[span->column] += loss;
+		}
+		t[ncols] = aigc_vae_kl_loss(buf->mu + (int64) r * L,
+									buf->logvar + (int64) r * L, 1, L, NULL, NULL);
+	}
 }
 
 /* The model's linear layers, and whether each passes a gradient down */

@@ -87,6 +87,22 @@ extern void aigc_vae_calibrate_marginals(AigcVae *vae, AigcVaeBuffers *buf,
 										 int samples, double *gap_before,
 										 double *gap_after);
 
+/*
+ * Activate decoder outputs: tanh scalars (plus the decoder's noise when rng
+ * is not NULL) and softmax probabilities over each one-hot span.
+ */
+extern void aigc_vae_activate(const AigcVae *vae, const float *out, int n,
+							  AigcRng *rng, float *act);
+
+/*
+ * Deterministic scoring of n encoded rows (z = posterior mean): terms gets
+ * n rows of ncols per-column reconstruction losses (each >= 0: the
+ * constant log sigma of scalars is left out) then the KL term; the
+ * reconstruction logits stay in buf->out, the posterior mean in buf->mu.
+ */
+extern void aigc_vae_row_terms(AigcVae *vae, AigcVaeBuffers *buf,
+							   const float *x, int n, int ncols, double *terms);
+
 /* Loss pieces, exposed for the gradient check; NULL gradients: loss only */
 extern double aigc_vae_recon_loss(const AigcSpan *spans, int nspans, int dim,
 								  const float *x, const float *out,

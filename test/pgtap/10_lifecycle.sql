@@ -1,7 +1,7 @@
 -- Model lifecycle (deploy, roll back, drop) and privileges, with three roles:
 -- alice owns the model, bob is granted privileges step by step, carol gets none.
 BEGIN;
-SELECT plan(40);
+SELECT plan(44);
 
 CREATE ROLE aigc_alice;
 CREATE ROLE aigc_bob;
@@ -28,6 +28,13 @@ SELECT throws_ok($$INSERT INTO aigc.model_grants VALUES ('lc', 'aigc_carol', 'us
                  'nor write a grant into the store');
 SELECT ok(NOT aigc.has_model_privilege('lc', 'use'), 'has_model_privilege says no for carol');
 RESET ROLE;
+SET LOCAL ROLE aigc_alice;
+SELECT ok((SELECT aigc_score('lc', t) > 0 FROM lc_data t LIMIT 1), 'alice scores: the model is cached');
+RESET ROLE;
+SET LOCAL ROLE aigc_carol;
+SELECT throws_ok($$SELECT aigc_score('lc', t) FROM lc_data t LIMIT 1$$, '42501', NULL,
+                 'a cached model is not served to carol');
+RESET ROLE;
 
 -- use
 SET LOCAL ROLE aigc_alice;
@@ -36,6 +43,7 @@ RESET ROLE;
 SET LOCAL ROLE aigc_bob;
 SELECT is((SELECT count(*)::int FROM aigc_sample(NULL::lc_data, 'lc', 5)), 5, 'bob samples');
 SELECT is((SELECT count(*)::int FROM aigc.models WHERE name = 'lc'), 1, 'bob sees the model');
+SELECT ok((SELECT aigc_score('lc', t) > 0 FROM lc_data t LIMIT 1), 'bob scores (the model is now cached in this backend)');
 SELECT throws_ok($$SELECT aigc_train('lc', 'lc_data'::regclass, options => '{"epochs": 1, "progress_every": 0}')$$,
                  '42501', NULL, 'bob cannot train without privilege train');
 SELECT throws_ok($$SELECT aigc_deploy('lc', 1)$$, '42501', NULL, 'bob cannot deploy without privilege deploy');
@@ -79,6 +87,7 @@ SELECT lives_ok($$SELECT aigc_revoke('lc', 'aigc_bob', 'all')$$, 'alice revokes 
 RESET ROLE;
 SET LOCAL ROLE aigc_bob;
 SELECT throws_ok($$SELECT * FROM aigc_sample(NULL::lc_data, 'lc', 5)$$, '42501', NULL, 'bob can no longer sample');
+SELECT throws_ok($$SELECT aigc_score('lc', t) FROM lc_data t LIMIT 1$$, '42501', NULL, 'nor score');
 RESET ROLE;
 SET LOCAL ROLE aigc_alice;
 SELECT lives_ok($$SELECT aigc_grant('lc', 'public', 'use')$$, 'alice grants use to PUBLIC');
