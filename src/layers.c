@@ -39,6 +39,17 @@ aigc_linear_forward(const AigcLinear *l, const float *x, int n, float *y)
 {
 	for (int r = 0; r < n; r++)
 		memcpy(y + (int64) r * l->out, l->bias.w, sizeof(float) * l->out);
+
+	/*
+	 * One row (scoring in a trigger) is a matrix-vector product: sgemm would
+	 * pack the whole weight matrix first, several times slower than sgemv.
+	 */
+	if (n == 1)
+	{
+		cblas_sgemv(CblasRowMajor, CblasNoTrans, l->out, l->in, 1.0f,
+					l->weight.w, l->in, x, 1, 1.0f, y, 1);
+		return;
+	}
 	/* y (n x out) += x (n x in) * W^T (in x out) */
 	cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, n, l->out, l->in,
 				1.0f, x, l->in, l->weight.w, l->in, 1.0f, y, l->out);
