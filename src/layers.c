@@ -94,3 +94,185 @@ aigc_params_zero_grad(AigcParam *params, int nparams)
 	for (int i = 0; i < nparams; i++)
 		memset(params[i].g, 0, sizeof(float) * params[i].n);
 }
+
+void
+aigc_leaky_relu_forward(float *y, int64 count, float slope)
+{
+	for (int64 i = 0; i < count; i++)
+		if (y[i] < 0.0f)
+			y[i] *= slope;
+}
+
+void
+aigc_leaky_relu_backward(const float *y, float *dy, int64 count, float slope)
+{
+	for (int64 i = 0; i < count; i++)
+		if (y[i] < 0.0f)
+			dy[i] *= slope;
+}
+
+void
+aigc_dropout_forward(float *y, float *mask, int64 count, double p, AigcRng *rng)
+{
+	float		keep = (float) (1.0 / (1.0 - p));
+
+	for (int64 i = 0; i < count; i++)
+	{
+		mask[i] = aigc_rng_uniform(rng) < p ? 0.0f : keep;
+		y[i] *= mask[i];
+	}
+}
+
+void
+aigc_mul_inplace(float *dy, const float *mask, int64 count)
+{
+	for (int64 i = 0; i < count; i++)
+		dy[i] *= mask[i];
+}
+
+void
+aigc_batchnorm_init(AigcBatchNorm *bn, int dim)
+{
+	bn->dim = dim;
+	bn->momentum = 0.1;
+	bn->eps = 1e-5;
+	bn->gamma.n = dim;
+	bn->gamma.w = palloc(sizeof(float) * dim);
+	bn->gamma.g = palloc0(sizeof(float) * dim);
+	bn->beta.n = dim;
+	bn->beta.w = palloc0(sizeof(float) * dim);
+	bn->beta.g = palloc0(sizeof(float) * dim);
+	bn->running_mean = palloc0(sizeof(float) * dim);
+	bn->running_var = palloc(sizeof(float) * dim);
+	bn->inv_std = palloc(sizeof(float) * dim);
+	for (int j = 0; j < dim; j++)
+		bn->gamma.w[j] = bn->running_var[j] = 1.0f;
+}
+
+void
+aigc_batchnorm_forward(AigcBatchNorm *bn, const float *x, int n, bool training,
+					   float *xhat, float *y)
+{
+	int			d = bn->dim;
+
+	for (int j = 0; j < d; j++)
+	{
+		double		mean,
+					var,
+					inv;
+
+		if (training)
+		{
+			double		s = 0.0,
+						ss = 0.0;
+
+			for (int r = 0; r < n; r++)
+				s += x[(int64) r * d + j];
+			mean = s / n;
+			for (int r = 0; r < n; r++)
+			{
+				double		e = x[(int64) r * d + j] - mean;
+
+				ss += e * e;
+			}
+			var = ss / n;
+			bn->running_mean[j] = (float) ((1.0 - bn->momentum) * bn->running_mean[j] +
+										   bn->momentum * mean);
+			bn->running_var[j] = (float) ((1.0 - bn->momentum) * bn->running_var[j] +
+										  bn->momentum * (n > 1 ? ss / (n - 1) : var));
+		}
+		else
+		{
+			mean = bn->running_mean[j];
+			var = bn->running_var[j];
+		}
+		inv = 1.0 / sqrt(var + bn->eps);
+		bn->inv_std[j] = (float) inv;
+		for (int r = 0; r < n; r++)
+		{
+			int64		i = (int64) r * d + j;
+			float		h = (float) ((x[i] - mean) * inv);
+
+			if (training)
+				xhat[i] = h;
+			y[i] = bn->gamma.w[j] * h + bn->beta.w[j];
+		}
+	}
+}
+
+/*
+ * dx = gamma * inv_std * (dy - mean(dy) - xhat * mean(dy * xhat)), the
+ * batch statistics being functions of x too.
+ */
+void
+aigc_batchnorm_backward(AigcBatchNorm *bn, const float *xhat, float *dy, int n)
+{
+	int			d = bn->dim;
+
+	for (int j = 0; j < d; j++)
+	{
+		double		sdy = 0.0,
+					sdyx = 0.0,
+					k;
+
+		for (int r = 0; r < n; r++)
+		{
+			int64		i = (int64) r * d + j;
+
+			sdy += dy[i];
+			sdyx += (double) dy[i] * xhat[i];
+		}
+		bn->beta.g[j] += (float) sdy;
+		bn->gamma.g[j] += (float) sdyx;
+		k = bn->gamma.w[j] * bn->inv_std[j];
+		for (int r = 0; r < n; r++)
+		{
+			int64		i = (int64) r * d + j;
+
+			dy[i] = (float) (k * (dy[i] - sdy / n - xhat[i] * sdyx / n));
+		}
+	}
+}
+
+void
+aigc_softmax(const float *in, float *out, int w)
+{
+	float		mx = in[0];
+	float		sum = 0.0f;
+
+	for (int k = 1; k < w; k++)
+		mx = Max(mx, in[k]);
+	for (int k = 0; k < w; k++)
+	{
+		out[k] = expf(in[k] - mx);
+		sum += out[k];
+	}
+	for (int k = 0; k < w; k++)
+		out[k] /= sum;
+}
+
+void
+aigc_gumbel_softmax_forward(const float *logits, float *y, int w, double tau,
+							AigcRng *rng)
+{
+	for (int k = 0; k < w; k++)
+	{
+		/* Gumbel(0, 1) noise; 1 - u keeps the logarithm's argument positive */
+		double		g = -log(-log(1.0 - aigc_rng_uniform(rng)) + 1e-20);
+
+		y[k] = (float) ((logits[k] + g) / tau);
+	}
+	aigc_softmax(y, y, w);
+}
+
+void
+aigc_gumbel_softmax_backward(const float *y, const float *dy, float *dlogits,
+							 int w, double tau)
+{
+	double		dot = 0.0;
+
+	for (int k = 0; k < w; k++)
+		dot += (double) dy[k] * y[k];
+	for (int k = 0; k < w; k++)
+		dlogits[k] = (float) (y[k] * (dy[k] - dot) / tau);
+}

@@ -10,7 +10,7 @@
 #include "nodes/pg_list.h"
 #include "utils/jsonb.h"
 
-#include "vae.h"
+#include "model.h"
 
 typedef struct AigcTrainOptions
 {
@@ -25,14 +25,29 @@ typedef struct AigcTrainOptions
 	int			enc_dims[AIGC_MAX_HIDDEN];
 	int			n_dec;
 	int			dec_dims[AIGC_MAX_HIDDEN];
+	/* kind gan */
+	int			noise_dim;
+	int			n_gen;
+	int			gen_dims[AIGC_MAX_HIDDEN];
+	int			n_dis;
+	int			dis_dims[AIGC_MAX_HIDDEN];
+	int			pac;
+	double		dis_learning_rate;
+	double		dis_weight_decay;
+	int			dis_steps;
+	double		gradient_penalty;
+	double		gumbel_tau;
+	/* both */
 	int			max_modes;
 	int			max_categories;
 	int			progress_every;	/* epochs between NOTICEs, 0 for none */
 	List	   *exclude;		/* column names (char *) */
 } AigcTrainOptions;
 
-extern void aigc_parse_train_options(Jsonb *options, AigcTrainOptions *opts);
+/* Options of the other kind are errors, so are unknown ones */
+extern void aigc_parse_train_options(Jsonb *options, AigcModelKind kind,
+									 AigcTrainOptions *opts);
 extern Jsonb *aigc_train_options_jsonb(const AigcTrainOptions *opts,
-									   const char *kind);
+									   AigcModelKind kind);
 
 #endif

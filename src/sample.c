@@ -16,11 +16,52 @@
 #include "utils/typcache.h"
 #include "utils/tuplestore.h"
 
+#include "conditions.h"
 #include "model_store.h"
 
 PG_FUNCTION_INFO_V1(aigc_sample);
 
 #define SAMPLE_BATCH 1000
+/* Rows drawn at most per row asked for, and at least, under conditions */
+#define DRAWS_PER_ROW 100
+#define MIN_DRAWS 1000000
+
+/* Either kind of network, producing activated rows for the decoder */
+typedef struct Generator
+{
+	AigcModel  *model;
+	AigcVaeBuffers vae_buf;
+	AigcGanBuffers gan_buf;
+	int			cond_col;		/* GAN: fixed conditional vector, or -1 */
+	int			cond_slot;
+} Generator;
+
+static void
+generator_init(Generator *g, AigcModel *model, const AigcConditions *conds)
+{
+	g->model = model;
+	g->cond_col = -1;
+	g->cond_slot = 0;
+	if (model->kind == AIGC_KIND_GAN)
+	{
+		aigc_gan_buffers_init(&g->gan_buf, &model->gan, SAMPLE_BATCH);
+		/* CTGAN's sampling with a condition column: fix the cond vector */
+		if (conds != NULL)
+			aigc_conditions_gan_slot(conds, &model->gan, &g->cond_col, &g->cond_slot);
+	}
+	else
+		aigc_vae_buffers_init(&g->vae_buf, &model->vae, SAMPLE_BATCH);
+}
+
+static void
+generate(Generator *g, int n, AigcRng *rng, float *act)
+{
+	if (g->model->kind == AIGC_KIND_GAN)
+		aigc_gan_generate(&g->model->gan, &g->gan_buf, n, g->cond_col,
+						  g->cond_slot, rng, act);
+	else
+		aigc_vae_generate(&g->model->vae, &g->vae_buf, n, rng, act);
+}
 
 /* Where each attribute of the result row comes from */
 typedef struct TargetColumn
@@ -90,7 +131,10 @@ aigc_sample(PG_FUNCTION_ARGS)
 	TupleDesc	desc;
 	TargetColumn *map;
 	AigcRng		rng;
-	AigcVaeBuffers buf;
+	AigcConditions *conds = NULL;
+	Generator	gen;
+	int64		drawn = 0;
+	int64		max_draws;
 	AigcColumnData *decoded;
 	float	   *act;
 	Datum	   *values;
@@ -126,8 +170,11 @@ aigc_sample(PG_FUNCTION_ARGS)
 	MemoryContextSwitchTo(run_cxt);
 	model = aigc_store_load(name, version, &version);
 	map = map_columns(model, name, desc);
+	if (!PG_ARGISNULL(5))
+		conds = aigc_conditions_parse(PG_GETARG_JSONB_P(5), model, name);
 	aigc_rng_seed(&rng, seed);
-	aigc_vae_buffers_init(&buf, &model->vae, SAMPLE_BATCH);
+	generator_init(&gen, model, conds);
+	max_draws = Max(DRAWS_PER_ROW * n, MIN_DRAWS);
 	act = palloc(sizeof(float) * SAMPLE_BATCH * model->tf.dim);
 	decoded = palloc(sizeof(AigcColumnData) * model->tf.ncols);
 	for (int c = 0; c < model->tf.ncols; c++)
@@ -141,17 +188,32 @@ aigc_sample(PG_FUNCTION_ARGS)
 	batch_cxt = AllocSetContextCreate(run_cxt, "aigc_sample batch",
 									  ALLOCSET_DEFAULT_SIZES);
 
+	/*
+	 * Under conditions, whole batches are drawn and the rows that satisfy
+	 * them kept (rejection sampling), up to max_draws rows in all.
+	 */
 	for (int64 done = 0; done < n;)
 	{
-		int			batch = (int) Min((int64) SAMPLE_BATCH, n - done);
+		int			batch = conds ? SAMPLE_BATCH : (int) Min((int64) SAMPLE_BATCH, n - done);
 
 		CHECK_FOR_INTERRUPTS();
-		aigc_vae_generate(&model->vae, &buf, batch, &rng, act);
+		if (conds != NULL && drawn >= max_draws)
+			ereport(ERROR,
+					(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
+					 errmsg("model \"%s\" did not produce " INT64_FORMAT " rows satisfying conditions %s",
+							name, n, conds->text),
+					 errdetail("Only " INT64_FORMAT " of " INT64_FORMAT " generated rows satisfied them.",
+							   done, drawn),
+					 errhint("Relax the conditions or ask for fewer rows.")));
+		generate(&gen, batch, &rng, act);
 		aigc_transformer_decode(&model->tf, act, batch, decoded, &rng);
+		drawn += batch;
 		MemoryContextReset(batch_cxt);
 		MemoryContextSwitchTo(batch_cxt);
-		for (int r = 0; r < batch; r++)
+		for (int r = 0; r < batch && done < n; r++)
 		{
+			if (conds && !aigc_conditions_accept(conds, &model->tf, decoded, r))
+				continue;
 			for (int i = 0; i < desc->natts; i++)
 			{
 				const TargetColumn *t = &map[i];
@@ -171,9 +233,9 @@ aigc_sample(PG_FUNCTION_ARGS)
 					values[i] = aigc_double_to_datum(d->value[r], t->typid, t->typmod);
 			}
 			tuplestore_putvalues(rsinfo->setResult, desc, values, nulls);
+			done++;
 		}
 		MemoryContextSwitchTo(run_cxt);
-		done += batch;
 	}
 
 	MemoryContextSwitchTo(caller);
