@@ -145,8 +145,23 @@ aigc_batchnorm_init(AigcBatchNorm *bn, int dim)
 	bn->running_mean = palloc0(sizeof(float) * dim);
 	bn->running_var = palloc(sizeof(float) * dim);
 	bn->inv_std = palloc(sizeof(float) * dim);
+	bn->scratch = palloc(sizeof(double) * 2 * dim);
 	for (int j = 0; j < dim; j++)
 		bn->gamma.w[j] = bn->running_var[j] = 1.0f;
+}
+
+/* Per-feature sum of an n x d matrix, row by row for contiguous access */
+static void
+column_sums(const float *x, int n, int d, double *sum)
+{
+	memset(sum, 0, sizeof(double) * d);
+	for (int r = 0; r < n; r++)
+	{
+		const float *row = x + (int64) r * d;
+
+		for (int j = 0; j < d; j++)
+			sum[j] += row[j];
+	}
 }
 
 void
@@ -154,48 +169,52 @@ aigc_batchnorm_forward(AigcBatchNorm *bn, const float *x, int n, bool training,
 					   float *xhat, float *y)
 {
 	int			d = bn->dim;
+	double	   *mean = bn->scratch;
+	double	   *ss = bn->scratch + d;
 
-	for (int j = 0; j < d; j++)
+	if (training)
 	{
-		double		mean,
-					var,
-					inv;
-
-		if (training)
-		{
-			double		s = 0.0,
-						ss = 0.0;
-
-			for (int r = 0; r < n; r++)
-				s += x[(int64) r * d + j];
-			mean = s / n;
-			for (int r = 0; r < n; r++)
-			{
-				double		e = x[(int64) r * d + j] - mean;
-
-				ss += e * e;
-			}
-			var = ss / n;
-			bn->running_mean[j] = (float) ((1.0 - bn->momentum) * bn->running_mean[j] +
-										   bn->momentum * mean);
-			bn->running_var[j] = (float) ((1.0 - bn->momentum) * bn->running_var[j] +
-										  bn->momentum * (n > 1 ? ss / (n - 1) : var));
-		}
-		else
-		{
-			mean = bn->running_mean[j];
-			var = bn->running_var[j];
-		}
-		inv = 1.0 / sqrt(var + bn->eps);
-		bn->inv_std[j] = (float) inv;
+		column_sums(x, n, d, mean);
+		memset(ss, 0, sizeof(double) * d);
+		for (int j = 0; j < d; j++)
+			mean[j] /= n;
 		for (int r = 0; r < n; r++)
 		{
-			int64		i = (int64) r * d + j;
-			float		h = (float) ((x[i] - mean) * inv);
+			const float *row = x + (int64) r * d;
+
+			for (int j = 0; j < d; j++)
+				ss[j] += (row[j] - mean[j]) * (row[j] - mean[j]);
+		}
+		for (int j = 0; j < d; j++)
+		{
+			double		var = ss[j] / n;
+
+			bn->running_mean[j] = (float) ((1.0 - bn->momentum) * bn->running_mean[j] +
+										   bn->momentum * mean[j]);
+			bn->running_var[j] = (float) ((1.0 - bn->momentum) * bn->running_var[j] +
+										  bn->momentum * (n > 1 ? ss[j] / (n - 1) : var));
+			bn->inv_std[j] = (float) (1.0 / sqrt(var + bn->eps));
+		}
+	}
+	else
+		for (int j = 0; j < d; j++)
+		{
+			mean[j] = bn->running_mean[j];
+			bn->inv_std[j] = (float) (1.0 / sqrt(bn->running_var[j] + bn->eps));
+		}
+	for (int r = 0; r < n; r++)
+	{
+		const float *xr = x + (int64) r * d;
+		float	   *yr = y + (int64) r * d;
+		float	   *hr = xhat + (int64) r * d;
+
+		for (int j = 0; j < d; j++)
+		{
+			float		h = (float) ((xr[j] - mean[j]) * bn->inv_std[j]);
 
 			if (training)
-				xhat[i] = h;
-			y[i] = bn->gamma.w[j] * h + bn->beta.w[j];
+				hr[j] = h;
+			yr[j] = bn->gamma.w[j] * h + bn->beta.w[j];
 		}
 	}
 }
@@ -208,29 +227,32 @@ void
 aigc_batchnorm_backward(AigcBatchNorm *bn, const float *xhat, float *dy, int n)
 {
 	int			d = bn->dim;
+	double	   *sdy = bn->scratch;
+	double	   *sdyx = bn->scratch + d;
 
+	column_sums(dy, n, d, sdy);
+	memset(sdyx, 0, sizeof(double) * d);
+	for (int r = 0; r < n; r++)
+	{
+		const float *dr = dy + (int64) r * d;
+		const float *hr = xhat + (int64) r * d;
+
+		for (int j = 0; j < d; j++)
+			sdyx[j] += (double) dr[j] * hr[j];
+	}
 	for (int j = 0; j < d; j++)
 	{
-		double		sdy = 0.0,
-					sdyx = 0.0,
-					k;
+		bn->beta.g[j] += (float) sdy[j];
+		bn->gamma.g[j] += (float) sdyx[j];
+	}
+	for (int r = 0; r < n; r++)
+	{
+		float	   *dr = dy + (int64) r * d;
+		const float *hr = xhat + (int64) r * d;
 
-		for (int r = 0; r < n; r++)
-		{
-			int64		i = (int64) r * d + j;
-
-			sdy += dy[i];
-			sdyx += (double) dy[i] * xhat[i];
-		}
-		bn->beta.g[j] += (float) sdy;
-		bn->gamma.g[j] += (float) sdyx;
-		k = bn->gamma.w[j] * bn->inv_std[j];
-		for (int r = 0; r < n; r++)
-		{
-			int64		i = (int64) r * d + j;
-
-			dy[i] = (float) (k * (dy[i] - sdy / n - xhat[i] * sdyx / n));
-		}
+		for (int j = 0; j < d; j++)
+			dr[j] = (float) (bn->gamma.w[j] * bn->inv_std[j] *
+							 (dr[j] - sdy[j] / n - hr[j] * sdyx[j] / n));
 	}
 }
 

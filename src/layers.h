@@ -69,6 +69,7 @@ typedef struct AigcBatchNorm
 	float	   *running_mean;
 	float	   *running_var;
 	float	   *inv_std;		/* of the last training batch, for backward */
+	double	   *scratch;		/* 2 x dim per-feature sums */
 } AigcBatchNorm;
 
 extern void aigc_batchnorm_init(AigcBatchNorm *bn, int dim);

@@ -71,7 +71,7 @@ aigc_model_serialize(const AigcModel *model)
 
 	initStringInfo(&buf);
 	appendBinaryStringInfo(&buf, MODEL_MAGIC, MODEL_MAGIC_LEN);
-	aigc_write_u32(&buf, AIGC_MODEL_FORMAT_VERSION);
+	aigc_write_u32(&buf, model->kind == AIGC_KIND_GAN ? 2 : 1);
 	aigc_write_u32(&buf, model->kind);
 	aigc_write_u64(&buf, 0);	/* payload length, patched below */
 	payload_start = buf.len;

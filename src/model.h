@@ -14,7 +14,8 @@
 
 /*
  * Bump when the blob layout changes; older versions stay readable.
- * Version 2 added GAN payloads (kind 2); version 1 blobs hold VAEs only.
+ * Version 2 added GAN payloads (kind 2).  A blob carries the lowest version
+ * that can read it, so VAE blobs are still written as version 1.
  */
 #define AIGC_MODEL_FORMAT_VERSION 2
 
