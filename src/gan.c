@@ -535,7 +535,8 @@ argmax(const float *v, int w)
 }
 
 void
-aigc_gan_sampler_init(AigcGanSampler *s, AigcGan *gan, const float *x, int64 nrows)
+aigc_gan_sampler_init(AigcGanSampler *s, AigcGan *gan, const float *x,
+					  int64 nrows, bool log_frequency)
 {
 	int			C = gan->cfg.cond_dim;
 	int			D = gan->cfg.data_dim;
@@ -543,7 +544,7 @@ aigc_gan_sampler_init(AigcGanSampler *s, AigcGan *gan, const float *x, int64 nro
 
 	s->nrows = nrows;
 	s->slot_start = palloc0(sizeof(int64) * (C + 1));
-	s->log_freq = palloc(sizeof(float) * Max(C, 1));
+	s->weight = palloc(sizeof(float) * Max(C, 1));
 	s->rows = MemoryContextAllocHuge(CurrentMemoryContext,
 									 sizeof(int64) * Max(nrows * gan->ncond, 1));
 	for (int64 r = 0; r < nrows; r++)
@@ -559,7 +560,7 @@ aigc_gan_sampler_init(AigcGanSampler *s, AigcGan *gan, const float *x, int64 nro
 		int64		count = s->slot_start[k + 1];
 
 		gan->cond_freq[k] = (float) count;
-		s->log_freq[k] = (float) log((double) count + 1.0);
+		s->weight[k] = (float) (log_frequency ? log((double) count + 1.0) : count);
 		s->slot_start[k + 1] += s->slot_start[k];
 	}
 	fill = palloc(sizeof(int64) * Max(C, 1));
@@ -582,7 +583,8 @@ aigc_gan_sampler_init(AigcGanSampler *s, AigcGan *gan, const float *x, int64 nro
 
 void
 aigc_gan_trainer_init(AigcGanTrainer *t, AigcGan *gan, const float *x,
-					  int64 nrows, int batch, double lambda, int dis_steps,
+					  int64 nrows, int batch, bool log_frequency,
+					  double lambda, int dis_steps,
 					  double gen_lr, double gen_decay, double dis_lr,
 					  double dis_decay)
 {
@@ -595,7 +597,7 @@ aigc_gan_trainer_init(AigcGanTrainer *t, AigcGan *gan, const float *x,
 	t->lambda = lambda;
 	t->dis_steps = dis_steps;
 	aigc_gan_buffers_init(&t->buf, gan, batch);
-	aigc_gan_sampler_init(&t->sampler, gan, x, nrows);
+	aigc_gan_sampler_init(&t->sampler, gan, x, nrows, log_frequency);
 	/* betas 0.5 and 0.9, as CTGAN */
 	aigc_adam_init(&t->gen_opt, gan->gparams, gan->n_gparams, gen_lr, 0.5, 0.9,
 				   gen_decay);
@@ -612,7 +614,8 @@ aigc_gan_trainer_init(AigcGanTrainer *t, AigcGan *gan, const float *x,
 
 /*
  * Training by sampling: a cond column uniformly, a category with
- * probability proportional to log(frequency + 1).
+ * probability proportional to log(frequency + 1) (or to the frequency
+ * without log_frequency, as CTGAN's option).
  */
 static void
 sample_condvec(AigcGanTrainer *t, AigcRng *rng)
@@ -629,7 +632,7 @@ sample_condvec(AigcGanTrainer *t, AigcRng *rng)
 		const AigcCondColumn *cc = &gan->cond[col];
 
 		t->colsel[r] = col;
-		t->slot[r] = aigc_rng_categorical(rng, t->sampler.log_freq + cc->cond_offset,
+		t->slot[r] = aigc_rng_categorical(rng, t->sampler.weight + cc->cond_offset,
 										  cc->width);
 		t->cond[(int64) r * C + cc->cond_offset + t->slot[r]] = 1.0f;
 	}

@@ -138,11 +138,12 @@ typedef struct AigcGanSampler
 	int64		nrows;
 	int64	   *slot_start;		/* cond_dim + 1 */
 	int64	   *rows;
-	float	   *log_freq;		/* log(count + 1) per cond slot */
+	float	   *weight;			/* log(count + 1) or count, per cond slot */
 } AigcGanSampler;
 
 extern void aigc_gan_sampler_init(AigcGanSampler *s, AigcGan *gan,
-								  const float *x, int64 nrows);
+								  const float *x, int64 nrows,
+								  bool log_frequency);
 
 /* One discriminator and one generator update on the training rows x */
 typedef struct AigcGanStepLosses
@@ -175,7 +176,7 @@ typedef struct AigcGanTrainer
 
 extern void aigc_gan_trainer_init(AigcGanTrainer *t, AigcGan *gan,
 								  const float *x, int64 nrows, int batch,
-								  double lambda, int dis_steps,
+								  bool log_frequency, double lambda, int dis_steps,
 								  double gen_lr, double gen_decay,
 								  double dis_lr, double dis_decay);
 extern void aigc_gan_train_step(AigcGanTrainer *t, AigcRng *rng,

@@ -129,47 +129,74 @@ check_linear(CheckOutput *out, AigcRng *rng)
 	check_tensor(out, "linear", "input", ctx.x, dx, 15, linear_loss, &ctx);
 }
 
-/* ---- relu: loss = sum(c * relu(x)) ---- */
-typedef struct ReluCtx
+/* ---- elementwise layers: loss = sum(c * f(x)) ---- */
+typedef enum ElementwiseKind
 {
+	EW_RELU,
+	EW_LEAKY_RELU,
+	EW_DROPOUT
+} ElementwiseKind;
+
+typedef struct ElementwiseCtx
+{
+	ElementwiseKind kind;
 	float	   *x;
 	float	   *y;
 	float	   *c;
+	float	   *mask;
 	int			n;
-} ReluCtx;
+} ElementwiseCtx;
 
 static double
-relu_loss(void *arg)
+elementwise_loss(void *arg)
 {
-	ReluCtx    *ctx = arg;
+	ElementwiseCtx *ctx = arg;
+	AigcRng		fixed;
 	double		s = 0.0;
 
 	memcpy(ctx->y, ctx->x, sizeof(float) * ctx->n);
-	aigc_relu_forward(ctx->y, ctx->n);
+	if (ctx->kind == EW_RELU)
+		aigc_relu_forward(ctx->y, ctx->n);
+	else if (ctx->kind == EW_LEAKY_RELU)
+		aigc_leaky_relu_forward(ctx->y, ctx->n, 0.2f);
+	else
+	{
+		/* the same mask on every evaluation */
+		aigc_rng_seed(&fixed, 3);
+		aigc_dropout_forward(ctx->y, ctx->mask, ctx->n, 0.5, &fixed);
+	}
 	for (int i = 0; i < ctx->n; i++)
 		s += (double) ctx->c[i] * ctx->y[i];
 	return s;
 }
 
 static void
-check_relu(CheckOutput *out, AigcRng *rng)
+check_elementwise(CheckOutput *out, AigcRng *rng, ElementwiseKind kind)
 {
-	ReluCtx		ctx;
+	static const char *const names[] = {"relu", "leaky relu", "dropout"};
+	ElementwiseCtx ctx;
 	float	   *dx;
 
+	ctx.kind = kind;
 	ctx.n = 16;
 	ctx.x = palloc(sizeof(float) * ctx.n);
 	ctx.y = palloc(sizeof(float) * ctx.n);
 	ctx.c = palloc(sizeof(float) * ctx.n);
+	ctx.mask = palloc(sizeof(float) * ctx.n);
 	dx = palloc(sizeof(float) * ctx.n);
 	/* keep inputs away from the kink, where the derivative is undefined */
 	for (int i = 0; i < ctx.n; i++)
 		ctx.x[i] = (float) ((i % 2 ? 1 : -1) * (0.1 + aigc_rng_uniform(rng)));
 	fill_uniform(ctx.c, ctx.n, rng, -1, 1);
-	relu_loss(&ctx);
+	elementwise_loss(&ctx);
 	memcpy(dx, ctx.c, sizeof(float) * ctx.n);
-	aigc_relu_backward(ctx.y, dx, ctx.n);
-	check_tensor(out, "relu", "input", ctx.x, dx, ctx.n, relu_loss, &ctx);
+	if (kind == EW_RELU)
+		aigc_relu_backward(ctx.y, dx, ctx.n);
+	else if (kind == EW_LEAKY_RELU)
+		aigc_leaky_relu_backward(ctx.y, dx, ctx.n, 0.2f);
+	else
+		aigc_mul_inplace(dx, ctx.mask, ctx.n);
+	check_tensor(out, names[kind], "input", ctx.x, dx, ctx.n, elementwise_loss, &ctx);
 }
 
 /* A small encoded layout: scalar, 3-way softmax, scalar, 4-way softmax */
@@ -292,6 +319,21 @@ check_kl(CheckOutput *out, AigcRng *rng)
 				 kl_loss, &ctx);
 }
 
+/* Every parameter tensor against the loss, with the gradients as they are */
+static void
+check_params(CheckOutput *out, const char *component, AigcParam *params,
+			 int nparams, const char *const *names, LossFn loss, void *ctx)
+{
+	for (int p = 0; p < nparams; p++)
+	{
+		float	   *g = palloc(sizeof(float) * params[p].n);
+
+		memcpy(g, params[p].g, sizeof(float) * params[p].n);
+		check_tensor(out, component, names[p], params[p].w, g, params[p].n,
+					 loss, ctx);
+	}
+}
+
 /* ---- whole VAE, reparameterisation included, with fixed noise ---- */
 typedef struct VaeCtx
 {
@@ -353,85 +395,8 @@ check_vae(CheckOutput *out, AigcRng *rng)
 	aigc_vae_forward_backward(&ctx.vae, &ctx.buf, ctx.x, ctx.n, &noise, true,
 							  &recon, &kl);
 	Assert(ctx.vae.nparams == lengthof(names));
-	for (int p = 0; p < ctx.vae.nparams; p++)
-	{
-		AigcParam  *prm = &ctx.vae.params[p];
-		float	   *g = palloc(sizeof(float) * prm->n);
-
-		memcpy(g, prm->g, sizeof(float) * prm->n);
-		check_tensor(out, "vae end to end", names[p], prm->w, g, prm->n,
-					 vae_loss, &ctx);
-	}
-}
-
-/* ---- elementwise layers: loss = sum(c * f(x)) ---- */
-typedef enum ElementwiseKind
-{
-	EW_LEAKY_RELU,
-	EW_DROPOUT
-} ElementwiseKind;
-
-typedef struct ElementwiseCtx
-{
-	ElementwiseKind kind;
-	float	   *x;
-	float	   *y;
-	float	   *c;
-	float	   *mask;
-	int			n;
-} ElementwiseCtx;
-
-static double
-elementwise_loss(void *arg)
-{
-	ElementwiseCtx *ctx = arg;
-	AigcRng		fixed;
-	double		s = 0.0;
-
-	memcpy(ctx->y, ctx->x, sizeof(float) * ctx->n);
-	if (ctx->kind == EW_LEAKY_RELU)
-		aigc_leaky_relu_forward(ctx->y, ctx->n, 0.2f);
-	else
-	{
-		/* the same mask on every evaluation */
-		aigc_rng_seed(&fixed, 3);
-		aigc_dropout_forward(ctx->y, ctx->mask, ctx->n, 0.5, &fixed);
-	}
-	for (int i = 0; i < ctx->n; i++)
-		s += (double) ctx->c[i] * ctx->y[i];
-	return s;
-}
-
-static void
-check_elementwise(CheckOutput *out, AigcRng *rng, ElementwiseKind kind)
-{
-	ElementwiseCtx ctx;
-	float	   *dx;
-
-	ctx.kind = kind;
-	ctx.n = 16;
-	ctx.x = palloc(sizeof(float) * ctx.n);
-	ctx.y = palloc(sizeof(float) * ctx.n);
-	ctx.c = palloc(sizeof(float) * ctx.n);
-	ctx.mask = palloc(sizeof(float) * ctx.n);
-	dx = palloc(sizeof(float) * ctx.n);
-	for (int i = 0; i < ctx.n; i++)
-		ctx.x[i] = (float) ((i % 2 ? 1 : -1) * (0.1 + aigc_rng_uniform(rng)));
-	fill_uniform(ctx.c, ctx.n, rng, -1, 1);
-	elementwise_loss(&ctx);
-	memcpy(dx, ctx.c, sizeof(float) * ctx.n);
-	if (kind == EW_LEAKY_RELU)
-	{
-		aigc_leaky_relu_backward(ctx.y, dx, ctx.n, 0.2f);
-		check_tensor(out, "leaky relu", "input", ctx.x, dx, ctx.n,
-					 elementwise_loss, &ctx);
-	}
-	else
-	{
-		aigc_mul_inplace(dx, ctx.mask, ctx.n);
-		check_tensor(out, "dropout", "input", ctx.x, dx, ctx.n,
-					 elementwise_loss, &ctx);
-	}
+	check_params(out, "vae end to end", ctx.vae.params, ctx.vae.nparams, names,
+				 vae_loss, &ctx);
 }
 
 /* ---- batch norm (training mode): loss = sum(c * bn(x)) ---- */
@@ -643,20 +608,6 @@ gan_penalty_loss(void *arg)
 }
 
 static void
-check_params(CheckOutput *out, const char *component, AigcParam *params,
-			 int nparams, const char *const *names, LossFn loss, void *ctx)
-{
-	for (int p = 0; p < nparams; p++)
-	{
-		float	   *g = palloc(sizeof(float) * params[p].n);
-
-		memcpy(g, params[p].g, sizeof(float) * params[p].n);
-		check_tensor(out, component, names[p], params[p].w, g, params[p].n,
-					 loss, ctx);
-	}
-}
-
-static void
 check_gan(CheckOutput *out, AigcRng *rng)
 {
 	GanCtx		ctx;
@@ -727,7 +678,7 @@ aigc_gradient_check(PG_FUNCTION_ARGS)
 	out.rsinfo = (ReturnSetInfo *) fcinfo->resultinfo;
 	aigc_rng_seed(&rng, 20261123);
 	check_linear(&out, &rng);
-	check_relu(&out, &rng);
+	check_elementwise(&out, &rng, EW_RELU);
 	check_recon(&out, &rng);
 	check_kl(&out, &rng);
 	check_vae(&out, &rng);

@@ -37,6 +37,7 @@ typedef struct AigcTrainOptions
 	int			dis_steps;
 	double		gradient_penalty;
 	double		gumbel_tau;
+	bool		log_frequency;
 	/* both */
 	int			max_modes;
 	int			max_categories;

@@ -276,7 +276,7 @@ train_gan(const char *name, AigcGan *gan, const float *x, int64 nrows,
 	EpochRunner runner = {gan_epoch, gan_report, &run};
 
 	aigc_gan_trainer_init(&run.trainer, gan, x, nrows, opts->batch_size,
-						  opts->gradient_penalty, opts->dis_steps,
+						  opts->log_frequency, opts->gradient_penalty, opts->dis_steps,
 						  opts->learning_rate, opts->weight_decay,
 						  opts->dis_learning_rate, opts->dis_weight_decay);
 	run.steps_per_epoch = Max(nrows / opts->batch_size, 1);

@@ -1,7 +1,7 @@
 -- Train a CTGAN-style GAN on the generated contributions table and check what
 -- the samples preserve; options, history, determinism, cancellation.
 BEGIN;
-SELECT plan(40);
+SELECT plan(45);
 
 SELECT lives_ok($$SELECT aigc_train('contrib_gan', 'contributions'::regclass, kind => 'gan',
                                      options => '{"epochs": 40, "seed": 1}')$$,
@@ -13,7 +13,7 @@ SELECT is((SELECT hyperparams - 'seed' - 'epochs' FROM aigc.models WHERE name = 
           '{"kind": "gan", "batch_size": 500, "learning_rate": 0.0002, "weight_decay": 1e-06,
             "noise_dim": 128, "generator_dims": [256, 256], "discriminator_dims": [256, 256], "pac": 10,
             "discriminator_learning_rate": 0.0002, "discriminator_weight_decay": 1e-06,
-            "discriminator_steps": 1, "gradient_penalty": 10, "gumbel_tau": 0.2,
+            "discriminator_steps": 1, "gradient_penalty": 10, "gumbel_tau": 0.2, "log_frequency": true,
             "max_modes": 10, "max_categories": 1000, "exclude": ["id"]}'::jsonb,
           'CTGAN''s hyperparameters by default');
 SELECT is((SELECT ARRAY(SELECT jsonb_object_keys(loss) ORDER BY 1) FROM aigc.models WHERE name = 'contrib_gan'),
@@ -31,36 +31,18 @@ CREATE TEMP TABLE synth AS
 SELECT * FROM aigc_sample(NULL::contributions, 'contrib_gan', 10000, seed => 7);
 SELECT is((SELECT count(*)::int FROM synth), 10000, 'sample returns n rows');
 
-CREATE TEMP VIEW both_rows AS
-SELECT 'real' AS src, c.* FROM contributions c
-UNION ALL
-SELECT 'synthetic', s.* FROM synth s;
+\ir helpers/fidelity.psql
 
 -- numeric means within 15% of the real ones
-SELECT ok(abs(s / r - 1) < 0.15, format('mean of %s: real %s, synthetic %s', col, round(r, 2), round(s, 2)))
-  FROM (SELECT col, avg(v) FILTER (WHERE src = 'real') AS r, avg(v) FILTER (WHERE src = 'synthetic') AS s
-          FROM both_rows b,
-               LATERAL (VALUES ('age', b.age::numeric), ('monthly_wage', b.monthly_wage),
-                               ('contribution_base', b.contribution_base), ('amount', b.amount),
-                               ('days_late', b.days_late::numeric), ('person_id', b.person_id::numeric)) AS x(col, v)
-         GROUP BY col) m
- ORDER BY col;
+SELECT ok(abs(synth_mean / real_mean - 1) < 0.15,
+          format('mean of %s: real %s, synthetic %s', col, round(real_mean, 2), round(synth_mean, 2)))
+  FROM pg_temp.mean_gaps() ORDER BY col;
 
--- categorical frequencies within 0.07 of the real ones (missing on one side counts as 0)
+-- categorical frequencies within 0.07 of the real ones
 SELECT ok(max_gap < 0.07, format('frequencies of %s: largest gap %s', col, round(max_gap, 4)))
-  FROM (SELECT col, max(abs(coalesce(r, 0) - coalesce(s, 0))) AS max_gap
-          FROM (SELECT col, v, sum(share) FILTER (WHERE src = 'real') AS r,
-                       sum(share) FILTER (WHERE src = 'synthetic') AS s
-                  FROM (SELECT src, col, v, count(*)::numeric / sum(count(*)) OVER (PARTITION BY src, col) AS share
-                          FROM both_rows b,
-                               LATERAL (VALUES ('gender', b.gender), ('region', b.region),
-                                               ('employer_type', b.employer_type), ('part_time', b.part_time::text),
-                                               ('paid_on_time', b.paid_on_time::text),
-                                               ('days_late IS NULL', (b.days_late IS NULL)::text)) AS x(col, v)
-                         GROUP BY src, col, v) f
-                 GROUP BY col, v) per_value
-         GROUP BY col) g
- ORDER BY col;
+  FROM pg_temp.frequency_gaps() ORDER BY col;
+SELECT ok((SELECT abs(avg((s.days_late IS NULL)::int) - (SELECT avg((days_late IS NULL)::int) FROM contributions)) < 0.07 FROM synth s),
+          'NULL rate of days_late within 0.07');
 
 -- rare categories: agricultural employers are under 2% of the rows
 SELECT ok((SELECT avg((employer_type = 'agricultural')::int) FROM contributions) <= 0.02,
@@ -72,6 +54,18 @@ SELECT ok((SELECT bool_and(region IN (SELECT region FROM contributions))
           'categories only from those seen in training');
 SELECT ok((SELECT min(age) >= 18 AND max(age) <= 66 AND bool_and(monthly_wage = round(monthly_wage, 2)) FROM synth),
           'values within the observed ranges, typmods applied');
+
+-- conditional sampling through the conditional vector: mean wage given
+-- each region within 15% of the real one
+SELECT ok(abs(synth_mean / real_mean - 1) < 0.15,
+          format('mean wage given region %s: real %s, synthetic %s', region, round(real_mean), round(synth_mean)))
+  FROM (SELECT r.region,
+               (SELECT avg(monthly_wage) FROM contributions c WHERE c.region = r.region) AS real_mean,
+               (SELECT avg(s.monthly_wage)
+                  FROM aigc_sample(NULL::contributions, 'contrib_gan', 2000, seed => 9,
+                                   conditions => jsonb_build_object('region', r.region)) s) AS synth_mean
+          FROM (SELECT DISTINCT region FROM contributions) r) m
+ ORDER BY region;
 
 SELECT is((SELECT md5(string_agg(t::text, ',')) FROM aigc_sample(NULL::contributions, 'contrib_gan', 200, seed => 11) t),
           (SELECT md5(string_agg(t::text, ',')) FROM aigc_sample(NULL::contributions, 'contrib_gan', 200, seed => 11) t),

@@ -2,14 +2,14 @@
 -- conditions, the other columns follow the training data, bad conditions
 -- are clear errors and unsatisfiable ones end, never hang.
 BEGIN;
-SELECT plan(44);
+SELECT plan(39);
 
 SELECT lives_ok($$SELECT aigc_train('cond_vae', 'contributions'::regclass, kind => 'vae',
                                      options => '{"epochs": 40, "seed": 3, "progress_every": 0}')$$,
                 'train a VAE for conditional sampling');
 SELECT lives_ok($$SELECT aigc_train('cond_gan', 'contributions'::regclass, kind => 'gan',
-                                     options => '{"epochs": 25, "seed": 3, "progress_every": 0}')$$,
-                'train a GAN for conditional sampling');
+                                     options => '{"epochs": 5, "seed": 3, "progress_every": 0}')$$,
+                'train a GAN for conditional sampling (few epochs: its fidelity is tested in 05_gan.sql)');
 
 CREATE TEMP TABLE models (model text);
 INSERT INTO models VALUES ('cond_vae'), ('cond_gan');
@@ -27,22 +27,23 @@ SELECT is((SELECT count(*)::int FROM north_f WHERE model = m AND (region <> 'nor
   FROM unnest(ARRAY['cond_vae', 'cond_gan']) AS m;
 
 -- the conditional distribution of the other columns follows the data:
--- mean wage given each region within 15% of the real one
+-- mean wage given each region within 15% of the real one (the GAN's in 05_gan.sql)
 CREATE TEMP TABLE by_region AS
-SELECT m.model, r.region,
+SELECT r.region,
        (SELECT avg(monthly_wage) FROM contributions c WHERE c.region = r.region) AS real_mean,
        (SELECT avg(s.monthly_wage)
-          FROM aigc_sample(NULL::contributions, m.model, 2000, seed => 9,
-                           conditions => jsonb_build_object('region', r.region)) s) AS synth_mean,
-       (SELECT count(*) FILTER (WHERE s.region <> r.region)
-          FROM aigc_sample(NULL::contributions, m.model, 200, seed => 10,
-                           conditions => jsonb_build_object('region', r.region)) s) AS violations
-  FROM models m, (SELECT DISTINCT region FROM contributions) r;
+          FROM aigc_sample(NULL::contributions, 'cond_vae', 2000, seed => 9,
+                           conditions => jsonb_build_object('region', r.region)) s) AS synth_mean
+  FROM (SELECT DISTINCT region FROM contributions) r;
 SELECT ok(abs(synth_mean / real_mean - 1) < 0.15,
-          format('%s: mean wage given region %s: real %s, synthetic %s', model, region,
+          format('cond_vae: mean wage given region %s: real %s, synthetic %s', region,
                  round(real_mean), round(synth_mean)))
-  FROM by_region ORDER BY model, region;
-SELECT is((SELECT sum(violations)::int FROM by_region), 0, 'no row violates its region condition');
+  FROM by_region ORDER BY region;
+SELECT is((SELECT count(*)::int
+             FROM models m, (SELECT DISTINCT region FROM contributions) r,
+                  aigc_sample(NULL::contributions, m.model, 200, seed => 10,
+                              conditions => jsonb_build_object('region', r.region)) s
+            WHERE s.region <> r.region), 0, 'no row violates its region condition');
 
 -- numeric ranges, as an object or an array; dates and booleans in their own syntax
 SELECT ok((SELECT bool_and(age BETWEEN 30 AND 40) AND count(*) = 300
@@ -88,35 +89,27 @@ SELECT is((SELECT count(*)::int FROM aigc_sample(NULL::contributions, 'cond_gan'
           0, 'n = 0 under conditions');
 
 -- bad conditions
-SELECT throws_ok($$SELECT * FROM aigc_sample(NULL::contributions, 'cond_gan', 5, conditions => '{"colour": "red"}')$$,
-                 '42703', 'column "colour" named in conditions is not modelled by model "cond_gan"', 'unknown column');
-SELECT throws_ok($$SELECT * FROM aigc_sample(NULL::contributions, 'cond_vae', 5, conditions => '{"id": 3}')$$,
-                 '42703', 'column "id" named in conditions is not modelled by model "cond_vae"', 'a column left out of the model');
-SELECT throws_ok($$SELECT * FROM aigc_sample(NULL::contributions, 'cond_gan', 5, conditions => '{"region": "atlantis"}')$$,
-                 '22023', 'value "atlantis" of column "region" in conditions was not seen in training', 'unseen category');
-SELECT throws_ok($$SELECT * FROM aigc_sample(NULL::contributions, 'cond_vae', 5, conditions => '{"region": 3}')$$,
-                 '42804', 'condition on column "region" has the wrong type', 'a number for a text column');
-SELECT throws_ok($$SELECT * FROM aigc_sample(NULL::contributions, 'cond_vae', 5, conditions => '{"gender": true}')$$,
-                 '42804', 'condition on column "gender" has the wrong type', 'a boolean for a text column');
-SELECT throws_ok($$SELECT * FROM aigc_sample(NULL::contributions, 'cond_vae', 5, conditions => '{"age": true}')$$,
-                 '42804', 'condition on column "age" has the wrong type', 'a boolean for an integer column');
-SELECT throws_ok($$SELECT * FROM aigc_sample(NULL::contributions, 'cond_vae', 5, conditions => '{"age": "old"}')$$,
-                 '22P02', NULL, 'a value the column type cannot read');
-SELECT throws_ok($$SELECT * FROM aigc_sample(NULL::contributions, 'cond_vae', 5, conditions => '{"age": {"min": 40, "max": 30}}')$$,
-                 '22023', 'invalid range for column "age" in conditions', 'min above max');
-SELECT throws_ok($$SELECT * FROM aigc_sample(NULL::contributions, 'cond_vae', 5, conditions => '{"age": {"low": 40}}')$$,
-                 '22023', 'invalid range for column "age" in conditions', 'a range with an unknown key');
-SELECT throws_ok($$SELECT * FROM aigc_sample(NULL::contributions, 'cond_vae', 5, conditions => '{"age": [200, 300]}')$$,
-                 '22023', 'condition on column "age" cannot be satisfied by model samples', 'a range outside the training data');
-SELECT throws_ok($$SELECT * FROM aigc_sample(NULL::contributions, 'cond_vae', 5, conditions => '{"gender": null}')$$,
-                 '22023', 'column "gender" in conditions was never NULL in training', 'NULL for a column never NULL');
-SELECT throws_ok($$SELECT * FROM aigc_sample(NULL::contributions, 'cond_vae', 5, conditions => '["region"]')$$,
-                 '22023', 'conditions must be a JSON object keyed by column name', 'conditions not an object');
+SELECT throws_ok(format('SELECT * FROM aigc_sample(NULL::contributions, %L, 5, conditions => %L)', model, conds),
+                 state, message, description)
+  FROM (VALUES
+    ('cond_gan', '{"colour": "red"}', '42703', 'column "colour" named in conditions is not modelled by model "cond_gan"', 'unknown column'),
+    ('cond_vae', '{"id": 3}', '42703', 'column "id" named in conditions is not modelled by model "cond_vae"', 'a column left out of the model'),
+    ('cond_gan', '{"region": "atlantis"}', '22023', 'value "atlantis" of column "region" in conditions was not seen in training', 'unseen category'),
+    ('cond_vae', '{"region": 3}', '42804', 'condition on column "region" has the wrong type', 'a number for a text column'),
+    ('cond_vae', '{"gender": true}', '42804', 'condition on column "gender" has the wrong type', 'a boolean for a text column'),
+    ('cond_vae', '{"age": true}', '42804', 'condition on column "age" has the wrong type', 'a boolean for an integer column'),
+    ('cond_vae', '{"age": "old"}', '22P02', NULL, 'a value the column type cannot read'),
+    ('cond_vae', '{"age": {"min": 40, "max": 30}}', '22023', 'invalid range for column "age" in conditions', 'min above max'),
+    ('cond_vae', '{"age": {"low": 40}}', '22023', 'invalid range for column "age" in conditions', 'a range with an unknown key'),
+    ('cond_vae', '{"age": [200, 300]}', '22023', 'condition on column "age" cannot be satisfied by model samples', 'a range outside the training data'),
+    ('cond_vae', '{"gender": null}', '22023', 'column "gender" in conditions was never NULL in training', 'NULL for a column never NULL'),
+    ('cond_vae', '["region"]', '22023', 'conditions must be a JSON object keyed by column name', 'conditions not an object')
+  ) AS t(model, conds, state, message, description);
 
 -- unsatisfiable within the training range: no value of a numeric(10,2)
 -- lies strictly between two cents, so the bounded draws run out
-SELECT throws_ok($$SELECT * FROM aigc_sample(NULL::contributions, m, 5,
-                                             conditions => '{"contribution_base": [1000.001, 1000.004]}')$$,
+SELECT throws_ok(format($$SELECT * FROM aigc_sample(NULL::contributions, %L, 5,
+                                                    conditions => '{"contribution_base": [1000.001, 1000.004]}')$$, m),
                  '22023',
                  format('model "%s" did not produce 5 rows satisfying conditions {"contribution_base": [1000.001, 1000.004]}', m),
                  m || ': conditions the model cannot satisfy end in an error')
