@@ -2,7 +2,7 @@
 -- conditions, the other columns follow the training data, bad conditions
 -- are clear errors and unsatisfiable ones end, never hang.
 BEGIN;
-SELECT plan(39);
+SELECT plan(38);
 
 SELECT lives_ok($$SELECT aigc_train('cond_vae', 'contributions'::regclass, kind => 'vae',
                                      options => '{"epochs": 40, "seed": 3, "progress_every": 0}')$$,
@@ -107,13 +107,13 @@ SELECT throws_ok(format('SELECT * FROM aigc_sample(NULL::contributions, %L, 5, c
   ) AS t(model, conds, state, message, description);
 
 -- unsatisfiable within the training range: no value of a numeric(10,2)
--- lies strictly between two cents, so the bounded draws run out
-SELECT throws_ok(format($$SELECT * FROM aigc_sample(NULL::contributions, %L, 5,
-                                                    conditions => '{"contribution_base": [1000.001, 1000.004]}')$$, m),
+-- lies strictly between two cents, so the bounded draws (10^6 rows) run
+-- out; the loop is the same for both kinds, the VAE is the cheaper to run
+SELECT throws_ok($$SELECT * FROM aigc_sample(NULL::contributions, 'cond_vae', 5,
+                                             conditions => '{"contribution_base": [1000.001, 1000.004]}')$$,
                  '22023',
-                 format('model "%s" did not produce 5 rows satisfying conditions {"contribution_base": [1000.001, 1000.004]}', m),
-                 m || ': conditions the model cannot satisfy end in an error')
-  FROM unnest(ARRAY['cond_vae', 'cond_gan']) AS m;
+                 'model "cond_vae" did not produce 5 rows satisfying conditions {"contribution_base": [1000.001, 1000.004]}',
+                 'conditions the model cannot satisfy end in an error');
 
 SELECT * FROM finish();
 ROLLBACK;
