@@ -584,7 +584,7 @@ aigc_gan_sampler_init(AigcGanSampler *s, AigcGan *gan, const float *x,
 void
 aigc_gan_trainer_init(AigcGanTrainer *t, AigcGan *gan, const float *x,
 					  int64 nrows, int batch, bool log_frequency,
-					  double lambda, int dis_steps,
+					  double lambda, int dis_steps, double average,
 					  double gen_lr, double gen_decay, double dis_lr,
 					  double dis_decay)
 {
@@ -596,6 +596,17 @@ aigc_gan_trainer_init(AigcGanTrainer *t, AigcGan *gan, const float *x,
 	t->batch = batch;
 	t->lambda = lambda;
 	t->dis_steps = dis_steps;
+	t->average = average;
+	t->gen_avg = NULL;
+	if (average > 0.0)
+	{
+		t->gen_avg = palloc(sizeof(float *) * gan->n_gparams);
+		for (int p = 0; p < gan->n_gparams; p++)
+		{
+			t->gen_avg[p] = palloc(sizeof(float) * gan->gparams[p].n);
+			memcpy(t->gen_avg[p], gan->gparams[p].w, sizeof(float) * gan->gparams[p].n);
+		}
+	}
 	aigc_gan_buffers_init(&t->buf, gan, batch);
 	aigc_gan_sampler_init(&t->sampler, gan, x, nrows, log_frequency);
 	/* betas 0.5 and 0.9, as CTGAN */
@@ -762,8 +773,43 @@ aigc_gan_train_step(AigcGanTrainer *t, AigcRng *rng, AigcGanStepLosses *losses)
 	aigc_params_zero_grad(gan->gparams, gan->n_gparams);
 	aigc_gan_generator_backward(gan, buf, n);
 	aigc_adam_step(&t->gen_opt);
+	if (t->gen_avg != NULL)
+		for (int p = 0; p < gan->n_gparams; p++)
+		{
+			const float *w = gan->gparams[p].w;
+			float	   *a = t->gen_avg[p];
+			float		k = (float) t->average;
+
+			for (int64 i = 0; i < gan->gparams[p].n; i++)
+				a[i] = k * a[i] + (1.0f - k) * w[i];
+		}
 	losses->generator += ce;
 	losses->cross_entropy = ce;
+}
+
+#define BN_REESTIMATE_BATCHES 20
+
+void
+aigc_gan_trainer_finish(AigcGanTrainer *t, AigcRng *rng)
+{
+	AigcGan    *gan = t->gan;
+
+	if (t->gen_avg == NULL)
+		return;
+	for (int p = 0; p < gan->n_gparams; p++)
+		memcpy(gan->gparams[p].w, t->gen_avg[p], sizeof(float) * gan->gparams[p].n);
+	/* a cumulative average over the batches: momentum 1 / (k + 1) */
+	for (int k = 0; k < BN_REESTIMATE_BATCHES; k++)
+	{
+		CHECK_FOR_INTERRUPTS();
+		for (int i = 0; i < gan->cfg.n_gen; i++)
+			gan->bn[i].momentum = 1.0 / (k + 1);
+		sample_condvec(t, rng);
+		fill_generator_input(gan, &t->buf, t->batch, t->cond, rng);
+		aigc_gan_generator_forward(gan, &t->buf, t->batch, true, rng);
+	}
+	for (int i = 0; i < gan->cfg.n_gen; i++)
+		gan->bn[i].momentum = 0.1;
 }
 
 int

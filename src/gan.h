@@ -165,6 +165,8 @@ typedef struct AigcGanTrainer
 	int			batch;
 	double		lambda;
 	int			dis_steps;
+	double		average;		/* generator weight averaging, 0: none */
+	float	  **gen_avg;		/* the running averages of gparams */
 	int		   *colsel;			/* cond column of each row */
 	int		   *slot;			/* its category within that column */
 	int64	   *perm;
@@ -177,10 +179,17 @@ typedef struct AigcGanTrainer
 extern void aigc_gan_trainer_init(AigcGanTrainer *t, AigcGan *gan,
 								  const float *x, int64 nrows, int batch,
 								  bool log_frequency, double lambda, int dis_steps,
+								  double average,
 								  double gen_lr, double gen_decay,
 								  double dis_lr, double dis_decay);
 extern void aigc_gan_train_step(AigcGanTrainer *t, AigcRng *rng,
 								AigcGanStepLosses *losses);
+
+/*
+ * With generator averaging, install the averaged weights and re-estimate
+ * the batch-norm statistics they produce (from training-like batches).
+ */
+extern void aigc_gan_trainer_finish(AigcGanTrainer *t, AigcRng *rng);
 
 /* Linear layers with the rows each multiplies per step, for benchmarks */
 #define AIGC_GAN_MAX_LINEARS (2 * AIGC_MAX_HIDDEN + 2)

@@ -108,7 +108,7 @@ static const char *const vae_only[] = {
 static const char *const gan_only[] = {
 	"noise_dim", "generator_dims", "discriminator_dims", "pac",
 	"discriminator_learning_rate", "discriminator_weight_decay",
-	"discriminator_steps", "gradient_penalty", "gumbel_tau", "log_frequency"
+	"discriminator_steps", "gradient_penalty", "gumbel_tau", "log_frequency", "generator_average"
 };
 
 static bool
@@ -172,6 +172,8 @@ set_defaults(AigcModelKind kind, AigcTrainOptions *opts)
 		opts->gradient_penalty = 10.0;
 		opts->gumbel_tau = 0.2;
 		opts->log_frequency = true;
+		/* the one default CTGAN lacks: see docs/gan.md, "Fidelity" */
+		opts->generator_average = 0.99;
 	}
 	else
 	{
@@ -261,6 +263,8 @@ aigc_parse_train_options(Jsonb *options, AigcModelKind kind,
 			opts->gradient_penalty = real_value(key, &v, 0.0, 1e6, false);
 		else if (strcmp(key, "gumbel_tau") == 0)
 			opts->gumbel_tau = real_value(key, &v, 0.0, 100.0, true);
+		else if (strcmp(key, "generator_average") == 0)
+			opts->generator_average = real_value(key, &v, 0.0, 0.9999, false);
 		else if (strcmp(key, "log_frequency") == 0)
 		{
 			if (v.type != jbvBool)
@@ -297,7 +301,7 @@ aigc_parse_train_options(Jsonb *options, AigcModelKind kind,
 					 errmsg("unrecognized training option \"%s\"", key),
 					 errhint("Valid options are epochs, batch_size, seed, learning_rate, weight_decay, max_modes, max_categories, progress_every and exclude; "
 							 "for a VAE also loss_factor, latent_dim, encoder_dims and decoder_dims; "
-							 "for a GAN also noise_dim, generator_dims, discriminator_dims, pac, discriminator_learning_rate, discriminator_weight_decay, discriminator_steps, gradient_penalty, gumbel_tau and log_frequency.")));
+							 "for a GAN also noise_dim, generator_dims, discriminator_dims, pac, discriminator_learning_rate, discriminator_weight_decay, discriminator_steps, gradient_penalty, gumbel_tau, log_frequency and generator_average.")));
 	}
 	/* CTGAN asserts this too: the discriminator sees whole pac groups */
 	if (kind == AIGC_KIND_GAN && opts->batch_size % opts->pac != 0)
@@ -340,10 +344,12 @@ aigc_train_options_jsonb(const AigcTrainOptions *opts, AigcModelKind kind)
 		appendStringInfo(&buf, ", \"pac\": %d, \"discriminator_learning_rate\": %.17g, "
 						 "\"discriminator_weight_decay\": %.17g, "
 						 "\"discriminator_steps\": %d, \"gradient_penalty\": %.17g, "
-						 "\"gumbel_tau\": %.17g, \"log_frequency\": %s",
+						 "\"gumbel_tau\": %.17g, \"log_frequency\": %s, "
+						 "\"generator_average\": %.17g",
 						 opts->pac, opts->dis_learning_rate, opts->dis_weight_decay,
 						 opts->dis_steps, opts->gradient_penalty, opts->gumbel_tau,
-						 opts->log_frequency ? "true" : "false");
+						 opts->log_frequency ? "true" : "false",
+						 opts->generator_average);
 	}
 	else
 	{

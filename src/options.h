@@ -38,6 +38,7 @@ typedef struct AigcTrainOptions
 	double		gradient_penalty;
 	double		gumbel_tau;
 	bool		log_frequency;
+	double		generator_average;
 	/* both */
 	int			max_modes;
 	int			max_categories;

@@ -277,6 +277,7 @@ train_gan(const char *name, AigcGan *gan, const float *x, int64 nrows,
 
 	aigc_gan_trainer_init(&run.trainer, gan, x, nrows, opts->batch_size,
 						  opts->log_frequency, opts->gradient_penalty, opts->dis_steps,
+						  opts->generator_average,
 						  opts->learning_rate, opts->weight_decay,
 						  opts->dis_learning_rate, opts->dis_weight_decay);
 	run.steps_per_epoch = Max(nrows / opts->batch_size, 1);
@@ -284,6 +285,7 @@ train_gan(const char *name, AigcGan *gan, const float *x, int64 nrows,
 	run.rng = rng;
 	history_init(hist, opts->epochs, lengthof(names), names);
 	run_epochs(name, opts, &runner, hist);
+	aigc_gan_trainer_finish(&run.trainer, rng);
 }
 
 static Jsonb *
