@@ -25,10 +25,11 @@ create_database aigc_bench aigc_pg
 load_demo_data aigc_bench
 
 log "training a VAE and a GAN for $EPOCHS epochs each"
-pg_psql -d aigc_bench -c "SET client_min_messages = warning" <<SQL
-SELECT aigc_train('bench_vae', 'contributions'::regclass, kind => 'vae',
+pg_psql -d aigc_bench <<SQL
+SET client_min_messages = warning;
+SELECT name, train_seconds FROM aigc_train('bench_vae', 'contributions'::regclass, kind => 'vae',
                   options => '{"epochs": $EPOCHS, "seed": 1, "progress_every": 0}');
-SELECT aigc_train('bench_gan', 'contributions'::regclass, kind => 'gan',
+SELECT name, train_seconds FROM aigc_train('bench_gan', 'contributions'::regclass, kind => 'gan',
                   options => '{"epochs": $EPOCHS, "seed": 1, "progress_every": 0}');
 \pset footer off
 SELECT m.kind,
