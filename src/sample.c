@@ -22,7 +22,7 @@
 PG_FUNCTION_INFO_V1(aigc_sample);
 
 #define SAMPLE_BATCH 1000
-/* Rows drawn at most per row asked for, and at least, under conditions */
+/* Under conditions, at most max(DRAWS_PER_ROW * n, MIN_DRAWS) rows are generated */
 #define DRAWS_PER_ROW 100
 #define MIN_DRAWS 1000000
 
@@ -174,7 +174,8 @@ aigc_sample(PG_FUNCTION_ARGS)
 		conds = aigc_conditions_parse(PG_GETARG_JSONB_P(5), model, name);
 	aigc_rng_seed(&rng, seed);
 	generator_init(&gen, model, conds);
-	max_draws = Max(DRAWS_PER_ROW * n, MIN_DRAWS);
+	max_draws = n > PG_INT64_MAX / DRAWS_PER_ROW ? PG_INT64_MAX :
+		Max(DRAWS_PER_ROW * n, MIN_DRAWS);
 	act = palloc(sizeof(float) * SAMPLE_BATCH * model->tf.dim);
 	decoded = palloc(sizeof(AigcColumnData) * model->tf.ncols);
 	for (int c = 0; c < model->tf.ncols; c++)
