@@ -111,7 +111,7 @@ RETURNS aigc.train_result
 AS 'MODULE_PATHNAME', 'aigc_train_relation'
 LANGUAGE C VOLATILE CALLED ON NULL INPUT;
 COMMENT ON FUNCTION aigc_train(text, regclass, text, jsonb) IS
-    'Train a generative model over a table scan and store it as a new version of name';
+    'Train a generative model (kind vae: TVAE-style; gan: CTGAN-style) over a table scan and store it as a new version of name';
 
 CREATE FUNCTION aigc_train(name text, query text, kind text DEFAULT 'vae',
                            options jsonb DEFAULT '{}')
@@ -119,15 +119,16 @@ RETURNS aigc.train_result
 AS 'MODULE_PATHNAME', 'aigc_train_query'
 LANGUAGE C VOLATILE CALLED ON NULL INPUT;
 COMMENT ON FUNCTION aigc_train(text, text, text, jsonb) IS
-    'Train a generative model over the rows of a query and store it as a new version of name';
+    'Train a generative model (kind vae: TVAE-style; gan: CTGAN-style) over the rows of a query and store it as a new version of name';
 
 CREATE FUNCTION aigc_sample(rowtype anyelement, model text, n bigint,
-                            seed bigint DEFAULT NULL, version integer DEFAULT NULL)
+                            seed bigint DEFAULT NULL, version integer DEFAULT NULL,
+                            conditions jsonb DEFAULT NULL)
 RETURNS SETOF anyelement
 AS 'MODULE_PATHNAME', 'aigc_sample'
 LANGUAGE C VOLATILE CALLED ON NULL INPUT;
-COMMENT ON FUNCTION aigc_sample(anyelement, text, bigint, bigint, integer) IS
-    'Sample n synthetic rows typed as rowtype (a composite whose columns match the model''s by name)';
+COMMENT ON FUNCTION aigc_sample(anyelement, text, bigint, bigint, integer, jsonb) IS
+    'Sample n synthetic rows typed as rowtype (a composite whose columns match the model''s by name); conditions fixes categories or ranges of columns, e.g. {"region": "north", "age": {"min": 30, "max": 40}}';
 
 CREATE FUNCTION aigc.gradient_check()
 RETURNS TABLE (component text, parameter text, max_rel_error float8, checked integer)

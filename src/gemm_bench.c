@@ -39,8 +39,9 @@ aigc_sgemm_gflops(PG_FUNCTION_ARGS)
 	int			version;
 	double		seconds;
 	AigcModel  *model;
-	AigcLinear *layers[AIGC_VAE_MAX_LINEARS];
-	bool		need_dx[AIGC_VAE_MAX_LINEARS];
+	AigcLinear *layers[Max(AIGC_VAE_MAX_LINEARS, AIGC_GAN_MAX_LINEARS)];
+	int			rows[Max(AIGC_VAE_MAX_LINEARS, AIGC_GAN_MAX_LINEARS)];
+	bool		need_dx[Max(AIGC_VAE_MAX_LINEARS, AIGC_GAN_MAX_LINEARS)];
 	int			nlayers;
 	int			batch;
 	int			widest = 1;
@@ -72,16 +73,31 @@ aigc_sgemm_gflops(PG_FUNCTION_ARGS)
 				 errmsg("seconds must be in (0, 600]")));
 
 	model = aigc_store_load(name, version, &version);
-	nlayers = aigc_vae_linears(&model->vae, layers, need_dx);
+	/* a GAN's discriminator multiplies batch / pac rows of pac rows each */
+	if (model->kind == AIGC_KIND_GAN)
+	{
+		if (batch % model->gan.cfg.pac != 0)
+			ereport(ERROR,
+					(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
+					 errmsg("batch_size must be a multiple of the model's pac (%d)",
+							model->gan.cfg.pac)));
+		nlayers = aigc_gan_linears(&model->gan, batch, layers, rows, need_dx);
+	}
+	else
+	{
+		nlayers = aigc_vae_linears(&model->vae, layers, need_dx);
+		for (int i = 0; i < nlayers; i++)
+			rows[i] = batch;
+	}
 	for (int i = 0; i < nlayers; i++)
 		widest = Max(widest, Max(layers[i]->in, layers[i]->out));
-	a = palloc(sizeof(float) * batch * widest);
-	b = palloc(sizeof(float) * widest * widest);
-	c = palloc(sizeof(float) * batch * widest);
-	d = palloc(sizeof(float) * widest * widest);
-	e = palloc(sizeof(float) * batch * widest);
+	a = palloc(sizeof(float) * (Size) batch * widest);
+	b = palloc(sizeof(float) * (Size) widest * widest);
+	c = palloc(sizeof(float) * (Size) batch * widest);
+	d = palloc(sizeof(float) * (Size) widest * widest);
+	e = palloc(sizeof(float) * (Size) batch * widest);
 	aigc_rng_seed(&rng, 1);
-	for (int i = 0; i < batch * widest; i++)
+	for (int64 i = 0; i < (int64) batch * widest; i++)
 	{
 		a[i] = (float) aigc_rng_normal(&rng);
 		c[i] = (float) aigc_rng_normal(&rng);
@@ -97,8 +113,8 @@ aigc_sgemm_gflops(PG_FUNCTION_ARGS)
 		CHECK_FOR_INTERRUPTS();
 		for (int i = 0; i < nlayers; i++)
 		{
-			layer_gemms(layers[i], batch, need_dx[i], a, b, c, d, e);
-			flops += aigc_linear_flops(layers[i], batch, need_dx[i]);
+			layer_gemms(layers[i], rows[i], need_dx[i], a, b, c, d, e);
+			flops += aigc_linear_flops(layers[i], rows[i], need_dx[i]);
 		}
 		INSTR_TIME_SET_CURRENT(now);
 		INSTR_TIME_SUBTRACT(now, start);

@@ -16,11 +16,15 @@ typedef struct AigcGenerator
 	AigcModel  *model;
 	AigcRng    *rng;
 	int			batch;			/* most rows one call produces */
-	AigcVaeBuffers buf;
+	AigcVaeBuffers vae_buf;		/* the model's kind decides which is used */
+	AigcGanBuffers gan_buf;
+	int			cond_col;		/* GAN: conditional vector fixed to this */
+	int			cond_slot;		/* category of this column, or -1 for none */
 	float	   *act;			/* batch x dim activated network output */
 	AigcColumnData *decoded;	/* tf.ncols arrays of batch values */
 } AigcGenerator;
 
+/* A generator of either kind of model, unconditioned (cond_col -1) */
 extern void aigc_generator_init(AigcGenerator *gen, AigcModel *model,
 								AigcRng *rng, int batch);
 

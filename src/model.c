@@ -30,10 +30,12 @@ aigc_kind_from_name(const char *name)
 {
 	if (strcmp(name, "vae") == 0)
 		return AIGC_KIND_VAE;
+	if (strcmp(name, "gan") == 0)
+		return AIGC_KIND_GAN;
 	ereport(ERROR,
 			(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
 			 errmsg("unknown model kind \"%s\"", name),
-			 errhint("The supported kind is \"vae\".")));
+			 errhint("The supported kinds are \"vae\" and \"gan\".")));
 	pg_unreachable();
 }
 
@@ -44,6 +46,8 @@ aigc_kind_name(AigcModelKind kind)
 	{
 		case AIGC_KIND_VAE:
 			return "vae";
+		case AIGC_KIND_GAN:
+			return "gan";
 	}
 	return "unknown";
 }
@@ -67,7 +71,7 @@ aigc_model_serialize(const AigcModel *model)
 
 	initStringInfo(&buf);
 	appendBinaryStringInfo(&buf, MODEL_MAGIC, MODEL_MAGIC_LEN);
-	aigc_write_u32(&buf, AIGC_MODEL_FORMAT_VERSION);
+	aigc_write_u32(&buf, model->kind == AIGC_KIND_GAN ? 2 : 1);
 	aigc_write_u32(&buf, model->kind);
 	aigc_write_u64(&buf, 0);	/* payload length, patched below */
 	payload_start = buf.len;
@@ -76,7 +80,10 @@ aigc_model_serialize(const AigcModel *model)
 	aigc_write_u32(&buf, model->nexcluded);
 	for (int i = 0; i < model->nexcluded; i++)
 		aigc_write_string(&buf, model->excluded[i]);
-	aigc_vae_write(&model->vae, &buf);
+	if (model->kind == AIGC_KIND_GAN)
+		aigc_gan_write(&model->gan, &buf);
+	else
+		aigc_vae_write(&model->vae, &buf);
 
 	/* patch the payload length in place, little-endian like every field */
 	for (int i = 0; i < 8; i++)
@@ -139,7 +146,7 @@ aigc_model_deserialize(const char *data, Size len)
 	if (stored_crc != crc)
 		corrupt("The checksum of the weights does not match.");
 
-	if (kind != AIGC_KIND_VAE)
+	if (kind != AIGC_KIND_VAE && (kind != AIGC_KIND_GAN || version < 2))
 		corrupt("The model kind is unknown.");
 
 	aigc_reader_init(&r, data + MODEL_HEADER_LEN, payload_len);
@@ -150,8 +157,13 @@ aigc_model_deserialize(const char *data, Size len)
 	model->excluded = palloc(sizeof(char *) * (model->nexcluded + 1));
 	for (int i = 0; i < model->nexcluded; i++)
 		model->excluded[i] = aigc_read_string(&r);
-	aigc_vae_read(&model->vae, &r, model->tf.spans, model->tf.nspans);
-	if (model->vae.cfg.data_dim != model->tf.dim)
+	if (model->kind == AIGC_KIND_GAN)
+		aigc_gan_read(&model->gan, &r, model->tf.spans, model->tf.nspans,
+					  model->tf.ncols);
+	else
+		aigc_vae_read(&model->vae, &r, model->tf.spans, model->tf.nspans);
+	if ((model->kind == AIGC_KIND_GAN ? model->gan.cfg.data_dim :
+		 model->vae.cfg.data_dim) != model->tf.dim)
 		corrupt("The network's width does not match the column encoding.");
 	if (r.pos != r.len)
 		corrupt("The weights have trailing bytes.");

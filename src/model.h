@@ -9,14 +9,20 @@
 #include "postgres.h"
 
 #include "transformer.h"
+#include "gan.h"
 #include "vae.h"
 
-/* Bump when the blob layout changes; older versions stay readable. */
-#define AIGC_MODEL_FORMAT_VERSION 1
+/*
+ * Bump when the blob layout changes; older versions stay readable.
+ * Version 2 added GAN payloads (kind 2).  A blob carries the lowest version
+ * that can read it, so VAE blobs are still written as version 1.
+ */
+#define AIGC_MODEL_FORMAT_VERSION 2
 
 typedef enum AigcModelKind
 {
-	AIGC_KIND_VAE = 1
+	AIGC_KIND_VAE = 1,
+	AIGC_KIND_GAN = 2
 } AigcModelKind;
 
 typedef struct AigcModel
@@ -25,7 +31,8 @@ typedef struct AigcModel
 	AigcTransformer tf;
 	int			nexcluded;		/* source columns deliberately not modelled */
 	char	  **excluded;
-	AigcVae		vae;
+	AigcVae		vae;			/* kind vae */
+	AigcGan		gan;			/* kind gan */
 } AigcModel;
 
 extern AigcModelKind aigc_kind_from_name(const char *name);

@@ -111,11 +111,13 @@ load(const char *name, int name_len, int version)
 	e->requested = version;
 	e->model = aigc_store_load(e->name, version, &e->version);
 	e->user = GetUserId();
-	if (e->model->kind == AIGC_KIND_VAE)
 	{
 		int			ncols = e->model->tf.ncols;
 
-		aigc_vae_buffers_init(&e->buf, &e->model->vae, 1);
+		if (e->model->kind == AIGC_KIND_GAN)
+			aigc_gan_scorer_init(&e->gan_scorer, &e->model->gan, 1);
+		else
+			aigc_vae_buffers_init(&e->buf, &e->model->vae, 1);
 		e->value = palloc0(sizeof(double) * ncols);
 		e->isnull = palloc0(sizeof(bool) * ncols);
 		e->x = palloc0(sizeof(float) * e->model->tf.dim);

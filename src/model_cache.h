@@ -17,6 +17,7 @@
 #include "postgres.h"
 
 #include "model.h"
+#include "gan_score.h"
 #include "vae.h"
 
 typedef struct AigcCachedModel
@@ -30,8 +31,9 @@ typedef struct AigcCachedModel
 	Oid			user;			/* last user whose privilege "use" was checked */
 	AigcModel  *model;
 
-	/* scratch for scoring one row (VAE models) */
-	AigcVaeBuffers buf;
+	/* scratch for scoring one row */
+	AigcVaeBuffers buf;			/* VAE models */
+	AigcGanScorer gan_scorer;	/* GAN models */
 	double	   *value;			/* ncols column values, as the transformer */
 	bool	   *isnull;
 	float	   *x;				/* the encoded row */

@@ -10,7 +10,7 @@
 #include "nodes/pg_list.h"
 #include "utils/jsonb.h"
 
-#include "vae.h"
+#include "model.h"
 
 typedef struct AigcTrainOptions
 {
@@ -25,6 +25,21 @@ typedef struct AigcTrainOptions
 	int			enc_dims[AIGC_MAX_HIDDEN];
 	int			n_dec;
 	int			dec_dims[AIGC_MAX_HIDDEN];
+	/* kind gan */
+	int			noise_dim;
+	int			n_gen;
+	int			gen_dims[AIGC_MAX_HIDDEN];
+	int			n_dis;
+	int			dis_dims[AIGC_MAX_HIDDEN];
+	int			pac;
+	double		dis_learning_rate;
+	double		dis_weight_decay;
+	int			dis_steps;
+	double		gradient_penalty;
+	double		gumbel_tau;
+	bool		log_frequency;
+	double		generator_average;
+	/* both */
 	int			max_modes;
 	int			max_categories;
 	int			progress_every;	/* epochs between NOTICEs, 0 for none */
@@ -32,8 +47,16 @@ typedef struct AigcTrainOptions
 	List	   *exclude;		/* column names (char *) */
 } AigcTrainOptions;
 
-extern void aigc_parse_train_options(Jsonb *options, AigcTrainOptions *opts);
+/* Options of the other kind are errors, so are unknown ones */
+/* aigc.train_memory_limit, in kB: what a training run's rows may take */
+extern int	aigc_train_memory_limit;
+
+/* Defines the aigc.* settings; called once, when the module loads */
+extern void aigc_define_settings(void);
+
+extern void aigc_parse_train_options(Jsonb *options, AigcModelKind kind,
+									 AigcTrainOptions *opts);
 extern Jsonb *aigc_train_options_jsonb(const AigcTrainOptions *opts,
-									   const char *kind);
+									   AigcModelKind kind);
 
 #endif

@@ -16,12 +16,16 @@
 #include "utils/typcache.h"
 #include "utils/tuplestore.h"
 
+#include "conditions.h"
 #include "generate.h"
-#include "model_store.h"
+#include "model_cache.h"
 
 PG_FUNCTION_INFO_V1(aigc_sample);
 
 #define SAMPLE_BATCH 1000
+/* Under conditions, at most max(DRAWS_PER_ROW * n, MIN_DRAWS) rows are generated */
+#define DRAWS_PER_ROW 100
+#define MIN_DRAWS 1000000
 
 /* Where each attribute of the result row comes from */
 typedef struct TargetColumn
@@ -91,7 +95,10 @@ aigc_sample(PG_FUNCTION_ARGS)
 	TupleDesc	desc;
 	TargetColumn *map;
 	AigcRng		rng;
+	AigcConditions *conds = NULL;
 	AigcGenerator gen;
+	int64		drawn = 0;
+	int64		max_draws;
 	Datum	   *values;
 	bool	   *nulls;
 
@@ -123,26 +130,48 @@ aigc_sample(PG_FUNCTION_ARGS)
 
 	run_cxt = AllocSetContextCreate(caller, "aigc_sample", ALLOCSET_DEFAULT_SIZES);
 	MemoryContextSwitchTo(run_cxt);
-	model = aigc_store_load(name, version, &version);
+	model = aigc_model_cache_get(name, version, &version);
 	map = map_columns(model, name, desc);
+	if (!PG_ARGISNULL(5))
+		conds = aigc_conditions_parse(PG_GETARG_JSONB_P(5), model, name);
 	aigc_rng_seed(&rng, seed);
 	aigc_generator_init(&gen, model, &rng, SAMPLE_BATCH);
+	/* CTGAN's sampling with a condition column: fix the conditional vector */
+	if (conds != NULL && model->kind == AIGC_KIND_GAN)
+		aigc_conditions_gan_slot(conds, &model->gan, &gen.cond_col, &gen.cond_slot);
+	max_draws = n > PG_INT64_MAX / DRAWS_PER_ROW ? PG_INT64_MAX :
+		Max(DRAWS_PER_ROW * n, MIN_DRAWS);
 	values = palloc(sizeof(Datum) * Max(desc->natts, 1));
 	nulls = palloc(sizeof(bool) * Max(desc->natts, 1));
 	/* converted values live only until their rows are in the tuplestore */
 	batch_cxt = AllocSetContextCreate(run_cxt, "aigc_sample batch",
 									  ALLOCSET_DEFAULT_SIZES);
 
+	/*
+	 * Under conditions, whole batches are drawn and the rows that satisfy
+	 * them kept (rejection sampling), up to max_draws rows in all.
+	 */
 	for (int64 done = 0; done < n;)
 	{
-		int			batch = (int) Min((int64) SAMPLE_BATCH, n - done);
+		int			batch = conds ? SAMPLE_BATCH : (int) Min((int64) SAMPLE_BATCH, n - done);
 
 		CHECK_FOR_INTERRUPTS();
+		if (conds != NULL && drawn >= max_draws)
+			ereport(ERROR,
+					(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
+					 errmsg("model \"%s\" did not produce " INT64_FORMAT " rows satisfying conditions %s",
+							name, n, conds->text),
+					 errdetail("Only " INT64_FORMAT " of " INT64_FORMAT " generated rows satisfied them.",
+							   done, drawn),
+					 errhint("Relax the conditions or ask for fewer rows.")));
 		aigc_generator_next(&gen, batch);
+		drawn += batch;
 		MemoryContextReset(batch_cxt);
 		MemoryContextSwitchTo(batch_cxt);
-		for (int r = 0; r < batch; r++)
+		for (int r = 0; r < batch && done < n; r++)
 		{
+			if (conds && !aigc_conditions_accept(conds, &model->tf, gen.decoded, r))
+				continue;
 			for (int i = 0; i < desc->natts; i++)
 			{
 				const TargetColumn *t = &map[i];
@@ -162,9 +191,9 @@ aigc_sample(PG_FUNCTION_ARGS)
 					values[i] = aigc_double_to_datum(d->value[r], t->typid, t->typmod);
 			}
 			tuplestore_putvalues(rsinfo->setResult, desc, values, nulls);
+			done++;
 		}
 		MemoryContextSwitchTo(run_cxt);
-		done += batch;
 	}
 
 	MemoryContextSwitchTo(caller);

@@ -109,11 +109,12 @@ aigc_check_scorable(const AigcModel *model)
 	switch (model->kind)
 	{
 		case AIGC_KIND_VAE:
+		case AIGC_KIND_GAN:
 			return;
 	}
 	ereport(ERROR,
 			(errcode(ERRCODE_FEATURE_NOT_SUPPORTED),
-			 errmsg("scoring %s models is not supported yet",
+			 errmsg("scoring %s models is not supported",
 					asc_toupper(kind, strlen(kind)))));
 }
 
@@ -181,7 +182,15 @@ aigc_score_tuple(AigcCachedModel *m, AigcRowMap *map, HeapTuple tuple)
 
 	Assert(map->load_id == m->load_id);
 	encode_tuple(m->model, map, tuple, m->value, m->isnull, m->x);
-	aigc_vae_row_terms(&m->model->vae, &m->buf, m->x, 1, ncols, m->terms);
+	if (m->model->kind == AIGC_KIND_GAN)
+	{
+		double		score;
+
+		aigc_gan_score_rows(&m->model->gan, &m->gan_scorer, m->x, 1, &score,
+							m->terms, ncols);
+	}
+	else
+		aigc_vae_row_terms(&m->model->vae, &m->buf, m->x, 1, ncols, m->terms);
 	return sum_terms(m->terms, ncols);
 }
 
@@ -280,6 +289,11 @@ aigc_encode(PG_FUNCTION_ARGS)
 
 	if (!fetch_call(fcinfo, &m, &map, &tuple))
 		PG_RETURN_NULL();
+	if (m->model->kind != AIGC_KIND_VAE)
+		ereport(ERROR,
+				(errcode(ERRCODE_FEATURE_NOT_SUPPORTED),
+				 errmsg("aigc_encode needs a VAE model; \"%s\" is a GAN", m->name),
+				 errdetail("A GAN has no encoder, so rows have no latent code.")));
 	aigc_score_tuple(m, map, &tuple);
 	L = m->model->vae.cfg.latent_dim;
 	elems = palloc(sizeof(Datum) * L);
@@ -319,7 +333,7 @@ aigc_explain(PG_FUNCTION_ARGS)
 	HeapTupleData tuple;
 	const AigcTransformer *tf;
 	double		score;
-	float	   *act;
+	bool		is_gan;
 	AigcColumnData *decoded;
 
 	InitMaterializedSRF(fcinfo, 0);
@@ -327,16 +341,23 @@ aigc_explain(PG_FUNCTION_ARGS)
 		return (Datum) 0;
 	tf = &m->model->tf;
 	score = aigc_score_tuple(m, map, &tuple);
+	is_gan = m->model->kind == AIGC_KIND_GAN;
 
-	act = palloc(sizeof(float) * tf->dim);
-	aigc_vae_activate(&m->model->vae, m->buf.out, 1, NULL, act);
+	/* a GAN reconstructs nothing: it has no expected values */
 	decoded = palloc(sizeof(AigcColumnData) * tf->ncols);
 	for (int c = 0; c < tf->ncols; c++)
 	{
 		decoded[c].value = palloc(sizeof(double));
 		decoded[c].isnull = palloc(sizeof(bool));
+		decoded[c].isnull[0] = true;
 	}
-	aigc_transformer_decode(tf, act, 1, decoded, NULL);
+	if (!is_gan)
+	{
+		float	   *act = palloc(sizeof(float) * tf->dim);
+
+		aigc_vae_activate(&m->model->vae, m->buf.out, 1, NULL, act);
+		aigc_transformer_decode(tf, act, 1, decoded, NULL);
+	}
 
 	for (int c = 0; c <= tf->ncols; c++)
 	{
@@ -355,12 +376,12 @@ aigc_explain(PG_FUNCTION_ARGS)
 				values[3] = CStringGetTextDatum(OutputFunctionCall((FmgrInfo *) &src->out,
 																   map->values[src->attno]));
 			values[4] = expected_text(&tf->cols[c], src, &decoded[c], &nulls[4]);
-			values[5] = CStringGetTextDatum("reconstruction");
+			values[5] = CStringGetTextDatum(is_gan ? "critic" : "reconstruction");
 		}
 		else
 		{
 			nulls[0] = nulls[3] = nulls[4] = true;
-			values[5] = CStringGetTextDatum("kl");
+			values[5] = CStringGetTextDatum(is_gan ? "critic biases" : "kl");
 		}
 		tuplestore_putvalues(rsinfo->setResult, rsinfo->setDesc, values, nulls);
 	}
@@ -503,6 +524,8 @@ aigc_score_batch(PG_FUNCTION_ARGS)
 	AigcModel  *model;
 	AigcRowMap *map = NULL;
 	AigcVaeBuffers buf;
+	AigcGanScorer gan_scorer;
+	double	   *scores;
 	int			ncols;
 	int			dim;
 	float	   *x;
@@ -536,7 +559,11 @@ aigc_score_batch(PG_FUNCTION_ARGS)
 	aigc_check_scorable(model);
 	ncols = model->tf.ncols;
 	dim = model->tf.dim;
-	aigc_vae_buffers_init(&buf, &model->vae, SCORE_BATCH);
+	if (model->kind == AIGC_KIND_GAN)
+		aigc_gan_scorer_init(&gan_scorer, &model->gan, SCORE_BATCH);
+	else
+		aigc_vae_buffers_init(&buf, &model->vae, SCORE_BATCH);
+	scores = palloc(sizeof(double) * SCORE_BATCH);
 	x = palloc(sizeof(float) * SCORE_BATCH * dim);
 	terms = palloc(sizeof(double) * SCORE_BATCH * (ncols + 1));
 	value = palloc(sizeof(double) * ncols);
@@ -586,14 +613,21 @@ aigc_score_batch(PG_FUNCTION_ARGS)
 			}
 			encode_tuple(model, map, &tuple, value, isnull, x + r * dim);
 		}
-		aigc_vae_row_terms(&model->vae, &buf, x, (int) n, ncols, terms);
+		if (model->kind == AIGC_KIND_GAN)
+			aigc_gan_score_rows(&model->gan, &gan_scorer, x, (int) n, scores, NULL, ncols);
+		else
+		{
+			aigc_vae_row_terms(&model->vae, &buf, x, (int) n, ncols, terms);
+			for (uint64 r = 0; r < n; r++)
+				scores[r] = sum_terms(terms + r * (ncols + 1), ncols);
+		}
 		for (uint64 r = 0; r < n; r++)
 		{
 			Datum		values[2];
 			bool		nulls[2] = {false, false};
 
 			values[0] = PointerGetDatum(&tids[r]);
-			values[1] = Float8GetDatum(sum_terms(terms + r * (ncols + 1), ncols));
+			values[1] = Float8GetDatum(scores[r]);
 			tuplestore_putvalues(rsinfo->setResult, rsinfo->setDesc, values, nulls);
 		}
 		MemoryContextSwitchTo(run_cxt);

@@ -35,13 +35,15 @@
 PG_FUNCTION_INFO_V1(aigc_train_relation);
 PG_FUNCTION_INFO_V1(aigc_train_query);
 
-/* Per-epoch losses and timings of one run */
+#define MAX_SERIES 4
+
+/* Per-epoch losses (one series per named loss) and timings of one run */
 typedef struct TrainHistory
 {
 	int			epochs;
-	double	   *loss;
-	double	   *recon;
-	double	   *kl;
+	int			nseries;
+	const char *names[MAX_SERIES];
+	double	   *series[MAX_SERIES];
 	double		loop_seconds;
 	double		gemm_flops;
 	int64		steps;
@@ -52,6 +54,19 @@ typedef struct TrainHistory
 /* Prior-shift calibration: a few passes of 10000 samples cost under an epoch */
 #define CALIBRATE_ITERATIONS 5
 #define CALIBRATE_SAMPLES 10000
+
+/*
+ * One kind's training as the shared epoch loop drives it: run_epoch trains
+ * one epoch, writes one value per series and adds its GEMM work to the
+ * history; report words the progress NOTICE.
+ */
+typedef struct EpochRunner
+{
+	void		(*run_epoch) (void *state, double *values, TrainHistory *hist);
+	void		(*report) (const char *name, int epoch, int epochs,
+						   const double *values);
+	void	   *state;
+} EpochRunner;
 
 /*
  * Denormal floats make CPU training several times slower and carry no
@@ -89,71 +104,208 @@ seconds_since(instr_time start)
 }
 
 static void
-train_vae(const char *name, AigcVae *vae, const float *x, int64 nrows, int dim,
-		  const AigcTrainOptions *opts, AigcRng *rng, TrainHistory *hist)
+history_init(TrainHistory *hist, int epochs, int nseries, const char *const *names)
 {
-	int			batch = (int) Min((int64) opts->batch_size, nrows);
-	int64		nbatches = (nrows + batch - 1) / batch;
-	int64	   *perm = palloc(sizeof(int64) * nrows);
-	float	   *xb = palloc(sizeof(float) * (Size) batch * dim);
-	AigcVaeBuffers buf;
-	AigcAdam	adam;
-	instr_time	start;
-
-	aigc_vae_buffers_init(&buf, vae, batch);
-	aigc_adam_init(&adam, vae->params, vae->nparams, opts->learning_rate,
-				   0.9, 0.999, opts->weight_decay);
-	for (int64 i = 0; i < nrows; i++)
-		perm[i] = i;
-	hist->epochs = opts->epochs;
-	hist->loss = palloc0(sizeof(double) * opts->epochs);
-	hist->recon = palloc0(sizeof(double) * opts->epochs);
-	hist->kl = palloc0(sizeof(double) * opts->epochs);
+	hist->epochs = epochs;
+	hist->nseries = nseries;
+	for (int i = 0; i < nseries; i++)
+	{
+		hist->names[i] = names[i];
+		hist->series[i] = palloc0(sizeof(double) * epochs);
+	}
 	hist->gemm_flops = 0.0;
 	hist->steps = 0;
+	hist->gap_before = hist->gap_after = -1.0;
+}
+
+static void
+run_epochs(const char *name, const AigcTrainOptions *opts,
+		   const EpochRunner *runner, TrainHistory *hist)
+{
+	instr_time	start;
 
 	INSTR_TIME_SET_CURRENT(start);
 	for (int epoch = 0; epoch < opts->epochs; epoch++)
 	{
-		aigc_rng_shuffle(rng, perm, nrows);
-		for (int64 b = 0; b < nbatches; b++)
-		{
-			int64		first = b * batch;
-			int			n = (int) Min((int64) batch, nrows - first);
-			double		recon,
-						kl;
+		double		values[MAX_SERIES];
 
-			CHECK_FOR_INTERRUPTS();
-			for (int r = 0; r < n; r++)
-				memcpy(xb + (Size) r * dim, x + (Size) perm[first + r] * dim,
-					   sizeof(float) * dim);
-			aigc_vae_forward_backward(vae, &buf, xb, n, rng, true, &recon, &kl);
-			aigc_adam_step(&adam);
-			aigc_vae_clamp_sigma(vae);
-			hist->recon[epoch] += recon / nbatches;
-			hist->kl[epoch] += kl / nbatches;
-			hist->gemm_flops += aigc_vae_step_flops(vae, n);
-			hist->steps++;
+		runner->run_epoch(runner->state, values, hist);
+		for (int i = 0; i < hist->nseries; i++)
+		{
+			hist->series[i][epoch] = values[i];
+			if (!isfinite(values[i]))
+				ereport(ERROR,
+						(errcode(ERRCODE_NUMERIC_VALUE_OUT_OF_RANGE),
+						 errmsg("training of model \"%s\" diverged at epoch %d", name, epoch + 1),
+						 errhint("Lower the training option \"learning_rate\".")));
 		}
-		hist->loss[epoch] = hist->recon[epoch] + hist->kl[epoch];
-		if (!isfinite(hist->loss[epoch]))
-			ereport(ERROR,
-					(errcode(ERRCODE_NUMERIC_VALUE_OUT_OF_RANGE),
-					 errmsg("training of model \"%s\" diverged at epoch %d", name, epoch + 1),
-					 errhint("Lower the training option \"learning_rate\".")));
 		if (opts->progress_every > 0 &&
 			((epoch + 1) % opts->progress_every == 0 || epoch + 1 == opts->epochs))
-			ereport(NOTICE,
-					(errmsg("aigc_train \"%s\": epoch %d/%d, loss %.4f (reconstruction %.4f, KL %.4f)",
-							name, epoch + 1, opts->epochs, hist->loss[epoch],
-							hist->recon[epoch], hist->kl[epoch])));
+			runner->report(name, epoch + 1, opts->epochs, values);
 	}
 	hist->loop_seconds = seconds_since(start);
-	hist->gap_before = hist->gap_after = -1.0;
+}
+
+/* The VAE: shuffled mini-batches over every row, once per epoch */
+typedef struct VaeRun
+{
+	AigcVae    *vae;
+	AigcVaeBuffers buf;
+	AigcAdam	adam;
+	const float *x;
+	int64		nrows;
+	int			dim;
+	int			batch;
+	int64		nbatches;
+	int64	   *perm;
+	float	   *xb;
+	AigcRng    *rng;
+} VaeRun;
+
+static void
+vae_epoch(void *state, double *values, TrainHistory *hist)
+{
+	VaeRun	   *run = state;
+	double		recon_sum = 0.0,
+				kl_sum = 0.0;
+
+	aigc_rng_shuffle(run->rng, run->perm, run->nrows);
+	for (int64 b = 0; b < run->nbatches; b++)
+	{
+		int64		first = b * run->batch;
+		int			n = (int) Min((int64) run->batch, run->nrows - first);
+		double		recon,
+					kl;
+
+		CHECK_FOR_INTERRUPTS();
+		for (int r = 0; r < n; r++)
+			memcpy(run->xb + (Size) r * run->dim,
+				   run->x + (Size) run->perm[first + r] * run->dim,
+				   sizeof(float) * run->dim);
+		aigc_vae_forward_backward(run->vae, &run->buf, run->xb, n, run->rng,
+								  true, &recon, &kl);
+		aigc_adam_step(&run->adam);
+		aigc_vae_clamp_sigma(run->vae);
+		recon_sum += recon / run->nbatches;
+		kl_sum += kl / run->nbatches;
+		hist->gemm_flops += aigc_vae_step_flops(run->vae, n);
+		hist->steps++;
+	}
+	values[0] = recon_sum + kl_sum;
+	values[1] = recon_sum;
+	values[2] = kl_sum;
+}
+
+static void
+vae_report(const char *name, int epoch, int epochs, const double *values)
+{
+	ereport(NOTICE,
+			(errmsg("aigc_train \"%s\": epoch %d/%d, loss %.4f (reconstruction %.4f, KL %.4f)",
+					name, epoch, epochs, values[0], values[1], values[2])));
+}
+
+static void
+train_vae(const char *name, AigcVae *vae, const float *x, int64 nrows, int dim,
+		  const AigcTrainOptions *opts, AigcRng *rng, TrainHistory *hist)
+{
+	static const char *const names[] = {"loss", "reconstruction", "kl"};
+	VaeRun		run;
+	EpochRunner runner = {vae_epoch, vae_report, &run};
+
+	run.vae = vae;
+	run.x = x;
+	run.nrows = nrows;
+	run.dim = dim;
+	run.batch = (int) Min((int64) opts->batch_size, nrows);
+	run.nbatches = (nrows + run.batch - 1) / run.batch;
+	run.perm = palloc(sizeof(int64) * nrows);
+	run.xb = palloc(sizeof(float) * (Size) run.batch * dim);
+	run.rng = rng;
+	aigc_vae_buffers_init(&run.buf, vae, run.batch);
+	aigc_adam_init(&run.adam, vae->params, vae->nparams, opts->learning_rate,
+				   0.9, 0.999, opts->weight_decay);
+	for (int64 i = 0; i < nrows; i++)
+		run.perm[i] = i;
+	history_init(hist, opts->epochs, lengthof(names), names);
+	run_epochs(name, opts, &runner, hist);
 	if (opts->calibrate)
-		aigc_vae_calibrate_marginals(vae, &buf, x, nrows, rng, CALIBRATE_ITERATIONS,
-									 CALIBRATE_SAMPLES, &hist->gap_before,
-									 &hist->gap_after);
+		aigc_vae_calibrate_marginals(vae, &run.buf, x, nrows, rng,
+									 CALIBRATE_ITERATIONS, CALIBRATE_SAMPLES,
+									 &hist->gap_before, &hist->gap_after);
+}
+
+/*
+ * The GAN: CTGAN's epoch is max(rows / batch, 1) steps, each of
+ * discriminator_steps discriminator updates and one generator update on
+ * batches drawn by training-by-sampling.
+ */
+typedef struct GanRun
+{
+	AigcGanTrainer trainer;
+	int64		steps_per_epoch;
+	double		step_flops;
+	AigcRng    *rng;
+} GanRun;
+
+static void
+gan_epoch(void *state, double *values, TrainHistory *hist)
+{
+	GanRun	   *run = state;
+
+	memset(values, 0, sizeof(double) * 4);
+	for (int64 s = 0; s < run->steps_per_epoch; s++)
+	{
+		AigcGanStepLosses l;
+
+		CHECK_FOR_INTERRUPTS();
+		aigc_gan_train_step(&run->trainer, run->rng, &l);
+		values[0] += l.generator / run->steps_per_epoch;
+		values[1] += l.discriminator / run->steps_per_epoch;
+		values[2] += l.penalty / run->steps_per_epoch;
+		values[3] += l.cross_entropy / run->steps_per_epoch;
+		hist->gemm_flops += run->step_flops;
+		hist->steps++;
+	}
+}
+
+static void
+gan_report(const char *name, int epoch, int epochs, const double *values)
+{
+	ereport(NOTICE,
+			(errmsg("aigc_train \"%s\": epoch %d/%d, generator loss %.4f, discriminator loss %.4f (gradient penalty %.4f, cross-entropy %.4f)",
+					name, epoch, epochs, values[0], values[1], values[2], values[3])));
+}
+
+static void
+train_gan(const char *name, AigcGan *gan, const float *x, int64 nrows,
+		  const AigcTrainOptions *opts, AigcRng *rng, TrainHistory *hist)
+{
+	static const char *const names[] = {
+		"generator", "discriminator", "gradient_penalty", "cross_entropy"
+	};
+	GanRun		run;
+	EpochRunner runner = {gan_epoch, gan_report, &run};
+
+	aigc_gan_trainer_init(&run.trainer, gan, x, nrows, opts->batch_size,
+						  opts->log_frequency, opts->gradient_penalty, opts->dis_steps,
+						  opts->generator_average,
+						  opts->learning_rate, opts->weight_decay,
+						  opts->dis_learning_rate, opts->dis_weight_decay);
+	run.steps_per_epoch = Max(nrows / opts->batch_size, 1);
+	run.step_flops = aigc_gan_step_flops(gan, opts->batch_size, opts->dis_steps);
+	run.rng = rng;
+	history_init(hist, opts->epochs, lengthof(names), names);
+	run_epochs(name, opts, &runner, hist);
+	aigc_gan_trainer_finish(&run.trainer, rng);
+}
+
+static int
+cmp_int64(const void *a, const void *b)
+{
+	int64		x = *(const int64 *) a;
+	int64		y = *(const int64 *) b;
+
+	return (x > y) - (x < y);
 }
 
 static Jsonb *
@@ -198,6 +350,50 @@ columns_jsonb(const AigcTransformer *tf)
 	return text_to_jsonb(buf.data);
 }
 
+/*
+ * Keep a uniform random subset of the rows read, as many as can be encoded
+ * within budget bytes: the encoded rows, a permutation of them, and the
+ * GAN's per-category row lists take 4 bytes per encoded value and 8 per row
+ * and categorical column.
+ */
+static void
+fit_rows(AigcTrainingData *td, const AigcTransformer *tf, int64 budget,
+		 AigcRng *rng)
+{
+	int64		per_row = (int64) sizeof(float) * tf->dim + sizeof(int64);
+	int64		keep;
+	int64	   *idx;
+
+	for (int c = 0; c < tf->ncols; c++)
+		if (tf->cols[c].kind == AIGC_CATEGORICAL)
+			per_row += sizeof(int64);
+	keep = Max(budget / per_row, 1);
+	if (td->nrows <= keep)
+		return;
+
+	/* the first keep entries of a partial Fisher-Yates shuffle, in row order */
+	idx = MemoryContextAllocHuge(CurrentMemoryContext, sizeof(int64) * td->nrows);
+	for (int64 i = 0; i < td->nrows; i++)
+		idx[i] = i;
+	for (int64 i = 0; i < keep; i++)
+	{
+		int64		j = i + (int64) aigc_rng_below(rng, (uint64) (td->nrows - i));
+		int64		tmp = idx[i];
+
+		idx[i] = idx[j];
+		idx[j] = tmp;
+	}
+	qsort(idx, keep, sizeof(int64), cmp_int64);
+	for (int c = 0; c < td->ncols; c++)
+		for (int64 i = 0; i < keep; i++)
+		{
+			td->data[c].value[i] = td->data[c].value[idx[i]];
+			td->data[c].isnull[i] = td->data[c].isnull[idx[i]];
+		}
+	td->nrows = keep;
+	pfree(idx);
+}
+
 static Datum
 train_common(FunctionCallInfo fcinfo, bool from_query)
 {
@@ -214,6 +410,8 @@ train_common(FunctionCallInfo fcinfo, bool from_query)
 	AigcStoreEntry entry;
 	float	   *encoded;
 	instr_time	start;
+	int64		budget;
+	int64		scanned;
 	int			version;
 	unsigned int float_mode;
 	Datum		values[7];
@@ -238,14 +436,20 @@ train_common(FunctionCallInfo fcinfo, bool from_query)
 	MemoryContextSwitchTo(run_cxt);
 	INSTR_TIME_SET_CURRENT(start);
 
-	aigc_parse_train_options(PG_ARGISNULL(3) ? NULL : PG_GETARG_JSONB_P(3), &opts);
+	aigc_parse_train_options(PG_ARGISNULL(3) ? NULL : PG_GETARG_JSONB_P(3), kind,
+							 &opts);
 	aigc_rng_seed(&rng, opts.seed);
 
+	/* half of aigc.train_memory_limit for the rows as read, half encoded */
+	budget = (int64) aigc_train_memory_limit * 1024 / 2;
 	if (from_query)
-		aigc_read_query(text_to_cstring(PG_GETARG_TEXT_PP(1)), opts.exclude,
-						opts.max_categories, &td);
+		scanned = aigc_read_query_sample(text_to_cstring(PG_GETARG_TEXT_PP(1)),
+										 opts.exclude, opts.max_categories, 0,
+										 budget, &rng, &td);
 	else
-		aigc_read_relation(PG_GETARG_OID(1), opts.exclude, opts.max_categories, &td);
+		scanned = aigc_read_relation_sample(PG_GETARG_OID(1), opts.exclude,
+											opts.max_categories, 0, budget,
+											&rng, &td);
 	if (td.nrows == 0)
 		ereport(ERROR,
 				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
@@ -262,6 +466,14 @@ train_common(FunctionCallInfo fcinfo, bool from_query)
 	for (int i = 0; i < model->nexcluded; i++)
 		model->excluded[i] = list_nth(td.excluded, i);
 	aigc_transformer_fit(&model->tf, td.data, td.nrows, opts.max_modes, &rng);
+	fit_rows(&td, &model->tf, budget, &rng);
+	if (td.nrows < scanned)
+		ereport(NOTICE,
+				(errmsg("training model \"%s\" on a uniform sample of " INT64_FORMAT " of the " INT64_FORMAT " rows",
+						name, td.nrows, scanned),
+				 errdetail("The rows would not fit in aigc.train_memory_limit (%d kB).",
+						   aigc_train_memory_limit),
+				 errhint("Raise aigc.train_memory_limit to train on more rows.")));
 
 	encoded = MemoryContextAllocHuge(run_cxt, sizeof(float) * (Size) td.nrows * model->tf.dim);
 	for (int64 first = 0; first < td.nrows; first += 10000)
@@ -272,24 +484,42 @@ train_common(FunctionCallInfo fcinfo, bool from_query)
 								encoded + (Size) first * model->tf.dim, &rng);
 	}
 
-	{
-		AigcVaeConfig cfg;
-
-		cfg.data_dim = model->tf.dim;
-		cfg.latent_dim = opts.latent_dim;
-		cfg.n_enc = opts.n_enc;
-		memcpy(cfg.enc_dims, opts.enc_dims, sizeof(cfg.enc_dims));
-		cfg.n_dec = opts.n_dec;
-		memcpy(cfg.dec_dims, opts.dec_dims, sizeof(cfg.dec_dims));
-		cfg.loss_factor = opts.loss_factor;
-		aigc_vae_init(&model->vae, &cfg, model->tf.spans, model->tf.nspans, &rng);
-	}
-
 	float_mode = flush_denormals();
 	PG_TRY();
 	{
-		train_vae(name, &model->vae, encoded, td.nrows, model->tf.dim, &opts,
-				  &rng, &hist);
+		if (kind == AIGC_KIND_GAN)
+		{
+			AigcGanConfig cfg;
+
+			memset(&cfg, 0, sizeof(cfg));
+			cfg.data_dim = model->tf.dim;
+			cfg.noise_dim = opts.noise_dim;
+			cfg.n_gen = opts.n_gen;
+			memcpy(cfg.gen_dims, opts.gen_dims, sizeof(cfg.gen_dims));
+			cfg.n_dis = opts.n_dis;
+			memcpy(cfg.dis_dims, opts.dis_dims, sizeof(cfg.dis_dims));
+			cfg.pac = opts.pac;
+			cfg.leaky_slope = 0.2;
+			cfg.dropout = 0.5;
+			cfg.tau = opts.gumbel_tau;
+			aigc_gan_init(&model->gan, &cfg, model->tf.spans, model->tf.nspans, &rng);
+			train_gan(name, &model->gan, encoded, td.nrows, &opts, &rng, &hist);
+		}
+		else
+		{
+			AigcVaeConfig cfg;
+
+			cfg.data_dim = model->tf.dim;
+			cfg.latent_dim = opts.latent_dim;
+			cfg.n_enc = opts.n_enc;
+			memcpy(cfg.enc_dims, opts.enc_dims, sizeof(cfg.enc_dims));
+			cfg.n_dec = opts.n_dec;
+			memcpy(cfg.dec_dims, opts.dec_dims, sizeof(cfg.dec_dims));
+			cfg.loss_factor = opts.loss_factor;
+			aigc_vae_init(&model->vae, &cfg, model->tf.spans, model->tf.nspans, &rng);
+			train_vae(name, &model->vae, encoded, td.nrows, model->tf.dim, &opts,
+					  &rng, &hist);
+		}
 	}
 	PG_FINALLY();
 	{
@@ -303,23 +533,24 @@ train_common(FunctionCallInfo fcinfo, bool from_query)
 	entry.source_kind = from_query ? "query" : "relation";
 	entry.source = td.source;
 	entry.columns = columns_jsonb(&model->tf);
-	entry.hyperparams = aigc_train_options_jsonb(&opts, entry.kind);
+	entry.hyperparams = aigc_train_options_jsonb(&opts, kind);
 	initStringInfo(&json);
 	appendStringInfoChar(&json, '{');
-	append_series(&json, "loss", hist.loss, hist.epochs);
-	appendStringInfoString(&json, ", ");
-	append_series(&json, "reconstruction", hist.recon, hist.epochs);
-	appendStringInfoString(&json, ", ");
-	append_series(&json, "kl", hist.kl, hist.epochs);
+	for (int i = 0; i < hist.nseries; i++)
+	{
+		if (i > 0)
+			appendStringInfoString(&json, ", ");
+		append_series(&json, hist.names[i], hist.series[i], hist.epochs);
+	}
 	appendStringInfoChar(&json, '}');
 	entry.loss = text_to_jsonb(json.data);
 	entry.train_rows = td.nrows;
 	entry.train_seconds = seconds_since(start);
 	resetStringInfo(&json);
-	appendStringInfo(&json, "{\"data_dim\": %d, \"steps\": " INT64_FORMAT ", "
-					 "\"train_loop_seconds\": %.6g, \"gemm_flops\": %.6g, "
+	appendStringInfo(&json, "{\"data_dim\": %d, \"rows_scanned\": " INT64_FORMAT ", "
+					 "\"steps\": " INT64_FORMAT ", \"train_loop_seconds\": %.6g, \"gemm_flops\": %.6g, "
 					 "\"gemm_gflops_per_second\": %.6g, \"rows_epochs_per_second\": %.6g",
-					 model->tf.dim, hist.steps, hist.loop_seconds, hist.gemm_flops,
+					 model->tf.dim, scanned, hist.steps, hist.loop_seconds, hist.gemm_flops,
 					 hist.gemm_flops / Max(hist.loop_seconds, 1e-9) / 1e9,
 					 (double) td.nrows * opts.epochs / Max(hist.loop_seconds, 1e-9));
 	if (opts.calibrate)
@@ -337,7 +568,8 @@ train_common(FunctionCallInfo fcinfo, bool from_query)
 	values[2] = CStringGetTextDatum(entry.kind);
 	values[3] = Int64GetDatum(td.nrows);
 	values[4] = Int32GetDatum(opts.epochs);
-	values[5] = Float8GetDatum(hist.loss[opts.epochs - 1]);
+	/* the VAE's total loss; the GAN's generator loss */
+	values[5] = Float8GetDatum(hist.series[0][opts.epochs - 1]);
 	values[6] = Float8GetDatum(entry.train_seconds);
 	MemoryContextDelete(run_cxt);
 	PG_RETURN_DATUM(HeapTupleGetDatum(heap_form_tuple(result_desc, values, nulls)));

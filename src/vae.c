@@ -338,20 +338,7 @@ aigc_vae_activate(const AigcVae *vae, const float *out, int n, AigcRng *rng,
 				a[off] = (float) (tanh(o[off]) +
 								  (rng ? vae->sigma.w[off] * aigc_rng_normal(rng) : 0.0));
 			else
-			{
-				float		mx = o[off];
-				float		sum = 0.0f;
-
-				for (int k = 1; k < w; k++)
-					mx = Max(mx, o[off + k]);
-				for (int k = 0; k < w; k++)
-				{
-					a[off + k] = expf(o[off + k] - mx);
-					sum += a[off + k];
-				}
-				for (int k = 0; k < w; k++)
-					a[off + k] /= sum;
-			}
+				aigc_softmax(o + off, a + off, w);
 		}
 	}
 }

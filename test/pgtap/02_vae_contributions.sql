@@ -31,36 +31,16 @@ SELECT is((SELECT format('%s %s %s %s %s %s', pg_typeof(age), pg_typeof(gender),
              FROM aigc_sample(NULL::contributions, 'contrib_vae', 1, seed => 3)),
           'integer text boolean numeric date integer', 'sampled rows have the source types');
 
--- real and synthetic rows side by side
-CREATE TEMP VIEW both_rows AS
-SELECT 'real' AS src, c.* FROM contributions c
-UNION ALL
-SELECT 'synthetic', s.* FROM synth s;
+\ir helpers/fidelity.psql
 
 -- numeric means within 10% of the real ones
-SELECT ok(abs(s / r - 1) < 0.10, format('mean of %s: real %s, synthetic %s', col, round(r, 2), round(s, 2)))
-  FROM (SELECT col, avg(v) FILTER (WHERE src = 'real') AS r, avg(v) FILTER (WHERE src = 'synthetic') AS s
-          FROM both_rows b,
-               LATERAL (VALUES ('age', b.age::numeric), ('monthly_wage', b.monthly_wage),
-                               ('contribution_base', b.contribution_base), ('amount', b.amount),
-                               ('days_late', b.days_late::numeric), ('person_id', b.person_id::numeric)) AS x(col, v)
-         GROUP BY col) m
- ORDER BY col;
+SELECT ok(abs(synth_mean / real_mean - 1) < 0.10,
+          format('mean of %s: real %s, synthetic %s', col, round(real_mean, 2), round(synth_mean, 2)))
+  FROM pg_temp.mean_gaps() ORDER BY col;
 
--- categorical frequencies within 0.05 of the real ones (a category missing on one side counts as 0)
+-- categorical frequencies within 0.05 of the real ones
 SELECT ok(max_gap < 0.05, format('frequencies of %s: largest gap %s', col, round(max_gap, 4)))
-  FROM (SELECT col, max(abs(coalesce(r, 0) - coalesce(s, 0))) AS max_gap
-          FROM (SELECT col, v, sum(share) FILTER (WHERE src = 'real') AS r,
-                       sum(share) FILTER (WHERE src = 'synthetic') AS s
-                  FROM (SELECT src, col, v, count(*)::numeric / sum(count(*)) OVER (PARTITION BY src, col) AS share
-                          FROM both_rows b,
-                               LATERAL (VALUES ('gender', b.gender), ('region', b.region),
-                                               ('employer_type', b.employer_type), ('part_time', b.part_time::text),
-                                               ('paid_on_time', b.paid_on_time::text)) AS x(col, v)
-                         GROUP BY src, col, v) f
-                 GROUP BY col, v) per_value
-         GROUP BY col) g
- ORDER BY col;
+  FROM pg_temp.frequency_gaps() ORDER BY col;
 
 SELECT ok((SELECT abs(avg((s.days_late IS NULL)::int) - (SELECT avg((days_late IS NULL)::int) FROM contributions)) < 0.05 FROM synth s),
           'NULL rate of days_late preserved within 0.05');
