@@ -20,8 +20,8 @@
 #include "transformer.h"
 
 #define GMM_MAX_SAMPLE	20000	/* values a mixture is fitted on */
-#define GMM_MAX_ITER	100		/* sklearn's defaults, as CTGAN's transformer uses */
-#define GMM_TOL			1e-3	/* on the mean log-likelihood */
+#define GMM_MAX_ITER	200
+#define GMM_TOL			1e-7	/* on the mean log-likelihood */
 #define GMM_REG			1e-6	/* added to variances, as sklearn does */
 #define MODE_MIN_WEIGHT 0.005	/* CTGAN drops lighter modes */
 #define ALPHA_CLIP		0.99
