@@ -965,19 +965,13 @@ aigc_gan_read(AigcGan *gan, AigcReader *r, const AigcSpan *spans, int nspans,
 	cfg.dropout = aigc_read_f64(r);
 	cfg.tau = aigc_read_f64(r);
 	if (!gan_config_plausible(&cfg, r->len - r->pos))
-		ereport(ERROR,
-				(errcode(ERRCODE_DATA_CORRUPTED),
-				 errmsg("stored model is corrupted"),
-				 errdetail("The network's shape does not match the stored weights.")));
+		aigc_corrupt("The network's shape does not match the stored weights.");
 
 	stored_cond = cfg.cond_dim;
 	aigc_rng_seed(&unused, 0);
 	aigc_gan_init(gan, &cfg, spans, nspans, &unused);
 	if (gan->cfg.cond_dim != stored_cond)
-		ereport(ERROR,
-				(errcode(ERRCODE_DATA_CORRUPTED),
-				 errmsg("stored model is corrupted"),
-				 errdetail("The conditional vector does not match the column encoding.")));
+		aigc_corrupt("The conditional vector does not match the column encoding.");
 	aigc_read_floats(r, gan->cond_freq, cfg.cond_dim);
 	for (int p = 0; p < gan->n_gparams; p++)
 		aigc_read_floats(r, gan->gparams[p].w, gan->gparams[p].n);
@@ -991,8 +985,5 @@ aigc_gan_read(AigcGan *gan, AigcReader *r, const AigcSpan *spans, int nspans,
 	/* a column of the conditional vector must exist */
 	for (int c = 0; c < gan->ncond; c++)
 		if (gan->cond[c].column >= ncols)
-			ereport(ERROR,
-					(errcode(ERRCODE_DATA_CORRUPTED),
-					 errmsg("stored model is corrupted"),
-					 errdetail("The conditional vector names a column the model lacks.")));
+			aigc_corrupt("The conditional vector names a column the model lacks.");
 }

@@ -102,15 +102,6 @@ aigc_model_serialize(const AigcModel *model)
 	return result;
 }
 
-static void
-corrupt(const char *detail)
-{
-	ereport(ERROR,
-			(errcode(ERRCODE_DATA_CORRUPTED),
-			 errmsg("stored model is corrupted"),
-			 errdetail("%s", detail)));
-}
-
 AigcModel *
 aigc_model_deserialize(const char *data, Size len)
 {
@@ -123,7 +114,7 @@ aigc_model_deserialize(const char *data, Size len)
 	uint32		stored_crc;
 
 	if (len < MODEL_HEADER_LEN + 4 || memcmp(data, MODEL_MAGIC, MODEL_MAGIC_LEN) != 0)
-		corrupt("The weights do not start with an aigc_pg model header.");
+		aigc_corrupt("The weights do not start with an aigc_pg model header.");
 	aigc_reader_init(&r, data, len);
 	r.pos = MODEL_MAGIC_LEN;
 	version = aigc_read_u32(&r);
@@ -136,7 +127,7 @@ aigc_model_deserialize(const char *data, Size len)
 	kind = aigc_read_u32(&r);
 	payload_len = aigc_read_u64(&r);
 	if (payload_len != len - MODEL_HEADER_LEN - 4)
-		corrupt("The weights are truncated or have trailing bytes.");
+		aigc_corrupt("The weights are truncated or have trailing bytes.");
 
 	INIT_CRC32C(crc);
 	COMP_CRC32C(crc, data, len - 4);
@@ -144,10 +135,10 @@ aigc_model_deserialize(const char *data, Size len)
 	r.pos = len - 4;
 	stored_crc = aigc_read_u32(&r);
 	if (stored_crc != crc)
-		corrupt("The checksum of the weights does not match.");
+		aigc_corrupt("The checksum of the weights does not match.");
 
 	if (kind != AIGC_KIND_VAE && (kind != AIGC_KIND_GAN || version < 2))
-		corrupt("The model kind is unknown.");
+		aigc_corrupt("The model kind is unknown.");
 
 	aigc_reader_init(&r, data + MODEL_HEADER_LEN, payload_len);
 	model = palloc0(sizeof(AigcModel));
@@ -164,8 +155,8 @@ aigc_model_deserialize(const char *data, Size len)
 		aigc_vae_read(&model->vae, &r, model->tf.spans, model->tf.nspans);
 	if ((model->kind == AIGC_KIND_GAN ? model->gan.cfg.data_dim :
 		 model->vae.cfg.data_dim) != model->tf.dim)
-		corrupt("The network's width does not match the column encoding.");
+		aigc_corrupt("The network's width does not match the column encoding.");
 	if (r.pos != r.len)
-		corrupt("The weights have trailing bytes.");
+		aigc_corrupt("The weights have trailing bytes.");
 	return model;
 }

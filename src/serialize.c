@@ -8,8 +8,8 @@
 
 #include "serialize.h"
 
-static void
-corrupt(const char *what)
+void
+aigc_corrupt(const char *what)
 {
 	ereport(ERROR,
 			(errcode(ERRCODE_DATA_CORRUPTED),
@@ -78,7 +78,7 @@ take(AigcReader *r, Size n)
 	const unsigned char *p;
 
 	if (n > r->len - r->pos)
-		corrupt("The weights end before the data they announce.");
+		aigc_corrupt("The weights end before the data they announce.");
 	p = (const unsigned char *) r->data + r->pos;
 	r->pos += n;
 	return p;
@@ -116,7 +116,7 @@ void
 aigc_read_floats(AigcReader *r, float *v, Size n)
 {
 	if (n > (r->len - r->pos) / 4)
-		corrupt("The weights end before the data they announce.");
+		aigc_corrupt("The weights end before the data they announce.");
 	for (Size i = 0; i < n; i++)
 	{
 		uint32		bits = aigc_read_u32(r);
@@ -135,7 +135,7 @@ aigc_read_string(AigcReader *r)
 	memcpy(s, p, len);
 	s[len] = '\0';
 	if (strlen(s) != len)
-		corrupt("A stored name contains a zero byte.");
+		aigc_corrupt("A stored name contains a zero byte.");
 	return s;
 }
 

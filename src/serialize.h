@@ -19,6 +19,9 @@ typedef struct AigcReader
 	Size		pos;
 } AigcReader;
 
+/* ERROR "stored model is corrupted" (XX001) with detail */
+extern void aigc_corrupt(const char *detail) pg_attribute_noreturn();
+
 extern void aigc_write_u32(StringInfo buf, uint32 v);
 extern void aigc_write_u64(StringInfo buf, uint64 v);
 extern void aigc_write_f64(StringInfo buf, double v);

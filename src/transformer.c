@@ -35,17 +35,6 @@
 /* an encoded row must fit in one palloc */
 #define MAX_DIM			((int64) (MaxAllocSize / sizeof(float)))
 
-static void corrupt(const char *detail) pg_attribute_noreturn();
-
-static void
-corrupt(const char *detail)
-{
-	ereport(ERROR,
-			(errcode(ERRCODE_DATA_CORRUPTED),
-			 errmsg("stored model is corrupted"),
-			 errdetail("%s", detail)));
-}
-
 static void
 alloc_modes(AigcColumn *col, int nmodes)
 {
@@ -539,7 +528,7 @@ read_bool(AigcReader *r)
 	uint32		v = aigc_read_u32(r);
 
 	if (v > 1)
-		corrupt("A column flag is neither true nor false.");
+		aigc_corrupt("A column flag is neither true nor false.");
 	return v == 1;
 }
 
@@ -554,13 +543,13 @@ read_column(AigcColumn *col, AigcReader *r)
 	col->typmod = (int32) aigc_read_u32(r);
 	kind = aigc_read_u32(r);
 	if (kind != AIGC_CONTINUOUS && kind != AIGC_CATEGORICAL)
-		corrupt("A column has an unknown kind.");
+		aigc_corrupt("A column has an unknown kind.");
 	col->kind = (AigcColumnKind) kind;
 	col->integral = read_bool(r);
 	col->has_nulls = read_bool(r);
 	col->null_frac = aigc_read_f64(r);
 	if (!(col->null_frac >= 0.0 && col->null_frac <= 1.0))
-		corrupt("A column's fraction of NULLs is out of range.");
+		aigc_corrupt("A column's fraction of NULLs is out of range.");
 
 	if (col->kind == AIGC_CONTINUOUS)
 	{
@@ -569,10 +558,10 @@ read_column(AigcColumn *col, AigcReader *r)
 		col->min = aigc_read_f64(r);
 		col->max = aigc_read_f64(r);
 		if (!isfinite(col->min) || !isfinite(col->max) || col->min > col->max)
-			corrupt("A column's range is invalid.");
+			aigc_corrupt("A column's range is invalid.");
 		nmodes = (int) aigc_read_count(r, MAX_MODES, "mixture modes");
 		if (nmodes == 0)
-			corrupt("A continuous column has no mixture modes.");
+			aigc_corrupt("A continuous column has no mixture modes.");
 		alloc_modes(col, nmodes);
 		for (int j = 0; j < nmodes; j++)
 		{
@@ -582,14 +571,14 @@ read_column(AigcColumn *col, AigcReader *r)
 			if (!isfinite(col->mode_mean[j]) ||
 				!(col->mode_std[j] > 0.0 && isfinite(col->mode_std[j])) ||
 				!(col->mode_weight[j] > 0.0 && col->mode_weight[j] <= 1.0))
-				corrupt("A mixture mode is invalid.");
+				aigc_corrupt("A mixture mode is invalid.");
 		}
 	}
 	else
 	{
 		col->ncats = (int) aigc_read_count(r, MAX_CATEGORIES, "categories");
 		if (col->ncats == 0 && !col->has_nulls)
-			corrupt("A categorical column has neither categories nor NULLs.");
+			aigc_corrupt("A categorical column has neither categories nor NULLs.");
 		col->cats = palloc(sizeof(char *) * Max(col->ncats, 1));
 		for (int j = 0; j < col->ncats; j++)
 			col->cats[j] = aigc_read_string(r);
@@ -601,7 +590,7 @@ aigc_transformer_read(AigcTransformer *tf, AigcReader *r)
 {
 	tf->ncols = (int) aigc_read_count(r, MAX_COLUMNS, "columns");
 	if (tf->ncols == 0)
-		corrupt("The model has no columns.");
+		aigc_corrupt("The model has no columns.");
 	tf->cols = palloc0(sizeof(AigcColumn) * tf->ncols);
 	for (int c = 0; c < tf->ncols; c++)
 		read_column(&tf->cols[c], r);

@@ -596,10 +596,7 @@ aigc_vae_read(AigcVae *vae, AigcReader *r, const AigcSpan *spans, int nspans)
 		cfg.dec_dims[i] = aigc_read_count(r, VAE_DIM_MAX, "layer units");
 	cfg.loss_factor = aigc_read_f64(r);
 	if (!vae_config_plausible(&cfg, r->len - r->pos))
-		ereport(ERROR,
-				(errcode(ERRCODE_DATA_CORRUPTED),
-				 errmsg("stored model is corrupted"),
-				 errdetail("The network's shape does not match the stored weights.")));
+		aigc_corrupt("The network's shape does not match the stored weights.");
 
 	/* initialise shapes with a throwaway generator, then load the weights */
 	aigc_rng_seed(&unused, 0);
