@@ -34,7 +34,7 @@ SELECT 18 + (i * 7919) % 49,
        1000 + ((i * 104729) % 5000) * (1 + (i % 3)),
        (i * 13) % 10 <> 0,
        ((i * 7) % 1200)::numeric / 2
-  FROM generate_series(1, $ROWS) AS i;
+  FROM generate_series(1::bigint, $ROWS) AS i;
 SQL
 
 pidfile="$AIGC_BASE/bench_memory.pid"
