@@ -77,7 +77,49 @@ SELECT property, metric, column_names, round(value::numeric, 4) AS value
     OR metric IN ('DCR share closer than holdout p5', 'Exact copies', 'Logistic regression ROC AUC');
 
 \echo
-\echo '=== 4. Train a VAE on randhie (RAND Health Insurance Experiment, 20190 rows), 20 epochs'
+\echo '=== 4. Conditional sampling: rows with region = capital (the highest wages)'
+SELECT (SELECT round(avg(monthly_wage)) FROM contributions WHERE region = 'capital') AS real_mean_wage,
+       round(avg(monthly_wage)) AS synthetic_mean_wage, count(*) AS "rows",
+       bool_and(region = 'capital') AS all_capital
+  FROM aigc_sample(NULL::contributions, 'contrib_vae', 1000, seed => 3,
+                   conditions => '{"region": "capital"}');
+
+\echo
+\echo '=== 5. Scoring: calibrate on the real rows, then the five most anomalous contributions'
+SELECT model, version, "rows" FROM aigc_calibrate('contrib_vae', 'contributions'::regclass);
+SELECT id, age, region, employer_type, monthly_wage, contribution_base, amount,
+       round(aigc_score('contrib_vae', c.*)::numeric, 2) AS score,
+       round(aigc_score_percentile('contrib_vae', c.*)::numeric, 4) AS percentile
+  FROM contributions c
+ ORDER BY aigc_score('contrib_vae', c.*) DESC
+ LIMIT 5;
+
+\echo
+\echo '=== Why the most anomalous row stands out: the columns with the largest share of its score'
+SELECT column_name, round(contribution::numeric, 2) AS contribution, round(share::numeric, 3) AS share,
+       observed, expected
+  FROM aigc_explain('contrib_vae', (SELECT c FROM contributions c
+                                     ORDER BY aigc_score('contrib_vae', c.*) DESC LIMIT 1))
+ ORDER BY contribution DESC
+ LIMIT 4;
+
+\echo
+\echo '=== An insert trigger scores new rows as they arrive: one normal row, one paying 30% of its due'
+CREATE TABLE incoming (LIKE contributions INCLUDING IDENTITY, anomaly_score float8);
+CREATE TRIGGER score_incoming BEFORE INSERT ON incoming
+    FOR EACH ROW EXECUTE FUNCTION aigc_score_trigger('contrib_vae', 'anomaly_score');
+INSERT INTO incoming (person_id, age, gender, region, employer_type, part_time, monthly_wage,
+                      contribution_base, amount, month, paid_on_time, days_late)
+SELECT person_id, age, gender, region, employer_type, part_time, monthly_wage,
+       contribution_base, CASE WHEN id = 2 THEN round(amount * 0.3, 2) ELSE amount END,
+       month, paid_on_time, days_late
+  FROM contributions WHERE id IN (1, 2);
+SELECT id, employer_type, contribution_base, amount, round(anomaly_score::numeric, 2) AS anomaly_score,
+       round(aigc_score_percentile('contrib_vae', i)::numeric, 4) AS percentile
+  FROM incoming i;
+
+\echo
+\echo '=== 6. Train a VAE on randhie (RAND Health Insurance Experiment, 20190 rows), 20 epochs'
 SELECT * FROM aigc_train('randhie_vae', 'randhie'::regclass, 'vae', '{"epochs": 20, "seed": 1}');
 
 CREATE VIEW synthetic_randhie AS

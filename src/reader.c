@@ -214,6 +214,42 @@ reservoir_slot(int64 seen, int64 max_rows, AigcRng *rng)
 }
 
 /*
+ * Give every column room for cap rows.  All columns share one allocation,
+ * regrown as a whole: once large it is a mapping of its own that the
+ * allocator grows in place, where ncols arrays regrown one after another
+ * would leave holes of freed memory as large as the data, and the process
+ * would keep them.  Layout: the ncols value arrays, then the ncols NULL
+ * flag arrays, each cap long; the rows kept so far move to their new places,
+ * last array first, since every array moves up.
+ */
+static char *
+grow_columns(AigcTrainingData *out, char *block, int64 old_cap, int64 cap,
+			 MemoryContext keep)
+{
+	int			nc = out->ncols;
+	Size		size = (Size) cap * nc * (sizeof(double) + sizeof(bool));
+	Size		old_nulls = (Size) old_cap * nc * sizeof(double);
+	Size		nulls = (Size) cap * nc * sizeof(double);
+
+	block = block == NULL ? MemoryContextAllocHuge(keep, size) :
+		repalloc_huge(block, size);
+	for (int c = nc - 1; c >= 0; c--)
+		memmove(block + nulls + (Size) c * cap,
+				block + old_nulls + (Size) c * old_cap,
+				sizeof(bool) * out->nrows);
+	for (int c = nc - 1; c >= 0; c--)
+		memmove(block + (Size) c * cap * sizeof(double),
+				block + (Size) c * old_cap * sizeof(double),
+				sizeof(double) * out->nrows);
+	for (int c = 0; c < nc; c++)
+	{
+		out->data[c].value = (double *) (block + (Size) c * cap * sizeof(double));
+		out->data[c].isnull = (bool *) (block + nulls + (Size) c * cap);
+	}
+	return block;
+}
+
+/*
  * Fetch the rows of the open cursor into out->data, all of them or a
  * uniform sample of max_rows.  Allocations are made in `keep`, outside
  * SPI's memory, so they survive SPI_finish.  Returns the rows scanned.
@@ -226,6 +262,7 @@ fetch_rows(Portal portal, ColumnReader *readers, AigcTrainingData *out,
 	int64		cap = 0;
 	int64		seen = 0;
 	int			nc = out->ncols;
+	char	   *block = NULL;
 
 	out->nrows = 0;
 	for (;;)
@@ -243,20 +280,12 @@ fetch_rows(Portal portal, ColumnReader *readers, AigcTrainingData *out,
 			want = Min(want, max_rows);
 		if (want > cap)
 		{
-			cap = Max(cap * 2, want);
-			if (max_rows > 0)
-				cap = Min(cap, max_rows);
-			for (int c = 0; c < nc; c++)
-			{
-				AigcColumnData *d = &out->data[c];
+			int64		grown = Max(cap * 2, want);
 
-				d->value = d->value == NULL ?
-					MemoryContextAllocHuge(keep, sizeof(double) * cap) :
-					repalloc_huge(d->value, sizeof(double) * cap);
-				d->isnull = d->isnull == NULL ?
-					MemoryContextAllocHuge(keep, sizeof(bool) * cap) :
-					repalloc_huge(d->isnull, sizeof(bool) * cap);
-			}
+			if (max_rows > 0)
+				grown = Min(grown, max_rows);
+			block = grow_columns(out, block, cap, grown, keep);
+			cap = grown;
 		}
 		for (uint64 i = 0; i < SPI_processed; i++)
 		{

@@ -299,15 +299,6 @@ train_gan(const char *name, AigcGan *gan, const float *x, int64 nrows,
 	aigc_gan_trainer_finish(&run.trainer, rng);
 }
 
-static int
-cmp_int64(const void *a, const void *b)
-{
-	int64		x = *(const int64 *) a;
-	int64		y = *(const int64 *) b;
-
-	return (x > y) - (x < y);
-}
-
 static Jsonb *
 text_to_jsonb(const char *text)
 {
@@ -354,7 +345,8 @@ columns_jsonb(const AigcTransformer *tf)
  * Keep a uniform random subset of the rows read, as many as can be encoded
  * within budget bytes: the encoded rows, a permutation of them, and the
  * GAN's per-category row lists take 4 bytes per encoded value and 8 per row
- * and categorical column.
+ * and categorical column.  Selection sampling (Knuth's algorithm S) keeps
+ * each row with probability (rows still wanted) / (rows left), in place.
  */
 static void
 fit_rows(AigcTrainingData *td, const AigcTransformer *tf, int64 budget,
@@ -362,7 +354,7 @@ fit_rows(AigcTrainingData *td, const AigcTransformer *tf, int64 budget,
 {
 	int64		per_row = (int64) sizeof(float) * tf->dim + sizeof(int64);
 	int64		keep;
-	int64	   *idx;
+	int64		kept = 0;
 
 	for (int c = 0; c < tf->ncols; c++)
 		if (tf->cols[c].kind == AIGC_CATEGORICAL)
@@ -370,28 +362,18 @@ fit_rows(AigcTrainingData *td, const AigcTransformer *tf, int64 budget,
 	keep = Max(budget / per_row, 1);
 	if (td->nrows <= keep)
 		return;
-
-	/* the first keep entries of a partial Fisher-Yates shuffle, in row order */
-	idx = MemoryContextAllocHuge(CurrentMemoryContext, sizeof(int64) * td->nrows);
-	for (int64 i = 0; i < td->nrows; i++)
-		idx[i] = i;
-	for (int64 i = 0; i < keep; i++)
+	for (int64 r = 0; r < td->nrows && kept < keep; r++)
 	{
-		int64		j = i + (int64) aigc_rng_below(rng, (uint64) (td->nrows - i));
-		int64		tmp = idx[i];
-
-		idx[i] = idx[j];
-		idx[j] = tmp;
-	}
-	qsort(idx, keep, sizeof(int64), cmp_int64);
-	for (int c = 0; c < td->ncols; c++)
-		for (int64 i = 0; i < keep; i++)
+		if (aigc_rng_below(rng, (uint64) (td->nrows - r)) >= (uint64) (keep - kept))
+			continue;
+		for (int c = 0; c < td->ncols; c++)
 		{
-			td->data[c].value[i] = td->data[c].value[idx[i]];
-			td->data[c].isnull[i] = td->data[c].isnull[idx[i]];
+			td->data[c].value[kept] = td->data[c].value[r];
+			td->data[c].isnull[kept] = td->data[c].isnull[r];
 		}
+		kept++;
+	}
 	td->nrows = keep;
-	pfree(idx);
 }
 
 static Datum
