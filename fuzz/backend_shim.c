@@ -78,9 +78,15 @@ link_chunk(ChunkHeader *h, Size size)
 	live_bytes += size;
 }
 
-static void
-unlink_chunk(ChunkHeader *h)
+/* Take a chunk out of the list, before it is freed or reallocated */
+static ChunkHeader *
+detach_chunk(void *pointer, const char *caller)
 {
+	ChunkHeader *h;
+
+	if (pointer == NULL)
+		aigc_shim_finding("%s(NULL)", caller);
+	h = HDR(pointer);
 	if (h->c.prev)
 		h->c.prev->next = h->c.next;
 	else
@@ -88,6 +94,7 @@ unlink_chunk(ChunkHeader *h)
 	if (h->c.next)
 		h->c.next->prev = h->c.prev;
 	live_bytes -= h->c.size;
+	return h;
 }
 
 /*
@@ -125,37 +132,17 @@ palloc0(Size size)
 	return p;
 }
 
-void *
-palloc_extended(Size size, int flags)
-{
-	void	   *p = palloc(size);
-
-	if (flags & MCXT_ALLOC_ZERO)
-		memset(p, 0, size);
-	return p;
-}
-
 void
 pfree(void *pointer)
 {
-	ChunkHeader *h;
-
-	if (pointer == NULL)
-		aigc_shim_finding("pfree(NULL)");
-	h = HDR(pointer);
-	unlink_chunk(h);
-	free(h);
+	free(detach_chunk(pointer, "pfree"));
 }
 
 void *
 repalloc(void *pointer, Size size)
 {
-	ChunkHeader *h;
+	ChunkHeader *h = detach_chunk(pointer, "repalloc");
 
-	if (pointer == NULL)
-		aigc_shim_finding("repalloc(NULL)");
-	h = HDR(pointer);
-	unlink_chunk(h);
 	check_bound(size);
 	h = realloc(h, sizeof(ChunkHeader) + size);
 	if (h == NULL)
