@@ -10,7 +10,8 @@
  * Accepted outcomes are a model or an ERROR with one of the SQLSTATEs a
  * damaged blob may raise.  Anything else is a finding: a sanitizer report,
  * a crash, another SQLSTATE, an allocation past the shim's bound, or an
- * accepted model that breaks an invariant sampling relies on.
+ * accepted model that breaks an invariant sampling relies on or that does
+ * not serialise back to the very same bytes.
  */
 #include "postgres.h"
 
@@ -24,6 +25,7 @@
 
 /* magic, version, kind, payload length; then the payload, then the CRC */
 #define HEADER_LEN 24
+#define VERSION_AT 8
 #define LENGTH_AT 16
 #define DECODE_ROWS 4
 
@@ -114,6 +116,24 @@ sqlstate_text(int sqlstate)
 	return text;
 }
 
+/*
+ * Reader and writer must agree field for field.  Blobs of an older format
+ * version, once there are any, are rewritten in the current one.
+ */
+static void
+check_round_trip(const AigcModel *model, const char *blob, size_t len)
+{
+	const unsigned char *v = (const unsigned char *) blob + VERSION_AT;
+	bytea	   *again;
+
+	if ((v[0] | v[1] << 8 | v[2] << 16 | (uint32) v[3] << 24) != AIGC_MODEL_FORMAT_VERSION)
+		return;
+	again = aigc_model_serialize(model);
+	if (VARSIZE(again) - VARHDRSZ != len || memcmp(VARDATA(again), blob, len) != 0)
+		aigc_shim_finding("an accepted blob of %zu bytes serialises back to %zu different bytes",
+						  len, (size_t) (VARSIZE(again) - VARHDRSZ));
+}
+
 static void
 try_blob(const char *blob, size_t len)
 {
@@ -121,8 +141,12 @@ try_blob(const char *blob, size_t len)
 
 	if (sigsetjmp(jump, 0) == 0)
 	{
+		AigcModel  *model;
+
 		aigc_shim_error_jmp = &jump;
-		check_model(aigc_model_deserialize(blob, len));
+		model = aigc_model_deserialize(blob, len);
+		check_model(model);
+		check_round_trip(model, blob, len);
 	}
 	else if (!error_accepted(aigc_shim_sqlstate))
 		aigc_shim_finding("unexpected SQLSTATE %s: %s",
