@@ -31,6 +31,7 @@ AIGC_PACKAGES=(
     libopenblas-dev
     postgresql-15-pgtap libtap-parser-sourcehandler-pgtap-perl
     python3 python3-numpy
+    clang libclang-rt-14-dev valgrind
 )
 
 log() { printf '==> %s\n' "$*" >&2; }

@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # aigc_pg tests: install what is missing, build and install the extension,
-# start a throwaway PostgreSQL 15 cluster, then run
+# run the model-deserialiser fuzzer for a short fixed budget (fuzz/run.sh
+# smoke: no cluster needed), start a throwaway PostgreSQL 15 cluster, then run
 #   (a) the pg_regress suite (make installcheck: test/sql -> expected/)
 #   (b) the shell tests (prove test/shell/*.sh: pg_dump/pg_restore, killing
 #       and crashing a training), which need the cluster itself
@@ -18,10 +19,16 @@ source "$(dirname "${BASH_SOURCE[0]}")/common.sh"
 ensure_packages
 build_install
 
+failed=0
+
+# Fuzz smoke: a finding (crash, sanitizer report, unexpected ERROR) fails the suite.
+log "fuzz smoke: fuzz/run.sh smoke"
+if ! PG_CONFIG="$PG_CONFIG" bash "$ROOT/fuzz/run.sh" smoke; then
+    failed=1
+fi
+
 trap stop_cluster EXIT
 start_cluster
-
-failed=0
 
 # (a) pg_regress against the running cluster (PGHOST/PGPORT/PGUSER are set).
 log "pg_regress: make installcheck"

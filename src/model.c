@@ -61,6 +61,13 @@ aigc_model_excludes(const AigcModel *model, const char *colname)
 	return false;
 }
 
+/* The lowest format version that can hold a model of this kind */
+uint32
+aigc_model_format_version(AigcModelKind kind)
+{
+	return kind == AIGC_KIND_GAN ? 2 : 1;
+}
+
 bytea *
 aigc_model_serialize(const AigcModel *model)
 {
@@ -71,7 +78,7 @@ aigc_model_serialize(const AigcModel *model)
 
 	initStringInfo(&buf);
 	appendBinaryStringInfo(&buf, MODEL_MAGIC, MODEL_MAGIC_LEN);
-	aigc_write_u32(&buf, model->kind == AIGC_KIND_GAN ? 2 : 1);
+	aigc_write_u32(&buf, aigc_model_format_version(model->kind));
 	aigc_write_u32(&buf, model->kind);
 	aigc_write_u64(&buf, 0);	/* payload length, patched below */
 	payload_start = buf.len;

@@ -39,6 +39,8 @@ extern AigcModelKind aigc_kind_from_name(const char *name);
 extern const char *aigc_kind_name(AigcModelKind kind);
 extern bool aigc_model_excludes(const AigcModel *model, const char *colname);
 
+/* Blobs are written in the lowest version that holds their kind */
+extern uint32 aigc_model_format_version(AigcModelKind kind);
 extern bytea *aigc_model_serialize(const AigcModel *model);
 extern AigcModel *aigc_model_deserialize(const char *data, Size len);
 

@@ -559,6 +559,9 @@ read_column(AigcColumn *col, AigcReader *r)
 		col->max = aigc_read_f64(r);
 		if (!isfinite(col->min) || !isfinite(col->max) || col->min > col->max)
 			aigc_corrupt("A column's range is invalid.");
+		/* decoding rounds integral values, which must stay inside the range */
+		if (col->integral && (col->min != rint(col->min) || col->max != rint(col->max)))
+			aigc_corrupt("An integral column's range is not integral.");
 		nmodes = (int) aigc_read_count(r, MAX_MODES, "mixture modes");
 		if (nmodes == 0)
 			aigc_corrupt("A continuous column has no mixture modes.");

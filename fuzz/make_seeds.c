@@ -1,0 +1,141 @@
+/*
+ * make_seeds.c
+ *		Writes the fuzzer's seed corpus: small valid model blobs made by the
+ *		extension's own transformer fit, network init and serialiser, so the
+ *		seeds always match the current format and need no database.
+ *
+ *		make_seeds DIR
+ */
+#include "postgres.h"
+
+#include <stdio.h>
+
+#include "catalog/pg_type_d.h"
+
+#include "backend_shim.h"
+#include "model.h"
+
+#define SEED_ROWS 200
+
+typedef struct SeedSpec
+{
+	const char *file;
+	bool		continuous;		/* a bimodal float column with NULLs */
+	bool		constant;		/* an integral column holding one value */
+	int			ncats;			/* a text column; 0 makes it all NULL */
+	int			nexcluded;
+	int			n_enc;
+	int			n_dec;
+} SeedSpec;
+
+static const SeedSpec specs[] = {
+	{"vae_mixed", true, false, 3, 0, 1, 1},
+	{"vae_only_nulls_excluded", false, false, 0, 2, 0, 0},
+	{"vae_constant_deep", true, true, 2, 1, 2, 2},
+};
+
+static char *labels[] = {"alpha", "beta", "gamma"};
+static char *excluded[] = {"id", "note"};
+
+static AigcColumnData *
+add_column(AigcTransformer *tf, AigcColumnData *data, char *name,
+		   Oid typid, AigcColumnKind kind)
+{
+	AigcColumn *col = &tf->cols[tf->ncols];
+	AigcColumnData *d = &data[tf->ncols++];
+
+	col->name = name;
+	col->typid = typid;
+	col->typmod = -1;
+	col->kind = kind;
+	col->integral = typid == INT4OID;
+	d->value = palloc0(sizeof(double) * SEED_ROWS);
+	d->isnull = palloc0(sizeof(bool) * SEED_ROWS);
+	return d;
+}
+
+static bytea *
+build_blob(const SeedSpec *spec)
+{
+	AigcModel	model;
+	AigcColumnData data[3];
+	AigcColumnData *d;
+	AigcVaeConfig cfg;
+	AigcRng		rng;
+
+	memset(&model, 0, sizeof(model));
+	aigc_rng_seed(&rng, 42);
+	model.kind = AIGC_KIND_VAE;
+	model.tf.cols = palloc0(sizeof(AigcColumn) * lengthof(data));
+
+	if (spec->continuous)
+	{
+		d = add_column(&model.tf, data, "amount", FLOAT8OID, AIGC_CONTINUOUS);
+		for (int r = 0; r < SEED_ROWS; r++)
+		{
+			d->isnull[r] = r % 10 == 0;
+			d->value[r] = (r % 2 ? 100.0 : -5.0) + aigc_rng_normal(&rng);
+		}
+	}
+	if (spec->constant)
+	{
+		d = add_column(&model.tf, data, "year", INT4OID, AIGC_CONTINUOUS);
+		for (int r = 0; r < SEED_ROWS; r++)
+			d->value[r] = 2024;
+	}
+	d = add_column(&model.tf, data, "party", TEXTOID, AIGC_CATEGORICAL);
+	model.tf.cols[model.tf.ncols - 1].ncats = spec->ncats;
+	model.tf.cols[model.tf.ncols - 1].cats = labels;
+	for (int r = 0; r < SEED_ROWS; r++)
+	{
+		d->isnull[r] = spec->ncats == 0;
+		d->value[r] = spec->ncats > 0 ? r % spec->ncats : 0;
+	}
+	aigc_transformer_fit(&model.tf, data, SEED_ROWS, 4, &rng);
+
+	model.nexcluded = spec->nexcluded;
+	model.excluded = excluded;
+
+	memset(&cfg, 0, sizeof(cfg));
+	cfg.data_dim = model.tf.dim;
+	cfg.latent_dim = 3;
+	cfg.n_enc = spec->n_enc;
+	cfg.n_dec = spec->n_dec;
+	for (int i = 0; i < AIGC_MAX_HIDDEN; i++)
+		cfg.enc_dims[i] = cfg.dec_dims[i] = 5 + i;
+	cfg.loss_factor = 2.0;
+	aigc_vae_init(&model.vae, &cfg, model.tf.spans, model.tf.nspans, &rng);
+
+	return aigc_model_serialize(&model);
+}
+
+int
+main(int argc, char **argv)
+{
+	if (argc != 2)
+	{
+		fprintf(stderr, "usage: %s DIR\n", argv[0]);
+		return 2;
+	}
+	for (int i = 0; i < lengthof(specs); i++)
+	{
+		char		path[1024];
+		bytea	   *blob = build_blob(&specs[i]);
+		FILE	   *f;
+
+		/* a seed the reader rejects would waste the corpus: ERROR aborts */
+		(void) aigc_model_deserialize(VARDATA(blob), VARSIZE(blob) - VARHDRSZ);
+
+		snprintf(path, sizeof(path), "%s/%s", argv[1], specs[i].file);
+		f = fopen(path, "wb");
+		if (f == NULL ||
+			fwrite(VARDATA(blob), 1, VARSIZE(blob) - VARHDRSZ, f) != VARSIZE(blob) - VARHDRSZ ||
+			fclose(f) != 0)
+		{
+			perror(path);
+			return 1;
+		}
+		aigc_shim_reset();
+	}
+	return 0;
+}
