@@ -20,6 +20,7 @@
 #include "utils/fmgroids.h"
 #include "utils/hsearch.h"
 #include "utils/lsyscache.h"
+#include "utils/memutils.h"
 #include "utils/rel.h"
 
 #include "reader.h"
@@ -37,6 +38,7 @@ typedef struct ColumnReader
 {
 	int			attno;			/* 1-based in the cursor's tuple */
 	Oid			outfunc;
+	MemoryContext cxt;			/* holds the labels, outliving every batch */
 	HTAB	   *labels;
 	int			nlabels;
 	int			labels_cap;
@@ -142,13 +144,13 @@ add_label(ColumnReader *cr, const char *label, int max_categories,
 					 errmsg("column \"%s\" has more than %d distinct values",
 							colname, max_categories),
 					 errhint("Raise the training option \"max_categories\", or leave the column out with \"exclude\".")));
-		e->label = pstrdup(label);
+		e->label = MemoryContextStrdup(cr->cxt, label);
 		e->index = cr->nlabels;
 		if (cr->nlabels == cr->labels_cap)
 		{
 			cr->labels_cap = Max(16, cr->labels_cap * 2);
 			cr->label_list = cr->label_list == NULL ?
-				palloc(sizeof(char *) * cr->labels_cap) :
+				MemoryContextAlloc(cr->cxt, sizeof(char *) * cr->labels_cap) :
 				repalloc(cr->label_list, sizeof(char *) * cr->labels_cap);
 		}
 		cr->label_list[cr->nlabels++] = e->label;
@@ -264,6 +266,10 @@ fetch_rows(Portal portal, ColumnReader *readers, AigcTrainingData *out,
 	int			nc = out->ncols;
 	char	   *block = NULL;
 
+	/* conversions (numeric to double, labels) leave garbage: freed per batch */
+	MemoryContext batch_cxt = AllocSetContextCreate(keep, "aigc rows batch",
+													ALLOCSET_DEFAULT_SIZES);
+
 	out->nrows = 0;
 	for (;;)
 	{
@@ -274,7 +280,7 @@ fetch_rows(Portal portal, ColumnReader *readers, AigcTrainingData *out,
 		SPI_cursor_fetch(portal, true, FETCH_ROWS);
 		if (SPI_processed == 0)
 			break;
-		old = MemoryContextSwitchTo(keep);
+		old = MemoryContextSwitchTo(batch_cxt);
 		want = out->nrows + (int64) SPI_processed;
 		if (max_rows > 0)
 			want = Min(want, max_rows);
@@ -320,6 +326,7 @@ fetch_rows(Portal portal, ColumnReader *readers, AigcTrainingData *out,
 			}
 		}
 		MemoryContextSwitchTo(old);
+		MemoryContextReset(batch_cxt);
 		SPI_freetuptable(SPI_tuptable);
 	}
 	for (int c = 0; c < nc; c++)
@@ -354,6 +361,7 @@ make_readers(AigcTrainingData *out, TupleDesc desc, const int *attnos)
 			ctl.entrysize = sizeof(LabelEntry);
 			ctl.hash = label_hash;
 			ctl.match = label_match;
+			readers[c].cxt = CurrentMemoryContext;
 			ctl.hcxt = CurrentMemoryContext;
 			readers[c].labels = hash_create("aigc labels", 256, &ctl,
 											HASH_ELEM | HASH_FUNCTION |
