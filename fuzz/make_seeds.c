@@ -24,14 +24,17 @@ typedef struct SeedSpec
 	bool		constant;		/* an integral column holding one value */
 	int			ncats;			/* a text column; 0 makes it all NULL */
 	int			nexcluded;
-	int			n_enc;
-	int			n_dec;
+	int			n_enc;			/* VAE layers; or for a GAN, generator */
+	int			n_dec;			/* and discriminator layers */
+	bool		gan;
 } SeedSpec;
 
 static const SeedSpec specs[] = {
-	{"vae_mixed", true, false, 3, 0, 1, 1},
-	{"vae_only_nulls_excluded", false, false, 0, 2, 0, 0},
-	{"vae_constant_deep", true, true, 2, 1, 2, 2},
+	{"vae_mixed", true, false, 3, 0, 1, 1, false},
+	{"vae_only_nulls_excluded", false, false, 0, 2, 0, 0, false},
+	{"vae_constant_deep", true, true, 2, 1, 2, 2, false},
+	{"gan_mixed", true, false, 3, 1, 2, 1, true},
+	{"gan_no_categories", true, true, 0, 0, 1, 2, true},
 };
 
 static char *labels[] = {"alpha", "beta", "gamma"};
@@ -95,6 +98,26 @@ build_blob(const SeedSpec *spec)
 
 	model.nexcluded = spec->nexcluded;
 	model.excluded = excluded;
+
+	if (spec->gan)
+	{
+		AigcGanConfig gcfg;
+
+		memset(&gcfg, 0, sizeof(gcfg));
+		model.kind = AIGC_KIND_GAN;
+		gcfg.data_dim = model.tf.dim;
+		gcfg.noise_dim = 4;
+		gcfg.n_gen = spec->n_enc;
+		gcfg.n_dis = spec->n_dec;
+		for (int i = 0; i < AIGC_MAX_HIDDEN; i++)
+			gcfg.gen_dims[i] = gcfg.dis_dims[i] = 5 + i;
+		gcfg.pac = 2;
+		gcfg.leaky_slope = 0.2;
+		gcfg.dropout = 0.5;
+		gcfg.tau = 0.2;
+		aigc_gan_init(&model.gan, &gcfg, model.tf.spans, model.tf.nspans, &rng);
+		return aigc_model_serialize(&model);
+	}
 
 	memset(&cfg, 0, sizeof(cfg));
 	cfg.data_dim = model.tf.dim;

@@ -916,7 +916,8 @@ static bool
 gan_config_plausible(const AigcGanConfig *cfg, Size remaining)
 {
 	double		floats = cfg->cond_dim;
-	int			prev = cfg->noise_dim + cfg->cond_dim;
+	/* in doubles: a corrupted pac times a width must not overflow */
+	double		prev = (double) cfg->noise_dim + cfg->cond_dim;
 
 	if (cfg->data_dim == 0 || cfg->noise_dim == 0 || cfg->pac == 0 ||
 		cfg->n_dis == 0 || !(cfg->tau > 0.0) ||
@@ -926,19 +927,19 @@ gan_config_plausible(const AigcGanConfig *cfg, Size remaining)
 	{
 		if (cfg->gen_dims[i] == 0)
 			return false;
-		floats += ((double) prev + 5) * cfg->gen_dims[i];
+		floats += (prev + 5) * cfg->gen_dims[i];
 		prev += cfg->gen_dims[i];
 	}
-	floats += ((double) prev + 1) * cfg->data_dim;
-	prev = cfg->pac * (cfg->data_dim + cfg->cond_dim);
+	floats += (prev + 1) * cfg->data_dim;
+	prev = (double) cfg->pac * ((double) cfg->data_dim + cfg->cond_dim);
 	for (int i = 0; i < cfg->n_dis; i++)
 	{
 		if (cfg->dis_dims[i] == 0)
 			return false;
-		floats += ((double) prev + 1) * cfg->dis_dims[i];
+		floats += (prev + 1) * cfg->dis_dims[i];
 		prev = cfg->dis_dims[i];
 	}
-	floats += (double) prev + 1;
+	floats += prev + 1;
 	return floats * 4.0 <= (double) remaining;
 }
 
