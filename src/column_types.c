@@ -170,10 +170,13 @@ aigc_double_to_datum(double v, Oid typid, int32 typmod)
 				return n;
 			}
 		case DATEOID:
-			return DateADTGetDatum((DateADT) rint(v));
+			/* a forged blob's range can lie beyond the type: casting would be undefined */
+			return DateADTGetDatum((DateADT) clamp_round(v, DATETIME_MIN_JULIAN - POSTGRES_EPOCH_JDATE,
+														 DATE_END_JULIAN - POSTGRES_EPOCH_JDATE - 1));
 		case TIMESTAMPOID:
 		case TIMESTAMPTZOID:
-			return TimestampGetDatum((Timestamp) rint(v));
+			return TimestampGetDatum((Timestamp) clamp_round(v, (double) MIN_TIMESTAMP,
+															 (double) (END_TIMESTAMP - 1024)));
 		default:
 			{
 				/* a domain's typmod, e.g. numeric(10,2), lives on the domain */
