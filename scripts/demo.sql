@@ -5,9 +5,9 @@
 \pset null '(null)'
 
 \echo
-\echo '=== 1. Train a VAE (TVAE-style) on contributions: 20000 rows, 30 epochs'
+\echo '=== 1. Train a VAE (TVAE-style) on contributions: 20000 rows, 60 epochs'
 SELECT * FROM aigc_train('contrib_vae', 'contributions'::regclass, 'vae',
-                         '{"epochs": 30, "seed": 42}');
+                         '{"epochs": 60, "seed": 42}');
 
 SELECT name, version, kind, train_rows, round(train_seconds::numeric, 2) AS train_seconds, weights_bytes
   FROM aigc.models;
@@ -96,7 +96,8 @@ SELECT id, age, region, employer_type, monthly_wage, contribution_base, amount,
 
 \echo
 \echo '=== Why the most anomalous row stands out: the columns with the largest share of its score'
-SELECT column_name, round(contribution::numeric, 2) AS contribution, round(share::numeric, 3) AS share,
+SELECT coalesce(column_name, '(' || term || ' term)') AS column_name,
+       round(contribution::numeric, 2) AS contribution, round(share::numeric, 3) AS share,
        observed, expected
   FROM aigc_explain('contrib_vae', (SELECT c FROM contributions c
                                      ORDER BY aigc_score('contrib_vae', c.*) DESC LIMIT 1))
