@@ -342,7 +342,8 @@ fetch_rows(Portal portal, ColumnReader *readers, AigcTrainingData *out,
 
 /* Per-column readers for the columns in out->cols, found in the cursor by name */
 static ColumnReader *
-make_readers(AigcTrainingData *out, TupleDesc desc, const int *attnos)
+make_readers(AigcTrainingData *out, TupleDesc desc, const int *attnos,
+			 MemoryContext keep)
 {
 	ColumnReader *readers = palloc0(sizeof(ColumnReader) * out->ncols);
 
@@ -361,7 +362,8 @@ make_readers(AigcTrainingData *out, TupleDesc desc, const int *attnos)
 			ctl.entrysize = sizeof(LabelEntry);
 			ctl.hash = label_hash;
 			ctl.match = label_match;
-			readers[c].cxt = CurrentMemoryContext;
+			/* not SPI's memory: the labels outlive SPI_finish */
+			readers[c].cxt = keep;
 			ctl.hcxt = CurrentMemoryContext;
 			readers[c].labels = hash_create("aigc labels", 256, &ctl,
 											HASH_ELEM | HASH_FUNCTION |
@@ -389,7 +391,7 @@ read_cursor(Portal portal, const int *attnos, int max_categories,
 			int64 max_rows, int64 max_bytes, AigcRng *rng,
 			AigcTrainingData *out, MemoryContext keep)
 {
-	ColumnReader *readers = make_readers(out, portal->tupDesc, attnos);
+	ColumnReader *readers = make_readers(out, portal->tupDesc, attnos, keep);
 
 	if (max_bytes > 0)
 	{
