@@ -14,6 +14,7 @@
 #include <math.h>
 #include <string.h>
 
+#include "catalog/pg_type.h"
 #include "miscadmin.h"
 #include "utils/memutils.h"
 
@@ -444,6 +445,32 @@ aigc_transformer_encode_row(const AigcTransformer *tf, const double *value,
 					 out + tf->cols[c].offset, NULL);
 }
 
+/*
+ * A decoded value as its column will store it: integers rounded, and
+ * numeric(p, s) to s decimals, so that conditions see what the row holds.
+ * (A domain over numeric(p, s) keeps its typmod on the domain and is
+ * rounded only when converted.)
+ */
+static double
+as_stored(const AigcColumn *col, double x)
+{
+	if (col->integral)
+		return rint(x);
+	if (col->typid == NUMERICOID && col->typmod >= (int32) VARHDRSZ)
+	{
+		/* numeric's typmod packs the scale as 11 signed bits */
+		int			scale = ((((col->typmod - VARHDRSZ) & 0x7ff) ^ 1024) - 1024);
+
+		if (scale >= -15 && scale <= 15)
+		{
+			double		p = pow(10.0, scale);
+
+			return rint(x * p) / p;
+		}
+	}
+	return x;
+}
+
 void
 aigc_transformer_decode(const AigcTransformer *tf, const float *act, int n,
 						AigcColumnData *out, AigcRng *rng)
@@ -473,7 +500,7 @@ aigc_transformer_decode(const AigcTransformer *tf, const float *act, int n,
 				alpha = Min(Max((double) slots[0], -1.0), 1.0);
 				x = alpha * 4.0 * col->mode_std[k] + col->mode_mean[k];
 				x = Min(Max(x, col->min), col->max);
-				out[c].value[i] = col->integral ? rint(x) : x;
+				out[c].value[i] = as_stored(col, x);
 			}
 			else
 			{
