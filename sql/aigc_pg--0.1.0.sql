@@ -351,7 +351,7 @@ BEGIN
 END
 $$;
 COMMENT ON FUNCTION aigc_calibrate(text, regclass, integer) IS
-    'Score every row of relation with a model version (newest by default) and store the score quantiles in aigc.score_calibration';
+    'Score every row of relation with a model version (the version in use by default) and store the score quantiles in aigc.score_calibration';
 
 CREATE FUNCTION aigc_score_percentile(model text, "row" record, version integer DEFAULT NULL)
 RETURNS float8

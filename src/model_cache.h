@@ -23,7 +23,7 @@
 typedef struct AigcCachedModel
 {
 	char	   *name;
-	int			requested;		/* version asked for; 0 for the newest */
+	int			requested;		/* version asked for; 0 for the one in use */
 	int			version;		/* version loaded */
 	uint64		load_id;		/* distinct for every load in this backend */
 	uint64		generation;		/* cache generation it was loaded in */

@@ -204,7 +204,7 @@ tuple_of(HeapTupleHeader td, HeapTupleData *tuple)
 	tuple->t_data = td;
 }
 
-/* The optional version argument (third): 0 for the newest */
+/* The optional version argument (third): 0 for the version in use */
 static int
 version_arg(FunctionCallInfo fcinfo)
 {
