@@ -95,6 +95,19 @@ COMMENT ON VIEW aigc.models IS
 GRANT USAGE ON SCHEMA aigc TO PUBLIC;
 GRANT SELECT ON aigc.models TO PUBLIC;
 
+-- One version of a model the current user may use: the given one, or the one in use
+CREATE FUNCTION aigc.model_version(model text, version integer DEFAULT NULL)
+RETURNS aigc.models
+LANGUAGE sql STABLE
+AS $$
+    SELECT m.*
+      FROM aigc.models m
+     WHERE m.name = model_version.model
+       AND (m.version = model_version.version OR (model_version.version IS NULL AND m.in_use))
+$$;
+COMMENT ON FUNCTION aigc.model_version(text, integer) IS
+    'The aigc.models row of a model version (NULL: the version in use), or NULL if none you may use';
+
 CREATE TYPE aigc.train_result AS (
     name          text,
     version       integer,
@@ -162,10 +175,7 @@ BEGIN
         RAISE EXCEPTION 'model and type_name must not be NULL'
               USING ERRCODE = 'null_value_not_allowed';
     END IF;
-    SELECT m.columns INTO spec
-      FROM aigc.models m
-     WHERE m.name = model AND (m.version = aigc_create_type.version
-                               OR (aigc_create_type.version IS NULL AND m.in_use));
+    SELECT (aigc.model_version(model, aigc_create_type.version)).columns INTO spec;
     IF spec IS NULL THEN
         RAISE EXCEPTION 'model "%" does not exist', model
               USING ERRCODE = 'undefined_object';
@@ -329,10 +339,7 @@ BEGIN
         RAISE EXCEPTION 'model and relation must not be NULL'
               USING ERRCODE = 'null_value_not_allowed';
     END IF;
-    SELECT m.version INTO v
-      FROM aigc.models m
-     WHERE m.name = model AND (m.version = aigc_calibrate.version
-                               OR (aigc_calibrate.version IS NULL AND m.in_use));
+    SELECT (aigc.model_version(model, aigc_calibrate.version)).version INTO v;
     IF v IS NULL THEN
         RAISE EXCEPTION 'model "%" does not exist', model
               USING ERRCODE = 'undefined_object';
