@@ -1,23 +1,38 @@
 # aigc_pg: built with PGXS against PostgreSQL 15, linked with OpenBLAS.
+# src/ is layered (docs/architecture.md); headers are included by their path
+# below src/, e.g. "core/vae.h", and none is installed: they are private.
 EXTENSION = aigc_pg
+EXTVERSION = $(shell sed -n "s/^default_version = '\(.*\)'/\1/p" $(EXTENSION).control)
 MODULE_big = aigc_pg
-DATA = sql/aigc_pg--0.1.0.sql
+# The base script of every installable version and the upgrade scripts
+# between them (ALTER EXTENSION aigc_pg UPDATE)
+DATA = $(sort $(wildcard sql/$(EXTENSION)--*.sql))
 
-SRCS = $(sort $(wildcard src/*.c))
+SRCS = $(sort $(wildcard src/*.c src/*/*.c))
 OBJS = $(SRCS:.c=.o)
-HEADERS = $(wildcard src/*.h)
+HDRS = $(wildcard src/*/*.h)
 
 PG_CONFIG ?= pg_config
 
-# Regression tests: inputs in test/sql, expected outputs in expected/
+# pg_regress: inputs in test/sql, expected outputs in expected/
 REGRESS = $(patsubst test/sql/%.sql,%,$(sort $(wildcard test/sql/*.sql)))
-REGRESS_OPTS = --inputdir=test --outputdir=. --load-extension=aigc_pg
+REGRESS_OPTS = --inputdir=test --outputdir=. --load-extension=$(EXTENSION)
 
+PG_CPPFLAGS = -I$(srcdir)/src
 PG_CFLAGS = -std=gnu11 -Wall -Wextra -Wno-unused-parameter -Wno-sign-compare \
 	-Wno-missing-field-initializers $(shell pkg-config --cflags openblas)
 SHLIB_LINK = $(shell pkg-config --libs openblas) -lm
 
+# installcheck is ours (below), not PGXS's pg_regress-only one
+NO_INSTALLCHECK = 1
 PGXS := $(shell $(PG_CONFIG) --pgxs)
 include $(PGXS)
 
-$(OBJS): $(HEADERS)
+$(OBJS): $(HDRS)
+
+# `make installcheck` runs every suite against the running server (libpq's
+# environment): pg_regress, then scripts/suites.sh (fuzz smoke, shell TAP
+# tests, pgTAP), which reports each failure and prints the summary line.
+installcheck: submake $(REGRESS_PREP)
+	@status=0; $(pg_regress_installcheck) $(REGRESS_OPTS) $(REGRESS) || status=$$?; \
+	PG_CONFIG=$(PG_CONFIG) bash $(srcdir)/scripts/suites.sh $$status

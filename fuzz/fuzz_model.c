@@ -21,7 +21,7 @@
 #include "port/pg_crc32c.h"
 
 #include "backend_shim.h"
-#include "model.h"
+#include "core/model.h"
 
 /* magic, version, kind, payload length; then the payload, then the CRC */
 #define HEADER_LEN 24

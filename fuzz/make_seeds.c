@@ -13,7 +13,7 @@
 #include "catalog/pg_type_d.h"
 
 #include "backend_shim.h"
-#include "model.h"
+#include "core/model.h"
 
 #define SEED_ROWS 200
 

@@ -8,7 +8,7 @@
 
 #include "fmgr.h"
 
-#include "options.h"
+#include "train/options.h"
 
 PG_MODULE_MAGIC;
 

@@ -1,0 +1,990 @@
+/*
+ * gan.c
+ *		CTGAN (Xu et al. 2019) in C over cblas_sgemm.
+ *
+ * Generator: noise and cond vector through residual blocks, each
+ * Linear-BatchNorm-ReLU whose output is concatenated with its input, then a
+ * Linear to the encoded row; tanh on scalars, Gumbel-softmax on one-hot
+ * spans while training.  Discriminator: pac rows side by side, hidden
+ * Linear-LeakyReLU-Dropout layers, a Linear to one score.  Loss: WGAN with
+ * gradient penalty per pac group, plus the cross-entropy of the generator's
+ * conditioned span against the cond vector.
+ *
+ * The penalty's gradient with respect to the discriminator's weights is
+ * derived in closed form.  With every activation derivative piecewise
+ * constant (LeakyReLU slopes times dropout masks, s_i), the gradient of the
+ * score with respect to a group's input is
+ *		g = u_0 W_0,  u_{i-1} = s_{i-1} * (u_i W_i),  u_{L-1} = s_{L-1} * w_out
+ * (rows, * elementwise), a linear "gradient network" whose backward pass
+ * gives d penalty / d W_i as u_i^T dv_{i-1} and d / d w_out as sum s * du.
+ * Biases do not enter g.  gradcheck.c verifies all of it numerically.
+ */
+#include "postgres.h"
+
+#include <math.h>
+#include <string.h>
+#include <cblas.h>
+
+#include "miscadmin.h"
+
+#include "core/gan.h"
+
+#define GAN_DIM_MAX 1000000
+
+static void
+collect_params(AigcGan *gan)
+{
+	int			np = 0;
+
+#define ADD(arr, n, p) ((arr)[(n)++] = (p))
+	for (int i = 0; i < gan->cfg.n_gen; i++)
+	{
+		ADD(gan->gparams, np, gan->gen[i].weight);
+		ADD(gan->gparams, np, gan->gen[i].bias);
+		ADD(gan->gparams, np, gan->bn[i].gamma);
+		ADD(gan->gparams, np, gan->bn[i].beta);
+	}
+	ADD(gan->gparams, np, gan->gen_out.weight);
+	ADD(gan->gparams, np, gan->gen_out.bias);
+	gan->n_gparams = np;
+	np = 0;
+	for (int i = 0; i <= gan->cfg.n_dis; i++)
+	{
+		ADD(gan->dparams, np, gan->dis[i].weight);
+		ADD(gan->dparams, np, gan->dis[i].bias);
+	}
+	gan->n_dparams = np;
+#undef ADD
+}
+
+/*
+ * The cond vector covers every categorical column (a lone softmax span; a
+ * continuous column's mode span follows its scalar and is left out, as
+ * CTGAN leaves mode indicators out).
+ */
+static void
+find_cond_columns(AigcGan *gan)
+{
+	int			off = 0;
+
+	gan->ncond = 0;
+	gan->cond = palloc(sizeof(AigcCondColumn) * Max(gan->nspans, 1));
+	for (int s = 0; s < gan->nspans; s++)
+	{
+		const AigcSpan *sp = &gan->spans[s];
+		AigcCondColumn *cc;
+
+		if (sp->is_scalar || (s > 0 && gan->spans[s - 1].column == sp->column))
+			continue;
+		cc = &gan->cond[gan->ncond++];
+		cc->column = sp->column;
+		cc->data_offset = sp->offset;
+		cc->cond_offset = off;
+		cc->width = sp->width;
+		off += sp->width;
+	}
+	gan->cfg.cond_dim = off;
+}
+
+static int
+gen_input_width(const AigcGanConfig *cfg)
+{
+	return cfg->noise_dim + cfg->cond_dim;
+}
+
+static int
+dis_row_width(const AigcGanConfig *cfg)
+{
+	return cfg->data_dim + cfg->cond_dim;
+}
+
+void
+aigc_gan_init(AigcGan *gan, const AigcGanConfig *cfg, const AigcSpan *spans,
+			  int nspans, AigcRng *rng)
+{
+	int			prev;
+
+	memset(gan, 0, sizeof(*gan));
+	gan->cfg = *cfg;
+	gan->spans = spans;
+	gan->nspans = nspans;
+	find_cond_columns(gan);
+	gan->cond_freq = palloc0(sizeof(float) * Max(gan->cfg.cond_dim, 1));
+
+	prev = gen_input_width(&gan->cfg);
+	for (int i = 0; i < cfg->n_gen; i++)
+	{
+		aigc_linear_init(&gan->gen[i], prev, cfg->gen_dims[i], rng);
+		aigc_batchnorm_init(&gan->bn[i], cfg->gen_dims[i]);
+		prev += cfg->gen_dims[i];
+	}
+	aigc_linear_init(&gan->gen_out, prev, cfg->data_dim, rng);
+
+	prev = cfg->pac * dis_row_width(&gan->cfg);
+	for (int i = 0; i < cfg->n_dis; i++)
+	{
+		aigc_linear_init(&gan->dis[i], prev, cfg->dis_dims[i], rng);
+		prev = cfg->dis_dims[i];
+	}
+	aigc_linear_init(&gan->dis[cfg->n_dis], prev, 1, rng);
+	collect_params(gan);
+}
+
+void
+aigc_gan_buffers_init(AigcGanBuffers *buf, const AigcGan *gan, int batch)
+{
+	const AigcGanConfig *cfg = &gan->cfg;
+	int			groups = (batch + cfg->pac - 1) / cfg->pac;
+	int			width = gen_input_width(cfg);
+	int			widest = Max(width, cfg->data_dim);
+	int64		dis_in = (int64) groups * cfg->pac * dis_row_width(cfg);
+
+	buf->batch = batch;
+	buf->gin = palloc(sizeof(float) * batch * width);
+	for (int i = 0; i < cfg->n_gen; i++)
+	{
+		int			h = cfg->gen_dims[i];
+
+		buf->glin[i] = palloc(sizeof(float) * batch * h);
+		buf->gxhat[i] = palloc(sizeof(float) * batch * h);
+		buf->grelu[i] = palloc(sizeof(float) * batch * h);
+		width += h;
+		buf->gact[i] = palloc(sizeof(float) * batch * width);
+		widest = Max(widest, width);
+	}
+	buf->gout = palloc(sizeof(float) * batch * cfg->data_dim);
+	buf->fake = palloc(sizeof(float) * batch * cfg->data_dim);
+	buf->dgout = palloc(sizeof(float) * batch * cfg->data_dim);
+	buf->dfake = palloc(sizeof(float) * batch * cfg->data_dim);
+	for (int i = 0; i < cfg->n_dis; i++)
+	{
+		buf->dact[i] = palloc(sizeof(float) * groups * cfg->dis_dims[i]);
+		buf->dmask[i] = palloc(sizeof(float) * groups * cfg->dis_dims[i]);
+		buf->du[i] = palloc(sizeof(float) * groups * cfg->dis_dims[i]);
+		widest = Max(widest, cfg->dis_dims[i]);
+	}
+	buf->score = palloc(sizeof(float) * groups);
+	buf->dscore = palloc(sizeof(float) * groups);
+	buf->dinput = palloc(sizeof(float) * dis_in);
+	buf->grad_a = palloc(sizeof(float) * Max((int64) batch * widest, dis_in));
+	buf->grad_b = palloc(sizeof(float) * Max((int64) batch * widest, dis_in));
+	buf->grad_c = palloc(sizeof(float) * Max((int64) batch * widest, dis_in));
+}
+
+/* Output activations: tanh on scalars; Gumbel-softmax or plain softmax */
+static void
+activate(const AigcGan *gan, const float *logits, float *out, int n,
+		 bool training, AigcRng *rng)
+{
+	int			D = gan->cfg.data_dim;
+
+	for (int r = 0; r < n; r++)
+	{
+		const float *o = logits + (int64) r * D;
+		float	   *a = out + (int64) r * D;
+
+		for (int s = 0; s < gan->nspans; s++)
+		{
+			int			off = gan->spans[s].offset;
+			int			w = gan->spans[s].width;
+
+			if (gan->spans[s].is_scalar)
+				a[off] = tanhf(o[off]);
+			else if (training)
+				aigc_gumbel_softmax_forward(o + off, a + off, w, gan->cfg.tau, rng);
+			else
+				aigc_softmax(o + off, a + off, w);
+		}
+	}
+}
+
+void
+aigc_gan_activation_backward(const AigcGan *gan, const float *fake,
+							 const float *dfake, int n, float *dgout)
+{
+	int			D = gan->cfg.data_dim;
+
+	for (int r = 0; r < n; r++)
+	{
+		const float *a = fake + (int64) r * D;
+		const float *da = dfake + (int64) r * D;
+		float	   *d = dgout + (int64) r * D;
+
+		for (int s = 0; s < gan->nspans; s++)
+		{
+			int			off = gan->spans[s].offset;
+			int			w = gan->spans[s].width;
+
+			if (gan->spans[s].is_scalar)
+				d[off] = da[off] * (1.0f - a[off] * a[off]);
+			else
+				aigc_gumbel_softmax_backward(a + off, da + off, d + off, w,
+											 gan->cfg.tau);
+		}
+	}
+}
+
+/* dst rows = [a row (wa) | b row (wb)] */
+static void
+concat_rows(float *dst, const float *a, int wa, const float *b, int wb, int n)
+{
+	for (int r = 0; r < n; r++)
+	{
+		memcpy(dst + (int64) r * (wa + wb), a + (int64) r * wa, sizeof(float) * wa);
+		memcpy(dst + (int64) r * (wa + wb) + wa, b + (int64) r * wb, sizeof(float) * wb);
+	}
+}
+
+/* Columns [from, from + w) of an n x width matrix into a dense n x w one */
+static void
+take_columns(float *dst, const float *src, int width, int from, int w, int n)
+{
+	for (int r = 0; r < n; r++)
+		memcpy(dst + (int64) r * w, src + (int64) r * width + from, sizeof(float) * w);
+}
+
+void
+aigc_gan_generator_forward(AigcGan *gan, AigcGanBuffers *buf, int n,
+						   bool training, AigcRng *rng)
+{
+	const AigcGanConfig *cfg = &gan->cfg;
+	const float *h = buf->gin;
+	int			width = gen_input_width(cfg);
+
+	Assert(n <= buf->batch);
+	for (int i = 0; i < cfg->n_gen; i++)
+	{
+		int			hd = cfg->gen_dims[i];
+
+		aigc_linear_forward(&gan->gen[i], h, n, buf->glin[i]);
+		aigc_batchnorm_forward(&gan->bn[i], buf->glin[i], n, training,
+							   buf->gxhat[i], buf->grelu[i]);
+		aigc_relu_forward(buf->grelu[i], (int64) n * hd);
+		concat_rows(buf->gact[i], buf->grelu[i], hd, h, width, n);
+		h = buf->gact[i];
+		width += hd;
+	}
+	aigc_linear_forward(&gan->gen_out, h, n, buf->gout);
+	activate(gan, buf->gout, buf->fake, n, training, rng);
+}
+
+void
+aigc_gan_generator_backward(AigcGan *gan, AigcGanBuffers *buf, int n)
+{
+	const AigcGanConfig *cfg = &gan->cfg;
+	int			L = cfg->n_gen;
+	int			width = gen_input_width(cfg);
+	float	   *ga = buf->grad_a;
+	float	   *gb = buf->grad_b;
+	float	   *gc = buf->grad_c;
+
+	for (int i = 0; i < L; i++)
+		width += cfg->gen_dims[i];
+	aigc_linear_backward(&gan->gen_out, L > 0 ? buf->gact[L - 1] : buf->gin,
+						 buf->dgout, n, L > 0 ? ga : NULL);
+	for (int i = L - 1; i >= 0; i--)
+	{
+		int			hd = cfg->gen_dims[i];
+		int			prev = width - hd;
+
+		/* ga: d of [relu | input]; the input part passes straight down */
+		take_columns(gc, ga, width, 0, hd, n);
+		if (i > 0)
+			take_columns(gb, ga, width, hd, prev, n);
+		aigc_relu_backward(buf->grelu[i], gc, (int64) n * hd);
+		aigc_batchnorm_backward(&gan->bn[i], buf->gxhat[i], gc, n);
+		aigc_linear_backward(&gan->gen[i], i > 0 ? buf->gact[i - 1] : buf->gin,
+							 gc, n, i > 0 ? ga : NULL);
+		if (i > 0)
+			for (int64 k = 0; k < (int64) n * prev; k++)
+				ga[k] += gb[k];
+		width = prev;
+	}
+}
+
+void
+aigc_gan_discriminator_forward(AigcGan *gan, AigcGanBuffers *buf,
+							   const float *x, int ngroups, AigcRng *rng)
+{
+	const AigcGanConfig *cfg = &gan->cfg;
+	const float *h = x;
+
+	for (int i = 0; i < cfg->n_dis; i++)
+	{
+		int64		count = (int64) ngroups * cfg->dis_dims[i];
+
+		aigc_linear_forward(&gan->dis[i], h, ngroups, buf->dact[i]);
+		aigc_leaky_relu_forward(buf->dact[i], count, (float) cfg->leaky_slope);
+		aigc_dropout_forward(buf->dact[i], buf->dmask[i], count, cfg->dropout, rng);
+		h = buf->dact[i];
+	}
+	aigc_linear_forward(&gan->dis[cfg->n_dis], h, ngroups, buf->score);
+}
+
+void
+aigc_gan_discriminator_backward(AigcGan *gan, AigcGanBuffers *buf,
+								const float *x, int ngroups, float *dx)
+{
+	const AigcGanConfig *cfg = &gan->cfg;
+	int			L = cfg->n_dis;
+	float	   *ga = buf->grad_a;
+	float	   *gb = buf->grad_b;
+
+	Assert(L > 0);
+	aigc_linear_backward(&gan->dis[L], buf->dact[L - 1], buf->dscore, ngroups, ga);
+	for (int i = L - 1; i >= 0; i--)
+	{
+		int64		count = (int64) ngroups * cfg->dis_dims[i];
+		float	   *tmp;
+
+		aigc_mul_inplace(ga, buf->dmask[i], count);
+		aigc_leaky_relu_backward(buf->dact[i], ga, count, (float) cfg->leaky_slope);
+		aigc_linear_backward(&gan->dis[i], i > 0 ? buf->dact[i - 1] : x, ga,
+							 ngroups, i > 0 ? gb : dx);
+		tmp = ga;
+		ga = gb;
+		gb = tmp;
+	}
+}
+
+/* d activation / d pre-activation of hidden layer i: slope or 1, times mask */
+static void
+multiply_slopes(const AigcGan *gan, const AigcGanBuffers *buf, int i,
+				float *v, int ngroups)
+{
+	int64		count = (int64) ngroups * gan->cfg.dis_dims[i];
+	float		slope = (float) gan->cfg.leaky_slope;
+
+	for (int64 k = 0; k < count; k++)
+		v[k] *= buf->dmask[i][k] * (buf->dact[i][k] < 0.0f ? slope : 1.0f);
+}
+
+double
+aigc_gan_gradient_penalty(AigcGan *gan, AigcGanBuffers *buf, int ngroups,
+						  double lambda, bool backward)
+{
+	const AigcGanConfig *cfg = &gan->cfg;
+	int			L = cfg->n_dis;
+	int			in0 = gan->dis[0].in;
+	const float *wout = gan->dis[L].weight.w;
+	float	   *g = buf->grad_a;
+	float	   *du = buf->grad_b;
+	float	   *dv = buf->grad_c;
+	double		penalty = 0.0;
+
+	Assert(L > 0);
+	/* forward through the gradient network: u_{L-1}, ..., u_0, then g */
+	for (int r = 0; r < ngroups; r++)
+		memcpy(buf->du[L - 1] + (int64) r * cfg->dis_dims[L - 1], wout,
+			   sizeof(float) * cfg->dis_dims[L - 1]);
+	multiply_slopes(gan, buf, L - 1, buf->du[L - 1], ngroups);
+	for (int i = L - 1; i >= 1; i--)
+	{
+		cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, ngroups,
+					gan->dis[i].in, gan->dis[i].out, 1.0f, buf->du[i],
+					gan->dis[i].out, gan->dis[i].weight.w, gan->dis[i].in,
+					0.0f, buf->du[i - 1], gan->dis[i].in);
+		multiply_slopes(gan, buf, i - 1, buf->du[i - 1], ngroups);
+	}
+	cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, ngroups, in0,
+				gan->dis[0].out, 1.0f, buf->du[0], gan->dis[0].out,
+				gan->dis[0].weight.w, in0, 0.0f, g, in0);
+
+	/* the penalty, and d penalty / d g in place of g */
+	for (int r = 0; r < ngroups; r++)
+	{
+		float	   *gr = g + (int64) r * in0;
+		double		norm = 0.0;
+		double		k;
+
+		for (int j = 0; j < in0; j++)
+			norm += (double) gr[j] * gr[j];
+		norm = sqrt(norm);
+		penalty += (norm - 1.0) * (norm - 1.0);
+		k = norm > 0.0 ? lambda * 2.0 * (norm - 1.0) / (norm * ngroups) : 0.0;
+		for (int j = 0; j < in0; j++)
+			gr[j] = (float) (k * gr[j]);
+	}
+	if (!backward)
+		return lambda * penalty / ngroups;
+
+	/* backward through the gradient network */
+	cblas_sgemm(CblasRowMajor, CblasTrans, CblasNoTrans, gan->dis[0].out, in0,
+				ngroups, 1.0f, buf->du[0], gan->dis[0].out, g, in0, 1.0f,
+				gan->dis[0].weight.g, in0);
+	cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, ngroups,
+				gan->dis[0].out, in0, 1.0f, g, in0, gan->dis[0].weight.w, in0,
+				0.0f, du, gan->dis[0].out);
+	for (int i = 1; i < L; i++)
+	{
+		float	   *tmp;
+
+		/* du holds d / d u_{i-1}; dv = s_{i-1} * du is d / d (u_i W_i) */
+		multiply_slopes(gan, buf, i - 1, du, ngroups);
+		cblas_sgemm(CblasRowMajor, CblasTrans, CblasNoTrans, gan->dis[i].out,
+					gan->dis[i].in, ngroups, 1.0f, buf->du[i], gan->dis[i].out,
+					du, gan->dis[i].in, 1.0f, gan->dis[i].weight.g, gan->dis[i].in);
+		cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, ngroups,
+					gan->dis[i].out, gan->dis[i].in, 1.0f, du, gan->dis[i].in,
+					gan->dis[i].weight.w, gan->dis[i].in, 0.0f, dv, gan->dis[i].out);
+		tmp = du;
+		du = dv;
+		dv = tmp;
+	}
+	multiply_slopes(gan, buf, L - 1, du, ngroups);
+	for (int r = 0; r < ngroups; r++)
+		for (int j = 0; j < cfg->dis_dims[L - 1]; j++)
+			gan->dis[L].weight.g[j] += du[(int64) r * cfg->dis_dims[L - 1] + j];
+	return lambda * penalty / ngroups;
+}
+
+double
+aigc_gan_cond_loss(const AigcGan *gan, const float *gout, const float *cond,
+				   const int *colsel, int n, float *dgout)
+{
+	int			D = gan->cfg.data_dim;
+	int			C = gan->cfg.cond_dim;
+	double		loss = 0.0;
+
+	for (int r = 0; r < n; r++)
+	{
+		const AigcCondColumn *cc = &gan->cond[colsel[r]];
+		const float *o = gout + (int64) r * D + cc->data_offset;
+		const float *c = cond + (int64) r * C + cc->cond_offset;
+		float	   *d = dgout + (int64) r * D + cc->data_offset;
+		double		mx = o[0],
+					sum = 0.0;
+		int			target = 0;
+
+		for (int k = 0; k < cc->width; k++)
+		{
+			mx = Max(mx, o[k]);
+			if (c[k] > c[target])
+				target = k;
+		}
+		for (int k = 0; k < cc->width; k++)
+			sum += exp(o[k] - mx);
+		loss += mx + log(sum) - o[target];
+		for (int k = 0; k < cc->width; k++)
+			d[k] += (float) ((exp(o[k] - mx) / sum - (k == target ? 1.0 : 0.0)) / n);
+	}
+	return loss / n;
+}
+
+/* Noise, then a cond vector per row (when there are cond columns) */
+static void
+fill_generator_input(AigcGan *gan, AigcGanBuffers *buf, int n, const float *cond,
+					 AigcRng *rng)
+{
+	int			Z = gan->cfg.noise_dim;
+	int			C = gan->cfg.cond_dim;
+
+	for (int r = 0; r < n; r++)
+	{
+		float	   *row = buf->gin + (int64) r * (Z + C);
+
+		for (int j = 0; j < Z; j++)
+			row[j] = (float) aigc_rng_normal(rng);
+		if (C > 0)
+			memcpy(row + Z, cond + (int64) r * C, sizeof(float) * C);
+	}
+}
+
+void
+aigc_gan_generate(AigcGan *gan, AigcGanBuffers *buf, int n, int fixed_col,
+				  int fixed_slot, AigcRng *rng, float *act)
+{
+	int			C = gan->cfg.cond_dim;
+	float	   *cond = buf->grad_a;
+
+	Assert(n <= buf->batch);
+	if (C > 0)
+	{
+		memset(cond, 0, sizeof(float) * n * C);
+		for (int r = 0; r < n; r++)
+		{
+			int			col = fixed_col;
+			int			slot = fixed_slot;
+			const AigcCondColumn *cc;
+
+			if (col < 0)
+			{
+				col = (int) aigc_rng_below(rng, gan->ncond);
+				slot = aigc_rng_categorical(rng, gan->cond_freq + gan->cond[col].cond_offset,
+											gan->cond[col].width);
+			}
+			cc = &gan->cond[col];
+			cond[(int64) r * C + cc->cond_offset + slot] = 1.0f;
+		}
+	}
+	fill_generator_input(gan, buf, n, cond, rng);
+	aigc_gan_generator_forward(gan, buf, n, false, rng);
+	memcpy(act, buf->fake, sizeof(float) * n * gan->cfg.data_dim);
+}
+
+/* Index of the largest of w values */
+static int
+argmax(const float *v, int w)
+{
+	int			best = 0;
+
+	for (int k = 1; k < w; k++)
+		if (v[k] > v[best])
+			best = k;
+	return best;
+}
+
+void
+aigc_gan_sampler_init(AigcGanSampler *s, AigcGan *gan, const float *x,
+					  int64 nrows, bool log_frequency)
+{
+	int			C = gan->cfg.cond_dim;
+	int			D = gan->cfg.data_dim;
+	int64	   *fill;
+
+	s->nrows = nrows;
+	s->slot_start = palloc0(sizeof(int64) * (C + 1));
+	s->weight = palloc(sizeof(float) * Max(C, 1));
+	s->rows = MemoryContextAllocHuge(CurrentMemoryContext,
+									 sizeof(int64) * Max(nrows * gan->ncond, 1));
+	for (int64 r = 0; r < nrows; r++)
+		for (int c = 0; c < gan->ncond; c++)
+		{
+			const AigcCondColumn *cc = &gan->cond[c];
+
+			s->slot_start[cc->cond_offset +
+						  argmax(x + r * D + cc->data_offset, cc->width) + 1]++;
+		}
+	for (int k = 0; k < C; k++)
+	{
+		int64		count = s->slot_start[k + 1];
+
+		gan->cond_freq[k] = (float) count;
+		s->weight[k] = (float) (log_frequency ? log((double) count + 1.0) : count);
+		s->slot_start[k + 1] += s->slot_start[k];
+	}
+	fill = palloc(sizeof(int64) * Max(C, 1));
+	memcpy(fill, s->slot_start, sizeof(int64) * C);
+	for (int64 r = 0; r < nrows; r++)
+	{
+		if (r % 4096 == 0)
+			CHECK_FOR_INTERRUPTS();
+		for (int c = 0; c < gan->ncond; c++)
+		{
+			const AigcCondColumn *cc = &gan->cond[c];
+			int			k = cc->cond_offset +
+				argmax(x + r * D + cc->data_offset, cc->width);
+
+			s->rows[fill[k]++] = r;
+		}
+	}
+	pfree(fill);
+}
+
+void
+aigc_gan_trainer_init(AigcGanTrainer *t, AigcGan *gan, const float *x,
+					  int64 nrows, int batch, bool log_frequency,
+					  double lambda, int dis_steps, double average,
+					  double gen_lr, double gen_decay, double dis_lr,
+					  double dis_decay)
+{
+	int			W = dis_row_width(&gan->cfg);
+
+	Assert(batch % gan->cfg.pac == 0);
+	t->gan = gan;
+	t->x = x;
+	t->batch = batch;
+	t->lambda = lambda;
+	t->dis_steps = dis_steps;
+	t->average = average;
+	t->gen_avg = NULL;
+	if (average > 0.0)
+	{
+		t->gen_avg = palloc(sizeof(float *) * gan->n_gparams);
+		for (int p = 0; p < gan->n_gparams; p++)
+		{
+			t->gen_avg[p] = palloc(sizeof(float) * gan->gparams[p].n);
+			memcpy(t->gen_avg[p], gan->gparams[p].w, sizeof(float) * gan->gparams[p].n);
+		}
+	}
+	aigc_gan_buffers_init(&t->buf, gan, batch);
+	aigc_gan_sampler_init(&t->sampler, gan, x, nrows, log_frequency);
+	/* betas 0.5 and 0.9, as CTGAN */
+	aigc_adam_init(&t->gen_opt, gan->gparams, gan->n_gparams, gen_lr, 0.5, 0.9,
+				   gen_decay);
+	aigc_adam_init(&t->dis_opt, gan->dparams, gan->n_dparams, dis_lr, 0.5, 0.9,
+				   dis_decay);
+	t->colsel = palloc(sizeof(int) * batch);
+	t->slot = palloc(sizeof(int) * batch);
+	t->perm = palloc(sizeof(int64) * batch);
+	t->cond = palloc(sizeof(float) * batch * Max(gan->cfg.cond_dim, 1));
+	t->real = palloc(sizeof(float) * batch * W);
+	t->fake = palloc(sizeof(float) * batch * W);
+	t->interp = palloc(sizeof(float) * batch * W);
+}
+
+/*
+ * Training by sampling: a cond column uniformly, a category with
+ * probability proportional to log(frequency + 1) (or to the frequency
+ * without log_frequency, as CTGAN's option).
+ */
+static void
+sample_condvec(AigcGanTrainer *t, AigcRng *rng)
+{
+	AigcGan    *gan = t->gan;
+	int			C = gan->cfg.cond_dim;
+
+	if (C == 0)
+		return;
+	memset(t->cond, 0, sizeof(float) * t->batch * C);
+	for (int r = 0; r < t->batch; r++)
+	{
+		int			col = (int) aigc_rng_below(rng, gan->ncond);
+		const AigcCondColumn *cc = &gan->cond[col];
+
+		t->colsel[r] = col;
+		t->slot[r] = aigc_rng_categorical(rng, t->sampler.weight + cc->cond_offset,
+										  cc->width);
+		t->cond[(int64) r * C + cc->cond_offset + t->slot[r]] = 1.0f;
+	}
+}
+
+/* Discriminator input rows: the generator's activated rows with their cond */
+static void
+fake_rows(AigcGanTrainer *t)
+{
+	concat_rows(t->fake, t->buf.fake, t->gan->cfg.data_dim, t->cond,
+				t->gan->cfg.cond_dim, t->batch);
+}
+
+static double
+mean_score(const AigcGanBuffers *buf, int ngroups)
+{
+	double		s = 0.0;
+
+	for (int g = 0; g < ngroups; g++)
+		s += buf->score[g];
+	return s / ngroups;
+}
+
+static void
+set_dscore(AigcGanBuffers *buf, int ngroups, double value)
+{
+	for (int g = 0; g < ngroups; g++)
+		buf->dscore[g] = (float) value;
+}
+
+static void
+discriminator_step(AigcGanTrainer *t, AigcRng *rng, AigcGanStepLosses *losses)
+{
+	AigcGan    *gan = t->gan;
+	AigcGanBuffers *buf = &t->buf;
+	int			n = t->batch;
+	int			D = gan->cfg.data_dim;
+	int			C = gan->cfg.cond_dim;
+	int			W = D + C;
+	int			groups = n / gan->cfg.pac;
+	int64		group_width = (int64) gan->cfg.pac * W;
+	double		real_mean,
+				fake_mean;
+
+	sample_condvec(t, rng);
+	fill_generator_input(gan, buf, n, t->cond, rng);
+	aigc_gan_generator_forward(gan, buf, n, true, rng);
+	fake_rows(t);
+
+	/* real rows of the sampled categories, paired with a shuffled cond */
+	for (int r = 0; r < n; r++)
+		t->perm[r] = r;
+	aigc_rng_shuffle(rng, t->perm, n);
+	for (int r = 0; r < n; r++)
+	{
+		int			src = (int) t->perm[r];
+		int64		row;
+
+		if (C > 0)
+		{
+			int			k = gan->cond[t->colsel[src]].cond_offset + t->slot[src];
+			int64		first = t->sampler.slot_start[k];
+			int64		count = t->sampler.slot_start[k + 1] - first;
+
+			row = t->sampler.rows[first + (int64) aigc_rng_below(rng, count)];
+			memcpy(t->real + (int64) r * W + D, t->cond + (int64) src * C,
+				   sizeof(float) * C);
+		}
+		else
+			row = (int64) aigc_rng_below(rng, t->sampler.nrows);
+		memcpy(t->real + (int64) r * W, t->x + row * D, sizeof(float) * D);
+	}
+
+	aigc_params_zero_grad(gan->dparams, gan->n_dparams);
+	aigc_gan_discriminator_forward(gan, buf, t->fake, groups, rng);
+	fake_mean = mean_score(buf, groups);
+	set_dscore(buf, groups, 1.0 / groups);
+	aigc_gan_discriminator_backward(gan, buf, t->fake, groups, NULL);
+
+	aigc_gan_discriminator_forward(gan, buf, t->real, groups, rng);
+	real_mean = mean_score(buf, groups);
+	set_dscore(buf, groups, -1.0 / groups);
+	aigc_gan_discriminator_backward(gan, buf, t->real, groups, NULL);
+
+	/* one interpolation weight per pac group */
+	for (int g = 0; g < groups; g++)
+	{
+		float		a = (float) aigc_rng_uniform(rng);
+
+		for (int64 j = g * group_width; j < (g + 1) * group_width; j++)
+			t->interp[j] = a * t->real[j] + (1.0f - a) * t->fake[j];
+	}
+	aigc_gan_discriminator_forward(gan, buf, t->interp, groups, rng);
+	losses->penalty += aigc_gan_gradient_penalty(gan, buf, groups, t->lambda, true) /
+		t->dis_steps;
+	aigc_adam_step(&t->dis_opt);
+	losses->discriminator += (fake_mean - real_mean) / t->dis_steps;
+}
+
+void
+aigc_gan_train_step(AigcGanTrainer *t, AigcRng *rng, AigcGanStepLosses *losses)
+{
+	AigcGan    *gan = t->gan;
+	AigcGanBuffers *buf = &t->buf;
+	int			n = t->batch;
+	int			D = gan->cfg.data_dim;
+	int			W = D + gan->cfg.cond_dim;
+	int			groups = n / gan->cfg.pac;
+	double		ce = 0.0;
+
+	memset(losses, 0, sizeof(*losses));
+	for (int d = 0; d < t->dis_steps; d++)
+		discriminator_step(t, rng, losses);
+
+	sample_condvec(t, rng);
+	fill_generator_input(gan, buf, n, t->cond, rng);
+	aigc_gan_generator_forward(gan, buf, n, true, rng);
+	fake_rows(t);
+	aigc_gan_discriminator_forward(gan, buf, t->fake, groups, rng);
+	losses->generator = -mean_score(buf, groups);
+	set_dscore(buf, groups, -1.0 / groups);
+	aigc_gan_discriminator_backward(gan, buf, t->fake, groups, buf->dinput);
+	take_columns(buf->dfake, buf->dinput, W, 0, D, n);
+	aigc_gan_activation_backward(gan, buf->fake, buf->dfake, n, buf->dgout);
+	if (gan->cfg.cond_dim > 0)
+		ce = aigc_gan_cond_loss(gan, buf->gout, t->cond, t->colsel, n, buf->dgout);
+	aigc_params_zero_grad(gan->gparams, gan->n_gparams);
+	aigc_gan_generator_backward(gan, buf, n);
+	aigc_adam_step(&t->gen_opt);
+	if (t->gen_avg != NULL)
+		for (int p = 0; p < gan->n_gparams; p++)
+		{
+			const float *w = gan->gparams[p].w;
+			float	   *a = t->gen_avg[p];
+			float		k = (float) t->average;
+
+			for (int64 i = 0; i < gan->gparams[p].n; i++)
+				a[i] = k * a[i] + (1.0f - k) * w[i];
+		}
+	losses->generator += ce;
+	losses->cross_entropy = ce;
+}
+
+#define BN_REESTIMATE_BATCHES 20
+
+void
+aigc_gan_trainer_finish(AigcGanTrainer *t, AigcRng *rng)
+{
+	AigcGan    *gan = t->gan;
+
+	if (t->gen_avg == NULL)
+		return;
+	for (int p = 0; p < gan->n_gparams; p++)
+		memcpy(gan->gparams[p].w, t->gen_avg[p], sizeof(float) * gan->gparams[p].n);
+	/* a cumulative average over the batches: momentum 1 / (k + 1) */
+	for (int k = 0; k < BN_REESTIMATE_BATCHES; k++)
+	{
+		CHECK_FOR_INTERRUPTS();
+		for (int i = 0; i < gan->cfg.n_gen; i++)
+			gan->bn[i].momentum = 1.0 / (k + 1);
+		sample_condvec(t, rng);
+		fill_generator_input(gan, &t->buf, t->batch, t->cond, rng);
+		aigc_gan_generator_forward(gan, &t->buf, t->batch, true, rng);
+	}
+	for (int i = 0; i < gan->cfg.n_gen; i++)
+		gan->bn[i].momentum = 0.1;
+}
+
+int
+aigc_gan_linears(AigcGan *gan, int batch, AigcLinear **layers, int *rows,
+				 bool *need_dx)
+{
+	int			n = 0;
+	int			groups = batch / gan->cfg.pac;
+
+	for (int i = 0; i < gan->cfg.n_gen; i++)
+	{
+		layers[n] = &gan->gen[i];
+		rows[n] = batch;
+		need_dx[n++] = i > 0;
+	}
+	layers[n] = &gan->gen_out;
+	rows[n] = batch;
+	need_dx[n++] = gan->cfg.n_gen > 0;
+	for (int i = 0; i <= gan->cfg.n_dis; i++)
+	{
+		layers[n] = &gan->dis[i];
+		rows[n] = groups;
+		need_dx[n++] = true;
+	}
+	return n;
+}
+
+/*
+ * Per step: the discriminator update runs the generator forward, the
+ * discriminator forward and backward on fake and real rows, forward on
+ * the interpolation and the gradient network (forward and backward, three
+ * products per hidden layer); the generator update runs both networks
+ * forward and backward.
+ */
+double
+aigc_gan_step_flops(AigcGan *gan, int batch, int dis_steps)
+{
+	AigcLinear *layers[AIGC_GAN_MAX_LINEARS];
+	int			rows[AIGC_GAN_MAX_LINEARS];
+	bool		need_dx[AIGC_GAN_MAX_LINEARS];
+	int			nl = aigc_gan_linears(gan, batch, layers, rows, need_dx);
+	int			ngen = gan->cfg.n_gen + 1;
+	double		gen_fwd = 0.0,
+				gen_step = 0.0,
+				dis_fb = 0.0,
+				dis_fwd = 0.0,
+				dis_full = 0.0,
+				penalty = 0.0;
+
+	for (int i = 0; i < nl; i++)
+	{
+		double		fwd = 2.0 * rows[i] * layers[i]->in * layers[i]->out;
+
+		if (i < ngen)
+		{
+			gen_fwd += fwd;
+			gen_step += aigc_linear_flops(layers[i], rows[i], need_dx[i]);
+		}
+		else
+		{
+			dis_fwd += fwd;
+			dis_fb += aigc_linear_flops(layers[i], rows[i], i > ngen);
+			dis_full += aigc_linear_flops(layers[i], rows[i], true);
+			if (i < nl - 1)
+				penalty += 3.0 * fwd;
+		}
+	}
+	return dis_steps * (gen_fwd + 2.0 * dis_fb + dis_fwd + penalty) +
+		gen_step + dis_full;
+}
+
+void
+aigc_gan_write(const AigcGan *gan, StringInfo buf)
+{
+	const AigcGanConfig *cfg = &gan->cfg;
+
+	aigc_write_u32(buf, cfg->data_dim);
+	aigc_write_u32(buf, cfg->cond_dim);
+	aigc_write_u32(buf, cfg->noise_dim);
+	aigc_write_u32(buf, cfg->n_gen);
+	for (int i = 0; i < cfg->n_gen; i++)
+		aigc_write_u32(buf, cfg->gen_dims[i]);
+	aigc_write_u32(buf, cfg->n_dis);
+	for (int i = 0; i < cfg->n_dis; i++)
+		aigc_write_u32(buf, cfg->dis_dims[i]);
+	aigc_write_u32(buf, cfg->pac);
+	aigc_write_f64(buf, cfg->leaky_slope);
+	aigc_write_f64(buf, cfg->dropout);
+	aigc_write_f64(buf, cfg->tau);
+	aigc_write_floats(buf, gan->cond_freq, cfg->cond_dim);
+	for (int p = 0; p < gan->n_gparams; p++)
+		aigc_write_floats(buf, gan->gparams[p].w, gan->gparams[p].n);
+	for (int p = 0; p < gan->n_dparams; p++)
+		aigc_write_floats(buf, gan->dparams[p].w, gan->dparams[p].n);
+	for (int i = 0; i < cfg->n_gen; i++)
+	{
+		aigc_write_floats(buf, gan->bn[i].running_mean, cfg->gen_dims[i]);
+		aigc_write_floats(buf, gan->bn[i].running_var, cfg->gen_dims[i]);
+	}
+}
+
+/* Weights present in full, checked before allocating them */
+static bool
+gan_config_plausible(const AigcGanConfig *cfg, Size remaining)
+{
+	double		floats = cfg->cond_dim;
+	/* in doubles: a corrupted pac times a width must not overflow */
+	double		prev = (double) cfg->noise_dim + cfg->cond_dim;
+
+	if (cfg->data_dim == 0 || cfg->noise_dim == 0 || cfg->pac == 0 ||
+		cfg->n_dis == 0 || !(cfg->tau > 0.0) ||
+		!(cfg->dropout >= 0.0 && cfg->dropout < 1.0))
+		return false;
+	for (int i = 0; i < cfg->n_gen; i++)
+	{
+		if (cfg->gen_dims[i] == 0)
+			return false;
+		floats += (prev + 5) * cfg->gen_dims[i];
+		prev += cfg->gen_dims[i];
+	}
+	floats += (prev + 1) * cfg->data_dim;
+	prev = (double) cfg->pac * ((double) cfg->data_dim + cfg->cond_dim);
+	for (int i = 0; i < cfg->n_dis; i++)
+	{
+		if (cfg->dis_dims[i] == 0)
+			return false;
+		floats += (prev + 1) * cfg->dis_dims[i];
+		prev = cfg->dis_dims[i];
+	}
+	floats += prev + 1;
+	return floats * 4.0 <= (double) remaining;
+}
+
+void
+aigc_gan_read(AigcGan *gan, AigcReader *r, const AigcSpan *spans, int nspans,
+			  int ncols)
+{
+	AigcGanConfig cfg;
+	AigcRng		unused;
+	int			stored_cond;
+
+	memset(&cfg, 0, sizeof(cfg));
+	cfg.data_dim = aigc_read_count(r, GAN_DIM_MAX, "output columns");
+	cfg.cond_dim = aigc_read_count(r, GAN_DIM_MAX, "conditional vector width");
+	cfg.noise_dim = aigc_read_count(r, GAN_DIM_MAX, "noise dimensions");
+	cfg.n_gen = aigc_read_count(r, AIGC_MAX_HIDDEN, "generator layers");
+	for (int i = 0; i < cfg.n_gen; i++)
+		cfg.gen_dims[i] = aigc_read_count(r, GAN_DIM_MAX, "layer units");
+	cfg.n_dis = aigc_read_count(r, AIGC_MAX_HIDDEN, "discriminator layers");
+	for (int i = 0; i < cfg.n_dis; i++)
+		cfg.dis_dims[i] = aigc_read_count(r, GAN_DIM_MAX, "layer units");
+	cfg.pac = aigc_read_count(r, GAN_DIM_MAX, "pac");
+	cfg.leaky_slope = aigc_read_f64(r);
+	cfg.dropout = aigc_read_f64(r);
+	cfg.tau = aigc_read_f64(r);
+	if (!gan_config_plausible(&cfg, r->len - r->pos))
+		aigc_corrupt("The network's shape does not match the stored weights.");
+
+	stored_cond = cfg.cond_dim;
+	aigc_rng_seed(&unused, 0);
+	aigc_gan_init(gan, &cfg, spans, nspans, &unused);
+	if (gan->cfg.cond_dim != stored_cond)
+		aigc_corrupt("The conditional vector does not match the column encoding.");
+	aigc_read_floats(r, gan->cond_freq, cfg.cond_dim);
+	for (int p = 0; p < gan->n_gparams; p++)
+		aigc_read_floats(r, gan->gparams[p].w, gan->gparams[p].n);
+	for (int p = 0; p < gan->n_dparams; p++)
+		aigc_read_floats(r, gan->dparams[p].w, gan->dparams[p].n);
+	for (int i = 0; i < cfg.n_gen; i++)
+	{
+		aigc_read_floats(r, gan->bn[i].running_mean, cfg.gen_dims[i]);
+		aigc_read_floats(r, gan->bn[i].running_var, cfg.gen_dims[i]);
+	}
+	/* a column of the conditional vector must exist */
+	for (int c = 0; c < gan->ncond; c++)
+		if (gan->cond[c].column >= ncols)
+			aigc_corrupt("The conditional vector names a column the model lacks.");
+}

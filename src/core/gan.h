@@ -1,0 +1,204 @@
+/*
+ * gan.h
+ *		CTGAN-style conditional Wasserstein GAN (Xu et al. 2019) for encoded
+ *		table rows: a residual generator with batch norm, a pac discriminator
+ *		with LeakyReLU and dropout, a gradient penalty, and a conditional
+ *		vector over the categorical columns learnt by training-by-sampling.
+ */
+#ifndef AIGC_GAN_H
+#define AIGC_GAN_H
+
+#include "postgres.h"
+#include "lib/stringinfo.h"
+
+#include "core/columns.h"
+#include "core/layers.h"
+#include "core/optimizer.h"
+#include "core/rng.h"
+#include "core/serialize.h"
+#include "core/vae.h"				/* AIGC_MAX_HIDDEN */
+
+typedef struct AigcGanConfig
+{
+	int			data_dim;
+	int			cond_dim;		/* width of the conditional vector, 0: none */
+	int			noise_dim;
+	int			n_gen;
+	int			gen_dims[AIGC_MAX_HIDDEN];
+	int			n_dis;
+	int			dis_dims[AIGC_MAX_HIDDEN];
+	int			pac;
+	double		leaky_slope;
+	double		dropout;
+	double		tau;			/* Gumbel-softmax temperature in training */
+} AigcGanConfig;
+
+/* A categorical column's slots in the encoded row and in the cond vector */
+typedef struct AigcCondColumn
+{
+	int			column;			/* transformer column */
+	int			data_offset;
+	int			cond_offset;
+	int			width;
+} AigcCondColumn;
+
+typedef struct AigcGan
+{
+	AigcGanConfig cfg;
+	AigcLinear	gen[AIGC_MAX_HIDDEN];
+	AigcBatchNorm bn[AIGC_MAX_HIDDEN];
+	AigcLinear	gen_out;
+	AigcLinear	dis[AIGC_MAX_HIDDEN + 1];	/* hidden layers, then the score */
+	int			nspans;
+	const AigcSpan *spans;		/* borrowed from the transformer */
+	int			ncond;
+	AigcCondColumn *cond;
+	float	   *cond_freq;		/* training rows per cond slot */
+	int			n_gparams;
+	AigcParam	gparams[4 * AIGC_MAX_HIDDEN + 2];
+	int			n_dparams;
+	AigcParam	dparams[2 * AIGC_MAX_HIDDEN + 2];
+} AigcGan;
+
+/* Activation and gradient buffers for batches of up to `batch` rows */
+typedef struct AigcGanBuffers
+{
+	int			batch;
+	float	   *gin;			/* noise then cond vector */
+	float	   *glin[AIGC_MAX_HIDDEN];	/* linear outputs */
+	float	   *gxhat[AIGC_MAX_HIDDEN];
+	float	   *grelu[AIGC_MAX_HIDDEN];
+	float	   *gact[AIGC_MAX_HIDDEN];	/* ReLU output concatenated with input */
+	float	   *gout;			/* generator logits */
+	float	   *fake;			/* activated rows */
+	float	   *dgout;
+	float	   *dfake;
+	float	   *dact[AIGC_MAX_HIDDEN];	/* discriminator, after dropout */
+	float	   *dmask[AIGC_MAX_HIDDEN];
+	float	   *du[AIGC_MAX_HIDDEN];	/* gradient network, see gan.c */
+	float	   *score;
+	float	   *dscore;
+	float	   *dinput;			/* gradient of the discriminator's input */
+	float	   *grad_a;			/* scratch, widest layer */
+	float	   *grad_b;
+	float	   *grad_c;
+} AigcGanBuffers;
+
+extern void aigc_gan_init(AigcGan *gan, const AigcGanConfig *cfg,
+						  const AigcSpan *spans, int nspans, AigcRng *rng);
+extern void aigc_gan_buffers_init(AigcGanBuffers *buf, const AigcGan *gan,
+								  int batch);
+
+/* Generator: gin (n x noise+cond) to buf->gout and activated buf->fake */
+extern void aigc_gan_generator_forward(AigcGan *gan, AigcGanBuffers *buf, int n,
+									   bool training, AigcRng *rng);
+/* From d loss / d buf->gout into the generator's parameter gradients */
+extern void aigc_gan_generator_backward(AigcGan *gan, AigcGanBuffers *buf, int n);
+/* Backward of the output activations: d fake to d gout (overwritten) */
+extern void aigc_gan_activation_backward(const AigcGan *gan, const float *fake,
+										 const float *dfake, int n, float *dgout);
+
+/* Discriminator over ngroups pac groups x (ngroups x pac*(data+cond)) */
+extern void aigc_gan_discriminator_forward(AigcGan *gan, AigcGanBuffers *buf,
+										   const float *x, int ngroups,
+										   AigcRng *rng);
+/* From buf->dscore back; dx (may be NULL) gets d / d input */
+extern void aigc_gan_discriminator_backward(AigcGan *gan, AigcGanBuffers *buf,
+											const float *x, int ngroups, float *dx);
+
+/*
+ * lambda * mean over groups of (||d score / d x||_2 - 1)^2 at the input of
+ * the last discriminator_forward; with `backward`, adds its gradients to
+ * the discriminator's weights.
+ */
+extern double aigc_gan_gradient_penalty(AigcGan *gan, AigcGanBuffers *buf,
+										int ngroups, double lambda,
+										bool backward);
+
+/*
+ * Cross-entropy of the conditioned spans of the logits against cond, over
+ * the rows' chosen columns (colsel), / n; adds its gradient to dgout.
+ */
+extern double aigc_gan_cond_loss(const AigcGan *gan, const float *gout,
+								 const float *cond, const int *colsel, int n,
+								 float *dgout);
+
+/*
+ * n activated rows (transformer_decode's input).  The conditional vector
+ * picks a column uniformly and a category by its training frequency, as
+ * CTGAN samples, or is fixed to slot fixed_slot of cond column fixed_col.
+ */
+extern void aigc_gan_generate(AigcGan *gan, AigcGanBuffers *buf, int n,
+							  int fixed_col, int fixed_slot, AigcRng *rng,
+							  float *act);
+
+/* Training by sampling: the data's rows per cond slot */
+typedef struct AigcGanSampler
+{
+	int64		nrows;
+	int64	   *slot_start;		/* cond_dim + 1 */
+	int64	   *rows;
+	float	   *weight;			/* log(count + 1) or count, per cond slot */
+} AigcGanSampler;
+
+extern void aigc_gan_sampler_init(AigcGanSampler *s, AigcGan *gan,
+								  const float *x, int64 nrows,
+								  bool log_frequency);
+
+/* One discriminator and one generator update on the training rows x */
+typedef struct AigcGanStepLosses
+{
+	double		generator;
+	double		discriminator;
+	double		penalty;
+	double		cross_entropy;
+} AigcGanStepLosses;
+
+typedef struct AigcGanTrainer
+{
+	AigcGan    *gan;
+	AigcGanBuffers buf;
+	AigcGanSampler sampler;
+	AigcAdam	gen_opt;
+	AigcAdam	dis_opt;
+	const float *x;
+	int			batch;
+	double		lambda;
+	int			dis_steps;
+	double		average;		/* generator weight averaging, 0: none */
+	float	  **gen_avg;		/* the running averages of gparams */
+	int		   *colsel;			/* cond column of each row */
+	int		   *slot;			/* its category within that column */
+	int64	   *perm;
+	float	   *cond;
+	float	   *real;			/* batch x (data + cond) each */
+	float	   *fake;
+	float	   *interp;
+} AigcGanTrainer;
+
+extern void aigc_gan_trainer_init(AigcGanTrainer *t, AigcGan *gan,
+								  const float *x, int64 nrows, int batch,
+								  bool log_frequency, double lambda, int dis_steps,
+								  double average,
+								  double gen_lr, double gen_decay,
+								  double dis_lr, double dis_decay);
+extern void aigc_gan_train_step(AigcGanTrainer *t, AigcRng *rng,
+								AigcGanStepLosses *losses);
+
+/*
+ * With generator averaging, install the averaged weights and re-estimate
+ * the batch-norm statistics they produce (from training-like batches).
+ */
+extern void aigc_gan_trainer_finish(AigcGanTrainer *t, AigcRng *rng);
+
+/* Linear layers with the rows each multiplies per step, for benchmarks */
+#define AIGC_GAN_MAX_LINEARS (2 * AIGC_MAX_HIDDEN + 2)
+extern int	aigc_gan_linears(AigcGan *gan, int batch, AigcLinear **layers,
+							 int *rows, bool *need_dx);
+extern double aigc_gan_step_flops(AigcGan *gan, int batch, int dis_steps);
+
+extern void aigc_gan_write(const AigcGan *gan, StringInfo buf);
+extern void aigc_gan_read(AigcGan *gan, AigcReader *r, const AigcSpan *spans,
+						  int nspans, int ncols);
+
+#endif

@@ -1,0 +1,317 @@
+/*
+ * layers.c
+ *		Linear and ReLU layers over OpenBLAS.
+ */
+#include "postgres.h"
+
+#include <math.h>
+#include <string.h>
+#include <cblas.h>
+
+#include "core/layers.h"
+
+/*
+ * torch.nn.Linear's default initialisation (Kaiming-uniform with a = sqrt(5))
+ * reduces to U(-1/sqrt(in), 1/sqrt(in)) for weights and bias; using the same
+ * keeps comparisons with TVAE and CTGAN like for like.
+ */
+void
+aigc_linear_init(AigcLinear *l, int in, int out, AigcRng *rng)
+{
+	double		bound = 1.0 / sqrt((double) in);
+
+	l->in = in;
+	l->out = out;
+	l->weight.n = (int64) in * out;
+	l->weight.w = palloc(sizeof(float) * l->weight.n);
+	l->weight.g = palloc0(sizeof(float) * l->weight.n);
+	l->bias.n = out;
+	l->bias.w = palloc(sizeof(float) * out);
+	l->bias.g = palloc0(sizeof(float) * out);
+	for (int64 i = 0; i < l->weight.n; i++)
+		l->weight.w[i] = (float) ((2.0 * aigc_rng_uniform(rng) - 1.0) * bound);
+	for (int i = 0; i < out; i++)
+		l->bias.w[i] = (float) ((2.0 * aigc_rng_uniform(rng) - 1.0) * bound);
+}
+
+void
+aigc_linear_forward(const AigcLinear *l, const float *x, int n, float *y)
+{
+	for (int r = 0; r < n; r++)
+		memcpy(y + (int64) r * l->out, l->bias.w, sizeof(float) * l->out);
+
+	/*
+	 * One row (scoring in a trigger) is a matrix-vector product: sgemm would
+	 * pack the whole weight matrix first, several times slower than sgemv.
+	 */
+	if (n == 1)
+	{
+		cblas_sgemv(CblasRowMajor, CblasNoTrans, l->out, l->in, 1.0f,
+					l->weight.w, l->in, x, 1, 1.0f, y, 1);
+		return;
+	}
+	/* y (n x out) += x (n x in) * W^T (in x out) */
+	cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, n, l->out, l->in,
+				1.0f, x, l->in, l->weight.w, l->in, 1.0f, y, l->out);
+}
+
+void
+aigc_linear_backward(AigcLinear *l, const float *x, const float *dy, int n, float *dx)
+{
+	/* dW (out x in) += dy^T (out x n) * x (n x in) */
+	cblas_sgemm(CblasRowMajor, CblasTrans, CblasNoTrans, l->out, l->in, n,
+				1.0f, dy, l->out, x, l->in, 1.0f, l->weight.g, l->in);
+	for (int r = 0; r < n; r++)
+	{
+		const float *row = dy + (int64) r * l->out;
+
+		for (int j = 0; j < l->out; j++)
+			l->bias.g[j] += row[j];
+	}
+	/* dx (n x in) = dy (n x out) * W (out x in) */
+	if (dx != NULL)
+		cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, n, l->in, l->out,
+					1.0f, dy, l->out, l->weight.w, l->in, 0.0f, dx, l->in);
+}
+
+/* Floating-point operations of one forward plus backward pass, for benchmarks */
+double
+aigc_linear_flops(const AigcLinear *l, int n, bool need_dx)
+{
+	double		one = 2.0 * n * l->in * l->out;
+
+	return one * (need_dx ? 3.0 : 2.0);
+}
+
+void
+aigc_relu_forward(float *y, int64 count)
+{
+	/* branch-free so the compiler vectorises it */
+	for (int64 i = 0; i < count; i++)
+		y[i] = y[i] > 0.0f ? y[i] : 0.0f;
+}
+
+void
+aigc_relu_backward(const float *y, float *dy, int64 count)
+{
+	for (int64 i = 0; i < count; i++)
+		dy[i] = y[i] > 0.0f ? dy[i] : 0.0f;
+}
+
+void
+aigc_params_zero_grad(AigcParam *params, int nparams)
+{
+	for (int i = 0; i < nparams; i++)
+		memset(params[i].g, 0, sizeof(float) * params[i].n);
+}
+
+void
+aigc_leaky_relu_forward(float *y, int64 count, float slope)
+{
+	for (int64 i = 0; i < count; i++)
+		if (y[i] < 0.0f)
+			y[i] *= slope;
+}
+
+void
+aigc_leaky_relu_backward(const float *y, float *dy, int64 count, float slope)
+{
+	for (int64 i = 0; i < count; i++)
+		if (y[i] < 0.0f)
+			dy[i] *= slope;
+}
+
+void
+aigc_dropout_forward(float *y, float *mask, int64 count, double p, AigcRng *rng)
+{
+	float		keep = (float) (1.0 / (1.0 - p));
+
+	/* without a generator, evaluation: every unit is kept, unscaled */
+	if (rng == NULL)
+	{
+		for (int64 i = 0; i < count; i++)
+			mask[i] = 1.0f;
+		return;
+	}
+	for (int64 i = 0; i < count; i++)
+	{
+		mask[i] = aigc_rng_uniform(rng) < p ? 0.0f : keep;
+		y[i] *= mask[i];
+	}
+}
+
+void
+aigc_mul_inplace(float *dy, const float *mask, int64 count)
+{
+	for (int64 i = 0; i < count; i++)
+		dy[i] *= mask[i];
+}
+
+void
+aigc_batchnorm_init(AigcBatchNorm *bn, int dim)
+{
+	bn->dim = dim;
+	bn->momentum = 0.1;
+	bn->eps = 1e-5;
+	bn->gamma.n = dim;
+	bn->gamma.w = palloc(sizeof(float) * dim);
+	bn->gamma.g = palloc0(sizeof(float) * dim);
+	bn->beta.n = dim;
+	bn->beta.w = palloc0(sizeof(float) * dim);
+	bn->beta.g = palloc0(sizeof(float) * dim);
+	bn->running_mean = palloc0(sizeof(float) * dim);
+	bn->running_var = palloc(sizeof(float) * dim);
+	bn->inv_std = palloc(sizeof(float) * dim);
+	bn->scratch = palloc(sizeof(double) * 2 * dim);
+	for (int j = 0; j < dim; j++)
+		bn->gamma.w[j] = bn->running_var[j] = 1.0f;
+}
+
+/* Per-feature sum of an n x d matrix, row by row for contiguous access */
+static void
+column_sums(const float *x, int n, int d, double *sum)
+{
+	memset(sum, 0, sizeof(double) * d);
+	for (int r = 0; r < n; r++)
+	{
+		const float *row = x + (int64) r * d;
+
+		for (int j = 0; j < d; j++)
+			sum[j] += row[j];
+	}
+}
+
+void
+aigc_batchnorm_forward(AigcBatchNorm *bn, const float *x, int n, bool training,
+					   float *xhat, float *y)
+{
+	int			d = bn->dim;
+	double	   *mean = bn->scratch;
+	double	   *ss = bn->scratch + d;
+
+	if (training)
+	{
+		column_sums(x, n, d, mean);
+		memset(ss, 0, sizeof(double) * d);
+		for (int j = 0; j < d; j++)
+			mean[j] /= n;
+		for (int r = 0; r < n; r++)
+		{
+			const float *row = x + (int64) r * d;
+
+			for (int j = 0; j < d; j++)
+				ss[j] += (row[j] - mean[j]) * (row[j] - mean[j]);
+		}
+		for (int j = 0; j < d; j++)
+		{
+			double		var = ss[j] / n;
+
+			bn->running_mean[j] = (float) ((1.0 - bn->momentum) * bn->running_mean[j] +
+										   bn->momentum * mean[j]);
+			bn->running_var[j] = (float) ((1.0 - bn->momentum) * bn->running_var[j] +
+										  bn->momentum * (n > 1 ? ss[j] / (n - 1) : var));
+			bn->inv_std[j] = (float) (1.0 / sqrt(var + bn->eps));
+		}
+	}
+	else
+		for (int j = 0; j < d; j++)
+		{
+			mean[j] = bn->running_mean[j];
+			bn->inv_std[j] = (float) (1.0 / sqrt(bn->running_var[j] + bn->eps));
+		}
+	for (int r = 0; r < n; r++)
+	{
+		const float *xr = x + (int64) r * d;
+		float	   *yr = y + (int64) r * d;
+		float	   *hr = xhat + (int64) r * d;
+
+		for (int j = 0; j < d; j++)
+		{
+			float		h = (float) ((xr[j] - mean[j]) * bn->inv_std[j]);
+
+			if (training)
+				hr[j] = h;
+			yr[j] = bn->gamma.w[j] * h + bn->beta.w[j];
+		}
+	}
+}
+
+/*
+ * dx = gamma * inv_std * (dy - mean(dy) - xhat * mean(dy * xhat)), the
+ * batch statistics being functions of x too.
+ */
+void
+aigc_batchnorm_backward(AigcBatchNorm *bn, const float *xhat, float *dy, int n)
+{
+	int			d = bn->dim;
+	double	   *sdy = bn->scratch;
+	double	   *sdyx = bn->scratch + d;
+
+	column_sums(dy, n, d, sdy);
+	memset(sdyx, 0, sizeof(double) * d);
+	for (int r = 0; r < n; r++)
+	{
+		const float *dr = dy + (int64) r * d;
+		const float *hr = xhat + (int64) r * d;
+
+		for (int j = 0; j < d; j++)
+			sdyx[j] += (double) dr[j] * hr[j];
+	}
+	for (int j = 0; j < d; j++)
+	{
+		bn->beta.g[j] += (float) sdy[j];
+		bn->gamma.g[j] += (float) sdyx[j];
+	}
+	for (int r = 0; r < n; r++)
+	{
+		float	   *dr = dy + (int64) r * d;
+		const float *hr = xhat + (int64) r * d;
+
+		for (int j = 0; j < d; j++)
+			dr[j] = (float) (bn->gamma.w[j] * bn->inv_std[j] *
+							 (dr[j] - sdy[j] / n - hr[j] * sdyx[j] / n));
+	}
+}
+
+void
+aigc_softmax(const float *in, float *out, int w)
+{
+	float		mx = in[0];
+	float		sum = 0.0f;
+
+	for (int k = 1; k < w; k++)
+		mx = Max(mx, in[k]);
+	for (int k = 0; k < w; k++)
+	{
+		out[k] = expf(in[k] - mx);
+		sum += out[k];
+	}
+	for (int k = 0; k < w; k++)
+		out[k] /= sum;
+}
+
+void
+aigc_gumbel_softmax_forward(const float *logits, float *y, int w, double tau,
+							AigcRng *rng)
+{
+	for (int k = 0; k < w; k++)
+	{
+		/* Gumbel(0, 1) noise; 1 - u keeps the logarithm's argument positive */
+		double		g = -log(-log(1.0 - aigc_rng_uniform(rng)) + 1e-20);
+
+		y[k] = (float) ((logits[k] + g) / tau);
+	}
+	aigc_softmax(y, y, w);
+}
+
+void
+aigc_gumbel_softmax_backward(const float *y, const float *dy, float *dlogits,
+							 int w, double tau)
+{
+	double		dot = 0.0;
+
+	for (int k = 0; k < w; k++)
+		dot += (double) dy[k] * y[k];
+	for (int k = 0; k < w; k++)
+		dlogits[k] = (float) (y[k] * (dy[k] - dot) / tau);
+}

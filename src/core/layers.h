@@ -1,0 +1,98 @@
+/*
+ * layers.h
+ *		Neural-network layers with a forward and a matching backward pass.
+ *
+ * Activations are row-major batches (n rows x width).  Every matrix
+ * product goes through cblas_sgemm.  Backward passes accumulate parameter
+ * gradients (callers zero them once per step) and overwrite input
+ * gradients.
+ */
+#ifndef AIGC_LAYERS_H
+#define AIGC_LAYERS_H
+
+#include "postgres.h"
+
+#include "core/rng.h"
+
+/* A trainable tensor with its gradient, as the optimiser sees it. */
+typedef struct AigcParam
+{
+	float	   *w;
+	float	   *g;
+	int64		n;
+} AigcParam;
+
+/* y = x W^T + b, W is out x in as in torch.nn.Linear */
+typedef struct AigcLinear
+{
+	int			in;
+	int			out;
+	AigcParam	weight;
+	AigcParam	bias;
+} AigcLinear;
+
+extern void aigc_linear_init(AigcLinear *l, int in, int out, AigcRng *rng);
+extern void aigc_linear_forward(const AigcLinear *l, const float *x, int n, float *y);
+extern void aigc_linear_backward(AigcLinear *l, const float *x, const float *dy,
+								 int n, float *dx);
+extern double aigc_linear_flops(const AigcLinear *l, int n, bool need_dx);
+
+/* ReLU in place; backward uses the saved output */
+extern void aigc_relu_forward(float *y, int64 count);
+extern void aigc_relu_backward(const float *y, float *dy, int64 count);
+
+/* LeakyReLU in place; the output has the input's sign, so backward uses it */
+extern void aigc_leaky_relu_forward(float *y, int64 count, float slope);
+extern void aigc_leaky_relu_backward(const float *y, float *dy, int64 count,
+									 float slope);
+
+/*
+ * Inverted dropout: draws a mask of 0 or 1/(1-p) from rng and multiplies y
+ * by it; backward multiplies the gradient by the same mask.
+ */
+extern void aigc_dropout_forward(float *y, float *mask, int64 count, double p,
+								 AigcRng *rng);
+extern void aigc_mul_inplace(float *dy, const float *mask, int64 count);
+
+/*
+ * BatchNorm1d as torch implements it: batch statistics (biased variance) in
+ * training, running mean and (unbiased) variance updated with momentum
+ * otherwise used in evaluation.
+ */
+typedef struct AigcBatchNorm
+{
+	int			dim;
+	double		momentum;
+	double		eps;
+	AigcParam	gamma;
+	AigcParam	beta;
+	float	   *running_mean;
+	float	   *running_var;
+	float	   *inv_std;		/* of the last training batch, for backward */
+	double	   *scratch;		/* 2 x dim per-feature sums */
+} AigcBatchNorm;
+
+extern void aigc_batchnorm_init(AigcBatchNorm *bn, int dim);
+/* y may equal x; xhat (n x dim) is kept for backward in training mode */
+extern void aigc_batchnorm_forward(AigcBatchNorm *bn, const float *x, int n,
+								   bool training, float *xhat, float *y);
+/* dy is replaced by the gradient of the input */
+extern void aigc_batchnorm_backward(AigcBatchNorm *bn, const float *xhat,
+									float *dy, int n);
+
+/* Softmax of w logits into out (which may equal in) */
+extern void aigc_softmax(const float *in, float *out, int w);
+
+/*
+ * Gumbel-softmax (hard = false) of w logits at temperature tau; backward
+ * needs only the output.
+ */
+extern void aigc_gumbel_softmax_forward(const float *logits, float *y, int w,
+										double tau, AigcRng *rng);
+extern void aigc_gumbel_softmax_backward(const float *y, const float *dy,
+										 float *dlogits, int w, double tau);
+
+/* Sum of parameters' gradients to zero */
+extern void aigc_params_zero_grad(AigcParam *params, int nparams);
+
+#endif

@@ -1,0 +1,68 @@
+/*
+ * optimizer.c
+ *		Adam (Kingma & Ba) with bias correction.  Weight decay is added to the
+ *		gradient (torch's L2 form, not AdamW) to match TVAE and CTGAN.
+ */
+#include "postgres.h"
+
+#include <math.h>
+
+#include "core/optimizer.h"
+
+void
+aigc_adam_init(AigcAdam *opt, AigcParam *params, int nparams,
+			   double lr, double beta1, double beta2, double weight_decay)
+{
+	opt->nparams = nparams;
+	opt->params = params;
+	opt->m = palloc(sizeof(float *) * nparams);
+	opt->v = palloc(sizeof(float *) * nparams);
+	for (int i = 0; i < nparams; i++)
+	{
+		opt->m[i] = palloc0(sizeof(float) * params[i].n);
+		opt->v[i] = palloc0(sizeof(float) * params[i].n);
+	}
+	opt->lr = lr;
+	opt->beta1 = beta1;
+	opt->beta2 = beta2;
+	opt->eps = 1e-8;
+	opt->weight_decay = weight_decay;
+	opt->step = 0;
+}
+
+void
+aigc_adam_step(AigcAdam *opt)
+{
+	double		bc1,
+				bc2;
+	float		step_size,
+				b1 = (float) opt->beta1,
+				b2 = (float) opt->beta2,
+				wd = (float) opt->weight_decay,
+				eps = (float) opt->eps,
+				inv_sqrt_bc2;
+
+	opt->step++;
+	bc1 = 1.0 - pow(opt->beta1, (double) opt->step);
+	bc2 = 1.0 - pow(opt->beta2, (double) opt->step);
+	step_size = (float) (opt->lr / bc1);
+	inv_sqrt_bc2 = (float) (1.0 / sqrt(bc2));
+
+	for (int p = 0; p < opt->nparams; p++)
+	{
+		float	   *w = opt->params[p].w;
+		const float *g = opt->params[p].g;
+		float	   *m = opt->m[p];
+		float	   *v = opt->v[p];
+		int64		n = opt->params[p].n;
+
+		for (int64 i = 0; i < n; i++)
+		{
+			float		gi = g[i] + wd * w[i];
+
+			m[i] = b1 * m[i] + (1.0f - b1) * gi;
+			v[i] = b2 * v[i] + (1.0f - b2) * gi * gi;
+			w[i] -= step_size * m[i] / (sqrtf(v[i]) * inv_sqrt_bc2 + eps);
+		}
+	}
+}

@@ -1,0 +1,31 @@
+/*
+ * optimizer.h
+ *		Adam with L2 weight decay, as torch.optim.Adam implements it.
+ */
+#ifndef AIGC_OPTIMIZER_H
+#define AIGC_OPTIMIZER_H
+
+#include "postgres.h"
+
+#include "core/layers.h"
+
+typedef struct AigcAdam
+{
+	int			nparams;
+	AigcParam  *params;			/* borrowed: the model owns w and g */
+	float	  **m;
+	float	  **v;
+	double		lr;
+	double		beta1;
+	double		beta2;
+	double		eps;
+	double		weight_decay;
+	int64		step;
+} AigcAdam;
+
+extern void aigc_adam_init(AigcAdam *opt, AigcParam *params, int nparams,
+						   double lr, double beta1, double beta2,
+						   double weight_decay);
+extern void aigc_adam_step(AigcAdam *opt);
+
+#endif

@@ -1,0 +1,136 @@
+/*
+ * rng.c
+ *		xoshiro256** seeded through splitmix64, plus the few distributions
+ *		the models need.
+ */
+#include "postgres.h"
+
+#include <math.h>
+
+#include "core/rng.h"
+
+static inline uint64
+rotl(uint64 x, int k)
+{
+	return (x << k) | (x >> (64 - k));
+}
+
+static uint64
+splitmix64(uint64 *state)
+{
+	uint64		z = (*state += UINT64CONST(0x9E3779B97F4A7C15));
+
+	z = (z ^ (z >> 30)) * UINT64CONST(0xBF58476D1CE4E5B9);
+	z = (z ^ (z >> 27)) * UINT64CONST(0x94D049BB133111EB);
+	return z ^ (z >> 31);
+}
+
+void
+aigc_rng_seed(AigcRng *rng, uint64 seed)
+{
+	uint64		st = seed;
+
+	for (int i = 0; i < 4; i++)
+		rng->s[i] = splitmix64(&st);
+	rng->have_spare = false;
+	rng->spare = 0.0;
+}
+
+uint64
+aigc_rng_next(AigcRng *rng)
+{
+	uint64	   *s = rng->s;
+	uint64		result = rotl(s[1] * 5, 7) * 9;
+	uint64		t = s[1] << 17;
+
+	s[2] ^= s[0];
+	s[3] ^= s[1];
+	s[1] ^= s[2];
+	s[0] ^= s[3];
+	s[2] ^= t;
+	s[3] = rotl(s[3], 45);
+	return result;
+}
+
+double
+aigc_rng_uniform(AigcRng *rng)
+{
+	/* 53 random bits give every double in [0,1) on a 2^-53 grid */
+	return (aigc_rng_next(rng) >> 11) * (1.0 / 9007199254740992.0);
+}
+
+double
+aigc_rng_normal(AigcRng *rng)
+{
+	double		u1,
+				u2,
+				r;
+
+	if (rng->have_spare)
+	{
+		rng->have_spare = false;
+		return rng->spare;
+	}
+	do
+		u1 = aigc_rng_uniform(rng);
+	while (u1 <= 0.0);
+	u2 = aigc_rng_uniform(rng);
+	r = sqrt(-2.0 * log(u1));
+	rng->spare = r * sin(2.0 * M_PI * u2);
+	rng->have_spare = true;
+	return r * cos(2.0 * M_PI * u2);
+}
+
+uint64
+aigc_rng_below(AigcRng *rng, uint64 bound)
+{
+	/* Lemire's rejection keeps the result unbiased for any bound */
+	uint64		threshold = (-bound) % bound;
+
+	for (;;)
+	{
+		uint64		r = aigc_rng_next(rng);
+
+		if (r >= threshold)
+			return r % bound;
+	}
+}
+
+void
+aigc_rng_shuffle(AigcRng *rng, int64 *items, int64 n)
+{
+	for (int64 i = n - 1; i > 0; i--)
+	{
+		int64		j = (int64) aigc_rng_below(rng, (uint64) i + 1);
+		int64		tmp = items[i];
+
+		items[i] = items[j];
+		items[j] = tmp;
+	}
+}
+
+/*
+ * Draw an index from unnormalised non-negative weights; falls back to the
+ * last positive weight so rounding never returns an impossible index.
+ */
+int
+aigc_rng_categorical(AigcRng *rng, const float *probs, int n)
+{
+	double		total = 0.0;
+	double		u;
+	int			last = 0;
+
+	for (int i = 0; i < n; i++)
+		total += probs[i];
+	u = aigc_rng_uniform(rng) * total;
+	for (int i = 0; i < n; i++)
+	{
+		if (probs[i] <= 0.0f)
+			continue;
+		last = i;
+		u -= probs[i];
+		if (u < 0.0)
+			return i;
+	}
+	return last;
+}

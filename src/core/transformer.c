@@ -1,0 +1,661 @@
+/*
+ * transformer.c
+ *		Mode-specific normalisation of continuous columns and one-hot
+ *		categories, after the DataTransformer of CTGAN and TVAE.
+ *
+ * A continuous column is modelled by a one-dimensional Gaussian mixture
+ * fitted with EM.  A value x becomes the one-hot of a mode k drawn from its
+ * posterior plus alpha = (x - mean_k) / (4 std_k), so columns of any scale
+ * or shape, multimodal ones included, reach the network inside [-1, 1].
+ */
+#include "postgres.h"
+
+#include <float.h>
+#include <math.h>
+#include <string.h>
+
+#include "catalog/pg_type.h"
+#include "miscadmin.h"
+#include "utils/memutils.h"
+
+#include "core/transformer.h"
+
+#define GMM_MAX_SAMPLE	20000	/* values a mixture is fitted on */
+#define GMM_MAX_ITER	200
+#define GMM_TOL			1e-7	/* on the mean log-likelihood */
+#define GMM_REG			1e-6	/* added to variances, as sklearn does */
+#define MODE_MIN_WEIGHT 0.005	/* CTGAN drops lighter modes */
+#define ALPHA_CLIP		0.99
+#define INTERRUPT_EVERY 4096	/* rows between interrupt checks */
+
+/* Limits of a stored transformer, well above anything training makes */
+#define MAX_COLUMNS		10000
+#define MAX_MODES		64
+#define MAX_CATEGORIES	1000000
+
+/* an encoded row must fit in one palloc */
+#define MAX_DIM			((int64) (MaxAllocSize / sizeof(float)))
+
+static void
+alloc_modes(AigcColumn *col, int nmodes)
+{
+	col->nmodes = nmodes;
+	col->mode_mean = palloc(sizeof(double) * nmodes);
+	col->mode_std = palloc(sizeof(double) * nmodes);
+	col->mode_weight = palloc(sizeof(double) * nmodes);
+}
+
+static void
+add_span(AigcTransformer *tf, int offset, int width, bool is_scalar, int column)
+{
+	AigcSpan   *s = &tf->spans[tf->nspans++];
+
+	s->offset = offset;
+	s->width = width;
+	s->is_scalar = is_scalar;
+	s->column = column;
+}
+
+/*
+ * Place every column in the encoded row and build the spans.  A continuous
+ * column is its alpha then a softmax over its modes; a categorical one is a
+ * softmax over its categories.  The NULL slot, if any, ends the softmax, so
+ * it is always the last slot of the column.
+ */
+static void
+layout(AigcTransformer *tf)
+{
+	int64		dim = 0;
+
+	tf->nspans = 0;
+	tf->spans = palloc(sizeof(AigcSpan) * 2 * tf->ncols);
+	for (int c = 0; c < tf->ncols; c++)
+	{
+		AigcColumn *col = &tf->cols[c];
+		int			null_slot = col->has_nulls ? 1 : 0;
+
+		col->offset = (int) dim;
+		if (col->kind == AIGC_CONTINUOUS)
+		{
+			col->width = 1 + col->nmodes + null_slot;
+			add_span(tf, col->offset, 1, true, c);
+			add_span(tf, col->offset + 1, col->width - 1, false, c);
+		}
+		else
+		{
+			col->width = col->ncats + null_slot;
+			add_span(tf, col->offset, col->width, false, c);
+		}
+		dim += col->width;
+		if (dim > MAX_DIM)
+			ereport(ERROR,
+					(errcode(ERRCODE_PROGRAM_LIMIT_EXCEEDED),
+					 errmsg("encoded rows would have more than %lld values",
+							(long long) MAX_DIM),
+					 errhint("Lower max_categories, or exclude columns with many categories.")));
+	}
+	tf->dim = (int) dim;
+}
+
+static int
+cmp_double(const void *a, const void *b)
+{
+	double		x = *(const double *) a;
+	double		y = *(const double *) b;
+
+	return (x > y) - (x < y);
+}
+
+/*
+ * Fit a mixture of at most max_modes Gaussians to the n sorted, standardised
+ * values z by EM.  Returns the number of components; weight, mean and var
+ * are in standardised units.
+ */
+static int
+fit_gmm(const double *z, int n, int max_modes,
+		double *weight, double *mean, double *var)
+{
+	double		zvar = 0.0;
+	double		prev_ll = -HUGE_VAL;
+	int			k = 0;
+
+	/*
+	 * Start at evenly spaced quantiles.  Components that start equal stay
+	 * equal under EM, so each starts at a value above the previous one;
+	 * columns with few distinct values get fewer components.
+	 */
+	for (int j = 0; j < max_modes; j++)
+	{
+		int			i = (int) ((j + 0.5) * n / max_modes);
+
+		while (i < n && k > 0 && z[i] <= mean[k - 1])
+			i++;
+		if (i == n)
+			break;
+		mean[k++] = z[i];
+	}
+
+	for (int i = 0; i < n; i++)
+		zvar += z[i] * z[i];
+	zvar /= n;
+	for (int j = 0; j < k; j++)
+	{
+		weight[j] = 1.0 / k;
+		var[j] = zvar / k + GMM_REG;
+	}
+
+	for (int iter = 0; iter < GMM_MAX_ITER; iter++)
+	{
+		double		logc[MAX_MODES];
+		double		nk[MAX_MODES] = {0};
+		double		sk[MAX_MODES] = {0};
+		double		qk[MAX_MODES] = {0};
+		double		ll = 0.0;
+		double		total = 0.0;
+
+		CHECK_FOR_INTERRUPTS();
+
+		/* E step, accumulating the sufficient statistics of the M step */
+		for (int j = 0; j < k; j++)
+			logc[j] = log(weight[j]) - 0.5 * log(2.0 * M_PI * var[j]);
+		for (int i = 0; i < n; i++)
+		{
+			double		p[MAX_MODES];
+			double		top = -HUGE_VAL;
+			double		sum = 0.0;
+
+			for (int j = 0; j < k; j++)
+			{
+				double		d = z[i] - mean[j];
+
+				p[j] = logc[j] - 0.5 * d * d / var[j];
+				top = Max(top, p[j]);
+			}
+			/* relative to the likeliest component, so nothing underflows to 0/0 */
+			for (int j = 0; j < k; j++)
+			{
+				p[j] = exp(p[j] - top);
+				sum += p[j];
+			}
+			ll += top + log(sum);
+			for (int j = 0; j < k; j++)
+			{
+				double		resp = p[j] / sum;
+
+				nk[j] += resp;
+				sk[j] += resp * z[i];
+				qk[j] += resp * z[i] * z[i];
+			}
+		}
+		ll /= n;
+		if (ll - prev_ll < GMM_TOL)
+			break;
+		prev_ll = ll;
+
+		/* M step; sklearn's 10 eps keeps an emptied component defined */
+		for (int j = 0; j < k; j++)
+		{
+			nk[j] += 10 * DBL_EPSILON;
+			total += nk[j];
+		}
+		for (int j = 0; j < k; j++)
+		{
+			weight[j] = nk[j] / total;
+			mean[j] = sk[j] / nk[j];
+			var[j] = Max(qk[j] / nk[j] - mean[j] * mean[j], 0.0) + GMM_REG;
+		}
+	}
+	return k;
+}
+
+static void
+fit_continuous(AigcColumn *col, const AigcColumnData *d, int64 nrows,
+			   int max_modes, AigcRng *rng)
+{
+	int64		nvalid = 0;
+	int64		seen = 0;
+	double		min = 0.0;
+	double		max = 0.0;
+	double	   *sample;
+	int			m;
+	int			taken = 0;
+	double		mu = 0.0;
+	double		sd = 0.0;
+	double		weight[MAX_MODES];
+	double		mean[MAX_MODES];
+	double		var[MAX_MODES];
+	double		total = 0.0;
+	double		std_floor;
+	int			k;
+	int			kept = 0;
+
+	for (int64 r = 0; r < nrows; r++)
+	{
+		if (r % INTERRUPT_EVERY == 0)
+			CHECK_FOR_INTERRUPTS();
+		if (d->isnull[r])
+			continue;
+		if (nvalid == 0 || d->value[r] < min)
+			min = d->value[r];
+		if (nvalid == 0 || d->value[r] > max)
+			max = d->value[r];
+		nvalid++;
+	}
+	col->min = min;
+	col->max = max;
+	col->has_nulls = nvalid < nrows;
+	col->null_frac = nrows > 0 ? (double) (nrows - nvalid) / nrows : 0.0;
+
+	if (nvalid == 0 || min == max)
+	{
+		/* nothing to fit: every alpha decodes to the only value (or 0) */
+		alloc_modes(col, 1);
+		col->mode_mean[0] = min;
+		col->mode_std[0] = 1.0;
+		col->mode_weight[0] = 1.0;
+		return;
+	}
+
+	/*
+	 * Selection sampling (Knuth's algorithm S): each value is taken with
+	 * probability (values still wanted) / (values left), which yields a
+	 * uniform subsample of exactly m values.
+	 */
+	m = (int) Min(nvalid, (int64) GMM_MAX_SAMPLE);
+	sample = palloc(sizeof(double) * m);
+	for (int64 r = 0; r < nrows && taken < m; r++)
+	{
+		if (r % INTERRUPT_EVERY == 0)
+			CHECK_FOR_INTERRUPTS();
+		if (d->isnull[r])
+			continue;
+		if (aigc_rng_below(rng, (uint64) (nvalid - seen)) < (uint64) (m - taken))
+			sample[taken++] = d->value[r];
+		seen++;
+	}
+
+	/* EM runs on standardised values, so GMM_REG is relative to the spread */
+	for (int i = 0; i < m; i++)
+		mu += sample[i];
+	mu /= m;
+	for (int i = 0; i < m; i++)
+		sd += (sample[i] - mu) * (sample[i] - mu);
+	sd = sqrt(sd / m);
+	/* the subsample can miss every value but one; any scale does then */
+	if (sd == 0.0)
+		sd = 1.0;
+	for (int i = 0; i < m; i++)
+		sample[i] = (sample[i] - mu) / sd;
+	qsort(sample, m, sizeof(double), cmp_double);
+	k = fit_gmm(sample, m, max_modes, weight, mean, var);
+	pfree(sample);
+
+	/* weights sum to 1 over at most MAX_MODES, so one always survives */
+	for (int j = 0; j < k; j++)
+	{
+		if (weight[j] < MODE_MIN_WEIGHT)
+			continue;
+		weight[kept] = weight[j];
+		mean[kept] = mean[j];
+		var[kept] = var[j];
+		total += weight[j];
+		kept++;
+	}
+
+	std_floor = 1e-6 * Max(1.0, max - min);
+	alloc_modes(col, kept);
+	for (int j = 0; j < kept; j++)
+	{
+		col->mode_weight[j] = weight[j] / total;
+		col->mode_mean[j] = mu + sd * mean[j];
+		col->mode_std[j] = Max(sd * sqrt(var[j]), std_floor);
+	}
+}
+
+static void
+fit_categorical(AigcColumn *col, const AigcColumnData *d, int64 nrows)
+{
+	int64		nnull = 0;
+
+	for (int64 r = 0; r < nrows; r++)
+	{
+		if (r % INTERRUPT_EVERY == 0)
+			CHECK_FOR_INTERRUPTS();
+		if (d->isnull[r])
+			nnull++;
+	}
+	/* a column without categories still needs a slot to produce */
+	col->has_nulls = nnull > 0 || col->ncats == 0;
+	col->null_frac = nrows > 0 ? (double) nnull / nrows : 0.0;
+}
+
+void
+aigc_transformer_fit(AigcTransformer *tf, const AigcColumnData *data,
+					 int64 nrows, int max_modes, AigcRng *rng)
+{
+	if (max_modes < 1 || max_modes > MAX_MODES)
+		elog(ERROR, "max_modes %d is out of range", max_modes);
+
+	for (int c = 0; c < tf->ncols; c++)
+	{
+		AigcColumn *col = &tf->cols[c];
+
+		if (col->kind == AIGC_CONTINUOUS)
+			fit_continuous(col, &data[c], nrows, max_modes, rng);
+		else
+			fit_categorical(col, &data[c], nrows);
+	}
+	layout(tf);
+}
+
+/* An index drawn from the weights, or without a generator the heaviest one */
+static int
+choose(AigcRng *rng, const float *probs, int n)
+{
+	int			best = 0;
+
+	if (rng != NULL)
+		return aigc_rng_categorical(rng, probs, n);
+	for (int i = 1; i < n; i++)
+		if (probs[i] > probs[best])
+			best = i;
+	return best;
+}
+
+/* Write alpha and the one-hot of a mode chosen from x's posterior */
+static void
+encode_continuous(const AigcColumn *col, double x, float *dst, AigcRng *rng)
+{
+	double		logp[MAX_MODES];
+	float		probs[MAX_MODES];
+	double		top = -HUGE_VAL;
+	double		alpha;
+	int			k;
+
+	for (int j = 0; j < col->nmodes; j++)
+	{
+		double		z = (x - col->mode_mean[j]) / col->mode_std[j];
+
+		logp[j] = log(col->mode_weight[j] / col->mode_std[j]) - 0.5 * z * z;
+		top = Max(top, logp[j]);
+	}
+	/* relative to the likeliest mode, so far-off values cannot underflow */
+	for (int j = 0; j < col->nmodes; j++)
+		probs[j] = (float) exp(logp[j] - top);
+	k = choose(rng, probs, col->nmodes);
+
+	alpha = (x - col->mode_mean[k]) / (4.0 * col->mode_std[k]);
+	dst[0] = (float) Min(Max(alpha, -ALPHA_CLIP), ALPHA_CLIP);
+	dst[1 + k] = 1.0f;
+}
+
+/*
+ * One value into its column's zeroed slots.  Training data always has a
+ * slot to set; a scored row may not (see aigc_transformer_encode_row).
+ */
+static void
+encode_value(const AigcColumn *col, double value, bool isnull, float *dst,
+			 AigcRng *rng)
+{
+	if (isnull)
+	{
+		/* alpha stays 0 */
+		if (col->has_nulls)
+			dst[col->width - 1] = 1.0f;
+	}
+	else if (col->kind == AIGC_CONTINUOUS)
+		encode_continuous(col, value, dst, rng);
+	else if (value >= 0)
+	{
+		Assert(value < col->ncats);
+		dst[(int) value] = 1.0f;
+	}
+}
+
+void
+aigc_transformer_encode(const AigcTransformer *tf, const AigcColumnData *data,
+						int64 first, int n, float *out, AigcRng *rng)
+{
+	memset(out, 0, sizeof(float) * (Size) n * tf->dim);
+	for (int i = 0; i < n; i++)
+	{
+		int64		r = first + i;
+		float	   *row = out + (Size) i * tf->dim;
+
+		if (i % INTERRUPT_EVERY == 0)
+			CHECK_FOR_INTERRUPTS();
+		for (int c = 0; c < tf->ncols; c++)
+		{
+			const AigcColumn *col = &tf->cols[c];
+
+			Assert(!data[c].isnull[r] || col->has_nulls);
+			encode_value(col, data[c].value[r], data[c].isnull[r],
+						 row + col->offset, rng);
+		}
+	}
+}
+
+void
+aigc_transformer_encode_row(const AigcTransformer *tf, const double *value,
+							const bool *isnull, float *out)
+{
+	memset(out, 0, sizeof(float) * tf->dim);
+	for (int c = 0; c < tf->ncols; c++)
+		encode_value(&tf->cols[c], value[c], isnull[c],
+					 out + tf->cols[c].offset, NULL);
+}
+
+/*
+ * A decoded value as its column will store it: integers rounded, and
+ * numeric(p, s) to s decimals, so that conditions see what the row holds.
+ * (A domain over numeric(p, s) keeps its typmod on the domain and is
+ * rounded only when converted.)
+ */
+static double
+as_stored(const AigcColumn *col, double x)
+{
+	if (col->integral)
+		return rint(x);
+	if (col->typid == NUMERICOID && col->typmod >= (int32) VARHDRSZ)
+	{
+		/* numeric's typmod packs the scale as 11 signed bits */
+		int			scale = ((((col->typmod - VARHDRSZ) & 0x7ff) ^ 1024) - 1024);
+
+		if (scale >= -15 && scale <= 15)
+		{
+			double		p = pow(10.0, scale);
+
+			return rint(x * p) / p;
+		}
+	}
+	return x;
+}
+
+void
+aigc_transformer_decode(const AigcTransformer *tf, const float *act, int n,
+						AigcColumnData *out, AigcRng *rng)
+{
+	for (int i = 0; i < n; i++)
+	{
+		const float *row = act + (Size) i * tf->dim;
+
+		if (i % INTERRUPT_EVERY == 0)
+			CHECK_FOR_INTERRUPTS();
+		for (int c = 0; c < tf->ncols; c++)
+		{
+			const AigcColumn *col = &tf->cols[c];
+			const float *slots = row + col->offset;
+			int			k;
+
+			out[c].value[i] = 0.0;
+			if (col->kind == AIGC_CONTINUOUS)
+			{
+				double		alpha;
+				double		x;
+
+				k = choose(rng, slots + 1, col->width - 1);
+				out[c].isnull[i] = (k == col->nmodes);
+				if (out[c].isnull[i])
+					continue;
+				alpha = Min(Max((double) slots[0], -1.0), 1.0);
+				x = alpha * 4.0 * col->mode_std[k] + col->mode_mean[k];
+				x = Min(Max(x, col->min), col->max);
+				out[c].value[i] = as_stored(col, x);
+			}
+			else
+			{
+				k = choose(rng, slots, col->width);
+				out[c].isnull[i] = (k == col->ncats);
+				if (!out[c].isnull[i])
+					out[c].value[i] = k;
+			}
+		}
+	}
+}
+
+void
+aigc_transformer_write(const AigcTransformer *tf, StringInfo buf)
+{
+	aigc_write_u32(buf, (uint32) tf->ncols);
+	for (int c = 0; c < tf->ncols; c++)
+	{
+		const AigcColumn *col = &tf->cols[c];
+
+		aigc_write_string(buf, col->name);
+		aigc_write_u32(buf, col->typid);
+		aigc_write_u32(buf, (uint32) col->typmod);
+		aigc_write_u32(buf, (uint32) col->kind);
+		aigc_write_u32(buf, col->integral);
+		aigc_write_u32(buf, col->has_nulls);
+		aigc_write_f64(buf, col->null_frac);
+		if (col->kind == AIGC_CONTINUOUS)
+		{
+			aigc_write_f64(buf, col->min);
+			aigc_write_f64(buf, col->max);
+			aigc_write_u32(buf, (uint32) col->nmodes);
+			for (int j = 0; j < col->nmodes; j++)
+			{
+				aigc_write_f64(buf, col->mode_mean[j]);
+				aigc_write_f64(buf, col->mode_std[j]);
+				aigc_write_f64(buf, col->mode_weight[j]);
+			}
+		}
+		else
+		{
+			aigc_write_u32(buf, (uint32) col->ncats);
+			for (int j = 0; j < col->ncats; j++)
+				aigc_write_string(buf, col->cats[j]);
+		}
+	}
+}
+
+static bool
+read_bool(AigcReader *r)
+{
+	uint32		v = aigc_read_u32(r);
+
+	if (v > 1)
+		aigc_corrupt("A column flag is neither true nor false.");
+	return v == 1;
+}
+
+static void
+read_column(AigcColumn *col, AigcReader *r)
+{
+	uint32		kind;
+
+	/* typid may name a type dropped since training; it is only compared */
+	col->name = aigc_read_string(r);
+	col->typid = aigc_read_u32(r);
+	col->typmod = (int32) aigc_read_u32(r);
+	kind = aigc_read_u32(r);
+	if (kind != AIGC_CONTINUOUS && kind != AIGC_CATEGORICAL)
+		aigc_corrupt("A column has an unknown kind.");
+	col->kind = (AigcColumnKind) kind;
+	col->integral = read_bool(r);
+	col->has_nulls = read_bool(r);
+	col->null_frac = aigc_read_f64(r);
+	if (!(col->null_frac >= 0.0 && col->null_frac <= 1.0))
+		aigc_corrupt("A column's fraction of NULLs is out of range.");
+
+	if (col->kind == AIGC_CONTINUOUS)
+	{
+		int			nmodes;
+
+		col->min = aigc_read_f64(r);
+		col->max = aigc_read_f64(r);
+		if (!isfinite(col->min) || !isfinite(col->max) || col->min > col->max)
+			aigc_corrupt("A column's range is invalid.");
+		/* decoding rounds integral values, which must stay inside the range */
+		if (col->integral && (col->min != rint(col->min) || col->max != rint(col->max)))
+			aigc_corrupt("An integral column's range is not integral.");
+		nmodes = (int) aigc_read_count(r, MAX_MODES, "mixture modes");
+		if (nmodes == 0)
+			aigc_corrupt("A continuous column has no mixture modes.");
+		alloc_modes(col, nmodes);
+		for (int j = 0; j < nmodes; j++)
+		{
+			col->mode_mean[j] = aigc_read_f64(r);
+			col->mode_std[j] = aigc_read_f64(r);
+			col->mode_weight[j] = aigc_read_f64(r);
+			if (!isfinite(col->mode_mean[j]) ||
+				!(col->mode_std[j] > 0.0 && isfinite(col->mode_std[j])) ||
+				!(col->mode_weight[j] > 0.0 && col->mode_weight[j] <= 1.0))
+				aigc_corrupt("A mixture mode is invalid.");
+		}
+	}
+	else
+	{
+		col->ncats = (int) aigc_read_count(r, MAX_CATEGORIES, "categories");
+		if (col->ncats == 0 && !col->has_nulls)
+			aigc_corrupt("A categorical column has neither categories nor NULLs.");
+		col->cats = palloc(sizeof(char *) * Max(col->ncats, 1));
+		for (int j = 0; j < col->ncats; j++)
+			col->cats[j] = aigc_read_string(r);
+	}
+}
+
+void
+aigc_transformer_read(AigcTransformer *tf, AigcReader *r)
+{
+	tf->ncols = (int) aigc_read_count(r, MAX_COLUMNS, "columns");
+	if (tf->ncols == 0)
+		aigc_corrupt("The model has no columns.");
+	tf->cols = palloc0(sizeof(AigcColumn) * tf->ncols);
+	for (int c = 0; c < tf->ncols; c++)
+		read_column(&tf->cols[c], r);
+	layout(tf);
+}
+
+int
+aigc_transformer_find_category(const AigcColumn *col, const char *label, int len)
+{
+	int			lo = 0;
+	int			hi = col->ncats - 1;
+
+	/* the reader sorted the labels with strcmp; this is its order too */
+	while (lo <= hi)
+	{
+		int			mid = lo + (hi - lo) / 2;
+		int			cmp = strncmp(label, col->cats[mid], len);
+
+		if (cmp == 0 && col->cats[mid][len] != '\0')
+			cmp = -1;			/* label is a prefix of the category */
+		if (cmp == 0)
+			return mid;
+		if (cmp < 0)
+			hi = mid - 1;
+		else
+			lo = mid + 1;
+	}
+	return -1;
+}
+
+int
+aigc_transformer_find_column(const AigcTransformer *tf, const char *name)
+{
+	for (int c = 0; c < tf->ncols; c++)
+		if (strcmp(tf->cols[c].name, name) == 0)
+			return c;
+	return -1;
+}

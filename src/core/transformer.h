@@ -1,0 +1,75 @@
+/*
+ * transformer.h
+ *		Column transformer: SQL values <-> the encoded float vectors that the
+ *		networks learn from and produce.
+ */
+#ifndef AIGC_TRANSFORMER_H
+#define AIGC_TRANSFORMER_H
+
+#include "postgres.h"
+#include "lib/stringinfo.h"
+
+#include "core/columns.h"
+#include "core/rng.h"
+#include "core/serialize.h"
+
+typedef struct AigcTransformer
+{
+	int			ncols;
+	AigcColumn *cols;
+	int			dim;			/* width of an encoded row */
+	int			nspans;
+	AigcSpan   *spans;
+} AigcTransformer;
+
+/*
+ * Fit the per-column state (mixtures, ranges, NULL slots) from the raw
+ * training data.  The caller has filled name/typid/typmod/kind/integral
+ * and, for categorical columns, ncats/cats; data[c] holds nrows values.
+ * max_modes bounds the mixture size.  Computes offsets, widths and spans.
+ */
+extern void aigc_transformer_fit(AigcTransformer *tf, const AigcColumnData *data,
+								 int64 nrows, int max_modes, AigcRng *rng);
+
+/*
+ * Encode rows [first, first + n) of data into out (n x dim, row-major).
+ * The mode of a continuous value is drawn from its posterior, as CTGAN does.
+ */
+extern void aigc_transformer_encode(const AigcTransformer *tf,
+									const AigcColumnData *data, int64 first,
+									int n, float *out, AigcRng *rng);
+
+/*
+ * Encode one row deterministically (the likeliest mode of each continuous
+ * value), for scoring.  value[c]/isnull[c] as in AigcColumnData.  A NULL in
+ * a column trained without NULLs, or a category index of -1 (a label not
+ * seen in training), leaves that column's slots all zero.
+ */
+extern void aigc_transformer_encode_row(const AigcTransformer *tf,
+										const double *value, const bool *isnull,
+										float *out);
+
+/*
+ * Decode n activated rows (scalars in [-1, 1], each softmax span a
+ * probability vector) into out[c].value/isnull for rows [0, n); the mode or
+ * category of a row is drawn from its span's probabilities, or with a NULL
+ * rng is the likeliest one.
+ */
+extern void aigc_transformer_decode(const AigcTransformer *tf, const float *act,
+									int n, AigcColumnData *out, AigcRng *rng);
+
+/* Stored form, part of the model blob */
+extern void aigc_transformer_write(const AigcTransformer *tf, StringInfo buf);
+extern void aigc_transformer_read(AigcTransformer *tf, AigcReader *r);
+
+/*
+ * Index of a categorical column's label (len bytes, no NUL among them), or
+ * -1 if training never saw it
+ */
+extern int	aigc_transformer_find_category(const AigcColumn *col,
+										   const char *label, int len);
+
+/* Index of a column by name, or -1 */
+extern int	aigc_transformer_find_column(const AigcTransformer *tf, const char *name);
+
+#endif

@@ -1,0 +1,606 @@
+/*
+ * vae.c
+ *		TVAE (Xu et al. 2019): MLP encoder to a Gaussian posterior, MLP decoder
+ *		whose scalar outputs are Gaussian around tanh(out) with a learnt sigma
+ *		and whose one-hot spans are categorical logits.
+ */
+#include "postgres.h"
+
+#include <math.h>
+#include <string.h>
+
+#include "miscadmin.h"
+
+#include "core/vae.h"
+
+#define VAE_DIM_MAX 1000000
+
+static void
+collect_params(AigcVae *vae)
+{
+	int			np = 0;
+
+#define ADD_LINEAR(l) do { vae->params[np++] = (l).weight; vae->params[np++] = (l).bias; } while (0)
+	for (int i = 0; i < vae->cfg.n_enc; i++)
+		ADD_LINEAR(vae->enc[i]);
+	ADD_LINEAR(vae->mu);
+	ADD_LINEAR(vae->logvar);
+	for (int i = 0; i <= vae->cfg.n_dec; i++)
+		ADD_LINEAR(vae->dec[i]);
+#undef ADD_LINEAR
+	vae->params[np++] = vae->sigma;
+	vae->nparams = np;
+}
+
+void
+aigc_vae_init(AigcVae *vae, const AigcVaeConfig *cfg,
+			  const AigcSpan *spans, int nspans, AigcRng *rng)
+{
+	int			prev = cfg->data_dim;
+
+	memset(vae, 0, sizeof(*vae));
+	vae->cfg = *cfg;
+	vae->spans = spans;
+	vae->nspans = nspans;
+	for (int i = 0; i < cfg->n_enc; i++)
+	{
+		aigc_linear_init(&vae->enc[i], prev, cfg->enc_dims[i], rng);
+		prev = cfg->enc_dims[i];
+	}
+	aigc_linear_init(&vae->mu, prev, cfg->latent_dim, rng);
+	aigc_linear_init(&vae->logvar, prev, cfg->latent_dim, rng);
+	prev = cfg->latent_dim;
+	for (int i = 0; i < cfg->n_dec; i++)
+	{
+		aigc_linear_init(&vae->dec[i], prev, cfg->dec_dims[i], rng);
+		prev = cfg->dec_dims[i];
+	}
+	aigc_linear_init(&vae->dec[cfg->n_dec], prev, cfg->data_dim, rng);
+	vae->sigma.n = cfg->data_dim;
+	vae->sigma.w = palloc(sizeof(float) * cfg->data_dim);
+	vae->sigma.g = palloc0(sizeof(float) * cfg->data_dim);
+	for (int j = 0; j < cfg->data_dim; j++)
+		vae->sigma.w[j] = 0.1f;
+	collect_params(vae);
+}
+
+void
+aigc_vae_buffers_init(AigcVaeBuffers *buf, const AigcVae *vae, int batch)
+{
+	const AigcVaeConfig *cfg = &vae->cfg;
+	int			widest = Max(cfg->data_dim, cfg->latent_dim);
+
+	buf->batch = batch;
+	for (int i = 0; i < cfg->n_enc; i++)
+	{
+		buf->enc_act[i] = palloc(sizeof(float) * batch * cfg->enc_dims[i]);
+		widest = Max(widest, cfg->enc_dims[i]);
+	}
+	for (int i = 0; i < cfg->n_dec; i++)
+	{
+		buf->dec_act[i] = palloc(sizeof(float) * batch * cfg->dec_dims[i]);
+		widest = Max(widest, cfg->dec_dims[i]);
+	}
+	buf->mu = palloc(sizeof(float) * batch * cfg->latent_dim);
+	buf->logvar = palloc(sizeof(float) * batch * cfg->latent_dim);
+	buf->std = palloc(sizeof(float) * batch * cfg->latent_dim);
+	buf->eps = palloc(sizeof(float) * batch * cfg->latent_dim);
+	buf->z = palloc(sizeof(float) * batch * cfg->latent_dim);
+	buf->dmu = palloc(sizeof(float) * batch * cfg->latent_dim);
+	buf->dlogvar = palloc(sizeof(float) * batch * cfg->latent_dim);
+	buf->out = palloc(sizeof(float) * batch * cfg->data_dim);
+	buf->grad_a = palloc(sizeof(float) * batch * widest);
+	buf->grad_b = palloc(sizeof(float) * batch * widest);
+}
+
+/* Encoder from x to buf->mu and buf->logvar */
+static void
+encode(AigcVae *vae, AigcVaeBuffers *buf, const float *x, int n)
+{
+	const float *h = x;
+
+	Assert(n <= buf->batch);
+	for (int i = 0; i < vae->cfg.n_enc; i++)
+	{
+		aigc_linear_forward(&vae->enc[i], h, n, buf->enc_act[i]);
+		aigc_relu_forward(buf->enc_act[i], (int64) n * vae->cfg.enc_dims[i]);
+		h = buf->enc_act[i];
+	}
+	aigc_linear_forward(&vae->mu, h, n, buf->mu);
+	aigc_linear_forward(&vae->logvar, h, n, buf->logvar);
+}
+
+/* Decoder from buf->z to buf->out (pre-activation) */
+static void
+decode(AigcVae *vae, AigcVaeBuffers *buf, int n)
+{
+	const float *h = buf->z;
+
+	for (int i = 0; i < vae->cfg.n_dec; i++)
+	{
+		aigc_linear_forward(&vae->dec[i], h, n, buf->dec_act[i]);
+		aigc_relu_forward(buf->dec_act[i], (int64) n * vae->cfg.dec_dims[i]);
+		h = buf->dec_act[i];
+	}
+	aigc_linear_forward(&vae->dec[vae->cfg.n_dec], h, n, buf->out);
+}
+
+/*
+ * Loss of one span of one row: the Gaussian negative log-likelihood (up to
+ * a constant) of a scalar, or the cross-entropy of a one-hot group.  With
+ * dr, writes scale * d loss / d out and adds scale * d loss / d sigma.
+ * A group with no slot set (only in scored rows: a label or NULL the
+ * training never saw) counts as its least likely slot.
+ */
+static double
+span_loss(const AigcSpan *span, const float *xr, const float *or,
+		  const float *sigma, double scale, float *dr, float *dsigma)
+{
+	int			off = span->offset;
+	int			w = span->width;
+
+	if (span->is_scalar)
+	{
+		double		t = tanh(or[off]);
+		double		e = xr[off] - t;
+		double		sg = sigma[off];
+
+		if (dr != NULL)
+		{
+			dr[off] = (float) (scale * (-e / (sg * sg)) * (1.0 - t * t));
+			dsigma[off] += (float) (scale * (1.0 / sg - e * e / (sg * sg * sg)));
+		}
+		return e * e / (2.0 * sg * sg) + log(sg);
+	}
+	else
+	{
+		double		mx = or[off];
+		double		sum = 0.0;
+		int			target = 0;
+		int			least = 0;
+
+		for (int k = 0; k < w; k++)
+		{
+			mx = Max(mx, or[off + k]);
+			if (xr[off + k] > xr[off + target])
+				target = k;
+			if (or[off + k] < or[off + least])
+				least = k;
+		}
+		if (xr[off + target] <= 0.0f)
+			target = least;
+		for (int k = 0; k < w; k++)
+			sum += exp(or[off + k] - mx);
+		if (dr != NULL)
+			for (int k = 0; k < w; k++)
+				dr[off + k] = (float) (scale * (exp(or[off + k] - mx) / sum -
+												(k == target ? 1.0 : 0.0)));
+		return mx + log(sum) - or[off + target];
+	}
+}
+
+/*
+ * Reconstruction loss of n rows times factor / n, as TVAE's loss_function.
+ * Writes d loss / d out and adds d loss / d sigma.
+ */
+double
+aigc_vae_recon_loss(const AigcSpan *spans, int nspans, int dim,
+					const float *x, const float *out, const float *sigma,
+					int n, double factor, float *dout, float *dsigma)
+{
+	double		loss = 0.0;
+	double		scale = factor / n;
+
+	for (int r = 0; r < n; r++)
+	{
+		const float *xr = x + (int64) r * dim;
+		const float *or = out + (int64) r * dim;
+		float	   *dr = dout ? dout + (int64) r * dim : NULL;
+
+		for (int s = 0; s < nspans; s++)
+			loss += span_loss(&spans[s], xr, or, sigma, scale, dr, dsigma);
+	}
+	return loss * scale;
+}
+
+/* KL(q(z|x) || N(0, I)) / n and its gradients */
+double
+aigc_vae_kl_loss(const float *mu, const float *logvar, int n, int latent,
+				 float *dmu, float *dlogvar)
+{
+	double		kl = 0.0;
+	int64		count = (int64) n * latent;
+
+	for (int64 i = 0; i < count; i++)
+	{
+		double		ev = exp(logvar[i]);
+
+		kl += -0.5 * (1.0 + logvar[i] - (double) mu[i] * mu[i] - ev);
+		if (dmu == NULL)
+			continue;
+		dmu[i] = (float) (mu[i] / n);
+		dlogvar[i] = (float) (-0.5 * (1.0 - ev) / n);
+	}
+	return kl / n;
+}
+
+void
+aigc_vae_forward_backward(AigcVae *vae, AigcVaeBuffers *buf, const float *x,
+						  int n, AigcRng *rng, bool backward,
+						  double *recon, double *kl)
+{
+	const AigcVaeConfig *cfg = &vae->cfg;
+	int			L = cfg->latent_dim;
+	int64		nl = (int64) n * L;
+	const float *h;
+	float	   *ga = buf->grad_a;
+	float	   *gb = buf->grad_b;
+	float	   *tmp;
+
+	encode(vae, buf, x, n);
+	for (int64 i = 0; i < nl; i++)
+	{
+		buf->std[i] = expf(0.5f * buf->logvar[i]);
+		buf->eps[i] = (float) aigc_rng_normal(rng);
+		buf->z[i] = buf->mu[i] + buf->eps[i] * buf->std[i];
+	}
+	decode(vae, buf, n);
+
+	if (!backward)
+	{
+		/* evaluation only: leave every gradient as it was */
+		*recon = aigc_vae_recon_loss(vae->spans, vae->nspans, cfg->data_dim, x,
+									 buf->out, vae->sigma.w, n, cfg->loss_factor,
+									 NULL, NULL);
+		*kl = aigc_vae_kl_loss(buf->mu, buf->logvar, n, L, NULL, NULL);
+		return;
+	}
+	aigc_params_zero_grad(vae->params, vae->nparams);
+	*recon = aigc_vae_recon_loss(vae->spans, vae->nspans, cfg->data_dim, x,
+								 buf->out, vae->sigma.w, n, cfg->loss_factor,
+								 ga, vae->sigma.g);
+	*kl = aigc_vae_kl_loss(buf->mu, buf->logvar, n, L, buf->dmu, buf->dlogvar);
+
+	/* decoder, from d out (in ga) down to d z */
+	for (int i = cfg->n_dec; i >= 0; i--)
+	{
+		const float *in = (i == 0) ? buf->z : buf->dec_act[i - 1];
+
+		aigc_linear_backward(&vae->dec[i], in, ga, n, gb);
+		if (i > 0)
+			aigc_relu_backward(buf->dec_act[i - 1], gb,
+							   (int64) n * cfg->dec_dims[i - 1]);
+		tmp = ga;
+		ga = gb;
+		gb = tmp;
+	}
+
+	/* reparameterisation: z = mu + eps * exp(logvar / 2) */
+	for (int64 i = 0; i < nl; i++)
+	{
+		buf->dmu[i] += ga[i];
+		buf->dlogvar[i] += ga[i] * buf->eps[i] * 0.5f * buf->std[i];
+	}
+
+	h = (cfg->n_enc > 0) ? buf->enc_act[cfg->n_enc - 1] : x;
+	aigc_linear_backward(&vae->mu, h, buf->dmu, n, cfg->n_enc > 0 ? ga : NULL);
+	aigc_linear_backward(&vae->logvar, h, buf->dlogvar, n, cfg->n_enc > 0 ? gb : NULL);
+	if (cfg->n_enc == 0)
+		return;
+	{
+		int64		count = (int64) n * cfg->enc_dims[cfg->n_enc - 1];
+
+		for (int64 i = 0; i < count; i++)
+			ga[i] += gb[i];
+	}
+	for (int i = cfg->n_enc - 1; i >= 0; i--)
+	{
+		const float *in = (i == 0) ? x : buf->enc_act[i - 1];
+
+		aigc_relu_backward(buf->enc_act[i], ga, (int64) n * cfg->enc_dims[i]);
+		aigc_linear_backward(&vae->enc[i], in, ga, n, i == 0 ? NULL : gb);
+		tmp = ga;
+		ga = gb;
+		gb = tmp;
+	}
+}
+
+void
+aigc_vae_clamp_sigma(AigcVae *vae)
+{
+	for (int j = 0; j < vae->cfg.data_dim; j++)
+		vae->sigma.w[j] = Min(Max(vae->sigma.w[j], 0.01f), 1.0f);
+}
+
+/*
+ * Scalars become tanh(out), plus with a generator the decoder's own
+ * Gaussian noise as TVAE samples; one-hot spans become softmax
+ * probabilities, from which the transformer draws (TVAE takes the argmax,
+ * which starves rare categories) or, without a generator, takes the argmax.
+ */
+void
+aigc_vae_activate(const AigcVae *vae, const float *out, int n, AigcRng *rng,
+				  float *act)
+{
+	int			D = vae->cfg.data_dim;
+
+	for (int r = 0; r < n; r++)
+	{
+		const float *o = out + (int64) r * D;
+		float	   *a = act + (int64) r * D;
+
+		for (int s = 0; s < vae->nspans; s++)
+		{
+			int			off = vae->spans[s].offset;
+			int			w = vae->spans[s].width;
+
+			if (vae->spans[s].is_scalar)
+				a[off] = (float) (tanh(o[off]) +
+								  (rng ? vae->sigma.w[off] * aigc_rng_normal(rng) : 0.0));
+			else
+				aigc_softmax(o + off, a + off, w);
+		}
+	}
+}
+
+/* Mean sampled probability of every softmax slot over `samples` prior draws */
+static void
+sampled_shares(AigcVae *vae, AigcVaeBuffers *buf, AigcRng *rng, int samples,
+			   float *act, double *share)
+{
+	int			D = vae->cfg.data_dim;
+
+	memset(share, 0, sizeof(double) * D);
+	for (int done = 0; done < samples;)
+	{
+		int			n = Min(buf->batch, samples - done);
+
+		CHECK_FOR_INTERRUPTS();
+		aigc_vae_generate(vae, buf, n, rng, act);
+		for (int r = 0; r < n; r++)
+			for (int s = 0; s < vae->nspans; s++)
+				if (!vae->spans[s].is_scalar)
+					for (int k = 0; k < vae->spans[s].width; k++)
+					{
+						int			j = vae->spans[s].offset + k;
+
+						share[j] += act[(int64) r * D + j];
+					}
+		done += n;
+	}
+	for (int j = 0; j < D; j++)
+		share[j] /= samples;
+}
+
+static double
+largest_gap(const AigcVae *vae, const double *a, const double *b)
+{
+	double		gap = 0.0;
+
+	for (int s = 0; s < vae->nspans; s++)
+		if (!vae->spans[s].is_scalar)
+			for (int k = 0; k < vae->spans[s].width; k++)
+			{
+				int			j = vae->spans[s].offset + k;
+
+				gap = Max(gap, fabs(a[j] - b[j]));
+			}
+	return gap;
+}
+
+/*
+ * Samples from the prior over-produce whatever the decoder maps the prior's
+ * "holes" to (regions the aggregated posterior leaves empty), so category,
+ * mode and NULL shares drift from the data's.  Shifting each softmax slot's
+ * output bias by log(data share / sampled share) is the prior-shift
+ * correction: it moves every row's odds alike, so marginals match again
+ * while what the decoder learnt about dependencies stays.
+ */
+void
+aigc_vae_calibrate_marginals(AigcVae *vae, AigcVaeBuffers *buf,
+							 const float *x, int64 nrows, AigcRng *rng,
+							 int iterations, int samples,
+							 double *gap_before, double *gap_after)
+{
+	int			D = vae->cfg.data_dim;
+	float	   *bias = vae->dec[vae->cfg.n_dec].bias.w;
+	double	   *target = palloc0(sizeof(double) * D);
+	double	   *share = palloc(sizeof(double) * D);
+	float	   *act = palloc(sizeof(float) * (Size) buf->batch * D);
+
+	for (int64 r = 0; r < nrows; r++)
+	{
+		const float *row = x + r * D;
+
+		for (int j = 0; j < D; j++)
+			target[j] += row[j];
+	}
+	for (int j = 0; j < D; j++)
+		target[j] /= nrows;
+
+	for (int it = 0; it <= iterations; it++)
+	{
+		sampled_shares(vae, buf, rng, samples, act, share);
+		if (it == 0)
+			*gap_before = largest_gap(vae, target, share);
+		if (it == iterations)
+			break;
+		for (int s = 0; s < vae->nspans; s++)
+			if (!vae->spans[s].is_scalar)
+				for (int k = 0; k < vae->spans[s].width; k++)
+				{
+					int			j = vae->spans[s].offset + k;
+					double		step = log(Max(target[j], 1e-6) / Max(share[j], 1e-6));
+
+					/* a slot the data never uses is not pushed without bound */
+					bias[j] += (float) Min(Max(step, -2.0), 2.0);
+				}
+	}
+	*gap_after = largest_gap(vae, target, share);
+	pfree(target);
+	pfree(share);
+	pfree(act);
+}
+
+void
+aigc_vae_generate(AigcVae *vae, AigcVaeBuffers *buf, int n, AigcRng *rng,
+				  float *act)
+{
+	int64		nl = (int64) n * vae->cfg.latent_dim;
+
+	Assert(n <= buf->batch);
+	for (int64 i = 0; i < nl; i++)
+		buf->z[i] = (float) aigc_rng_normal(rng);
+	decode(vae, buf, n);
+	aigc_vae_activate(vae, buf->out, n, rng, act);
+}
+
+/*
+ * Deterministic per-row loss terms: z is the posterior mean, each span's
+ * loss (unweighted by loss_factor, without the scalars' log sigma) goes to
+ * its column, and the row's KL follows the columns.  terms is n x (ncols + 1); buf->out keeps the
+ * reconstruction logits.
+ */
+void
+aigc_vae_row_terms(AigcVae *vae, AigcVaeBuffers *buf, const float *x, int n,
+				   int ncols, double *terms)
+{
+	int			D = vae->cfg.data_dim;
+	int			L = vae->cfg.latent_dim;
+
+	encode(vae, buf, x, n);
+	memcpy(buf->z, buf->mu, sizeof(float) * (Size) n * L);
+	decode(vae, buf, n);
+	for (int r = 0; r < n; r++)
+	{
+		double	   *t = terms + (int64) r * (ncols + 1);
+
+		memset(t, 0, sizeof(double) * ncols);
+		for (int s = 0; s < vae->nspans; s++)
+		{
+			const AigcSpan *span = &vae->spans[s];
+			double		loss = span_loss(span, x + (int64) r * D,
+										 buf->out + (int64) r * D,
+										 vae->sigma.w, 1.0, NULL, NULL);
+
+			/* log sigma is the same for every row: leaving it out keeps terms >= 0 */
+			if (span->is_scalar)
+				loss -= log(vae->sigma.w[span->offset]);
+			t[span->column] += loss;
+		}
+		t[ncols] = aigc_vae_kl_loss(buf->mu + (int64) r * L,
+									buf->logvar + (int64) r * L, 1, L, NULL, NULL);
+	}
+}
+
+/* The model's linear layers, and whether each passes a gradient down */
+int
+aigc_vae_linears(AigcVae *vae, AigcLinear **layers, bool *need_dx)
+{
+	int			n = 0;
+
+	for (int i = 0; i < vae->cfg.n_enc; i++)
+	{
+		need_dx[n] = i > 0;
+		layers[n++] = &vae->enc[i];
+	}
+	need_dx[n] = vae->cfg.n_enc > 0;
+	layers[n++] = &vae->mu;
+	need_dx[n] = vae->cfg.n_enc > 0;
+	layers[n++] = &vae->logvar;
+	for (int i = 0; i <= vae->cfg.n_dec; i++)
+	{
+		need_dx[n] = true;
+		layers[n++] = &vae->dec[i];
+	}
+	return n;
+}
+
+double
+aigc_vae_step_flops(AigcVae *vae, int n)
+{
+	AigcLinear *layers[AIGC_VAE_MAX_LINEARS];
+	bool		need_dx[AIGC_VAE_MAX_LINEARS];
+	int			nl = aigc_vae_linears(vae, layers, need_dx);
+	double		flops = 0.0;
+
+	for (int i = 0; i < nl; i++)
+		flops += aigc_linear_flops(layers[i], n, need_dx[i]);
+	return flops;
+}
+
+void
+aigc_vae_write(const AigcVae *vae, StringInfo buf)
+{
+	const AigcVaeConfig *cfg = &vae->cfg;
+
+	aigc_write_u32(buf, cfg->data_dim);
+	aigc_write_u32(buf, cfg->latent_dim);
+	aigc_write_u32(buf, cfg->n_enc);
+	for (int i = 0; i < cfg->n_enc; i++)
+		aigc_write_u32(buf, cfg->enc_dims[i]);
+	aigc_write_u32(buf, cfg->n_dec);
+	for (int i = 0; i < cfg->n_dec; i++)
+		aigc_write_u32(buf, cfg->dec_dims[i]);
+	aigc_write_f64(buf, cfg->loss_factor);
+	for (int p = 0; p < vae->nparams; p++)
+		aigc_write_floats(buf, vae->params[p].w, vae->params[p].n);
+}
+
+/*
+ * Every layer non-empty and the weights present in full: checked before
+ * allocating, so a corrupted shape cannot ask for gigabytes.
+ */
+static bool
+vae_config_plausible(const AigcVaeConfig *cfg, Size remaining)
+{
+	double		floats = cfg->data_dim;
+	int			prev = cfg->data_dim;
+
+	if (cfg->data_dim == 0 || cfg->latent_dim == 0)
+		return false;
+	for (int i = 0; i < cfg->n_enc; i++)
+	{
+		if (cfg->enc_dims[i] == 0)
+			return false;
+		floats += ((double) prev + 1) * cfg->enc_dims[i];
+		prev = cfg->enc_dims[i];
+	}
+	floats += 2.0 * ((double) prev + 1) * cfg->latent_dim;
+	prev = cfg->latent_dim;
+	for (int i = 0; i < cfg->n_dec; i++)
+	{
+		if (cfg->dec_dims[i] == 0)
+			return false;
+		floats += ((double) prev + 1) * cfg->dec_dims[i];
+		prev = cfg->dec_dims[i];
+	}
+	floats += ((double) prev + 1) * cfg->data_dim;
+	return floats * 4.0 <= (double) remaining;
+}
+
+void
+aigc_vae_read(AigcVae *vae, AigcReader *r, const AigcSpan *spans, int nspans)
+{
+	AigcVaeConfig cfg;
+	AigcRng		unused;
+
+	memset(&cfg, 0, sizeof(cfg));
+	cfg.data_dim = aigc_read_count(r, VAE_DIM_MAX, "output columns");
+	cfg.latent_dim = aigc_read_count(r, VAE_DIM_MAX, "latent dimensions");
+	cfg.n_enc = aigc_read_count(r, AIGC_MAX_HIDDEN, "encoder layers");
+	for (int i = 0; i < cfg.n_enc; i++)
+		cfg.enc_dims[i] = aigc_read_count(r, VAE_DIM_MAX, "layer units");
+	cfg.n_dec = aigc_read_count(r, AIGC_MAX_HIDDEN, "decoder layers");
+	for (int i = 0; i < cfg.n_dec; i++)
+		cfg.dec_dims[i] = aigc_read_count(r, VAE_DIM_MAX, "layer units");
+	cfg.loss_factor = aigc_read_f64(r);
+	if (!vae_config_plausible(&cfg, r->len - r->pos))
+		aigc_corrupt("The network's shape does not match the stored weights.");
+
+	/* initialise shapes with a throwaway generator, then load the weights */
+	aigc_rng_seed(&unused, 0);
+	aigc_vae_init(vae, &cfg, spans, nspans, &unused);
+	for (int p = 0; p < vae->nparams; p++)
+		aigc_read_floats(r, vae->params[p].w, vae->params[p].n);
+}

@@ -1,0 +1,121 @@
+/*
+ * vae.h
+ *		TVAE-style variational autoencoder for encoded table rows.
+ */
+#ifndef AIGC_VAE_H
+#define AIGC_VAE_H
+
+#include "postgres.h"
+#include "lib/stringinfo.h"
+
+#include "core/columns.h"
+#include "core/layers.h"
+#include "core/rng.h"
+#include "core/serialize.h"
+
+#define AIGC_MAX_HIDDEN 8
+
+typedef struct AigcVaeConfig
+{
+	int			data_dim;
+	int			latent_dim;
+	int			n_enc;
+	int			enc_dims[AIGC_MAX_HIDDEN];
+	int			n_dec;
+	int			dec_dims[AIGC_MAX_HIDDEN];
+	double		loss_factor;
+} AigcVaeConfig;
+
+typedef struct AigcVae
+{
+	AigcVaeConfig cfg;
+	AigcLinear	enc[AIGC_MAX_HIDDEN];
+	AigcLinear	mu;
+	AigcLinear	logvar;
+	AigcLinear	dec[AIGC_MAX_HIDDEN + 1];	/* hidden layers, then output */
+	AigcParam	sigma;			/* per-output std of the Gaussian decoder */
+	int			nspans;
+	const AigcSpan *spans;		/* borrowed from the transformer */
+	int			nparams;
+	AigcParam	params[2 * (2 * AIGC_MAX_HIDDEN + 3) + 1];
+} AigcVae;
+
+/* Activation and gradient buffers for batches of up to `batch` rows */
+typedef struct AigcVaeBuffers
+{
+	int			batch;
+	float	   *enc_act[AIGC_MAX_HIDDEN];
+	float	   *mu;
+	float	   *logvar;
+	float	   *std;
+	float	   *eps;
+	float	   *z;
+	float	   *dec_act[AIGC_MAX_HIDDEN];
+	float	   *out;
+	float	   *grad_a;			/* scratch gradients, widest layer */
+	float	   *grad_b;
+	float	   *dmu;
+	float	   *dlogvar;
+} AigcVaeBuffers;
+
+extern void aigc_vae_init(AigcVae *vae, const AigcVaeConfig *cfg,
+						  const AigcSpan *spans, int nspans, AigcRng *rng);
+extern void aigc_vae_buffers_init(AigcVaeBuffers *buf, const AigcVae *vae, int batch);
+
+/*
+ * One forward pass over n encoded rows, and with `backward` the gradients
+ * of (reconstruction + KL) into the parameters (zeroed first).
+ */
+extern void aigc_vae_forward_backward(AigcVae *vae, AigcVaeBuffers *buf,
+									  const float *x, int n, AigcRng *rng,
+									  bool backward, double *recon, double *kl);
+/* Keeps the decoder's sigma where TVAE keeps it, [0.01, 1] */
+extern void aigc_vae_clamp_sigma(AigcVae *vae);
+
+/* n activated rows (transformer_decode's input) from the prior */
+extern void aigc_vae_generate(AigcVae *vae, AigcVaeBuffers *buf, int n,
+							  AigcRng *rng, float *act);
+
+/*
+ * Shift the output biases of softmax spans until the shares of prior samples
+ * match the shares in the encoded training rows x; reports the largest gap
+ * in any slot's share before and after.
+ */
+extern void aigc_vae_calibrate_marginals(AigcVae *vae, AigcVaeBuffers *buf,
+										 const float *x, int64 nrows,
+										 AigcRng *rng, int iterations,
+										 int samples, double *gap_before,
+										 double *gap_after);
+
+/*
+ * Activate decoder outputs: tanh scalars (plus the decoder's noise when rng
+ * is not NULL) and softmax probabilities over each one-hot span.
+ */
+extern void aigc_vae_activate(const AigcVae *vae, const float *out, int n,
+							  AigcRng *rng, float *act);
+
+/*
+ * Deterministic scoring of n encoded rows (z = posterior mean): terms gets
+ * n rows of ncols per-column reconstruction losses (each >= 0: the
+ * constant log sigma of scalars is left out) then the KL term; the
+ * reconstruction logits stay in buf->out, the posterior mean in buf->mu.
+ */
+extern void aigc_vae_row_terms(AigcVae *vae, AigcVaeBuffers *buf,
+							   const float *x, int n, int ncols, double *terms);
+
+/* Loss pieces, exposed for the gradient check; NULL gradients: loss only */
+extern double aigc_vae_recon_loss(const AigcSpan *spans, int nspans, int dim,
+								  const float *x, const float *out,
+								  const float *sigma, int n, double factor,
+								  float *dout, float *dsigma);
+extern double aigc_vae_kl_loss(const float *mu, const float *logvar, int n,
+							   int latent, float *dmu, float *dlogvar);
+
+#define AIGC_VAE_MAX_LINEARS (2 * AIGC_MAX_HIDDEN + 3)
+extern int	aigc_vae_linears(AigcVae *vae, AigcLinear **layers, bool *need_dx);
+extern double aigc_vae_step_flops(AigcVae *vae, int n);
+extern void aigc_vae_write(const AigcVae *vae, StringInfo buf);
+extern void aigc_vae_read(AigcVae *vae, AigcReader *r,
+						  const AigcSpan *spans, int nspans);
+
+#endif

@@ -1,0 +1,124 @@
+/*
+ * gemm_bench.c
+ *		aigc.sgemm_gflops(): what OpenBLAS sgemm alone achieves on the matrix
+ *		shapes of one training step of a stored model.  Dividing a training
+ *		run's achieved GFLOP/s by this says how much of the time training
+ *		spends outside GEMM.
+ */
+#include "postgres.h"
+
+#include <cblas.h>
+
+#include "fmgr.h"
+#include "miscadmin.h"
+#include "portability/instr_time.h"
+#include "utils/builtins.h"
+
+#include "store/model_store.h"
+
+PG_FUNCTION_INFO_V1(aigc_sgemm_gflops);
+
+/* The three products of a linear layer's forward and backward pass */
+static void
+layer_gemms(const AigcLinear *l, int n, bool need_dx, const float *x,
+			const float *w, float *y, float *dw, float *dx)
+{
+	cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, n, l->out, l->in,
+				1.0f, x, l->in, w, l->in, 1.0f, y, l->out);
+	cblas_sgemm(CblasRowMajor, CblasTrans, CblasNoTrans, l->out, l->in, n,
+				1.0f, y, l->out, x, l->in, 1.0f, dw, l->in);
+	if (need_dx)
+		cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, n, l->in, l->out,
+					1.0f, y, l->out, w, l->in, 0.0f, dx, l->in);
+}
+
+Datum
+aigc_sgemm_gflops(PG_FUNCTION_ARGS)
+{
+	char	   *name;
+	int			version;
+	double		seconds;
+	AigcModel  *model;
+	AigcLinear *layers[Max(AIGC_VAE_MAX_LINEARS, AIGC_GAN_MAX_LINEARS)];
+	int			rows[Max(AIGC_VAE_MAX_LINEARS, AIGC_GAN_MAX_LINEARS)];
+	bool		need_dx[Max(AIGC_VAE_MAX_LINEARS, AIGC_GAN_MAX_LINEARS)];
+	int			nlayers;
+	int			batch;
+	int			widest = 1;
+	float	   *a,
+			   *b,
+			   *c,
+			   *d,
+			   *e;
+	double		flops = 0.0;
+	double		elapsed = 0.0;
+	instr_time	start;
+	AigcRng		rng;
+
+	if (PG_ARGISNULL(0))
+		ereport(ERROR,
+				(errcode(ERRCODE_NULL_VALUE_NOT_ALLOWED),
+				 errmsg("model must not be NULL")));
+	name = text_to_cstring(PG_GETARG_TEXT_PP(0));
+	batch = PG_ARGISNULL(1) ? 500 : PG_GETARG_INT32(1);
+	version = PG_ARGISNULL(2) ? 0 : PG_GETARG_INT32(2);
+	seconds = PG_ARGISNULL(3) ? 2.0 : PG_GETARG_FLOAT8(3);
+	if (batch < 1 || batch > 1000000)
+		ereport(ERROR,
+				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
+				 errmsg("batch_size must be from 1 to 1000000")));
+	if (!(seconds > 0.0 && seconds <= 600.0))
+		ereport(ERROR,
+				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
+				 errmsg("seconds must be in (0, 600]")));
+
+	model = aigc_store_load(name, version, &version);
+	/* a GAN's discriminator multiplies batch / pac rows of pac rows each */
+	if (model->kind == AIGC_KIND_GAN)
+	{
+		if (batch % model->gan.cfg.pac != 0)
+			ereport(ERROR,
+					(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
+					 errmsg("batch_size must be a multiple of the model's pac (%d)",
+							model->gan.cfg.pac)));
+		nlayers = aigc_gan_linears(&model->gan, batch, layers, rows, need_dx);
+	}
+	else
+	{
+		nlayers = aigc_vae_linears(&model->vae, layers, need_dx);
+		for (int i = 0; i < nlayers; i++)
+			rows[i] = batch;
+	}
+	for (int i = 0; i < nlayers; i++)
+		widest = Max(widest, Max(layers[i]->in, layers[i]->out));
+	a = palloc(sizeof(float) * (Size) batch * widest);
+	b = palloc(sizeof(float) * (Size) widest * widest);
+	c = palloc(sizeof(float) * (Size) batch * widest);
+	d = palloc(sizeof(float) * (Size) widest * widest);
+	e = palloc(sizeof(float) * (Size) batch * widest);
+	aigc_rng_seed(&rng, 1);
+	for (int64 i = 0; i < (int64) batch * widest; i++)
+	{
+		a[i] = (float) aigc_rng_normal(&rng);
+		c[i] = (float) aigc_rng_normal(&rng);
+	}
+	for (int i = 0; i < widest * widest; i++)
+		b[i] = d[i] = (float) aigc_rng_normal(&rng) * 0.01f;
+
+	INSTR_TIME_SET_CURRENT(start);
+	while (elapsed < seconds)
+	{
+		instr_time	now;
+
+		CHECK_FOR_INTERRUPTS();
+		for (int i = 0; i < nlayers; i++)
+		{
+			layer_gemms(layers[i], rows[i], need_dx[i], a, b, c, d, e);
+			flops += aigc_linear_flops(layers[i], rows[i], need_dx[i]);
+		}
+		INSTR_TIME_SET_CURRENT(now);
+		INSTR_TIME_SUBTRACT(now, start);
+		elapsed = INSTR_TIME_GET_DOUBLE(now);
+	}
+	PG_RETURN_FLOAT8(flops / elapsed / 1e9);
+}

@@ -1,0 +1,43 @@
+/*
+ * generate.c
+ *		Drawing synthetic rows from a model: the network's output for a
+ *		batch of prior (VAE) or noise (GAN) draws, decoded by the column
+ *		transformer.
+ */
+#include "postgres.h"
+
+#include "sample/generate.h"
+
+void
+aigc_generator_init(AigcGenerator *gen, AigcModel *model, AigcRng *rng,
+					int batch)
+{
+	gen->model = model;
+	gen->rng = rng;
+	gen->batch = batch;
+	gen->cond_col = -1;
+	gen->cond_slot = 0;
+	if (model->kind == AIGC_KIND_GAN)
+		aigc_gan_buffers_init(&gen->gan_buf, &model->gan, batch);
+	else
+		aigc_vae_buffers_init(&gen->vae_buf, &model->vae, batch);
+	gen->act = palloc(sizeof(float) * (Size) batch * model->tf.dim);
+	gen->decoded = palloc(sizeof(AigcColumnData) * Max(model->tf.ncols, 1));
+	for (int c = 0; c < model->tf.ncols; c++)
+	{
+		gen->decoded[c].value = palloc(sizeof(double) * batch);
+		gen->decoded[c].isnull = palloc(sizeof(bool) * batch);
+	}
+}
+
+void
+aigc_generator_next(AigcGenerator *gen, int n)
+{
+	Assert(n <= gen->batch);
+	if (gen->model->kind == AIGC_KIND_GAN)
+		aigc_gan_generate(&gen->model->gan, &gen->gan_buf, n, gen->cond_col,
+						  gen->cond_slot, gen->rng, gen->act);
+	else
+		aigc_vae_generate(&gen->model->vae, &gen->vae_buf, n, gen->rng, gen->act);
+	aigc_transformer_decode(&gen->model->tf, gen->act, n, gen->decoded, gen->rng);
+}

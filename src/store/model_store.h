@@ -1,0 +1,67 @@
+/*
+ * model_store.h
+ *		The model store tables: privilege checks, adding a trained version,
+ *		fetching the version in use.
+ */
+#ifndef AIGC_MODEL_STORE_H
+#define AIGC_MODEL_STORE_H
+
+#include "postgres.h"
+#include "utils/jsonb.h"
+
+#include "core/model.h"
+
+typedef struct AigcStoreEntry
+{
+	const char *name;
+	const char *kind;
+	const char *source_kind;	/* "relation" or "query" */
+	const char *source;
+	Jsonb	   *columns;
+	Jsonb	   *hyperparams;
+	Jsonb	   *loss;
+	int64		train_rows;
+	double		train_seconds;
+	Jsonb	   *stats;
+	bytea	   *weights;
+} AigcStoreEntry;
+
+/* Between begin and end, SPI runs as the store tables' owner */
+typedef struct AigcStoreAccess
+{
+	Oid			caller;			/* the user whose privileges count */
+	int			sec_context;
+} AigcStoreAccess;
+
+extern void aigc_store_begin(AigcStoreAccess *acc);
+extern void aigc_store_end(AigcStoreAccess *acc);
+extern int	aigc_store_exec(const char *sql, int nargs, const Oid *types,
+							const Datum *values, const char *nulls,
+							bool read_only, int expect);
+
+/*
+ * ERROR unless the caller holds privilege ("use", "train", "deploy" or
+ * "owner") on the model; ERROR if the model does not exist.
+ */
+extern void aigc_store_check(AigcStoreAccess *acc, const char *name,
+							 const char *privilege);
+/* The same as a whole: ERROR unless the current user holds privilege */
+extern void aigc_store_require(const char *name, const char *privilege);
+extern bool aigc_store_has_privilege(const char *name, const char *privilege);
+
+/* Waits for other trainings or lifecycle changes of the model to commit */
+extern void aigc_store_lock(const char *name);
+
+/*
+ * The deployed version, else the newest; 0 if the model has no version.
+ * Sees the changes of the current command (not read-only).
+ */
+extern int	aigc_store_version_in_use(const char *name);
+
+/* Inserts the entry as the next version of its name; returns that version */
+extern int	aigc_store_insert(const AigcStoreEntry *entry);
+
+/* The version in use when version <= 0; ERROR if none or not permitted */
+extern AigcModel *aigc_store_load(const char *name, int version, int *loaded_version);
+
+#endif
