@@ -16,7 +16,6 @@
 #include "core/optimizer.h"
 #include "core/rng.h"
 #include "core/serialize.h"
-#include "core/vae.h"				/* AIGC_MAX_HIDDEN */
 
 typedef struct AigcGanConfig
 {

@@ -9,11 +9,10 @@
 #include "lib/stringinfo.h"
 
 #include "core/columns.h"
+#include "core/kind.h"
 #include "core/layers.h"
 #include "core/rng.h"
 #include "core/serialize.h"
-
-#define AIGC_MAX_HIDDEN 8
 
 typedef struct AigcVaeConfig
 {
@@ -114,6 +113,13 @@ extern double aigc_vae_kl_loss(const float *mu, const float *logvar, int n,
 #define AIGC_VAE_MAX_LINEARS (2 * AIGC_MAX_HIDDEN + 3)
 extern int	aigc_vae_linears(AigcVae *vae, AigcLinear **layers, bool *need_dx);
 extern double aigc_vae_step_flops(AigcVae *vae, int n);
+/* Training, as the kind's operations (vae_train.c) */
+extern void *aigc_vae_train_begin(void *net, const float *x, int64 nrows,
+								  const AigcTrainOptions *opts, AigcRng *rng);
+extern void aigc_vae_train_epoch(void *run, double *losses, AigcTrainWork *work);
+extern void aigc_vae_train_end(void *run, StringInfo stats);
+extern void aigc_vae_describe_losses(StringInfo buf, const double *losses);
+
 extern void aigc_vae_write(const AigcVae *vae, StringInfo buf);
 extern void aigc_vae_read(AigcVae *vae, AigcReader *r,
 						  const AigcSpan *spans, int nspans);
