@@ -39,22 +39,26 @@ typedef struct AigcVae
 	AigcParam	params[2 * (2 * AIGC_MAX_HIDDEN + 3) + 1];
 } AigcVae;
 
-/* Activation and gradient buffers for batches of up to `batch` rows */
+/*
+ * Activation and gradient buffers for batches of up to `batch` rows (B);
+ * D data_dim, L latent_dim, E[i] and H[i] the encoder's and decoder's
+ * hidden widths, W the widest of them all.
+ */
 typedef struct AigcVaeBuffers
 {
 	int			batch;
-	float	   *enc_act[AIGC_MAX_HIDDEN];
-	float	   *mu;
-	float	   *logvar;
-	float	   *std;
-	float	   *eps;
-	float	   *z;
-	float	   *dec_act[AIGC_MAX_HIDDEN];
-	float	   *out;
-	float	   *grad_a;			/* scratch gradients, widest layer */
-	float	   *grad_b;
-	float	   *dmu;
-	float	   *dlogvar;
+	float	   *enc_act[AIGC_MAX_HIDDEN];	/* (B, E[i]) */
+	float	   *mu;				/* (B, L) */
+	float	   *logvar;			/* (B, L) */
+	float	   *std;			/* (B, L) */
+	float	   *eps;			/* (B, L) */
+	float	   *z;				/* (B, L) */
+	float	   *dec_act[AIGC_MAX_HIDDEN];	/* (B, H[i]) */
+	float	   *out;			/* (B, D) decoder logits */
+	float	   *grad_a;			/* (B, W) scratch gradients */
+	float	   *grad_b;			/* (B, W) */
+	float	   *dmu;			/* (B, L) */
+	float	   *dlogvar;		/* (B, L) */
 } AigcVaeBuffers;
 
 extern void aigc_vae_init(AigcVae *vae, const AigcVaeConfig *cfg,

@@ -98,71 +98,138 @@ static void check_pac(const TrainOption *o, AigcTrainOptions *opts, bool given);
  * them are like for like.  The order is the order of the hints.
  */
 static const TrainOption train_options[] = {
-	{"epochs", OPT_INT, 1, 1000000, .offset = FIELD(epochs),
-	.kinds = EVERY_KIND, .all = "300", .stored = true},
-	{"batch_size", OPT_INT, 1, 1000000, .offset = FIELD(batch_size),
-	.kinds = EVERY_KIND, .all = "500", .stored = true},
-	{"seed", OPT_SEED, -SEED_LIMIT, SEED_LIMIT, .offset = FIELD(seed),
-	.kinds = EVERY_KIND, .finish = draw_seed, .stored = true},
-	{"learning_rate", OPT_REAL, 0, 1, .lo_open = true, .offset = FIELD(learning_rate),
+	{
+		.name = "epochs", .type = OPT_INT, .lo = 1, .hi = 1000000,
+		.offset = FIELD(epochs),
+		.kinds = EVERY_KIND, .all = "300", .stored = true
+	},
+	{
+		.name = "batch_size", .type = OPT_INT, .lo = 1, .hi = 1000000,
+		.offset = FIELD(batch_size),
+		.kinds = EVERY_KIND, .all = "500", .stored = true
+	},
+	{
+		.name = "seed", .type = OPT_SEED, .lo = -SEED_LIMIT, .hi = SEED_LIMIT,
+		.offset = FIELD(seed),
+		.kinds = EVERY_KIND, .finish = draw_seed, .stored = true
+	},
+	{
+		.name = "learning_rate", .type = OPT_REAL, .lo = 0, .hi = 1,
+		.offset = FIELD(learning_rate), .lo_open = true,
 		.kinds = EVERY_KIND,
-		.by_kind = {[AIGC_KIND_VAE] = "1e-3", [AIGC_KIND_GAN] = "2e-4"},
-	.stored = true},
-	{"weight_decay", OPT_REAL, 0, 1, .offset = FIELD(weight_decay),
+		.by_kind = {[AIGC_KIND_VAE] = "1e-3", [AIGC_KIND_GAN] = "2e-4"}, .stored = true
+	},
+	{
+		.name = "weight_decay", .type = OPT_REAL, .lo = 0, .hi = 1,
+		.offset = FIELD(weight_decay),
 		.kinds = EVERY_KIND,
-		.by_kind = {[AIGC_KIND_VAE] = "1e-5", [AIGC_KIND_GAN] = "1e-6"},
-	.stored = true},
-	{"max_modes", OPT_INT, 1, 64, .offset = FIELD(max_modes),
-	.kinds = EVERY_KIND, .all = "10", .stored = true},
-	{"max_categories", OPT_INT, 1, 1000000, .offset = FIELD(max_categories),
-	.kinds = EVERY_KIND, .all = "1000", .stored = true},
+		.by_kind = {[AIGC_KIND_VAE] = "1e-5", [AIGC_KIND_GAN] = "1e-6"}, .stored = true
+	},
+	{
+		.name = "max_modes", .type = OPT_INT, .lo = 1, .hi = 64,
+		.offset = FIELD(max_modes),
+		.kinds = EVERY_KIND, .all = "10", .stored = true
+	},
+	{
+		.name = "max_categories", .type = OPT_INT, .lo = 1, .hi = 1000000,
+		.offset = FIELD(max_categories),
+		.kinds = EVERY_KIND, .all = "1000", .stored = true
+	},
 	/* how a run reports, not what it learns: not stored */
-	{"progress_every", OPT_INT, 0, 1000000, .offset = FIELD(progress_every),
-	.kinds = EVERY_KIND, .finish = default_progress},
-	{"exclude", OPT_NAMES, .offset = FIELD(exclude),
-	.kinds = EVERY_KIND, .all = "[]", .stored = true},
+	{
+		.name = "progress_every", .type = OPT_INT, .lo = 0, .hi = 1000000,
+		.offset = FIELD(progress_every),
+		.kinds = EVERY_KIND, .finish = default_progress
+	},
+	{
+		.name = "exclude", .type = OPT_NAMES,
+		.offset = FIELD(exclude),
+		.kinds = EVERY_KIND, .all = "[]", .stored = true
+	},
 
-	{"loss_factor", OPT_REAL, 0, 1000, .lo_open = true, .offset = FIELD(loss_factor),
-	.kinds = KIND(AIGC_KIND_VAE), .all = "2", .stored = true},
-	{"latent_dim", OPT_INT, 1, MAX_UNITS, .offset = FIELD(latent_dim),
-	.kinds = KIND(AIGC_KIND_VAE), .all = "128", .stored = true},
-	{"encoder_dims", OPT_DIMS, 1, MAX_UNITS, .offset = FIELD(enc_dims),
-		.count_offset = FIELD(n_enc),
-	.kinds = KIND(AIGC_KIND_VAE), .all = "[128, 128]", .stored = true},
-	{"decoder_dims", OPT_DIMS, 1, MAX_UNITS, .offset = FIELD(dec_dims),
-		.count_offset = FIELD(n_dec),
-	.kinds = KIND(AIGC_KIND_VAE), .all = "[128, 128]", .stored = true},
-	{"calibrate", OPT_BOOL, .offset = FIELD(calibrate),
-	.kinds = KIND(AIGC_KIND_VAE), .all = "true", .stored = true},
+	{
+		.name = "loss_factor", .type = OPT_REAL, .lo = 0, .hi = 1000,
+		.offset = FIELD(loss_factor), .lo_open = true,
+		.kinds = KIND(AIGC_KIND_VAE), .all = "2", .stored = true
+	},
+	{
+		.name = "latent_dim", .type = OPT_INT, .lo = 1, .hi = MAX_UNITS,
+		.offset = FIELD(latent_dim),
+		.kinds = KIND(AIGC_KIND_VAE), .all = "128", .stored = true
+	},
+	{
+		.name = "encoder_dims", .type = OPT_DIMS, .lo = 1, .hi = MAX_UNITS,
+		.offset = FIELD(enc_dims), .count_offset = FIELD(n_enc),
+		.kinds = KIND(AIGC_KIND_VAE), .all = "[128, 128]", .stored = true
+	},
+	{
+		.name = "decoder_dims", .type = OPT_DIMS, .lo = 1, .hi = MAX_UNITS,
+		.offset = FIELD(dec_dims), .count_offset = FIELD(n_dec),
+		.kinds = KIND(AIGC_KIND_VAE), .all = "[128, 128]", .stored = true
+	},
+	{
+		.name = "calibrate", .type = OPT_BOOL,
+		.offset = FIELD(calibrate),
+		.kinds = KIND(AIGC_KIND_VAE), .all = "true", .stored = true
+	},
 
-	{"noise_dim", OPT_INT, 1, MAX_UNITS, .offset = FIELD(noise_dim),
-	.kinds = KIND(AIGC_KIND_GAN), .all = "128", .stored = true},
-	{"generator_dims", OPT_DIMS, 1, MAX_UNITS, .offset = FIELD(gen_dims),
-		.count_offset = FIELD(n_gen),
-	.kinds = KIND(AIGC_KIND_GAN), .all = "[256, 256]", .stored = true},
-	{"discriminator_dims", OPT_DIMS, 1, MAX_UNITS, .min_len = 1,
-		.offset = FIELD(dis_dims), .count_offset = FIELD(n_dis),
-	.kinds = KIND(AIGC_KIND_GAN), .all = "[256, 256]", .stored = true},
+	{
+		.name = "noise_dim", .type = OPT_INT, .lo = 1, .hi = MAX_UNITS,
+		.offset = FIELD(noise_dim),
+		.kinds = KIND(AIGC_KIND_GAN), .all = "128", .stored = true
+	},
+	{
+		.name = "generator_dims", .type = OPT_DIMS, .lo = 1, .hi = MAX_UNITS,
+		.offset = FIELD(gen_dims), .count_offset = FIELD(n_gen),
+		.kinds = KIND(AIGC_KIND_GAN), .all = "[256, 256]", .stored = true
+	},
+	{
+		.name = "discriminator_dims", .type = OPT_DIMS, .lo = 1, .hi = MAX_UNITS,
+		.offset = FIELD(dis_dims), .min_len = 1, .count_offset = FIELD(n_dis),
+		.kinds = KIND(AIGC_KIND_GAN), .all = "[256, 256]", .stored = true
+	},
 	/* CTGAN asserts this too: the discriminator sees whole pac groups */
-	{"pac", OPT_INT, 1, 1000, .offset = FIELD(pac),
-	.kinds = KIND(AIGC_KIND_GAN), .all = "10", .finish = check_pac, .stored = true},
-	{"discriminator_learning_rate", OPT_REAL, 0, 1, .lo_open = true,
-		.offset = FIELD(dis_learning_rate),
-	.kinds = KIND(AIGC_KIND_GAN), .all = "2e-4", .stored = true},
-	{"discriminator_weight_decay", OPT_REAL, 0, 1,
+	{
+		.name = "pac", .type = OPT_INT, .lo = 1, .hi = 1000,
+		.offset = FIELD(pac),
+		.kinds = KIND(AIGC_KIND_GAN), .all = "10", .finish = check_pac, .stored = true
+	},
+	{
+		.name = "discriminator_learning_rate", .type = OPT_REAL, .lo = 0, .hi = 1,
+		.offset = FIELD(dis_learning_rate), .lo_open = true,
+		.kinds = KIND(AIGC_KIND_GAN), .all = "2e-4", .stored = true
+	},
+	{
+		.name = "discriminator_weight_decay", .type = OPT_REAL, .lo = 0, .hi = 1,
 		.offset = FIELD(dis_weight_decay),
-	.kinds = KIND(AIGC_KIND_GAN), .all = "1e-6", .stored = true},
-	{"discriminator_steps", OPT_INT, 1, 100, .offset = FIELD(dis_steps),
-	.kinds = KIND(AIGC_KIND_GAN), .all = "1", .stored = true},
-	{"gradient_penalty", OPT_REAL, 0, 1e6, .offset = FIELD(gradient_penalty),
-	.kinds = KIND(AIGC_KIND_GAN), .all = "10", .stored = true},
-	{"gumbel_tau", OPT_REAL, 0, 100, .lo_open = true, .offset = FIELD(gumbel_tau),
-	.kinds = KIND(AIGC_KIND_GAN), .all = "0.2", .stored = true},
-	{"log_frequency", OPT_BOOL, .offset = FIELD(log_frequency),
-	.kinds = KIND(AIGC_KIND_GAN), .all = "true", .stored = true},
+		.kinds = KIND(AIGC_KIND_GAN), .all = "1e-6", .stored = true
+	},
+	{
+		.name = "discriminator_steps", .type = OPT_INT, .lo = 1, .hi = 100,
+		.offset = FIELD(dis_steps),
+		.kinds = KIND(AIGC_KIND_GAN), .all = "1", .stored = true
+	},
+	{
+		.name = "gradient_penalty", .type = OPT_REAL, .lo = 0, .hi = 1e6,
+		.offset = FIELD(gradient_penalty),
+		.kinds = KIND(AIGC_KIND_GAN), .all = "10", .stored = true
+	},
+	{
+		.name = "gumbel_tau", .type = OPT_REAL, .lo = 0, .hi = 100,
+		.offset = FIELD(gumbel_tau), .lo_open = true,
+		.kinds = KIND(AIGC_KIND_GAN), .all = "0.2", .stored = true
+	},
+	{
+		.name = "log_frequency", .type = OPT_BOOL,
+		.offset = FIELD(log_frequency),
+		.kinds = KIND(AIGC_KIND_GAN), .all = "true", .stored = true
+	},
 	/* the one default CTGAN lacks: see docs/gan.md, "Fidelity" */
-	{"generator_average", OPT_REAL, 0, 0.9999, .offset = FIELD(generator_average),
-	.kinds = KIND(AIGC_KIND_GAN), .all = "0.99", .stored = true},
+	{
+		.name = "generator_average", .type = OPT_REAL, .lo = 0, .hi = 0.9999,
+		.offset = FIELD(generator_average),
+		.kinds = KIND(AIGC_KIND_GAN), .all = "0.99", .stored = true
+	},
 };
 
 #define NOPTIONS lengthof(train_options)
