@@ -82,9 +82,10 @@ typedef struct AigcKindOps
 	 * Scoring n <= rows encoded rows: scores gets n scores; terms, unless
 	 * NULL, n rows of ncols column terms and a last term (its label:
 	 * last_term; the columns': column_term).  explain writes the expected
-	 * (reconstructed) activated row of the last row scored, false when the
-	 * kind reconstructs nothing.  encode gives the latent code of the last
-	 * row scored and its length; NULL when the kind has no encoder.
+	 * (reconstructed) activated row, (1, data_dim), of the first row of the
+	 * last call, or returns false when the kind reconstructs nothing.
+	 * encode gives that row's latent code and its length; NULL when the
+	 * kind has no encoder (aigc_encode then raises its documented error).
 	 */
 	void	   *(*scorer_init) (void *net, int rows, int ncols);
 	void		(*score) (void *net, void *scorer, const float *x, int n,
