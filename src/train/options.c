@@ -319,8 +319,11 @@ integer_value(const char *key, const JsonbValue *v, int64 lo, int64 hi,
 	return DatumGetInt64(DirectFunctionCall1(numeric_int8, NumericGetDatum(n)));
 }
 
-/* Magnitudes below this are zero to a double (and float8in would fail) */
-#define REAL_TINY 1e-300
+/*
+ * Magnitudes below this (half the smallest denormal, about) round to zero
+ * as a double, where numeric_float8 would fail with the user's digits
+ */
+#define REAL_TINY "2.5e-324"
 
 static double
 real_value(const TrainOption *o, const JsonbValue *v)
@@ -336,7 +339,10 @@ real_value(const TrainOption *o, const JsonbValue *v)
 		numeric_compare(n, float_numeric(o->hi)) > 0)
 		bad_option(o->name, expected_of(o));
 	abs = DatumGetNumeric(DirectFunctionCall1(numeric_abs, NumericGetDatum(n)));
-	if (numeric_compare(abs, float_numeric(REAL_TINY)) < 0)
+	if (numeric_compare(abs, DatumGetNumeric(DirectFunctionCall3(numeric_in,
+																 CStringGetDatum(REAL_TINY),
+																 ObjectIdGetDatum(InvalidOid),
+																 Int32GetDatum(-1)))) < 0)
 		d = 0.0;
 	else
 		d = DatumGetFloat8(DirectFunctionCall1(numeric_float8, NumericGetDatum(n)));
