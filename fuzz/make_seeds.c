@@ -13,7 +13,9 @@
 #include "catalog/pg_type_d.h"
 
 #include "backend_shim.h"
+#include "core/gan.h"
 #include "core/model.h"
+#include "core/vae.h"
 
 #define SEED_ROWS 200
 
@@ -69,6 +71,7 @@ build_blob(const SeedSpec *spec)
 	memset(&model, 0, sizeof(model));
 	aigc_rng_seed(&rng, 42);
 	model.kind = AIGC_KIND_VAE;
+	model.ops = &aigc_vae_ops;
 	model.tf.cols = palloc0(sizeof(AigcColumn) * lengthof(data));
 
 	if (spec->continuous)
@@ -105,6 +108,7 @@ build_blob(const SeedSpec *spec)
 
 		memset(&gcfg, 0, sizeof(gcfg));
 		model.kind = AIGC_KIND_GAN;
+		model.ops = &aigc_gan_ops;
 		gcfg.data_dim = model.tf.dim;
 		gcfg.noise_dim = 4;
 		gcfg.n_gen = spec->n_enc;
@@ -115,7 +119,7 @@ build_blob(const SeedSpec *spec)
 		gcfg.leaky_slope = 0.2;
 		gcfg.dropout = 0.5;
 		gcfg.tau = 0.2;
-		aigc_gan_init(&model.gan, &gcfg, model.tf.spans, model.tf.nspans, &rng);
+		model.net = aigc_gan_ops.init(&gcfg, model.tf.spans, model.tf.nspans, &rng);
 		return aigc_model_serialize(&model);
 	}
 
@@ -127,7 +131,7 @@ build_blob(const SeedSpec *spec)
 	for (int i = 0; i < AIGC_MAX_HIDDEN; i++)
 		cfg.enc_dims[i] = cfg.dec_dims[i] = 5 + i;
 	cfg.loss_factor = 2.0;
-	aigc_vae_init(&model.vae, &cfg, model.tf.spans, model.tf.nspans, &rng);
+	model.net = aigc_vae_ops.init(&cfg, model.tf.spans, model.tf.nspans, &rng);
 
 	return aigc_model_serialize(&model);
 }

@@ -16,7 +16,6 @@
 #include "core/optimizer.h"
 #include "core/rng.h"
 #include "core/serialize.h"
-#include "core/vae.h"				/* AIGC_MAX_HIDDEN */
 
 typedef struct AigcGanConfig
 {
@@ -60,28 +59,34 @@ typedef struct AigcGan
 	AigcParam	dparams[2 * AIGC_MAX_HIDDEN + 2];
 } AigcGan;
 
-/* Activation and gradient buffers for batches of up to `batch` rows */
+/*
+ * Activation and gradient buffers for batches of up to `batch` rows (B);
+ * G = ceil(B / pac) discriminator groups, D data_dim, Z + C noise and cond
+ * widths, H[i] the generator's hidden widths, In[i] = Z + C + H[0] + ... +
+ * H[i] its widths after each residual block, Dh[i] the discriminator's hidden widths, P =
+ * G * pac * (D + C) its input, W the widest layer.
+ */
 typedef struct AigcGanBuffers
 {
 	int			batch;
-	float	   *gin;			/* noise then cond vector */
-	float	   *glin[AIGC_MAX_HIDDEN];	/* linear outputs */
-	float	   *gxhat[AIGC_MAX_HIDDEN];
-	float	   *grelu[AIGC_MAX_HIDDEN];
-	float	   *gact[AIGC_MAX_HIDDEN];	/* ReLU output concatenated with input */
-	float	   *gout;			/* generator logits */
-	float	   *fake;			/* activated rows */
-	float	   *dgout;
-	float	   *dfake;
-	float	   *dact[AIGC_MAX_HIDDEN];	/* discriminator, after dropout */
-	float	   *dmask[AIGC_MAX_HIDDEN];
-	float	   *du[AIGC_MAX_HIDDEN];	/* gradient network, see gan.c */
-	float	   *score;
-	float	   *dscore;
-	float	   *dinput;			/* gradient of the discriminator's input */
-	float	   *grad_a;			/* scratch, widest layer */
-	float	   *grad_b;
-	float	   *grad_c;
+	float	   *gin;			/* (B, Z + C) noise then cond vector */
+	float	   *glin[AIGC_MAX_HIDDEN];	/* (B, H[i]) linear outputs */
+	float	   *gxhat[AIGC_MAX_HIDDEN]; /* (B, H[i]) batch-normalised */
+	float	   *grelu[AIGC_MAX_HIDDEN]; /* (B, H[i]) */
+	float	   *gact[AIGC_MAX_HIDDEN];	/* (B, In[i]) ReLU output, then input */
+	float	   *gout;			/* (B, D) generator logits */
+	float	   *fake;			/* (B, D) activated rows */
+	float	   *dgout;			/* (B, D) */
+	float	   *dfake;			/* (B, D) */
+	float	   *dact[AIGC_MAX_HIDDEN];	/* (G, Dh[i]) discriminator, after dropout */
+	float	   *dmask[AIGC_MAX_HIDDEN]; /* (G, Dh[i]) */
+	float	   *du[AIGC_MAX_HIDDEN];	/* (G, Dh[i]) gradient network, see gan.c */
+	float	   *score;			/* (G) */
+	float	   *dscore;			/* (G) */
+	float	   *dinput;			/* (P) gradient of the discriminator's input */
+	float	   *grad_a;			/* (max(B * W, P)) scratch */
+	float	   *grad_b;			/* (max(B * W, P)) */
+	float	   *grad_c;			/* (max(B * W, P)) */
 } AigcGanBuffers;
 
 extern void aigc_gan_init(AigcGan *gan, const AigcGanConfig *cfg,
@@ -136,9 +141,9 @@ extern void aigc_gan_generate(AigcGan *gan, AigcGanBuffers *buf, int n,
 typedef struct AigcGanSampler
 {
 	int64		nrows;
-	int64	   *slot_start;		/* cond_dim + 1 */
-	int64	   *rows;
-	float	   *weight;			/* log(count + 1) or count, per cond slot */
+	int64	   *slot_start;		/* (cond_dim + 1) where each slot's rows start */
+	int64	   *rows;			/* the rows of slot s from slot_start[s] */
+	float	   *weight;			/* (cond_dim) log(count + 1) or count */
 } AigcGanSampler;
 
 extern void aigc_gan_sampler_init(AigcGanSampler *s, AigcGan *gan,
@@ -166,14 +171,14 @@ typedef struct AigcGanTrainer
 	double		lambda;
 	int			dis_steps;
 	double		average;		/* generator weight averaging, 0: none */
-	float	  **gen_avg;		/* the running averages of gparams */
-	int		   *colsel;			/* cond column of each row */
-	int		   *slot;			/* its category within that column */
-	int64	   *perm;
-	float	   *cond;
-	float	   *real;			/* batch x (data + cond) each */
-	float	   *fake;
-	float	   *interp;
+	float	  **gen_avg;		/* (n_gparams) the running averages of gparams */
+	int		   *colsel;			/* (batch) cond column of each row */
+	int		   *slot;			/* (batch) its category within that column */
+	int64	   *perm;			/* (batch) */
+	float	   *cond;			/* (batch, max(cond_dim, 1)) */
+	float	   *real;			/* (batch, data_dim + cond_dim) */
+	float	   *fake;			/* (batch, data_dim + cond_dim) */
+	float	   *interp;			/* (batch, data_dim + cond_dim) */
 } AigcGanTrainer;
 
 extern void aigc_gan_trainer_init(AigcGanTrainer *t, AigcGan *gan,

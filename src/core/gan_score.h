@@ -13,8 +13,8 @@ typedef struct AigcGanScorer
 {
 	int			rows;			/* most rows one call scores */
 	AigcGanBuffers buf;			/* the discriminator's buffers only */
-	float	   *input;			/* the critic's input groups */
-	float	   *dinput;
+	float	   *input;			/* (rows * max(ncond, 1), pac * (D + C)) critic input groups */
+	float	   *dinput;			/* same shape: its gradient */
 } AigcGanScorer;
 
 extern void aigc_gan_scorer_init(AigcGanScorer *s, const AigcGan *gan, int rows);

@@ -14,6 +14,9 @@
 
 #include "core/rng.h"
 
+/* Most hidden layers of any network */
+#define AIGC_MAX_HIDDEN 8
+
 /* A trainable tensor with its gradient, as the optimiser sees it. */
 typedef struct AigcParam
 {

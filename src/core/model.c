@@ -25,33 +25,6 @@
 #define MODEL_HEADER_LEN (MODEL_MAGIC_LEN + 4 + 4 + 8)
 #define MODEL_MAX_EXCLUDED 100000
 
-AigcModelKind
-aigc_kind_from_name(const char *name)
-{
-	if (strcmp(name, "vae") == 0)
-		return AIGC_KIND_VAE;
-	if (strcmp(name, "gan") == 0)
-		return AIGC_KIND_GAN;
-	ereport(ERROR,
-			(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
-			 errmsg("unknown model kind \"%s\"", name),
-			 errhint("The supported kinds are \"vae\" and \"gan\".")));
-	pg_unreachable();
-}
-
-const char *
-aigc_kind_name(AigcModelKind kind)
-{
-	switch (kind)
-	{
-		case AIGC_KIND_VAE:
-			return "vae";
-		case AIGC_KIND_GAN:
-			return "gan";
-	}
-	return "unknown";
-}
-
 bool
 aigc_model_excludes(const AigcModel *model, const char *colname)
 {
@@ -59,13 +32,6 @@ aigc_model_excludes(const AigcModel *model, const char *colname)
 		if (strcmp(model->excluded[i], colname) == 0)
 			return true;
 	return false;
-}
-
-/* The lowest format version that can hold a model of this kind */
-uint32
-aigc_model_format_version(AigcModelKind kind)
-{
-	return kind == AIGC_KIND_GAN ? 2 : 1;
 }
 
 bytea *
@@ -78,7 +44,7 @@ aigc_model_serialize(const AigcModel *model)
 
 	initStringInfo(&buf);
 	appendBinaryStringInfo(&buf, MODEL_MAGIC, MODEL_MAGIC_LEN);
-	aigc_write_u32(&buf, aigc_model_format_version(model->kind));
+	aigc_write_u32(&buf, model->ops->format_version);
 	aigc_write_u32(&buf, model->kind);
 	aigc_write_u64(&buf, 0);	/* payload length, patched below */
 	payload_start = buf.len;
@@ -87,10 +53,7 @@ aigc_model_serialize(const AigcModel *model)
 	aigc_write_u32(&buf, model->nexcluded);
 	for (int i = 0; i < model->nexcluded; i++)
 		aigc_write_string(&buf, model->excluded[i]);
-	if (model->kind == AIGC_KIND_GAN)
-		aigc_gan_write(&model->gan, &buf);
-	else
-		aigc_vae_write(&model->vae, &buf);
+	model->ops->write(model->net, &buf);
 
 	/* patch the payload length in place, little-endian like every field */
 	for (int i = 0; i < 8; i++)
@@ -114,6 +77,7 @@ aigc_model_deserialize(const char *data, Size len)
 {
 	AigcReader	r;
 	AigcModel  *model;
+	const AigcKindOps *ops;
 	uint32		version;
 	uint32		kind;
 	uint64		payload_len;
@@ -144,24 +108,22 @@ aigc_model_deserialize(const char *data, Size len)
 	if (stored_crc != crc)
 		aigc_corrupt("The checksum of the weights does not match.");
 
-	if (kind != AIGC_KIND_VAE && (kind != AIGC_KIND_GAN || version < 2))
+	ops = aigc_kind_ops(kind);
+	if (ops == NULL || version < ops->format_version)
 		aigc_corrupt("The model kind is unknown.");
 
 	aigc_reader_init(&r, data + MODEL_HEADER_LEN, payload_len);
 	model = palloc0(sizeof(AigcModel));
-	model->kind = (AigcModelKind) kind;
+	model->kind = ops->id;
+	model->ops = ops;
 	aigc_transformer_read(&model->tf, &r);
 	model->nexcluded = aigc_read_count(&r, MODEL_MAX_EXCLUDED, "excluded columns");
 	model->excluded = palloc(sizeof(char *) * (model->nexcluded + 1));
 	for (int i = 0; i < model->nexcluded; i++)
 		model->excluded[i] = aigc_read_string(&r);
-	if (model->kind == AIGC_KIND_GAN)
-		aigc_gan_read(&model->gan, &r, model->tf.spans, model->tf.nspans,
-					  model->tf.ncols);
-	else
-		aigc_vae_read(&model->vae, &r, model->tf.spans, model->tf.nspans);
-	if ((model->kind == AIGC_KIND_GAN ? model->gan.cfg.data_dim :
-		 model->vae.cfg.data_dim) != model->tf.dim)
+	model->net = ops->read(&r, model->tf.spans, model->tf.nspans,
+						   model->tf.ncols);
+	if (ops->data_dim(model->net) != model->tf.dim)
 		aigc_corrupt("The network's width does not match the column encoding.");
 	if (r.pos != r.len)
 		aigc_corrupt("The weights have trailing bytes.");

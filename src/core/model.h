@@ -8,39 +8,29 @@
 
 #include "postgres.h"
 
+#include "core/kind.h"
 #include "core/transformer.h"
-#include "core/gan.h"
-#include "core/vae.h"
 
 /*
  * Bump when the blob layout changes; older versions stay readable.
  * Version 2 added GAN payloads (kind 2).  A blob carries the lowest version
- * that can read it, so VAE blobs are still written as version 1.
+ * that can read it (its kind's format_version), so VAE blobs are still
+ * written as version 1.
  */
 #define AIGC_MODEL_FORMAT_VERSION 2
-
-typedef enum AigcModelKind
-{
-	AIGC_KIND_VAE = 1,
-	AIGC_KIND_GAN = 2
-} AigcModelKind;
 
 typedef struct AigcModel
 {
 	AigcModelKind kind;
+	const AigcKindOps *ops;		/* of kind */
 	AigcTransformer tf;
 	int			nexcluded;		/* source columns deliberately not modelled */
 	char	  **excluded;
-	AigcVae		vae;			/* kind vae */
-	AigcGan		gan;			/* kind gan */
+	void	   *net;			/* the kind's network: AigcVae, AigcGan */
 } AigcModel;
 
-extern AigcModelKind aigc_kind_from_name(const char *name);
-extern const char *aigc_kind_name(AigcModelKind kind);
 extern bool aigc_model_excludes(const AigcModel *model, const char *colname);
 
-/* Blobs are written in the lowest version that holds their kind */
-extern uint32 aigc_model_format_version(AigcModelKind kind);
 extern bytea *aigc_model_serialize(const AigcModel *model);
 extern AigcModel *aigc_model_deserialize(const char *data, Size len);
 

@@ -9,11 +9,10 @@
 #include "lib/stringinfo.h"
 
 #include "core/columns.h"
+#include "core/kind.h"
 #include "core/layers.h"
 #include "core/rng.h"
 #include "core/serialize.h"
-
-#define AIGC_MAX_HIDDEN 8
 
 typedef struct AigcVaeConfig
 {
@@ -40,22 +39,26 @@ typedef struct AigcVae
 	AigcParam	params[2 * (2 * AIGC_MAX_HIDDEN + 3) + 1];
 } AigcVae;
 
-/* Activation and gradient buffers for batches of up to `batch` rows */
+/*
+ * Activation and gradient buffers for batches of up to `batch` rows (B);
+ * D data_dim, L latent_dim, E[i] and H[i] the encoder's and decoder's
+ * hidden widths, W the widest of them all.
+ */
 typedef struct AigcVaeBuffers
 {
 	int			batch;
-	float	   *enc_act[AIGC_MAX_HIDDEN];
-	float	   *mu;
-	float	   *logvar;
-	float	   *std;
-	float	   *eps;
-	float	   *z;
-	float	   *dec_act[AIGC_MAX_HIDDEN];
-	float	   *out;
-	float	   *grad_a;			/* scratch gradients, widest layer */
-	float	   *grad_b;
-	float	   *dmu;
-	float	   *dlogvar;
+	float	   *enc_act[AIGC_MAX_HIDDEN];	/* (B, E[i]) */
+	float	   *mu;				/* (B, L) */
+	float	   *logvar;			/* (B, L) */
+	float	   *std;			/* (B, L) */
+	float	   *eps;			/* (B, L) */
+	float	   *z;				/* (B, L) */
+	float	   *dec_act[AIGC_MAX_HIDDEN];	/* (B, H[i]) */
+	float	   *out;			/* (B, D) decoder logits */
+	float	   *grad_a;			/* (B, W) scratch gradients */
+	float	   *grad_b;			/* (B, W) */
+	float	   *dmu;			/* (B, L) */
+	float	   *dlogvar;		/* (B, L) */
 } AigcVaeBuffers;
 
 extern void aigc_vae_init(AigcVae *vae, const AigcVaeConfig *cfg,
@@ -114,6 +117,13 @@ extern double aigc_vae_kl_loss(const float *mu, const float *logvar, int n,
 #define AIGC_VAE_MAX_LINEARS (2 * AIGC_MAX_HIDDEN + 3)
 extern int	aigc_vae_linears(AigcVae *vae, AigcLinear **layers, bool *need_dx);
 extern double aigc_vae_step_flops(AigcVae *vae, int n);
+/* Training, as the kind's operations (vae_train.c) */
+extern void *aigc_vae_train_begin(void *net, const float *x, int64 nrows,
+								  const AigcTrainOptions *opts, AigcRng *rng);
+extern void aigc_vae_train_epoch(void *run, double *losses, AigcTrainWork *work);
+extern void aigc_vae_train_end(void *run, StringInfo stats);
+extern void aigc_vae_describe_losses(StringInfo buf, const double *losses);
+
 extern void aigc_vae_write(const AigcVae *vae, StringInfo buf);
 extern void aigc_vae_read(AigcVae *vae, AigcReader *r,
 						  const AigcSpan *spans, int nspans);

@@ -39,10 +39,11 @@ aigc_sgemm_gflops(PG_FUNCTION_ARGS)
 	int			version;
 	double		seconds;
 	AigcModel  *model;
-	AigcLinear *layers[Max(AIGC_VAE_MAX_LINEARS, AIGC_GAN_MAX_LINEARS)];
-	int			rows[Max(AIGC_VAE_MAX_LINEARS, AIGC_GAN_MAX_LINEARS)];
-	bool		need_dx[Max(AIGC_VAE_MAX_LINEARS, AIGC_GAN_MAX_LINEARS)];
+	AigcLinear *layers[AIGC_KIND_MAX_LINEARS];
+	int			rows[AIGC_KIND_MAX_LINEARS];
+	bool		need_dx[AIGC_KIND_MAX_LINEARS];
 	int			nlayers;
+	int			multiple;
 	int			batch;
 	int			widest = 1;
 	float	   *a,
@@ -74,21 +75,13 @@ aigc_sgemm_gflops(PG_FUNCTION_ARGS)
 
 	model = aigc_store_load(name, version, &version);
 	/* a GAN's discriminator multiplies batch / pac rows of pac rows each */
-	if (model->kind == AIGC_KIND_GAN)
-	{
-		if (batch % model->gan.cfg.pac != 0)
-			ereport(ERROR,
-					(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
-					 errmsg("batch_size must be a multiple of the model's pac (%d)",
-							model->gan.cfg.pac)));
-		nlayers = aigc_gan_linears(&model->gan, batch, layers, rows, need_dx);
-	}
-	else
-	{
-		nlayers = aigc_vae_linears(&model->vae, layers, need_dx);
-		for (int i = 0; i < nlayers; i++)
-			rows[i] = batch;
-	}
+	multiple = model->ops->batch_multiple(model->net);
+	if (batch % multiple != 0)
+		ereport(ERROR,
+				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
+				 errmsg("batch_size must be a multiple of the model's %s (%d)",
+						model->ops->batch_multiple_name, multiple)));
+	nlayers = model->ops->linears(model->net, batch, layers, rows, need_dx);
 	for (int i = 0; i < nlayers; i++)
 		widest = Max(widest, Max(layers[i]->in, layers[i]->out));
 	a = palloc(sizeof(float) * (Size) batch * widest);

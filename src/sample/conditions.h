@@ -10,6 +10,7 @@
 #include "postgres.h"
 #include "utils/jsonb.h"
 
+#include "core/gan.h"
 #include "core/model.h"
 
 typedef struct AigcCondition

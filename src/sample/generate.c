@@ -17,10 +17,7 @@ aigc_generator_init(AigcGenerator *gen, AigcModel *model, AigcRng *rng,
 	gen->batch = batch;
 	gen->cond_col = -1;
 	gen->cond_slot = 0;
-	if (model->kind == AIGC_KIND_GAN)
-		aigc_gan_buffers_init(&gen->gan_buf, &model->gan, batch);
-	else
-		aigc_vae_buffers_init(&gen->vae_buf, &model->vae, batch);
+	gen->kind_buf = model->ops->generator_init(model->net, batch);
 	gen->act = palloc(sizeof(float) * (Size) batch * model->tf.dim);
 	gen->decoded = palloc(sizeof(AigcColumnData) * Max(model->tf.ncols, 1));
 	for (int c = 0; c < model->tf.ncols; c++)
@@ -34,10 +31,7 @@ void
 aigc_generator_next(AigcGenerator *gen, int n)
 {
 	Assert(n <= gen->batch);
-	if (gen->model->kind == AIGC_KIND_GAN)
-		aigc_gan_generate(&gen->model->gan, &gen->gan_buf, n, gen->cond_col,
-						  gen->cond_slot, gen->rng, gen->act);
-	else
-		aigc_vae_generate(&gen->model->vae, &gen->vae_buf, n, gen->rng, gen->act);
+	gen->model->ops->generate(gen->model->net, gen->kind_buf, n, gen->cond_col,
+							  gen->cond_slot, gen->rng, gen->act);
 	aigc_transformer_decode(&gen->model->tf, gen->act, n, gen->decoded, gen->rng);
 }

@@ -16,11 +16,10 @@ typedef struct AigcGenerator
 	AigcModel  *model;
 	AigcRng    *rng;
 	int			batch;			/* most rows one call produces */
-	AigcVaeBuffers vae_buf;		/* the model's kind decides which is used */
-	AigcGanBuffers gan_buf;
+	void	   *kind_buf;		/* the model's kind's generator buffers */
 	int			cond_col;		/* GAN: conditional vector fixed to this */
 	int			cond_slot;		/* category of this column, or -1 for none */
-	float	   *act;			/* batch x dim activated network output */
+	float	   *act;			/* (batch, dim) activated network output */
 	AigcColumnData *decoded;	/* tf.ncols arrays of batch values */
 } AigcGenerator;
 

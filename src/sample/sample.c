@@ -139,7 +139,7 @@ aigc_sample(PG_FUNCTION_ARGS)
 	aigc_generator_init(&gen, model, &rng, SAMPLE_BATCH);
 	/* CTGAN's sampling with a condition column: fix the conditional vector */
 	if (conds != NULL && model->kind == AIGC_KIND_GAN)
-		aigc_conditions_gan_slot(conds, &model->gan, &gen.cond_col, &gen.cond_slot);
+		aigc_conditions_gan_slot(conds, model->net, &gen.cond_col, &gen.cond_slot);
 	max_draws = n > PG_INT64_MAX / DRAWS_PER_ROW ? PG_INT64_MAX :
 		Max(DRAWS_PER_ROW * n, MIN_DRAWS);
 	values = palloc(sizeof(Datum) * Max(desc->natts, 1));

@@ -4,12 +4,9 @@
  *		aigc_score_percentile(): score rows of any composite type whose
  *		attributes cover the model's columns (matched by name).
  *
- * A VAE scores a row by its negative ELBO at the posterior mean: the
- * encoded row goes through the encoder, z = mu (no sampling, so a row
- * always gets the same score), through the decoder, and each column adds
- * its reconstruction loss; the KL term of the posterior comes last.  The
- * decoder's log sigma is a constant of the model and is left out, so that
- * every term is non-negative (docs/scoring.md).
+ * The scores themselves are the kind's (core/vae_score.c,
+ * core/gan_score.c, behind the operations of core/kind.h): each is a sum of
+ * per-column terms and a last term, which aigc_explain lists.
  */
 #include "postgres.h"
 
@@ -105,14 +102,10 @@ aigc_row_map_build(const AigcModel *model, const char *model_name,
 void
 aigc_check_scorable(const AigcModel *model)
 {
-	const char *kind = aigc_kind_name(model->kind);
+	const char *kind = model->ops->name;
 
-	switch (model->kind)
-	{
-		case AIGC_KIND_VAE:
-		case AIGC_KIND_GAN:
-			return;
-	}
+	if (model->ops->score != NULL)
+		return;
 	ereport(ERROR,
 			(errcode(ERRCODE_FEATURE_NOT_SUPPORTED),
 			 errmsg("scoring %s models is not supported",
@@ -180,18 +173,12 @@ double
 aigc_score_tuple(AigcCachedModel *m, AigcRowMap *map, HeapTuple tuple)
 {
 	int			ncols = m->model->tf.ncols;
+	double		score;
 
 	Assert(map->load_id == m->load_id);
 	encode_tuple(m->model, map, tuple, m->value, m->isnull, m->x);
-	if (m->model->kind == AIGC_KIND_GAN)
-	{
-		double		score;
-
-		aigc_gan_score_rows(&m->model->gan, &m->gan_scorer, m->x, 1, &score,
-							m->terms, ncols);
-	}
-	else
-		aigc_vae_row_terms(&m->model->vae, &m->buf, m->x, 1, ncols, m->terms);
+	m->model->ops->score(m->model->net, m->scorer, m->x, 1, ncols, &score,
+						 m->terms);
 	return sum_terms(m->terms, ncols);
 }
 
@@ -285,21 +272,28 @@ aigc_encode(PG_FUNCTION_ARGS)
 	AigcCachedModel *m;
 	AigcRowMap *map;
 	HeapTupleData tuple;
+	const AigcKindOps *ops;
+	const float *code;
 	int			L;
 	Datum	   *elems;
 
 	if (!fetch_call(fcinfo, &m, &map, &tuple))
 		PG_RETURN_NULL();
-	if (m->model->kind != AIGC_KIND_VAE)
+	ops = m->model->ops;
+	if (ops->encode == NULL)
+	{
+		char	   *kind = asc_toupper(ops->name, strlen(ops->name));
+
 		ereport(ERROR,
 				(errcode(ERRCODE_FEATURE_NOT_SUPPORTED),
-				 errmsg("aigc_encode needs a VAE model; \"%s\" is a GAN", m->name),
-				 errdetail("A GAN has no encoder, so rows have no latent code.")));
+				 errmsg("aigc_encode needs a VAE model; \"%s\" is a %s", m->name, kind),
+				 errdetail("A %s has no encoder, so rows have no latent code.", kind)));
+	}
 	aigc_score_tuple(m, map, &tuple);
-	L = m->model->vae.cfg.latent_dim;
+	code = ops->encode(m->model->net, m->scorer, &L);
 	elems = palloc(sizeof(Datum) * L);
 	for (int i = 0; i < L; i++)
-		elems[i] = Float4GetDatum(m->buf.mu[i]);
+		elems[i] = Float4GetDatum(code[i]);
 	PG_RETURN_ARRAYTYPE_P(construct_array(elems, L, FLOAT4OID, sizeof(float4),
 										  true, TYPALIGN_INT));
 }
@@ -333,8 +327,9 @@ aigc_explain(PG_FUNCTION_ARGS)
 	AigcRowMap *map;
 	HeapTupleData tuple;
 	const AigcTransformer *tf;
+	const AigcKindOps *ops;
 	double		score;
-	bool		is_gan;
+	float	   *act;
 	AigcColumnData *decoded;
 
 	InitMaterializedSRF(fcinfo, 0);
@@ -342,9 +337,9 @@ aigc_explain(PG_FUNCTION_ARGS)
 		return (Datum) 0;
 	tf = &m->model->tf;
 	score = aigc_score_tuple(m, map, &tuple);
-	is_gan = m->model->kind == AIGC_KIND_GAN;
+	ops = m->model->ops;
 
-	/* a GAN reconstructs nothing: it has no expected values */
+	/* expected values are NULL where the kind reconstructs nothing */
 	decoded = palloc(sizeof(AigcColumnData) * tf->ncols);
 	for (int c = 0; c < tf->ncols; c++)
 	{
@@ -352,13 +347,9 @@ aigc_explain(PG_FUNCTION_ARGS)
 		decoded[c].isnull = palloc(sizeof(bool));
 		decoded[c].isnull[0] = true;
 	}
-	if (!is_gan)
-	{
-		float	   *act = palloc(sizeof(float) * tf->dim);
-
-		aigc_vae_activate(&m->model->vae, m->buf.out, 1, NULL, act);
+	act = palloc(sizeof(float) * tf->dim);
+	if (ops->explain(m->model->net, m->scorer, act))
 		aigc_transformer_decode(tf, act, 1, decoded, NULL);
-	}
 
 	for (int c = 0; c <= tf->ncols; c++)
 	{
@@ -377,12 +368,12 @@ aigc_explain(PG_FUNCTION_ARGS)
 				values[3] = CStringGetTextDatum(OutputFunctionCall((FmgrInfo *) &src->out,
 																   map->values[src->attno]));
 			values[4] = expected_text(&tf->cols[c], src, &decoded[c], &nulls[4]);
-			values[5] = CStringGetTextDatum(is_gan ? "critic" : "reconstruction");
+			values[5] = CStringGetTextDatum(ops->column_term);
 		}
 		else
 		{
 			nulls[0] = nulls[3] = nulls[4] = true;
-			values[5] = CStringGetTextDatum(is_gan ? "critic biases" : "kl");
+			values[5] = CStringGetTextDatum(ops->last_term);
 		}
 		tuplestore_putvalues(rsinfo->setResult, rsinfo->setDesc, values, nulls);
 	}
@@ -524,16 +515,14 @@ aigc_score_batch(PG_FUNCTION_ARGS)
 	int			version;
 	AigcModel  *model;
 	AigcRowMap *map = NULL;
-	AigcVaeBuffers buf;
-	AigcGanScorer gan_scorer;
-	double	   *scores;
+	void	   *scorer;
+	double	   *scores;			/* (SCORE_BATCH) */
 	int			ncols;
 	int			dim;
-	float	   *x;
-	double	   *terms;
-	double	   *value;
-	bool	   *isnull;
-	ItemPointerData *tids;
+	float	   *x;				/* (SCORE_BATCH, dim) encoded rows */
+	double	   *value;			/* (ncols) one row, as the transformer */
+	bool	   *isnull;			/* (ncols) */
+	ItemPointerData *tids;		/* (SCORE_BATCH) */
 	SPIPlanPtr	plan;
 	Portal		portal;
 
@@ -560,13 +549,9 @@ aigc_score_batch(PG_FUNCTION_ARGS)
 	aigc_check_scorable(model);
 	ncols = model->tf.ncols;
 	dim = model->tf.dim;
-	if (model->kind == AIGC_KIND_GAN)
-		aigc_gan_scorer_init(&gan_scorer, &model->gan, SCORE_BATCH);
-	else
-		aigc_vae_buffers_init(&buf, &model->vae, SCORE_BATCH);
+	scorer = model->ops->scorer_init(model->net, SCORE_BATCH, ncols);
 	scores = palloc(sizeof(double) * SCORE_BATCH);
 	x = palloc(sizeof(float) * SCORE_BATCH * dim);
-	terms = palloc(sizeof(double) * SCORE_BATCH * (ncols + 1));
 	value = palloc(sizeof(double) * ncols);
 	isnull = palloc(sizeof(bool) * ncols);
 	tids = palloc(sizeof(ItemPointerData) * SCORE_BATCH);
@@ -614,14 +599,7 @@ aigc_score_batch(PG_FUNCTION_ARGS)
 			}
 			encode_tuple(model, map, &tuple, value, isnull, x + r * dim);
 		}
-		if (model->kind == AIGC_KIND_GAN)
-			aigc_gan_score_rows(&model->gan, &gan_scorer, x, (int) n, scores, NULL, ncols);
-		else
-		{
-			aigc_vae_row_terms(&model->vae, &buf, x, (int) n, ncols, terms);
-			for (uint64 r = 0; r < n; r++)
-				scores[r] = sum_terms(terms + r * (ncols + 1), ncols);
-		}
+		model->ops->score(model->net, scorer, x, (int) n, ncols, scores, NULL);
 		for (uint64 r = 0; r < n; r++)
 		{
 			Datum		values[2];

@@ -114,10 +114,7 @@ load(const char *name, int name_len, int version)
 	{
 		int			ncols = e->model->tf.ncols;
 
-		if (e->model->kind == AIGC_KIND_GAN)
-			aigc_gan_scorer_init(&e->gan_scorer, &e->model->gan, 1);
-		else
-			aigc_vae_buffers_init(&e->buf, &e->model->vae, 1);
+		e->scorer = e->model->ops->scorer_init(e->model->net, 1, ncols);
 		e->value = palloc0(sizeof(double) * ncols);
 		e->isnull = palloc0(sizeof(bool) * ncols);
 		e->x = palloc0(sizeof(float) * e->model->tf.dim);

@@ -17,8 +17,6 @@
 #include "postgres.h"
 
 #include "core/model.h"
-#include "core/gan_score.h"
-#include "core/vae.h"
 
 typedef struct AigcCachedModel
 {
@@ -32,12 +30,11 @@ typedef struct AigcCachedModel
 	AigcModel  *model;
 
 	/* scratch for scoring one row */
-	AigcVaeBuffers buf;			/* VAE models */
-	AigcGanScorer gan_scorer;	/* GAN models */
-	double	   *value;			/* ncols column values, as the transformer */
-	bool	   *isnull;
-	float	   *x;				/* the encoded row */
-	double	   *terms;			/* ncols reconstruction terms, then KL */
+	void	   *scorer;			/* the kind's, for one row */
+	double	   *value;			/* (ncols) column values, as the transformer */
+	bool	   *isnull;			/* (ncols) */
+	float	   *x;				/* (1, dim) the encoded row */
+	double	   *terms;			/* (ncols + 1) column terms, then the kind's last */
 
 	/* training-score quantiles from aigc.score_calibration, loaded lazily */
 	bool		quantiles_loaded;

@@ -3,25 +3,30 @@
  *		Training options from jsonb.  Unknown keys, wrong JSON types and
  *		out-of-range values are errors: a typo must not silently train with
  *		a default.
+ *
+ * Every option is one row of train_options[]: its JSON type, range, the
+ * field of AigcTrainOptions it lands in (as pgvector's reloption tables do
+ * it, by offsetof), which kinds have it and their defaults.  Parsing,
+ * defaults, the hints of errors and the stored hyperparameters are all
+ * generated from the table; each kind builds its network's configuration
+ * from the filled AigcTrainOptions (config_from_options, core/kind.h).
  */
 #include "postgres.h"
 
 #include <limits.h>
-#include <math.h>
 
 #include "common/pg_prng.h"
 #include "common/shortest_dec.h"
 #include "fmgr.h"
 #include "lib/stringinfo.h"
+#include "nodes/pg_list.h"
 #include "utils/builtins.h"
 #include "utils/fmgrprotos.h"
-#include "utils/json.h"
 #include "utils/guc.h"
+#include "utils/json.h"
 #include "utils/numeric.h"
 
 #include "train/options.h"
-
-#define MAX_UNITS 4096
 
 int			aigc_train_memory_limit = 1024 * 1024;
 
@@ -39,6 +44,237 @@ aigc_define_settings(void)
 	MarkGUCPrefixReserved("aigc");
 }
 
+typedef enum OptionType
+{
+	OPT_INT,					/* int, from lo to hi */
+	OPT_REAL,					/* double, in [lo, hi] or (lo, hi] */
+	OPT_BOOL,					/* bool */
+	OPT_SEED,					/* uint64, an integer of at most 2^53 in magnitude */
+	OPT_DIMS,					/* int[AIGC_MAX_HIDDEN] and its count, each lo to hi */
+	OPT_NAMES					/* List of char * */
+} OptionType;
+
+typedef struct TrainOption TrainOption;
+
+/*
+ * Run once the whole object is parsed, in table order, for the options of
+ * the kind: given says whether the user set the option.  Derives what has
+ * no fixed default and checks what depends on other options.
+ */
+typedef void (*OptionFinish) (const TrainOption *o, AigcTrainOptions *opts,
+							  bool given);
+
+struct TrainOption
+{
+	const char *name;
+	OptionType	type;
+	double		lo;				/* range of the value, or of each element */
+	double		hi;
+	bool		lo_open;		/* lo itself is out of range */
+	int			min_len;		/* OPT_DIMS: fewest elements */
+	size_t		offset;			/* the field of AigcTrainOptions */
+	size_t		count_offset;	/* OPT_DIMS: the field of the element count */
+	uint32		kinds;			/* bit (1 << kind) for each kind that has it */
+	const char *all;			/* the default of every kind, as JSON */
+	const char *by_kind[AIGC_KIND_SLOTS];	/* else of each kind */
+	OptionFinish finish;		/* derives the default where both are NULL */
+	bool		stored;			/* part of the model's hyperparams */
+};
+
+#define EVERY_KIND (~(uint32) 0)
+#define KIND(k) ((uint32) 1 << (k))
+#define FIELD(f) offsetof(AigcTrainOptions, f)
+#define MAX_UNITS 4096
+
+/* within 2^53 so the stored seed can be passed back as a JSON number */
+#define SEED_LIMIT (INT64CONST(1) << 53)
+
+static void draw_seed(const TrainOption *o, AigcTrainOptions *opts, bool given);
+static void default_progress(const TrainOption *o, AigcTrainOptions *opts, bool given);
+static void check_pac(const TrainOption *o, AigcTrainOptions *opts, bool given);
+
+/*
+ * Defaults are TVAE's for a VAE and CTGAN's for a GAN, so comparisons with
+ * them are like for like.  The order is the order of the hints.
+ */
+static const TrainOption train_options[] = {
+	{
+		.name = "epochs", .type = OPT_INT, .lo = 1, .hi = 1000000,
+		.offset = FIELD(epochs),
+		.kinds = EVERY_KIND, .all = "300", .stored = true
+	},
+	{
+		.name = "batch_size", .type = OPT_INT, .lo = 1, .hi = 1000000,
+		.offset = FIELD(batch_size),
+		.kinds = EVERY_KIND, .all = "500", .stored = true
+	},
+	{
+		.name = "seed", .type = OPT_SEED, .lo = -SEED_LIMIT, .hi = SEED_LIMIT,
+		.offset = FIELD(seed),
+		.kinds = EVERY_KIND, .finish = draw_seed, .stored = true
+	},
+	{
+		.name = "learning_rate", .type = OPT_REAL, .lo = 0, .hi = 1,
+		.offset = FIELD(learning_rate), .lo_open = true,
+		.kinds = EVERY_KIND,
+		.by_kind = {[AIGC_KIND_VAE] = "1e-3", [AIGC_KIND_GAN] = "2e-4"}, .stored = true
+	},
+	{
+		.name = "weight_decay", .type = OPT_REAL, .lo = 0, .hi = 1,
+		.offset = FIELD(weight_decay),
+		.kinds = EVERY_KIND,
+		.by_kind = {[AIGC_KIND_VAE] = "1e-5", [AIGC_KIND_GAN] = "1e-6"}, .stored = true
+	},
+	{
+		.name = "max_modes", .type = OPT_INT, .lo = 1, .hi = 64,
+		.offset = FIELD(max_modes),
+		.kinds = EVERY_KIND, .all = "10", .stored = true
+	},
+	{
+		.name = "max_categories", .type = OPT_INT, .lo = 1, .hi = 1000000,
+		.offset = FIELD(max_categories),
+		.kinds = EVERY_KIND, .all = "1000", .stored = true
+	},
+	/* how a run reports, not what it learns: not stored */
+	{
+		.name = "progress_every", .type = OPT_INT, .lo = 0, .hi = 1000000,
+		.offset = FIELD(progress_every),
+		.kinds = EVERY_KIND, .finish = default_progress
+	},
+	{
+		.name = "exclude", .type = OPT_NAMES,
+		.offset = FIELD(exclude),
+		.kinds = EVERY_KIND, .all = "[]", .stored = true
+	},
+
+	{
+		.name = "loss_factor", .type = OPT_REAL, .lo = 0, .hi = 1000,
+		.offset = FIELD(loss_factor), .lo_open = true,
+		.kinds = KIND(AIGC_KIND_VAE), .all = "2", .stored = true
+	},
+	{
+		.name = "latent_dim", .type = OPT_INT, .lo = 1, .hi = MAX_UNITS,
+		.offset = FIELD(latent_dim),
+		.kinds = KIND(AIGC_KIND_VAE), .all = "128", .stored = true
+	},
+	{
+		.name = "encoder_dims", .type = OPT_DIMS, .lo = 1, .hi = MAX_UNITS,
+		.offset = FIELD(enc_dims), .count_offset = FIELD(n_enc),
+		.kinds = KIND(AIGC_KIND_VAE), .all = "[128, 128]", .stored = true
+	},
+	{
+		.name = "decoder_dims", .type = OPT_DIMS, .lo = 1, .hi = MAX_UNITS,
+		.offset = FIELD(dec_dims), .count_offset = FIELD(n_dec),
+		.kinds = KIND(AIGC_KIND_VAE), .all = "[128, 128]", .stored = true
+	},
+	{
+		.name = "calibrate", .type = OPT_BOOL,
+		.offset = FIELD(calibrate),
+		.kinds = KIND(AIGC_KIND_VAE), .all = "true", .stored = true
+	},
+
+	{
+		.name = "noise_dim", .type = OPT_INT, .lo = 1, .hi = MAX_UNITS,
+		.offset = FIELD(noise_dim),
+		.kinds = KIND(AIGC_KIND_GAN), .all = "128", .stored = true
+	},
+	{
+		.name = "generator_dims", .type = OPT_DIMS, .lo = 1, .hi = MAX_UNITS,
+		.offset = FIELD(gen_dims), .count_offset = FIELD(n_gen),
+		.kinds = KIND(AIGC_KIND_GAN), .all = "[256, 256]", .stored = true
+	},
+	{
+		.name = "discriminator_dims", .type = OPT_DIMS, .lo = 1, .hi = MAX_UNITS,
+		.offset = FIELD(dis_dims), .min_len = 1, .count_offset = FIELD(n_dis),
+		.kinds = KIND(AIGC_KIND_GAN), .all = "[256, 256]", .stored = true
+	},
+	/* CTGAN asserts this too: the discriminator sees whole pac groups */
+	{
+		.name = "pac", .type = OPT_INT, .lo = 1, .hi = 1000,
+		.offset = FIELD(pac),
+		.kinds = KIND(AIGC_KIND_GAN), .all = "10", .finish = check_pac, .stored = true
+	},
+	{
+		.name = "discriminator_learning_rate", .type = OPT_REAL, .lo = 0, .hi = 1,
+		.offset = FIELD(dis_learning_rate), .lo_open = true,
+		.kinds = KIND(AIGC_KIND_GAN), .all = "2e-4", .stored = true
+	},
+	{
+		.name = "discriminator_weight_decay", .type = OPT_REAL, .lo = 0, .hi = 1,
+		.offset = FIELD(dis_weight_decay),
+		.kinds = KIND(AIGC_KIND_GAN), .all = "1e-6", .stored = true
+	},
+	{
+		.name = "discriminator_steps", .type = OPT_INT, .lo = 1, .hi = 100,
+		.offset = FIELD(dis_steps),
+		.kinds = KIND(AIGC_KIND_GAN), .all = "1", .stored = true
+	},
+	{
+		.name = "gradient_penalty", .type = OPT_REAL, .lo = 0, .hi = 1e6,
+		.offset = FIELD(gradient_penalty),
+		.kinds = KIND(AIGC_KIND_GAN), .all = "10", .stored = true
+	},
+	{
+		.name = "gumbel_tau", .type = OPT_REAL, .lo = 0, .hi = 100,
+		.offset = FIELD(gumbel_tau), .lo_open = true,
+		.kinds = KIND(AIGC_KIND_GAN), .all = "0.2", .stored = true
+	},
+	{
+		.name = "log_frequency", .type = OPT_BOOL,
+		.offset = FIELD(log_frequency),
+		.kinds = KIND(AIGC_KIND_GAN), .all = "true", .stored = true
+	},
+	/* the one default CTGAN lacks: see docs/gan.md, "Fidelity" */
+	{
+		.name = "generator_average", .type = OPT_REAL, .lo = 0, .hi = 0.9999,
+		.offset = FIELD(generator_average),
+		.kinds = KIND(AIGC_KIND_GAN), .all = "0.99", .stored = true
+	},
+};
+
+#define NOPTIONS lengthof(train_options)
+
+static bool
+has_option(const TrainOption *o, AigcModelKind kind)
+{
+	return (o->kinds & KIND(kind)) != 0;
+}
+
+/* "a", "a and b", "a, b and c" of the names of kinds, or of options */
+static void
+append_list_item(StringInfo buf, int i, int n, const char *fmt, const char *item)
+{
+	if (i > 0)
+		appendStringInfoString(buf, i == n - 1 ? " and " : ", ");
+	appendStringInfo(buf, fmt, item);
+}
+
+/* What a valid value of o looks like, for errdetail */
+static char *
+expected_of(const TrainOption *o)
+{
+	switch (o->type)
+	{
+		case OPT_INT:
+			return psprintf("an integer from %d to %d", (int) o->lo, (int) o->hi);
+		case OPT_REAL:
+			return psprintf("a number in %s%g, %g]", o->lo_open ? "(" : "[", o->lo, o->hi);
+		case OPT_BOOL:
+			return "true or false";
+		case OPT_SEED:
+			return "an integer of at most 2^53 in magnitude";
+		case OPT_DIMS:
+			if (o->min_len > 0)
+				return psprintf("an array of %d to %d integers from %d to %d",
+								o->min_len, AIGC_MAX_HIDDEN, (int) o->lo, (int) o->hi);
+			return psprintf("an array of at most %d integers from %d to %d",
+							AIGC_MAX_HIDDEN, (int) o->lo, (int) o->hi);
+		case OPT_NAMES:
+			return "an array of column names";
+	}
+	return NULL;
+}
+
 static void
 bad_option(const char *key, const char *expected)
 {
@@ -48,35 +284,70 @@ bad_option(const char *key, const char *expected)
 			 errdetail("Expected %s.", expected)));
 }
 
-static double
-number_value(const char *key, const JsonbValue *v, const char *expected)
+static int
+numeric_compare(Numeric a, Numeric b)
 {
+	return DatumGetInt32(DirectFunctionCall2(numeric_cmp, NumericGetDatum(a),
+											 NumericGetDatum(b)));
+}
+
+static Numeric
+float_numeric(double d)
+{
+	return DatumGetNumeric(DirectFunctionCall1(float8_numeric, Float8GetDatum(d)));
+}
+
+/*
+ * An integer from lo to hi.  The JSON number is compared as a numeric, so
+ * that a value no integer type holds (1e400) gets the range, not a
+ * conversion error echoing its digits.
+ */
+static int64
+integer_value(const char *key, const JsonbValue *v, int64 lo, int64 hi,
+			  const char *expected)
+{
+	Numeric		n;
+
 	if (v->type != jbvNumeric)
 		bad_option(key, expected);
-	return DatumGetFloat8(DirectFunctionCall1(numeric_float8,
-											  NumericGetDatum(v->val.numeric)));
-}
-
-static int
-int_value(const char *key, const JsonbValue *v, int lo, int hi)
-{
-	char	   *expected = psprintf("an integer from %d to %d", lo, hi);
-	double		d = number_value(key, v, expected);
-
-	if (isnan(d) || d != floor(d) || d < lo || d > hi)
+	n = v->val.numeric;
+	if (numeric_compare(n, int64_to_numeric(lo)) < 0 ||
+		numeric_compare(n, int64_to_numeric(hi)) > 0 ||
+		numeric_compare(n, DatumGetNumeric(DirectFunctionCall1(numeric_floor,
+															   NumericGetDatum(n)))) != 0)
 		bad_option(key, expected);
-	return (int) d;
+	return DatumGetInt64(DirectFunctionCall1(numeric_int8, NumericGetDatum(n)));
 }
+
+/*
+ * Magnitudes below this (half the smallest denormal, about) round to zero
+ * as a double, where numeric_float8 would fail with the user's digits
+ */
+#define REAL_TINY "2.5e-324"
 
 static double
-real_value(const char *key, const JsonbValue *v, double lo, double hi,
-		   bool lo_open)
+real_value(const TrainOption *o, const JsonbValue *v)
 {
-	char	   *expected = psprintf("a number in %s%g, %g]", lo_open ? "(" : "[", lo, hi);
-	double		d = number_value(key, v, expected);
+	Numeric		n;
+	Numeric		abs;
+	double		d;
 
-	if (isnan(d) || d > hi || d < lo || (lo_open && d == lo))
-		bad_option(key, expected);
+	if (v->type != jbvNumeric)
+		bad_option(o->name, expected_of(o));
+	n = v->val.numeric;
+	if (numeric_compare(n, float_numeric(o->lo)) < 0 ||
+		numeric_compare(n, float_numeric(o->hi)) > 0)
+		bad_option(o->name, expected_of(o));
+	abs = DatumGetNumeric(DirectFunctionCall1(numeric_abs, NumericGetDatum(n)));
+	if (numeric_compare(abs, DatumGetNumeric(DirectFunctionCall3(numeric_in,
+																 CStringGetDatum(REAL_TINY),
+																 ObjectIdGetDatum(InvalidOid),
+																 Int32GetDatum(-1)))) < 0)
+		d = 0.0;
+	else
+		d = DatumGetFloat8(DirectFunctionCall1(numeric_float8, NumericGetDatum(n)));
+	if (o->lo_open && d <= o->lo)
+		bad_option(o->name, expected_of(o));
 	return d;
 }
 
@@ -105,107 +376,169 @@ array_elements(const char *key, const JsonbValue *v, const char *expected)
 	return result;
 }
 
-static int
-dims_value(const char *key, const JsonbValue *v, int *dims)
+/* Checks v against o and stores it in o's field of opts */
+static void
+set_option(const TrainOption *o, const JsonbValue *v, AigcTrainOptions *opts)
 {
-	const char *expected = "an array of at most 8 integers from 1 to 4096";
-	List	   *elems = array_elements(key, v, expected);
-	ListCell   *lc;
-	int			n = 0;
+	char	   *field = (char *) opts + o->offset;
 
-	if (list_length(elems) > AIGC_MAX_HIDDEN)
-		bad_option(key, expected);
-	foreach(lc, elems)
-		dims[n++] = int_value(key, lfirst(lc), 1, MAX_UNITS);
-	return n;
+	switch (o->type)
+	{
+		case OPT_INT:
+			*(int *) field = (int) integer_value(o->name, v, (int64) o->lo,
+												 (int64) o->hi, expected_of(o));
+			break;
+		case OPT_REAL:
+			*(double *) field = real_value(o, v);
+			break;
+		case OPT_BOOL:
+			if (v->type != jbvBool)
+				bad_option(o->name, expected_of(o));
+			*(bool *) field = v->val.boolean;
+			break;
+		case OPT_SEED:
+			*(uint64 *) field = (uint64) integer_value(o->name, v, -SEED_LIMIT,
+													   SEED_LIMIT, expected_of(o));
+			break;
+		case OPT_DIMS:
+			{
+				List	   *elems = array_elements(o->name, v, expected_of(o));
+				char	   *element = psprintf("an integer from %d to %d",
+											   (int) o->lo, (int) o->hi);
+				int			n = 0;
+				ListCell   *lc;
+
+				if (list_length(elems) > AIGC_MAX_HIDDEN ||
+					list_length(elems) < o->min_len)
+					bad_option(o->name, expected_of(o));
+				foreach(lc, elems)
+					((int *) field)[n++] = (int) integer_value(o->name, lfirst(lc),
+															   (int64) o->lo,
+															   (int64) o->hi,
+															   element);
+				*(int *) ((char *) opts + o->count_offset) = n;
+				break;
+			}
+		case OPT_NAMES:
+			{
+				List	   *names = NIL;
+				ListCell   *lc;
+
+				foreach(lc, array_elements(o->name, v, expected_of(o)))
+				{
+					JsonbValue *e = lfirst(lc);
+
+					if (e->type != jbvString)
+						bad_option(o->name, expected_of(o));
+					names = lappend(names, pnstrdup(e->val.string.val,
+													e->val.string.len));
+				}
+				*(List **) field = names;
+				break;
+			}
+	}
 }
 
-/* Options that only one kind of model has */
-static const char *const vae_only[] = {
-	"loss_factor", "latent_dim", "encoder_dims", "decoder_dims", "calibrate"
-};
-static const char *const gan_only[] = {
-	"noise_dim", "generator_dims", "discriminator_dims", "pac",
-	"discriminator_learning_rate", "discriminator_weight_decay",
-	"discriminator_steps", "gradient_penalty", "gumbel_tau", "log_frequency", "generator_average"
-};
-
-static bool
-key_in(const char *key, const char *const *keys, int n)
+static Jsonb *
+text_to_jsonb(const char *text)
 {
-	for (int i = 0; i < n; i++)
-		if (strcmp(key, keys[i]) == 0)
-			return true;
-	return false;
+	return DatumGetJsonbP(DirectFunctionCall1(jsonb_in, CStringGetDatum(text)));
+}
+
+/* The default of o for kind, from its JSON text; false if it is derived */
+static bool
+set_default(const TrainOption *o, AigcModelKind kind, AigcTrainOptions *opts)
+{
+	const char *text = o->all != NULL ? o->all : o->by_kind[kind];
+	Jsonb	   *jb;
+	JsonbValue	v;
+
+	if (text == NULL)
+	{
+		if (o->finish == NULL)
+			elog(ERROR, "training option \"%s\" has no default for kind \"%s\"",
+				 o->name, aigc_kind_name(kind));
+		return false;
+	}
+	jb = text_to_jsonb(text);
+	if (JB_ROOT_IS_SCALAR(jb))
+		JsonbExtractScalar(&jb->root, &v);
+	else
+	{
+		v.type = jbvBinary;
+		v.val.binary.data = &jb->root;
+		v.val.binary.len = VARSIZE(jb) - VARHDRSZ;
+	}
+	set_option(o, &v, opts);
+	return true;
 }
 
 static void
-check_kind(const char *key, AigcModelKind kind)
+draw_seed(const TrainOption *o, AigcTrainOptions *opts, bool given)
 {
-	AigcModelKind owner;
+	if (!given)
+		opts->seed = pg_prng_uint64_range(&pg_global_prng_state, 0,
+										  (uint64) SEED_LIMIT - 1);
+}
 
-	if (key_in(key, vae_only, lengthof(vae_only)))
-		owner = AIGC_KIND_VAE;
-	else if (key_in(key, gan_only, lengthof(gan_only)))
-		owner = AIGC_KIND_GAN;
-	else
-		return;
-	if (owner != kind)
+static void
+default_progress(const TrainOption *o, AigcTrainOptions *opts, bool given)
+{
+	if (!given)
+		opts->progress_every = Max(1, opts->epochs / 10);
+}
+
+static void
+check_pac(const TrainOption *o, AigcTrainOptions *opts, bool given)
+{
+	if (opts->batch_size % opts->pac != 0)
 		ereport(ERROR,
 				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
-				 errmsg("training option \"%s\" does not apply to kind \"%s\"",
-						key, aigc_kind_name(kind)),
-				 errhint("It is an option of kind \"%s\" models.",
-						 aigc_kind_name(owner))));
+				 errmsg("training option \"batch_size\" (%d) must be a multiple of \"pac\" (%d)",
+						opts->batch_size, opts->pac)));
 }
 
-/*
- * Defaults are TVAE's for a VAE and CTGAN's for a GAN, so comparisons with
- * them are like for like.
- */
-static void
-set_defaults(AigcModelKind kind, AigcTrainOptions *opts)
+static const TrainOption *
+find_option(const char *key)
 {
-	memset(opts, 0, sizeof(*opts));
-	opts->epochs = 300;
-	opts->batch_size = 500;
-	/* within 2^53 so the stored seed can be passed back as a JSON number */
-	opts->seed = pg_prng_uint64_range(&pg_global_prng_state, 0,
-									  (UINT64CONST(1) << 53) - 1);
-	opts->max_modes = 10;
-	opts->max_categories = 1000;
-	opts->exclude = NIL;
-	if (kind == AIGC_KIND_GAN)
+	for (int i = 0; i < NOPTIONS; i++)
+		if (strcmp(key, train_options[i].name) == 0)
+			return &train_options[i];
+	return NULL;
+}
+
+/* ERROR for key, which kind does not have: unknown, or another kind's */
+static void
+reject_option(const char *key, const TrainOption *o, AigcModelKind kind)
+{
+	StringInfoData list;
+	int			n = 0,
+				i = 0;
+
+	initStringInfo(&list);
+	if (o == NULL)
 	{
-		opts->learning_rate = 2e-4;
-		opts->weight_decay = 1e-6;
-		opts->noise_dim = 128;
-		opts->n_gen = 2;
-		opts->gen_dims[0] = opts->gen_dims[1] = 256;
-		opts->n_dis = 2;
-		opts->dis_dims[0] = opts->dis_dims[1] = 256;
-		opts->pac = 10;
-		opts->dis_learning_rate = 2e-4;
-		opts->dis_weight_decay = 1e-6;
-		opts->dis_steps = 1;
-		opts->gradient_penalty = 10.0;
-		opts->gumbel_tau = 0.2;
-		opts->log_frequency = true;
-		/* the one default CTGAN lacks: see docs/gan.md, "Fidelity" */
-		opts->generator_average = 0.99;
+		for (int j = 0; j < NOPTIONS; j++)
+			n += has_option(&train_options[j], kind);
+		for (int j = 0; j < NOPTIONS; j++)
+			if (has_option(&train_options[j], kind))
+				append_list_item(&list, i++, n, "%s", train_options[j].name);
+		ereport(ERROR,
+				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
+				 errmsg("unrecognized training option \"%s\"", key),
+				 errhint("Valid options for kind \"%s\" are %s.",
+						 aigc_kind_name(kind), list.data)));
 	}
-	else
-	{
-		opts->calibrate = true;
-		opts->learning_rate = 1e-3;
-		opts->weight_decay = 1e-5;
-		opts->loss_factor = 2.0;
-		opts->latent_dim = 128;
-		opts->n_enc = 2;
-		opts->enc_dims[0] = opts->enc_dims[1] = 128;
-		opts->n_dec = 2;
-		opts->dec_dims[0] = opts->dec_dims[1] = 128;
-	}
+	for (int k = 0; k < aigc_nkinds; k++)
+		n += has_option(o, aigc_kinds[k]->id);
+	for (int k = 0; k < aigc_nkinds; k++)
+		if (has_option(o, aigc_kinds[k]->id))
+			append_list_item(&list, i++, n, "\"%s\"", aigc_kinds[k]->name);
+	ereport(ERROR,
+			(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
+			 errmsg("training option \"%s\" does not apply to kind \"%s\"",
+					key, aigc_kind_name(kind)),
+			 errhint("It is an option of kind %s models.", list.data)));
 }
 
 void
@@ -215,11 +548,14 @@ aigc_parse_train_options(Jsonb *options, AigcModelKind kind,
 	JsonbIterator *it;
 	JsonbValue	v;
 	JsonbIteratorToken tok;
-	bool		progress_given = false;
+	bool		given[NOPTIONS] = {false};
 
-	set_defaults(kind, opts);
+	memset(opts, 0, sizeof(*opts));
+	for (int i = 0; i < NOPTIONS; i++)
+		if (has_option(&train_options[i], kind))
+			set_default(&train_options[i], kind, opts);
 	if (options == NULL)
-		options = DatumGetJsonbP(DirectFunctionCall1(jsonb_in, CStringGetDatum("{}")));
+		options = text_to_jsonb("{}");
 	if (!JB_ROOT_IS_OBJECT(options) || JB_ROOT_IS_SCALAR(options))
 		ereport(ERROR,
 				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
@@ -229,123 +565,22 @@ aigc_parse_train_options(Jsonb *options, AigcModelKind kind,
 	while ((tok = JsonbIteratorNext(&it, &v, true)) != WJB_DONE)
 	{
 		char	   *key;
+		const TrainOption *o;
 
 		if (tok != WJB_KEY)
 			continue;
 		key = pnstrdup(v.val.string.val, v.val.string.len);
 		tok = JsonbIteratorNext(&it, &v, true);
 		Assert(tok == WJB_VALUE);
-		check_kind(key, kind);
-
-		if (strcmp(key, "epochs") == 0)
-			opts->epochs = int_value(key, &v, 1, 1000000);
-		else if (strcmp(key, "batch_size") == 0)
-			opts->batch_size = int_value(key, &v, 1, 1000000);
-		else if (strcmp(key, "seed") == 0)
-		{
-			double		d = number_value(key, &v, "an integer");
-
-			if (isnan(d) || d != floor(d) || fabs(d) > 9.007199254740992e15)
-				bad_option(key, "an integer of at most 2^53 in magnitude");
-			opts->seed = (uint64) (int64) d;
-		}
-		else if (strcmp(key, "learning_rate") == 0)
-			opts->learning_rate = real_value(key, &v, 0.0, 1.0, true);
-		else if (strcmp(key, "weight_decay") == 0)
-			opts->weight_decay = real_value(key, &v, 0.0, 1.0, false);
-		else if (strcmp(key, "loss_factor") == 0)
-			opts->loss_factor = real_value(key, &v, 0.0, 1000.0, true);
-		else if (strcmp(key, "latent_dim") == 0)
-			opts->latent_dim = int_value(key, &v, 1, MAX_UNITS);
-		else if (strcmp(key, "encoder_dims") == 0)
-			opts->n_enc = dims_value(key, &v, opts->enc_dims);
-		else if (strcmp(key, "decoder_dims") == 0)
-			opts->n_dec = dims_value(key, &v, opts->dec_dims);
-		else if (strcmp(key, "noise_dim") == 0)
-			opts->noise_dim = int_value(key, &v, 1, MAX_UNITS);
-		else if (strcmp(key, "generator_dims") == 0)
-			opts->n_gen = dims_value(key, &v, opts->gen_dims);
-		else if (strcmp(key, "discriminator_dims") == 0)
-		{
-			opts->n_dis = dims_value(key, &v, opts->dis_dims);
-			if (opts->n_dis == 0)
-				bad_option(key, "an array of 1 to 8 integers from 1 to 4096");
-		}
-		else if (strcmp(key, "pac") == 0)
-			opts->pac = int_value(key, &v, 1, 1000);
-		else if (strcmp(key, "discriminator_learning_rate") == 0)
-			opts->dis_learning_rate = real_value(key, &v, 0.0, 1.0, true);
-		else if (strcmp(key, "discriminator_weight_decay") == 0)
-			opts->dis_weight_decay = real_value(key, &v, 0.0, 1.0, false);
-		else if (strcmp(key, "discriminator_steps") == 0)
-			opts->dis_steps = int_value(key, &v, 1, 100);
-		else if (strcmp(key, "gradient_penalty") == 0)
-			opts->gradient_penalty = real_value(key, &v, 0.0, 1e6, false);
-		else if (strcmp(key, "gumbel_tau") == 0)
-			opts->gumbel_tau = real_value(key, &v, 0.0, 100.0, true);
-		else if (strcmp(key, "generator_average") == 0)
-			opts->generator_average = real_value(key, &v, 0.0, 0.9999, false);
-		else if (strcmp(key, "log_frequency") == 0)
-		{
-			if (v.type != jbvBool)
-				bad_option(key, "true or false");
-			opts->log_frequency = v.val.boolean;
-		}
-		else if (strcmp(key, "max_modes") == 0)
-			opts->max_modes = int_value(key, &v, 1, 64);
-		else if (strcmp(key, "max_categories") == 0)
-			opts->max_categories = int_value(key, &v, 1, 1000000);
-		else if (strcmp(key, "progress_every") == 0)
-		{
-			opts->progress_every = int_value(key, &v, 0, 1000000);
-			progress_given = true;
-		}
-		else if (strcmp(key, "calibrate") == 0)
-		{
-			if (v.type != jbvBool)
-				bad_option(key, "true or false");
-			opts->calibrate = v.val.boolean;
-		}
-		else if (strcmp(key, "exclude") == 0)
-		{
-			const char *expected = "an array of column names";
-			ListCell   *lc;
-
-			foreach(lc, array_elements(key, &v, expected))
-			{
-				JsonbValue *e = lfirst(lc);
-
-				if (e->type != jbvString)
-					bad_option(key, expected);
-				opts->exclude = lappend(opts->exclude,
-										pnstrdup(e->val.string.val, e->val.string.len));
-			}
-		}
-		else
-			ereport(ERROR,
-					(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
-					 errmsg("unrecognized training option \"%s\"", key),
-					 errhint("Valid options are epochs, batch_size, seed, learning_rate, weight_decay, max_modes, max_categories, progress_every and exclude; "
-							 "for a VAE also loss_factor, latent_dim, encoder_dims, decoder_dims and calibrate; "
-							 "for a GAN also noise_dim, generator_dims, discriminator_dims, pac, discriminator_learning_rate, discriminator_weight_decay, discriminator_steps, gradient_penalty, gumbel_tau, log_frequency and generator_average.")));
+		o = find_option(key);
+		if (o == NULL || !has_option(o, kind))
+			reject_option(key, o, kind);
+		set_option(o, &v, opts);
+		given[o - train_options] = true;
 	}
-	/* CTGAN asserts this too: the discriminator sees whole pac groups */
-	if (kind == AIGC_KIND_GAN && opts->batch_size % opts->pac != 0)
-		ereport(ERROR,
-				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
-				 errmsg("training option \"batch_size\" (%d) must be a multiple of \"pac\" (%d)",
-						opts->batch_size, opts->pac)));
-	if (!progress_given)
-		opts->progress_every = Max(1, opts->epochs / 10);
-}
-
-static void
-append_dims(StringInfo buf, const char *key, const int *dims, int n)
-{
-	appendStringInfo(buf, ", \"%s\": [", key);
-	for (int i = 0; i < n; i++)
-		appendStringInfo(buf, "%s%d", i > 0 ? ", " : "", dims[i]);
-	appendStringInfoChar(buf, ']');
+	for (int i = 0; i < NOPTIONS; i++)
+		if (has_option(&train_options[i], kind) && train_options[i].finish != NULL)
+			train_options[i].finish(&train_options[i], opts, given[i]);
 }
 
 /* Shortest exact decimal form: 1e-5 is stored as 1e-05, not 1.0000000000000001e-05 */
@@ -358,55 +593,70 @@ shortest(double v)
 	return buf;
 }
 
-/* The effective options, including the seed drawn when none was given */
+/* o's value in opts as JSON */
+static void
+append_value(StringInfo buf, const TrainOption *o, const AigcTrainOptions *opts)
+{
+	const char *field = (const char *) opts + o->offset;
+
+	switch (o->type)
+	{
+		case OPT_INT:
+			appendStringInfo(buf, "%d", *(const int *) field);
+			break;
+		case OPT_REAL:
+			appendStringInfoString(buf, shortest(*(const double *) field));
+			break;
+		case OPT_BOOL:
+			appendStringInfoString(buf, *(const bool *) field ? "true" : "false");
+			break;
+		case OPT_SEED:
+			appendStringInfo(buf, INT64_FORMAT, (int64) *(const uint64 *) field);
+			break;
+		case OPT_DIMS:
+			{
+				int			n = *(const int *) ((const char *) opts + o->count_offset);
+
+				appendStringInfoChar(buf, '[');
+				for (int i = 0; i < n; i++)
+					appendStringInfo(buf, "%s%d", i > 0 ? ", " : "",
+									 ((const int *) field)[i]);
+				appendStringInfoChar(buf, ']');
+				break;
+			}
+		case OPT_NAMES:
+			{
+				ListCell   *lc;
+
+				appendStringInfoChar(buf, '[');
+				foreach(lc, *(List *const *) field)
+				{
+					if (lc != list_head(*(List *const *) field))
+						appendStringInfoString(buf, ", ");
+					escape_json(buf, lfirst(lc));
+				}
+				appendStringInfoChar(buf, ']');
+				break;
+			}
+	}
+}
+
 Jsonb *
 aigc_train_options_jsonb(const AigcTrainOptions *opts, AigcModelKind kind)
 {
 	StringInfoData buf;
-	ListCell   *lc;
-	bool		first = true;
 
 	initStringInfo(&buf);
-	appendStringInfo(&buf, "{\"kind\": \"%s\", \"epochs\": %d, \"batch_size\": %d, "
-					 "\"seed\": " INT64_FORMAT ", \"learning_rate\": %s, "
-					 "\"weight_decay\": %s",
-					 aigc_kind_name(kind), opts->epochs, opts->batch_size,
-					 (int64) opts->seed, shortest(opts->learning_rate),
-					 shortest(opts->weight_decay));
-	if (kind == AIGC_KIND_GAN)
+	appendStringInfo(&buf, "{\"kind\": \"%s\"", aigc_kind_name(kind));
+	for (int i = 0; i < NOPTIONS; i++)
 	{
-		appendStringInfo(&buf, ", \"noise_dim\": %d", opts->noise_dim);
-		append_dims(&buf, "generator_dims", opts->gen_dims, opts->n_gen);
-		append_dims(&buf, "discriminator_dims", opts->dis_dims, opts->n_dis);
-		appendStringInfo(&buf, ", \"pac\": %d, \"discriminator_learning_rate\": %s, "
-						 "\"discriminator_weight_decay\": %s, "
-						 "\"discriminator_steps\": %d, \"gradient_penalty\": %s, "
-						 "\"gumbel_tau\": %s, \"log_frequency\": %s, "
-						 "\"generator_average\": %s",
-						 opts->pac, shortest(opts->dis_learning_rate),
-						 shortest(opts->dis_weight_decay), opts->dis_steps,
-						 shortest(opts->gradient_penalty), shortest(opts->gumbel_tau),
-						 opts->log_frequency ? "true" : "false",
-						 shortest(opts->generator_average));
+		const TrainOption *o = &train_options[i];
+
+		if (!o->stored || !has_option(o, kind))
+			continue;
+		appendStringInfo(&buf, ", \"%s\": ", o->name);
+		append_value(&buf, o, opts);
 	}
-	else
-	{
-		appendStringInfo(&buf, ", \"loss_factor\": %s, \"latent_dim\": %d, "
-						 "\"calibrate\": %s",
-						 shortest(opts->loss_factor), opts->latent_dim,
-						 opts->calibrate ? "true" : "false");
-		append_dims(&buf, "encoder_dims", opts->enc_dims, opts->n_enc);
-		append_dims(&buf, "decoder_dims", opts->dec_dims, opts->n_dec);
-	}
-	appendStringInfo(&buf, ", \"max_modes\": %d, \"max_categories\": %d, \"exclude\": [",
-					 opts->max_modes, opts->max_categories);
-	foreach(lc, opts->exclude)
-	{
-		if (!first)
-			appendStringInfoString(&buf, ", ");
-		escape_json(&buf, lfirst(lc));
-		first = false;
-	}
-	appendStringInfoString(&buf, "]}");
-	return DatumGetJsonbP(DirectFunctionCall1(jsonb_in, CStringGetDatum(buf.data)));
+	appendStringInfoChar(&buf, '}');
+	return text_to_jsonb(buf.data);
 }

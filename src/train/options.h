@@ -1,61 +1,29 @@
 /*
  * options.h
  *		Training options: parsed from jsonb, validated, and written back as
- *		the hyperparameters stored with the model.
+ *		the hyperparameters stored with the model, all from one table of
+ *		options (options.c).  Unknown options, and options of another kind,
+ *		are errors.
  */
 #ifndef AIGC_OPTIONS_H
 #define AIGC_OPTIONS_H
 
 #include "postgres.h"
-#include "nodes/pg_list.h"
 #include "utils/jsonb.h"
 
-#include "core/model.h"
+#include "core/kind.h"
+#include "core/train_options.h"
 
-typedef struct AigcTrainOptions
-{
-	int			epochs;
-	int			batch_size;
-	uint64		seed;
-	double		learning_rate;
-	double		weight_decay;
-	double		loss_factor;
-	int			latent_dim;
-	int			n_enc;
-	int			enc_dims[AIGC_MAX_HIDDEN];
-	int			n_dec;
-	int			dec_dims[AIGC_MAX_HIDDEN];
-	/* kind gan */
-	int			noise_dim;
-	int			n_gen;
-	int			gen_dims[AIGC_MAX_HIDDEN];
-	int			n_dis;
-	int			dis_dims[AIGC_MAX_HIDDEN];
-	int			pac;
-	double		dis_learning_rate;
-	double		dis_weight_decay;
-	int			dis_steps;
-	double		gradient_penalty;
-	double		gumbel_tau;
-	bool		log_frequency;
-	double		generator_average;
-	/* both */
-	int			max_modes;
-	int			max_categories;
-	int			progress_every;	/* epochs between NOTICEs, 0 for none */
-	bool		calibrate;		/* match sampled category shares after training */
-	List	   *exclude;		/* column names (char *) */
-} AigcTrainOptions;
-
-/* Options of the other kind are errors, so are unknown ones */
 /* aigc.train_memory_limit, in kB: what a training run's rows may take */
 extern int	aigc_train_memory_limit;
 
 /* Defines the aigc.* settings; called once, when the module loads */
 extern void aigc_define_settings(void);
 
+/* options may be NULL: every option takes the kind's default */
 extern void aigc_parse_train_options(Jsonb *options, AigcModelKind kind,
 									 AigcTrainOptions *opts);
+/* The effective options, the seed drawn included, as stored */
 extern Jsonb *aigc_train_options_jsonb(const AigcTrainOptions *opts,
 									   AigcModelKind kind);
 

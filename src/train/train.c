@@ -1,7 +1,9 @@
 /*
  * train.c
  *		aigc_train(): read the training rows, fit the column transformer,
- *		train the network and store the result as a new model version.
+ *		encode the rows, train the kind's network (through its operations,
+ *		core/kind.h: the training step itself lives beside the kind) and
+ *		store the result as a new model version.
  *
  * A run owns one memory context, deleted at the end; on error the
  * transaction's cleanup releases it with its parent, and the store row is
@@ -28,45 +30,23 @@
 
 #include "core/model.h"
 #include "store/model_store.h"
-#include "core/optimizer.h"
-#include "train/options.h"
 #include "store/reader.h"
+#include "train/options.h"
 
 PG_FUNCTION_INFO_V1(aigc_train_relation);
 PG_FUNCTION_INFO_V1(aigc_train_query);
 
-#define MAX_SERIES 4
-
-/* Per-epoch losses (one series per named loss) and timings of one run */
+/* Per-epoch losses (one series per loss the kind names) and work of one run */
 typedef struct TrainHistory
 {
 	int			epochs;
 	int			nseries;
-	const char *names[MAX_SERIES];
-	double	   *series[MAX_SERIES];
+	const char *const *names;	/* (nseries) */
+	double	   *series[AIGC_MAX_LOSSES];	/* (nseries, epochs) */
 	double		loop_seconds;
-	double		gemm_flops;
-	int64		steps;
-	double		gap_before;		/* largest category-share gap of samples */
-	double		gap_after;
+	AigcTrainWork work;
+	StringInfoData kind_stats;	/* the kind's own ", \"key\": value" pairs */
 } TrainHistory;
-
-/* Prior-shift calibration: a few passes of 10000 samples cost under an epoch */
-#define CALIBRATE_ITERATIONS 5
-#define CALIBRATE_SAMPLES 10000
-
-/*
- * One kind's training as the shared epoch loop drives it: run_epoch trains
- * one epoch, writes one value per series and adds its GEMM work to the
- * history; report words the progress NOTICE.
- */
-typedef struct EpochRunner
-{
-	void		(*run_epoch) (void *state, double *values, TrainHistory *hist);
-	void		(*report) (const char *name, int epoch, int epochs,
-						   const double *values);
-	void	   *state;
-} EpochRunner;
 
 /*
  * Denormal floats make CPU training several times slower and carry no
@@ -104,36 +84,38 @@ seconds_since(instr_time start)
 }
 
 static void
-history_init(TrainHistory *hist, int epochs, int nseries, const char *const *names)
+history_init(TrainHistory *hist, int epochs, const AigcKindOps *ops)
 {
+	Assert(ops->nlosses <= AIGC_MAX_LOSSES);
 	hist->epochs = epochs;
-	hist->nseries = nseries;
-	for (int i = 0; i < nseries; i++)
-	{
-		hist->names[i] = names[i];
+	hist->nseries = ops->nlosses;
+	hist->names = ops->loss_names;
+	for (int i = 0; i < hist->nseries; i++)
 		hist->series[i] = palloc0(sizeof(double) * epochs);
-	}
-	hist->gemm_flops = 0.0;
-	hist->steps = 0;
-	hist->gap_before = hist->gap_after = -1.0;
+	hist->work.gemm_flops = 0.0;
+	hist->work.steps = 0;
+	initStringInfo(&hist->kind_stats);
 }
 
+/* The kind's epochs, with the divergence check and the progress NOTICEs */
 static void
-run_epochs(const char *name, const AigcTrainOptions *opts,
-		   const EpochRunner *runner, TrainHistory *hist)
+run_epochs(const char *name, const AigcKindOps *ops, void *run,
+		   const AigcTrainOptions *opts, TrainHistory *hist)
 {
 	instr_time	start;
+	StringInfoData progress;
 
+	initStringInfo(&progress);
 	INSTR_TIME_SET_CURRENT(start);
 	for (int epoch = 0; epoch < opts->epochs; epoch++)
 	{
-		double		values[MAX_SERIES];
+		double		losses[AIGC_MAX_LOSSES];
 
-		runner->run_epoch(runner->state, values, hist);
+		ops->train_epoch(run, losses, &hist->work);
 		for (int i = 0; i < hist->nseries; i++)
 		{
-			hist->series[i][epoch] = values[i];
-			if (!isfinite(values[i]))
+			hist->series[i][epoch] = losses[i];
+			if (!isfinite(losses[i]))
 				ereport(ERROR,
 						(errcode(ERRCODE_NUMERIC_VALUE_OUT_OF_RANGE),
 						 errmsg("training of model \"%s\" diverged at epoch %d", name, epoch + 1),
@@ -141,162 +123,45 @@ run_epochs(const char *name, const AigcTrainOptions *opts,
 		}
 		if (opts->progress_every > 0 &&
 			((epoch + 1) % opts->progress_every == 0 || epoch + 1 == opts->epochs))
-			runner->report(name, epoch + 1, opts->epochs, values);
+		{
+			resetStringInfo(&progress);
+			ops->describe_losses(&progress, losses);
+			ereport(NOTICE,
+					(errmsg("aigc_train \"%s\": epoch %d/%d, %s",
+							name, epoch + 1, opts->epochs, progress.data)));
+		}
 	}
 	hist->loop_seconds = seconds_since(start);
 }
 
-/* The VAE: shuffled mini-batches over every row, once per epoch */
-typedef struct VaeRun
-{
-	AigcVae    *vae;
-	AigcVaeBuffers buf;
-	AigcAdam	adam;
-	const float *x;
-	int64		nrows;
-	int			dim;
-	int			batch;
-	int64		nbatches;
-	int64	   *perm;
-	float	   *xb;
-	AigcRng    *rng;
-} VaeRun;
-
-static void
-vae_epoch(void *state, double *values, TrainHistory *hist)
-{
-	VaeRun	   *run = state;
-	double		recon_sum = 0.0,
-				kl_sum = 0.0;
-
-	aigc_rng_shuffle(run->rng, run->perm, run->nrows);
-	for (int64 b = 0; b < run->nbatches; b++)
-	{
-		int64		first = b * run->batch;
-		int			n = (int) Min((int64) run->batch, run->nrows - first);
-		double		recon,
-					kl;
-
-		CHECK_FOR_INTERRUPTS();
-		for (int r = 0; r < n; r++)
-			memcpy(run->xb + (Size) r * run->dim,
-				   run->x + (Size) run->perm[first + r] * run->dim,
-				   sizeof(float) * run->dim);
-		aigc_vae_forward_backward(run->vae, &run->buf, run->xb, n, run->rng,
-								  true, &recon, &kl);
-		aigc_adam_step(&run->adam);
-		aigc_vae_clamp_sigma(run->vae);
-		recon_sum += recon / run->nbatches;
-		kl_sum += kl / run->nbatches;
-		hist->gemm_flops += aigc_vae_step_flops(run->vae, n);
-		hist->steps++;
-	}
-	values[0] = recon_sum + kl_sum;
-	values[1] = recon_sum;
-	values[2] = kl_sum;
-}
-
-static void
-vae_report(const char *name, int epoch, int epochs, const double *values)
-{
-	ereport(NOTICE,
-			(errmsg("aigc_train \"%s\": epoch %d/%d, loss %.4f (reconstruction %.4f, KL %.4f)",
-					name, epoch, epochs, values[0], values[1], values[2])));
-}
-
-static void
-train_vae(const char *name, AigcVae *vae, const float *x, int64 nrows, int dim,
-		  const AigcTrainOptions *opts, AigcRng *rng, TrainHistory *hist)
-{
-	static const char *const names[] = {"loss", "reconstruction", "kl"};
-	VaeRun		run;
-	EpochRunner runner = {vae_epoch, vae_report, &run};
-
-	run.vae = vae;
-	run.x = x;
-	run.nrows = nrows;
-	run.dim = dim;
-	run.batch = (int) Min((int64) opts->batch_size, nrows);
-	run.nbatches = (nrows + run.batch - 1) / run.batch;
-	run.perm = palloc(sizeof(int64) * nrows);
-	run.xb = palloc(sizeof(float) * (Size) run.batch * dim);
-	run.rng = rng;
-	aigc_vae_buffers_init(&run.buf, vae, run.batch);
-	aigc_adam_init(&run.adam, vae->params, vae->nparams, opts->learning_rate,
-				   0.9, 0.999, opts->weight_decay);
-	for (int64 i = 0; i < nrows; i++)
-		run.perm[i] = i;
-	history_init(hist, opts->epochs, lengthof(names), names);
-	run_epochs(name, opts, &runner, hist);
-	if (opts->calibrate)
-		aigc_vae_calibrate_marginals(vae, &run.buf, x, nrows, rng,
-									 CALIBRATE_ITERATIONS, CALIBRATE_SAMPLES,
-									 &hist->gap_before, &hist->gap_after);
-}
-
 /*
- * The GAN: CTGAN's epoch is max(rows / batch, 1) steps, each of
- * discriminator_steps discriminator updates and one generator update on
- * batches drawn by training-by-sampling.
+ * Build the kind's network for the encoded rows and train it, with
+ * denormals flushed: they make CPU training several times slower.
  */
-typedef struct GanRun
-{
-	AigcGanTrainer trainer;
-	int64		steps_per_epoch;
-	double		step_flops;
-	AigcRng    *rng;
-} GanRun;
-
 static void
-gan_epoch(void *state, double *values, TrainHistory *hist)
+train_network(const char *name, AigcModel *model, const float *encoded,
+			  int64 nrows, const AigcTrainOptions *opts, AigcRng *rng,
+			  TrainHistory *hist)
 {
-	GanRun	   *run = state;
+	const AigcKindOps *ops = model->ops;
+	unsigned int float_mode = flush_denormals();
 
-	memset(values, 0, sizeof(double) * 4);
-	for (int64 s = 0; s < run->steps_per_epoch; s++)
+	PG_TRY();
 	{
-		AigcGanStepLosses l;
+		void	   *cfg = ops->config_from_options(opts, model->tf.dim);
+		void	   *run;
 
-		CHECK_FOR_INTERRUPTS();
-		aigc_gan_train_step(&run->trainer, run->rng, &l);
-		values[0] += l.generator / run->steps_per_epoch;
-		values[1] += l.discriminator / run->steps_per_epoch;
-		values[2] += l.penalty / run->steps_per_epoch;
-		values[3] += l.cross_entropy / run->steps_per_epoch;
-		hist->gemm_flops += run->step_flops;
-		hist->steps++;
+		model->net = ops->init(cfg, model->tf.spans, model->tf.nspans, rng);
+		run = ops->train_begin(model->net, encoded, nrows, opts, rng);
+		history_init(hist, opts->epochs, ops);
+		run_epochs(name, ops, run, opts, hist);
+		ops->train_end(run, &hist->kind_stats);
 	}
-}
-
-static void
-gan_report(const char *name, int epoch, int epochs, const double *values)
-{
-	ereport(NOTICE,
-			(errmsg("aigc_train \"%s\": epoch %d/%d, generator loss %.4f, discriminator loss %.4f (gradient penalty %.4f, cross-entropy %.4f)",
-					name, epoch, epochs, values[0], values[1], values[2], values[3])));
-}
-
-static void
-train_gan(const char *name, AigcGan *gan, const float *x, int64 nrows,
-		  const AigcTrainOptions *opts, AigcRng *rng, TrainHistory *hist)
-{
-	static const char *const names[] = {
-		"generator", "discriminator", "gradient_penalty", "cross_entropy"
-	};
-	GanRun		run;
-	EpochRunner runner = {gan_epoch, gan_report, &run};
-
-	aigc_gan_trainer_init(&run.trainer, gan, x, nrows, opts->batch_size,
-						  opts->log_frequency, opts->gradient_penalty, opts->dis_steps,
-						  opts->generator_average,
-						  opts->learning_rate, opts->weight_decay,
-						  opts->dis_learning_rate, opts->dis_weight_decay);
-	run.steps_per_epoch = Max(nrows / opts->batch_size, 1);
-	run.step_flops = aigc_gan_step_flops(gan, opts->batch_size, opts->dis_steps);
-	run.rng = rng;
-	history_init(hist, opts->epochs, lengthof(names), names);
-	run_epochs(name, opts, &runner, hist);
-	aigc_gan_trainer_finish(&run.trainer, rng);
+	PG_FINALLY();
+	{
+		restore_float_mode(float_mode);
+	}
+	PG_END_TRY();
 }
 
 static Jsonb *
@@ -376,6 +241,140 @@ fit_rows(AigcTrainingData *td, const AigcTransformer *tf, int64 budget,
 	td->nrows = keep;
 }
 
+/*
+ * The rows to learn from, at most half of aigc.train_memory_limit of them
+ * as read (budget); returns the number of rows scanned.
+ */
+static int64
+read_rows(FunctionCallInfo fcinfo, bool from_query, const char *name,
+		  AigcTrainOptions *opts, int64 budget, AigcRng *rng,
+		  AigcTrainingData *td)
+{
+	int64		scanned;
+
+	if (from_query)
+		scanned = aigc_read_query_sample(text_to_cstring(PG_GETARG_TEXT_PP(1)),
+										 opts->exclude, opts->max_categories, 0,
+										 budget, rng, td);
+	else
+		scanned = aigc_read_relation_sample(PG_GETARG_OID(1), opts->exclude,
+											opts->max_categories, 0, budget,
+											rng, td);
+	if (td->nrows == 0)
+		ereport(ERROR,
+				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
+				 errmsg("cannot train model \"%s\": %s has no rows", name,
+						from_query ? "the query" : td->source)));
+	/* what was excluded in the end, key columns included, is stored */
+	opts->exclude = td->excluded;
+	return scanned;
+}
+
+/*
+ * A model of kind with the column transformer fitted to the rows read,
+ * which are then cut down to what fits encoded in budget bytes.
+ */
+static AigcModel *
+fit_columns(const char *name, AigcModelKind kind, AigcTrainingData *td,
+			const AigcTrainOptions *opts, int64 budget, int64 scanned,
+			AigcRng *rng)
+{
+	AigcModel  *model = palloc0(sizeof(AigcModel));
+
+	model->kind = kind;
+	model->ops = aigc_kind_ops(kind);
+	model->tf.ncols = td->ncols;
+	model->tf.cols = td->cols;
+	model->nexcluded = list_length(td->excluded);
+	model->excluded = palloc(sizeof(char *) * (model->nexcluded + 1));
+	for (int i = 0; i < model->nexcluded; i++)
+		model->excluded[i] = list_nth(td->excluded, i);
+	aigc_transformer_fit(&model->tf, td->data, td->nrows, opts->max_modes, rng);
+	fit_rows(td, &model->tf, budget, rng);
+	if (td->nrows < scanned)
+		ereport(NOTICE,
+				(errmsg("training model \"%s\" on a uniform sample of " INT64_FORMAT " of the " INT64_FORMAT " rows",
+						name, td->nrows, scanned),
+				 errdetail("The rows would not fit in aigc.train_memory_limit (%d kB).",
+						   aigc_train_memory_limit),
+				 errhint("Raise aigc.train_memory_limit to train on more rows.")));
+	return model;
+}
+
+/* (nrows, tf.dim) encoded rows, in chunks so that a cancel is heard */
+static float *
+encode_rows(const AigcTransformer *tf, const AigcTrainingData *td,
+			AigcRng *rng)
+{
+	float	   *encoded = MemoryContextAllocHuge(CurrentMemoryContext,
+												 sizeof(float) * (Size) td->nrows * tf->dim);
+
+	for (int64 first = 0; first < td->nrows; first += 10000)
+	{
+		CHECK_FOR_INTERRUPTS();
+		aigc_transformer_encode(tf, td->data, first,
+								(int) Min((int64) 10000, td->nrows - first),
+								encoded + (Size) first * tf->dim, rng);
+	}
+	return encoded;
+}
+
+static Jsonb *
+loss_jsonb(const TrainHistory *hist)
+{
+	StringInfoData json;
+
+	initStringInfo(&json);
+	appendStringInfoChar(&json, '{');
+	for (int i = 0; i < hist->nseries; i++)
+	{
+		if (i > 0)
+			appendStringInfoString(&json, ", ");
+		append_series(&json, hist->names[i], hist->series[i], hist->epochs);
+	}
+	appendStringInfoChar(&json, '}');
+	return text_to_jsonb(json.data);
+}
+
+static Jsonb *
+stats_jsonb(const AigcModel *model, const TrainHistory *hist, int64 nrows,
+			int64 scanned)
+{
+	StringInfoData json;
+	double		loop = Max(hist->loop_seconds, 1e-9);
+
+	initStringInfo(&json);
+	appendStringInfo(&json, "{\"data_dim\": %d, \"rows_scanned\": " INT64_FORMAT ", "
+					 "\"steps\": " INT64_FORMAT ", \"train_loop_seconds\": %.6g, \"gemm_flops\": %.6g, "
+					 "\"gemm_gflops_per_second\": %.6g, \"rows_epochs_per_second\": %.6g%s}",
+					 model->tf.dim, scanned, hist->work.steps, hist->loop_seconds,
+					 hist->work.gemm_flops, hist->work.gemm_flops / loop / 1e9,
+					 (double) nrows * hist->epochs / loop, hist->kind_stats.data);
+	return text_to_jsonb(json.data);
+}
+
+/* The trained model as a new version in the store; returns the version */
+static int
+store_version(AigcStoreEntry *entry, const char *name, bool from_query,
+			  const AigcModel *model, const AigcTrainOptions *opts,
+			  const AigcTrainingData *td, const TrainHistory *hist,
+			  int64 scanned, instr_time start)
+{
+	memset(entry, 0, sizeof(*entry));
+	entry->name = name;
+	entry->kind = model->ops->name;
+	entry->source_kind = from_query ? "query" : "relation";
+	entry->source = td->source;
+	entry->columns = columns_jsonb(&model->tf);
+	entry->hyperparams = aigc_train_options_jsonb(opts, model->kind);
+	entry->loss = loss_jsonb(hist);
+	entry->train_rows = td->nrows;
+	entry->train_seconds = seconds_since(start);
+	entry->stats = stats_jsonb(model, hist, td->nrows, scanned);
+	entry->weights = aigc_model_serialize(model);
+	return aigc_store_insert(entry);
+}
+
 static Datum
 train_common(FunctionCallInfo fcinfo, bool from_query)
 {
@@ -395,10 +394,8 @@ train_common(FunctionCallInfo fcinfo, bool from_query)
 	int64		budget;
 	int64		scanned;
 	int			version;
-	unsigned int float_mode;
 	Datum		values[7];
 	bool		nulls[7] = {false};
-	StringInfoData json;
 
 	if (PG_ARGISNULL(0) || PG_ARGISNULL(1) || PG_ARGISNULL(2))
 		ereport(ERROR,
@@ -424,125 +421,12 @@ train_common(FunctionCallInfo fcinfo, bool from_query)
 
 	/* half of aigc.train_memory_limit for the rows as read, half encoded */
 	budget = (int64) aigc_train_memory_limit * 1024 / 2;
-	if (from_query)
-		scanned = aigc_read_query_sample(text_to_cstring(PG_GETARG_TEXT_PP(1)),
-										 opts.exclude, opts.max_categories, 0,
-										 budget, &rng, &td);
-	else
-		scanned = aigc_read_relation_sample(PG_GETARG_OID(1), opts.exclude,
-											opts.max_categories, 0, budget,
-											&rng, &td);
-	if (td.nrows == 0)
-		ereport(ERROR,
-				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
-				 errmsg("cannot train model \"%s\": %s has no rows", name,
-						from_query ? "the query" : td.source)));
-	opts.exclude = td.excluded;
-
-	model = palloc0(sizeof(AigcModel));
-	model->kind = kind;
-	model->tf.ncols = td.ncols;
-	model->tf.cols = td.cols;
-	model->nexcluded = list_length(td.excluded);
-	model->excluded = palloc(sizeof(char *) * (model->nexcluded + 1));
-	for (int i = 0; i < model->nexcluded; i++)
-		model->excluded[i] = list_nth(td.excluded, i);
-	aigc_transformer_fit(&model->tf, td.data, td.nrows, opts.max_modes, &rng);
-	fit_rows(&td, &model->tf, budget, &rng);
-	if (td.nrows < scanned)
-		ereport(NOTICE,
-				(errmsg("training model \"%s\" on a uniform sample of " INT64_FORMAT " of the " INT64_FORMAT " rows",
-						name, td.nrows, scanned),
-				 errdetail("The rows would not fit in aigc.train_memory_limit (%d kB).",
-						   aigc_train_memory_limit),
-				 errhint("Raise aigc.train_memory_limit to train on more rows.")));
-
-	encoded = MemoryContextAllocHuge(run_cxt, sizeof(float) * (Size) td.nrows * model->tf.dim);
-	for (int64 first = 0; first < td.nrows; first += 10000)
-	{
-		CHECK_FOR_INTERRUPTS();
-		aigc_transformer_encode(&model->tf, td.data, first,
-								(int) Min((int64) 10000, td.nrows - first),
-								encoded + (Size) first * model->tf.dim, &rng);
-	}
-
-	float_mode = flush_denormals();
-	PG_TRY();
-	{
-		if (kind == AIGC_KIND_GAN)
-		{
-			AigcGanConfig cfg;
-
-			memset(&cfg, 0, sizeof(cfg));
-			cfg.data_dim = model->tf.dim;
-			cfg.noise_dim = opts.noise_dim;
-			cfg.n_gen = opts.n_gen;
-			memcpy(cfg.gen_dims, opts.gen_dims, sizeof(cfg.gen_dims));
-			cfg.n_dis = opts.n_dis;
-			memcpy(cfg.dis_dims, opts.dis_dims, sizeof(cfg.dis_dims));
-			cfg.pac = opts.pac;
-			cfg.leaky_slope = 0.2;
-			cfg.dropout = 0.5;
-			cfg.tau = opts.gumbel_tau;
-			aigc_gan_init(&model->gan, &cfg, model->tf.spans, model->tf.nspans, &rng);
-			train_gan(name, &model->gan, encoded, td.nrows, &opts, &rng, &hist);
-		}
-		else
-		{
-			AigcVaeConfig cfg;
-
-			cfg.data_dim = model->tf.dim;
-			cfg.latent_dim = opts.latent_dim;
-			cfg.n_enc = opts.n_enc;
-			memcpy(cfg.enc_dims, opts.enc_dims, sizeof(cfg.enc_dims));
-			cfg.n_dec = opts.n_dec;
-			memcpy(cfg.dec_dims, opts.dec_dims, sizeof(cfg.dec_dims));
-			cfg.loss_factor = opts.loss_factor;
-			aigc_vae_init(&model->vae, &cfg, model->tf.spans, model->tf.nspans, &rng);
-			train_vae(name, &model->vae, encoded, td.nrows, model->tf.dim, &opts,
-					  &rng, &hist);
-		}
-	}
-	PG_FINALLY();
-	{
-		restore_float_mode(float_mode);
-	}
-	PG_END_TRY();
-
-	memset(&entry, 0, sizeof(entry));
-	entry.name = name;
-	entry.kind = aigc_kind_name(kind);
-	entry.source_kind = from_query ? "query" : "relation";
-	entry.source = td.source;
-	entry.columns = columns_jsonb(&model->tf);
-	entry.hyperparams = aigc_train_options_jsonb(&opts, kind);
-	initStringInfo(&json);
-	appendStringInfoChar(&json, '{');
-	for (int i = 0; i < hist.nseries; i++)
-	{
-		if (i > 0)
-			appendStringInfoString(&json, ", ");
-		append_series(&json, hist.names[i], hist.series[i], hist.epochs);
-	}
-	appendStringInfoChar(&json, '}');
-	entry.loss = text_to_jsonb(json.data);
-	entry.train_rows = td.nrows;
-	entry.train_seconds = seconds_since(start);
-	resetStringInfo(&json);
-	appendStringInfo(&json, "{\"data_dim\": %d, \"rows_scanned\": " INT64_FORMAT ", "
-					 "\"steps\": " INT64_FORMAT ", \"train_loop_seconds\": %.6g, \"gemm_flops\": %.6g, "
-					 "\"gemm_gflops_per_second\": %.6g, \"rows_epochs_per_second\": %.6g",
-					 model->tf.dim, scanned, hist.steps, hist.loop_seconds, hist.gemm_flops,
-					 hist.gemm_flops / Max(hist.loop_seconds, 1e-9) / 1e9,
-					 (double) td.nrows * opts.epochs / Max(hist.loop_seconds, 1e-9));
-	if (opts.calibrate)
-		appendStringInfo(&json, ", \"share_gap_before_calibration\": %.6g, "
-						 "\"share_gap_after_calibration\": %.6g",
-						 hist.gap_before, hist.gap_after);
-	appendStringInfoChar(&json, '}');
-	entry.stats = text_to_jsonb(json.data);
-	entry.weights = aigc_model_serialize(model);
-	version = aigc_store_insert(&entry);
+	scanned = read_rows(fcinfo, from_query, name, &opts, budget, &rng, &td);
+	model = fit_columns(name, kind, &td, &opts, budget, scanned, &rng);
+	encoded = encode_rows(&model->tf, &td, &rng);
+	train_network(name, model, encoded, td.nrows, &opts, &rng, &hist);
+	version = store_version(&entry, name, from_query, model, &opts, &td, &hist,
+							scanned, start);
 
 	MemoryContextSwitchTo(caller);
 	values[0] = CStringGetTextDatum(name);
@@ -550,7 +434,7 @@ train_common(FunctionCallInfo fcinfo, bool from_query)
 	values[2] = CStringGetTextDatum(entry.kind);
 	values[3] = Int64GetDatum(td.nrows);
 	values[4] = Int32GetDatum(opts.epochs);
-	/* the VAE's total loss; the GAN's generator loss */
+	/* the first loss series: the VAE's total loss, the GAN's generator loss */
 	values[5] = Float8GetDatum(hist.series[0][opts.epochs - 1]);
 	values[6] = Float8GetDatum(entry.train_seconds);
 	MemoryContextDelete(run_cxt);

@@ -130,10 +130,53 @@ INSERT INTO cases (what, sql, expected) VALUES
 ('sgemm benchmark with batch 0', $$SELECT aigc.sgemm_gflops('bad_m', 0)$$, '22023'),
 ('sgemm benchmark for 0 seconds', $$SELECT aigc.sgemm_gflops('bad_m', 10, NULL, 0)$$, '22023');
 
-SELECT plan((SELECT count(*)::int FROM cases) + 2);
+SELECT plan((SELECT count(*)::int FROM cases) + 2 + 8);
 SELECT ok((SELECT count(*) FROM cases) >= 50, 'at least 50 distinct bad calls are listed');
 SELECT is(pg_temp.outcome(sql), expected, format('%s: %s', what, expected)) FROM cases ORDER BY id;
 SELECT is((SELECT count(*)::int FROM aigc_sample(NULL::bad_t, 'bad_m', 3)), 3, 'the backend is alive and well after all of them');
+
+-- Training options from the table of options (kinds refactor): numbers no
+-- numeric type holds get the option's name and range, never a conversion
+-- error echoing the digits; hints name the kind's options.
+CREATE FUNCTION pg_temp.option_error(options text, kind text DEFAULT 'vae') RETURNS text
+LANGUAGE plpgsql AS $$
+DECLARE
+    msg text;
+    detail text;
+    hint text;
+BEGIN
+    PERFORM aigc_train('x', 'bad_t'::regclass, kind, options::jsonb);
+    RETURN 'ok';
+EXCEPTION WHEN OTHERS THEN
+    GET STACKED DIAGNOSTICS msg = MESSAGE_TEXT, detail = PG_EXCEPTION_DETAIL,
+                            hint = PG_EXCEPTION_HINT;
+    RETURN concat_ws(' | ', SQLSTATE, msg, nullif(detail, ''), nullif(hint, ''));
+END
+$$;
+SELECT is(pg_temp.option_error('{"epochs": 1e400}'),
+          '22023 | invalid value for training option "epochs" | Expected an integer from 1 to 1000000.',
+          'epochs = 1e400: 22023 naming the option and its range');
+SELECT is(pg_temp.option_error('{"epochs": -1e400}'),
+          '22023 | invalid value for training option "epochs" | Expected an integer from 1 to 1000000.',
+          'epochs = -1e400: 22023 naming the option and its range');
+SELECT is(pg_temp.option_error('{"learning_rate": 1e-400}'),
+          '22023 | invalid value for training option "learning_rate" | Expected a number in (0, 1].',
+          'learning_rate = 1e-400 (zero to a double): the range, not 22003');
+SELECT is(pg_temp.option_error('{"weight_decay": 1e400}'),
+          '22023 | invalid value for training option "weight_decay" | Expected a number in [0, 1].',
+          'weight_decay = 1e400: the range');
+SELECT is(pg_temp.option_error('{"seed": -1e400}'),
+          '22023 | invalid value for training option "seed" | Expected an integer of at most 2^53 in magnitude.',
+          'seed = -1e400: the range');
+SELECT is(pg_temp.option_error('{"generator_dims": [1e400]}', 'gan'),
+          '22023 | invalid value for training option "generator_dims" | Expected an integer from 1 to 4096.',
+          'a hidden layer of 1e400 units: the range of a layer');
+SELECT is(pg_temp.option_error('{"calibrate": true}', 'gan'),
+          '22023 | training option "calibrate" does not apply to kind "gan" | It is an option of kind "vae" models.',
+          'calibrate is an option of VAEs only');
+SELECT is(pg_temp.option_error('{"epoch": 3}', 'gan'),
+          '22023 | unrecognized training option "epoch" | Valid options for kind "gan" are epochs, batch_size, seed, learning_rate, weight_decay, max_modes, max_categories, progress_every, exclude, noise_dim, generator_dims, discriminator_dims, pac, discriminator_learning_rate, discriminator_weight_decay, discriminator_steps, gradient_penalty, gumbel_tau, log_frequency and generator_average.',
+          'the hint of an unknown option lists the options of the kind');
 
 SELECT * FROM finish();
 ROLLBACK;

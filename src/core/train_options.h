@@ -1,0 +1,50 @@
+/*
+ * train_options.h
+ *		The effective training options of a run, as the kinds read them.
+ *		train/options.c fills them from jsonb through its table of options
+ *		(defaults per kind, ranges, which kinds accept each).
+ */
+#ifndef AIGC_TRAIN_OPTIONS_H
+#define AIGC_TRAIN_OPTIONS_H
+
+#include "postgres.h"
+
+#include "core/layers.h"
+
+typedef struct AigcTrainOptions
+{
+	/* every kind */
+	int			epochs;
+	int			batch_size;
+	uint64		seed;
+	double		learning_rate;
+	double		weight_decay;
+	int			max_modes;
+	int			max_categories;
+	int			progress_every; /* epochs between NOTICEs, 0 for none */
+	struct List *exclude;		/* column names (char *) */
+	/* kind vae */
+	double		loss_factor;
+	int			latent_dim;
+	int			n_enc;
+	int			enc_dims[AIGC_MAX_HIDDEN];
+	int			n_dec;
+	int			dec_dims[AIGC_MAX_HIDDEN];
+	bool		calibrate;		/* match sampled category shares after training */
+	/* kind gan */
+	int			noise_dim;
+	int			n_gen;
+	int			gen_dims[AIGC_MAX_HIDDEN];
+	int			n_dis;
+	int			dis_dims[AIGC_MAX_HIDDEN];
+	int			pac;
+	double		dis_learning_rate;
+	double		dis_weight_decay;
+	int			dis_steps;
+	double		gradient_penalty;
+	double		gumbel_tau;
+	bool		log_frequency;
+	double		generator_average;
+} AigcTrainOptions;
+
+#endif
