@@ -17,6 +17,7 @@
 #include "utils/fmgrprotos.h"
 #include "utils/json.h"
 #include "utils/guc.h"
+#include "utils/memutils.h"
 #include "utils/numeric.h"
 
 #include "options.h"
@@ -29,9 +30,10 @@ void
 aigc_define_settings(void)
 {
 	DefineCustomIntVariable("aigc.train_memory_limit",
-							"Memory a training run may use for the rows it learns from.",
-							"A table whose rows do not fit is trained on a uniform random "
-							"sample of them; the network's own weights come on top.",
+							"Memory a training run may use for its network and the rows it learns from.",
+							"Options whose network does not fit are refused; a table whose "
+							"rows do not fit in what the network leaves is trained on a "
+							"uniform random sample of them.",
 							&aigc_train_memory_limit,
 							1024 * 1024, 1024, MAX_KILOBYTES,
 							PGC_USERSET, GUC_UNIT_KB,
@@ -48,13 +50,45 @@ bad_option(const char *key, const char *expected)
 			 errdetail("Expected %s.", expected)));
 }
 
+/* -1, 0 or 1 as |num| is below, at or above the decimal text bound */
+static int
+abs_cmp(Numeric num, const char *bound)
+{
+	Datum		abs = DirectFunctionCall1(numeric_abs, NumericGetDatum(num));
+	Datum		b = DirectFunctionCall3(numeric_in, CStringGetDatum(bound),
+										ObjectIdGetDatum(InvalidOid),
+										Int32GetDatum(-1));
+
+	return DatumGetInt32(DirectFunctionCall2(numeric_cmp, abs, b));
+}
+
+/*
+ * Converting a numeric beyond double's range fails with all its digits in
+ * the message (1e400 is valid JSON), so callers check first: false for NaN,
+ * infinity and magnitudes over 1e300; magnitudes under 1e-300 count as 0.
+ */
+bool
+aigc_numeric_to_double(Numeric num, double *out)
+{
+	if (numeric_is_nan(num) || numeric_is_inf(num) || abs_cmp(num, "1e300") > 0)
+		return false;
+	if (abs_cmp(num, "1e-300") < 0)
+		*out = 0.0;
+	else
+		*out = DatumGetFloat8(DirectFunctionCall1(numeric_float8,
+												  NumericGetDatum(num)));
+	return true;
+}
+
+/* A JSON number, refused with the expected range when out of double's */
 static double
 number_value(const char *key, const JsonbValue *v, const char *expected)
 {
-	if (v->type != jbvNumeric)
+	double		d;
+
+	if (v->type != jbvNumeric || !aigc_numeric_to_double(v->val.numeric, &d))
 		bad_option(key, expected);
-	return DatumGetFloat8(DirectFunctionCall1(numeric_float8,
-											  NumericGetDatum(v->val.numeric)));
+	return d;
 }
 
 static int
@@ -169,9 +203,6 @@ set_defaults(AigcModelKind kind, AigcTrainOptions *opts)
 	memset(opts, 0, sizeof(*opts));
 	opts->epochs = 300;
 	opts->batch_size = 500;
-	/* within 2^53 so the stored seed can be passed back as a JSON number */
-	opts->seed = pg_prng_uint64_range(&pg_global_prng_state, 0,
-									  (UINT64CONST(1) << 53) - 1);
 	opts->max_modes = 10;
 	opts->max_categories = 1000;
 	opts->exclude = NIL;
@@ -218,6 +249,9 @@ aigc_parse_train_options(Jsonb *options, AigcModelKind kind,
 	bool		progress_given = false;
 
 	set_defaults(kind, opts);
+	/* within 2^53 so the stored seed can be passed back as a JSON number */
+	opts->seed = pg_prng_uint64_range(&pg_global_prng_state, 0,
+									  (UINT64CONST(1) << 53) - 1);
 	if (options == NULL)
 		options = DatumGetJsonbP(DirectFunctionCall1(jsonb_in, CStringGetDatum("{}")));
 	if (!JB_ROOT_IS_OBJECT(options) || JB_ROOT_IS_SCALAR(options))
@@ -243,10 +277,11 @@ aigc_parse_train_options(Jsonb *options, AigcModelKind kind,
 			opts->batch_size = int_value(key, &v, 1, 1000000);
 		else if (strcmp(key, "seed") == 0)
 		{
-			double		d = number_value(key, &v, "an integer");
+			const char *expected = "an integer of at most 2^53 in magnitude";
+			double		d = number_value(key, &v, expected);
 
 			if (isnan(d) || d != floor(d) || fabs(d) > 9.007199254740992e15)
-				bad_option(key, "an integer of at most 2^53 in magnitude");
+				bad_option(key, expected);
 			opts->seed = (uint64) (int64) d;
 		}
 		else if (strcmp(key, "learning_rate") == 0)
@@ -409,4 +444,173 @@ aigc_train_options_jsonb(const AigcTrainOptions *opts, AigcModelKind kind)
 	}
 	appendStringInfoString(&buf, "]}");
 	return DatumGetJsonbP(DirectFunctionCall1(jsonb_in, CStringGetDatum(buf.data)));
+}
+
+void
+aigc_vae_config_from_options(const AigcTrainOptions *opts, int data_dim,
+							 AigcVaeConfig *cfg)
+{
+	memset(cfg, 0, sizeof(*cfg));
+	cfg->data_dim = data_dim;
+	cfg->latent_dim = opts->latent_dim;
+	cfg->n_enc = opts->n_enc;
+	memcpy(cfg->enc_dims, opts->enc_dims, sizeof(cfg->enc_dims));
+	cfg->n_dec = opts->n_dec;
+	memcpy(cfg->dec_dims, opts->dec_dims, sizeof(cfg->dec_dims));
+	cfg->loss_factor = opts->loss_factor;
+}
+
+void
+aigc_gan_config_from_options(const AigcTrainOptions *opts, int data_dim,
+							 int cond_dim, AigcGanConfig *cfg)
+{
+	memset(cfg, 0, sizeof(*cfg));
+	cfg->data_dim = data_dim;
+	cfg->cond_dim = cond_dim;
+	cfg->noise_dim = opts->noise_dim;
+	cfg->n_gen = opts->n_gen;
+	memcpy(cfg->gen_dims, opts->gen_dims, sizeof(cfg->gen_dims));
+	cfg->n_dis = opts->n_dis;
+	memcpy(cfg->dis_dims, opts->dis_dims, sizeof(cfg->dis_dims));
+	cfg->pac = opts->pac;
+	cfg->leaky_slope = 0.2;
+	cfg->dropout = 0.5;
+	cfg->tau = opts->gumbel_tau;
+}
+
+/* What training a network of these options allocates; nrows 0: not known */
+static AigcSizeEstimate
+network_size(const AigcTrainOptions *opts, AigcModelKind kind, int data_dim,
+			 int cond_dim, int64 nrows)
+{
+	AigcSizeEstimate e = {0.0, 0.0};
+
+	if (kind == AIGC_KIND_GAN)
+	{
+		AigcGanConfig cfg;
+
+		aigc_gan_config_from_options(opts, data_dim, cond_dim, &cfg);
+		/* CTGAN draws batch_size rows with replacement, however few there are */
+		aigc_gan_train_size(&cfg, opts->batch_size,
+							opts->generator_average > 0.0, &e);
+	}
+	else
+	{
+		AigcVaeConfig cfg;
+
+		aigc_vae_config_from_options(opts, data_dim, &cfg);
+		aigc_vae_train_size(&cfg, (int) Max(Min((int64) opts->batch_size, nrows), 1),
+							&e);
+	}
+	return e;
+}
+
+/* How far over its limits an estimate is: above 1 is too large */
+static double
+size_excess(const AigcSizeEstimate *e, double limit)
+{
+	return Max(e->total / limit, e->largest / (double) MaxAllocSize);
+}
+
+/* The options that size the network */
+static const char *const size_options[] = {
+	"batch_size", "latent_dim", "encoder_dims", "decoder_dims", "noise_dim",
+	"generator_dims", "discriminator_dims", "pac"
+};
+
+static void
+reset_size_option(AigcTrainOptions *opts, const AigcTrainOptions *def,
+				  const char *key)
+{
+	if (strcmp(key, "batch_size") == 0)
+		opts->batch_size = def->batch_size;
+	else if (strcmp(key, "latent_dim") == 0)
+		opts->latent_dim = def->latent_dim;
+	else if (strcmp(key, "encoder_dims") == 0)
+	{
+		opts->n_enc = def->n_enc;
+		memcpy(opts->enc_dims, def->enc_dims, sizeof(opts->enc_dims));
+	}
+	else if (strcmp(key, "decoder_dims") == 0)
+	{
+		opts->n_dec = def->n_dec;
+		memcpy(opts->dec_dims, def->dec_dims, sizeof(opts->dec_dims));
+	}
+	else if (strcmp(key, "noise_dim") == 0)
+		opts->noise_dim = def->noise_dim;
+	else if (strcmp(key, "generator_dims") == 0)
+	{
+		opts->n_gen = def->n_gen;
+		memcpy(opts->gen_dims, def->gen_dims, sizeof(opts->gen_dims));
+	}
+	else if (strcmp(key, "discriminator_dims") == 0)
+	{
+		opts->n_dis = def->n_dis;
+		memcpy(opts->dis_dims, def->dis_dims, sizeof(opts->dis_dims));
+	}
+	else if (strcmp(key, "pac") == 0)
+		opts->pac = def->pac;
+}
+
+double
+aigc_check_network_size(const AigcTrainOptions *opts, AigcModelKind kind,
+						int data_dim, int cond_dim, int64 nrows)
+{
+	double		limit = (double) aigc_train_memory_limit * 1024.0;
+	AigcSizeEstimate e = network_size(opts, kind, data_dim, cond_dim, nrows);
+	AigcTrainOptions def;
+	const char *culprit = NULL;
+	double		best;
+	char	   *over;
+	char	   *rows;
+
+	if (size_excess(&e, limit) <= 1.0)
+		return e.total;
+
+	/* blame the option whose default would shrink the network the most */
+	best = size_excess(&e, limit);
+	set_defaults(kind, &def);
+	for (int i = 0; i < lengthof(size_options); i++)
+	{
+		AigcTrainOptions o = *opts;
+		AigcSizeEstimate r;
+		const char *key = size_options[i];
+
+		if (key_in(key, kind == AIGC_KIND_GAN ? vae_only : gan_only,
+				   kind == AIGC_KIND_GAN ? lengthof(vae_only) : lengthof(gan_only)))
+			continue;
+		reset_size_option(&o, &def, key);
+		r = network_size(&o, kind, data_dim, cond_dim, nrows);
+		if (size_excess(&r, limit) < best)
+		{
+			best = size_excess(&r, limit);
+			culprit = key;
+		}
+	}
+
+	if (e.total > limit)
+		over = psprintf("an estimated %.0f bytes, over aigc.train_memory_limit (%.0f bytes)",
+						e.total, limit);
+	else
+		over = psprintf("one allocation of an estimated %.0f bytes, over the largest PostgreSQL makes (%zu bytes)",
+						e.largest, (size_t) MaxAllocSize);
+	rows = nrows > 0 ? psprintf("rows of %d encoded values", data_dim) :
+		pstrdup("the narrowest rows (before the rows are read)");
+	if (culprit != NULL)
+		ereport(ERROR,
+				(errcode(ERRCODE_PROGRAM_LIMIT_EXCEEDED),
+				 errmsg("training option \"%s\" makes the network too large: %s",
+						culprit, over),
+				 errdetail("The estimate counts the weights, their gradients, the optimiser's state, the stored copy and the batch buffers for %s.",
+						   rows),
+				 errhint("Make \"%s\" smaller%s.", culprit,
+						 e.total > limit ? " or raise aigc.train_memory_limit" : "")));
+	ereport(ERROR,
+			(errcode(ERRCODE_PROGRAM_LIMIT_EXCEEDED),
+			 errmsg("the network for rows of %d encoded values is too large: %s",
+					data_dim, over),
+			 errdetail("The estimate counts the weights, their gradients, the optimiser's state, the stored copy and the batch buffers."),
+			 errhint("Exclude wide columns, lower max_categories or max_modes%s.",
+					 e.total > limit ? ", or raise aigc.train_memory_limit" : "")));
+	return e.total;				/* keep compiler quiet */
 }

@@ -9,6 +9,7 @@
 #include "postgres.h"
 #include "nodes/pg_list.h"
 #include "utils/jsonb.h"
+#include "utils/numeric.h"
 
 #include "model.h"
 
@@ -48,7 +49,7 @@ typedef struct AigcTrainOptions
 } AigcTrainOptions;
 
 /* Options of the other kind are errors, so are unknown ones */
-/* aigc.train_memory_limit, in kB: what a training run's rows may take */
+/* aigc.train_memory_limit, in kB: what a training run's network and rows may take */
 extern int	aigc_train_memory_limit;
 
 /* Defines the aigc.* settings; called once, when the module loads */
@@ -58,5 +59,30 @@ extern void aigc_parse_train_options(Jsonb *options, AigcModelKind kind,
 									 AigcTrainOptions *opts);
 extern Jsonb *aigc_train_options_jsonb(const AigcTrainOptions *opts,
 									   AigcModelKind kind);
+
+/*
+ * num as a double, false if NaN, infinite or over 1e300 in magnitude
+ * (converting those fails or echoes every digit); tiny values become 0
+ */
+extern bool aigc_numeric_to_double(Numeric num, double *out);
+
+/* The network configurations the options describe */
+extern void aigc_vae_config_from_options(const AigcTrainOptions *opts,
+										 int data_dim, AigcVaeConfig *cfg);
+extern void aigc_gan_config_from_options(const AigcTrainOptions *opts,
+										 int data_dim, int cond_dim,
+										 AigcGanConfig *cfg);
+
+/*
+ * Bytes the network of these options takes while training (weights,
+ * gradients, Adam state, the stored copy, batch buffers) on rows of
+ * data_dim encoded values, cond_dim of them in categorical one-hots, nrows
+ * of them (0 before the rows are read: as few as one).  ERROR 54000,
+ * naming the option to blame, if that exceeds aigc.train_memory_limit or
+ * one allocation would exceed MaxAllocSize.
+ */
+extern double aigc_check_network_size(const AigcTrainOptions *opts,
+									   AigcModelKind kind, int data_dim,
+									   int cond_dim, int64 nrows);
 
 #endif

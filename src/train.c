@@ -218,7 +218,7 @@ train_vae(const char *name, AigcVae *vae, const float *x, int64 nrows, int dim,
 	run.dim = dim;
 	run.batch = (int) Min((int64) opts->batch_size, nrows);
 	run.nbatches = (nrows + run.batch - 1) / run.batch;
-	run.perm = palloc(sizeof(int64) * nrows);
+	run.perm = MemoryContextAllocHuge(CurrentMemoryContext, sizeof(int64) * nrows);
 	run.xb = palloc(sizeof(float) * (Size) run.batch * dim);
 	run.rng = rng;
 	aigc_vae_buffers_init(&run.buf, vae, run.batch);
@@ -359,7 +359,14 @@ fit_rows(AigcTrainingData *td, const AigcTransformer *tf, int64 budget,
 	for (int c = 0; c < tf->ncols; c++)
 		if (tf->cols[c].kind == AIGC_CATEGORICAL)
 			per_row += sizeof(int64);
-	keep = Max(budget / per_row, 1);
+	if (budget < per_row)
+		ereport(ERROR,
+				(errcode(ERRCODE_PROGRAM_LIMIT_EXCEEDED),
+				 errmsg("the network leaves no room in aigc.train_memory_limit for the training rows"),
+				 errdetail("An encoded row takes " INT64_FORMAT " bytes; " INT64_FORMAT " bytes are left.",
+						   per_row, Max(budget, 0)),
+				 errhint("Raise aigc.train_memory_limit or make the network smaller.")));
+	keep = budget / per_row;
 	if (td->nrows <= keep)
 		return;
 	for (int64 r = 0; r < td->nrows && kept < keep; r++)
@@ -392,7 +399,9 @@ train_common(FunctionCallInfo fcinfo, bool from_query)
 	AigcStoreEntry entry;
 	float	   *encoded;
 	instr_time	start;
+	int64		limit;
 	int64		budget;
+	double		network;
 	int64		scanned;
 	int			version;
 	unsigned int float_mode;
@@ -412,6 +421,13 @@ train_common(FunctionCallInfo fcinfo, bool from_query)
 		ereport(ERROR,
 				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
 				 errmsg("model name must not be empty")));
+	/* a model name may become part of an SQL identifier, as a type's is */
+	if (strlen(name) > NAMEDATALEN - 1)
+		ereport(ERROR,
+				(errcode(ERRCODE_NAME_TOO_LONG),
+				 errmsg("model name is too long"),
+				 errdetail("A model name may have at most %d bytes; this one has %zu.",
+						   NAMEDATALEN - 1, strlen(name))));
 	kind = aigc_kind_from_name(text_to_cstring(PG_GETARG_TEXT_PP(2)));
 
 	run_cxt = AllocSetContextCreate(caller, "aigc_train", ALLOCSET_DEFAULT_SIZES);
@@ -422,8 +438,15 @@ train_common(FunctionCallInfo fcinfo, bool from_query)
 							 &opts);
 	aigc_rng_seed(&rng, opts.seed);
 
-	/* half of aigc.train_memory_limit for the rows as read, half encoded */
-	budget = (int64) aigc_train_memory_limit * 1024 / 2;
+	/*
+	 * The network must fit in aigc.train_memory_limit; the rows get what it
+	 * leaves, half as read and half encoded.  The encoded width is known
+	 * only once the rows are read, so the rows as read get half of what the
+	 * smallest network of these options (rows of one value) leaves, and the
+	 * encoded rows what the actual network and the rows read leave.
+	 */
+	limit = (int64) aigc_train_memory_limit * 1024;
+	budget = (limit - (int64) aigc_check_network_size(&opts, kind, 1, 0, 0)) / 2;
 	if (from_query)
 		scanned = aigc_read_query_sample(text_to_cstring(PG_GETARG_TEXT_PP(1)),
 										 opts.exclude, opts.max_categories, 0,
@@ -448,12 +471,17 @@ train_common(FunctionCallInfo fcinfo, bool from_query)
 	for (int i = 0; i < model->nexcluded; i++)
 		model->excluded[i] = list_nth(td.excluded, i);
 	aigc_transformer_fit(&model->tf, td.data, td.nrows, opts.max_modes, &rng);
-	fit_rows(&td, &model->tf, budget, &rng);
+	network = aigc_check_network_size(&opts, kind, model->tf.dim,
+									  kind == AIGC_KIND_GAN ?
+									  aigc_gan_cond_dim(model->tf.spans, model->tf.nspans) : 0,
+									  td.nrows);
+	fit_rows(&td, &model->tf,
+			 limit - (int64) network - td.nrows * aigc_row_bytes(td.ncols), &rng);
 	if (td.nrows < scanned)
 		ereport(NOTICE,
 				(errmsg("training model \"%s\" on a uniform sample of " INT64_FORMAT " of the " INT64_FORMAT " rows",
 						name, td.nrows, scanned),
-				 errdetail("The rows would not fit in aigc.train_memory_limit (%d kB).",
+				 errdetail("The rows would not fit in what the network leaves of aigc.train_memory_limit (%d kB).",
 						   aigc_train_memory_limit),
 				 errhint("Raise aigc.train_memory_limit to train on more rows.")));
 
@@ -473,17 +501,7 @@ train_common(FunctionCallInfo fcinfo, bool from_query)
 		{
 			AigcGanConfig cfg;
 
-			memset(&cfg, 0, sizeof(cfg));
-			cfg.data_dim = model->tf.dim;
-			cfg.noise_dim = opts.noise_dim;
-			cfg.n_gen = opts.n_gen;
-			memcpy(cfg.gen_dims, opts.gen_dims, sizeof(cfg.gen_dims));
-			cfg.n_dis = opts.n_dis;
-			memcpy(cfg.dis_dims, opts.dis_dims, sizeof(cfg.dis_dims));
-			cfg.pac = opts.pac;
-			cfg.leaky_slope = 0.2;
-			cfg.dropout = 0.5;
-			cfg.tau = opts.gumbel_tau;
+			aigc_gan_config_from_options(&opts, model->tf.dim, 0, &cfg);
 			aigc_gan_init(&model->gan, &cfg, model->tf.spans, model->tf.nspans, &rng);
 			train_gan(name, &model->gan, encoded, td.nrows, &opts, &rng, &hist);
 		}
@@ -491,13 +509,7 @@ train_common(FunctionCallInfo fcinfo, bool from_query)
 		{
 			AigcVaeConfig cfg;
 
-			cfg.data_dim = model->tf.dim;
-			cfg.latent_dim = opts.latent_dim;
-			cfg.n_enc = opts.n_enc;
-			memcpy(cfg.enc_dims, opts.enc_dims, sizeof(cfg.enc_dims));
-			cfg.n_dec = opts.n_dec;
-			memcpy(cfg.dec_dims, opts.dec_dims, sizeof(cfg.dec_dims));
-			cfg.loss_factor = opts.loss_factor;
+			aigc_vae_config_from_options(&opts, model->tf.dim, &cfg);
 			aigc_vae_init(&model->vae, &cfg, model->tf.spans, model->tf.nspans, &rng);
 			train_vae(name, &model->vae, encoded, td.nrows, model->tf.dim, &opts,
 					  &rng, &hist);
