@@ -403,8 +403,8 @@ COMMENT ON FUNCTION aigc.model_cache_loads() IS
     'Number of models this backend has read from aigc.model_store into its cache (once per model and version until invalidated)';
 
 CREATE FUNCTION aigc_score_batch(model text, relation regclass, version integer DEFAULT NULL)
-RETURNS TABLE (row_ctid tid, score float8)
+RETURNS TABLE (row_ctid tid, score float8, row_tableoid oid)
 AS 'MODULE_PATHNAME', 'aigc_score_batch'
 LANGUAGE C STABLE PARALLEL SAFE CALLED ON NULL INPUT COST 100000 ROWS 1000;
 COMMENT ON FUNCTION aigc_score_batch(text, regclass, integer) IS
-    'Score every row of a table or materialized view, many rows per forward pass (faster than aigc_score row by row); join back on ctid';
+    'Score every row of a table or materialized view, many rows per forward pass (faster than aigc_score row by row); join back on tableoid and ctid (a ctid is unique only within one partition or child table)';
