@@ -139,9 +139,11 @@ parse_bound(const AigcColumn *col, const JsonbValue *v, const char *which,
 		type_mismatch(col, "a number, a string in the column's type, an array [min, max] or an object with min and max");
 	if (v->type == jbvNumeric && !aigc_numeric_to_double(v->val.numeric, &unused))
 		not_finite_bound(col, which);
-	d = aigc_label_to_datum(scalar_text(v), col->typid, col->typmod);
-	if (!datum_is_finite(d, col->typid))
+	/* without the typmod first: numeric(p, s) input rejects infinity as an overflow */
+	if (!datum_is_finite(aigc_label_to_datum(scalar_text(v), col->typid, -1),
+						 col->typid))
 		not_finite_bound(col, which);
+	d = aigc_label_to_datum(scalar_text(v), col->typid, col->typmod);
 	*out = aigc_datum_to_double(d, col->typid, col->name);
 	return true;
 }

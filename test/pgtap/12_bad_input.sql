@@ -130,9 +130,42 @@ INSERT INTO cases (what, sql, expected) VALUES
 ('sgemm benchmark with batch 0', $$SELECT aigc.sgemm_gflops('bad_m', 0)$$, '22023'),
 ('sgemm benchmark for 0 seconds', $$SELECT aigc.sgemm_gflops('bad_m', 10, NULL, 0)$$, '22023');
 
-SELECT plan((SELECT count(*)::int FROM cases) + 2);
+-- sizes and limits: the network is sized before it is allocated, numbers are
+-- range-checked before they are converted
+INSERT INTO cases (what, sql, expected) VALUES
+('encoder_dims 8 x 4096: over the memory limit before the scan', $$SELECT aigc_train('x', 'bad_t'::regclass, options => '{"encoder_dims": [4096, 4096, 4096, 4096, 4096, 4096, 4096, 4096]}')$$, '54000'),
+('latent_dim 4096 in a 16 MB limit', $$SELECT set_config('aigc.train_memory_limit', '16MB', true); SELECT aigc_train('x', 'bad_t'::regclass, options => '{"latent_dim": 4096}')$$, '54000'),
+('GAN batch_size 10^6 on one row', $$SELECT aigc_train('x', 'SELECT age, gender FROM bad_t LIMIT 1', 'gan', options => '{"batch_size": 1000000}')$$, '54000'),
+('pac 1000 with a 4096-wide discriminator', $$SELECT aigc_train('x', 'bad_t'::regclass, 'gan', options => '{"pac": 1000, "batch_size": 1000, "discriminator_dims": [4096]}')$$, '54000'),
+('one weight matrix over 1 GB, whatever the memory limit', $$SELECT set_config('aigc.train_memory_limit', '1TB', true); SELECT aigc_train('x', 'bad_wide'::regclass, 'gan', options => '{"pac": 1000, "batch_size": 1000, "discriminator_dims": [4096], "max_modes": 2}')$$, '54000'),
+('model name of 64 bytes',      $$SELECT aigc_train(repeat('n', 64), 'bad_t'::regclass, options => '{"epochs": 1}')$$, '42622'),
+('model name of 32 two-byte characters', $$SELECT aigc_train(repeat('é', 32), 'bad_t'::regclass, options => '{"epochs": 1}')$$, '42622'),
+('model name of 63 bytes',      $$SELECT aigc_train(repeat('n', 63), 'bad_t'::regclass, options => '{"epochs": 1, "progress_every": 0}')$$, 'ok'),
+('sample a model name too long to exist', $$SELECT * FROM aigc_sample(NULL::bad_t, repeat('n', 64), 5)$$, '42704'),
+('score with a model name too long to exist', $$SELECT aigc_score(repeat('n', 64), t) FROM bad_t t LIMIT 1$$, '42704'),
+('drop a model name too long to exist', $$SELECT aigc_drop(repeat('n', 64))$$, '42704'),
+('epochs 1e400',                $$SELECT aigc_train('x', 'bad_t'::regclass, options => '{"epochs": 1e400}')$$, '22023'),
+('batch_size -1e400',           $$SELECT aigc_train('x', 'bad_t'::regclass, options => '{"batch_size": -1e400}')$$, '22023'),
+('learning_rate 1e400',         $$SELECT aigc_train('x', 'bad_t'::regclass, options => '{"learning_rate": 1e400}')$$, '22023'),
+('learning_rate 1e-400 (counts as 0)', $$SELECT aigc_train('x', 'bad_t'::regclass, options => '{"learning_rate": 1e-400}')$$, '22023'),
+('seed 1e400',                  $$SELECT aigc_train('x', 'bad_t'::regclass, options => '{"seed": 1e400}')$$, '22023'),
+('GAN gradient_penalty 1e400',  $$SELECT aigc_train('x', 'bad_t'::regclass, 'gan', options => '{"gradient_penalty": 1e400}')$$, '22023'),
+('condition min "NaN"',         $$SELECT * FROM aigc_sample(NULL::bad_t, 'bad_m', 5, conditions => '{"monthly_wage": {"min": "NaN"}}')$$, '22023'),
+('condition max "Infinity"',    $$SELECT * FROM aigc_sample(NULL::bad_t, 'bad_m', 5, conditions => '{"monthly_wage": {"max": "Infinity"}}')$$, '22023'),
+('condition value "-Infinity"', $$SELECT * FROM aigc_sample(NULL::bad_t, 'bad_m', 5, conditions => '{"monthly_wage": "-Infinity"}')$$, '22023'),
+('condition range bound 1e400', $$SELECT * FROM aigc_sample(NULL::bad_t, 'bad_m', 5, conditions => '{"monthly_wage": [1e400, null]}')$$, '22023'),
+('condition 1e400 on an integer column', $$SELECT * FROM aigc_sample(NULL::bad_t, 'bad_m', 5, conditions => '{"age": {"max": 1e400}}')$$, '22023'),
+('calibration quantile NaN',    $$SELECT aigc.save_calibration('bad_m', 1, 'bad_t', 10, ARRAY[0, 'NaN']::float8[])$$, '22023'),
+('calibration quantile Infinity', $$SELECT aigc.save_calibration('bad_m', 1, 'bad_t', 10, ARRAY[0, 'Infinity']::float8[])$$, '22023'),
+('calibration quantile -Infinity', $$SELECT aigc.save_calibration('bad_m', 1, 'bad_t', 10, ARRAY['-Infinity', 0]::float8[])$$, '22023'),
+('calibration quantiles decreasing', $$SELECT aigc.save_calibration('bad_m', 1, 'bad_t', 10, ARRAY[0, 2, 1]::float8[])$$, '22023'),
+('calibration quantiles with ties', $$SELECT aigc.save_calibration('bad_m', 1, 'bad_t', 10, ARRAY[0, 1, 1, 2]::float8[])$$, 'ok');
+
+SELECT plan((SELECT count(*)::int FROM cases) + 3);
 SELECT ok((SELECT count(*) FROM cases) >= 50, 'at least 50 distinct bad calls are listed');
 SELECT is(pg_temp.outcome(sql), expected, format('%s: %s', what, expected)) FROM cases ORDER BY id;
+SELECT throws_ok($$SELECT aigc_train('x', 'bad_t'::regclass, options => '{"epochs": 1e400}')$$, '22023',
+                 'invalid value for training option "epochs"', 'an out-of-range number is named by its option, not echoed');
 SELECT is((SELECT count(*)::int FROM aigc_sample(NULL::bad_t, 'bad_m', 3)), 3, 'the backend is alive and well after all of them');
 
 SELECT * FROM finish();
