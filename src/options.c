@@ -618,10 +618,14 @@ aigc_check_network_size(const AigcTrainOptions *opts, AigcModelKind kind,
 						 e.total > limit ? " or raise aigc.train_memory_limit" : "")));
 	ereport(ERROR,
 			(errcode(ERRCODE_PROGRAM_LIMIT_EXCEEDED),
+			 nrows > 0 ?
 			 errmsg("the network for rows of %d encoded values is too large: %s",
-					data_dim, over),
+					data_dim, over) :
+			 errmsg("the network of these options is too large: %s", over),
 			 errdetail("The estimate counts the weights, their gradients, the optimiser's state, the stored copy and the batch buffers."),
+			 nrows > 0 ?
 			 errhint("Exclude wide columns, lower max_categories or max_modes%s.",
-					 e.total > limit ? ", or raise aigc.train_memory_limit" : "")));
+					 e.total > limit ? ", or raise aigc.train_memory_limit" : "") :
+			 errhint("Raise aigc.train_memory_limit.")));
 	return e.total;				/* keep compiler quiet */
 }

@@ -541,10 +541,10 @@ train_common(FunctionCallInfo fcinfo, bool from_query)
 	entry.train_rows = td.nrows;
 	entry.train_seconds = seconds_since(start);
 	resetStringInfo(&json);
-	appendStringInfo(&json, "{\"data_dim\": %d, \"rows_scanned\": " INT64_FORMAT ", "
+	appendStringInfo(&json, "{\"data_dim\": %d, \"network_bytes\": %.0f, \"rows_scanned\": " INT64_FORMAT ", "
 					 "\"steps\": " INT64_FORMAT ", \"train_loop_seconds\": %.6g, \"gemm_flops\": %.6g, "
 					 "\"gemm_gflops_per_second\": %.6g, \"rows_epochs_per_second\": %.6g",
-					 model->tf.dim, scanned, hist.steps, hist.loop_seconds, hist.gemm_flops,
+					 model->tf.dim, network, scanned, hist.steps, hist.loop_seconds, hist.gemm_flops,
 					 hist.gemm_flops / Max(hist.loop_seconds, 1e-9) / 1e9,
 					 (double) td.nrows * opts.epochs / Max(hist.loop_seconds, 1e-9));
 	if (opts.calibrate)
