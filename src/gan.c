@@ -269,8 +269,13 @@ aigc_gan_train_size(const AigcGanConfig *cfg, int batch, bool average,
 	/* cond frequencies, the sampler's slot starts, weights and fill */
 	aigc_size_add(e, C, sizeof(float) * 2 + sizeof(int64) * 2);
 
-	/* the stored model: a buffer that grows by doubling, then its bytea */
-	aigc_size_add(e, 2.0 * weights, sizeof(float));
+	/*
+	 * The stored model: a buffer that grows by doubling (to at most twice
+	 * the weights, one allocation no larger than them when it must fit in
+	 * MaxAllocSize), then its bytea.
+	 */
+	aigc_size_add(e, weights, sizeof(float));
+	aigc_size_add(e, weights, sizeof(float));
 	aigc_size_add(e, weights, sizeof(float));
 }
 

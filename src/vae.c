@@ -124,8 +124,13 @@ aigc_vae_train_size(const AigcVaeConfig *cfg, int batch, AigcSizeEstimate *e)
 	weights += aigc_size_add_linear(e, prev, D);
 	aigc_size_add_param(e, D);	/* sigma */
 	weights += D;
-	/* the stored model: a buffer that grows by doubling, then its bytea */
-	aigc_size_add(e, 2.0 * weights, sizeof(float));
+	/*
+	 * The stored model: a buffer that grows by doubling (to at most twice
+	 * the weights, one allocation no larger than them when it must fit in
+	 * MaxAllocSize), then its bytea.
+	 */
+	aigc_size_add(e, weights, sizeof(float));
+	aigc_size_add(e, weights, sizeof(float));
 	aigc_size_add(e, weights, sizeof(float));
 	/* mu, logvar, std, eps, z, dmu, dlogvar */
 	for (int i = 0; i < 7; i++)
