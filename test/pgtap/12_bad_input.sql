@@ -134,6 +134,8 @@ INSERT INTO cases (what, sql, expected) VALUES
 -- range-checked before they are converted
 INSERT INTO cases (what, sql, expected) VALUES
 ('encoder_dims 8 x 4096: over the memory limit before the scan', $$SELECT aigc_train('x', 'bad_t'::regclass, options => '{"encoder_dims": [4096, 4096, 4096, 4096, 4096, 4096, 4096, 4096]}')$$, '54000'),
+('the same before a scan that would fail (division by zero)', $$SELECT aigc_train('x', 'SELECT i / (i - 5) AS a FROM generate_series(1, 10) i', options => '{"encoder_dims": [4096, 4096, 4096, 4096, 4096, 4096, 4096, 4096]}')$$, '54000'),
+('that scan fails when the network fits', $$SELECT aigc_train('x', 'SELECT i / (i - 5) AS a FROM generate_series(1, 10) i')$$, '22012'),
 ('latent_dim 4096 in a 16 MB limit', $$SELECT set_config('aigc.train_memory_limit', '16MB', true); SELECT aigc_train('x', 'bad_t'::regclass, options => '{"latent_dim": 4096}')$$, '54000'),
 ('GAN batch_size 10^6 on one row', $$SELECT aigc_train('x', 'SELECT age, gender FROM bad_t LIMIT 1', 'gan', options => '{"batch_size": 1000000}')$$, '54000'),
 ('pac 1000 with a 4096-wide discriminator', $$SELECT aigc_train('x', 'bad_t'::regclass, 'gan', options => '{"pac": 1000, "batch_size": 1000, "discriminator_dims": [4096]}')$$, '54000'),
