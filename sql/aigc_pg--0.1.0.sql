@@ -8,6 +8,13 @@ COMMENT ON SCHEMA aigc IS 'aigc_pg model store and helper functions';
 -- functions, which check the caller's privileges on the model and then read
 -- or write the tables as their owner: nobody needs (or gets) privileges on
 -- the tables themselves, and a weights blob cannot be read or forged with SQL.
+--
+-- Name resolution (docs/security.md): every function below that is not meant
+-- to resolve names in the caller's search_path says SET search_path =
+-- pg_catalog, pg_temp; the few that must (aigc_create_type: the type's name)
+-- or should stay inlinable name every operator, function and type with its
+-- schema instead.  The C functions' queries as the store owner run under the
+-- same locked path (src/model_store.c).
 
 -- One row per model: who owns it.
 CREATE TABLE aigc.model_registry (
@@ -99,6 +106,7 @@ GRANT SELECT ON aigc.models TO PUBLIC;
 CREATE FUNCTION aigc.model_version(model text, version integer DEFAULT NULL)
 RETURNS aigc.models
 LANGUAGE sql STABLE
+SET search_path = pg_catalog, pg_temp
 AS $$
     SELECT m.*
       FROM aigc.models m
@@ -164,12 +172,13 @@ CREATE FUNCTION aigc_create_type(model text, type_name text, version integer DEF
 RETURNS regtype
 LANGUAGE plpgsql VOLATILE
 -- no SET search_path: an unqualified type_name must land in the caller's
--- current schema; everything this body names is qualified instead
+-- current schema; everything this body names (types, operators, functions)
+-- is qualified instead.  It runs with the caller's rights only.
 AS $$
 DECLARE
-    spec jsonb;
-    cols text;
-    qualified text;
+    spec pg_catalog.jsonb;
+    cols pg_catalog.text;
+    qualified pg_catalog.text;
 BEGIN
     IF model IS NULL OR type_name IS NULL THEN
         RAISE EXCEPTION 'model and type_name must not be NULL'
@@ -180,14 +189,16 @@ BEGIN
         RAISE EXCEPTION 'model "%" does not exist', model
               USING ERRCODE = 'undefined_object';
     END IF;
-    SELECT pg_catalog.string_agg(pg_catalog.format('%I %s', c->>'name', c->>'type'), ', ' ORDER BY ord)
+    SELECT pg_catalog.string_agg(pg_catalog.format('%I %s', c OPERATOR(pg_catalog.->>) 'name',
+                                                   c OPERATOR(pg_catalog.->>) 'type'),
+                                 ', ' ORDER BY ord)
       INTO cols
       FROM pg_catalog.jsonb_array_elements(spec) WITH ORDINALITY AS t(c, ord);
     -- quote each part of a possibly schema-qualified name
     SELECT pg_catalog.string_agg(pg_catalog.quote_ident(p), '.') INTO qualified
       FROM pg_catalog.unnest(pg_catalog.parse_ident(type_name)) AS p;
     EXECUTE pg_catalog.format('CREATE TYPE %s AS (%s)', qualified, cols);
-    RETURN qualified::regtype;
+    RETURN qualified::pg_catalog.regtype;
 END
 $$;
 COMMENT ON FUNCTION aigc_create_type(text, text, integer) IS
@@ -229,12 +240,29 @@ LANGUAGE C VOLATILE CALLED ON NULL INPUT;
 COMMENT ON FUNCTION aigc_revoke(text, text, text) IS
     'Revoke use, train, deploy or all on a model from a role or PUBLIC (owner only)';
 
+-- Models of a role about to be dropped (REASSIGN OWNED and DROP OWNED call
+-- these too when the library is loaded; docs/security.md)
+CREATE FUNCTION aigc.reassign_models(old_role regrole, new_role regrole)
+RETURNS bigint
+AS 'MODULE_PATHNAME', 'aigc_reassign_models'
+LANGUAGE C VOLATILE CALLED ON NULL INPUT;
+COMMENT ON FUNCTION aigc.reassign_models(regrole, regrole) IS
+    'Give every model of old_role (a dropped role: its OID) to new_role, in this database; needs the privileges of both roles; returns the models moved';
+
+CREATE FUNCTION aigc.drop_models(role regrole)
+RETURNS bigint
+AS 'MODULE_PATHNAME', 'aigc_drop_models'
+LANGUAGE C VOLATILE CALLED ON NULL INPUT;
+COMMENT ON FUNCTION aigc.drop_models(regrole) IS
+    'Drop every model of role (a dropped role: its OID) and revoke its model privileges, in this database; needs the privileges of the role; returns the models dropped';
+
 CREATE FUNCTION aigc_describe(model text)
 RETURNS TABLE (version integer, kind text, in_use boolean, deployed boolean, owner regrole,
                source text, train_rows bigint, epochs integer, final_loss float8,
                train_seconds float8, columns integer, weights_bytes integer,
                created_by name, created_at timestamptz)
 LANGUAGE sql STABLE STRICT
+SET search_path = pg_catalog, pg_temp
 AS $$
     SELECT m.version, m.kind, m.in_use, m.deployed, m.owner, m.source, m.train_rows,
            pg_catalog.jsonb_array_length(m.loss->'loss'),

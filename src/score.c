@@ -402,7 +402,7 @@ load_quantiles(AigcCachedModel *m)
 	args[1] = Int32GetDatum(m->version);
 	aigc_store_begin(&acc);
 	aigc_store_exec("SELECT quantiles FROM aigc.score_calibration "
-					" WHERE model = $1 AND version = $2",
+					" WHERE model OPERATOR(pg_catalog.=) $1 AND version OPERATOR(pg_catalog.=) $2",
 					2, types, args, NULL, true, SPI_OK_SELECT);
 	m->nquantiles = 0;
 	if (SPI_processed == 1)
@@ -473,12 +473,15 @@ aigc_save_calibration(PG_FUNCTION_ARGS)
 	}
 	check_quantiles(PG_GETARG_ARRAYTYPE_P(4));
 	aigc_store_begin(&acc);
-	aigc_store_check(&acc, text_to_cstring(PG_GETARG_TEXT_PP(0)), "train");
+	/* a concurrent drop of the version: wait, then "has no version" */
+	aigc_store_lock_check(&acc, text_to_cstring(PG_GETARG_TEXT_PP(0)), "train");
+	aigc_store_require_version(&acc, text_to_cstring(PG_GETARG_TEXT_PP(0)),
+							   PG_GETARG_INT32(1));
 	aigc_store_exec("INSERT INTO aigc.score_calibration AS c (model, version, relation, rows, quantiles) "
 					"VALUES ($1, $2, $3, $4, $5) "
 					"ON CONFLICT ON CONSTRAINT score_calibration_pkey "
 					"DO UPDATE SET relation = excluded.relation, rows = excluded.rows, "
-					"              quantiles = excluded.quantiles, calibrated_at = now()",
+					"              quantiles = excluded.quantiles, calibrated_at = pg_catalog.now()",
 					5, types, args, NULL, false, SPI_OK_INSERT);
 	aigc_store_end(&acc);
 	PG_RETURN_VOID();

@@ -430,6 +430,9 @@ train_common(FunctionCallInfo fcinfo, bool from_query)
 						   NAMEDATALEN - 1, strlen(name))));
 	kind = aigc_kind_from_name(text_to_cstring(PG_GETARG_TEXT_PP(2)));
 
+	/* privilege and the name's lock before the scan, not after the work */
+	aigc_store_claim(name);
+
 	run_cxt = AllocSetContextCreate(caller, "aigc_train", ALLOCSET_DEFAULT_SIZES);
 	MemoryContextSwitchTo(run_cxt);
 	INSTR_TIME_SET_CURRENT(start);

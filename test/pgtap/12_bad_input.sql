@@ -128,7 +128,14 @@ INSERT INTO cases (what, sql, expected) VALUES
 ('grant an unknown privilege',  $$SELECT aigc_grant('bad_m', 'public', 'fly')$$, '22023'),
 ('unknown privilege asked',     $$SELECT aigc.has_model_privilege('bad_m', 'fly')$$, '22023'),
 ('sgemm benchmark with batch 0', $$SELECT aigc.sgemm_gflops('bad_m', 0)$$, '22023'),
-('sgemm benchmark for 0 seconds', $$SELECT aigc.sgemm_gflops('bad_m', 10, NULL, 0)$$, '22023');
+('sgemm benchmark for 0 seconds', $$SELECT aigc.sgemm_gflops('bad_m', 10, NULL, 0)$$, '22023'),
+-- security: model owners, store writes (docs/security.md)
+('reassign models to NULL',     $$SELECT aigc.reassign_models('postgres', NULL)$$, '22004'),
+('reassign models to a dead role OID', $$SELECT aigc.reassign_models('postgres', '4000000001')$$, '42704'),
+('reassign models of an unknown role', $$SELECT aigc.reassign_models('no_such_role', 'postgres')$$, '42704'),
+('drop the models of NULL',     $$SELECT aigc.drop_models(NULL)$$, '22004'),
+('save a calibration for a missing version', $$SELECT aigc.save_calibration('bad_m', 42, 'bad_t', 10, '{1,2}')$$, '42704'),
+('save a calibration for an unknown model', $$SELECT aigc.save_calibration('no_such_model', 1, 'bad_t', 10, '{1,2}')$$, '42704');
 
 -- sizes and limits: the network is sized before it is allocated, numbers are
 -- range-checked before they are converted
