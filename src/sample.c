@@ -101,8 +101,12 @@ domain_accepts(ExprContext *econtext, const TargetColumn *t, Datum value,
 	{
 		DomainConstraintState *con = (DomainConstraintState *) lfirst(lc);
 
-		if (con->constrainttype == DOM_CONSTRAINT_NOTNULL ? isnull :
-			!ExecCheck(con->check_exprstate, econtext))
+		if (con->constrainttype == DOM_CONSTRAINT_NOTNULL)
+		{
+			if (isnull)
+				return false;
+		}
+		else if (!ExecCheck(con->check_exprstate, econtext))
 			return false;
 	}
 	return true;
@@ -118,20 +122,20 @@ check_range_fits(const AigcColumn *col, const char *name, const char *model_name
 {
 	int32		basemod = typmod;
 	Oid			base = getBaseTypeAndTypmod(typid, &basemod);
-	double		bound;
-	double		lo = col->min;
-	double		hi = col->max;
 
 	switch (base)
 	{
 		case INT2OID:
-			bound = -(double) PG_INT16_MIN;
+			if (col->min >= PG_INT16_MIN && col->max <= PG_INT16_MAX)
+				return;
 			break;
 		case INT4OID:
-			bound = -(double) PG_INT32_MIN;
+			if (col->min >= PG_INT32_MIN && col->max <= PG_INT32_MAX)
+				return;
 			break;
 		case FLOAT4OID:
-			bound = FLT_MAX;
+			if (col->min >= -FLT_MAX && col->max <= FLT_MAX)
+				return;
 			break;
 		case NUMERICOID:
 			if (basemod < (int32) VARHDRSZ)
@@ -142,21 +146,15 @@ check_range_fits(const AigcColumn *col, const char *name, const char *model_name
 				int			precision = ((basemod - VARHDRSZ) >> 16) & 0xffff;
 				int			scale = ((((basemod - VARHDRSZ) & 0x7ff) ^ 1024) - 1024);
 				double		p = pow(10.0, scale);
+				double		bound = pow(10.0, precision - scale);
 
-				bound = pow(10.0, precision - scale);
-				lo = rint(lo * p) / p;
-				hi = rint(hi * p) / p;
-				if (lo > -bound && hi < bound)
+				if (rint(col->min * p) / p > -bound && rint(col->max * p) / p < bound)
 					return;
 			}
 			break;
 		default:
 			return;
 	}
-	/* integers: [-bound, bound - 1]; float4: [-FLT_MAX, FLT_MAX] */
-	if (base != NUMERICOID &&
-		lo >= -bound && hi <= (base == FLOAT4OID ? bound : bound - 1))
-		return;
 	ereport(ERROR,
 			(errcode(ERRCODE_NUMERIC_VALUE_OUT_OF_RANGE),
 			 errmsg("column \"%s\" of the row type has type %s, too narrow for the values model \"%s\" produces",
@@ -320,14 +318,15 @@ make_row(SampleState *st, int r, Datum *row)
 	for (int i = 0; i < desc->natts; i++)
 	{
 		const TargetColumn *t = &st->map[i];
-		const AigcColumnData *d;
-		int			k = -1;
+		int			k = -1;		/* category index, if a label */
+		bool		ok;
 
 		st->nulls[i] = true;
 		st->values[i] = (Datum) 0;
 		if (t->model_col >= 0 && !st->gen.decoded[t->model_col].isnull[r])
 		{
-			d = &st->gen.decoded[t->model_col];
+			const AigcColumnData *d = &st->gen.decoded[t->model_col];
+
 			st->nulls[i] = false;
 			if (t->labels != NULL)
 			{
@@ -339,9 +338,13 @@ make_row(SampleState *st, int r, Datum *row)
 		}
 		if (t->domain == NULL)
 			continue;
-		if (st->nulls[i] ? !t->null_ok :
-			k >= 0 ? !t->label_ok[k] :
-			!domain_accepts(st->econtext, t, st->values[i], false))
+		if (st->nulls[i])
+			ok = t->null_ok;
+		else if (k >= 0)
+			ok = t->label_ok[k];
+		else
+			ok = domain_accepts(st->econtext, t, st->values[i], false);
+		if (!ok)
 			return false;
 	}
 	*row = HeapTupleGetDatum(heap_form_tuple(desc, st->values, st->nulls));

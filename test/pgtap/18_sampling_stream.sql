@@ -2,7 +2,7 @@
 -- on conditions the model rarely meets, and respects the row type it
 -- samples into: domain constraints, narrower types, all-NULL columns.
 BEGIN;
-SELECT plan(26);
+SELECT plan(28);
 
 CREATE FUNCTION pg_temp.failure(sql text) RETURNS text LANGUAGE plpgsql AS $$
 DECLARE
@@ -61,6 +61,21 @@ SELECT is((SELECT count(*)::int
              FROM regexp_matches(pg_temp.plan_of($$SELECT * FROM aigc_sample(NULL::st, 'st_vae', 10)$$),
                                  'Output: aigc\.sample_batches\(', 'g')),
           1, 'the inner set-returning function is called once per row of the ProjectSet, not once per column');
+
+-- cancel is honoured between batches, and the call's memory goes with it
+CREATE FUNCTION pg_temp.sample_until_cancelled() RETURNS text LANGUAGE plpgsql AS $$
+BEGIN
+    PERFORM count(*) FROM aigc_sample(NULL::st, 'st_vae', 1000000000000);
+    RETURN 'not cancelled';
+EXCEPTION WHEN query_canceled THEN
+    RETURN SQLSTATE;
+END
+$$;
+SET LOCAL statement_timeout = '1500ms';
+SELECT is(pg_temp.sample_until_cancelled(), '57014', 'counting 10^12 samples past statement_timeout is cancelled');
+RESET statement_timeout;
+SELECT is((SELECT count(*)::int FROM pg_backend_memory_contexts WHERE name = 'aigc_sample batch'), 0,
+          'no sampling memory context is left behind');
 
 -- n rows, also through count(*) and CREATE TABLE AS
 SELECT is((SELECT count(*)::int FROM aigc_sample(NULL::st, 'st_vae', 2500)), 2500, 'count(*) of 2500 rows');
