@@ -151,8 +151,10 @@ COMMENT ON FUNCTION aigc.sample_batches(anyelement, text, bigint, bigint, intege
 -- LANGUAGE sql function that is not STRICT, not VOLATILE (the rows are
 -- still drawn by the volatile aigc.sample_batches) and has no SET clause:
 -- hence no SET search_path, and every name in the body is schema-qualified
--- instead.  Unnesting in FROM expands the row type's columns once per row
--- (a select-list (f()).* would call f once per column).
+-- instead.  Unnesting the batches in FROM expands the row type's columns
+-- once per row (a select-list (f()).* would call f once per column, and
+-- would fail to parse for a non-row type instead of raising 42804 there);
+-- OFFSET 0 keeps the set-returning call in its own subquery.
 CREATE FUNCTION aigc_sample(rowtype anyelement, model text, n bigint,
                             seed bigint DEFAULT NULL, version integer DEFAULT NULL,
                             conditions jsonb DEFAULT NULL)
