@@ -142,12 +142,38 @@ LANGUAGE C VOLATILE CALLED ON NULL INPUT;
 COMMENT ON FUNCTION aigc_train(text, text, text, jsonb) IS
     'Train a generative model (kind vae: TVAE-style; gan: CTGAN-style) over the rows of a query and store it as a new version of name';
 
+-- Internal: the rows of aigc_sample() as arrays of at most 1000 rows, one per
+-- call, generated only when asked for.  Call aigc_sample() instead.
+CREATE FUNCTION aigc.sample_batches(rowtype anyelement, model text, n bigint,
+                                    seed bigint, version integer, conditions jsonb)
+RETURNS SETOF anyarray
+AS 'MODULE_PATHNAME', 'aigc_sample_batches'
+LANGUAGE C VOLATILE CALLED ON NULL INPUT;
+COMMENT ON FUNCTION aigc.sample_batches(anyelement, text, bigint, bigint, integer, jsonb) IS
+    'Internal to aigc_sample: its rows in batches, as arrays of rowtype';
+
+-- A function in FROM runs under a Function Scan, which collects the whole
+-- result before the first row; a set-returning function in a select list
+-- streams.  The planner inlines this body into the calling query, so
+-- SELECT * FROM aigc_sample(...) LIMIT 1 makes one batch.  Inlining needs a
+-- LANGUAGE sql function that is not STRICT, not VOLATILE (the rows are
+-- still drawn by the volatile aigc.sample_batches) and has no SET clause:
+-- hence no SET search_path, and every name in the body is schema-qualified
+-- instead.  Unnesting the batches in FROM expands the row type's columns
+-- once per row (a select-list (f()).* would call f once per column, and
+-- would fail to parse for a non-row type instead of raising 42804 there);
+-- OFFSET 0 keeps the set-returning call in its own subquery.
 CREATE FUNCTION aigc_sample(rowtype anyelement, model text, n bigint,
                             seed bigint DEFAULT NULL, version integer DEFAULT NULL,
                             conditions jsonb DEFAULT NULL)
 RETURNS SETOF anyelement
-AS 'MODULE_PATHNAME', 'aigc_sample'
-LANGUAGE C VOLATILE CALLED ON NULL INPUT;
+LANGUAGE sql STABLE CALLED ON NULL INPUT
+AS $$
+SELECT r.*
+  FROM (SELECT aigc.sample_batches(rowtype, model, n, seed, version, conditions) AS b
+         OFFSET 0) AS s
+ CROSS JOIN LATERAL pg_catalog.unnest(s.b) AS r
+$$;
 COMMENT ON FUNCTION aigc_sample(anyelement, text, bigint, bigint, integer, jsonb) IS
     'Sample n synthetic rows typed as rowtype (a composite whose columns match the model''s by name); conditions fixes categories or ranges of columns, e.g. {"region": "north", "age": {"min": 30, "max": 40}}';
 

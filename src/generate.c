@@ -40,4 +40,18 @@ aigc_generator_next(AigcGenerator *gen, int n)
 	else
 		aigc_vae_generate(&gen->model->vae, &gen->vae_buf, n, gen->rng, gen->act);
 	aigc_transformer_decode(&gen->model->tf, gen->act, n, gen->decoded, gen->rng);
+
+	/*
+	 * A continuous column that was NULL in every training row has a single
+	 * placeholder mode besides its NULL slot; the network may still pick
+	 * the mode, but no value was ever seen, so it is NULL.
+	 */
+	for (int c = 0; c < gen->model->tf.ncols; c++)
+	{
+		const AigcColumn *col = &gen->model->tf.cols[c];
+
+		if (col->kind == AIGC_CONTINUOUS && col->has_nulls && col->null_frac >= 1.0)
+			for (int r = 0; r < n; r++)
+				gen->decoded[c].isnull[r] = true;
+	}
 }

@@ -170,6 +170,21 @@ INSERT INTO cases (what, sql, expected) VALUES
 ('calibration quantiles decreasing', $$SELECT aigc.save_calibration('bad_m', 1, 'bad_t', 10, ARRAY[0, 2, 1]::float8[])$$, '22023'),
 ('calibration quantiles with ties', $$SELECT aigc.save_calibration('bad_m', 1, 'bad_t', 10, ARRAY[0, 1, 1, 2]::float8[])$$, 'ok');
 
+
+-- Sampling: streaming and the target row type (aigc_sample, aigc.sample_batches)
+CREATE TYPE bad_narrow_wage AS (monthly_wage numeric(3, 1));
+CREATE TYPE bad_small_age AS (age smallint);
+CREATE DOMAIN bad_negative AS integer CHECK (VALUE < 0);
+CREATE TYPE bad_never_age AS (age bad_negative);
+INSERT INTO cases (what, sql, expected) VALUES
+('n = max bigint with LIMIT: streams', $$SELECT * FROM aigc_sample(NULL::bad_t, 'bad_m', 9223372036854775807) LIMIT 1$$, 'ok'),
+('a volatile seed: not inlined, still samples', $$SELECT * FROM aigc_sample(NULL::bad_t, 'bad_m', 5, seed => (random() * 10)::bigint)$$, 'ok'),
+('row type column narrower than the training range', $$SELECT * FROM aigc_sample(NULL::bad_narrow_wage, 'bad_m', 5)$$, '22003'),
+('narrower integer column that holds the range', $$SELECT * FROM aigc_sample(NULL::bad_small_age, 'bad_m', 5)$$, 'ok'),
+('domain no sample satisfies', $$SELECT * FROM aigc_sample(NULL::bad_never_age, 'bad_m', 1000)$$, '22023'),
+('internal sample_batches with NULL n', $$SELECT aigc.sample_batches(NULL::bad_t, 'bad_m', NULL, NULL, NULL, NULL)$$, '22004'),
+('internal sample_batches with a non-row type', $$SELECT aigc.sample_batches(1, 'bad_m', 5, NULL, NULL, NULL)$$, '42804');
+
 SELECT plan((SELECT count(*)::int FROM cases) + 3);
 SELECT ok((SELECT count(*) FROM cases) >= 50, 'at least 50 distinct bad calls are listed');
 SELECT is(pg_temp.outcome(sql), expected, format('%s: %s', what, expected)) FROM cases ORDER BY id;
