@@ -183,7 +183,7 @@ refuse_dropping_model_roles(DropRoleStmt *stmt)
 							get_rolespec_name(spec)),
 					 errdetail("In database \"%s\" it owns " INT64_FORMAT " model(s) and holds " INT64_FORMAT " model privilege(s).",
 							   get_database_name(MyDatabaseId), owned, grants),
-					 errhint("REASSIGN OWNED BY %s TO another_role, then DROP OWNED BY %s, move or drop them (or SELECT aigc.reassign_models(...) / aigc.drop_models(...)).",
+					 errhint("Give the models away with REASSIGN OWNED BY %s TO another_role (or aigc.reassign_models), then drop the rest with DROP OWNED BY %s (or aigc.drop_models), in each database.",
 							 quote_identifier(get_rolespec_name(spec)),
 							 quote_identifier(get_rolespec_name(spec)))));
 	}
