@@ -9,12 +9,13 @@ COMMENT ON SCHEMA aigc IS 'aigc_pg model store and helper functions';
 -- or write the tables as their owner: nobody needs (or gets) privileges on
 -- the tables themselves, and a weights blob cannot be read or forged with SQL.
 --
--- Name resolution (docs/security.md): every function below that is not meant
--- to resolve names in the caller's search_path says SET search_path =
--- pg_catalog, pg_temp; the few that must (aigc_create_type: the type's name)
--- or should stay inlinable name every operator, function and type with its
--- schema instead.  The C functions' queries as the store owner run under the
--- same locked path (src/model_store.c).
+-- Name resolution (docs/security.md): every SQL or plpgsql function below
+-- that is not meant to resolve names in the caller's search_path says SET
+-- search_path = pg_catalog, pg_temp; the one that must (aigc_create_type: the
+-- new type's name) names every operator, function and type with its schema
+-- instead.  The C functions' queries as the store owner run under the same
+-- locked path (src/model_store.c); their scans of the caller's relation or
+-- query run as the caller, in the caller's path.
 
 -- One row per model: who owns it.
 CREATE TABLE aigc.model_registry (

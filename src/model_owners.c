@@ -49,8 +49,8 @@ check_role_privileges(Oid role, const char *what)
 				 errdetail("Only roles with the privileges of that role may do so.")));
 }
 
-/* Within store access: the models a role owns, sorted, locked one by one */
-static List *
+/* Within store access: lock the models a role owns, one by one */
+static void
 lock_owned_models(AigcStoreAccess *acc, Oid role)
 {
 	Oid			types[1] = {OIDOID};
@@ -67,7 +67,6 @@ lock_owned_models(AigcStoreAccess *acc, Oid role)
 	/* in name order, so two of these cannot deadlock each other */
 	foreach(lc, names)
 		aigc_store_lock(acc, lfirst(lc), true);
-	return names;
 }
 
 static int64
@@ -81,7 +80,7 @@ reassign_models(Oid old_role, Oid new_role)
 	check_role_privileges(old_role, "reassign");
 	check_role_privileges(new_role, "reassign");
 	aigc_store_begin(&acc);
-	(void) lock_owned_models(&acc, old_role);
+	lock_owned_models(&acc, old_role);
 	aigc_store_exec("UPDATE aigc.model_registry SET owner = $2 WHERE owner OPERATOR(pg_catalog.=) $1",
 					2, types, values, NULL, false, SPI_OK_UPDATE);
 	n = SPI_processed;
@@ -99,7 +98,7 @@ drop_models(Oid role)
 
 	check_role_privileges(role, "drop");
 	aigc_store_begin(&acc);
-	(void) lock_owned_models(&acc, role);
+	lock_owned_models(&acc, role);
 	/* versions, deployments, calibrations and grants go with the registry rows */
 	aigc_store_exec("DELETE FROM aigc.model_registry WHERE owner OPERATOR(pg_catalog.=) $1",
 					1, types, values, NULL, false, SPI_OK_DELETE);
@@ -184,7 +183,7 @@ refuse_dropping_model_roles(DropRoleStmt *stmt)
 							get_rolespec_name(spec)),
 					 errdetail("In database \"%s\" it owns " INT64_FORMAT " model(s) and holds " INT64_FORMAT " model privilege(s).",
 							   get_database_name(MyDatabaseId), owned, grants),
-					 errhint("REASSIGN OWNED BY %s TO another_role, then DROP OWNED BY %s, move or drop them (or SELECT aigc.reassign_models(...) / aigc.drop_models(...)).",
+					 errhint("Give the models away with REASSIGN OWNED BY %s TO another_role (or aigc.reassign_models), then drop the rest with DROP OWNED BY %s (or aigc.drop_models), in each database.",
 							 quote_identifier(get_rolespec_name(spec)),
 							 quote_identifier(get_rolespec_name(spec)))));
 	}

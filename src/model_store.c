@@ -14,6 +14,7 @@
  */
 #include "postgres.h"
 
+#include "access/xact.h"
 #include "catalog/namespace.h"
 #include "catalog/pg_authid.h"
 #include "catalog/pg_class.h"
@@ -25,6 +26,7 @@
 #include "utils/guc.h"
 #include "utils/jsonb.h"
 #include "utils/lsyscache.h"
+#include "utils/snapmgr.h"
 #include "utils/syscache.h"
 
 #include "model_store.h"
@@ -198,6 +200,48 @@ aigc_store_check(AigcStoreAccess *acc, const char *name, const char *privilege)
 }
 
 /*
+ * Under REPEATABLE READ and SERIALIZABLE the snapshot cannot move past a
+ * transaction we waited for: writing on a stale view of the model would end
+ * in 23505 or 23503 (after a whole training).  If the model's rows differ
+ * from the latest committed ones, fail now as PostgreSQL fails write
+ * conflicts there.
+ */
+static void
+check_snapshot_current(const char *name)
+{
+	Oid			types[1] = {TEXTOID};
+	Datum		values[1] = {CStringGetTextDatum(name)};
+	SPIPlanPtr	plan;
+	char	   *seen;
+	char	   *latest;
+
+	plan = SPI_prepare("SELECT pg_catalog.concat_ws(' ', "
+					   " (SELECT pg_catalog.count(*) FROM aigc.model_registry WHERE name OPERATOR(pg_catalog.=) $1), "
+					   " (SELECT pg_catalog.count(*) FROM aigc.model_store WHERE name OPERATOR(pg_catalog.=) $1), "
+					   " (SELECT pg_catalog.max(version) FROM aigc.model_store WHERE name OPERATOR(pg_catalog.=) $1), "
+					   " (SELECT pg_catalog.count(*) FROM aigc.deployments WHERE name OPERATOR(pg_catalog.=) $1), "
+					   " (SELECT pg_catalog.max(seq) FROM aigc.deployments WHERE name OPERATOR(pg_catalog.=) $1))",
+					   1, types);
+	if (plan == NULL)
+		elog(ERROR, "SPI_prepare failed: %s", SPI_result_code_string(SPI_result));
+	/* not read-only: the transaction snapshot with this transaction's changes */
+	if (SPI_execute_plan(plan, values, NULL, false, 1) != SPI_OK_SELECT)
+		elog(ERROR, "model store query failed");
+	seen = SPI_getvalue(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 1);
+	if (SPI_execute_snapshot(plan, values, NULL, GetLatestSnapshot(), InvalidSnapshot,
+							 true, false, 1) != SPI_OK_SELECT)
+		elog(ERROR, "model store query failed");
+	latest = SPI_getvalue(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 1);
+	if (strcmp(seen, latest) != 0)
+		ereport(ERROR,
+				(errcode(ERRCODE_T_R_SERIALIZATION_FAILURE),
+				 errmsg("could not serialize access to model \"%s\"", name),
+				 errdetail("Another transaction changed the model after this transaction's snapshot was taken."),
+				 errhint("Retry the transaction.")));
+	SPI_freeplan(plan);
+}
+
+/*
  * Serialise trainings and lifecycle changes of one model until the end of
  * the transaction, so each training gets its own next version (and the first
  * creates the registry row) and nothing drops the model under a deployment.
@@ -225,6 +269,8 @@ aigc_store_lock(AigcStoreAccess *acc, const char *name, bool wait)
 					 errmsg("model \"%s\" is being trained or changed by another transaction", name),
 					 errhint("Retry when that transaction has ended.")));
 	}
+	if (IsolationUsesXactSnapshot())
+		check_snapshot_current(name);
 	acc->locked = true;
 }
 

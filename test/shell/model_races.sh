@@ -2,9 +2,10 @@
 # Two sessions on one model name (docs/security.md, "Concurrent changes"):
 # a second training of a name being trained gets 55P03 at once, not a
 # 23505 after its own training; a deployment or a training racing a drop
-# waits for it and then reports the model by name, never a 23503.
+# waits for it and then reports the model by name, never a 23503; under
+# REPEATABLE READ, a snapshot older than the model's last change is 40001.
 source "$(dirname "${BASH_SOURCE[0]}")/lib/tap.sh"
-plan 9
+plan 10
 
 db=aigc_races
 create_database "$db" aigc_pg
@@ -67,8 +68,21 @@ wait "$trainer"
 is "$?" "0" "the retraining committed (no 23503)"
 is "$(q "$db" "SELECT count(*) FROM aigc.model_registry WHERE name = 'dropped_under_training'")" "0" \
    "and the drop removed the model with the new version"
+# 4. REPEATABLE READ: a version committed after the snapshot, then a training on it
+pg_psql -At -d "$db" -c "BEGIN ISOLATION LEVEL REPEATABLE READ" -c "SELECT count(*) FROM training" \
+    -c "SELECT pg_sleep(3)" \
+    -c "SELECT outcome(\$x\$SELECT aigc_train('race', 'training'::regclass, options => '$short_options')\$x\$)" \
+    -c "COMMIT" >"$AIGC_BASE/races_rr.out" 2>&1 &
+stale=$!
+wait_for_query '%pg_sleep%' 60 >/dev/null
+q "$db" "SELECT aigc_train('race', 'training'::regclass, options => '$short_options')" >/dev/null
+wait "$stale"
+is "$(grep -E '^(ok|[0-9A-Z]{5}: )' "$AIGC_BASE/races_rr.out")" \
+   '40001: could not serialize access to model "race"' \
+   "under REPEATABLE READ, training on a snapshot older than the last version is 40001 before any work"
+
 [ "$_tap_failed" -eq 0 ] || cat "$AIGC_BASE"/races_*.err | sed 's/^/# /'
 
-rm -f "$AIGC_BASE"/races_*.err
+rm -f "$AIGC_BASE"/races_*.err "$AIGC_BASE"/races_rr.out
 pg_psql -d postgres -c "DROP DATABASE $db" >/dev/null
 done_testing
