@@ -27,6 +27,7 @@
 #include "utils/memutils.h"
 
 #include "model.h"
+#include "model_cache.h"
 #include "model_store.h"
 #include "optimizer.h"
 #include "options.h"
@@ -542,6 +543,7 @@ train_common(FunctionCallInfo fcinfo, bool from_query)
 	appendStringInfoChar(&json, '}');
 	entry.stats = text_to_jsonb(json.data);
 	entry.weights = aigc_model_serialize(model);
+	aigc_model_check_loadable(entry.weights, name);
 	version = aigc_store_insert(&entry);
 
 	MemoryContextSwitchTo(caller);

@@ -28,6 +28,15 @@
 #define ALPHA_CLIP		0.99
 #define INTERRUPT_EVERY 4096	/* rows between interrupt checks */
 
+/*
+ * Mode widths are capped so that mean + 4 std * alpha stays finite or at
+ * worst overflows to an infinity that decoding clamps to the range: a
+ * quarter of DBL_MAX already spans every double from any mean.
+ */
+#define MAX_MODE_STD	(DBL_MAX / 8)
+/* distances beyond this many widths are all equally far (z*z stays finite) */
+#define MAX_MODE_Z		1e100
+
 /* Limits of a stored transformer, well above anything training makes */
 #define MAX_COLUMNS		10000
 #define MAX_MODES		64
@@ -226,6 +235,7 @@ fit_continuous(AigcColumn *col, const AigcColumnData *d, int64 nrows,
 	double		var[MAX_MODES];
 	double		total = 0.0;
 	double		std_floor;
+	double		scale;
 	int			k;
 	int			kept = 0;
 
@@ -274,9 +284,18 @@ fit_continuous(AigcColumn *col, const AigcColumnData *d, int64 nrows,
 		seen++;
 	}
 
-	/* EM runs on standardised values, so GMM_REG is relative to the spread */
+	/*
+	 * EM runs on standardised values, so GMM_REG is relative to the spread.
+	 * Values are first divided by the largest magnitude: sums and squares
+	 * of values near the ends of double precision (1e160 squared, or
+	 * 1.7e308 summed) would overflow.
+	 */
+	scale = Max(fabs(min), fabs(max));
 	for (int i = 0; i < m; i++)
+	{
+		sample[i] /= scale;
 		mu += sample[i];
+	}
 	mu /= m;
 	for (int i = 0; i < m; i++)
 		sd += (sample[i] - mu) * (sample[i] - mu);
@@ -302,13 +321,18 @@ fit_continuous(AigcColumn *col, const AigcColumnData *d, int64 nrows,
 		kept++;
 	}
 
-	std_floor = 1e-6 * Max(1.0, max - min);
+	/* max - min overflows for a range like [-1.7e308, 1.7e308] */
+	std_floor = 1e-6 * Max(1.0, max / 2 - min / 2);
 	alloc_modes(col, kept);
 	for (int j = 0; j < kept; j++)
 	{
+		/* rounding can push scale * (a value <= 1) just past max, or to inf */
+		double		m_j = scale * (mu + sd * mean[j]);
+
 		col->mode_weight[j] = weight[j] / total;
-		col->mode_mean[j] = mu + sd * mean[j];
-		col->mode_std[j] = Max(sd * sqrt(var[j]), std_floor);
+		col->mode_mean[j] = Min(Max(m_j, min), max);
+		col->mode_std[j] = Min(Max(scale * (sd * sqrt(var[j])), std_floor),
+							   MAX_MODE_STD);
 	}
 }
 
@@ -376,6 +400,7 @@ encode_continuous(const AigcColumn *col, double x, float *dst, AigcRng *rng)
 	{
 		double		z = (x - col->mode_mean[j]) / col->mode_std[j];
 
+		z = Min(Max(z, -MAX_MODE_Z), MAX_MODE_Z);
 		logp[j] = log(col->mode_weight[j] / col->mode_std[j]) - 0.5 * z * z;
 		top = Max(top, logp[j]);
 	}
