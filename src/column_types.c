@@ -11,6 +11,7 @@
 #include <float.h>
 #include <math.h>
 
+#include "access/transam.h"
 #include "catalog/pg_type.h"
 #include "fmgr.h"
 #include "utils/builtins.h"
@@ -207,6 +208,30 @@ aigc_double_to_datum(double v, Oid typid, int32 typmod)
 				return aigc_double_to_datum(v, base, basemod);
 			}
 	}
+}
+
+/*
+ * A decoded value of col as a Datum of typid.  A bigint column's value at
+ * or beyond an end of its range is that end exactly, so the extremes (and
+ * every value of a constant column) survive beyond 2^53, where doubles
+ * are no longer exact.
+ */
+Datum
+aigc_column_to_datum(const AigcColumn *col, double v, Oid typid, int32 typmod)
+{
+	if (col->has_exact_range &&
+		(typid == INT8OID || (typid >= FirstGenbkiObjectId && getBaseType(typid) == INT8OID)))
+	{
+		int64		r;
+
+		if (v <= (double) col->exact_min)
+			return Int64GetDatum(col->exact_min);
+		if (v >= (double) col->exact_max)
+			return Int64GetDatum(col->exact_max);
+		r = DatumGetInt64(aigc_double_to_datum(v, INT8OID, -1));
+		return Int64GetDatum(Min(Max(r, col->exact_min), col->exact_max));
+	}
+	return aigc_double_to_datum(v, typid, typmod);
 }
 
 Datum

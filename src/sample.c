@@ -188,7 +188,8 @@ aigc_sample(PG_FUNCTION_ARGS)
 				if (t->labels != NULL)
 					values[i] = t->labels[(int) d->value[r]];
 				else
-					values[i] = aigc_double_to_datum(d->value[r], t->typid, t->typmod);
+					values[i] = aigc_column_to_datum(&model->tf.cols[t->model_col],
+													 d->value[r], t->typid, t->typmod);
 			}
 			tuplestore_putvalues(rsinfo->setResult, desc, values, nulls);
 			done++;

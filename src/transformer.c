@@ -251,6 +251,14 @@ fit_continuous(AigcColumn *col, const AigcColumnData *d, int64 nrows,
 			max = d->value[r];
 		nvalid++;
 	}
+	/* the reader's exact range covers every row scanned, a sample's too */
+	if (nvalid == 0)
+		col->has_exact_range = false;
+	if (col->has_exact_range)
+	{
+		min = (double) col->exact_min;
+		max = (double) col->exact_max;
+	}
 	col->min = min;
 	col->max = max;
 	col->has_nulls = nvalid < nrows;
@@ -539,7 +547,8 @@ aigc_transformer_decode(const AigcTransformer *tf, const float *act, int n,
 }
 
 void
-aigc_transformer_write(const AigcTransformer *tf, StringInfo buf)
+aigc_transformer_write(const AigcTransformer *tf, StringInfo buf,
+					   uint32 version)
 {
 	aigc_write_u32(buf, (uint32) tf->ncols);
 	for (int c = 0; c < tf->ncols; c++)
@@ -557,6 +566,15 @@ aigc_transformer_write(const AigcTransformer *tf, StringInfo buf)
 		{
 			aigc_write_f64(buf, col->min);
 			aigc_write_f64(buf, col->max);
+			if (version >= 3)
+			{
+				aigc_write_u32(buf, col->has_exact_range);
+				if (col->has_exact_range)
+				{
+					aigc_write_u64(buf, (uint64) col->exact_min);
+					aigc_write_u64(buf, (uint64) col->exact_max);
+				}
+			}
 			aigc_write_u32(buf, (uint32) col->nmodes);
 			for (int j = 0; j < col->nmodes; j++)
 			{
@@ -585,7 +603,7 @@ read_bool(AigcReader *r)
 }
 
 static void
-read_column(AigcColumn *col, AigcReader *r)
+read_column(AigcColumn *col, AigcReader *r, uint32 version)
 {
 	uint32		kind;
 
@@ -614,6 +632,18 @@ read_column(AigcColumn *col, AigcReader *r)
 		/* decoding rounds integral values, which must stay inside the range */
 		if (col->integral && (col->min != rint(col->min) || col->max != rint(col->max)))
 			aigc_corrupt("An integral column's range is not integral.");
+		/* versions before 3 kept no exact range */
+		if (version >= 3)
+			col->has_exact_range = read_bool(r);
+		if (col->has_exact_range)
+		{
+			col->exact_min = (int64) aigc_read_u64(r);
+			col->exact_max = (int64) aigc_read_u64(r);
+			if (!col->integral || col->exact_min > col->exact_max ||
+				(double) col->exact_min != col->min ||
+				(double) col->exact_max != col->max)
+				aigc_corrupt("A column's exact range does not match its range.");
+		}
 		nmodes = (int) aigc_read_count(r, MAX_MODES, "mixture modes");
 		if (nmodes == 0)
 			aigc_corrupt("A continuous column has no mixture modes.");
@@ -641,14 +671,14 @@ read_column(AigcColumn *col, AigcReader *r)
 }
 
 void
-aigc_transformer_read(AigcTransformer *tf, AigcReader *r)
+aigc_transformer_read(AigcTransformer *tf, AigcReader *r, uint32 version)
 {
 	tf->ncols = (int) aigc_read_count(r, MAX_COLUMNS, "columns");
 	if (tf->ncols == 0)
 		aigc_corrupt("The model has no columns.");
 	tf->cols = palloc0(sizeof(AigcColumn) * tf->ncols);
 	for (int c = 0; c < tf->ncols; c++)
-		read_column(&tf->cols[c], r);
+		read_column(&tf->cols[c], r, version);
 	layout(tf);
 }
 
