@@ -99,6 +99,8 @@ GRANT SELECT ON aigc.models TO PUBLIC;
 CREATE FUNCTION aigc.model_version(model text, version integer DEFAULT NULL)
 RETURNS aigc.models
 LANGUAGE sql STABLE
+-- its = must not be rebound by the caller's search_path
+SET search_path = pg_catalog, pg_temp
 AS $$
     SELECT m.*
       FROM aigc.models m
@@ -164,12 +166,16 @@ CREATE FUNCTION aigc_create_type(model text, type_name text, version integer DEF
 RETURNS regtype
 LANGUAGE plpgsql VOLATILE
 -- no SET search_path: an unqualified type_name must land in the caller's
--- current schema; everything this body names is qualified instead
+-- current schema; everything this body names is qualified instead, the
+-- variables' types and operators too, so that a schema put before
+-- pg_catalog in the caller's search_path cannot rebind them.  The column
+-- types come qualified from the model's spec (unqualified in models trained
+-- before aigc_pg 0.2, which resolve them in the caller's search_path).
 AS $$
 DECLARE
-    spec jsonb;
-    cols text;
-    qualified text;
+    spec pg_catalog.jsonb;
+    cols pg_catalog.text;
+    qualified pg_catalog.text;
 BEGIN
     IF model IS NULL OR type_name IS NULL THEN
         RAISE EXCEPTION 'model and type_name must not be NULL'
@@ -180,14 +186,16 @@ BEGIN
         RAISE EXCEPTION 'model "%" does not exist', model
               USING ERRCODE = 'undefined_object';
     END IF;
-    SELECT pg_catalog.string_agg(pg_catalog.format('%I %s', c->>'name', c->>'type'), ', ' ORDER BY ord)
+    SELECT pg_catalog.string_agg(pg_catalog.format('%I %s', c OPERATOR(pg_catalog.->>) 'name',
+                                                   c OPERATOR(pg_catalog.->>) 'type'),
+                                 ', ' ORDER BY ord)
       INTO cols
       FROM pg_catalog.jsonb_array_elements(spec) WITH ORDINALITY AS t(c, ord);
     -- quote each part of a possibly schema-qualified name
     SELECT pg_catalog.string_agg(pg_catalog.quote_ident(p), '.') INTO qualified
       FROM pg_catalog.unnest(pg_catalog.parse_ident(type_name)) AS p;
     EXECUTE pg_catalog.format('CREATE TYPE %s AS (%s)', qualified, cols);
-    RETURN qualified::regtype;
+    RETURN qualified::pg_catalog.regtype;
 END
 $$;
 COMMENT ON FUNCTION aigc_create_type(text, text, integer) IS
