@@ -1,7 +1,8 @@
 /*
  * model_cache.c
- *		Per-backend cache of deserialised models (see model_cache.h), and the
- *		trigger on the model tables that invalidates it in every backend.
+ *		Per-backend cache of deserialised models (see model_cache.h), the
+ *		trigger on the model tables that invalidates it in every backend, and
+ *		the read-back check of a freshly trained model.
  *
  * Entries live in their own memory contexts under CacheMemoryContext, in a
  * short array searched by name and requested version: a backend scores

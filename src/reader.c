@@ -270,8 +270,8 @@ grow_columns(AigcTrainingData *out, char *block, int64 old_cap, int64 cap,
 }
 
 /*
- * The exact range of a bigint column, over every row scanned (a superset
- * of the rows a sample keeps)
+ * The exact range of a bigint column, over every row ever taken into the
+ * sample (a superset of the rows finally kept)
  */
 static void
 note_exact(AigcColumn *col, int64 v)

@@ -251,7 +251,7 @@ fit_continuous(AigcColumn *col, const AigcColumnData *d, int64 nrows,
 			max = d->value[r];
 		nvalid++;
 	}
-	/* the reader's exact range covers every row scanned, a sample's too */
+	/* the reader's exact range covers every row kept, and maybe a few more */
 	if (nvalid == 0)
 		col->has_exact_range = false;
 	if (col->has_exact_range)
