@@ -34,6 +34,11 @@
  * quarter of DBL_MAX already spans every double from any mean.
  */
 #define MAX_MODE_STD	(DBL_MAX / 8)
+/*
+ * Magnitude beyond which a column is rescaled before its mixture is fitted:
+ * GMM_MAX_SAMPLE squares of twice this stay finite
+ */
+#define RESCALE_ABOVE	1e150
 /* distances beyond this many widths are all equally far (z*z stays finite) */
 #define MAX_MODE_Z		1e100
 
@@ -236,6 +241,7 @@ fit_continuous(AigcColumn *col, const AigcColumnData *d, int64 nrows,
 	double		total = 0.0;
 	double		std_floor;
 	double		scale;
+	double		range;
 	int			k;
 	int			kept = 0;
 
@@ -294,11 +300,13 @@ fit_continuous(AigcColumn *col, const AigcColumnData *d, int64 nrows,
 
 	/*
 	 * EM runs on standardised values, so GMM_REG is relative to the spread.
-	 * Values are first divided by the largest magnitude: sums and squares
-	 * of values near the ends of double precision (1e160 squared, or
-	 * 1.7e308 summed) would overflow.
+	 * Columns whose sums of squares could overflow (1e160 squared, or
+	 * 1.7e308 summed) are first divided by their largest magnitude; others
+	 * are not, which keeps their fit bit for bit as before.
 	 */
 	scale = Max(fabs(min), fabs(max));
+	if (scale <= RESCALE_ABOVE)
+		scale = 1.0;
 	for (int i = 0; i < m; i++)
 	{
 		sample[i] /= scale;
@@ -330,7 +338,8 @@ fit_continuous(AigcColumn *col, const AigcColumnData *d, int64 nrows,
 	}
 
 	/* max - min overflows for a range like [-1.7e308, 1.7e308] */
-	std_floor = 1e-6 * Max(1.0, max / 2 - min / 2);
+	range = max - min;
+	std_floor = 1e-6 * Max(1.0, isfinite(range) ? range : DBL_MAX);
 	alloc_modes(col, kept);
 	for (int j = 0; j < kept; j++)
 	{

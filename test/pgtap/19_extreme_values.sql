@@ -4,7 +4,7 @@
 -- the scoring trigger on it keep working.  Also: key and generated columns
 -- are not modelled, and aigc_create_type is immune to a hostile search_path.
 BEGIN;
-SELECT plan(32);
+SELECT plan(34);
 SET LOCAL client_min_messages = warning;
 
 -- float8 with a tenth of its values at 1e160 (their squares overflow a double)
@@ -97,6 +97,10 @@ SELECT ok((SELECT count(*) FILTER (WHERE ends = 9223372036854775807) > 0
 SELECT is((SELECT c->>'min' FROM aigc.models, jsonb_array_elements(columns) c
             WHERE name = 'ev_big_m' AND c->>'name' = 'c'), '9007199254740993',
           'bigint: the spec records the exact range');
+SELECT is((SELECT substring(weights FROM 9 FOR 8) FROM aigc.model_store WHERE name = 'ev_big_m'),
+          '\x0300000001000000'::bytea, 'a model with a bigint column is stored in format version 3');
+SELECT is((SELECT substring(weights FROM 9 FOR 8) FROM aigc.model_store WHERE name = 'ev_huge_m'),
+          '\x0100000001000000'::bytea, 'a VAE without one stays format version 1');
 
 -- keys and generated columns
 CREATE TABLE ev_keys (a serial, b smallserial, c bigserial,
