@@ -343,11 +343,11 @@ fit_continuous(AigcColumn *col, const AigcColumnData *d, int64 nrows,
 	alloc_modes(col, kept);
 	for (int j = 0; j < kept; j++)
 	{
-		/* rounding can push scale * (a value <= 1) just past max, or to inf */
+		/* rescaled, rounding can push a mean near DBL_MAX to infinity */
 		double		m_j = scale * (mu + sd * mean[j]);
 
 		col->mode_weight[j] = weight[j] / total;
-		col->mode_mean[j] = Min(Max(m_j, min), max);
+		col->mode_mean[j] = Min(Max(m_j, -DBL_MAX), DBL_MAX);
 		col->mode_std[j] = Min(Max(scale * (sd * sqrt(var[j])), std_floor),
 							   MAX_MODE_STD);
 	}
