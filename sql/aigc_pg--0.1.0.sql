@@ -107,6 +107,7 @@ GRANT SELECT ON aigc.models TO PUBLIC;
 CREATE FUNCTION aigc.model_version(model text, version integer DEFAULT NULL)
 RETURNS aigc.models
 LANGUAGE sql STABLE
+-- its = must not be rebound by the caller's search_path
 SET search_path = pg_catalog, pg_temp
 AS $$
     SELECT m.*
@@ -199,8 +200,11 @@ CREATE FUNCTION aigc_create_type(model text, type_name text, version integer DEF
 RETURNS regtype
 LANGUAGE plpgsql VOLATILE
 -- no SET search_path: an unqualified type_name must land in the caller's
--- current schema; everything this body names (types, operators, functions)
--- is qualified instead.  It runs with the caller's rights only.
+-- current schema; everything this body names is qualified instead, the
+-- variables' types and operators too, so that a schema put before
+-- pg_catalog in the caller's search_path cannot rebind them.  The column
+-- types come qualified from the model's spec (unqualified in models trained
+-- before aigc_pg 0.2, which resolve them in the caller's search_path).
 AS $$
 DECLARE
     spec pg_catalog.jsonb;

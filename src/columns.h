@@ -35,6 +35,10 @@ typedef struct AigcColumn
 	/* continuous */
 	double		min;
 	double		max;
+	/* bigint: the exact observed range, which min and max may round */
+	bool		has_exact_range;
+	int64		exact_min;
+	int64		exact_max;
 	int			nmodes;
 	double	   *mode_mean;
 	double	   *mode_std;
@@ -76,6 +80,8 @@ extern AigcColumnKind aigc_type_kind(Oid typid, const char *colname,
 									 bool *integral);
 extern double aigc_datum_to_double(Datum d, Oid typid, const char *colname);
 extern Datum aigc_double_to_datum(double v, Oid typid, int32 typmod);
+extern Datum aigc_column_to_datum(const AigcColumn *col, double v, Oid typid,
+								  int32 typmod);
 extern Datum aigc_label_to_datum(const char *label, Oid typid, int32 typmod);
 extern bool aigc_types_compatible(Oid model_typid, Oid target_typid);
 

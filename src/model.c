@@ -61,11 +61,14 @@ aigc_model_excludes(const AigcModel *model, const char *colname)
 	return false;
 }
 
-/* The lowest format version that can hold a model of this kind */
+/* The lowest format version that can hold the model */
 uint32
-aigc_model_format_version(AigcModelKind kind)
+aigc_model_format_version(const AigcModel *model)
 {
-	return kind == AIGC_KIND_GAN ? 2 : 1;
+	for (int c = 0; c < model->tf.ncols; c++)
+		if (model->tf.cols[c].has_exact_range)
+			return 3;
+	return model->kind == AIGC_KIND_GAN ? 2 : 1;
 }
 
 bytea *
@@ -75,15 +78,16 @@ aigc_model_serialize(const AigcModel *model)
 	pg_crc32c	crc;
 	Size		payload_start;
 	bytea	   *result;
+	uint32		version = aigc_model_format_version(model);
 
 	initStringInfo(&buf);
 	appendBinaryStringInfo(&buf, MODEL_MAGIC, MODEL_MAGIC_LEN);
-	aigc_write_u32(&buf, aigc_model_format_version(model->kind));
+	aigc_write_u32(&buf, version);
 	aigc_write_u32(&buf, model->kind);
 	aigc_write_u64(&buf, 0);	/* payload length, patched below */
 	payload_start = buf.len;
 
-	aigc_transformer_write(&model->tf, &buf);
+	aigc_transformer_write(&model->tf, &buf, version);
 	aigc_write_u32(&buf, model->nexcluded);
 	for (int i = 0; i < model->nexcluded; i++)
 		aigc_write_string(&buf, model->excluded[i]);
@@ -150,7 +154,7 @@ aigc_model_deserialize(const char *data, Size len)
 	aigc_reader_init(&r, data + MODEL_HEADER_LEN, payload_len);
 	model = palloc0(sizeof(AigcModel));
 	model->kind = (AigcModelKind) kind;
-	aigc_transformer_read(&model->tf, &r);
+	aigc_transformer_read(&model->tf, &r, version);
 	model->nexcluded = aigc_read_count(&r, MODEL_MAX_EXCLUDED, "excluded columns");
 	model->excluded = palloc(sizeof(char *) * (model->nexcluded + 1));
 	for (int i = 0; i < model->nexcluded; i++)

@@ -334,7 +334,8 @@ make_row(SampleState *st, int r, Datum *row)
 				st->values[i] = t->labels[k];
 			}
 			else
-				st->values[i] = aigc_double_to_datum(d->value[r], t->typid, t->typmod);
+				st->values[i] = aigc_column_to_datum(&st->model->tf.cols[t->model_col],
+													 d->value[r], t->typid, t->typmod);
 		}
 		if (t->domain == NULL)
 			continue;

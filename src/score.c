@@ -316,7 +316,7 @@ expected_text(const AigcColumn *col, const AigcColumnSource *src,
 	if (col->kind == AIGC_CATEGORICAL)
 		return CStringGetTextDatum(col->cats[(int) decoded->value[0]]);
 	return CStringGetTextDatum(OutputFunctionCall((FmgrInfo *) &src->out,
-												  aigc_double_to_datum(decoded->value[0],
+												  aigc_column_to_datum(col, decoded->value[0],
 																	   src->typid,
 																	   src->typmod)));
 }

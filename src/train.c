@@ -27,6 +27,7 @@
 #include "utils/memutils.h"
 
 #include "model.h"
+#include "model_cache.h"
 #include "model_store.h"
 #include "optimizer.h"
 #include "options.h"
@@ -328,10 +329,22 @@ columns_jsonb(const AigcTransformer *tf)
 		appendStringInfoString(&buf, c > 0 ? ", {\"name\": " : "{\"name\": ");
 		escape_json(&buf, col->name);
 		appendStringInfoString(&buf, ", \"type\": ");
-		escape_json(&buf, format_type_with_typemod(col->typid, col->typmod));
+		/* qualified, so that aigc_create_type cannot be rebound by a search_path */
+		escape_json(&buf, format_type_extended(col->typid, col->typmod,
+											   FORMAT_TYPE_TYPEMOD_GIVEN |
+											   FORMAT_TYPE_FORCE_QUALIFY));
 		if (col->kind == AIGC_CONTINUOUS)
-			appendStringInfo(&buf, ", \"encoding\": \"mode-specific normalisation\", \"modes\": %d, \"min\": %.17g, \"max\": %.17g",
-							 col->nmodes, col->min, col->max);
+		{
+			appendStringInfo(&buf, ", \"encoding\": \"mode-specific normalisation\", \"modes\": %d",
+							 col->nmodes);
+			/* a bigint's range exactly, beyond the 2^53 doubles hold */
+			if (col->has_exact_range)
+				appendStringInfo(&buf, ", \"min\": " INT64_FORMAT ", \"max\": " INT64_FORMAT,
+								 col->exact_min, col->exact_max);
+			else
+				appendStringInfo(&buf, ", \"min\": %.17g, \"max\": %.17g",
+								 col->min, col->max);
+		}
 		else
 			appendStringInfo(&buf, ", \"encoding\": \"one-hot\", \"categories\": %d",
 							 col->ncats);
@@ -557,6 +570,7 @@ train_common(FunctionCallInfo fcinfo, bool from_query)
 	appendStringInfoChar(&json, '}');
 	entry.stats = text_to_jsonb(json.data);
 	entry.weights = aigc_model_serialize(model);
+	aigc_model_check_loadable(entry.weights, name);
 	version = aigc_store_insert(&entry);
 
 	MemoryContextSwitchTo(caller);

@@ -185,6 +185,20 @@ INSERT INTO cases (what, sql, expected) VALUES
 ('internal sample_batches with NULL n', $$SELECT aigc.sample_batches(NULL::bad_t, 'bad_m', NULL, NULL, NULL, NULL)$$, '22004'),
 ('internal sample_batches with a non-row type', $$SELECT aigc.sample_batches(1, 'bad_m', 5, NULL, NULL, NULL)$$, '42804');
 
+-- extreme values, key and generated columns (helper "values")
+SET LOCAL client_min_messages = warning;
+CREATE TABLE bad_num_huge (x numeric);
+INSERT INTO bad_num_huge VALUES (1), (repeat('9', 320)::numeric);
+CREATE TABLE bad_float_huge (x float8);
+INSERT INTO bad_float_huge SELECT CASE WHEN i % 2 = 0 THEN 1e160 ELSE -1.7e308 END FROM generate_series(1, 50) i;
+CREATE TABLE bad_only_keys (a serial, b smallserial, c integer GENERATED ALWAYS AS (a + 1) STORED);
+RESET client_min_messages;
+INSERT INTO cases (what, sql, expected) VALUES
+('numeric beyond double precision', $$SELECT aigc_train('x', 'bad_num_huge'::regclass, options => '{"epochs": 1}')$$, '22003'),
+('numeric beyond double precision from a query', $$SELECT aigc_train('x', 'SELECT (10::numeric ^ 400) AS x')$$, '22003'),
+('float8 values of 1e160 and -1.7e308: learnt', $$SELECT aigc_train('bad_float_huge_m', 'bad_float_huge'::regclass, options => '{"epochs": 1, "progress_every": 0}'); SELECT * FROM aigc_sample(NULL::bad_float_huge, 'bad_float_huge_m', 5)$$, 'ok'),
+('only serial, smallserial and generated columns', $$SELECT aigc_train('x', 'bad_only_keys'::regclass)$$, '22023');
+
 SELECT plan((SELECT count(*)::int FROM cases) + 3);
 SELECT ok((SELECT count(*) FROM cases) >= 50, 'at least 50 distinct bad calls are listed');
 SELECT is(pg_temp.outcome(sql), expected, format('%s: %s', what, expected)) FROM cases ORDER BY id;
