@@ -118,7 +118,7 @@ sqlstate_text(int sqlstate)
 
 /*
  * Reader and writer must agree field for field.  A blob stamped with
- * another version than the writer picks for its kind (a VAE in version 2,
+ * another version than the writer picks for the model (a VAE in version 2,
  * which version 2 readers accept) is rewritten in that one.
  */
 static void
@@ -128,7 +128,7 @@ check_round_trip(const AigcModel *model, const char *blob, size_t len)
 	bytea	   *again;
 
 	if ((v[0] | v[1] << 8 | v[2] << 16 | (uint32) v[3] << 24) !=
-		model->ops->format_version)
+		aigc_model_format_version(model))
 		return;
 	again = aigc_model_serialize(model);
 	if (VARSIZE(again) - VARHDRSZ != len || memcmp(VARDATA(again), blob, len) != 0)

@@ -24,6 +24,7 @@ typedef struct SeedSpec
 	const char *file;
 	bool		continuous;		/* a bimodal float column with NULLs */
 	bool		constant;		/* an integral column holding one value */
+	bool		bigint;			/* that column a bigint beyond 2^53 (version 3) */
 	int			ncats;			/* a text column; 0 makes it all NULL */
 	int			nexcluded;
 	int			n_enc;			/* VAE layers; or for a GAN, generator */
@@ -32,11 +33,13 @@ typedef struct SeedSpec
 } SeedSpec;
 
 static const SeedSpec specs[] = {
-	{"vae_mixed", true, false, 3, 0, 1, 1, false},
-	{"vae_only_nulls_excluded", false, false, 0, 2, 0, 0, false},
-	{"vae_constant_deep", true, true, 2, 1, 2, 2, false},
-	{"gan_mixed", true, false, 3, 1, 2, 1, true},
-	{"gan_no_categories", true, true, 0, 0, 1, 2, true},
+	{"vae_mixed", true, false, false, 3, 0, 1, 1, false},
+	{"vae_only_nulls_excluded", false, false, false, 0, 2, 0, 0, false},
+	{"vae_constant_deep", true, true, false, 2, 1, 2, 2, false},
+	{"vae_bigint_exact", false, true, true, 2, 0, 1, 1, false},
+	{"gan_mixed", true, false, false, 3, 1, 2, 1, true},
+	{"gan_no_categories", true, true, false, 0, 0, 1, 2, true},
+	{"gan_bigint_exact", true, true, true, 3, 0, 1, 1, true},
 };
 
 static char *labels[] = {"alpha", "beta", "gamma"};
@@ -53,7 +56,7 @@ add_column(AigcTransformer *tf, AigcColumnData *data, char *name,
 	col->typid = typid;
 	col->typmod = -1;
 	col->kind = kind;
-	col->integral = typid == INT4OID;
+	col->integral = typid == INT4OID || typid == INT8OID;
 	d->value = palloc0(sizeof(double) * SEED_ROWS);
 	d->isnull = palloc0(sizeof(bool) * SEED_ROWS);
 	return d;
@@ -83,7 +86,19 @@ build_blob(const SeedSpec *spec)
 			d->value[r] = (r % 2 ? 100.0 : -5.0) + aigc_rng_normal(&rng);
 		}
 	}
-	if (spec->constant)
+	if (spec->constant && spec->bigint)
+	{
+		/* as the reader leaves it: 2^53 + 1 rounds to 2^53 as a double */
+		AigcColumn *col;
+
+		d = add_column(&model.tf, data, "serial_no", INT8OID, AIGC_CONTINUOUS);
+		col = &model.tf.cols[model.tf.ncols - 1];
+		col->has_exact_range = true;
+		col->exact_min = col->exact_max = (INT64CONST(1) << 53) + 1;
+		for (int r = 0; r < SEED_ROWS; r++)
+			d->value[r] = (double) col->exact_min;
+	}
+	else if (spec->constant)
 	{
 		d = add_column(&model.tf, data, "year", INT4OID, AIGC_CONTINUOUS);
 		for (int r = 0; r < SEED_ROWS; r++)

@@ -1,3 +1,127 @@
 -- aigc_pg 0.1.0 -> 0.2.0 (ALTER EXTENSION aigc_pg UPDATE).  Stored models
--- keep working: the model store's tables and their rows are not rewritten.
+-- keep working: the model store's tables and their rows are not rewritten,
+-- and every blob format 0.1.0 wrote stays readable.
 \echo Use "ALTER EXTENSION aigc_pg UPDATE TO '0.2.0'" to load this file. \quit
+
+-- Names are resolved under a locked search_path, or schema-qualified where
+-- a function must resolve in the caller's path (docs/security.md).
+CREATE OR REPLACE FUNCTION aigc.model_version(model text, version integer DEFAULT NULL)
+RETURNS aigc.models
+LANGUAGE sql STABLE
+-- its = must not be rebound by the caller's search_path
+SET search_path = pg_catalog, pg_temp
+AS $$
+    SELECT m.*
+      FROM aigc.models m
+     WHERE m.name = model_version.model
+       AND (m.version = model_version.version OR (model_version.version IS NULL AND m.in_use))
+$$;
+COMMENT ON FUNCTION aigc.model_version(text, integer) IS
+    'The aigc.models row of a model version (NULL: the version in use), or NULL if none you may use';
+
+CREATE OR REPLACE FUNCTION aigc_create_type(model text, type_name text, version integer DEFAULT NULL)
+RETURNS regtype
+LANGUAGE plpgsql VOLATILE
+-- no SET search_path: an unqualified type_name must land in the caller's
+-- current schema; everything this body names is qualified instead, the
+-- variables' types and operators too, so that a schema put before
+-- pg_catalog in the caller's search_path cannot rebind them.  The column
+-- types come qualified from the model's spec (unqualified in models trained
+-- before aigc_pg 0.2, which resolve them in the caller's search_path).
+AS $$
+DECLARE
+    spec pg_catalog.jsonb;
+    cols pg_catalog.text;
+    qualified pg_catalog.text;
+BEGIN
+    IF model IS NULL OR type_name IS NULL THEN
+        RAISE EXCEPTION 'model and type_name must not be NULL'
+              USING ERRCODE = 'null_value_not_allowed';
+    END IF;
+    SELECT (aigc.model_version(model, aigc_create_type.version)).columns INTO spec;
+    IF spec IS NULL THEN
+        RAISE EXCEPTION 'model "%" does not exist', model
+              USING ERRCODE = 'undefined_object';
+    END IF;
+    SELECT pg_catalog.string_agg(pg_catalog.format('%I %s', c OPERATOR(pg_catalog.->>) 'name',
+                                                   c OPERATOR(pg_catalog.->>) 'type'),
+                                 ', ' ORDER BY ord)
+      INTO cols
+      FROM pg_catalog.jsonb_array_elements(spec) WITH ORDINALITY AS t(c, ord);
+    -- quote each part of a possibly schema-qualified name
+    SELECT pg_catalog.string_agg(pg_catalog.quote_ident(p), '.') INTO qualified
+      FROM pg_catalog.unnest(pg_catalog.parse_ident(type_name)) AS p;
+    EXECUTE pg_catalog.format('CREATE TYPE %s AS (%s)', qualified, cols);
+    RETURN qualified::pg_catalog.regtype;
+END
+$$;
+COMMENT ON FUNCTION aigc_create_type(text, text, integer) IS
+    'Create a composite type (name may be schema-qualified) with the columns a model produces';
+
+CREATE OR REPLACE FUNCTION aigc_describe(model text)
+RETURNS TABLE (version integer, kind text, in_use boolean, deployed boolean, owner regrole,
+               source text, train_rows bigint, epochs integer, final_loss float8,
+               train_seconds float8, columns integer, weights_bytes integer,
+               created_by name, created_at timestamptz)
+LANGUAGE sql STABLE STRICT
+SET search_path = pg_catalog, pg_temp
+AS $$
+    SELECT m.version, m.kind, m.in_use, m.deployed, m.owner, m.source, m.train_rows,
+           pg_catalog.jsonb_array_length(m.loss->'loss'),
+           (m.loss->'loss'->>(pg_catalog.jsonb_array_length(m.loss->'loss') - 1))::float8,
+           m.train_seconds, pg_catalog.jsonb_array_length(m.columns), m.weights_bytes,
+           m.created_by, m.created_at
+      FROM aigc.models m
+     WHERE m.name = model
+     ORDER BY m.version
+$$;
+COMMENT ON FUNCTION aigc_describe(text) IS
+    'The versions of a model you may use: which is in use, deployed, and how each was trained';
+
+-- aigc_sample streams: an inlinable SQL function over aigc.sample_batches
+CREATE FUNCTION aigc.sample_batches(rowtype anyelement, model text, n bigint,
+                                    seed bigint, version integer, conditions jsonb)
+RETURNS SETOF anyarray
+AS 'MODULE_PATHNAME', 'aigc_sample_batches'
+LANGUAGE C VOLATILE CALLED ON NULL INPUT;
+COMMENT ON FUNCTION aigc.sample_batches(anyelement, text, bigint, bigint, integer, jsonb) IS
+    'Internal to aigc_sample: its rows in batches, as arrays of rowtype';
+
+CREATE OR REPLACE FUNCTION aigc_sample(rowtype anyelement, model text, n bigint,
+                            seed bigint DEFAULT NULL, version integer DEFAULT NULL,
+                            conditions jsonb DEFAULT NULL)
+RETURNS SETOF anyelement
+LANGUAGE sql STABLE CALLED ON NULL INPUT
+AS $$
+SELECT r.*
+  FROM (SELECT aigc.sample_batches(rowtype, model, n, seed, version, conditions) AS b
+         OFFSET 0) AS s
+ CROSS JOIN LATERAL pg_catalog.unnest(s.b) AS r
+$$;
+COMMENT ON FUNCTION aigc_sample(anyelement, text, bigint, bigint, integer, jsonb) IS
+    'Sample n synthetic rows typed as rowtype (a composite whose columns match the model''s by name); conditions fixes categories or ranges of columns, e.g. {"region": "north", "age": {"min": 30, "max": 40}}';
+
+-- Models of roles (DROP ROLE, REASSIGN OWNED, DROP OWNED)
+CREATE FUNCTION aigc.reassign_models(old_role regrole, new_role regrole)
+RETURNS bigint
+AS 'MODULE_PATHNAME', 'aigc_reassign_models'
+LANGUAGE C VOLATILE CALLED ON NULL INPUT;
+COMMENT ON FUNCTION aigc.reassign_models(regrole, regrole) IS
+    'Give every model of old_role (a dropped role: its OID) to new_role, in this database; needs the privileges of both roles; returns the models moved';
+
+CREATE FUNCTION aigc.drop_models(role regrole)
+RETURNS bigint
+AS 'MODULE_PATHNAME', 'aigc_drop_models'
+LANGUAGE C VOLATILE CALLED ON NULL INPUT;
+COMMENT ON FUNCTION aigc.drop_models(regrole) IS
+    'Drop every model of role (a dropped role: its OID) and revoke its model privileges, in this database; needs the privileges of the role; returns the models dropped';
+
+-- aigc_score_batch also returns the tableoid (partitions, inheritance):
+-- a new result type, so the function is made anew
+DROP FUNCTION aigc_score_batch(text, regclass, integer);
+CREATE FUNCTION aigc_score_batch(model text, relation regclass, version integer DEFAULT NULL)
+RETURNS TABLE (row_ctid tid, score float8, row_tableoid oid)
+AS 'MODULE_PATHNAME', 'aigc_score_batch'
+LANGUAGE C STABLE PARALLEL SAFE CALLED ON NULL INPUT COST 100000 ROWS 1000;
+COMMENT ON FUNCTION aigc_score_batch(text, regclass, integer) IS
+    'Score every row of a table or materialized view, many rows per forward pass (faster than aigc_score row by row); join back on tableoid and ctid (a ctid is unique only within one partition or child table)';

@@ -8,6 +8,14 @@ COMMENT ON SCHEMA aigc IS 'aigc_pg model store and helper functions';
 -- functions, which check the caller's privileges on the model and then read
 -- or write the tables as their owner: nobody needs (or gets) privileges on
 -- the tables themselves, and a weights blob cannot be read or forged with SQL.
+--
+-- Name resolution (docs/security.md): every SQL or plpgsql function below
+-- that is not meant to resolve names in the caller's search_path says SET
+-- search_path = pg_catalog, pg_temp; the one that must (aigc_create_type: the
+-- new type's name) names every operator, function and type with its schema
+-- instead.  The C functions' queries as the store owner run under the same
+-- locked path (src/model_store.c); their scans of the caller's relation or
+-- query run as the caller, in the caller's path.
 
 -- One row per model: who owns it.
 CREATE TABLE aigc.model_registry (
@@ -99,6 +107,8 @@ GRANT SELECT ON aigc.models TO PUBLIC;
 CREATE FUNCTION aigc.model_version(model text, version integer DEFAULT NULL)
 RETURNS aigc.models
 LANGUAGE sql STABLE
+-- its = must not be rebound by the caller's search_path
+SET search_path = pg_catalog, pg_temp
 AS $$
     SELECT m.*
       FROM aigc.models m
@@ -134,12 +144,38 @@ LANGUAGE C VOLATILE CALLED ON NULL INPUT;
 COMMENT ON FUNCTION aigc_train(text, text, text, jsonb) IS
     'Train a generative model (kind vae: TVAE-style; gan: CTGAN-style) over the rows of a query and store it as a new version of name';
 
+-- Internal: the rows of aigc_sample() as arrays of at most 1000 rows, one per
+-- call, generated only when asked for.  Call aigc_sample() instead.
+CREATE FUNCTION aigc.sample_batches(rowtype anyelement, model text, n bigint,
+                                    seed bigint, version integer, conditions jsonb)
+RETURNS SETOF anyarray
+AS 'MODULE_PATHNAME', 'aigc_sample_batches'
+LANGUAGE C VOLATILE CALLED ON NULL INPUT;
+COMMENT ON FUNCTION aigc.sample_batches(anyelement, text, bigint, bigint, integer, jsonb) IS
+    'Internal to aigc_sample: its rows in batches, as arrays of rowtype';
+
+-- A function in FROM runs under a Function Scan, which collects the whole
+-- result before the first row; a set-returning function in a select list
+-- streams.  The planner inlines this body into the calling query, so
+-- SELECT * FROM aigc_sample(...) LIMIT 1 makes one batch.  Inlining needs a
+-- LANGUAGE sql function that is not STRICT, not VOLATILE (the rows are
+-- still drawn by the volatile aigc.sample_batches) and has no SET clause:
+-- hence no SET search_path, and every name in the body is schema-qualified
+-- instead.  Unnesting the batches in FROM expands the row type's columns
+-- once per row (a select-list (f()).* would call f once per column, and
+-- would fail to parse for a non-row type instead of raising 42804 there);
+-- OFFSET 0 keeps the set-returning call in its own subquery.
 CREATE FUNCTION aigc_sample(rowtype anyelement, model text, n bigint,
                             seed bigint DEFAULT NULL, version integer DEFAULT NULL,
                             conditions jsonb DEFAULT NULL)
 RETURNS SETOF anyelement
-AS 'MODULE_PATHNAME', 'aigc_sample'
-LANGUAGE C VOLATILE CALLED ON NULL INPUT;
+LANGUAGE sql STABLE CALLED ON NULL INPUT
+AS $$
+SELECT r.*
+  FROM (SELECT aigc.sample_batches(rowtype, model, n, seed, version, conditions) AS b
+         OFFSET 0) AS s
+ CROSS JOIN LATERAL pg_catalog.unnest(s.b) AS r
+$$;
 COMMENT ON FUNCTION aigc_sample(anyelement, text, bigint, bigint, integer, jsonb) IS
     'Sample n synthetic rows typed as rowtype (a composite whose columns match the model''s by name); conditions fixes categories or ranges of columns, e.g. {"region": "north", "age": {"min": 30, "max": 40}}';
 
@@ -164,12 +200,16 @@ CREATE FUNCTION aigc_create_type(model text, type_name text, version integer DEF
 RETURNS regtype
 LANGUAGE plpgsql VOLATILE
 -- no SET search_path: an unqualified type_name must land in the caller's
--- current schema; everything this body names is qualified instead
+-- current schema; everything this body names is qualified instead, the
+-- variables' types and operators too, so that a schema put before
+-- pg_catalog in the caller's search_path cannot rebind them.  The column
+-- types come qualified from the model's spec (unqualified in models trained
+-- before aigc_pg 0.2, which resolve them in the caller's search_path).
 AS $$
 DECLARE
-    spec jsonb;
-    cols text;
-    qualified text;
+    spec pg_catalog.jsonb;
+    cols pg_catalog.text;
+    qualified pg_catalog.text;
 BEGIN
     IF model IS NULL OR type_name IS NULL THEN
         RAISE EXCEPTION 'model and type_name must not be NULL'
@@ -180,14 +220,16 @@ BEGIN
         RAISE EXCEPTION 'model "%" does not exist', model
               USING ERRCODE = 'undefined_object';
     END IF;
-    SELECT pg_catalog.string_agg(pg_catalog.format('%I %s', c->>'name', c->>'type'), ', ' ORDER BY ord)
+    SELECT pg_catalog.string_agg(pg_catalog.format('%I %s', c OPERATOR(pg_catalog.->>) 'name',
+                                                   c OPERATOR(pg_catalog.->>) 'type'),
+                                 ', ' ORDER BY ord)
       INTO cols
       FROM pg_catalog.jsonb_array_elements(spec) WITH ORDINALITY AS t(c, ord);
     -- quote each part of a possibly schema-qualified name
     SELECT pg_catalog.string_agg(pg_catalog.quote_ident(p), '.') INTO qualified
       FROM pg_catalog.unnest(pg_catalog.parse_ident(type_name)) AS p;
     EXECUTE pg_catalog.format('CREATE TYPE %s AS (%s)', qualified, cols);
-    RETURN qualified::regtype;
+    RETURN qualified::pg_catalog.regtype;
 END
 $$;
 COMMENT ON FUNCTION aigc_create_type(text, text, integer) IS
@@ -229,12 +271,29 @@ LANGUAGE C VOLATILE CALLED ON NULL INPUT;
 COMMENT ON FUNCTION aigc_revoke(text, text, text) IS
     'Revoke use, train, deploy or all on a model from a role or PUBLIC (owner only)';
 
+-- Models of a role about to be dropped (REASSIGN OWNED and DROP OWNED call
+-- these too when the library is loaded; docs/security.md)
+CREATE FUNCTION aigc.reassign_models(old_role regrole, new_role regrole)
+RETURNS bigint
+AS 'MODULE_PATHNAME', 'aigc_reassign_models'
+LANGUAGE C VOLATILE CALLED ON NULL INPUT;
+COMMENT ON FUNCTION aigc.reassign_models(regrole, regrole) IS
+    'Give every model of old_role (a dropped role: its OID) to new_role, in this database; needs the privileges of both roles; returns the models moved';
+
+CREATE FUNCTION aigc.drop_models(role regrole)
+RETURNS bigint
+AS 'MODULE_PATHNAME', 'aigc_drop_models'
+LANGUAGE C VOLATILE CALLED ON NULL INPUT;
+COMMENT ON FUNCTION aigc.drop_models(regrole) IS
+    'Drop every model of role (a dropped role: its OID) and revoke its model privileges, in this database; needs the privileges of the role; returns the models dropped';
+
 CREATE FUNCTION aigc_describe(model text)
 RETURNS TABLE (version integer, kind text, in_use boolean, deployed boolean, owner regrole,
                source text, train_rows bigint, epochs integer, final_loss float8,
                train_seconds float8, columns integer, weights_bytes integer,
                created_by name, created_at timestamptz)
 LANGUAGE sql STABLE STRICT
+SET search_path = pg_catalog, pg_temp
 AS $$
     SELECT m.version, m.kind, m.in_use, m.deployed, m.owner, m.source, m.train_rows,
            pg_catalog.jsonb_array_length(m.loss->'loss'),
@@ -403,8 +462,8 @@ COMMENT ON FUNCTION aigc.model_cache_loads() IS
     'Number of models this backend has read from aigc.model_store into its cache (once per model and version until invalidated)';
 
 CREATE FUNCTION aigc_score_batch(model text, relation regclass, version integer DEFAULT NULL)
-RETURNS TABLE (row_ctid tid, score float8)
+RETURNS TABLE (row_ctid tid, score float8, row_tableoid oid)
 AS 'MODULE_PATHNAME', 'aigc_score_batch'
 LANGUAGE C STABLE PARALLEL SAFE CALLED ON NULL INPUT COST 100000 ROWS 1000;
 COMMENT ON FUNCTION aigc_score_batch(text, regclass, integer) IS
-    'Score every row of a table or materialized view, many rows per forward pass (faster than aigc_score row by row); join back on ctid';
+    'Score every row of a table or materialized view, many rows per forward pass (faster than aigc_score row by row); join back on tableoid and ctid (a ctid is unique only within one partition or child table)';

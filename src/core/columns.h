@@ -36,6 +36,10 @@ typedef struct AigcColumn
 	/* continuous */
 	double		min;
 	double		max;
+	/* bigint: the exact observed range, which min and max may round */
+	bool		has_exact_range;
+	int64		exact_min;
+	int64		exact_max;
 	int			nmodes;
 	double	   *mode_mean;
 	double	   *mode_std;

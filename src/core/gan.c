@@ -62,6 +62,24 @@ collect_params(AigcGan *gan)
  * continuous column's mode span follows its scalar and is left out, as
  * CTGAN leaves mode indicators out).
  */
+static bool
+is_cond_span(const AigcSpan *spans, int s)
+{
+	return !spans[s].is_scalar &&
+		!(s > 0 && spans[s - 1].column == spans[s].column);
+}
+
+int
+aigc_gan_cond_dim(const AigcSpan *spans, int nspans)
+{
+	int			width = 0;
+
+	for (int s = 0; s < nspans; s++)
+		if (is_cond_span(spans, s))
+			width += spans[s].width;
+	return width;
+}
+
 static void
 find_cond_columns(AigcGan *gan)
 {
@@ -74,7 +92,7 @@ find_cond_columns(AigcGan *gan)
 		const AigcSpan *sp = &gan->spans[s];
 		AigcCondColumn *cc;
 
-		if (sp->is_scalar || (s > 0 && gan->spans[s - 1].column == sp->column))
+		if (!is_cond_span(gan->spans, s))
 			continue;
 		cc = &gan->cond[gan->ncond++];
 		cc->column = sp->column;
@@ -169,6 +187,96 @@ aigc_gan_buffers_init(AigcGanBuffers *buf, const AigcGan *gan, int batch)
 	buf->grad_a = palloc(sizeof(float) * Max((int64) batch * widest, dis_in));
 	buf->grad_b = palloc(sizeof(float) * Max((int64) batch * widest, dis_in));
 	buf->grad_c = palloc(sizeof(float) * Max((int64) batch * widest, dis_in));
+}
+
+/* A generator tensor of n floats, with its running average when kept */
+static double
+gen_param_size(AigcSizeEstimate *e, double n, bool average)
+{
+	aigc_size_add_param(e, n);
+	if (average)
+		aigc_size_add(e, n, sizeof(float));
+	return n;
+}
+
+/* Mirrors aigc_gan_init, aigc_gan_buffers_init and aigc_gan_trainer_init */
+void
+aigc_gan_train_size(const AigcGanConfig *cfg, int batch, bool average,
+					AigcSizeEstimate *e)
+{
+	double		b = batch;
+	double		groups = (batch + cfg->pac - 1) / cfg->pac;
+	double		D = cfg->data_dim;
+	double		C = Max(cfg->cond_dim, 1);
+	double		W = dis_row_width(cfg);
+	double		dis_in = groups * cfg->pac * W;
+	double		width = gen_input_width(cfg);
+	double		widest = Max(width, D);
+	double		prev;
+	double		weights = 0.0;
+
+	aigc_size_add(e, b, sizeof(float) * width); /* gin */
+	for (int i = 0; i < cfg->n_gen; i++)
+	{
+		double		h = cfg->gen_dims[i];
+
+		weights += gen_param_size(e, width * h, average);
+		weights += gen_param_size(e, h, average);
+		/* batch norm: gamma and beta, running mean and variance, inv_std, scratch */
+		weights += gen_param_size(e, h, average) + gen_param_size(e, h, average);
+		for (int k = 0; k < 3; k++)
+			aigc_size_add(e, h, sizeof(float));
+		aigc_size_add(e, 2 * h, sizeof(double));
+		/* glin, gxhat, grelu, then gact of the grown width */
+		for (int k = 0; k < 3; k++)
+			aigc_size_add(e, b * h, sizeof(float));
+		width += h;
+		aigc_size_add(e, b * width, sizeof(float));
+		widest = Max(widest, width);
+	}
+	weights += gen_param_size(e, width * D, average);
+	weights += gen_param_size(e, D, average);
+	/* gout, fake, dgout, dfake */
+	for (int k = 0; k < 4; k++)
+		aigc_size_add(e, b * D, sizeof(float));
+
+	prev = cfg->pac * W;
+	for (int i = 0; i < cfg->n_dis; i++)
+	{
+		double		h = cfg->dis_dims[i];
+
+		weights += aigc_size_add_linear(e, prev, h);
+		prev = h;
+		/* dact, dmask, du */
+		for (int k = 0; k < 3; k++)
+			aigc_size_add(e, groups * h, sizeof(float));
+		widest = Max(widest, h);
+	}
+	weights += aigc_size_add_linear(e, prev, 1);
+	aigc_size_add(e, 2 * groups, sizeof(float));	/* score, dscore */
+	aigc_size_add(e, dis_in, sizeof(float));
+	/* grad_a, grad_b, grad_c */
+	for (int k = 0; k < 3; k++)
+		aigc_size_add(e, Max(b * widest, dis_in), sizeof(float));
+
+	/* the trainer: colsel, slot, perm, cond, then real, fake and interp rows */
+	aigc_size_add(e, b, sizeof(int));
+	aigc_size_add(e, b, sizeof(int));
+	aigc_size_add(e, b, sizeof(int64));
+	aigc_size_add(e, b * C, sizeof(float));
+	for (int k = 0; k < 3; k++)
+		aigc_size_add(e, b * W, sizeof(float));
+	/* cond frequencies, the sampler's slot starts, weights and fill */
+	aigc_size_add(e, C, sizeof(float) * 2 + sizeof(int64) * 2);
+
+	/*
+	 * The stored model: a buffer that grows by doubling (to at most twice
+	 * the weights, one allocation no larger than them when it must fit in
+	 * MaxAllocSize), then its bytea.
+	 */
+	aigc_size_add(e, weights, sizeof(float));
+	aigc_size_add(e, weights, sizeof(float));
+	aigc_size_add(e, weights, sizeof(float));
 }
 
 /* Output activations: tanh on scalars; Gumbel-softmax or plain softmax */

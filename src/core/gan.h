@@ -94,6 +94,19 @@ extern void aigc_gan_init(AigcGan *gan, const AigcGanConfig *cfg,
 extern void aigc_gan_buffers_init(AigcGanBuffers *buf, const AigcGan *gan,
 								  int batch);
 
+/* Width of the conditional vector of a GAN over these output spans */
+extern int	aigc_gan_cond_dim(const AigcSpan *spans, int nspans);
+
+/*
+ * Adds what training a GAN of this configuration (cond_dim set) on batches
+ * of `batch` rows allocates: weights, gradients and Adam state, the
+ * generator's running average (with `average`), the serialized copy stored
+ * at the end, and the batch buffers.  The per-row index of
+ * training-by-sampling is the rows' share (train.c's fit_rows).
+ */
+extern void aigc_gan_train_size(const AigcGanConfig *cfg, int batch,
+								bool average, AigcSizeEstimate *e);
+
 /* Generator: gin (n x noise+cond) to buf->gout and activated buf->fake */
 extern void aigc_gan_generator_forward(AigcGan *gan, AigcGanBuffers *buf, int n,
 									   bool training, AigcRng *rng);

@@ -32,6 +32,18 @@ gan_config_from_options(const AigcTrainOptions *opts, int data_dim)
 	return cfg;
 }
 
+static void
+gan_train_size(const void *cfg, const AigcTrainOptions *opts,
+			   const AigcSpan *spans, int nspans, int64 nrows,
+			   AigcSizeEstimate *e)
+{
+	AigcGanConfig sized = *(const AigcGanConfig *) cfg;
+
+	sized.cond_dim = spans != NULL ? aigc_gan_cond_dim(spans, nspans) : 0;
+	/* CTGAN draws batch_size rows with replacement, however few there are */
+	aigc_gan_train_size(&sized, opts->batch_size, opts->generator_average > 0.0, e);
+}
+
 static void *
 gan_init(const void *cfg, const AigcSpan *spans, int nspans, AigcRng *rng)
 {
@@ -195,6 +207,7 @@ const AigcKindOps aigc_gan_ops = {
 	.format_version = 2,
 	.config_from_options = gan_config_from_options,
 	.init = gan_init,
+	.train_size = gan_train_size,
 	.nlosses = lengthof(gan_loss_names),
 	.loss_names = gan_loss_names,
 	.train_begin = gan_train_begin,

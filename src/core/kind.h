@@ -56,6 +56,16 @@ typedef struct AigcKindOps
 						 AigcRng *rng);
 
 	/*
+	 * Adds to e what training the network of cfg on nrows rows allocates
+	 * (weights, gradients, optimiser state, batch buffers, the stored
+	 * copy), before anything is allocated; spans are NULL (nspans 0) and
+	 * nrows 0 before the rows are read: then the narrowest rows, one row.
+	 */
+	void		(*train_size) (const void *cfg, const AigcTrainOptions *opts,
+							   const AigcSpan *spans, int nspans, int64 nrows,
+							   AigcSizeEstimate *e);
+
+	/*
 	 * Training on nrows encoded rows x: begin returns the run's state, epoch
 	 * trains one epoch and writes one value per loss series (loss_names),
 	 * end finishes the network (calibration, weight averaging) and may

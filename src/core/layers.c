@@ -315,3 +315,25 @@ aigc_gumbel_softmax_backward(const float *y, const float *dy, float *dlogits,
 	for (int k = 0; k < w; k++)
 		dlogits[k] = (float) (y[k] * (dy[k] - dot) / tau);
 }
+
+void
+aigc_size_add(AigcSizeEstimate *e, double count, double size)
+{
+	e->total += count * size;
+	e->largest = Max(e->largest, count * size);
+}
+
+void
+aigc_size_add_param(AigcSizeEstimate *e, double n)
+{
+	for (int i = 0; i < 4; i++)
+		aigc_size_add(e, n, sizeof(float));
+}
+
+double
+aigc_size_add_linear(AigcSizeEstimate *e, double in, double out)
+{
+	aigc_size_add_param(e, in * out);
+	aigc_size_add_param(e, out);
+	return in * out + out;
+}

@@ -98,4 +98,27 @@ extern void aigc_gumbel_softmax_backward(const float *y, const float *dy,
 /* Sum of parameters' gradients to zero */
 extern void aigc_params_zero_grad(AigcParam *params, int nparams);
 
+/*
+ * What a training run will allocate, estimated before it allocates it: the
+ * total bytes and the largest single allocation (palloc refuses more than
+ * MaxAllocSize).  Doubles, so absurd sizes cannot overflow.
+ */
+typedef struct AigcSizeEstimate
+{
+	double		total;
+	double		largest;
+} AigcSizeEstimate;
+
+/* One allocation of count values of size bytes each */
+extern void aigc_size_add(AigcSizeEstimate *e, double count, double size);
+
+/*
+ * A trainable tensor of n floats as training holds it: the values, their
+ * gradient and Adam's two moments, four allocations.
+ */
+extern void aigc_size_add_param(AigcSizeEstimate *e, double n);
+
+/* A Linear layer's weight and bias as trainable tensors; returns in * out + out */
+extern double aigc_size_add_linear(AigcSizeEstimate *e, double in, double out);
+
 #endif

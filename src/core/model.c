@@ -34,6 +34,19 @@ aigc_model_excludes(const AigcModel *model, const char *colname)
 	return false;
 }
 
+/*
+ * The lowest format version that can hold the model: its kind's, or 3 when
+ * a bigint column keeps its exact range
+ */
+uint32
+aigc_model_format_version(const AigcModel *model)
+{
+	for (int c = 0; c < model->tf.ncols; c++)
+		if (model->tf.cols[c].has_exact_range)
+			return Max(model->ops->format_version, 3);
+	return model->ops->format_version;
+}
+
 bytea *
 aigc_model_serialize(const AigcModel *model)
 {
@@ -41,15 +54,16 @@ aigc_model_serialize(const AigcModel *model)
 	pg_crc32c	crc;
 	Size		payload_start;
 	bytea	   *result;
+	uint32		version = aigc_model_format_version(model);
 
 	initStringInfo(&buf);
 	appendBinaryStringInfo(&buf, MODEL_MAGIC, MODEL_MAGIC_LEN);
-	aigc_write_u32(&buf, model->ops->format_version);
+	aigc_write_u32(&buf, version);
 	aigc_write_u32(&buf, model->kind);
 	aigc_write_u64(&buf, 0);	/* payload length, patched below */
 	payload_start = buf.len;
 
-	aigc_transformer_write(&model->tf, &buf);
+	aigc_transformer_write(&model->tf, &buf, version);
 	aigc_write_u32(&buf, model->nexcluded);
 	for (int i = 0; i < model->nexcluded; i++)
 		aigc_write_string(&buf, model->excluded[i]);
@@ -116,7 +130,7 @@ aigc_model_deserialize(const char *data, Size len)
 	model = palloc0(sizeof(AigcModel));
 	model->kind = ops->id;
 	model->ops = ops;
-	aigc_transformer_read(&model->tf, &r);
+	aigc_transformer_read(&model->tf, &r, version);
 	model->nexcluded = aigc_read_count(&r, MODEL_MAX_EXCLUDED, "excluded columns");
 	model->excluded = palloc(sizeof(char *) * (model->nexcluded + 1));
 	for (int i = 0; i < model->nexcluded; i++)

@@ -13,11 +13,12 @@
 
 /*
  * Bump when the blob layout changes; older versions stay readable.
- * Version 2 added GAN payloads (kind 2).  A blob carries the lowest version
- * that can read it (its kind's format_version), so VAE blobs are still
- * written as version 1.
+ * Version 2 added GAN payloads (kind 2), version 3 the exact ranges of
+ * bigint columns.  A blob carries the lowest version that can read it (its
+ * kind's format_version, or 3 with such a column), so VAE blobs without
+ * bigint columns are still written as version 1.
  */
-#define AIGC_MODEL_FORMAT_VERSION 2
+#define AIGC_MODEL_FORMAT_VERSION 3
 
 typedef struct AigcModel
 {
@@ -31,6 +32,8 @@ typedef struct AigcModel
 
 extern bool aigc_model_excludes(const AigcModel *model, const char *colname);
 
+/* Blobs are written in the lowest version that holds them */
+extern uint32 aigc_model_format_version(const AigcModel *model);
 extern bytea *aigc_model_serialize(const AigcModel *model);
 extern AigcModel *aigc_model_deserialize(const char *data, Size len);
 

@@ -28,6 +28,20 @@
 #define ALPHA_CLIP		0.99
 #define INTERRUPT_EVERY 4096	/* rows between interrupt checks */
 
+/*
+ * Mode widths are capped so that mean + 4 std * alpha stays finite or at
+ * worst overflows to an infinity that decoding clamps to the range: a
+ * quarter of DBL_MAX already spans every double from any mean.
+ */
+#define MAX_MODE_STD	(DBL_MAX / 8)
+/*
+ * Magnitude beyond which a column is rescaled before its mixture is fitted:
+ * GMM_MAX_SAMPLE squares of twice this stay finite
+ */
+#define RESCALE_ABOVE	1e150
+/* distances beyond this many widths are all equally far (z*z stays finite) */
+#define MAX_MODE_Z		1e100
+
 /* Limits of a stored transformer, well above anything training makes */
 #define MAX_COLUMNS		10000
 #define MAX_MODES		64
@@ -226,6 +240,8 @@ fit_continuous(AigcColumn *col, const AigcColumnData *d, int64 nrows,
 	double		var[MAX_MODES];
 	double		total = 0.0;
 	double		std_floor;
+	double		scale;
+	double		range;
 	int			k;
 	int			kept = 0;
 
@@ -240,6 +256,14 @@ fit_continuous(AigcColumn *col, const AigcColumnData *d, int64 nrows,
 		if (nvalid == 0 || d->value[r] > max)
 			max = d->value[r];
 		nvalid++;
+	}
+	/* the reader's exact range covers every row kept, and maybe a few more */
+	if (nvalid == 0)
+		col->has_exact_range = false;
+	if (col->has_exact_range)
+	{
+		min = (double) col->exact_min;
+		max = (double) col->exact_max;
 	}
 	col->min = min;
 	col->max = max;
@@ -274,9 +298,20 @@ fit_continuous(AigcColumn *col, const AigcColumnData *d, int64 nrows,
 		seen++;
 	}
 
-	/* EM runs on standardised values, so GMM_REG is relative to the spread */
+	/*
+	 * EM runs on standardised values, so GMM_REG is relative to the spread.
+	 * Columns whose sums of squares could overflow (1e160 squared, or
+	 * 1.7e308 summed) are first divided by their largest magnitude; others
+	 * are not, which keeps their fit bit for bit as before.
+	 */
+	scale = Max(fabs(min), fabs(max));
+	if (scale <= RESCALE_ABOVE)
+		scale = 1.0;
 	for (int i = 0; i < m; i++)
+	{
+		sample[i] /= scale;
 		mu += sample[i];
+	}
 	mu /= m;
 	for (int i = 0; i < m; i++)
 		sd += (sample[i] - mu) * (sample[i] - mu);
@@ -302,13 +337,19 @@ fit_continuous(AigcColumn *col, const AigcColumnData *d, int64 nrows,
 		kept++;
 	}
 
-	std_floor = 1e-6 * Max(1.0, max - min);
+	/* max - min overflows for a range like [-1.7e308, 1.7e308] */
+	range = max - min;
+	std_floor = 1e-6 * Max(1.0, isfinite(range) ? range : DBL_MAX);
 	alloc_modes(col, kept);
 	for (int j = 0; j < kept; j++)
 	{
+		/* rescaled, rounding can push a mean near DBL_MAX to infinity */
+		double		m_j = scale * (mu + sd * mean[j]);
+
 		col->mode_weight[j] = weight[j] / total;
-		col->mode_mean[j] = mu + sd * mean[j];
-		col->mode_std[j] = Max(sd * sqrt(var[j]), std_floor);
+		col->mode_mean[j] = Min(Max(m_j, -DBL_MAX), DBL_MAX);
+		col->mode_std[j] = Min(Max(scale * (sd * sqrt(var[j])), std_floor),
+							   MAX_MODE_STD);
 	}
 }
 
@@ -376,6 +417,7 @@ encode_continuous(const AigcColumn *col, double x, float *dst, AigcRng *rng)
 	{
 		double		z = (x - col->mode_mean[j]) / col->mode_std[j];
 
+		z = Min(Max(z, -MAX_MODE_Z), MAX_MODE_Z);
 		logp[j] = log(col->mode_weight[j] / col->mode_std[j]) - 0.5 * z * z;
 		top = Max(top, logp[j]);
 	}
@@ -514,7 +556,8 @@ aigc_transformer_decode(const AigcTransformer *tf, const float *act, int n,
 }
 
 void
-aigc_transformer_write(const AigcTransformer *tf, StringInfo buf)
+aigc_transformer_write(const AigcTransformer *tf, StringInfo buf,
+					   uint32 version)
 {
 	aigc_write_u32(buf, (uint32) tf->ncols);
 	for (int c = 0; c < tf->ncols; c++)
@@ -532,6 +575,15 @@ aigc_transformer_write(const AigcTransformer *tf, StringInfo buf)
 		{
 			aigc_write_f64(buf, col->min);
 			aigc_write_f64(buf, col->max);
+			if (version >= 3)
+			{
+				aigc_write_u32(buf, col->has_exact_range);
+				if (col->has_exact_range)
+				{
+					aigc_write_u64(buf, (uint64) col->exact_min);
+					aigc_write_u64(buf, (uint64) col->exact_max);
+				}
+			}
 			aigc_write_u32(buf, (uint32) col->nmodes);
 			for (int j = 0; j < col->nmodes; j++)
 			{
@@ -560,7 +612,7 @@ read_bool(AigcReader *r)
 }
 
 static void
-read_column(AigcColumn *col, AigcReader *r)
+read_column(AigcColumn *col, AigcReader *r, uint32 version)
 {
 	uint32		kind;
 
@@ -589,6 +641,18 @@ read_column(AigcColumn *col, AigcReader *r)
 		/* decoding rounds integral values, which must stay inside the range */
 		if (col->integral && (col->min != rint(col->min) || col->max != rint(col->max)))
 			aigc_corrupt("An integral column's range is not integral.");
+		/* versions before 3 kept no exact range */
+		if (version >= 3)
+			col->has_exact_range = read_bool(r);
+		if (col->has_exact_range)
+		{
+			col->exact_min = (int64) aigc_read_u64(r);
+			col->exact_max = (int64) aigc_read_u64(r);
+			if (!col->integral || col->exact_min > col->exact_max ||
+				(double) col->exact_min != col->min ||
+				(double) col->exact_max != col->max)
+				aigc_corrupt("A column's exact range does not match its range.");
+		}
 		nmodes = (int) aigc_read_count(r, MAX_MODES, "mixture modes");
 		if (nmodes == 0)
 			aigc_corrupt("A continuous column has no mixture modes.");
@@ -616,14 +680,14 @@ read_column(AigcColumn *col, AigcReader *r)
 }
 
 void
-aigc_transformer_read(AigcTransformer *tf, AigcReader *r)
+aigc_transformer_read(AigcTransformer *tf, AigcReader *r, uint32 version)
 {
 	tf->ncols = (int) aigc_read_count(r, MAX_COLUMNS, "columns");
 	if (tf->ncols == 0)
 		aigc_corrupt("The model has no columns.");
 	tf->cols = palloc0(sizeof(AigcColumn) * tf->ncols);
 	for (int c = 0; c < tf->ncols; c++)
-		read_column(&tf->cols[c], r);
+		read_column(&tf->cols[c], r, version);
 	layout(tf);
 }
 

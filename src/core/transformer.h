@@ -58,9 +58,14 @@ extern void aigc_transformer_encode_row(const AigcTransformer *tf,
 extern void aigc_transformer_decode(const AigcTransformer *tf, const float *act,
 									int n, AigcColumnData *out, AigcRng *rng);
 
-/* Stored form, part of the model blob */
-extern void aigc_transformer_write(const AigcTransformer *tf, StringInfo buf);
-extern void aigc_transformer_read(AigcTransformer *tf, AigcReader *r);
+/*
+ * Stored form, part of the model blob; version 3 added the exact ranges of
+ * bigint columns
+ */
+extern void aigc_transformer_write(const AigcTransformer *tf, StringInfo buf,
+								   uint32 version);
+extern void aigc_transformer_read(AigcTransformer *tf, AigcReader *r,
+								  uint32 version);
 
 /*
  * Index of a categorical column's label (len bytes, no NUL among them), or

@@ -93,6 +93,56 @@ aigc_vae_buffers_init(AigcVaeBuffers *buf, const AigcVae *vae, int batch)
 	buf->grad_b = palloc(sizeof(float) * batch * widest);
 }
 
+/* Mirrors aigc_vae_init, aigc_vae_buffers_init and train.c's train_vae */
+void
+aigc_vae_train_size(const AigcVaeConfig *cfg, int batch, AigcSizeEstimate *e)
+{
+	double		b = batch;
+	double		D = cfg->data_dim;
+	double		L = cfg->latent_dim;
+	double		prev = D;
+	double		weights = 0.0;
+	int			widest = Max(cfg->data_dim, cfg->latent_dim);
+
+	for (int i = 0; i < cfg->n_enc; i++)
+	{
+		weights += aigc_size_add_linear(e, prev, cfg->enc_dims[i]);
+		prev = cfg->enc_dims[i];
+		aigc_size_add(e, b * cfg->enc_dims[i], sizeof(float));
+		widest = Max(widest, cfg->enc_dims[i]);
+	}
+	weights += aigc_size_add_linear(e, prev, L);	/* mu */
+	weights += aigc_size_add_linear(e, prev, L);	/* logvar */
+	prev = L;
+	for (int i = 0; i < cfg->n_dec; i++)
+	{
+		weights += aigc_size_add_linear(e, prev, cfg->dec_dims[i]);
+		prev = cfg->dec_dims[i];
+		aigc_size_add(e, b * cfg->dec_dims[i], sizeof(float));
+		widest = Max(widest, cfg->dec_dims[i]);
+	}
+	weights += aigc_size_add_linear(e, prev, D);
+	aigc_size_add_param(e, D);	/* sigma */
+	weights += D;
+	/*
+	 * The stored model: a buffer that grows by doubling (to at most twice
+	 * the weights, one allocation no larger than them when it must fit in
+	 * MaxAllocSize), then its bytea.
+	 */
+	aigc_size_add(e, weights, sizeof(float));
+	aigc_size_add(e, weights, sizeof(float));
+	aigc_size_add(e, weights, sizeof(float));
+	/* mu, logvar, std, eps, z, dmu, dlogvar */
+	for (int i = 0; i < 7; i++)
+		aigc_size_add(e, b * L, sizeof(float));
+	/* out, the training batch, calibration's samples */
+	for (int i = 0; i < 3; i++)
+		aigc_size_add(e, b * D, sizeof(float));
+	/* grad_a, grad_b */
+	aigc_size_add(e, b * widest, sizeof(float));
+	aigc_size_add(e, b * widest, sizeof(float));
+}
+
 /* Encoder from x to buf->mu and buf->logvar */
 static void
 encode(AigcVae *vae, AigcVaeBuffers *buf, const float *x, int n)

@@ -66,6 +66,14 @@ extern void aigc_vae_init(AigcVae *vae, const AigcVaeConfig *cfg,
 extern void aigc_vae_buffers_init(AigcVaeBuffers *buf, const AigcVae *vae, int batch);
 
 /*
+ * Adds what training a VAE of this configuration on batches of `batch` rows
+ * allocates: weights, gradients and Adam state, the serialized copy stored
+ * at the end, and the batch buffers (training's and calibration's).
+ */
+extern void aigc_vae_train_size(const AigcVaeConfig *cfg, int batch,
+								AigcSizeEstimate *e);
+
+/*
  * One forward pass over n encoded rows, and with `backward` the gradients
  * of (reconstruction + KL) into the parameters (zeroed first).
  */

@@ -25,6 +25,15 @@ vae_config_from_options(const AigcTrainOptions *opts, int data_dim)
 	return cfg;
 }
 
+static void
+vae_train_size(const void *cfg, const AigcTrainOptions *opts,
+			   const AigcSpan *spans, int nspans, int64 nrows,
+			   AigcSizeEstimate *e)
+{
+	/* a batch is never larger than the table */
+	aigc_vae_train_size(cfg, (int) Max(Min((int64) opts->batch_size, nrows), 1), e);
+}
+
 static void *
 vae_init(const void *cfg, const AigcSpan *spans, int nspans, AigcRng *rng)
 {
@@ -132,6 +141,7 @@ const AigcKindOps aigc_vae_ops = {
 	.format_version = 1,
 	.config_from_options = vae_config_from_options,
 	.init = vae_init,
+	.train_size = vae_train_size,
 	.nlosses = lengthof(vae_loss_names),
 	.loss_names = vae_loss_names,
 	.train_begin = aigc_vae_train_begin,

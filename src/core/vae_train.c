@@ -47,7 +47,7 @@ aigc_vae_train_begin(void *net, const float *x, int64 nrows,
 	run->dim = vae->cfg.data_dim;
 	run->batch = (int) Min((int64) opts->batch_size, nrows);
 	run->nbatches = (nrows + run->batch - 1) / run->batch;
-	run->perm = palloc(sizeof(int64) * nrows);
+	run->perm = MemoryContextAllocHuge(CurrentMemoryContext, sizeof(int64) * nrows);
 	run->xb = palloc(sizeof(float) * (Size) run->batch * run->dim);
 	run->rng = rng;
 	run->calibrate = opts->calibrate;

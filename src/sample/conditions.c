@@ -20,6 +20,8 @@
 #include "fmgr.h"
 #include "lib/stringinfo.h"
 #include "utils/builtins.h"
+#include "utils/date.h"
+#include "utils/timestamp.h"
 #include "utils/lsyscache.h"
 #include "utils/numeric.h"
 
@@ -83,19 +85,66 @@ parse_categorical(const AigcColumn *col, const JsonbValue *v, AigcCondition *c)
 			 errhint("The model knows %d categories of this column.", col->ncats)));
 }
 
-/* One end of a continuous range; false for an open end (JSON null) */
-static bool
-parse_bound(const AigcColumn *col, const JsonbValue *v, double *out)
+static void
+not_finite_bound(const AigcColumn *col, const char *which)
 {
-	char	   *text;
+	ereport(ERROR,
+			(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
+			 errmsg("condition on column \"%s\" is not a finite value", col->name),
+			 errdetail("The %s of the condition is NaN, infinite or over 1e300 in magnitude.",
+					   which)));
+}
+
+/* Whether a value of the column's type is a finite number, date or time */
+static bool
+datum_is_finite(Datum d, Oid typid)
+{
+	switch (getBaseType(typid))
+	{
+		case FLOAT4OID:
+			return isfinite(DatumGetFloat4(d));
+		case FLOAT8OID:
+			return isfinite(DatumGetFloat8(d));
+		case NUMERICOID:
+			{
+				double		unused;
+
+				return aigc_numeric_to_double(DatumGetNumeric(d), &unused);
+			}
+		case DATEOID:
+			return !DATE_NOT_FINITE(DatumGetDateADT(d));
+		case TIMESTAMPOID:
+		case TIMESTAMPTZOID:
+			return !TIMESTAMP_NOT_FINITE(DatumGetTimestamp(d));
+		default:
+			return true;
+	}
+}
+
+/*
+ * One end of a continuous range (which: "min", "max" or "value"); false for
+ * an open end (JSON null).  NaN and infinity are condition errors here, not
+ * the training data's "contains NaN" of the conversion.
+ */
+static bool
+parse_bound(const AigcColumn *col, const JsonbValue *v, const char *which,
+			double *out)
+{
+	double		unused;
+	Datum		d;
 
 	if (v->type == jbvNull)
 		return false;
 	if (v->type != jbvNumeric && v->type != jbvString)
 		type_mismatch(col, "a number, a string in the column's type, an array [min, max] or an object with min and max");
-	text = scalar_text(v);
-	*out = aigc_datum_to_double(aigc_label_to_datum(text, col->typid, col->typmod),
-								col->typid, col->name);
+	if (v->type == jbvNumeric && !aigc_numeric_to_double(v->val.numeric, &unused))
+		not_finite_bound(col, which);
+	/* without the typmod first: numeric(p, s) input rejects infinity as an overflow */
+	if (!datum_is_finite(aigc_label_to_datum(scalar_text(v), col->typid, -1),
+						 col->typid))
+		not_finite_bound(col, which);
+	d = aigc_label_to_datum(scalar_text(v), col->typid, col->typmod);
+	*out = aigc_datum_to_double(d, col->typid, col->name);
 	return true;
 }
 
@@ -120,8 +169,8 @@ parse_continuous(const AigcColumn *col, const JsonbValue *v, AigcCondition *c)
 
 		if (JsonContainerSize(v->val.binary.data) != 2)
 			bad_range(col);
-		parse_bound(col, lo, &c->min);
-		parse_bound(col, hi, &c->max);
+		parse_bound(col, lo, "min", &c->min);
+		parse_bound(col, hi, "max", &c->max);
 	}
 	else if (v->type == jbvBinary && JsonContainerIsObject(v->val.binary.data))
 	{
@@ -143,10 +192,11 @@ parse_continuous(const AigcColumn *col, const JsonbValue *v, AigcCondition *c)
 			else
 				bad_range(col);
 			tok = JsonbIteratorNext(&it, &val, true);
-			parse_bound(col, &val, is_min ? &c->min : &c->max);
+			parse_bound(col, &val, is_min ? "min" : "max",
+						is_min ? &c->min : &c->max);
 		}
 	}
-	else if (parse_bound(col, v, &c->min))
+	else if (parse_bound(col, v, "value", &c->min))
 		c->max = c->min;
 	if (c->min > c->max)
 		bad_range(col);

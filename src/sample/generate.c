@@ -34,4 +34,18 @@ aigc_generator_next(AigcGenerator *gen, int n)
 	gen->model->ops->generate(gen->model->net, gen->kind_buf, n, gen->cond_col,
 							  gen->cond_slot, gen->rng, gen->act);
 	aigc_transformer_decode(&gen->model->tf, gen->act, n, gen->decoded, gen->rng);
+
+	/*
+	 * A continuous column that was NULL in every training row has a single
+	 * placeholder mode besides its NULL slot; the network may still pick
+	 * the mode, but no value was ever seen, so it is NULL.
+	 */
+	for (int c = 0; c < gen->model->tf.ncols; c++)
+	{
+		const AigcColumn *col = &gen->model->tf.cols[c];
+
+		if (col->kind == AIGC_CONTINUOUS && col->has_nulls && col->null_frac >= 1.0)
+			for (int r = 0; r < n; r++)
+				gen->decoded[c].isnull[r] = true;
+	}
 }

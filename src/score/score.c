@@ -10,6 +10,8 @@
  */
 #include "postgres.h"
 
+#include <math.h>
+
 #include "access/htup_details.h"
 #include "catalog/pg_class.h"
 #include "catalog/pg_type.h"
@@ -309,7 +311,7 @@ expected_text(const AigcColumn *col, const AigcColumnSource *src,
 	if (col->kind == AIGC_CATEGORICAL)
 		return CStringGetTextDatum(col->cats[(int) decoded->value[0]]);
 	return CStringGetTextDatum(OutputFunctionCall((FmgrInfo *) &src->out,
-												  aigc_double_to_datum(decoded->value[0],
+												  aigc_column_to_datum(col, decoded->value[0],
 																	   src->typid,
 																	   src->typmod)));
 }
@@ -392,7 +394,7 @@ load_quantiles(AigcCachedModel *m)
 	args[1] = Int32GetDatum(m->version);
 	aigc_store_begin(&acc);
 	aigc_store_exec("SELECT quantiles FROM aigc.score_calibration "
-					" WHERE model = $1 AND version = $2",
+					" WHERE model OPERATOR(pg_catalog.=) $1 AND version OPERATOR(pg_catalog.=) $2",
 					2, types, args, NULL, true, SPI_OK_SELECT);
 	m->nquantiles = 0;
 	if (SPI_processed == 1)
@@ -415,6 +417,34 @@ load_quantiles(AigcCachedModel *m)
 }
 
 /*
+ * Percentiles interpolate between the quantiles, so they must be finite and
+ * in order (equal neighbours are ties, which are fine).
+ */
+static void
+check_quantiles(ArrayType *arr)
+{
+	int			n = ArrayGetNItems(ARR_NDIM(arr), ARR_DIMS(arr));
+	const double *q = (const double *) ARR_DATA_PTR(arr);
+
+	if (ARR_NDIM(arr) != 1 || ARR_HASNULL(arr) || n < 2)
+		ereport(ERROR,
+				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
+				 errmsg("calibration quantiles must be a one-dimensional array of at least two numbers without NULLs")));
+	for (int i = 0; i < n; i++)
+	{
+		if (!isfinite(q[i]))
+			ereport(ERROR,
+					(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
+					 errmsg("calibration quantile %d is not a finite number", i + 1)));
+		if (i > 0 && q[i] < q[i - 1])
+			ereport(ERROR,
+					(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
+					 errmsg("calibration quantiles must not decrease"),
+					 errdetail("Quantile %d is less than quantile %d.", i + 1, i)));
+	}
+}
+
+/*
  * aigc.save_calibration(): aigc_calibrate's write into the store, which
  * needs privilege "train" on the model, as adding a version does.
  */
@@ -433,13 +463,17 @@ aigc_save_calibration(PG_FUNCTION_ARGS)
 					 errmsg("calibration arguments must not be NULL")));
 		args[i] = PG_GETARG_DATUM(i);
 	}
+	check_quantiles(PG_GETARG_ARRAYTYPE_P(4));
 	aigc_store_begin(&acc);
-	aigc_store_check(&acc, text_to_cstring(PG_GETARG_TEXT_PP(0)), "train");
+	/* a concurrent drop of the version: wait, then "has no version" */
+	aigc_store_lock_check(&acc, text_to_cstring(PG_GETARG_TEXT_PP(0)), "train");
+	aigc_store_require_version(&acc, text_to_cstring(PG_GETARG_TEXT_PP(0)),
+							   PG_GETARG_INT32(1));
 	aigc_store_exec("INSERT INTO aigc.score_calibration AS c (model, version, relation, rows, quantiles) "
 					"VALUES ($1, $2, $3, $4, $5) "
 					"ON CONFLICT ON CONSTRAINT score_calibration_pkey "
 					"DO UPDATE SET relation = excluded.relation, rows = excluded.rows, "
-					"              quantiles = excluded.quantiles, calibrated_at = now()",
+					"              quantiles = excluded.quantiles, calibrated_at = pg_catalog.now()",
 					5, types, args, NULL, false, SPI_OK_INSERT);
 	aigc_store_end(&acc);
 	PG_RETURN_VOID();
@@ -496,8 +530,10 @@ aigc_score_percentile(PG_FUNCTION_ARGS)
 }
 
 /*
- * aigc_score_batch(model, relation [, version]): (row_ctid, score) of every
- * row of a table or materialized view, SCORE_BATCH rows per forward pass,
+ * aigc_score_batch(model, relation [, version]): (row_ctid, score,
+ * row_tableoid) of every row of a table or materialized view; a ctid is
+ * unique only within one table, so over a partitioned or inheritance parent
+ * the row's table tells rows apart.  SCORE_BATCH rows per forward pass,
  * which spreads the cost of each matrix product over many rows.  The model
  * is loaded privately for the call, so scoring inside the scan (a view
  * calling aigc_score, say) cannot free it through the cache.
@@ -523,6 +559,7 @@ aigc_score_batch(PG_FUNCTION_ARGS)
 	double	   *value;			/* (ncols) one row, as the transformer */
 	bool	   *isnull;			/* (ncols) */
 	ItemPointerData *tids;		/* (SCORE_BATCH) */
+	Oid		   *tableoids;		/* (SCORE_BATCH) */
 	SPIPlanPtr	plan;
 	Portal		portal;
 
@@ -555,10 +592,11 @@ aigc_score_batch(PG_FUNCTION_ARGS)
 	value = palloc(sizeof(double) * ncols);
 	isnull = palloc(sizeof(bool) * ncols);
 	tids = palloc(sizeof(ItemPointerData) * SCORE_BATCH);
+	tableoids = palloc(sizeof(Oid) * SCORE_BATCH);
 
 	if (SPI_connect() != SPI_OK_CONNECT)
 		elog(ERROR, "SPI_connect failed");
-	plan = SPI_prepare(psprintf("SELECT t.ctid, t FROM %s t",
+	plan = SPI_prepare(psprintf("SELECT t.ctid, t, t.tableoid FROM %s t",
 								quote_qualified_identifier(get_namespace_name(get_rel_namespace(relid)),
 														   get_rel_name(relid))),
 					   0, NULL);
@@ -586,6 +624,9 @@ aigc_score_batch(PG_FUNCTION_ARGS)
 			HeapTupleData tuple;
 
 			tids[r] = *(ItemPointer) DatumGetPointer(tid);
+			tableoids[r] = DatumGetObjectId(SPI_getbinval(SPI_tuptable->vals[r],
+														  SPI_tuptable->tupdesc,
+														  3, &null));
 			tuple_of(td, &tuple);
 			if (map == NULL)
 			{
@@ -602,11 +643,12 @@ aigc_score_batch(PG_FUNCTION_ARGS)
 		model->ops->score(model->net, scorer, x, (int) n, ncols, scores, NULL);
 		for (uint64 r = 0; r < n; r++)
 		{
-			Datum		values[2];
-			bool		nulls[2] = {false, false};
+			Datum		values[3];
+			bool		nulls[3] = {false, false, false};
 
 			values[0] = PointerGetDatum(&tids[r]);
 			values[1] = Float8GetDatum(scores[r]);
+			values[2] = ObjectIdGetDatum(tableoids[r]);
 			tuplestore_putvalues(rsinfo->setResult, rsinfo->setDesc, values, nulls);
 		}
 		MemoryContextSwitchTo(run_cxt);

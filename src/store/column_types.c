@@ -11,11 +11,13 @@
 #include <float.h>
 #include <math.h>
 
+#include "access/transam.h"
 #include "catalog/pg_type.h"
 #include "fmgr.h"
 #include "utils/builtins.h"
 #include "utils/date.h"
 #include "utils/lsyscache.h"
+#include "utils/numeric.h"
 #include "utils/timestamp.h"
 
 #include "store/column_types.h"
@@ -79,6 +81,22 @@ not_finite(const char *colname)
 			 errhint("Filter such values out by training from a query.")));
 }
 
+static void beyond_double(Datum num, const char *colname) pg_attribute_noreturn();
+
+/* A finite numeric too large for double precision cannot be modelled */
+static void
+beyond_double(Datum num, const char *colname)
+{
+	char	   *text = DatumGetCString(DirectFunctionCall1(numeric_out, num));
+
+	ereport(ERROR,
+			(errcode(ERRCODE_NUMERIC_VALUE_OUT_OF_RANGE),
+			 errmsg("column \"%s\" has a value beyond the range of double precision: %.40s%s",
+					colname, text, strlen(text) > 40 ? "..." : ""),
+			 errdetail("Continuous columns are modelled in double precision, whose magnitudes end near 1.8e308."),
+			 errhint("Filter or rescale such values by training from a query.")));
+}
+
 /*
  * The built-in types are tested first so that only domains pay for the
  * catalog lookup of their base type; this runs once per training value.
@@ -104,7 +122,9 @@ aigc_datum_to_double(Datum d, Oid typid, const char *colname)
 			break;
 		case NUMERICOID:
 			/* NaN and +-Infinity come out as the matching doubles */
-			v = DatumGetFloat8(DirectFunctionCall1(numeric_float8, d));
+			v = DatumGetFloat8(DirectFunctionCall1(numeric_float8_no_overflow, d));
+			if (isinf(v) && !numeric_is_inf(DatumGetNumeric(d)))
+				beyond_double(d, colname);
 			break;
 		case DATEOID:
 			if (DATE_NOT_FINITE(DatumGetDateADT(d)))
@@ -190,6 +210,30 @@ aigc_double_to_datum(double v, Oid typid, int32 typmod)
 	}
 }
 
+/*
+ * A decoded value of col as a Datum of typid.  A bigint column's value at
+ * or beyond an end of its range is that end exactly, so the extremes (and
+ * every value of a constant column) survive beyond 2^53, where doubles
+ * are no longer exact.
+ */
+Datum
+aigc_column_to_datum(const AigcColumn *col, double v, Oid typid, int32 typmod)
+{
+	if (col->has_exact_range &&
+		(typid == INT8OID || (typid >= FirstGenbkiObjectId && getBaseType(typid) == INT8OID)))
+	{
+		int64		r;
+
+		if (v <= (double) col->exact_min)
+			return Int64GetDatum(col->exact_min);
+		if (v >= (double) col->exact_max)
+			return Int64GetDatum(col->exact_max);
+		r = DatumGetInt64(aigc_double_to_datum(v, INT8OID, -1));
+		return Int64GetDatum(Min(Max(r, col->exact_min), col->exact_max));
+	}
+	return aigc_double_to_datum(v, typid, typmod);
+}
+
 Datum
 aigc_label_to_datum(const char *label, Oid typid, int32 typmod)
 {
@@ -233,4 +277,34 @@ aigc_types_compatible(Oid model_typid, Oid target_typid)
 	if (model_base == target_base)
 		return true;
 	return family != FAMILY_NONE && family == type_family(target_base);
+}
+
+/* -1, 0 or 1 as |num| is below, at or above the decimal text bound */
+static int
+abs_cmp(Numeric num, const char *bound)
+{
+	Datum		abs = DirectFunctionCall1(numeric_abs, NumericGetDatum(num));
+	Datum		b = DirectFunctionCall3(numeric_in, CStringGetDatum(bound),
+										ObjectIdGetDatum(InvalidOid),
+										Int32GetDatum(-1));
+
+	return DatumGetInt32(DirectFunctionCall2(numeric_cmp, abs, b));
+}
+
+/*
+ * Converting a numeric beyond double's range fails with all its digits in
+ * the message (1e400 is valid JSON), so callers check first: false for NaN,
+ * infinity and magnitudes over 1e300; magnitudes under 1e-300 count as 0.
+ */
+bool
+aigc_numeric_to_double(Numeric num, double *out)
+{
+	if (numeric_is_nan(num) || numeric_is_inf(num) || abs_cmp(num, "1e300") > 0)
+		return false;
+	if (abs_cmp(num, "1e-300") < 0)
+		*out = 0.0;
+	else
+		*out = DatumGetFloat8(DirectFunctionCall1(numeric_float8,
+												  NumericGetDatum(num)));
+	return true;
 }

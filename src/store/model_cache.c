@@ -1,7 +1,8 @@
 /*
  * model_cache.c
- *		Per-backend cache of deserialised models (see model_cache.h), and the
- *		trigger on the model tables that invalidates it in every backend.
+ *		Per-backend cache of deserialised models (see model_cache.h), the
+ *		trigger on the model tables that invalidates it in every backend, and
+ *		the read-back check of a freshly trained model.
  *
  * Entries live in their own memory contexts under CacheMemoryContext, in a
  * short array searched by name and requested version: a backend scores
@@ -200,4 +201,38 @@ Datum
 aigc_model_cache_loads(PG_FUNCTION_ARGS)
 {
 	PG_RETURN_INT64((int64) (next_load_id - 1));
+}
+
+void
+aigc_model_check_loadable(const bytea *blob, const char *name)
+{
+	MemoryContext caller = CurrentMemoryContext;
+	MemoryContext cxt = AllocSetContextCreate(caller, "aigc load check",
+											  ALLOCSET_DEFAULT_SIZES);
+
+	MemoryContextSwitchTo(cxt);
+	PG_TRY();
+	{
+		(void) aigc_model_deserialize(VARDATA_ANY(blob), VARSIZE_ANY_EXHDR(blob));
+	}
+	PG_CATCH();
+	{
+		ErrorData  *edata;
+
+		MemoryContextSwitchTo(caller);
+		edata = CopyErrorData();
+		/* only a rejected blob is reworded; a cancel or OOM stays itself */
+		if (edata->sqlerrcode != ERRCODE_DATA_CORRUPTED)
+			PG_RE_THROW();
+		FlushErrorState();
+		ereport(ERROR,
+				(errcode(ERRCODE_INTERNAL_ERROR),
+				 errmsg("trained model \"%s\" does not read back, so no version was stored",
+						name),
+				 errdetail("%s", edata->detail ? edata->detail : edata->message),
+				 errhint("Report this as a bug of aigc_pg, with the column types and value ranges of the training data.")));
+	}
+	PG_END_TRY();
+	MemoryContextSwitchTo(caller);
+	MemoryContextDelete(cxt);
 }

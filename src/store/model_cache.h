@@ -56,4 +56,10 @@ extern AigcCachedModel *aigc_model_cache_lookup(const char *name, int name_len,
 extern AigcModel *aigc_model_cache_get(const char *name, int version,
 									   int *loaded_version);
 
+/*
+ * ERROR unless the blob just serialised for model name reads back, so that
+ * training never stores a version every later load would reject
+ */
+extern void aigc_model_check_loadable(const bytea *blob, const char *name);
+
 #endif

@@ -31,17 +31,6 @@ model_arg(FunctionCallInfo fcinfo)
 	return text_to_cstring(PG_GETARG_TEXT_PP(0));
 }
 
-static bool
-version_exists(const char *name, int version)
-{
-	Oid			types[2] = {TEXTOID, INT4OID};
-	Datum		values[2] = {CStringGetTextDatum(name), Int32GetDatum(version)};
-
-	aigc_store_exec("SELECT 1 FROM aigc.model_store WHERE name = $1 AND version = $2",
-					2, types, values, NULL, true, SPI_OK_SELECT);
-	return SPI_processed > 0;
-}
-
 Datum
 aigc_deploy(PG_FUNCTION_ARGS)
 {
@@ -57,18 +46,14 @@ aigc_deploy(PG_FUNCTION_ARGS)
 				 errmsg("version must not be NULL")));
 	version = PG_GETARG_INT32(1);
 	aigc_store_begin(&acc);
-	aigc_store_check(&acc, name, "deploy");
-	aigc_store_lock(name);
-	if (!version_exists(name, version))
-		ereport(ERROR,
-				(errcode(ERRCODE_UNDEFINED_OBJECT),
-				 errmsg("model \"%s\" has no version %d", name, version)));
+	aigc_store_lock_check(&acc, name, "deploy");
+	aigc_store_require_version(&acc, name, version);
 	values[0] = CStringGetTextDatum(name);
 	values[1] = Int32GetDatum(version);
 	values[2] = CStringGetTextDatum(GetUserNameFromId(acc.caller, false));
 	aigc_store_exec("INSERT INTO aigc.deployments (name, seq, version, deployed_by) "
-					"SELECT $1, coalesce(max(seq), 0) + 1, $2, $3 "
-					"  FROM aigc.deployments WHERE name = $1",
+					"SELECT $1, coalesce(pg_catalog.max(seq), 0) OPERATOR(pg_catalog.+) 1, $2, $3 "
+					"  FROM aigc.deployments WHERE name OPERATOR(pg_catalog.=) $1",
 					3, types, values, NULL, false, SPI_OK_INSERT);
 	aigc_store_end(&acc);
 	PG_RETURN_INT32(version);
@@ -84,11 +69,12 @@ aigc_rollback(PG_FUNCTION_ARGS)
 	int			version;
 
 	aigc_store_begin(&acc);
-	aigc_store_check(&acc, name, "deploy");
-	aigc_store_lock(name);
+	aigc_store_lock_check(&acc, name, "deploy");
 	values[0] = CStringGetTextDatum(name);
 	aigc_store_exec("DELETE FROM aigc.deployments "
-					" WHERE name = $1 AND seq = (SELECT max(seq) FROM aigc.deployments WHERE name = $1)",
+					" WHERE name OPERATOR(pg_catalog.=) $1 "
+					"   AND seq OPERATOR(pg_catalog.=) (SELECT pg_catalog.max(seq) FROM aigc.deployments "
+					"                                    WHERE name OPERATOR(pg_catalog.=) $1)",
 					1, types, values, NULL, false, SPI_OK_DELETE);
 	if (SPI_processed == 0)
 		ereport(ERROR,
@@ -110,22 +96,22 @@ aigc_drop(PG_FUNCTION_ARGS)
 	int64		dropped;
 
 	aigc_store_begin(&acc);
-	aigc_store_check(&acc, name, "owner");
-	aigc_store_lock(name);
+	aigc_store_lock_check(&acc, name, "owner");
 	values[0] = CStringGetTextDatum(name);
 	if (PG_ARGISNULL(1))
 	{
-		aigc_store_exec("SELECT 1 FROM aigc.model_store WHERE name = $1",
-						1, types, values, NULL, true, SPI_OK_SELECT);
+		aigc_store_exec("SELECT 1 FROM aigc.model_store WHERE name OPERATOR(pg_catalog.=) $1",
+						1, types, values, NULL, false, SPI_OK_SELECT);
 		dropped = SPI_processed;
 		/* versions, deployments and grants go with the registry row */
-		aigc_store_exec("DELETE FROM aigc.model_registry WHERE name = $1",
+		aigc_store_exec("DELETE FROM aigc.model_registry WHERE name OPERATOR(pg_catalog.=) $1",
 						1, types, values, NULL, false, SPI_OK_DELETE);
 	}
 	else
 	{
 		values[1] = Int32GetDatum(PG_GETARG_INT32(1));
-		aigc_store_exec("DELETE FROM aigc.model_store WHERE name = $1 AND version = $2",
+		aigc_store_exec("DELETE FROM aigc.model_store "
+						" WHERE name OPERATOR(pg_catalog.=) $1 AND version OPERATOR(pg_catalog.=) $2",
 						2, types, values, NULL, false, SPI_OK_DELETE);
 		dropped = SPI_processed;
 		if (dropped == 0)
@@ -133,8 +119,9 @@ aigc_drop(PG_FUNCTION_ARGS)
 					(errcode(ERRCODE_UNDEFINED_OBJECT),
 					 errmsg("model \"%s\" has no version %d", name, PG_GETARG_INT32(1))));
 		/* the last version takes the model with it */
-		aigc_store_exec("DELETE FROM aigc.model_registry r WHERE name = $1 "
-						"   AND NOT EXISTS (SELECT 1 FROM aigc.model_store s WHERE s.name = r.name)",
+		aigc_store_exec("DELETE FROM aigc.model_registry r WHERE name OPERATOR(pg_catalog.=) $1 "
+						"   AND NOT EXISTS (SELECT 1 FROM aigc.model_store s "
+						"                    WHERE s.name OPERATOR(pg_catalog.=) r.name)",
 						1, types, values, NULL, false, SPI_OK_DELETE);
 	}
 	aigc_store_end(&acc);

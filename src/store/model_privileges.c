@@ -66,7 +66,8 @@ change_grants(FunctionCallInfo fcinfo, bool grant)
 	privileges = privilege_list(text_to_cstring(PG_GETARG_TEXT_PP(2)));
 
 	aigc_store_begin(&acc);
-	aigc_store_check(&acc, name, "owner");
+	/* a drop running meanwhile: wait, then "does not exist" */
+	aigc_store_lock_check(&acc, name, "owner");
 	foreach(lc, privileges)
 	{
 		Oid			types[4] = {TEXTOID, OIDOID, TEXTOID, TEXTOID};
@@ -82,7 +83,8 @@ change_grants(FunctionCallInfo fcinfo, bool grant)
 							4, types, values, NULL, false, SPI_OK_INSERT);
 		else
 			aigc_store_exec("DELETE FROM aigc.model_grants "
-							" WHERE name = $1 AND grantee = $2 AND privilege = $3",
+							" WHERE name OPERATOR(pg_catalog.=) $1 AND grantee OPERATOR(pg_catalog.=) $2 "
+							"   AND privilege OPERATOR(pg_catalog.=) $3",
 							3, types, values, NULL, false, SPI_OK_DELETE);
 	}
 	aigc_store_end(&acc);

@@ -7,10 +7,14 @@
  * Callers hold no privileges on these tables.  Every access first checks the
  * caller's privilege on the model, then runs its queries as the tables'
  * owner in a security-restricted context, as PostgreSQL's own RI triggers
- * do; an error unwinds the user switch with the (sub)transaction.
+ * do; an error unwinds the user switch with the (sub)transaction.  Those
+ * queries run under search_path pg_catalog, pg_temp and name every operator
+ * and function with its schema: nothing the caller can create (in a schema
+ * of its search_path or in pg_temp) is ever resolved while we are the owner.
  */
 #include "postgres.h"
 
+#include "access/xact.h"
 #include "catalog/namespace.h"
 #include "catalog/pg_authid.h"
 #include "catalog/pg_class.h"
@@ -19,8 +23,10 @@
 #include "miscadmin.h"
 #include "utils/acl.h"
 #include "utils/builtins.h"
+#include "utils/guc.h"
 #include "utils/jsonb.h"
 #include "utils/lsyscache.h"
+#include "utils/snapmgr.h"
 #include "utils/syscache.h"
 
 #include "store/model_store.h"
@@ -50,8 +56,14 @@ void
 aigc_store_begin(AigcStoreAccess *acc)
 {
 	GetUserIdAndSecContext(&acc->caller, &acc->sec_context);
+	acc->locked = false;
 	if (SPI_connect() != SPI_OK_CONNECT)
 		elog(ERROR, "SPI_connect failed");
+	/* as RI triggers and VACUUM do: the caller's search_path is not ours */
+	acc->guc_nestlevel = NewGUCNestLevel();
+	(void) set_config_option("search_path", "pg_catalog, pg_temp",
+							 PGC_USERSET, PGC_S_SESSION, GUC_ACTION_SAVE,
+							 true, 0, false);
 	SetUserIdAndSecContext(store_owner(),
 						   acc->sec_context | SECURITY_LOCAL_USERID_CHANGE |
 						   SECURITY_RESTRICTED_OPERATION);
@@ -61,6 +73,7 @@ void
 aigc_store_end(AigcStoreAccess *acc)
 {
 	SetUserIdAndSecContext(acc->caller, acc->sec_context);
+	AtEOXact_GUC(false, acc->guc_nestlevel);
 	SPI_finish();
 }
 
@@ -87,36 +100,42 @@ result_value(int row, int col, bool *isnull)
 						 isnull);
 }
 
-/* Owner of a model, or InvalidOid when it does not exist */
+/*
+ * Owner of a model, or InvalidOid when it does not exist.  Once the model is
+ * locked (aigc_store_lock), reads take a fresh snapshot (read_only false):
+ * under READ COMMITTED they then see what the transaction we waited for
+ * committed, e.g. that it dropped the model.
+ */
 static Oid
-model_owner(const char *name)
+model_owner(AigcStoreAccess *acc, const char *name)
 {
 	Oid			types[1] = {TEXTOID};
 	Datum		values[1] = {CStringGetTextDatum(name)};
 	bool		isnull;
 
-	aigc_store_exec("SELECT owner FROM aigc.model_registry WHERE name = $1",
-					1, types, values, NULL, true, SPI_OK_SELECT);
+	aigc_store_exec("SELECT owner FROM aigc.model_registry WHERE name OPERATOR(pg_catalog.=) $1",
+					1, types, values, NULL, !acc->locked, SPI_OK_SELECT);
 	if (SPI_processed == 0)
 		return InvalidOid;
 	return DatumGetObjectId(result_value(0, 1, &isnull));
 }
 
 static bool
-granted(const char *name, Oid caller, const char *privilege)
+granted(AigcStoreAccess *acc, const char *name, const char *privilege)
 {
 	Oid			types[2] = {TEXTOID, TEXTOID};
 	Datum		values[2] = {CStringGetTextDatum(name), CStringGetTextDatum(privilege)};
 
-	aigc_store_exec("SELECT grantee FROM aigc.model_grants WHERE name = $1 AND privilege = $2",
-					2, types, values, NULL, true, SPI_OK_SELECT);
+	aigc_store_exec("SELECT grantee FROM aigc.model_grants "
+					" WHERE name OPERATOR(pg_catalog.=) $1 AND privilege OPERATOR(pg_catalog.=) $2",
+					2, types, values, NULL, !acc->locked, SPI_OK_SELECT);
 	for (uint64 i = 0; i < SPI_processed; i++)
 	{
 		bool		isnull;
 		Oid			grantee = DatumGetObjectId(result_value(i, 1, &isnull));
 
 		/* grantee 0 is PUBLIC; grants to a role reach its members */
-		if (!OidIsValid(grantee) || has_privs_of_role(caller, grantee))
+		if (!OidIsValid(grantee) || has_privs_of_role(acc->caller, grantee))
 			return true;
 	}
 	return false;
@@ -139,19 +158,21 @@ check_privilege_name(const char *privilege)
  * member of, or to PUBLIC.  Within aigc_store_begin/end.
  */
 static bool
-holds_privilege(const char *name, Oid caller, Oid owner, const char *privilege)
+holds_privilege(AigcStoreAccess *acc, const char *name, Oid owner,
+				const char *privilege)
 {
-	if (has_privs_of_role(caller, owner))
+	if (has_privs_of_role(acc->caller, owner))
 		return true;
 	if (strcmp(privilege, "owner") == 0)
 		return false;
-	return granted(name, caller, privilege);
+	return granted(acc, name, privilege);
 }
 
 void
 aigc_store_check(AigcStoreAccess *acc, const char *name, const char *privilege)
 {
-	Oid			owner = model_owner(name);
+	Oid			owner = model_owner(acc, name);
+	char	   *owner_name;
 
 	check_privilege_name(privilege);
 	if (!OidIsValid(owner))
@@ -159,28 +180,151 @@ aigc_store_check(AigcStoreAccess *acc, const char *name, const char *privilege)
 				(errcode(ERRCODE_UNDEFINED_OBJECT),
 				 errmsg("model \"%s\" does not exist", name),
 				 errhint("SELECT name, version FROM aigc.models lists the models you may use.")));
-	if (!holds_privilege(name, acc->caller, owner, privilege))
+	if (holds_privilege(acc, name, owner, privilege))
+		return;
+	/* a role dropped while the library was not loaded leaves its OID */
+	owner_name = GetUserNameFromId(owner, true);
+	if (owner_name == NULL)
 		ereport(ERROR,
 				(errcode(ERRCODE_INSUFFICIENT_PRIVILEGE),
 				 errmsg("permission denied for model \"%s\"", name),
-				 errdetail("Privilege \"%s\" is needed; the model belongs to role \"%s\".",
-						   privilege, GetUserNameFromId(owner, false)),
-				 errhint("The owner can grant it with aigc_grant().")));
+				 errdetail("The model belongs to role OID %u, which was dropped.", owner),
+				 errhint("A superuser can give it to another role with aigc.reassign_models('%u', role) or drop it.",
+						 owner)));
+	ereport(ERROR,
+			(errcode(ERRCODE_INSUFFICIENT_PRIVILEGE),
+			 errmsg("permission denied for model \"%s\"", name),
+			 errdetail("Privilege \"%s\" is needed; the model belongs to role \"%s\".",
+					   privilege, owner_name),
+			 errhint("The owner can grant it with aigc_grant().")));
 }
 
 /*
- * Serialise trainings and lifecycle changes of one model, so each training
- * gets its own next version (and the first creates the registry row)
- * without a unique violation at commit.
+ * Under REPEATABLE READ and SERIALIZABLE the snapshot cannot move past a
+ * transaction we waited for: writing on a stale view of the model would end
+ * in 23505 or 23503 (after a whole training).  If the model's rows differ
+ * from the latest committed ones, fail now as PostgreSQL fails write
+ * conflicts there.
  */
-void
-aigc_store_lock(const char *name)
+static void
+check_snapshot_current(const char *name)
 {
 	Oid			types[1] = {TEXTOID};
 	Datum		values[1] = {CStringGetTextDatum(name)};
+	SPIPlanPtr	plan;
+	char	   *seen;
+	char	   *latest;
 
-	aigc_store_exec("SELECT pg_advisory_xact_lock(hashtext('aigc_pg model ' || $1))",
-					1, types, values, NULL, false, SPI_OK_SELECT);
+	plan = SPI_prepare("SELECT pg_catalog.concat_ws(' ', "
+					   " (SELECT pg_catalog.count(*) FROM aigc.model_registry WHERE name OPERATOR(pg_catalog.=) $1), "
+					   " (SELECT pg_catalog.count(*) FROM aigc.model_store WHERE name OPERATOR(pg_catalog.=) $1), "
+					   " (SELECT pg_catalog.max(version) FROM aigc.model_store WHERE name OPERATOR(pg_catalog.=) $1), "
+					   " (SELECT pg_catalog.count(*) FROM aigc.deployments WHERE name OPERATOR(pg_catalog.=) $1), "
+					   " (SELECT pg_catalog.max(seq) FROM aigc.deployments WHERE name OPERATOR(pg_catalog.=) $1))",
+					   1, types);
+	if (plan == NULL)
+		elog(ERROR, "SPI_prepare failed: %s", SPI_result_code_string(SPI_result));
+	/* not read-only: the transaction snapshot with this transaction's changes */
+	if (SPI_execute_plan(plan, values, NULL, false, 1) != SPI_OK_SELECT)
+		elog(ERROR, "model store query failed");
+	seen = SPI_getvalue(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 1);
+	if (SPI_execute_snapshot(plan, values, NULL, GetLatestSnapshot(), InvalidSnapshot,
+							 true, false, 1) != SPI_OK_SELECT)
+		elog(ERROR, "model store query failed");
+	latest = SPI_getvalue(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 1);
+	if (strcmp(seen, latest) != 0)
+		ereport(ERROR,
+				(errcode(ERRCODE_T_R_SERIALIZATION_FAILURE),
+				 errmsg("could not serialize access to model \"%s\"", name),
+				 errdetail("Another transaction changed the model after this transaction's snapshot was taken."),
+				 errhint("Retry the transaction.")));
+	SPI_freeplan(plan);
+}
+
+/*
+ * Serialise trainings and lifecycle changes of one model until the end of
+ * the transaction, so each training gets its own next version (and the first
+ * creates the registry row) and nothing drops the model under a deployment.
+ * With wait false, ERROR 55P03 instead of waiting for the holder.
+ */
+void
+aigc_store_lock(AigcStoreAccess *acc, const char *name, bool wait)
+{
+	Oid			types[1] = {TEXTOID};
+	Datum		values[1] = {CStringGetTextDatum(name)};
+	bool		isnull;
+
+	if (wait)
+		aigc_store_exec("SELECT pg_catalog.pg_advisory_xact_lock(pg_catalog.hashtextextended("
+						"'aigc_pg model ' OPERATOR(pg_catalog.||) $1, 0))",
+						1, types, values, NULL, false, SPI_OK_SELECT);
+	else
+	{
+		aigc_store_exec("SELECT pg_catalog.pg_try_advisory_xact_lock(pg_catalog.hashtextextended("
+						"'aigc_pg model ' OPERATOR(pg_catalog.||) $1, 0))",
+						1, types, values, NULL, false, SPI_OK_SELECT);
+		if (!DatumGetBool(result_value(0, 1, &isnull)))
+			ereport(ERROR,
+					(errcode(ERRCODE_LOCK_NOT_AVAILABLE),
+					 errmsg("model \"%s\" is being trained or changed by another transaction", name),
+					 errhint("Retry when that transaction has ended.")));
+	}
+	if (IsolationUsesXactSnapshot())
+		check_snapshot_current(name);
+	acc->locked = true;
+}
+
+void
+aigc_store_lock_check(AigcStoreAccess *acc, const char *name,
+					  const char *privilege)
+{
+	aigc_store_lock(acc, name, true);
+	aigc_store_check(acc, name, privilege);
+}
+
+void
+aigc_store_require_version(AigcStoreAccess *acc, const char *name, int version)
+{
+	Oid			types[2] = {TEXTOID, INT4OID};
+	Datum		values[2] = {CStringGetTextDatum(name), Int32GetDatum(version)};
+
+	aigc_store_exec("SELECT 1 FROM aigc.model_store "
+					" WHERE name OPERATOR(pg_catalog.=) $1 AND version OPERATOR(pg_catalog.=) $2",
+					2, types, values, NULL, !acc->locked, SPI_OK_SELECT);
+	if (SPI_processed == 0)
+		ereport(ERROR,
+				(errcode(ERRCODE_UNDEFINED_OBJECT),
+				 errmsg("model \"%s\" has no version %d", name, version)));
+}
+
+/*
+ * Before a training reads any row: lock the name (55P03 if another
+ * transaction trains or changes it), then check privilege "train" on an
+ * existing model or create the registry row that makes the caller the owner.
+ */
+void
+aigc_store_claim(const char *name)
+{
+	AigcStoreAccess acc;
+	Oid			types[2] = {TEXTOID, OIDOID};
+	Datum		values[2];
+
+	aigc_store_begin(&acc);
+	aigc_store_lock(&acc, name, false);
+	if (OidIsValid(model_owner(&acc, name)))
+		aigc_store_check(&acc, name, "train");
+	else
+	{
+		values[0] = CStringGetTextDatum(name);
+		values[1] = ObjectIdGetDatum(acc.caller);
+		/* under REPEATABLE READ a row committed since our snapshot: 40001 */
+		aigc_store_exec("INSERT INTO aigc.model_registry (name, owner) VALUES ($1, $2) "
+						"ON CONFLICT (name) DO NOTHING",
+						2, types, values, NULL, false, SPI_OK_INSERT);
+		if (SPI_processed == 0)
+			aigc_store_check(&acc, name, "train");
+	}
+	aigc_store_end(&acc);
 }
 
 void
@@ -218,24 +362,14 @@ aigc_store_insert(const AigcStoreEntry *e)
 	aigc_store_begin(&acc);
 	values[11] = CStringGetTextDatum(GetUserNameFromId(acc.caller, false));
 
-	aigc_store_lock(e->name);
-	if (OidIsValid(model_owner(e->name)))
-		aigc_store_check(&acc, e->name, "train");
-	else
-	{
-		Oid			rtypes[2] = {TEXTOID, OIDOID};
-		Datum		rvalues[2] = {values[0], ObjectIdGetDatum(acc.caller)};
-
-		aigc_store_exec("INSERT INTO aigc.model_registry (name, owner) VALUES ($1, $2)",
-						2, rtypes, rvalues, NULL, false, SPI_OK_INSERT);
-	}
-
+	/* held since aigc_store_claim; checks again what this transaction did since */
+	aigc_store_lock_check(&acc, e->name, "train");
 	aigc_store_exec("INSERT INTO aigc.model_store "
 					"(name, version, kind, source_kind, source, columns, hyperparams, "
 					" loss, train_rows, train_seconds, stats, weights, created_by) "
-					"SELECT $1, coalesce(max(version), 0) + 1, $2, $3, $4, $5, $6, "
-					"       $7, $8, $9, $10, $11, $12 "
-					"  FROM aigc.model_store WHERE name = $1 "
+					"SELECT $1, coalesce(pg_catalog.max(version), 0) OPERATOR(pg_catalog.+) 1, "
+					"       $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12 "
+					"  FROM aigc.model_store WHERE name OPERATOR(pg_catalog.=) $1 "
 					"RETURNING version",
 					12, types, values, NULL, false, SPI_OK_INSERT_RETURNING);
 	version = DatumGetInt32(result_value(0, 1, &isnull));
@@ -250,9 +384,12 @@ aigc_store_version_in_use(const char *name)
 	Datum		values[1] = {CStringGetTextDatum(name)};
 	bool		isnull;
 
-	aigc_store_exec("SELECT coalesce((SELECT version FROM aigc.deployments WHERE name = $1 "
+	/* ORDER BY seq DESC sorts with int4's default btree opclass, not by name */
+	aigc_store_exec("SELECT coalesce((SELECT version FROM aigc.deployments "
+					"                  WHERE name OPERATOR(pg_catalog.=) $1 "
 					"                  ORDER BY seq DESC LIMIT 1), "
-					"                 (SELECT max(version) FROM aigc.model_store WHERE name = $1))",
+					"                 (SELECT pg_catalog.max(version) FROM aigc.model_store "
+					"                   WHERE name OPERATOR(pg_catalog.=) $1))",
 					1, types, values, NULL, false, SPI_OK_SELECT);
 	if (SPI_processed == 0)
 		return 0;
@@ -287,7 +424,8 @@ aigc_store_load(const char *name, int version, int *loaded_version)
 	}
 	values[0] = CStringGetTextDatum(name);
 	values[1] = Int32GetDatum(version);
-	aigc_store_exec("SELECT weights FROM aigc.model_store WHERE name = $1 AND version = $2",
+	aigc_store_exec("SELECT weights FROM aigc.model_store "
+					" WHERE name OPERATOR(pg_catalog.=) $1 AND version OPERATOR(pg_catalog.=) $2",
 					2, types, values, NULL, true, SPI_OK_SELECT);
 	if (SPI_processed == 0)
 		ereport(ERROR,
@@ -313,9 +451,9 @@ aigc_store_has_privilege(const char *name, const char *privilege)
 
 	check_privilege_name(privilege);
 	aigc_store_begin(&acc);
-	owner = model_owner(name);
+	owner = model_owner(&acc, name);
 	result = OidIsValid(owner) &&
-		holds_privilege(name, acc.caller, owner, privilege);
+		holds_privilege(&acc, name, owner, privilege);
 	aigc_store_end(&acc);
 	return result;
 }

@@ -26,11 +26,17 @@ typedef struct AigcStoreEntry
 	bytea	   *weights;
 } AigcStoreEntry;
 
-/* Between begin and end, SPI runs as the store tables' owner */
+/*
+ * Between begin and end, SPI runs as the store tables' owner, under
+ * search_path pg_catalog, pg_temp; queries name operators and functions with
+ * their schema (OPERATOR(pg_catalog.=), pg_catalog.max, ...).
+ */
 typedef struct AigcStoreAccess
 {
 	Oid			caller;			/* the user whose privileges count */
 	int			sec_context;
+	int			guc_nestlevel;	/* of the search_path setting */
+	bool		locked;			/* model locked: read with fresh snapshots */
 } AigcStoreAccess;
 
 extern void aigc_store_begin(AigcStoreAccess *acc);
@@ -49,8 +55,24 @@ extern void aigc_store_check(AigcStoreAccess *acc, const char *name,
 extern void aigc_store_require(const char *name, const char *privilege);
 extern bool aigc_store_has_privilege(const char *name, const char *privilege);
 
-/* Waits for other trainings or lifecycle changes of the model to commit */
-extern void aigc_store_lock(const char *name);
+/*
+ * Locks the model until the end of the transaction against other trainings
+ * and lifecycle changes: waits for them, or with wait false ERROR 55P03.
+ * Later reads through acc see what they committed.
+ */
+extern void aigc_store_lock(AigcStoreAccess *acc, const char *name, bool wait);
+/* aigc_store_lock (waiting), then aigc_store_check: for changes to a model */
+extern void aigc_store_lock_check(AigcStoreAccess *acc, const char *name,
+								  const char *privilege);
+/* ERROR 42704 unless the model has this version */
+extern void aigc_store_require_version(AigcStoreAccess *acc, const char *name,
+									   int version);
+
+/*
+ * Before training: locks the name (55P03 if busy), checks privilege "train"
+ * on an existing model or registers the caller as the new model's owner.
+ */
+extern void aigc_store_claim(const char *name);
 
 /*
  * The deployed version, else the newest; 0 if the model has no version.
@@ -63,5 +85,8 @@ extern int	aigc_store_insert(const AigcStoreEntry *entry);
 
 /* The version in use when version <= 0; ERROR if none or not permitted */
 extern AigcModel *aigc_store_load(const char *name, int version, int *loaded_version);
+
+/* model_owners.c: DROP ROLE, REASSIGN OWNED and DROP OWNED see models */
+extern void aigc_install_utility_hook(void);
 
 #endif

@@ -10,6 +10,7 @@
 
 #include "access/relation.h"
 #include "catalog/pg_class.h"
+#include "catalog/pg_type.h"
 #include "common/hashfn.h"
 #include "executor/spi.h"
 #include "lib/stringinfo.h"
@@ -39,6 +40,7 @@ typedef struct ColumnReader
 {
 	int			attno;			/* 1-based in the cursor's tuple */
 	Oid			outfunc;
+	bool		is_bigint;		/* keeps the exact range beside the doubles */
 	MemoryContext cxt;			/* holds the labels, outliving every batch */
 	HTAB	   *labels;
 	int			nlabels;
@@ -71,7 +73,12 @@ aigc_name_in_list(List *names, const char *name)
 	return false;
 }
 
-/* Keys are not data: identity and serial columns are left out by default */
+/*
+ * Keys are not data: identity columns and columns whose default is
+ * nextval() are left out.  serial and smallserial defaults are nextval()
+ * under an implicit cast to the column type, bigserial's is bare; a cast
+ * written by hand is looked through the same way.
+ */
 static bool
 is_key_column(Relation rel, Form_pg_attribute att)
 {
@@ -82,6 +89,17 @@ is_key_column(Relation rel, Form_pg_attribute att)
 	if (!att->atthasdef || att->attgenerated != '\0')
 		return false;
 	def = build_column_default(rel, att->attnum);
+	for (;;)
+	{
+		if (def != NULL && IsA(def, RelabelType))
+			def = (Node *) ((RelabelType *) def)->arg;
+		else if (def != NULL && IsA(def, FuncExpr) &&
+				 ((FuncExpr *) def)->funcformat != COERCE_EXPLICIT_CALL &&
+				 list_length(((FuncExpr *) def)->args) == 1)
+			def = linitial(((FuncExpr *) def)->args);
+		else
+			break;
+	}
 	return def != NULL && IsA(def, FuncExpr) &&
 		((FuncExpr *) def)->funcid == F_NEXTVAL;
 }
@@ -253,6 +271,20 @@ grow_columns(AigcTrainingData *out, char *block, int64 old_cap, int64 cap,
 }
 
 /*
+ * The exact range of a bigint column, over every row ever taken into the
+ * sample (a superset of the rows finally kept)
+ */
+static void
+note_exact(AigcColumn *col, int64 v)
+{
+	if (!col->has_exact_range || v < col->exact_min)
+		col->exact_min = v;
+	if (!col->has_exact_range || v > col->exact_max)
+		col->exact_max = v;
+	col->has_exact_range = true;
+}
+
+/*
  * Fetch the rows of the open cursor into out->data, all of them or a
  * uniform sample of max_rows.  Allocations are made in `keep`, outside
  * SPI's memory, so they survive SPI_finish.  Returns the rows scanned.
@@ -315,7 +347,11 @@ fetch_rows(Portal portal, ColumnReader *readers, AigcTrainingData *out,
 				if (isnull)
 					continue;
 				if (col->kind == AIGC_CONTINUOUS)
+				{
 					out->data[c].value[r] = aigc_datum_to_double(d, col->typid, col->name);
+					if (readers[c].is_bigint)
+						note_exact(col, DatumGetInt64(d));
+				}
 				else
 				{
 					char	   *label = OidOutputFunctionCall(readers[c].outfunc, d);
@@ -353,6 +389,8 @@ make_readers(AigcTrainingData *out, TupleDesc desc, const int *attnos,
 		bool		varlena;
 
 		readers[c].attno = attnos[c];
+		readers[c].is_bigint = out->cols[c].kind == AIGC_CONTINUOUS &&
+			getBaseType(out->cols[c].typid) == INT8OID;
 		getTypeOutputInfo(TupleDescAttr(desc, attnos[c] - 1)->atttypid,
 						  &readers[c].outfunc, &varlena);
 		if (out->cols[c].kind == AIGC_CATEGORICAL)
@@ -464,6 +502,15 @@ aigc_read_relation_sample(Oid relid, List *exclude, int max_categories,
 		{
 			ereport(NOTICE,
 					(errmsg("column \"%s\" is an identity or serial key and is not modelled; samples have NULL there",
+							name)));
+			out->excluded = lappend(out->excluded, pstrdup(name));
+			continue;
+		}
+		/* a value computed from the others would be learnt as independent */
+		if (att->attgenerated != '\0')
+		{
+			ereport(NOTICE,
+					(errmsg("column \"%s\" is a generated column and is not modelled; samples have NULL there",
 							name)));
 			out->excluded = lappend(out->excluded, pstrdup(name));
 			continue;

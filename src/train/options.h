@@ -14,7 +14,7 @@
 #include "core/kind.h"
 #include "core/train_options.h"
 
-/* aigc.train_memory_limit, in kB: what a training run's rows may take */
+/* aigc.train_memory_limit, in kB: what a training run's network and rows may take */
 extern int	aigc_train_memory_limit;
 
 /* Defines the aigc.* settings; called once, when the module loads */
@@ -26,5 +26,18 @@ extern void aigc_parse_train_options(Jsonb *options, AigcModelKind kind,
 /* The effective options, the seed drawn included, as stored */
 extern Jsonb *aigc_train_options_jsonb(const AigcTrainOptions *opts,
 									   AigcModelKind kind);
+
+/*
+ * Bytes the network of these options takes while training (weights,
+ * gradients, Adam state, the stored copy, batch buffers) on nrows rows of
+ * data_dim encoded values with these output spans (NULL, 0 and 0 before
+ * the rows are read: the narrowest rows, one of them).  ERROR 54000,
+ * naming the option to blame, if that exceeds aigc.train_memory_limit or
+ * one allocation would exceed MaxAllocSize.
+ */
+extern double aigc_check_network_size(const AigcTrainOptions *opts,
+									   AigcModelKind kind, int data_dim,
+									   const AigcSpan *spans, int nspans,
+									   int64 nrows);
 
 #endif

@@ -29,6 +29,7 @@
 #include "utils/memutils.h"
 
 #include "core/model.h"
+#include "store/model_cache.h"
 #include "store/model_store.h"
 #include "store/reader.h"
 #include "train/options.h"
@@ -193,10 +194,22 @@ columns_jsonb(const AigcTransformer *tf)
 		appendStringInfoString(&buf, c > 0 ? ", {\"name\": " : "{\"name\": ");
 		escape_json(&buf, col->name);
 		appendStringInfoString(&buf, ", \"type\": ");
-		escape_json(&buf, format_type_with_typemod(col->typid, col->typmod));
+		/* qualified, so that aigc_create_type cannot be rebound by a search_path */
+		escape_json(&buf, format_type_extended(col->typid, col->typmod,
+											   FORMAT_TYPE_TYPEMOD_GIVEN |
+											   FORMAT_TYPE_FORCE_QUALIFY));
 		if (col->kind == AIGC_CONTINUOUS)
-			appendStringInfo(&buf, ", \"encoding\": \"mode-specific normalisation\", \"modes\": %d, \"min\": %.17g, \"max\": %.17g",
-							 col->nmodes, col->min, col->max);
+		{
+			appendStringInfo(&buf, ", \"encoding\": \"mode-specific normalisation\", \"modes\": %d",
+							 col->nmodes);
+			/* a bigint's range exactly, beyond the 2^53 doubles hold */
+			if (col->has_exact_range)
+				appendStringInfo(&buf, ", \"min\": " INT64_FORMAT ", \"max\": " INT64_FORMAT,
+								 col->exact_min, col->exact_max);
+			else
+				appendStringInfo(&buf, ", \"min\": %.17g, \"max\": %.17g",
+								 col->min, col->max);
+		}
 		else
 			appendStringInfo(&buf, ", \"encoding\": \"one-hot\", \"categories\": %d",
 							 col->ncats);
@@ -224,7 +237,14 @@ fit_rows(AigcTrainingData *td, const AigcTransformer *tf, int64 budget,
 	for (int c = 0; c < tf->ncols; c++)
 		if (tf->cols[c].kind == AIGC_CATEGORICAL)
 			per_row += sizeof(int64);
-	keep = Max(budget / per_row, 1);
+	if (budget < per_row)
+		ereport(ERROR,
+				(errcode(ERRCODE_PROGRAM_LIMIT_EXCEEDED),
+				 errmsg("the network leaves no room in aigc.train_memory_limit for the training rows"),
+				 errdetail("An encoded row takes " INT64_FORMAT " bytes; " INT64_FORMAT " bytes are left.",
+						   per_row, Max(budget, 0)),
+				 errhint("Raise aigc.train_memory_limit or make the network smaller.")));
+	keep = budget / per_row;
 	if (td->nrows <= keep)
 		return;
 	for (int64 r = 0; r < td->nrows && kept < keep; r++)
@@ -242,8 +262,8 @@ fit_rows(AigcTrainingData *td, const AigcTransformer *tf, int64 budget,
 }
 
 /*
- * The rows to learn from, at most half of aigc.train_memory_limit of them
- * as read (budget); returns the number of rows scanned.
+ * The rows to learn from, at most budget bytes of them as read; returns the
+ * number of rows scanned.
  */
 static int64
 read_rows(FunctionCallInfo fcinfo, bool from_query, const char *name,
@@ -271,13 +291,15 @@ read_rows(FunctionCallInfo fcinfo, bool from_query, const char *name,
 }
 
 /*
- * A model of kind with the column transformer fitted to the rows read,
- * which are then cut down to what fits encoded in budget bytes.
+ * A model of kind with the column transformer fitted to the rows read.  Its
+ * network, now that the encoded width is known, must fit in limit bytes
+ * (*network: its estimate); the rows are then cut down to what fits encoded
+ * in what the network and the rows as read leave.
  */
 static AigcModel *
 fit_columns(const char *name, AigcModelKind kind, AigcTrainingData *td,
-			const AigcTrainOptions *opts, int64 budget, int64 scanned,
-			AigcRng *rng)
+			const AigcTrainOptions *opts, int64 limit, int64 scanned,
+			AigcRng *rng, double *network)
 {
 	AigcModel  *model = palloc0(sizeof(AigcModel));
 
@@ -290,12 +312,15 @@ fit_columns(const char *name, AigcModelKind kind, AigcTrainingData *td,
 	for (int i = 0; i < model->nexcluded; i++)
 		model->excluded[i] = list_nth(td->excluded, i);
 	aigc_transformer_fit(&model->tf, td->data, td->nrows, opts->max_modes, rng);
-	fit_rows(td, &model->tf, budget, rng);
+	*network = aigc_check_network_size(opts, kind, model->tf.dim, model->tf.spans,
+									   model->tf.nspans, td->nrows);
+	fit_rows(td, &model->tf,
+			 limit - (int64) *network - td->nrows * aigc_row_bytes(td->ncols), rng);
 	if (td->nrows < scanned)
 		ereport(NOTICE,
 				(errmsg("training model \"%s\" on a uniform sample of " INT64_FORMAT " of the " INT64_FORMAT " rows",
 						name, td->nrows, scanned),
-				 errdetail("The rows would not fit in aigc.train_memory_limit (%d kB).",
+				 errdetail("The rows would not fit in what the network leaves of aigc.train_memory_limit (%d kB).",
 						   aigc_train_memory_limit),
 				 errhint("Raise aigc.train_memory_limit to train on more rows.")));
 	return model;
@@ -338,16 +363,16 @@ loss_jsonb(const TrainHistory *hist)
 
 static Jsonb *
 stats_jsonb(const AigcModel *model, const TrainHistory *hist, int64 nrows,
-			int64 scanned)
+			int64 scanned, double network)
 {
 	StringInfoData json;
 	double		loop = Max(hist->loop_seconds, 1e-9);
 
 	initStringInfo(&json);
-	appendStringInfo(&json, "{\"data_dim\": %d, \"rows_scanned\": " INT64_FORMAT ", "
+	appendStringInfo(&json, "{\"data_dim\": %d, \"network_bytes\": %.0f, \"rows_scanned\": " INT64_FORMAT ", "
 					 "\"steps\": " INT64_FORMAT ", \"train_loop_seconds\": %.6g, \"gemm_flops\": %.6g, "
 					 "\"gemm_gflops_per_second\": %.6g, \"rows_epochs_per_second\": %.6g%s}",
-					 model->tf.dim, scanned, hist->work.steps, hist->loop_seconds,
+					 model->tf.dim, network, scanned, hist->work.steps, hist->loop_seconds,
 					 hist->work.gemm_flops, hist->work.gemm_flops / loop / 1e9,
 					 (double) nrows * hist->epochs / loop, hist->kind_stats.data);
 	return text_to_jsonb(json.data);
@@ -358,7 +383,7 @@ static int
 store_version(AigcStoreEntry *entry, const char *name, bool from_query,
 			  const AigcModel *model, const AigcTrainOptions *opts,
 			  const AigcTrainingData *td, const TrainHistory *hist,
-			  int64 scanned, instr_time start)
+			  int64 scanned, double network, instr_time start)
 {
 	memset(entry, 0, sizeof(*entry));
 	entry->name = name;
@@ -370,8 +395,10 @@ store_version(AigcStoreEntry *entry, const char *name, bool from_query,
 	entry->loss = loss_jsonb(hist);
 	entry->train_rows = td->nrows;
 	entry->train_seconds = seconds_since(start);
-	entry->stats = stats_jsonb(model, hist, td->nrows, scanned);
+	entry->stats = stats_jsonb(model, hist, td->nrows, scanned, network);
 	entry->weights = aigc_model_serialize(model);
+	/* a version that would not load must never become the one in use */
+	aigc_model_check_loadable(entry->weights, name);
 	return aigc_store_insert(entry);
 }
 
@@ -391,7 +418,9 @@ train_common(FunctionCallInfo fcinfo, bool from_query)
 	AigcStoreEntry entry;
 	float	   *encoded;
 	instr_time	start;
+	int64		limit;
 	int64		budget;
+	double		network;
 	int64		scanned;
 	int			version;
 	Datum		values[7];
@@ -409,7 +438,17 @@ train_common(FunctionCallInfo fcinfo, bool from_query)
 		ereport(ERROR,
 				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
 				 errmsg("model name must not be empty")));
+	/* a model name may become part of an SQL identifier, as a type's is */
+	if (strlen(name) > NAMEDATALEN - 1)
+		ereport(ERROR,
+				(errcode(ERRCODE_NAME_TOO_LONG),
+				 errmsg("model name is too long"),
+				 errdetail("A model name may have at most %d bytes; this one has %zu.",
+						   NAMEDATALEN - 1, strlen(name))));
 	kind = aigc_kind_from_name(text_to_cstring(PG_GETARG_TEXT_PP(2)));
+
+	/* privilege and the name's lock before the scan, not after the work */
+	aigc_store_claim(name);
 
 	run_cxt = AllocSetContextCreate(caller, "aigc_train", ALLOCSET_DEFAULT_SIZES);
 	MemoryContextSwitchTo(run_cxt);
@@ -419,14 +458,21 @@ train_common(FunctionCallInfo fcinfo, bool from_query)
 							 &opts);
 	aigc_rng_seed(&rng, opts.seed);
 
-	/* half of aigc.train_memory_limit for the rows as read, half encoded */
-	budget = (int64) aigc_train_memory_limit * 1024 / 2;
+	/*
+	 * The network must fit in aigc.train_memory_limit; the rows get what it
+	 * leaves, half as read and half encoded.  The encoded width is known
+	 * only once the rows are read, so the rows as read get half of what the
+	 * smallest network of these options (rows of one value) leaves, and the
+	 * encoded rows what the actual network and the rows read leave.
+	 */
+	limit = (int64) aigc_train_memory_limit * 1024;
+	budget = (limit - (int64) aigc_check_network_size(&opts, kind, 1, NULL, 0, 0)) / 2;
 	scanned = read_rows(fcinfo, from_query, name, &opts, budget, &rng, &td);
-	model = fit_columns(name, kind, &td, &opts, budget, scanned, &rng);
+	model = fit_columns(name, kind, &td, &opts, limit, scanned, &rng, &network);
 	encoded = encode_rows(&model->tf, &td, &rng);
 	train_network(name, model, encoded, td.nrows, &opts, &rng, &hist);
 	version = store_version(&entry, name, from_query, model, &opts, &td, &hist,
-							scanned, start);
+							scanned, network, start);
 
 	MemoryContextSwitchTo(caller);
 	values[0] = CStringGetTextDatum(name);

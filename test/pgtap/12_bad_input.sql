@@ -128,11 +128,82 @@ INSERT INTO cases (what, sql, expected) VALUES
 ('grant an unknown privilege',  $$SELECT aigc_grant('bad_m', 'public', 'fly')$$, '22023'),
 ('unknown privilege asked',     $$SELECT aigc.has_model_privilege('bad_m', 'fly')$$, '22023'),
 ('sgemm benchmark with batch 0', $$SELECT aigc.sgemm_gflops('bad_m', 0)$$, '22023'),
-('sgemm benchmark for 0 seconds', $$SELECT aigc.sgemm_gflops('bad_m', 10, NULL, 0)$$, '22023');
+('sgemm benchmark for 0 seconds', $$SELECT aigc.sgemm_gflops('bad_m', 10, NULL, 0)$$, '22023'),
+-- security: model owners, store writes (docs/security.md)
+('reassign models to NULL',     $$SELECT aigc.reassign_models('postgres', NULL)$$, '22004'),
+('reassign models to a dead role OID', $$SELECT aigc.reassign_models('postgres', '4000000001')$$, '42704'),
+('reassign models of an unknown role', $$SELECT aigc.reassign_models('no_such_role', 'postgres')$$, '42704'),
+('drop the models of NULL',     $$SELECT aigc.drop_models(NULL)$$, '22004'),
+('save a calibration for a missing version', $$SELECT aigc.save_calibration('bad_m', 42, 'bad_t', 10, '{1,2}')$$, '42704'),
+('save a calibration for an unknown model', $$SELECT aigc.save_calibration('no_such_model', 1, 'bad_t', 10, '{1,2}')$$, '42704');
 
-SELECT plan((SELECT count(*)::int FROM cases) + 2 + 8);
+-- sizes and limits: the network is sized before it is allocated, numbers are
+-- range-checked before they are converted
+INSERT INTO cases (what, sql, expected) VALUES
+('encoder_dims 8 x 4096: over the memory limit before the scan', $$SELECT aigc_train('x', 'bad_t'::regclass, options => '{"encoder_dims": [4096, 4096, 4096, 4096, 4096, 4096, 4096, 4096]}')$$, '54000'),
+('the same before a scan that would fail (division by zero)', $$SELECT aigc_train('x', 'SELECT i / (i - 5) AS a FROM generate_series(1, 10) i', options => '{"encoder_dims": [4096, 4096, 4096, 4096, 4096, 4096, 4096, 4096]}')$$, '54000'),
+('that scan fails when the network fits', $$SELECT aigc_train('x', 'SELECT i / (i - 5) AS a FROM generate_series(1, 10) i')$$, '22012'),
+('latent_dim 4096 in a 16 MB limit', $$SELECT set_config('aigc.train_memory_limit', '16MB', true); SELECT aigc_train('x', 'bad_t'::regclass, options => '{"latent_dim": 4096}')$$, '54000'),
+('GAN batch_size 10^6 on one row', $$SELECT aigc_train('x', 'SELECT age, gender FROM bad_t LIMIT 1', 'gan', options => '{"batch_size": 1000000}')$$, '54000'),
+('pac 1000 with a 4096-wide discriminator', $$SELECT aigc_train('x', 'bad_t'::regclass, 'gan', options => '{"pac": 1000, "batch_size": 1000, "discriminator_dims": [4096]}')$$, '54000'),
+('one weight matrix over 1 GB, whatever the memory limit', $$SELECT set_config('aigc.train_memory_limit', '1TB', true); SELECT aigc_train('x', 'bad_wide'::regclass, 'gan', options => '{"pac": 1000, "batch_size": 1000, "discriminator_dims": [4096], "max_modes": 2}')$$, '54000'),
+('model name of 64 bytes',      $$SELECT aigc_train(repeat('n', 64), 'bad_t'::regclass, options => '{"epochs": 1}')$$, '42622'),
+('model name of 32 two-byte characters', $$SELECT aigc_train(repeat('é', 32), 'bad_t'::regclass, options => '{"epochs": 1}')$$, '42622'),
+('model name of 63 bytes',      $$SELECT aigc_train(repeat('n', 63), 'bad_t'::regclass, options => '{"epochs": 1, "progress_every": 0}')$$, 'ok'),
+('sample a model name too long to exist', $$SELECT * FROM aigc_sample(NULL::bad_t, repeat('n', 64), 5)$$, '42704'),
+('score with a model name too long to exist', $$SELECT aigc_score(repeat('n', 64), t) FROM bad_t t LIMIT 1$$, '42704'),
+('drop a model name too long to exist', $$SELECT aigc_drop(repeat('n', 64))$$, '42704'),
+('epochs 1e400',                $$SELECT aigc_train('x', 'bad_t'::regclass, options => '{"epochs": 1e400}')$$, '22023'),
+('batch_size -1e400',           $$SELECT aigc_train('x', 'bad_t'::regclass, options => '{"batch_size": -1e400}')$$, '22023'),
+('learning_rate 1e400',         $$SELECT aigc_train('x', 'bad_t'::regclass, options => '{"learning_rate": 1e400}')$$, '22023'),
+('learning_rate 1e-400 (counts as 0)', $$SELECT aigc_train('x', 'bad_t'::regclass, options => '{"learning_rate": 1e-400}')$$, '22023'),
+('seed 1e400',                  $$SELECT aigc_train('x', 'bad_t'::regclass, options => '{"seed": 1e400}')$$, '22023'),
+('GAN gradient_penalty 1e400',  $$SELECT aigc_train('x', 'bad_t'::regclass, 'gan', options => '{"gradient_penalty": 1e400}')$$, '22023'),
+('condition min "NaN"',         $$SELECT * FROM aigc_sample(NULL::bad_t, 'bad_m', 5, conditions => '{"monthly_wage": {"min": "NaN"}}')$$, '22023'),
+('condition max "Infinity"',    $$SELECT * FROM aigc_sample(NULL::bad_t, 'bad_m', 5, conditions => '{"monthly_wage": {"max": "Infinity"}}')$$, '22023'),
+('condition value "-Infinity"', $$SELECT * FROM aigc_sample(NULL::bad_t, 'bad_m', 5, conditions => '{"monthly_wage": "-Infinity"}')$$, '22023'),
+('condition range bound 1e400', $$SELECT * FROM aigc_sample(NULL::bad_t, 'bad_m', 5, conditions => '{"monthly_wage": [1e400, null]}')$$, '22023'),
+('condition 1e400 on an integer column', $$SELECT * FROM aigc_sample(NULL::bad_t, 'bad_m', 5, conditions => '{"age": {"max": 1e400}}')$$, '22023'),
+('calibration quantile NaN',    $$SELECT aigc.save_calibration('bad_m', 1, 'bad_t', 10, ARRAY[0, 'NaN']::float8[])$$, '22023'),
+('calibration quantile Infinity', $$SELECT aigc.save_calibration('bad_m', 1, 'bad_t', 10, ARRAY[0, 'Infinity']::float8[])$$, '22023'),
+('calibration quantile -Infinity', $$SELECT aigc.save_calibration('bad_m', 1, 'bad_t', 10, ARRAY['-Infinity', 0]::float8[])$$, '22023'),
+('calibration quantiles decreasing', $$SELECT aigc.save_calibration('bad_m', 1, 'bad_t', 10, ARRAY[0, 2, 1]::float8[])$$, '22023'),
+('calibration quantiles with ties', $$SELECT aigc.save_calibration('bad_m', 1, 'bad_t', 10, ARRAY[0, 1, 1, 2]::float8[])$$, 'ok');
+
+
+-- Sampling: streaming and the target row type (aigc_sample, aigc.sample_batches)
+CREATE TYPE bad_narrow_wage AS (monthly_wage numeric(3, 1));
+CREATE TYPE bad_small_age AS (age smallint);
+CREATE DOMAIN bad_negative AS integer CHECK (VALUE < 0);
+CREATE TYPE bad_never_age AS (age bad_negative);
+INSERT INTO cases (what, sql, expected) VALUES
+('n = max bigint with LIMIT: streams', $$SELECT * FROM aigc_sample(NULL::bad_t, 'bad_m', 9223372036854775807) LIMIT 1$$, 'ok'),
+('a volatile seed: not inlined, still samples', $$SELECT * FROM aigc_sample(NULL::bad_t, 'bad_m', 5, seed => (random() * 10)::bigint)$$, 'ok'),
+('row type column narrower than the training range', $$SELECT * FROM aigc_sample(NULL::bad_narrow_wage, 'bad_m', 5)$$, '22003'),
+('narrower integer column that holds the range', $$SELECT * FROM aigc_sample(NULL::bad_small_age, 'bad_m', 5)$$, 'ok'),
+('domain no sample satisfies', $$SELECT * FROM aigc_sample(NULL::bad_never_age, 'bad_m', 1000)$$, '22023'),
+('internal sample_batches with NULL n', $$SELECT aigc.sample_batches(NULL::bad_t, 'bad_m', NULL, NULL, NULL, NULL)$$, '22004'),
+('internal sample_batches with a non-row type', $$SELECT aigc.sample_batches(1, 'bad_m', 5, NULL, NULL, NULL)$$, '42804');
+
+-- extreme values, key and generated columns (helper "values")
+SET LOCAL client_min_messages = warning;
+CREATE TABLE bad_num_huge (x numeric);
+INSERT INTO bad_num_huge VALUES (1), (repeat('9', 320)::numeric);
+CREATE TABLE bad_float_huge (x float8);
+INSERT INTO bad_float_huge SELECT CASE WHEN i % 2 = 0 THEN 1e160 ELSE -1.7e308 END FROM generate_series(1, 50) i;
+CREATE TABLE bad_only_keys (a serial, b smallserial, c integer GENERATED ALWAYS AS (a + 1) STORED);
+RESET client_min_messages;
+INSERT INTO cases (what, sql, expected) VALUES
+('numeric beyond double precision', $$SELECT aigc_train('x', 'bad_num_huge'::regclass, options => '{"epochs": 1}')$$, '22003'),
+('numeric beyond double precision from a query', $$SELECT aigc_train('x', 'SELECT (10::numeric ^ 400) AS x')$$, '22003'),
+('float8 values of 1e160 and -1.7e308: learnt', $$SELECT aigc_train('bad_float_huge_m', 'bad_float_huge'::regclass, options => '{"epochs": 1, "progress_every": 0}'); SELECT * FROM aigc_sample(NULL::bad_float_huge, 'bad_float_huge_m', 5)$$, 'ok'),
+('only serial, smallserial and generated columns', $$SELECT aigc_train('x', 'bad_only_keys'::regclass)$$, '22023');
+
+SELECT plan((SELECT count(*)::int FROM cases) + 3 + 8);
 SELECT ok((SELECT count(*) FROM cases) >= 50, 'at least 50 distinct bad calls are listed');
 SELECT is(pg_temp.outcome(sql), expected, format('%s: %s', what, expected)) FROM cases ORDER BY id;
+SELECT throws_ok($$SELECT aigc_train('x', 'bad_t'::regclass, options => '{"epochs": 1e400}')$$, '22023',
+                 'invalid value for training option "epochs"', 'an out-of-range number is named by its option, not echoed');
 SELECT is((SELECT count(*)::int FROM aigc_sample(NULL::bad_t, 'bad_m', 3)), 3, 'the backend is alive and well after all of them');
 
 -- Training options from the table of options (kinds refactor): numbers no
