@@ -3,9 +3,9 @@ EXTENSION = aigc_pg
 MODULE_big = aigc_pg
 DATA = sql/aigc_pg--0.1.0.sql
 
-SRCS = $(sort $(wildcard src/*.c))
+SRCS = $(sort $(wildcard src/*.c src/*/*.c))
 OBJS = $(SRCS:.c=.o)
-HEADERS = $(wildcard src/*.h)
+HEADERS = $(wildcard src/*.h src/*/*.h)
 
 PG_CONFIG ?= pg_config
 
@@ -13,6 +13,7 @@ PG_CONFIG ?= pg_config
 REGRESS = $(patsubst test/sql/%.sql,%,$(sort $(wildcard test/sql/*.sql)))
 REGRESS_OPTS = --inputdir=test --outputdir=. --load-extension=aigc_pg
 
+PG_CPPFLAGS += -I$(srcdir)/src
 PG_CFLAGS = -std=gnu11 -Wall -Wextra -Wno-unused-parameter -Wno-sign-compare \
 	-Wno-missing-field-initializers $(shell pkg-config --cflags openblas)
 SHLIB_LINK = $(shell pkg-config --libs openblas) -lm
