@@ -128,7 +128,22 @@ INSERT INTO cases (what, sql, expected) VALUES
 ('grant an unknown privilege',  $$SELECT aigc_grant('bad_m', 'public', 'fly')$$, '22023'),
 ('unknown privilege asked',     $$SELECT aigc.has_model_privilege('bad_m', 'fly')$$, '22023'),
 ('sgemm benchmark with batch 0', $$SELECT aigc.sgemm_gflops('bad_m', 0)$$, '22023'),
-('sgemm benchmark for 0 seconds', $$SELECT aigc.sgemm_gflops('bad_m', 10, NULL, 0)$$, '22023');
+('sgemm benchmark for 0 seconds', $$SELECT aigc.sgemm_gflops('bad_m', 10, NULL, 0)$$, '22023'),
+-- differential privacy: the accountant (docs/privacy.md)
+('dp: negative noise_multiplier', $$SELECT aigc.dp_epsilon(-1, 0.01, 100, 1e-5)$$, '22023'),
+('dp: NaN noise_multiplier',    $$SELECT aigc.dp_epsilon('NaN', 0.01, 100, 1e-5)$$, '22023'),
+('dp: sample_rate NaN',         $$SELECT aigc.dp_epsilon(1, 'NaN', 100, 1e-5)$$, '22023'),
+('dp: negative steps',          $$SELECT aigc.dp_epsilon(1, 0.01, -5, 1e-5)$$, '22023'),
+('dp: delta 0',                 $$SELECT aigc.dp_epsilon(1, 0.01, 100, 0)$$, '22023'),
+('dp: NULL delta',              $$SELECT aigc.dp_epsilon(1, 0.01, 100, NULL)$$, '22004'),
+('dp: order Infinity',          $$SELECT aigc.dp_epsilon(1, 0.01, 100, 1e-5, '{2, Infinity}')$$, '22023'),
+('dp: NULL among the orders',   $$SELECT aigc.dp_rdp(1, 0.01, 100, '{2, NULL}')$$, '22004'),
+('dp: empty orders',            $$SELECT aigc.dp_rdp(1, 0.01, 100, '{}')$$, '22023'),
+('dp: two-dimensional orders',  $$SELECT aigc.dp_rdp(1, 0.01, 100, '{{2, 3}}')$$, '2202E'),
+('dp: negative RDP',            $$SELECT aigc.dp_rdp_to_epsilon('{2}', '{-1}', 1e-5)$$, '22023'),
+('dp: NULL orders for a conversion', $$SELECT aigc.dp_rdp_to_epsilon(NULL, '{1}', 1e-5)$$, '22004'),
+('dp: target epsilon Infinity', $$SELECT aigc.dp_noise_multiplier('Infinity', 1e-5, 0.01, 100)$$, '22023'),
+('dp: delta above 1 for the noise search', $$SELECT aigc.dp_noise_multiplier(1, 2, 0.01, 100)$$, '22023');
 
 SELECT plan((SELECT count(*)::int FROM cases) + 2);
 SELECT ok((SELECT count(*) FROM cases) >= 50, 'at least 50 distinct bad calls are listed');
