@@ -453,3 +453,10 @@ AS 'MODULE_PATHNAME', 'aigc_dp_noise_multiplier'
 LANGUAGE C IMMUTABLE PARALLEL SAFE CALLED ON NULL INPUT;
 COMMENT ON FUNCTION aigc.dp_noise_multiplier(float8, float8, float8, integer, float8[]) IS
     'Smallest noise multiplier (to 1e-6 relative) whose epsilon after steps steps at sample_rate and delta is at most epsilon';
+
+CREATE FUNCTION aigc.dp_sgd_check()
+RETURNS TABLE (component text, statistic text, value float8, checked integer)
+AS 'MODULE_PATHNAME', 'aigc_dp_sgd_check'
+LANGUAGE C VOLATILE STRICT;
+COMMENT ON FUNCTION aigc.dp_sgd_check() IS
+    'Self-test of the DP-SGD building blocks: per-example gradient norms and the clipped sum against materialised per-example gradients, noise and Poisson-sampling statistics';
