@@ -24,6 +24,8 @@
 #include <float.h>
 #include <math.h>
 
+#include "miscadmin.h"
+
 #include "core/dp_accountant.h"
 
 /* The fractional-order series stops once both new terms are below e^-30 */
@@ -198,7 +200,11 @@ dp_rdp_sgm_orders(double q, double sigma, int64 steps,
 				  const double *orders, int n, double *rdp)
 {
 	for (int k = 0; k < n; k++)
+	{
+		/* a fractional order can take many series terms */
+		CHECK_FOR_INTERRUPTS();
 		rdp[k] = (double) steps * dp_rdp_sgm(q, sigma, orders[k]);
+	}
 }
 
 /*

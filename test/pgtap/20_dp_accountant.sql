@@ -3,7 +3,7 @@
 -- and Opacus' own test suites, an independent multi-precision integration,
 -- the inverse search for the noise multiplier, monotonicity and bad input.
 BEGIN;
-SELECT plan(46);
+SELECT plan(47);
 
 CREATE FUNCTION pg_temp.rel_err(x float8, y float8) RETURNS float8
 LANGUAGE sql IMMUTABLE AS $$ SELECT abs(x - y) / greatest(abs(y), 1e-300) $$;
@@ -178,6 +178,22 @@ SELECT throws_ok($$SELECT aigc.dp_epsilon(NULL, 0.01, 10, 1e-5)$$, '22004',
 -- a target below what any order of the grid can certify with sigma <= 1e6
 SELECT throws_ok($$SELECT aigc.dp_noise_multiplier(0.01, 1e-10, 1, 1000000000)$$, '22023',
                  NULL, 'an unreachable epsilon');
+
+-- 7. A long search is cancellable: with 20000 fractional orders at q 0.5 one
+-- epsilon takes seconds and the search a minute or more (throws_ok's WHEN
+-- OTHERS does not catch a cancel)
+CREATE FUNCTION pg_temp.search_until_cancelled() RETURNS text LANGUAGE plpgsql AS $$
+BEGIN
+    PERFORM aigc.dp_noise_multiplier(0.05, 1e-5, 0.5, 10,
+                                     (SELECT array_agg(1.05 + i * 0.001) FROM generate_series(1, 20000) i));
+    RETURN 'not cancelled';
+EXCEPTION WHEN query_canceled THEN
+    RETURN SQLSTATE;
+END
+$$;
+SET LOCAL statement_timeout = '500ms';
+SELECT is(pg_temp.search_until_cancelled(), '57014', 'a noise search past statement_timeout is cancelled');
+SET LOCAL statement_timeout = 0;
 
 SELECT * FROM finish();
 ROLLBACK;
