@@ -167,9 +167,10 @@ dp_default_orders(double *orders)
 	/* Opacus' RDPAccountant.DEFAULT_ALPHAS: 1.1, 1.2, ..., 10.9, 12, ..., 63 */
 	for (int x = 1; x < 100; x++)
 		orders[k++] = 1.0 + x / 10.0;
-	for (int a = 12; a <= 64; a++)
+	for (int a = 12; a <= 63; a++)
 		orders[k++] = a;
 	/* and TensorFlow Privacy's large orders, for small epsilon */
+	orders[k++] = 64;
 	orders[k++] = 128;
 	orders[k++] = 256;
 	orders[k++] = 512;

@@ -8,12 +8,11 @@
 
 #include <math.h>
 
+#include "access/htup_details.h"
 #include "catalog/pg_type.h"
 #include "fmgr.h"
 #include "funcapi.h"
-#include "access/htup_details.h"
 #include "utils/array.h"
-#include "utils/lsyscache.h"
 
 #include "core/dp_accountant.h"
 

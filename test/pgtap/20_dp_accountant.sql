@@ -3,7 +3,7 @@
 -- and Opacus' own test suites, an independent multi-precision integration,
 -- the inverse search for the noise multiplier, monotonicity and bad input.
 BEGIN;
-SELECT plan(47);
+SELECT plan(49);
 
 CREATE FUNCTION pg_temp.rel_err(x float8, y float8) RETURNS float8
 LANGUAGE sql IMMUTABLE AS $$ SELECT abs(x - y) / greatest(abs(y), 1e-300) $$;
@@ -99,6 +99,25 @@ SELECT ok(abs(epsilon - 7.32911117143) < 1e-7,
 SELECT ok(epsilon <= 7.32911117143 + 1e-9 AND pg_temp.rel_err(epsilon, 7.32911117143) < 0.01,
           'the default grid contains Opacus'' and is within 1% of it, never above')
   FROM aigc.dp_privacy_spent(1.5, 0.04, 2250, 1e-5);
+
+-- TF Privacy rdp_accountant_test.py, test_check_composition: RDP adds over
+-- two phases (q 1e-4, noise 0.4, 40000 steps, then q 0.1, noise 2, 100 steps)
+-- over TF's orders; at delta 1e-5 the older conversion min(rdp - log(delta) /
+-- (alpha - 1)) gave 8.509656 at order 2.5 (TF's former assertions, 5 places),
+-- which the improved conversion must not exceed
+CREATE TEMP TABLE composed AS
+SELECT o.orders,
+       (SELECT array_agg(a + b ORDER BY k)
+          FROM unnest(aigc.dp_rdp(0.4, 1e-4, 40000, o.orders),
+                      aigc.dp_rdp(2, 0.1, 100, o.orders)) WITH ORDINALITY u(a, b, k)) AS rdp
+  FROM (SELECT '{1.25, 1.5, 1.75, 2, 2.5, 3, 4, 5, 6, 7, 8, 10, 12, 14, 16, 20, 24, 28, 32, 64, 256}'::float8[] AS orders) o;
+SELECT ok(abs(old_eps - 8.509656) < 1e-5 AND old_order = 2.5,
+          format('TF Privacy test_check_composition: older conversion 8.509656 at order 2.5 (%s at %s)', old_eps, old_order))
+  FROM (SELECT r - ln(1e-5) / (a - 1) AS old_eps, a AS old_order
+          FROM composed, unnest(orders, rdp) u(a, r)
+         ORDER BY 1 LIMIT 1) m;
+SELECT ok(epsilon <= 8.509656, format('and the improved conversion gives less (%s)', epsilon))
+  FROM composed, aigc.dp_rdp_to_epsilon(orders, rdp, 1e-5);
 
 -- a tiny RDP is (0, delta)-DP through the KL bound delta <= sqrt(1 - exp(-rdp))
 SELECT is(aigc.dp_epsilon(1e5, 1e-3, 1, 1e-3), 0::float8,
