@@ -467,3 +467,55 @@ AS 'MODULE_PATHNAME', 'aigc_score_batch'
 LANGUAGE C STABLE PARALLEL SAFE CALLED ON NULL INPUT COST 100000 ROWS 1000;
 COMMENT ON FUNCTION aigc_score_batch(text, regclass, integer) IS
     'Score every row of a table or materialized view, many rows per forward pass (faster than aigc_score row by row); join back on tableoid and ctid (a ctid is unique only within one partition or child table)';
+
+-- Differential privacy: the Rényi-DP accountant of DP-SGD (docs/privacy.md)
+CREATE FUNCTION aigc.dp_privacy_spent(noise_multiplier float8, sample_rate float8,
+                                      steps integer, delta float8,
+                                      orders float8[] DEFAULT NULL,
+                                      OUT epsilon float8, OUT best_order float8)
+RETURNS record
+AS 'MODULE_PATHNAME', 'aigc_dp_privacy_spent'
+LANGUAGE C IMMUTABLE PARALLEL SAFE CALLED ON NULL INPUT;
+COMMENT ON FUNCTION aigc.dp_privacy_spent(float8, float8, integer, float8, float8[]) IS
+    'epsilon of steps steps of the Poisson-subsampled Gaussian mechanism at delta, from Rényi DP minimised over orders (NULL: the default grid), and the order attaining it';
+
+CREATE FUNCTION aigc.dp_epsilon(noise_multiplier float8, sample_rate float8,
+                                steps integer, delta float8,
+                                orders float8[] DEFAULT NULL)
+RETURNS float8
+AS 'MODULE_PATHNAME', 'aigc_dp_epsilon'
+LANGUAGE C IMMUTABLE PARALLEL SAFE CALLED ON NULL INPUT;
+COMMENT ON FUNCTION aigc.dp_epsilon(float8, float8, integer, float8, float8[]) IS
+    'epsilon of aigc.dp_privacy_spent alone';
+
+CREATE FUNCTION aigc.dp_rdp(noise_multiplier float8, sample_rate float8,
+                            steps integer, orders float8[] DEFAULT NULL)
+RETURNS float8[]
+AS 'MODULE_PATHNAME', 'aigc_dp_rdp'
+LANGUAGE C IMMUTABLE PARALLEL SAFE CALLED ON NULL INPUT;
+COMMENT ON FUNCTION aigc.dp_rdp(float8, float8, integer, float8[]) IS
+    'Rényi DP of steps steps of the Poisson-subsampled Gaussian mechanism at each order (NULL: the default grid); Infinity where unbounded';
+
+CREATE FUNCTION aigc.dp_rdp_to_epsilon(orders float8[], rdp float8[], delta float8,
+                                       OUT epsilon float8, OUT best_order float8)
+RETURNS record
+AS 'MODULE_PATHNAME', 'aigc_dp_rdp_to_epsilon'
+LANGUAGE C IMMUTABLE PARALLEL SAFE CALLED ON NULL INPUT;
+COMMENT ON FUNCTION aigc.dp_rdp_to_epsilon(float8[], float8[], float8) IS
+    'Smallest epsilon at delta implied by Rényi DP rdp[k] at orders[k], and the order attaining it';
+
+CREATE FUNCTION aigc.dp_noise_multiplier(epsilon float8, delta float8,
+                                         sample_rate float8, steps integer,
+                                         orders float8[] DEFAULT NULL)
+RETURNS float8
+AS 'MODULE_PATHNAME', 'aigc_dp_noise_multiplier'
+LANGUAGE C IMMUTABLE PARALLEL SAFE CALLED ON NULL INPUT;
+COMMENT ON FUNCTION aigc.dp_noise_multiplier(float8, float8, float8, integer, float8[]) IS
+    'Smallest noise multiplier (to 1e-6 relative) whose epsilon after steps steps at sample_rate and delta is at most epsilon';
+
+CREATE FUNCTION aigc.dp_sgd_check()
+RETURNS TABLE (component text, statistic text, value float8, checked integer)
+AS 'MODULE_PATHNAME', 'aigc_dp_sgd_check'
+LANGUAGE C VOLATILE STRICT;
+COMMENT ON FUNCTION aigc.dp_sgd_check() IS
+    'Self-test of the DP-SGD building blocks: per-example gradient norms and the clipped sum against materialised per-example gradients, noise and Poisson-sampling statistics';

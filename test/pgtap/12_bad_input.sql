@@ -135,7 +135,22 @@ INSERT INTO cases (what, sql, expected) VALUES
 ('reassign models of an unknown role', $$SELECT aigc.reassign_models('no_such_role', 'postgres')$$, '42704'),
 ('drop the models of NULL',     $$SELECT aigc.drop_models(NULL)$$, '22004'),
 ('save a calibration for a missing version', $$SELECT aigc.save_calibration('bad_m', 42, 'bad_t', 10, '{1,2}')$$, '42704'),
-('save a calibration for an unknown model', $$SELECT aigc.save_calibration('no_such_model', 1, 'bad_t', 10, '{1,2}')$$, '42704');
+('save a calibration for an unknown model', $$SELECT aigc.save_calibration('no_such_model', 1, 'bad_t', 10, '{1,2}')$$, '42704'),
+-- differential privacy: the accountant (docs/privacy.md)
+('dp: negative noise_multiplier', $$SELECT aigc.dp_epsilon(-1, 0.01, 100, 1e-5)$$, '22023'),
+('dp: NaN noise_multiplier',    $$SELECT aigc.dp_epsilon('NaN', 0.01, 100, 1e-5)$$, '22023'),
+('dp: sample_rate NaN',         $$SELECT aigc.dp_epsilon(1, 'NaN', 100, 1e-5)$$, '22023'),
+('dp: negative steps',          $$SELECT aigc.dp_epsilon(1, 0.01, -5, 1e-5)$$, '22023'),
+('dp: delta 0',                 $$SELECT aigc.dp_epsilon(1, 0.01, 100, 0)$$, '22023'),
+('dp: NULL delta',              $$SELECT aigc.dp_epsilon(1, 0.01, 100, NULL)$$, '22004'),
+('dp: order Infinity',          $$SELECT aigc.dp_epsilon(1, 0.01, 100, 1e-5, '{2, Infinity}')$$, '22023'),
+('dp: NULL among the orders',   $$SELECT aigc.dp_rdp(1, 0.01, 100, '{2, NULL}')$$, '22004'),
+('dp: empty orders',            $$SELECT aigc.dp_rdp(1, 0.01, 100, '{}')$$, '22023'),
+('dp: two-dimensional orders',  $$SELECT aigc.dp_rdp(1, 0.01, 100, '{{2, 3}}')$$, '2202E'),
+('dp: negative RDP',            $$SELECT aigc.dp_rdp_to_epsilon('{2}', '{-1}', 1e-5)$$, '22023'),
+('dp: NULL orders for a conversion', $$SELECT aigc.dp_rdp_to_epsilon(NULL, '{1}', 1e-5)$$, '22004'),
+('dp: target epsilon Infinity', $$SELECT aigc.dp_noise_multiplier('Infinity', 1e-5, 0.01, 100)$$, '22023'),
+('dp: delta above 1 for the noise search', $$SELECT aigc.dp_noise_multiplier(1, 2, 0.01, 100)$$, '22023');
 
 -- sizes and limits: the network is sized before it is allocated, numbers are
 -- range-checked before they are converted

@@ -1,0 +1,97 @@
+/*
+ * dp_sgd.c
+ *		DP-SGD building blocks over OpenBLAS (see dp_sgd.h).
+ *
+ * For a linear layer the gradient of example i's loss with respect to W is
+ * the outer product d_i a_i^T, whose Frobenius norm is ||d_i|| ||a_i||, so
+ * per-example norms cost O(n (in + out)) instead of the O(n in out) of
+ * materialising them (Goodfellow 2015, "Efficient Per-Example Gradient
+ * Computations"); the clipped sum is one GEMM, as in the non-private step.
+ */
+#include "postgres.h"
+
+#include <math.h>
+#include <cblas.h>
+
+#include "core/dp_sgd.h"
+
+static double
+row_sq_norm(const float *v, int len)
+{
+	double		s = 0.0;
+
+	for (int j = 0; j < len; j++)
+		s += (double) v[j] * v[j];
+	return s;
+}
+
+void
+dp_linear_sq_norms(const float *a, const float *delta, int n, int in, int out,
+				   bool bias, double *sq_norms)
+{
+	for (int i = 0; i < n; i++)
+	{
+		double		dd = row_sq_norm(delta + (int64) i * out, out);
+
+		sq_norms[i] += dd * row_sq_norm(a + (int64) i * in, in) + (bias ? dd : 0.0);
+	}
+}
+
+void
+dp_clip_factors(const double *sq_norms, int n, double max_grad_norm,
+				float *factors)
+{
+	for (int i = 0; i < n; i++)
+	{
+		double		norm = sqrt(sq_norms[i]);
+
+		factors[i] = norm > max_grad_norm ? (float) (max_grad_norm / norm) : 1.0f;
+	}
+}
+
+void
+dp_linear_clipped_grad(AigcLinear *l, const float *a, const float *delta,
+					   const float *factors, int n)
+{
+	float	   *scaled = palloc(sizeof(float) * (int64) n * l->out);
+
+	for (int i = 0; i < n; i++)
+	{
+		const float *src = delta + (int64) i * l->out;
+		float	   *dst = scaled + (int64) i * l->out;
+
+		for (int j = 0; j < l->out; j++)
+		{
+			dst[j] = factors[i] * src[j];
+			l->bias.g[j] += dst[j];
+		}
+	}
+	/* dW (out x in) += scaled^T (out x n) * a (n x in) */
+	cblas_sgemm(CblasRowMajor, CblasTrans, CblasNoTrans, l->out, l->in, n,
+				1.0f, scaled, l->out, a, l->in, 1.0f, l->weight.g, l->in);
+	pfree(scaled);
+}
+
+void
+dp_add_noise(float *g, int64 count, double stddev, AigcRng *rng)
+{
+	for (int64 k = 0; k < count; k++)
+		g[k] += (float) (stddev * aigc_rng_normal(rng));
+}
+
+/*
+ * The gap to the next selected row is geometric, P(gap = k) = (1-q)^(k-1) q,
+ * so a batch costs O(q n) draws rather than one per row.
+ */
+int64
+dp_poisson_next(AigcRng *rng, int64 prev, double q)
+{
+	/* 1 - uniform is in (0, 1], so its log is finite */
+	double		skip = floor(log(1.0 - aigc_rng_uniform(rng)) / log1p(-q));
+
+	Assert(q > 0.0 && q <= 1.0);
+	/* q = 1: log1p(-1) = -inf and the skip is 0 */
+	if (!(skip < (double) (PG_INT64_MAX / 2)) || prev >= PG_INT64_MAX / 2)
+		return PG_INT64_MAX;
+	return prev + 1 + (int64) skip;
+}

@@ -1,0 +1,52 @@
+/*
+ * dp_sgd.h
+ *		Building blocks of DP-SGD: per-example gradient norms of linear
+ *		layers without materialising per-example gradients, clipping,
+ *		the clipped gradient sum as one GEMM, Gaussian noise and Poisson
+ *		subsampling (docs/privacy.md).
+ *
+ * "Per example" means per row of a batch: the identities hold only while
+ * no layer mixes rows (batch norm does; layer or group norm do not), and
+ * while delta is the gradient of the *summed* per-example losses.
+ */
+#ifndef AIGC_DP_SGD_H
+#define AIGC_DP_SGD_H
+
+#include "postgres.h"
+
+#include "layers.h"
+#include "rng.h"
+
+/*
+ * sq_norms[i] += ||d_i a_i^T||_F^2 (+ ||d_i||^2 with a bias) for the layer
+ * y = a W^T + b with input rows a (n x in) and output gradients d (n x out).
+ * Summed over the linear layers of a network this is each example's
+ * squared gradient norm.
+ */
+extern void dp_linear_sq_norms(const float *a, const float *delta, int n,
+							   int in, int out, bool bias, double *sq_norms);
+
+/* factors[i] = min(1, max_grad_norm / ||g_i||) from the squared norms */
+extern void dp_clip_factors(const double *sq_norms, int n, double max_grad_norm,
+							float *factors);
+
+/*
+ * The layer's gradients accumulate the clipped sum sum_i factors[i] d_i a_i^T
+ * (and sum_i factors[i] d_i for the bias): the usual dW GEMM on rows of d
+ * scaled by their factors.
+ */
+extern void dp_linear_clipped_grad(AigcLinear *l, const float *a,
+								   const float *delta, const float *factors,
+								   int n);
+
+/* g[k] += N(0, stddev^2) for k < count, drawn from rng */
+extern void dp_add_noise(float *g, int64 count, double stddev, AigcRng *rng);
+
+/*
+ * Poisson subsampling as a stream: the next row after prev (start at -1)
+ * that enters the batch, each row independently with probability q; rows
+ * past the table's end mean the batch is complete.
+ */
+extern int64 dp_poisson_next(AigcRng *rng, int64 prev, double q);
+
+#endif

@@ -1,0 +1,297 @@
+/*
+ * dp_check.c
+ *		aigc.dp_sgd_check(): the DP-SGD building blocks of core/dp_sgd.c
+ *		against explicit computations on small fixed-seed problems.
+ *
+ * Per-example norms and the clipped sum are compared with per-example
+ * gradients materialised by running the ordinary backward pass on one
+ * example at a time; noise and Poisson sampling report sample statistics.
+ * The test (test/pgtap/21_dp_sgd.sql) holds the bounds.
+ */
+#include "postgres.h"
+
+#include <math.h>
+#include <string.h>
+
+#include "fmgr.h"
+#include "funcapi.h"
+#include "utils/builtins.h"
+#include "utils/tuplestore.h"
+
+#include "core/dp_sgd.h"
+
+PG_FUNCTION_INFO_V1(aigc_dp_sgd_check);
+
+/* A two-layer network x -> Linear -> ReLU -> Linear, summed loss c . y */
+#define NET_N 7
+#define NET_IN 6
+#define NET_HIDDEN 8
+#define NET_OUT 3
+#define NET_PARAMS (NET_HIDDEN * NET_IN + NET_HIDDEN + NET_OUT * NET_HIDDEN + NET_OUT)
+
+static void
+emit(ReturnSetInfo *rsinfo, const char *component, const char *statistic,
+	 double value, int checked)
+{
+	Datum		values[4];
+	bool		nulls[4] = {false};
+
+	values[0] = CStringGetTextDatum(component);
+	values[1] = CStringGetTextDatum(statistic);
+	values[2] = Float8GetDatum(value);
+	values[3] = Int32GetDatum(checked);
+	tuplestore_putvalues(rsinfo->setResult, rsinfo->setDesc, values, nulls);
+}
+
+static void
+fill_uniform(float *v, int64 n, AigcRng *rng)
+{
+	for (int64 i = 0; i < n; i++)
+		v[i] = (float) (2.0 * aigc_rng_uniform(rng) - 1.0);
+}
+
+static void
+zero_grads(AigcLinear *l)
+{
+	memset(l->weight.g, 0, sizeof(float) * l->weight.n);
+	memset(l->bias.g, 0, sizeof(float) * l->bias.n);
+}
+
+/* Both layers' gradients as one vector: W1, b1, W2, b2 */
+static void
+gather_grads(const AigcLinear *l1, const AigcLinear *l2, double *g)
+{
+	const AigcParam *p[4] = {&l1->weight, &l1->bias, &l2->weight, &l2->bias};
+	int			k = 0;
+
+	for (int t = 0; t < 4; t++)
+		for (int64 j = 0; j < p[t]->n; j++)
+			g[k++] = p[t]->g[j];
+}
+
+/*
+ * Forward and backward of rows [first, first + n) of x: h = relu(x W1^T +
+ * b1), delta2 = c, delta1 = relu'(h) . (delta2 W2); parameter gradients
+ * accumulate as in training.
+ */
+static void
+net_pass(AigcLinear *l1, AigcLinear *l2, const float *x, const float *c,
+		 int first, int n, float *h, float *y, float *delta1)
+{
+	x += first * NET_IN;
+	c += first * NET_OUT;
+	h += first * NET_HIDDEN;
+	y += first * NET_OUT;
+	delta1 += first * NET_HIDDEN;
+	aigc_linear_forward(l1, x, n, h);
+	aigc_relu_forward(h, (int64) n * NET_HIDDEN);
+	aigc_linear_forward(l2, h, n, y);
+	aigc_linear_backward(l2, h, c, n, delta1);
+	aigc_relu_backward(h, delta1, (int64) n * NET_HIDDEN);
+	aigc_linear_backward(l1, x, delta1, n, NULL);
+}
+
+static double
+rel_err(double x, double ref)
+{
+	return fabs(x - ref) / Max(fabs(ref), 1e-300);
+}
+
+static void
+check_clipping(ReturnSetInfo *rsinfo, AigcRng *rng)
+{
+	AigcLinear	l1,
+				l2;
+	float		x[NET_N * NET_IN],
+				c[NET_N * NET_OUT],
+				h[NET_N * NET_HIDDEN],
+				y[NET_N * NET_OUT],
+				delta1[NET_N * NET_HIDDEN],
+				factors[NET_N];
+	double		per_example[NET_N][NET_PARAMS],
+				sq_l1[NET_N] = {0},
+				sq_l2[NET_N] = {0},
+				sq_net[NET_N] = {0},
+				sorted[NET_N],
+				clipped[NET_PARAMS] = {0},
+				ghost[NET_PARAMS],
+				err_l1 = 0.0,
+				err_l2 = 0.0,
+				err_net = 0.0,
+				max_clipped = 0.0,
+				diff = 0.0,
+				ref = 0.0,
+				max_grad_norm;
+	int			n_clipped = 0;
+	const int	l1_params = NET_HIDDEN * NET_IN + NET_HIDDEN;
+
+	aigc_linear_init(&l1, NET_IN, NET_HIDDEN, rng);
+	aigc_linear_init(&l2, NET_HIDDEN, NET_OUT, rng);
+	fill_uniform(x, NET_N * NET_IN, rng);
+	fill_uniform(c, NET_N * NET_OUT, rng);
+
+	/* explicit per-example gradients: one example per backward pass */
+	for (int i = 0; i < NET_N; i++)
+	{
+		zero_grads(&l1);
+		zero_grads(&l2);
+		net_pass(&l1, &l2, x, c, i, 1, h, y, delta1);
+		gather_grads(&l1, &l2, per_example[i]);
+	}
+
+	/* the batched pass leaves the activations and output gradients */
+	net_pass(&l1, &l2, x, c, 0, NET_N, h, y, delta1);
+	dp_linear_sq_norms(x, delta1, NET_N, NET_IN, NET_HIDDEN, true, sq_l1);
+	dp_linear_sq_norms(h, c, NET_N, NET_HIDDEN, NET_OUT, true, sq_l2);
+	for (int i = 0; i < NET_N; i++)
+	{
+		double		e1 = 0.0,
+					e2 = 0.0;
+
+		for (int k = 0; k < NET_PARAMS; k++)
+		{
+			double		g2 = per_example[i][k] * per_example[i][k];
+
+			if (k < l1_params)
+				e1 += g2;
+			else
+				e2 += g2;
+		}
+		sq_net[i] = sq_l1[i] + sq_l2[i];
+		err_l1 = Max(err_l1, rel_err(sqrt(sq_l1[i]), sqrt(e1)));
+		err_l2 = Max(err_l2, rel_err(sqrt(sq_l2[i]), sqrt(e2)));
+		err_net = Max(err_net, rel_err(sqrt(sq_net[i]), sqrt(e1 + e2)));
+		sorted[i] = sqrt(e1 + e2);
+	}
+	emit(rsinfo, "per-example norms", "max relative error, first linear layer", err_l1, NET_N);
+	emit(rsinfo, "per-example norms", "max relative error, second linear layer", err_l2, NET_N);
+	emit(rsinfo, "per-example norms", "max relative error, whole network", err_net, NET_N);
+
+	/* clip at the median norm, so that some examples are clipped and some not */
+	for (int i = 1; i < NET_N; i++)
+		for (int j = i; j > 0 && sorted[j - 1] > sorted[j]; j--)
+		{
+			double		t = sorted[j];
+
+			sorted[j] = sorted[j - 1];
+			sorted[j - 1] = t;
+		}
+	max_grad_norm = sorted[NET_N / 2];
+	dp_clip_factors(sq_net, NET_N, max_grad_norm, factors);
+	for (int i = 0; i < NET_N; i++)
+	{
+		double		norm = 0.0;
+
+		for (int k = 0; k < NET_PARAMS; k++)
+		{
+			clipped[k] += factors[i] * per_example[i][k];
+			norm += per_example[i][k] * per_example[i][k];
+		}
+		max_clipped = Max(max_clipped, factors[i] * sqrt(norm) / max_grad_norm);
+		if (factors[i] < 1.0f)
+			n_clipped++;
+	}
+	zero_grads(&l1);
+	zero_grads(&l2);
+	dp_linear_clipped_grad(&l1, x, delta1, factors, NET_N);
+	dp_linear_clipped_grad(&l2, h, c, factors, NET_N);
+	gather_grads(&l1, &l2, ghost);
+	for (int k = 0; k < NET_PARAMS; k++)
+	{
+		diff += (ghost[k] - clipped[k]) * (ghost[k] - clipped[k]);
+		ref += clipped[k] * clipped[k];
+	}
+	emit(rsinfo, "clipping", "examples clipped", n_clipped, NET_N);
+	emit(rsinfo, "clipping", "largest clipped norm / max_grad_norm", max_clipped, NET_N);
+	emit(rsinfo, "clipping", "relative error of the clipped sum", sqrt(diff / ref), NET_PARAMS);
+}
+
+#define NOISE_N 200000
+#define NOISE_STDDEV 0.7
+
+static void
+check_noise(ReturnSetInfo *rsinfo)
+{
+	float	   *g = palloc0(sizeof(float) * NOISE_N),
+			   *again = palloc0(sizeof(float) * NOISE_N);
+	AigcRng		rng;
+	double		sum = 0.0,
+				sum2 = 0.0,
+				maxdiff = 0.0,
+				mean;
+
+	aigc_rng_seed(&rng, 7);
+	dp_add_noise(g, NOISE_N, NOISE_STDDEV, &rng);
+	aigc_rng_seed(&rng, 7);
+	dp_add_noise(again, NOISE_N, NOISE_STDDEV, &rng);
+	for (int k = 0; k < NOISE_N; k++)
+	{
+		sum += g[k];
+		sum2 += (double) g[k] * g[k];
+		maxdiff = Max(maxdiff, fabs(g[k] - again[k]));
+	}
+	mean = sum / NOISE_N;
+	emit(rsinfo, "noise", "mean in standard errors",
+		 mean / (NOISE_STDDEV / sqrt(NOISE_N)), NOISE_N);
+	emit(rsinfo, "noise", "sample stddev / stddev",
+		 sqrt(sum2 / NOISE_N - mean * mean) / NOISE_STDDEV, NOISE_N);
+	emit(rsinfo, "noise", "largest difference between two runs of one seed", maxdiff, NOISE_N);
+}
+
+#define POISSON_ROWS 100000
+#define POISSON_BATCHES 20
+#define POISSON_RATE 0.02
+
+static void
+check_poisson(ReturnSetInfo *rsinfo)
+{
+	AigcRng		rng;
+	int64		total = 0,
+				first_half = 0,
+				bad = 0,
+				all = 0,
+				trials = (int64) POISSON_ROWS * POISSON_BATCHES;
+	double		p = POISSON_RATE;
+
+	aigc_rng_seed(&rng, 11);
+	for (int b = 0; b < POISSON_BATCHES; b++)
+	{
+		int64		prev = -1;
+
+		for (int64 r = dp_poisson_next(&rng, -1, p); r < POISSON_ROWS;
+			 r = dp_poisson_next(&rng, r, p))
+		{
+			if (r <= prev)
+				bad++;
+			total++;
+			if (r < POISSON_ROWS / 2)
+				first_half++;
+			prev = r;
+		}
+	}
+	for (int64 r = dp_poisson_next(&rng, -1, 1.0); r < POISSON_ROWS;
+		 r = dp_poisson_next(&rng, r, 1.0))
+		all += (r == all);
+	emit(rsinfo, "poisson sampling", "rows selected, in standard deviations from the expectation",
+		 (total - trials * p) / sqrt(trials * p * (1 - p)), (int) trials);
+	/* given the total, the first half holds Binomial(total, 1/2) of them */
+	emit(rsinfo, "poisson sampling", "first half minus expectation, in standard deviations",
+		 (first_half - total / 2.0) / sqrt(total / 4.0), (int) total);
+	emit(rsinfo, "poisson sampling", "rows out of order", bad, (int) total);
+	emit(rsinfo, "poisson sampling", "rows selected at rate 1, in order", all, POISSON_ROWS);
+}
+
+Datum
+aigc_dp_sgd_check(PG_FUNCTION_ARGS)
+{
+	ReturnSetInfo *rsinfo;
+	AigcRng		rng;
+
+	InitMaterializedSRF(fcinfo, 0);
+	rsinfo = (ReturnSetInfo *) fcinfo->resultinfo;
+	aigc_rng_seed(&rng, 20261202);
+	check_clipping(rsinfo, &rng);
+	check_noise(rsinfo);
+	check_poisson(rsinfo);
+	return (Datum) 0;
+}
