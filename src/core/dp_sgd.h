@@ -14,8 +14,8 @@
 
 #include "postgres.h"
 
-#include "layers.h"
-#include "rng.h"
+#include "core/layers.h"
+#include "core/rng.h"
 
 /*
  * sq_norms[i] += ||d_i a_i^T||_F^2 (+ ||d_i||^2 with a bias) for the layer

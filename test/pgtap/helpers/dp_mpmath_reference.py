@@ -1,5 +1,5 @@
 #!/usr/bin/env python3
-"""Reference RDP values for test/pgtap/20_dp_accountant.sql.
+"""Reference RDP values for test/pgtap/21_dp_accountant.sql.
 
 RDP of one step of the Poisson-subsampled Gaussian mechanism at order alpha is
 log(A_alpha) / (alpha - 1) with A_alpha = E_{z~N(0,s^2)}[((1-q) + q exp((2z-1)/(2s^2)))^alpha].
