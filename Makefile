@@ -3,11 +3,14 @@ EXTENSION = aigc_pg
 MODULE_big = aigc_pg
 DATA = sql/aigc_pg--0.1.0.sql
 
-SRCS = $(sort $(wildcard src/*.c))
+SRCS = $(sort $(wildcard src/*.c src/*/*.c))
 OBJS = $(SRCS:.c=.o)
-HEADERS = $(wildcard src/*.h)
+HEADERS = $(wildcard src/*.h src/*/*.h)
 
 PG_CONFIG ?= pg_config
+
+# Files in src/ subfolders include each other as "core/tf_model.h"
+PG_CPPFLAGS += -I$(srcdir)/src
 
 # Regression tests: inputs in test/sql, expected outputs in expected/
 REGRESS = $(patsubst test/sql/%.sql,%,$(sort $(wildcard test/sql/*.sql)))
