@@ -150,6 +150,14 @@ LANGUAGE C VOLATILE STRICT;
 COMMENT ON FUNCTION aigc.gradient_check() IS
     'Self-test: every layer''s and loss''s backward pass against central finite differences';
 
+CREATE FUNCTION aigc.token_round_trip(nbins integer DEFAULT 32)
+RETURNS TABLE (column_name text, kind text, rows integer, nulls integer,
+               max_error_ratio float8, clipped integer)
+AS 'MODULE_PATHNAME', 'aigc_token_round_trip'
+LANGUAGE C VOLATILE STRICT;
+COMMENT ON FUNCTION aigc.token_round_trip(integer) IS
+    'Self-test: the transformer tokenizer encodes and decodes a fixed synthetic table; max_error_ratio <= 1 means every value came back within one offset bin';
+
 CREATE FUNCTION aigc.sgemm_gflops(model text, batch_size integer DEFAULT 500,
                                   version integer DEFAULT NULL, seconds float8 DEFAULT 2.0)
 RETURNS float8

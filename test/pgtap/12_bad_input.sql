@@ -128,7 +128,9 @@ INSERT INTO cases (what, sql, expected) VALUES
 ('grant an unknown privilege',  $$SELECT aigc_grant('bad_m', 'public', 'fly')$$, '22023'),
 ('unknown privilege asked',     $$SELECT aigc.has_model_privilege('bad_m', 'fly')$$, '22023'),
 ('sgemm benchmark with batch 0', $$SELECT aigc.sgemm_gflops('bad_m', 0)$$, '22023'),
-('sgemm benchmark for 0 seconds', $$SELECT aigc.sgemm_gflops('bad_m', 10, NULL, 0)$$, '22023');
+('sgemm benchmark for 0 seconds', $$SELECT aigc.sgemm_gflops('bad_m', 10, NULL, 0)$$, '22023'),
+-- the transformer's tokenizer self-test
+('tokenizer round trip with 1 offset bin', $$SELECT * FROM aigc.token_round_trip(1)$$, '22023');
 
 SELECT plan((SELECT count(*)::int FROM cases) + 2);
 SELECT ok((SELECT count(*) FROM cases) >= 50, 'at least 50 distinct bad calls are listed');
