@@ -219,6 +219,11 @@ aigc_tf_attention_backward(float *dqkv, const float *dout, const float *qkv,
 		}
 }
 
+/*
+ * 0.5 x (1 + tanh u) with u = sqrt(2/pi) (x + 0.044715 x^3), written as
+ * x sigmoid(2u): the same function, and expf is several times cheaper than
+ * tanhf, which otherwise dominates a training step at table widths.
+ */
 void
 aigc_tf_gelu_forward(float *out, const float *inp, int64 count)
 {
@@ -227,12 +232,12 @@ aigc_tf_gelu_forward(float *out, const float *inp, int64 count)
 		float		x = inp[i];
 		float		u = (float) (GELU_SCALE * (x + GELU_CUBE * x * x * x));
 
-		out[i] = 0.5f * x * (1.0f + tanhf(u));
+		out[i] = x / (1.0f + expf(-2.0f * u));
 	}
 }
 
 /*
- * d/dx 0.5 x (1 + tanh u) = 0.5 (1 + tanh u) + 0.5 x (1 - tanh^2 u) u',
+ * With s = sigmoid(2u): d/dx x s = s + 2 x s (1 - s) u',
  * u' = sqrt(2/pi) (1 + 3 * 0.044715 x^2)
  */
 void
@@ -242,10 +247,11 @@ aigc_tf_gelu_backward(float *dinp, const float *inp, const float *dout,
 	for (int64 i = 0; i < count; i++)
 	{
 		float		x = inp[i];
-		float		th = tanhf((float) (GELU_SCALE * (x + GELU_CUBE * x * x * x)));
+		float		u = (float) (GELU_SCALE * (x + GELU_CUBE * x * x * x));
+		float		s = 1.0f / (1.0f + expf(-2.0f * u));
 		float		du = (float) (GELU_SCALE * (1.0 + 3.0 * GELU_CUBE * x * x));
 
-		dinp[i] = (0.5f * (1.0f + th) + 0.5f * x * (1.0f - th * th) * du) * dout[i];
+		dinp[i] = (s + 2.0f * x * s * (1.0f - s) * du) * dout[i];
 	}
 }
 
