@@ -118,6 +118,24 @@ aigc_tf_layernorm_backward(float *dinp, float *dweight, float *dbias,
 	}
 }
 
+/* Softmax in place of an attention row's first len scores, the visible ones */
+static void
+softmax_prefix(float *row, int len)
+{
+	float		mx = row[0],
+				sum = 0.0f;
+
+	for (int s = 1; s < len; s++)
+		mx = Max(mx, row[s]);
+	for (int s = 0; s < len; s++)
+	{
+		row[s] = expf(row[s] - mx);
+		sum += row[s];
+	}
+	for (int s = 0; s < len; s++)
+		row[s] /= sum;
+}
+
 /*
  * Per (row, head), with Q, K, V the (T, hs) slices of qkv (row stride 3C):
  * att = causal_softmax(Q K^T / sqrt(hs)) and out = att V.  The upper
@@ -145,21 +163,8 @@ aigc_tf_attention_forward(float *out, float *att, const float *qkv,
 						scale, q, C3, k, C3, 0.0f, a, T);
 			for (int t = 0; t < T; t++)
 			{
-				float	   *row = a + t * T;
-				float		mx = row[0],
-							sum = 0.0f;
-
-				for (int s = 1; s <= t; s++)
-					mx = Max(mx, row[s]);
-				for (int s = 0; s <= t; s++)
-				{
-					row[s] = expf(row[s] - mx);
-					sum += row[s];
-				}
-				for (int s = 0; s <= t; s++)
-					row[s] /= sum;
-				for (int s = t + 1; s < T; s++)
-					row[s] = 0.0f;
+				softmax_prefix(a + t * T, t + 1);
+				memset(a + t * T + t + 1, 0, sizeof(float) * (T - t - 1));
 			}
 			/* out (T, hs), row stride C = a (T, T) V (T, hs) */
 			cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, T, hs, T,
@@ -216,6 +221,32 @@ aigc_tf_attention_backward(float *dqkv, const float *dout, const float *qkv,
 			/* dK (T, hs) = scale dpre^T (T, T) Q (T, hs) */
 			cblas_sgemm(CblasRowMajor, CblasTrans, CblasNoTrans, T, hs, T,
 						scale, scratch, T, q, C3, 0.0f, dk, C3);
+		}
+}
+
+void
+aigc_tf_attention_step(float *out, const float *cache, float *scratch, int t,
+					   int N, int T, int C, int NH)
+{
+	int			hs = C / NH;
+	int			C3 = 3 * C;
+	float		scale = (float) (1.0 / sqrt((double) hs));
+
+	for (int n = 0; n < N; n++)
+		for (int h = 0; h < NH; h++)
+		{
+			const float *k = cache + (int64) n * T * C3 + C + h * hs;
+			const float *q = k - C + (int64) t * C3;
+			const float *v = k + C;
+
+			/* scores (1, t + 1) = scale * q (1, hs) K^T (hs, t + 1) */
+			cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, 1, t + 1, hs,
+						scale, q, C3, k, C3, 0.0f, scratch, t + 1);
+			softmax_prefix(scratch, t + 1);
+			/* out (1, hs) = att (1, t + 1) V (t + 1, hs) */
+			cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, 1, hs, t + 1,
+						1.0f, scratch, t + 1, v, C3, 0.0f,
+						out + (int64) n * C + h * hs, C);
 		}
 }
 

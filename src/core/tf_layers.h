@@ -62,6 +62,16 @@ extern void aigc_tf_attention_backward(float *dqkv, const float *dout,
 									   float *scratch, int N, int T, int C,
 									   int NH);
 
+/*
+ * Attention of position t alone, for sampling with a key/value cache: cache
+ * (N, T, 3C) holds the query, key and value of positions 0 .. t (position
+ * t included); out (N, C) gets position t's output as
+ * aigc_tf_attention_forward computes it; scratch holds t + 1 floats.
+ */
+extern void aigc_tf_attention_step(float *out, const float *cache,
+								   float *scratch, int t, int N, int T, int C,
+								   int NH);
+
 /* GELU, tanh approximation, elementwise over count values: out may be inp */
 extern void aigc_tf_gelu_forward(float *out, const float *inp, int64 count);
 /* dinp = gelu'(inp) * dout; dinp may be dout */

@@ -242,33 +242,33 @@ aigc_tf_acts_init(AigcTfActs *a, const AigcTfModel *m, int batch)
 
 /*
  * Layer l's slice of a per-layer activation buffer, laid out for batches of
- * a->batch rows of T positions whatever the current n and tlen
+ * a->batch rows of T positions whatever the current n
  */
 #define LAYER(a, m, buf, l, width) \
 	((a)->buf + (int64) (l) * (a)->batch * (m)->T * (width))
 
 /*
- * Transformer body over the first tlen positions of n rows: from the
- * tokens of positions < tlen - 1 (plus the start token) to a->lnf
- * (n, tlen, C).
+ * Transformer body over n rows: from the tokens (plus the start token,
+ * minus the last token) to a->lnf (n, T, C)
  */
 static void
-forward_body(AigcTfModel *m, AigcTfActs *a, const int32 *tokens, int n, int tlen)
+forward_body(AigcTfModel *m, AigcTfActs *a, const int32 *tokens, int n)
 {
 	int			C = m->C;
-	int			R = n * tlen;
+	int			T = m->T;
+	int			R = n * T;
 	const float *residual = a->encoded;
 
-	Assert(n <= a->batch && tlen <= m->T);
-	a->tlen = tlen;
+	Assert(n <= a->batch);
+	a->full_forward = true;
 	for (int r = 0; r < n; r++)
 	{
-		a->inp[r * tlen] = m->V;
-		for (int t = 1; t < tlen; t++)
-			a->inp[r * tlen + t] = tokens[(int64) r * m->T + t - 1];
+		a->inp[r * T] = m->V;
+		for (int t = 1; t < T; t++)
+			a->inp[r * T + t] = tokens[(int64) r * T + t - 1];
 	}
 	aigc_tf_embed_forward(a->encoded, a->inp, m->tensors[TF_WTE].w,
-						  m->tensors[TF_WPE].w, n, tlen, C);
+						  m->tensors[TF_WPE].w, n, T, C);
 	for (int l = 0; l < m->L; l++)
 	{
 		float	   *ln1 = LAYER(a, m, ln1, l, C);
@@ -286,7 +286,7 @@ forward_body(AigcTfModel *m, AigcTfActs *a, const int32 *tokens, int n, int tlen
 								  m->tensors[TF_LN1W].w + l * C,
 								  m->tensors[TF_LN1B].w + l * C, R, C);
 		aigc_linear_forward(&m->qkv[l], ln1, R, qkv);
-		aigc_tf_attention_forward(atty, att, qkv, n, tlen, C, m->NH);
+		aigc_tf_attention_forward(atty, att, qkv, n, T, C, m->NH);
 		aigc_linear_forward(&m->attproj[l], atty, R, res2);
 		aigc_tf_residual_forward(res2, residual, (int64) R * C);
 		aigc_tf_layernorm_forward(ln2, LAYER(a, m, ln2_mean, l, 1),
@@ -303,13 +303,66 @@ forward_body(AigcTfModel *m, AigcTfActs *a, const int32 *tokens, int n, int tlen
 							  m->tensors[TF_LNFW].w, m->tensors[TF_LNFB].w, R, C);
 }
 
+/*
+ * Position t of n rows whose positions < t went through forward_step
+ * before: each layer's query, key and value of position t join the cache
+ * (LAYER qkv, laid out as a full forward lays it out) and position t's
+ * final hidden state goes to a->lnf[r, t].  The single position's
+ * activations use the gradient scratch, which sampling has no use for.
+ */
+static void
+forward_step(AigcTfModel *m, AigcTfActs *a, const int32 *tokens, int n, int t)
+{
+	int			C = m->C;
+	int			T = m->T;
+	float	   *x = a->dres;	/* (n, C) residual stream at position t */
+	float	   *y = a->dln;		/* (n, C) */
+
+	Assert(n <= a->batch);
+	a->full_forward = false;
+	for (int r = 0; r < n; r++)
+		a->inp[r] = t == 0 ? m->V : tokens[(int64) r * T + t - 1];
+	aigc_tf_embed_forward(x, a->inp, m->tensors[TF_WTE].w,
+						  m->tensors[TF_WPE].w + (int64) t * C, n, 1, C);
+	for (int l = 0; l < m->L; l++)
+	{
+		float	   *cache = LAYER(a, m, qkv, l, 3 * C);
+		float	   *swap;
+
+		aigc_tf_layernorm_forward(y, a->lnf_mean, a->lnf_rstd, x,
+								  m->tensors[TF_LN1W].w + l * C,
+								  m->tensors[TF_LN1B].w + l * C, n, C);
+		aigc_linear_forward(&m->qkv[l], y, n, a->dqkv);
+		for (int r = 0; r < n; r++)
+			memcpy(cache + ((int64) r * T + t) * 3 * C, a->dqkv + (int64) r * 3 * C,
+				   sizeof(float) * 3 * C);
+		aigc_tf_attention_step(a->datty, cache, a->datt, t, n, T, C, m->NH);
+		aigc_linear_forward(&m->attproj[l], a->datty, n, y);
+		aigc_tf_residual_forward(y, x, (int64) n * C);
+		swap = x, x = y, y = swap;
+		aigc_tf_layernorm_forward(y, a->lnf_mean, a->lnf_rstd, x,
+								  m->tensors[TF_LN2W].w + l * C,
+								  m->tensors[TF_LN2B].w + l * C, n, C);
+		aigc_linear_forward(&m->fc[l], y, n, a->dfch);
+		aigc_tf_gelu_forward(a->dfch, a->dfch, (int64) n * 4 * C);
+		aigc_linear_forward(&m->fcproj[l], a->dfch, n, y);
+		aigc_tf_residual_forward(y, x, (int64) n * C);
+		swap = x, x = y, y = swap;
+	}
+	aigc_tf_layernorm_forward(y, a->lnf_mean, a->lnf_rstd, x,
+							  m->tensors[TF_LNFW].w, m->tensors[TF_LNFB].w, n, C);
+	for (int r = 0; r < n; r++)
+		memcpy(a->lnf + ((int64) r * T + t) * C, y + (int64) r * C,
+			   sizeof(float) * C);
+}
+
 double
 aigc_tf_forward(AigcTfModel *m, AigcTfActs *a, const int32 *tokens,
 				const uint8 *allowed, int n)
 {
 	double		total = 0.0;
 
-	forward_body(m, a, tokens, n, m->T);
+	forward_body(m, a, tokens, n);
 	aigc_tf_head_forward(a->logits, a->lnf, m->tensors[TF_HEADW].w,
 						 m->tensors[TF_HEADB].w, m->first, n, m->T, m->C, m->V,
 						 0, m->T);
@@ -327,7 +380,7 @@ aigc_tf_backward(AigcTfModel *m, AigcTfActs *a, const int32 *tokens, int n)
 	int			T = m->T;
 	int			R = n * T;
 
-	Assert(a->tlen == T);
+	Assert(a->full_forward);
 	memset(m->grads, 0, sizeof(float) * m->nparams);
 	memset(a->dres, 0, sizeof(float) * R * C);
 
@@ -449,9 +502,9 @@ aigc_tf_sample(AigcTfModel *m, AigcTfActs *a, int64 n, double temperature,
 			int			cnt = m->first[t + 1] - f;
 
 			CHECK_FOR_INTERRUPTS();
-			forward_body(m, a, rows, b, t + 1);
+			forward_step(m, a, rows, b, t);
 			aigc_tf_head_forward(a->logits, a->lnf, m->tensors[TF_HEADW].w,
-								 m->tensors[TF_HEADB].w, m->first, b, t + 1,
+								 m->tensors[TF_HEADB].w, m->first, b, T,
 								 m->C, V, t, t + 1);
 			for (int r = 0; r < b; r++)
 			{
@@ -463,7 +516,7 @@ aigc_tf_sample(AigcTfModel *m, AigcTfActs *a, int64 n, double temperature,
 							  mask_arg, a->allowed + (int64) r * V);
 			}
 			aigc_tf_softmax_xent_forward(a->probs, NULL, a->logits, a->allowed,
-										 NULL, m->first, b, t + 1, V, t, t + 1);
+										 NULL, m->first, b, T, V, t, t + 1);
 			for (int r = 0; r < b; r++)
 			{
 				const uint8 *ok = a->allowed + (int64) r * V + f;

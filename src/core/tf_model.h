@@ -84,7 +84,8 @@ typedef struct AigcTfModel
 typedef struct AigcTfActs
 {
 	int			batch;
-	int			tlen;			/* positions of the last forward */
+	bool		full_forward;	/* the last forward was aigc_tf_forward's,
+								 * which backward needs */
 	int32	   *inp;			/* (B, T) input tokens */
 	float	   *encoded;		/* (B, T, C) */
 	float	   *ln1;			/* (L, B, T, C) */
@@ -159,9 +160,10 @@ extern void aigc_tf_fill_mask(const AigcTfModel *m, const int32 *tokens, int64 n
 /*
  * Sample n rows into tokens (n, T), position by position: the softmax of
  * the logits / temperature over the tokens mask_fn allows (all when NULL),
- * one draw from rng per row and position.  Each position reruns the
- * forward on the prefix (no key/value cache): a row costs about (T + 1) / 2
- * scoring forwards.  ERROR when a mask allows nothing.
+ * one draw from rng per row and position.  Each position runs the layers
+ * on that position alone, attending to the cached queries, keys and values
+ * of the earlier ones, so a row costs about one scoring forward.  ERROR
+ * when a mask allows nothing.
  */
 extern void aigc_tf_sample(AigcTfModel *m, AigcTfActs *a, int64 n,
 						   double temperature, AigcTfMaskFn mask_fn,
