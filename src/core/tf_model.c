@@ -204,11 +204,17 @@ aigc_tf_acts_init(AigcTfActs *a, const AigcTfModel *m, int batch)
 		+ BV							/* dlogits */
 		+ (int64) m->T * m->T;			/* datt */
 
+	/* positions of a batch are counted in int, as sgemm counts rows */
+	if (batch < 1 || BT > PG_INT32_MAX)
+		ereport(ERROR,
+				(errcode(ERRCODE_PROGRAM_LIMIT_EXCEEDED),
+				 errmsg("a transformer batch of %d rows of %d tokens is out of range",
+						batch, m->T)));
 	memset(a, 0, sizeof(*a));
 	a->batch = batch;
 	a->inp = palloc(sizeof(int32) * BT);
 	a->nll = palloc(sizeof(double) * BT);
-	a->allowed = palloc(BV);
+	a->allowed = MemoryContextAllocHuge(CurrentMemoryContext, BV);
 	p = MemoryContextAllocHuge(CurrentMemoryContext, sizeof(float) * total);
 #define TAKE(field, count) do { a->field = p; p += (count); } while (0)
 	TAKE(encoded, BT * C);
