@@ -991,7 +991,7 @@ check_tf_model(CheckOutput *out, AigcRng *rng)
 	cfg.seq_len = TF_TEST_T;
 	cfg.first = tf_test_first;
 	ctx.n = 3;
-	aigc_tf_init(&ctx.model, &cfg, rng);
+	aigc_tf_init(&ctx.model, &cfg, true, rng);
 
 	/*
 	 * GPT-2's initial weights (std 0.02) give gradients too small to tell

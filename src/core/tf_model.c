@@ -13,12 +13,14 @@
 
 #include "core/tf_layers.h"
 #include "core/tf_model.h"
+#include "optimizer.h"
 
 /* Limits well above any table model, so sizes stay inside int arithmetic */
 #define TF_MAX_LAYERS	64
 #define TF_MAX_WIDTH	4096
 #define TF_MAX_SEQ		4096
 #define TF_MAX_VOCAB	(1 << 24)
+#define TF_MAX_PARAMS	((int64) 1 << 26)	/* a 1 GB training block */
 #define TF_INIT_STD		0.02
 
 const char *const aigc_tf_tensor_names[TF_NTENSORS] = {
@@ -104,18 +106,20 @@ linear_view(AigcLinear *l, const AigcTfModel *m, AigcTfTensor wt, AigcTfTensor b
 	l->in = in;
 	l->out = out;
 	l->weight.w = m->tensors[wt].w + layer * wn;
-	l->weight.g = m->tensors[wt].g + layer * wn;
+	l->weight.g = m->grads ? m->tensors[wt].g + layer * wn : NULL;
 	l->weight.n = wn;
 	l->bias.w = m->tensors[bt].w + (int64) layer * out;
-	l->bias.g = m->tensors[bt].g + (int64) layer * out;
+	l->bias.g = m->grads ? m->tensors[bt].g + (int64) layer * out : NULL;
 	l->bias.n = out;
 }
 
 void
-aigc_tf_init(AigcTfModel *m, const AigcTfConfig *cfg, AigcRng *rng)
+aigc_tf_init(AigcTfModel *m, const AigcTfConfig *cfg, bool training,
+			 AigcRng *rng)
 {
 	int64		size[TF_NTENSORS];
 	int64		off = 0;
+	Size		block;
 	int			C = cfg->d_model;
 	double		proj_std;
 
@@ -132,20 +136,26 @@ aigc_tf_init(AigcTfModel *m, const AigcTfConfig *cfg, AigcRng *rng)
 	tensor_sizes(m, size);
 	for (int i = 0; i < TF_NTENSORS; i++)
 		m->nparams += size[i];
-	/* parameters and gradients in one allocation, which Adam's m and v match */
-	if (m->nparams > (int64) (MaxAllocSize / (2 * sizeof(float))))
+	if (m->nparams > TF_MAX_PARAMS)
 		ereport(ERROR,
 				(errcode(ERRCODE_PROGRAM_LIMIT_EXCEEDED),
 				 errmsg("transformer would have %lld parameters, more than %lld",
-						(long long) m->nparams,
-						(long long) (MaxAllocSize / (2 * sizeof(float)))),
+						(long long) m->nparams, (long long) TF_MAX_PARAMS),
 				 errhint("Use fewer layers, a smaller width or fewer categories.")));
-	m->params = palloc0(sizeof(float) * 2 * m->nparams);
-	m->grads = m->params + m->nparams;
+
+	/*
+	 * One allocation: the parameters, and for training their gradients and
+	 * Adam's first and second moments, each block in the same order
+	 */
+	block = (Size) m->nparams * sizeof(float) * (training ? 4 : 1);
+	m->params = MemoryContextAllocHuge(CurrentMemoryContext, block);
+	memset(m->params, 0, block);
+	m->grads = training ? m->params + m->nparams : NULL;
+	m->adam_state = training ? m->params + 2 * m->nparams : NULL;
 	for (int i = 0; i < TF_NTENSORS; i++)
 	{
 		m->tensors[i].w = m->params + off;
-		m->tensors[i].g = m->grads + off;
+		m->tensors[i].g = training ? m->grads + off : NULL;
 		m->tensors[i].n = size[i];
 		off += size[i];
 	}
@@ -386,7 +396,7 @@ aigc_tf_backward(AigcTfModel *m, AigcTfActs *a, const int32 *tokens, int n)
 	int			T = m->T;
 	int			R = n * T;
 
-	Assert(a->full_forward);
+	Assert(a->full_forward && m->grads != NULL);
 	memset(m->grads, 0, sizeof(float) * m->nparams);
 	memset(a->dres, 0, sizeof(float) * R * C);
 
@@ -432,6 +442,15 @@ aigc_tf_backward(AigcTfModel *m, AigcTfActs *a, const int32 *tokens, int n)
 	}
 	aigc_tf_embed_backward(m->tensors[TF_WTE].g, m->tensors[TF_WPE].g, a->dres,
 						   a->inp, n, T, C);
+}
+
+void
+aigc_tf_adam_init(AigcTfModel *m, AigcAdam *opt, double lr, double beta1,
+				  double beta2, double weight_decay)
+{
+	Assert(m->adam_state != NULL);
+	aigc_adam_init_state(opt, &m->block, 1, m->adam_state, lr, beta1, beta2,
+						 weight_decay);
 }
 
 void

@@ -10,8 +10,9 @@
  * position t is the token of position t - 1, a start token at t = 0, so
  * p(row) = prod_t p(token t | tokens < t) exactly.
  *
- * Every parameter lives in one allocation together with its gradient; the
- * activations for a maximum batch live in another (AigcTfActs).
+ * Every parameter lives in one allocation together, for training, with its
+ * gradient and Adam's two moments; the activations for a maximum batch live
+ * in another (AigcTfActs).
  */
 #ifndef AIGC_TF_MODEL_H
 #define AIGC_TF_MODEL_H
@@ -19,6 +20,7 @@
 #include "postgres.h"
 
 #include "layers.h"
+#include "optimizer.h"
 #include "rng.h"
 
 /* Parameter tensors; the per-layer ones stack all layers (L, ...) */
@@ -66,8 +68,10 @@ typedef struct AigcTfModel
 	int			V;				/* first[T] */
 	int		   *first;			/* copied from the configuration */
 	int64		nparams;		/* floats in the parameter block */
-	float	   *params;			/* nparams, then the gradients */
-	float	   *grads;
+	float	   *params;			/* nparams; for training, the gradients and
+								 * Adam's moments follow */
+	float	   *grads;			/* nparams, or NULL when not training */
+	float	   *adam_state;		/* 2 x nparams (m then v), or NULL */
 	AigcParam	tensors[TF_NTENSORS];	/* views of params and grads */
 	AigcParam	block;			/* all parameters as one tensor, for Adam */
 	/* views of the per-layer projections, for layers.h's AigcLinear */
@@ -128,8 +132,15 @@ typedef struct AigcTfActs
 typedef void (*AigcTfMaskFn) (void *arg, int64 row, int pos,
 							  const int32 *prefix, uint8 *allowed);
 
-/* Checks cfg and allocates and initialises the model (GPT-2's scheme) */
-extern void aigc_tf_init(AigcTfModel *m, const AigcTfConfig *cfg, AigcRng *rng);
+/*
+ * Checks cfg and allocates and initialises the model (GPT-2's scheme);
+ * without training, no gradients or optimiser state are allocated
+ */
+extern void aigc_tf_init(AigcTfModel *m, const AigcTfConfig *cfg,
+						 bool training, AigcRng *rng);
+/* Adam over the whole parameter block, its moments in the model's block */
+extern void aigc_tf_adam_init(AigcTfModel *m, AigcAdam *opt, double lr,
+							  double beta1, double beta2, double weight_decay);
 extern void aigc_tf_acts_init(AigcTfActs *a, const AigcTfModel *m, int batch);
 
 /*
