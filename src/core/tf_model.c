@@ -355,7 +355,9 @@ forward_step(AigcTfModel *m, AigcTfActs *a, const int32 *tokens, int n, int t)
 		aigc_tf_attention_step(a->datty, cache, a->datt, t, n, T, C, m->NH);
 		aigc_linear_forward(&m->attproj[l], a->datty, n, y);
 		aigc_tf_residual_forward(y, x, (int64) n * C);
-		swap = x, x = y, y = swap;
+		swap = x;
+		x = y;
+		y = swap;
 		aigc_tf_layernorm_forward(y, a->lnf_mean, a->lnf_rstd, x,
 								  m->tensors[TF_LN2W].w + l * C,
 								  m->tensors[TF_LN2B].w + l * C, n, C);
@@ -363,7 +365,9 @@ forward_step(AigcTfModel *m, AigcTfActs *a, const int32 *tokens, int n, int t)
 		aigc_tf_gelu_forward(a->dfch, a->dfch, (int64) n * 4 * C);
 		aigc_linear_forward(&m->fcproj[l], a->dfch, n, y);
 		aigc_tf_residual_forward(y, x, (int64) n * C);
-		swap = x, x = y, y = swap;
+		swap = x;
+		x = y;
+		y = swap;
 	}
 	aigc_tf_layernorm_forward(y, a->lnf_mean, a->lnf_rstd, x,
 							  m->tensors[TF_LNFW].w, m->tensors[TF_LNFB].w, n, C);
