@@ -177,3 +177,13 @@ AS 'MODULE_PATHNAME', 'aigc_dp_sgd_check'
 LANGUAGE C VOLATILE STRICT;
 COMMENT ON FUNCTION aigc.dp_sgd_check() IS
     'Self-test of the DP-SGD building blocks: per-example gradient norms and the clipped sum against materialised per-example gradients, noise and Poisson-sampling statistics';
+
+-- The table transformer's tokenizer self-test (docs/transformer.md)
+CREATE FUNCTION aigc.token_round_trip(nbins integer DEFAULT 32)
+RETURNS TABLE (column_name text, kind text, rows integer, nulls integer,
+               max_error_ratio float8, clipped integer)
+AS 'MODULE_PATHNAME', 'aigc_token_round_trip'
+LANGUAGE C VOLATILE STRICT;
+COMMENT ON FUNCTION aigc.token_round_trip(integer) IS
+    'Self-test: the transformer tokenizer encodes and decodes a fixed synthetic table; max_error_ratio <= 1 means every value came back within one offset bin';
+

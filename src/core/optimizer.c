@@ -9,12 +9,25 @@
 
 #include "core/optimizer.h"
 
+/* Everything but the moments */
+static void
+adam_setup(AigcAdam *opt, AigcParam *params, int nparams, double lr,
+		   double beta1, double beta2, double weight_decay)
+{
+	opt->nparams = nparams;
+	opt->params = params;
+	opt->lr = lr;
+	opt->beta1 = beta1;
+	opt->beta2 = beta2;
+	opt->eps = 1e-8;
+	opt->weight_decay = weight_decay;
+	opt->step = 0;
+}
+
 void
 aigc_adam_init(AigcAdam *opt, AigcParam *params, int nparams,
 			   double lr, double beta1, double beta2, double weight_decay)
 {
-	opt->nparams = nparams;
-	opt->params = params;
 	opt->m = palloc(sizeof(float *) * nparams);
 	opt->v = palloc(sizeof(float *) * nparams);
 	for (int i = 0; i < nparams; i++)
@@ -22,12 +35,27 @@ aigc_adam_init(AigcAdam *opt, AigcParam *params, int nparams,
 		opt->m[i] = palloc0(sizeof(float) * params[i].n);
 		opt->v[i] = palloc0(sizeof(float) * params[i].n);
 	}
-	opt->lr = lr;
-	opt->beta1 = beta1;
-	opt->beta2 = beta2;
-	opt->eps = 1e-8;
-	opt->weight_decay = weight_decay;
-	opt->step = 0;
+	adam_setup(opt, params, nparams, lr, beta1, beta2, weight_decay);
+}
+
+void
+aigc_adam_init_state(AigcAdam *opt, AigcParam *params, int nparams,
+					 float *state, double lr, double beta1, double beta2,
+					 double weight_decay)
+{
+	opt->m = palloc(sizeof(float *) * nparams);
+	opt->v = palloc(sizeof(float *) * nparams);
+	for (int i = 0; i < nparams; i++)
+	{
+		opt->m[i] = state;
+		state += params[i].n;
+	}
+	for (int i = 0; i < nparams; i++)
+	{
+		opt->v[i] = state;
+		state += params[i].n;
+	}
+	adam_setup(opt, params, nparams, lr, beta1, beta2, weight_decay);
 }
 
 void

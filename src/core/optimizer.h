@@ -26,6 +26,13 @@ typedef struct AigcAdam
 extern void aigc_adam_init(AigcAdam *opt, AigcParam *params, int nparams,
 						   double lr, double beta1, double beta2,
 						   double weight_decay);
+/*
+ * The same over caller-owned moments: state holds 2 x (sum of the
+ * parameters' sizes) zeroed floats, every m then every v, in params' order
+ */
+extern void aigc_adam_init_state(AigcAdam *opt, AigcParam *params, int nparams,
+								 float *state, double lr, double beta1,
+								 double beta2, double weight_decay);
 extern void aigc_adam_step(AigcAdam *opt);
 
 #endif

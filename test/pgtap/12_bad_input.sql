@@ -150,7 +150,9 @@ INSERT INTO cases (what, sql, expected) VALUES
 ('dp: negative RDP',            $$SELECT aigc.dp_rdp_to_epsilon('{2}', '{-1}', 1e-5)$$, '22023'),
 ('dp: NULL orders for a conversion', $$SELECT aigc.dp_rdp_to_epsilon(NULL, '{1}', 1e-5)$$, '22004'),
 ('dp: target epsilon Infinity', $$SELECT aigc.dp_noise_multiplier('Infinity', 1e-5, 0.01, 100)$$, '22023'),
-('dp: delta above 1 for the noise search', $$SELECT aigc.dp_noise_multiplier(1, 2, 0.01, 100)$$, '22023');
+('dp: delta above 1 for the noise search', $$SELECT aigc.dp_noise_multiplier(1, 2, 0.01, 100)$$, '22023'),
+-- the transformer's tokenizer self-test
+('tokenizer round trip with 1 offset bin', $$SELECT * FROM aigc.token_round_trip(1)$$, '22023');
 
 -- sizes and limits: the network is sized before it is allocated, numbers are
 -- range-checked before they are converted

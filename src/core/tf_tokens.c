@@ -1,0 +1,161 @@
+/*
+ * tf_tokens.c
+ *		Rows to token sequences and back, through the column encoder's own
+ *		encode_row and decode so that both kinds read values identically.
+ */
+#include "postgres.h"
+
+#include <math.h>
+#include <string.h>
+
+#include "core/tf_tokens.h"
+
+/* Tokens of column c's first position: its modes or categories, and NULL */
+static int
+value_tokens(const AigcColumn *col)
+{
+	return (col->kind == AIGC_CONTINUOUS ? col->nmodes : col->ncats) +
+		(col->has_nulls ? 1 : 0);
+}
+
+void
+aigc_tf_tokens_init(AigcTfTokens *tk, const AigcTransformer *enc, int nbins)
+{
+	int			T = 0;
+	int64		V = 0;
+
+	if (nbins < 2 || nbins > 65536)
+		ereport(ERROR,
+				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
+				 errmsg("offset bins must be between 2 and 65536, not %d", nbins)));
+	tk->enc = enc;
+	tk->nbins = nbins;
+	for (int c = 0; c < enc->ncols; c++)
+		T += enc->cols[c].kind == AIGC_CONTINUOUS ? 2 : 1;
+	tk->T = T;
+	tk->first = palloc(sizeof(int) * (T + 1));
+	tk->col_pos = palloc(sizeof(int) * enc->ncols);
+	tk->pos_col = palloc(sizeof(int) * T);
+	tk->scratch = palloc(sizeof(float) * enc->dim);
+	T = 0;
+	for (int c = 0; c < enc->ncols; c++)
+	{
+		const AigcColumn *col = &enc->cols[c];
+
+		tk->col_pos[c] = T;
+		tk->pos_col[T] = c;
+		tk->first[T++] = (int) V;
+		V += value_tokens(col);
+		if (col->kind == AIGC_CONTINUOUS)
+		{
+			tk->pos_col[T] = c;
+			tk->first[T++] = (int) V;
+			V += nbins;
+		}
+		if (V > PG_INT32_MAX)
+			ereport(ERROR,
+					(errcode(ERRCODE_PROGRAM_LIMIT_EXCEEDED),
+					 errmsg("the transformer's vocabulary would exceed %d tokens",
+							PG_INT32_MAX)));
+	}
+	tk->first[T] = (int) V;
+}
+
+/* The set slot among w one-hot slots, or -1 if none is */
+static int
+hot_slot(const float *slots, int w)
+{
+	for (int k = 0; k < w; k++)
+		if (slots[k] > 0.0f)
+			return k;
+	return -1;
+}
+
+bool
+aigc_tf_tokens_encode_row(AigcTfTokens *tk, const double *value,
+						  const bool *isnull, int32 *tokens)
+{
+	const AigcTransformer *enc = tk->enc;
+
+	aigc_transformer_encode_row(enc, value, isnull, tk->scratch);
+	for (int c = 0; c < enc->ncols; c++)
+	{
+		const AigcColumn *col = &enc->cols[c];
+		const float *slots = tk->scratch + col->offset;
+		int			p = tk->col_pos[c];
+
+		if (col->kind == AIGC_CONTINUOUS)
+		{
+			/* alpha, then the modes and NULL one-hot */
+			int			k = hot_slot(slots + 1, col->width - 1);
+			int			bin;
+
+			if (k < 0)
+				return false;
+			/* a NULL's offset is bin 0, the only one the mask then allows */
+			bin = k == col->nmodes ? 0 :
+				(int) floor((slots[0] + 1.0) * 0.5 * tk->nbins);
+			tokens[p] = tk->first[p] + k;
+			tokens[p + 1] = tk->first[p + 1] + Min(Max(bin, 0), tk->nbins - 1);
+		}
+		else
+		{
+			int			k = hot_slot(slots, col->width);
+
+			if (k < 0)
+				return false;
+			tokens[p] = tk->first[p] + k;
+		}
+	}
+	return true;
+}
+
+void
+aigc_tf_tokens_decode(AigcTfTokens *tk, const int32 *tokens, int n,
+					  AigcColumnData *out, AigcRng *rng)
+{
+	const AigcTransformer *enc = tk->enc;
+	float	   *act = palloc0(sizeof(float) * (Size) n * enc->dim);
+	double		width = 2.0 / tk->nbins;
+
+	/* an activated row whose one-hots are certain: decode reads it exactly */
+	for (int i = 0; i < n; i++)
+	{
+		const int32 *row = tokens + (int64) i * tk->T;
+		float	   *a = act + (Size) i * enc->dim;
+
+		for (int c = 0; c < enc->ncols; c++)
+		{
+			const AigcColumn *col = &enc->cols[c];
+			int			p = tk->col_pos[c];
+			int			k = row[p] - tk->first[p];
+
+			Assert(k >= 0 && k < value_tokens(col));
+			if (col->kind == AIGC_CONTINUOUS)
+			{
+				int			bin = row[p + 1] - tk->first[p + 1];
+				double		u = rng ? aigc_rng_uniform(rng) : 0.5;
+
+				a[col->offset] = (float) (-1.0 + (bin + u) * width);
+				a[col->offset + 1 + k] = 1.0f;
+			}
+			else
+				a[col->offset + k] = 1.0f;
+		}
+	}
+	aigc_transformer_decode(enc, act, n, out, NULL);
+	pfree(act);
+}
+
+void
+aigc_tf_tokens_mask(void *arg, int64 row, int pos, const int32 *prefix,
+					uint8 *allowed)
+{
+	AigcTfTokens *tk = arg;
+	const AigcColumn *col = &tk->enc->cols[tk->pos_col[pos]];
+
+	/* the offset position of a column whose mode token was NULL */
+	if (pos > 0 && tk->pos_col[pos - 1] == tk->pos_col[pos] && col->has_nulls &&
+		prefix[pos - 1] == tk->first[pos - 1] + col->nmodes)
+		memset(allowed + 1, 0, tk->nbins - 1);
+}
