@@ -47,45 +47,45 @@ error_accepted(int sqlstate)
 static void
 check_model(const AigcModel *model)
 {
-	const AigcTransformer *tf = &model->tf;
+	const AigcColumnEncoder *colenc = &model->colenc;
 	int			next = 0;
 	float	   *act;
 	AigcColumnData *out;
 	AigcRng		rng;
 
-	for (int s = 0; s < tf->nspans; s++)
+	for (int s = 0; s < colenc->nspans; s++)
 	{
-		const AigcSpan *span = &tf->spans[s];
+		const AigcSpan *span = &colenc->spans[s];
 
 		if (span->offset != next || span->width < 1 ||
-			span->column < 0 || span->column >= tf->ncols)
+			span->column < 0 || span->column >= colenc->ncols)
 			aigc_shim_finding("span %d (offset %d, width %d) does not follow offset %d",
 							  s, span->offset, span->width, next);
 		next += span->width;
 	}
-	if (next != tf->dim)
-		aigc_shim_finding("spans cover %d of %d encoded values", next, tf->dim);
+	if (next != colenc->dim)
+		aigc_shim_finding("spans cover %d of %d encoded values", next, colenc->dim);
 
-	for (int c = 0; c < tf->ncols; c++)
-		if (aigc_transformer_find_column(tf, tf->cols[c].name) > c)
+	for (int c = 0; c < colenc->ncols; c++)
+		if (aigc_column_encoder_find_column(colenc, colenc->cols[c].name) > c)
 			aigc_shim_finding("column %d is not found by its own name", c);
 	for (int i = 0; i < model->nexcluded; i++)
 		(void) aigc_model_excludes(model, model->excluded[i]);
 
 	aigc_rng_seed(&rng, 1);
-	act = palloc(sizeof(float) * DECODE_ROWS * tf->dim);
-	for (int64 i = 0; i < (int64) DECODE_ROWS * tf->dim; i++)
+	act = palloc(sizeof(float) * DECODE_ROWS * colenc->dim);
+	for (int64 i = 0; i < (int64) DECODE_ROWS * colenc->dim; i++)
 		act[i] = (float) aigc_rng_uniform(&rng);
-	out = palloc(sizeof(AigcColumnData) * tf->ncols);
-	for (int c = 0; c < tf->ncols; c++)
+	out = palloc(sizeof(AigcColumnData) * colenc->ncols);
+	for (int c = 0; c < colenc->ncols; c++)
 	{
 		out[c].value = palloc(sizeof(double) * DECODE_ROWS);
 		out[c].isnull = palloc(sizeof(bool) * DECODE_ROWS);
 	}
-	aigc_transformer_decode(tf, act, DECODE_ROWS, out, &rng);
-	for (int c = 0; c < tf->ncols; c++)
+	aigc_column_encoder_decode(colenc, act, DECODE_ROWS, out, &rng);
+	for (int c = 0; c < colenc->ncols; c++)
 	{
-		const AigcColumn *col = &tf->cols[c];
+		const AigcColumn *col = &colenc->cols[c];
 
 		for (int i = 0; i < DECODE_ROWS; i++)
 		{

@@ -46,11 +46,11 @@ static char *labels[] = {"alpha", "beta", "gamma"};
 static char *excluded[] = {"id", "note"};
 
 static AigcColumnData *
-add_column(AigcTransformer *tf, AigcColumnData *data, char *name,
+add_column(AigcColumnEncoder *colenc, AigcColumnData *data, char *name,
 		   Oid typid, AigcColumnKind kind)
 {
-	AigcColumn *col = &tf->cols[tf->ncols];
-	AigcColumnData *d = &data[tf->ncols++];
+	AigcColumn *col = &colenc->cols[colenc->ncols];
+	AigcColumnData *d = &data[colenc->ncols++];
 
 	col->name = name;
 	col->typid = typid;
@@ -75,11 +75,11 @@ build_blob(const SeedSpec *spec)
 	aigc_rng_seed(&rng, 42);
 	model.kind = AIGC_KIND_VAE;
 	model.ops = &aigc_vae_ops;
-	model.tf.cols = palloc0(sizeof(AigcColumn) * lengthof(data));
+	model.colenc.cols = palloc0(sizeof(AigcColumn) * lengthof(data));
 
 	if (spec->continuous)
 	{
-		d = add_column(&model.tf, data, "amount", FLOAT8OID, AIGC_CONTINUOUS);
+		d = add_column(&model.colenc, data, "amount", FLOAT8OID, AIGC_CONTINUOUS);
 		for (int r = 0; r < SEED_ROWS; r++)
 		{
 			d->isnull[r] = r % 10 == 0;
@@ -91,8 +91,8 @@ build_blob(const SeedSpec *spec)
 		/* as the reader leaves it: 2^53 + 1 rounds to 2^53 as a double */
 		AigcColumn *col;
 
-		d = add_column(&model.tf, data, "serial_no", INT8OID, AIGC_CONTINUOUS);
-		col = &model.tf.cols[model.tf.ncols - 1];
+		d = add_column(&model.colenc, data, "serial_no", INT8OID, AIGC_CONTINUOUS);
+		col = &model.colenc.cols[model.colenc.ncols - 1];
 		col->has_exact_range = true;
 		col->exact_min = col->exact_max = (INT64CONST(1) << 53) + 1;
 		for (int r = 0; r < SEED_ROWS; r++)
@@ -100,19 +100,19 @@ build_blob(const SeedSpec *spec)
 	}
 	else if (spec->constant)
 	{
-		d = add_column(&model.tf, data, "year", INT4OID, AIGC_CONTINUOUS);
+		d = add_column(&model.colenc, data, "year", INT4OID, AIGC_CONTINUOUS);
 		for (int r = 0; r < SEED_ROWS; r++)
 			d->value[r] = 2024;
 	}
-	d = add_column(&model.tf, data, "party", TEXTOID, AIGC_CATEGORICAL);
-	model.tf.cols[model.tf.ncols - 1].ncats = spec->ncats;
-	model.tf.cols[model.tf.ncols - 1].cats = labels;
+	d = add_column(&model.colenc, data, "party", TEXTOID, AIGC_CATEGORICAL);
+	model.colenc.cols[model.colenc.ncols - 1].ncats = spec->ncats;
+	model.colenc.cols[model.colenc.ncols - 1].cats = labels;
 	for (int r = 0; r < SEED_ROWS; r++)
 	{
 		d->isnull[r] = spec->ncats == 0;
 		d->value[r] = spec->ncats > 0 ? r % spec->ncats : 0;
 	}
-	aigc_transformer_fit(&model.tf, data, SEED_ROWS, 4, &rng);
+	aigc_column_encoder_fit(&model.colenc, data, SEED_ROWS, 4, &rng);
 
 	model.nexcluded = spec->nexcluded;
 	model.excluded = excluded;
@@ -124,7 +124,7 @@ build_blob(const SeedSpec *spec)
 		memset(&gcfg, 0, sizeof(gcfg));
 		model.kind = AIGC_KIND_GAN;
 		model.ops = &aigc_gan_ops;
-		gcfg.data_dim = model.tf.dim;
+		gcfg.data_dim = model.colenc.dim;
 		gcfg.noise_dim = 4;
 		gcfg.n_gen = spec->n_enc;
 		gcfg.n_dis = spec->n_dec;
@@ -134,19 +134,19 @@ build_blob(const SeedSpec *spec)
 		gcfg.leaky_slope = 0.2;
 		gcfg.dropout = 0.5;
 		gcfg.tau = 0.2;
-		model.net = aigc_gan_ops.init(&gcfg, model.tf.spans, model.tf.nspans, &rng);
+		model.net = aigc_gan_ops.init(&gcfg, model.colenc.spans, model.colenc.nspans, &rng);
 		return aigc_model_serialize(&model);
 	}
 
 	memset(&cfg, 0, sizeof(cfg));
-	cfg.data_dim = model.tf.dim;
+	cfg.data_dim = model.colenc.dim;
 	cfg.latent_dim = 3;
 	cfg.n_enc = spec->n_enc;
 	cfg.n_dec = spec->n_dec;
 	for (int i = 0; i < AIGC_MAX_HIDDEN; i++)
 		cfg.enc_dims[i] = cfg.dec_dims[i] = 5 + i;
 	cfg.loss_factor = 2.0;
-	model.net = aigc_vae_ops.init(&cfg, model.tf.spans, model.tf.nspans, &rng);
+	model.net = aigc_vae_ops.init(&cfg, model.colenc.spans, model.colenc.nspans, &rng);
 
 	return aigc_model_serialize(&model);
 }

@@ -35,7 +35,7 @@ typedef struct AigcGanConfig
 /* A categorical column's slots in the encoded row and in the cond vector */
 typedef struct AigcCondColumn
 {
-	int			column;			/* transformer column */
+	int			column;			/* column of the column encoder */
 	int			data_offset;
 	int			cond_offset;
 	int			width;
@@ -49,7 +49,7 @@ typedef struct AigcGan
 	AigcLinear	gen_out;
 	AigcLinear	dis[AIGC_MAX_HIDDEN + 1];	/* hidden layers, then the score */
 	int			nspans;
-	const AigcSpan *spans;		/* borrowed from the transformer */
+	const AigcSpan *spans;		/* borrowed from the column encoder */
 	int			ncond;
 	AigcCondColumn *cond;
 	float	   *cond_freq;		/* training rows per cond slot */
@@ -142,7 +142,7 @@ extern double aigc_gan_cond_loss(const AigcGan *gan, const float *gout,
 								 float *dgout);
 
 /*
- * n activated rows (transformer_decode's input).  The conditional vector
+ * n activated rows (column_encoder_decode's input).  The conditional vector
  * picks a column uniformly and a category by its training frequency, as
  * CTGAN samples, or is fixed to slot fixed_slot of cond column fixed_col.
  */

@@ -81,7 +81,7 @@ typedef struct AigcKindOps
 	void		(*describe_losses) (StringInfo buf, const double *losses);
 
 	/*
-	 * Generation: n <= batch activated rows (transformer_decode's input);
+	 * Generation: n <= batch activated rows (column_encoder_decode's input);
 	 * cond_col >= 0 fixes a conditional vector, for kinds that have one.
 	 */
 	void	   *(*generator_init) (void *net, int batch);
@@ -105,7 +105,7 @@ typedef struct AigcKindOps
 	const char *column_term;
 	const char *last_term;
 
-	/* The stored form, after the transformer's; read checks every count */
+	/* The stored form, after the column encoder's; read checks every count */
 	void		(*write) (const void *net, StringInfo buf);
 	void	   *(*read) (AigcReader *r, const AigcSpan *spans, int nspans,
 						 int ncols);

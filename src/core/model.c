@@ -6,7 +6,7 @@
  *		u32				format version
  *		u32				model kind
  *		u64				payload length
- *		payload			transformer, excluded columns, network weights
+ *		payload			column encoder, excluded columns, network weights
  *		u32				CRC-32C of everything before it
  *
  * A blob is trusted only after the magic, version, length and checksum
@@ -41,8 +41,8 @@ aigc_model_excludes(const AigcModel *model, const char *colname)
 uint32
 aigc_model_format_version(const AigcModel *model)
 {
-	for (int c = 0; c < model->tf.ncols; c++)
-		if (model->tf.cols[c].has_exact_range)
+	for (int c = 0; c < model->colenc.ncols; c++)
+		if (model->colenc.cols[c].has_exact_range)
 			return Max(model->ops->format_version, 3);
 	return model->ops->format_version;
 }
@@ -63,7 +63,7 @@ aigc_model_serialize(const AigcModel *model)
 	aigc_write_u64(&buf, 0);	/* payload length, patched below */
 	payload_start = buf.len;
 
-	aigc_transformer_write(&model->tf, &buf, version);
+	aigc_column_encoder_write(&model->colenc, &buf, version);
 	aigc_write_u32(&buf, model->nexcluded);
 	for (int i = 0; i < model->nexcluded; i++)
 		aigc_write_string(&buf, model->excluded[i]);
@@ -130,14 +130,14 @@ aigc_model_deserialize(const char *data, Size len)
 	model = palloc0(sizeof(AigcModel));
 	model->kind = ops->id;
 	model->ops = ops;
-	aigc_transformer_read(&model->tf, &r, version);
+	aigc_column_encoder_read(&model->colenc, &r, version);
 	model->nexcluded = aigc_read_count(&r, MODEL_MAX_EXCLUDED, "excluded columns");
 	model->excluded = palloc(sizeof(char *) * (model->nexcluded + 1));
 	for (int i = 0; i < model->nexcluded; i++)
 		model->excluded[i] = aigc_read_string(&r);
-	model->net = ops->read(&r, model->tf.spans, model->tf.nspans,
-						   model->tf.ncols);
-	if (ops->data_dim(model->net) != model->tf.dim)
+	model->net = ops->read(&r, model->colenc.spans, model->colenc.nspans,
+						   model->colenc.ncols);
+	if (ops->data_dim(model->net) != model->colenc.dim)
 		aigc_corrupt("The network's width does not match the column encoding.");
 	if (r.pos != r.len)
 		aigc_corrupt("The weights have trailing bytes.");

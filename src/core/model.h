@@ -9,7 +9,7 @@
 #include "postgres.h"
 
 #include "core/kind.h"
-#include "core/transformer.h"
+#include "core/column_encoder.h"
 
 /*
  * Bump when the blob layout changes; older versions stay readable.
@@ -24,7 +24,7 @@ typedef struct AigcModel
 {
 	AigcModelKind kind;
 	const AigcKindOps *ops;		/* of kind */
-	AigcTransformer tf;
+	AigcColumnEncoder colenc;
 	int			nexcluded;		/* source columns deliberately not modelled */
 	char	  **excluded;
 	void	   *net;			/* the kind's network: AigcVae, AigcGan */

@@ -19,7 +19,7 @@ value_tokens(const AigcColumn *col)
 }
 
 void
-aigc_tf_tokens_init(AigcTfTokens *tk, const AigcTransformer *enc, int nbins)
+aigc_tf_tokens_init(AigcTfTokens *tk, const AigcColumnEncoder *enc, int nbins)
 {
 	int			T = 0;
 	int64		V = 0;
@@ -75,9 +75,9 @@ bool
 aigc_tf_tokens_encode_row(AigcTfTokens *tk, const double *value,
 						  const bool *isnull, int32 *tokens)
 {
-	const AigcTransformer *enc = tk->enc;
+	const AigcColumnEncoder *enc = tk->enc;
 
-	aigc_transformer_encode_row(enc, value, isnull, tk->scratch);
+	aigc_column_encoder_encode_row(enc, value, isnull, tk->scratch);
 	for (int c = 0; c < enc->ncols; c++)
 	{
 		const AigcColumn *col = &enc->cols[c];
@@ -114,7 +114,7 @@ void
 aigc_tf_tokens_decode(AigcTfTokens *tk, const int32 *tokens, int n,
 					  AigcColumnData *out, AigcRng *rng)
 {
-	const AigcTransformer *enc = tk->enc;
+	const AigcColumnEncoder *enc = tk->enc;
 	float	   *act = palloc0(sizeof(float) * (Size) n * enc->dim);
 	double		width = 2.0 / tk->nbins;
 
@@ -143,7 +143,7 @@ aigc_tf_tokens_decode(AigcTfTokens *tk, const int32 *tokens, int n,
 				a[col->offset + k] = 1.0f;
 		}
 	}
-	aigc_transformer_decode(enc, act, n, out, NULL);
+	aigc_column_encoder_decode(enc, act, n, out, NULL);
 	pfree(act);
 }
 

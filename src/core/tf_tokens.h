@@ -20,11 +20,11 @@
 
 #include "core/columns.h"
 #include "core/rng.h"
-#include "core/transformer.h"
+#include "core/column_encoder.h"
 
 typedef struct AigcTfTokens
 {
-	const AigcTransformer *enc; /* borrowed */
+	const AigcColumnEncoder *enc; /* borrowed */
 	int			nbins;
 	int			T;				/* positions */
 	int		   *first;			/* T + 1: position t owns [first[t], first[t + 1]) */
@@ -33,7 +33,7 @@ typedef struct AigcTfTokens
 	float	   *scratch;		/* enc->dim: one encoded row */
 } AigcTfTokens;
 
-extern void aigc_tf_tokens_init(AigcTfTokens *tk, const AigcTransformer *enc,
+extern void aigc_tf_tokens_init(AigcTfTokens *tk, const AigcColumnEncoder *enc,
 								int nbins);
 
 /*

@@ -365,7 +365,7 @@ aigc_vae_clamp_sigma(AigcVae *vae)
 /*
  * Scalars become tanh(out), plus with a generator the decoder's own
  * Gaussian noise as TVAE samples; one-hot spans become softmax
- * probabilities, from which the transformer draws (TVAE takes the argmax,
+ * probabilities, from which the column encoder draws (TVAE takes the argmax,
  * which starves rare categories) or, without a generator, takes the argmax.
  */
 void

@@ -34,7 +34,7 @@ typedef struct AigcVae
 	AigcLinear	dec[AIGC_MAX_HIDDEN + 1];	/* hidden layers, then output */
 	AigcParam	sigma;			/* per-output std of the Gaussian decoder */
 	int			nspans;
-	const AigcSpan *spans;		/* borrowed from the transformer */
+	const AigcSpan *spans;		/* borrowed from the column encoder */
 	int			nparams;
 	AigcParam	params[2 * (2 * AIGC_MAX_HIDDEN + 3) + 1];
 } AigcVae;
@@ -83,7 +83,7 @@ extern void aigc_vae_forward_backward(AigcVae *vae, AigcVaeBuffers *buf,
 /* Keeps the decoder's sigma where TVAE keeps it, [0.01, 1] */
 extern void aigc_vae_clamp_sigma(AigcVae *vae);
 
-/* n activated rows (transformer_decode's input) from the prior */
+/* n activated rows (column_encoder_decode's input) from the prior */
 extern void aigc_vae_generate(AigcVae *vae, AigcVaeBuffers *buf, int n,
 							  AigcRng *rng, float *act);
 

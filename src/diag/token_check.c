@@ -60,7 +60,7 @@ synth_value(int c, AigcRng *rng, double *value, bool *isnull)
 }
 
 static void
-define_columns(AigcTransformer *enc)
+define_columns(AigcColumnEncoder *enc)
 {
 	static const char *const names[RT_COLS] = {"bimodal", "lognormal", "count", "label"};
 
@@ -88,7 +88,7 @@ aigc_token_round_trip(PG_FUNCTION_ARGS)
 {
 	int			nbins = PG_GETARG_INT32(0);
 	ReturnSetInfo *rsinfo;
-	AigcTransformer enc;
+	AigcColumnEncoder enc;
 	AigcTfTokens tk;
 	AigcColumnData data[RT_COLS],
 				back[RT_COLS];
@@ -110,7 +110,7 @@ aigc_token_round_trip(PG_FUNCTION_ARGS)
 		for (int r = 0; r < RT_ROWS; r++)
 			synth_value(c, &rng, &data[c].value[r], &data[c].isnull[r]);
 	}
-	aigc_transformer_fit(&enc, data, RT_ROWS, RT_MAX_MODES, &rng);
+	aigc_column_encoder_fit(&enc, data, RT_ROWS, RT_MAX_MODES, &rng);
 	aigc_tf_tokens_init(&tk, &enc, nbins);
 
 	tokens = palloc(sizeof(int32) * RT_ROWS * tk.T);

@@ -264,15 +264,15 @@ read_model(const char *name, int version, Oid real, int64 max_rows, int64 n,
 	AigcGenerator gen;
 	int		   *model_col;
 
-	for (int c = 0; c < model->tf.ncols; c++)
+	for (int c = 0; c < model->colenc.ncols; c++)
 	{
-		const AigcColumn *col = &model->tf.cols[c];
+		const AigcColumn *col = &model->colenc.cols[c];
 
 		check_types(col->name, col->typid, model_desc,
 					column_type(real, col->name, model_desc), real_desc);
 	}
 	foreach(lc, column_names(real))
-		if (aigc_transformer_find_column(&model->tf, lfirst(lc)) < 0)
+		if (aigc_column_encoder_find_column(&model->colenc, lfirst(lc)) < 0)
 			exclude = lappend(exclude, lfirst(lc));
 	scanned[0] = aigc_read_relation_sample(real, exclude, MAX_LABELS, max_rows, 0, rng, &rd);
 	scanned[1] = n;
@@ -286,7 +286,7 @@ read_model(const char *name, int version, Oid real, int64 max_rows, int64 n,
 	model_col = palloc(sizeof(int) * rd.ncols);
 	for (int c = 0; c < rd.ncols; c++)
 	{
-		model_col[c] = aigc_transformer_find_column(&model->tf, rd.cols[c].name);
+		model_col[c] = aigc_column_encoder_find_column(&model->colenc, rd.cols[c].name);
 		in->syn[c].value = MemoryContextAllocHuge(CurrentMemoryContext, sizeof(double) * n);
 		in->syn[c].isnull = MemoryContextAllocHuge(CurrentMemoryContext, sizeof(bool) * n);
 	}
@@ -319,8 +319,8 @@ read_model(const char *name, int version, Oid real, int64 max_rows, int64 n,
 	}
 	for (int c = 0; c < rd.ncols; c++)
 		if (rd.cols[c].kind == AIGC_CATEGORICAL)
-			unify_labels(in, c, model->tf.cols[model_col[c]].cats,
-						 model->tf.cols[model_col[c]].ncats);
+			unify_labels(in, c, model->colenc.cols[model_col[c]].cats,
+						 model->colenc.cols[model_col[c]].ncats);
 }
 
 /* Column Shapes, Column Pair Trends and their overall scores */

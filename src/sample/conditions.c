@@ -236,13 +236,13 @@ aigc_conditions_parse(Jsonb *json, const AigcModel *model, const char *model_nam
 			continue;
 		name = pnstrdup(v.val.string.val, v.val.string.len);
 		tok = JsonbIteratorNext(&it, &v, true);
-		c = aigc_transformer_find_column(&model->tf, name);
+		c = aigc_column_encoder_find_column(&model->colenc, name);
 		if (c < 0)
 			ereport(ERROR,
 					(errcode(ERRCODE_UNDEFINED_COLUMN),
 					 errmsg("column \"%s\" named in conditions is not modelled by model \"%s\"",
 							name, model_name)));
-		col = &model->tf.cols[c];
+		col = &model->colenc.cols[c];
 		cond = &conds->conds[conds->n++];
 		cond->column = c;
 		if (v.type == jbvNull)
@@ -264,13 +264,13 @@ aigc_conditions_parse(Jsonb *json, const AigcModel *model, const char *model_nam
 }
 
 bool
-aigc_conditions_accept(const AigcConditions *conds, const AigcTransformer *tf,
+aigc_conditions_accept(const AigcConditions *conds, const AigcColumnEncoder *colenc,
 					   const AigcColumnData *decoded, int r)
 {
 	for (int i = 0; i < conds->n; i++)
 	{
 		const AigcCondition *c = &conds->conds[i];
-		const AigcColumn *col = &tf->cols[c->column];
+		const AigcColumn *col = &colenc->cols[c->column];
 		const AigcColumnData *d = &decoded[c->column];
 		double		v;
 

@@ -15,7 +15,7 @@
 
 typedef struct AigcCondition
 {
-	int			column;			/* transformer column */
+	int			column;			/* column of the column encoder */
 	bool		is_null;		/* the column must be NULL */
 	int			category;		/* categorical: index of the label */
 	double		min;			/* continuous: inclusive bounds */
@@ -36,9 +36,9 @@ typedef struct AigcConditions
 extern AigcConditions *aigc_conditions_parse(Jsonb *json, const AigcModel *model,
 											 const char *model_name);
 
-/* Does decoded row r (transformer_decode's output) satisfy every condition? */
+/* Does decoded row r (column_encoder_decode's output) satisfy every condition? */
 extern bool aigc_conditions_accept(const AigcConditions *conds,
-								   const AigcTransformer *tf,
+								   const AigcColumnEncoder *colenc,
 								   const AigcColumnData *decoded, int r);
 
 /*

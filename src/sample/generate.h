@@ -1,7 +1,7 @@
 /*
  * generate.h
  *		Synthetic rows from a trained model, batch by batch, as the column
- *		values (numbers or category indices) that the transformer decodes.
+ *		values (numbers or category indices) that the column encoder decodes.
  *		Shared by aigc_sample() and aigc_evaluate().
  */
 #ifndef AIGC_GENERATE_H
@@ -20,7 +20,7 @@ typedef struct AigcGenerator
 	int			cond_col;		/* GAN: conditional vector fixed to this */
 	int			cond_slot;		/* category of this column, or -1 for none */
 	float	   *act;			/* (batch, dim) activated network output */
-	AigcColumnData *decoded;	/* tf.ncols arrays of batch values */
+	AigcColumnData *decoded;	/* colenc.ncols arrays of batch values */
 } AigcGenerator;
 
 /* A generator of either kind of model, unconditioned (cond_col -1) */

@@ -223,14 +223,14 @@ map_columns(const AigcModel *model, const char *model_name, TupleDesc desc,
 			map_domain(&map[i], NULL, name, model_name, econtext);
 			continue;
 		}
-		c = aigc_transformer_find_column(&model->tf, name);
+		c = aigc_column_encoder_find_column(&model->colenc, name);
 		if (c < 0)
 			ereport(ERROR,
 					(errcode(ERRCODE_UNDEFINED_COLUMN),
 					 errmsg("column \"%s\" of the row type is not produced by model \"%s\"",
 							name, model_name),
 					 errhint("Use a row type whose columns the model knows; aigc_create_type() makes one.")));
-		col = &model->tf.cols[c];
+		col = &model->colenc.cols[c];
 		if (!aigc_types_compatible(col->typid, att->atttypid))
 			ereport(ERROR,
 					(errcode(ERRCODE_DATATYPE_MISMATCH),
@@ -338,7 +338,7 @@ make_row(SampleState *st, int r, Datum *row)
 				st->values[i] = t->labels[k];
 			}
 			else
-				st->values[i] = aigc_column_to_datum(&st->model->tf.cols[t->model_col],
+				st->values[i] = aigc_column_to_datum(&st->model->colenc.cols[t->model_col],
 													 d->value[r], t->typid, t->typmod);
 		}
 		if (t->domain == NULL)
@@ -444,7 +444,7 @@ next_batch(SampleState *st)
 		for (int r = 0; r < batch && st->accepted < st->n; r++)
 		{
 			if (st->conds &&
-				!aigc_conditions_accept(st->conds, &st->model->tf, st->gen.decoded, r))
+				!aigc_conditions_accept(st->conds, &st->model->colenc, st->gen.decoded, r))
 				continue;
 			if (make_row(st, r, &st->rows[st->nrows]))
 			{

@@ -49,19 +49,19 @@ aigc_row_map_build(const AigcModel *model, const char *model_name,
 	MemoryContext cxt = AllocSetContextCreate(parent, "aigc row map",
 											  ALLOCSET_SMALL_SIZES);
 	MemoryContext old = MemoryContextSwitchTo(cxt);
-	const AigcTransformer *tf = &model->tf;
+	const AigcColumnEncoder *colenc = &model->colenc;
 	AigcRowMap *map = palloc0(sizeof(AigcRowMap));
 
 	map->cxt = cxt;
 	map->load_id = load_id;
 	map->desc = CreateTupleDescCopy(desc);
-	map->ncols = tf->ncols;
-	map->cols = palloc0(sizeof(AigcColumnSource) * tf->ncols);
+	map->ncols = colenc->ncols;
+	map->cols = palloc0(sizeof(AigcColumnSource) * colenc->ncols);
 	map->values = palloc(sizeof(Datum) * Max(desc->natts, 1));
 	map->nulls = palloc(sizeof(bool) * Max(desc->natts, 1));
-	for (int c = 0; c < tf->ncols; c++)
+	for (int c = 0; c < colenc->ncols; c++)
 	{
-		const AigcColumn *col = &tf->cols[c];
+		const AigcColumn *col = &colenc->cols[c];
 		AigcColumnSource *src = &map->cols[c];
 		Form_pg_attribute att = NULL;
 		Oid			base;
@@ -122,15 +122,15 @@ category_of(const AigcColumn *col, const AigcColumnSource *src, Datum d)
 	{
 		text	   *t = DatumGetTextPP(d);
 
-		return aigc_transformer_find_category(col, VARDATA_ANY(t),
+		return aigc_column_encoder_find_category(col, VARDATA_ANY(t),
 											  VARSIZE_ANY_EXHDR(t));
 	}
 	if (src->bool_label)
-		return aigc_transformer_find_category(col, DatumGetBool(d) ? "t" : "f", 1);
+		return aigc_column_encoder_find_category(col, DatumGetBool(d) ? "t" : "f", 1);
 	{
 		char	   *label = OutputFunctionCall((FmgrInfo *) &src->out, d);
 
-		return aigc_transformer_find_category(col, label, strlen(label));
+		return aigc_column_encoder_find_category(col, label, strlen(label));
 	}
 }
 
@@ -139,12 +139,12 @@ static void
 encode_tuple(const AigcModel *model, AigcRowMap *map, HeapTuple tuple,
 			 double *value, bool *isnull, float *x)
 {
-	const AigcTransformer *tf = &model->tf;
+	const AigcColumnEncoder *colenc = &model->colenc;
 
 	heap_deform_tuple(tuple, map->desc, map->values, map->nulls);
-	for (int c = 0; c < tf->ncols; c++)
+	for (int c = 0; c < colenc->ncols; c++)
 	{
-		const AigcColumn *col = &tf->cols[c];
+		const AigcColumn *col = &colenc->cols[c];
 		const AigcColumnSource *src = &map->cols[c];
 		Datum		d = map->values[src->attno];
 
@@ -157,7 +157,7 @@ encode_tuple(const AigcModel *model, AigcRowMap *map, HeapTuple tuple,
 		else
 			value[c] = category_of(col, src, d);
 	}
-	aigc_transformer_encode_row(tf, value, isnull, x);
+	aigc_column_encoder_encode_row(colenc, value, isnull, x);
 }
 
 /* A row's score: its terms summed in order, as aigc_explain lists them */
@@ -174,7 +174,7 @@ sum_terms(const double *terms, int ncols)
 double
 aigc_score_tuple(AigcCachedModel *m, AigcRowMap *map, HeapTuple tuple)
 {
-	int			ncols = m->model->tf.ncols;
+	int			ncols = m->model->colenc.ncols;
 	double		score;
 
 	Assert(map->load_id == m->load_id);
@@ -328,7 +328,7 @@ aigc_explain(PG_FUNCTION_ARGS)
 	AigcCachedModel *m;
 	AigcRowMap *map;
 	HeapTupleData tuple;
-	const AigcTransformer *tf;
+	const AigcColumnEncoder *colenc;
 	const AigcKindOps *ops;
 	double		score;
 	float	   *act;
@@ -337,39 +337,39 @@ aigc_explain(PG_FUNCTION_ARGS)
 	InitMaterializedSRF(fcinfo, 0);
 	if (!fetch_call(fcinfo, &m, &map, &tuple))
 		return (Datum) 0;
-	tf = &m->model->tf;
+	colenc = &m->model->colenc;
 	score = aigc_score_tuple(m, map, &tuple);
 	ops = m->model->ops;
 
 	/* expected values are NULL where the kind reconstructs nothing */
-	decoded = palloc(sizeof(AigcColumnData) * tf->ncols);
-	for (int c = 0; c < tf->ncols; c++)
+	decoded = palloc(sizeof(AigcColumnData) * colenc->ncols);
+	for (int c = 0; c < colenc->ncols; c++)
 	{
 		decoded[c].value = palloc(sizeof(double));
 		decoded[c].isnull = palloc(sizeof(bool));
 		decoded[c].isnull[0] = true;
 	}
-	act = palloc(sizeof(float) * tf->dim);
+	act = palloc(sizeof(float) * colenc->dim);
 	if (ops->explain(m->model->net, m->scorer, act))
-		aigc_transformer_decode(tf, act, 1, decoded, NULL);
+		aigc_column_encoder_decode(colenc, act, 1, decoded, NULL);
 
-	for (int c = 0; c <= tf->ncols; c++)
+	for (int c = 0; c <= colenc->ncols; c++)
 	{
 		Datum		values[6];
 		bool		nulls[6] = {false};
 
 		values[1] = Float8GetDatum(m->terms[c]);
 		values[2] = Float8GetDatum(score > 0.0 ? m->terms[c] / score : 0.0);
-		if (c < tf->ncols)
+		if (c < colenc->ncols)
 		{
 			const AigcColumnSource *src = &map->cols[c];
 
-			values[0] = CStringGetTextDatum(tf->cols[c].name);
+			values[0] = CStringGetTextDatum(colenc->cols[c].name);
 			nulls[3] = map->nulls[src->attno];
 			if (!nulls[3])
 				values[3] = CStringGetTextDatum(OutputFunctionCall((FmgrInfo *) &src->out,
 																   map->values[src->attno]));
-			values[4] = expected_text(&tf->cols[c], src, &decoded[c], &nulls[4]);
+			values[4] = expected_text(&colenc->cols[c], src, &decoded[c], &nulls[4]);
 			values[5] = CStringGetTextDatum(ops->column_term);
 		}
 		else
@@ -556,7 +556,7 @@ aigc_score_batch(PG_FUNCTION_ARGS)
 	int			ncols;
 	int			dim;
 	float	   *x;				/* (SCORE_BATCH, dim) encoded rows */
-	double	   *value;			/* (ncols) one row, as the transformer */
+	double	   *value;			/* (ncols) one row, as the column encoder */
 	bool	   *isnull;			/* (ncols) */
 	ItemPointerData *tids;		/* (SCORE_BATCH) */
 	Oid		   *tableoids;		/* (SCORE_BATCH) */
@@ -584,8 +584,8 @@ aigc_score_batch(PG_FUNCTION_ARGS)
 	MemoryContextSwitchTo(run_cxt);
 	model = aigc_store_load(name, version, &version);
 	aigc_check_scorable(model);
-	ncols = model->tf.ncols;
-	dim = model->tf.dim;
+	ncols = model->colenc.ncols;
+	dim = model->colenc.dim;
 	scorer = model->ops->scorer_init(model->net, SCORE_BATCH, ncols);
 	scores = palloc(sizeof(double) * SCORE_BATCH);
 	x = palloc(sizeof(float) * SCORE_BATCH * dim);

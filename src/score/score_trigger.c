@@ -134,7 +134,7 @@ largest_term(const AigcCachedModel *m)
 {
 	int			best = 0;
 
-	for (int c = 1; c < m->model->tf.ncols; c++)
+	for (int c = 1; c < m->model->colenc.ncols; c++)
 		if (m->terms[c] > m->terms[best])
 			best = c;
 	return best;
@@ -205,7 +205,7 @@ aigc_score_trigger(PG_FUNCTION_ARGS)
 				 errmsg("row rejected by model \"%s\": anomaly score %.4f exceeds %g",
 						model, score, st->threshold),
 				 errdetail("Column \"%s\" contributes %.4f of the score.",
-						   m->model->tf.cols[c].name, m->terms[c]),
+						   m->model->colenc.cols[c].name, m->terms[c]),
 				 errhint("SELECT * FROM aigc_explain('%s', row) shows every column's part.",
 						 model),
 				 errtable(rel)));

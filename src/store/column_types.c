@@ -1,7 +1,7 @@
 /*
  * column_types.c
  *		Which SQL types the models learn, and conversions between their
- *		Datums and the doubles or category labels the transformer uses.
+ *		Datums and the doubles or category labels the column encoder uses.
  *
  * Domains are treated as their base type.  A Datum of the base type is also
  * a valid Datum of the domain; domain constraints are not checked here.

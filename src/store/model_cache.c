@@ -113,12 +113,12 @@ load(const char *name, int name_len, int version)
 	e->model = aigc_store_load(e->name, version, &e->version);
 	e->user = GetUserId();
 	{
-		int			ncols = e->model->tf.ncols;
+		int			ncols = e->model->colenc.ncols;
 
 		e->scorer = e->model->ops->scorer_init(e->model->net, 1, ncols);
 		e->value = palloc0(sizeof(double) * ncols);
 		e->isnull = palloc0(sizeof(bool) * ncols);
-		e->x = palloc0(sizeof(float) * e->model->tf.dim);
+		e->x = palloc0(sizeof(float) * e->model->colenc.dim);
 		e->terms = palloc0(sizeof(double) * (ncols + 1));
 	}
 	MemoryContextSwitchTo(old);

@@ -31,7 +31,7 @@ typedef struct AigcCachedModel
 
 	/* scratch for scoring one row */
 	void	   *scorer;			/* the kind's, for one row */
-	double	   *value;			/* (ncols) column values, as the transformer */
+	double	   *value;			/* (ncols) column values, as the column encoder */
 	bool	   *isnull;			/* (ncols) */
 	float	   *x;				/* (1, dim) the encoded row */
 	double	   *terms;			/* (ncols + 1) column terms, then the kind's last */

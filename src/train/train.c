@@ -1,6 +1,6 @@
 /*
  * train.c
- *		aigc_train(): read the training rows, fit the column transformer,
+ *		aigc_train(): read the training rows, fit the column encoder,
  *		encode the rows, train the kind's network (through its operations,
  *		core/kind.h: the training step itself lives beside the kind) and
  *		store the result as a new model version.
@@ -149,10 +149,10 @@ train_network(const char *name, AigcModel *model, const float *encoded,
 
 	PG_TRY();
 	{
-		void	   *cfg = ops->config_from_options(opts, model->tf.dim);
+		void	   *cfg = ops->config_from_options(opts, model->colenc.dim);
 		void	   *run;
 
-		model->net = ops->init(cfg, model->tf.spans, model->tf.nspans, rng);
+		model->net = ops->init(cfg, model->colenc.spans, model->colenc.nspans, rng);
 		run = ops->train_begin(model->net, encoded, nrows, opts, rng);
 		history_init(hist, opts->epochs, ops);
 		run_epochs(name, ops, run, opts, hist);
@@ -181,15 +181,15 @@ append_series(StringInfo buf, const char *key, const double *v, int n)
 }
 
 static Jsonb *
-columns_jsonb(const AigcTransformer *tf)
+columns_jsonb(const AigcColumnEncoder *colenc)
 {
 	StringInfoData buf;
 
 	initStringInfo(&buf);
 	appendStringInfoChar(&buf, '[');
-	for (int c = 0; c < tf->ncols; c++)
+	for (int c = 0; c < colenc->ncols; c++)
 	{
-		const AigcColumn *col = &tf->cols[c];
+		const AigcColumn *col = &colenc->cols[c];
 
 		appendStringInfoString(&buf, c > 0 ? ", {\"name\": " : "{\"name\": ");
 		escape_json(&buf, col->name);
@@ -227,15 +227,15 @@ columns_jsonb(const AigcTransformer *tf)
  * each row with probability (rows still wanted) / (rows left), in place.
  */
 static void
-fit_rows(AigcTrainingData *td, const AigcTransformer *tf, int64 budget,
+fit_rows(AigcTrainingData *td, const AigcColumnEncoder *colenc, int64 budget,
 		 AigcRng *rng)
 {
-	int64		per_row = (int64) sizeof(float) * tf->dim + sizeof(int64);
+	int64		per_row = (int64) sizeof(float) * colenc->dim + sizeof(int64);
 	int64		keep;
 	int64		kept = 0;
 
-	for (int c = 0; c < tf->ncols; c++)
-		if (tf->cols[c].kind == AIGC_CATEGORICAL)
+	for (int c = 0; c < colenc->ncols; c++)
+		if (colenc->cols[c].kind == AIGC_CATEGORICAL)
 			per_row += sizeof(int64);
 	if (budget < per_row)
 		ereport(ERROR,
@@ -291,7 +291,7 @@ read_rows(FunctionCallInfo fcinfo, bool from_query, const char *name,
 }
 
 /*
- * A model of kind with the column transformer fitted to the rows read.  Its
+ * A model of kind with the column encoder fitted to the rows read.  Its
  * network, now that the encoded width is known, must fit in limit bytes
  * (*network: its estimate); the rows are then cut down to what fits encoded
  * in what the network and the rows as read leave.
@@ -305,16 +305,16 @@ fit_columns(const char *name, AigcModelKind kind, AigcTrainingData *td,
 
 	model->kind = kind;
 	model->ops = aigc_kind_ops(kind);
-	model->tf.ncols = td->ncols;
-	model->tf.cols = td->cols;
+	model->colenc.ncols = td->ncols;
+	model->colenc.cols = td->cols;
 	model->nexcluded = list_length(td->excluded);
 	model->excluded = palloc(sizeof(char *) * (model->nexcluded + 1));
 	for (int i = 0; i < model->nexcluded; i++)
 		model->excluded[i] = list_nth(td->excluded, i);
-	aigc_transformer_fit(&model->tf, td->data, td->nrows, opts->max_modes, rng);
-	*network = aigc_check_network_size(opts, kind, model->tf.dim, model->tf.spans,
-									   model->tf.nspans, td->nrows);
-	fit_rows(td, &model->tf,
+	aigc_column_encoder_fit(&model->colenc, td->data, td->nrows, opts->max_modes, rng);
+	*network = aigc_check_network_size(opts, kind, model->colenc.dim, model->colenc.spans,
+									   model->colenc.nspans, td->nrows);
+	fit_rows(td, &model->colenc,
 			 limit - (int64) *network - td->nrows * aigc_row_bytes(td->ncols), rng);
 	if (td->nrows < scanned)
 		ereport(NOTICE,
@@ -326,20 +326,20 @@ fit_columns(const char *name, AigcModelKind kind, AigcTrainingData *td,
 	return model;
 }
 
-/* (nrows, tf.dim) encoded rows, in chunks so that a cancel is heard */
+/* (nrows, colenc.dim) encoded rows, in chunks so that a cancel is heard */
 static float *
-encode_rows(const AigcTransformer *tf, const AigcTrainingData *td,
+encode_rows(const AigcColumnEncoder *colenc, const AigcTrainingData *td,
 			AigcRng *rng)
 {
 	float	   *encoded = MemoryContextAllocHuge(CurrentMemoryContext,
-												 sizeof(float) * (Size) td->nrows * tf->dim);
+												 sizeof(float) * (Size) td->nrows * colenc->dim);
 
 	for (int64 first = 0; first < td->nrows; first += 10000)
 	{
 		CHECK_FOR_INTERRUPTS();
-		aigc_transformer_encode(tf, td->data, first,
+		aigc_column_encoder_encode(colenc, td->data, first,
 								(int) Min((int64) 10000, td->nrows - first),
-								encoded + (Size) first * tf->dim, rng);
+								encoded + (Size) first * colenc->dim, rng);
 	}
 	return encoded;
 }
@@ -372,7 +372,7 @@ stats_jsonb(const AigcModel *model, const TrainHistory *hist, int64 nrows,
 	appendStringInfo(&json, "{\"data_dim\": %d, \"network_bytes\": %.0f, \"rows_scanned\": " INT64_FORMAT ", "
 					 "\"steps\": " INT64_FORMAT ", \"train_loop_seconds\": %.6g, \"gemm_flops\": %.6g, "
 					 "\"gemm_gflops_per_second\": %.6g, \"rows_epochs_per_second\": %.6g%s}",
-					 model->tf.dim, network, scanned, hist->work.steps, hist->loop_seconds,
+					 model->colenc.dim, network, scanned, hist->work.steps, hist->loop_seconds,
 					 hist->work.gemm_flops, hist->work.gemm_flops / loop / 1e9,
 					 (double) nrows * hist->epochs / loop, hist->kind_stats.data);
 	return text_to_jsonb(json.data);
@@ -390,7 +390,7 @@ store_version(AigcStoreEntry *entry, const char *name, bool from_query,
 	entry->kind = model->ops->name;
 	entry->source_kind = from_query ? "query" : "relation";
 	entry->source = td->source;
-	entry->columns = columns_jsonb(&model->tf);
+	entry->columns = columns_jsonb(&model->colenc);
 	entry->hyperparams = aigc_train_options_jsonb(opts, model->kind);
 	entry->loss = loss_jsonb(hist);
 	entry->train_rows = td->nrows;
@@ -469,7 +469,7 @@ train_common(FunctionCallInfo fcinfo, bool from_query)
 	budget = (limit - (int64) aigc_check_network_size(&opts, kind, 1, NULL, 0, 0)) / 2;
 	scanned = read_rows(fcinfo, from_query, name, &opts, budget, &rng, &td);
 	model = fit_columns(name, kind, &td, &opts, limit, scanned, &rng, &network);
-	encoded = encode_rows(&model->tf, &td, &rng);
+	encoded = encode_rows(&model->colenc, &td, &rng);
 	train_network(name, model, encoded, td.nrows, &opts, &rng, &hist);
 	version = store_version(&entry, name, from_query, model, &opts, &td, &hist,
 							scanned, network, start);

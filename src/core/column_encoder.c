@@ -1,5 +1,5 @@
 /*
- * transformer.c
+ * column_encoder.c
  *		Mode-specific normalisation of continuous columns and one-hot
  *		categories, after the DataTransformer of CTGAN and TVAE.
  *
@@ -18,7 +18,7 @@
 #include "miscadmin.h"
 #include "utils/memutils.h"
 
-#include "core/transformer.h"
+#include "core/column_encoder.h"
 
 #define GMM_MAX_SAMPLE	20000	/* values a mixture is fitted on */
 #define GMM_MAX_ITER	200
@@ -42,7 +42,7 @@
 /* distances beyond this many widths are all equally far (z*z stays finite) */
 #define MAX_MODE_Z		1e100
 
-/* Limits of a stored transformer, well above anything training makes */
+/* Limits of a stored column encoder, well above anything training makes */
 #define MAX_COLUMNS		10000
 #define MAX_MODES		64
 #define MAX_CATEGORIES	1000000
@@ -60,9 +60,9 @@ alloc_modes(AigcColumn *col, int nmodes)
 }
 
 static void
-add_span(AigcTransformer *tf, int offset, int width, bool is_scalar, int column)
+add_span(AigcColumnEncoder *colenc, int offset, int width, bool is_scalar, int column)
 {
-	AigcSpan   *s = &tf->spans[tf->nspans++];
+	AigcSpan   *s = &colenc->spans[colenc->nspans++];
 
 	s->offset = offset;
 	s->width = width;
@@ -77,28 +77,28 @@ add_span(AigcTransformer *tf, int offset, int width, bool is_scalar, int column)
  * it is always the last slot of the column.
  */
 static void
-layout(AigcTransformer *tf)
+layout(AigcColumnEncoder *colenc)
 {
 	int64		dim = 0;
 
-	tf->nspans = 0;
-	tf->spans = palloc(sizeof(AigcSpan) * 2 * tf->ncols);
-	for (int c = 0; c < tf->ncols; c++)
+	colenc->nspans = 0;
+	colenc->spans = palloc(sizeof(AigcSpan) * 2 * colenc->ncols);
+	for (int c = 0; c < colenc->ncols; c++)
 	{
-		AigcColumn *col = &tf->cols[c];
+		AigcColumn *col = &colenc->cols[c];
 		int			null_slot = col->has_nulls ? 1 : 0;
 
 		col->offset = (int) dim;
 		if (col->kind == AIGC_CONTINUOUS)
 		{
 			col->width = 1 + col->nmodes + null_slot;
-			add_span(tf, col->offset, 1, true, c);
-			add_span(tf, col->offset + 1, col->width - 1, false, c);
+			add_span(colenc, col->offset, 1, true, c);
+			add_span(colenc, col->offset + 1, col->width - 1, false, c);
 		}
 		else
 		{
 			col->width = col->ncats + null_slot;
-			add_span(tf, col->offset, col->width, false, c);
+			add_span(colenc, col->offset, col->width, false, c);
 		}
 		dim += col->width;
 		if (dim > MAX_DIM)
@@ -108,7 +108,7 @@ layout(AigcTransformer *tf)
 							(long long) MAX_DIM),
 					 errhint("Lower max_categories, or exclude columns with many categories.")));
 	}
-	tf->dim = (int) dim;
+	colenc->dim = (int) dim;
 }
 
 static int
@@ -371,22 +371,22 @@ fit_categorical(AigcColumn *col, const AigcColumnData *d, int64 nrows)
 }
 
 void
-aigc_transformer_fit(AigcTransformer *tf, const AigcColumnData *data,
+aigc_column_encoder_fit(AigcColumnEncoder *colenc, const AigcColumnData *data,
 					 int64 nrows, int max_modes, AigcRng *rng)
 {
 	if (max_modes < 1 || max_modes > MAX_MODES)
 		elog(ERROR, "max_modes %d is out of range", max_modes);
 
-	for (int c = 0; c < tf->ncols; c++)
+	for (int c = 0; c < colenc->ncols; c++)
 	{
-		AigcColumn *col = &tf->cols[c];
+		AigcColumn *col = &colenc->cols[c];
 
 		if (col->kind == AIGC_CONTINUOUS)
 			fit_continuous(col, &data[c], nrows, max_modes, rng);
 		else
 			fit_categorical(col, &data[c], nrows);
 	}
-	layout(tf);
+	layout(colenc);
 }
 
 /* An index drawn from the weights, or without a generator the heaviest one */
@@ -433,7 +433,7 @@ encode_continuous(const AigcColumn *col, double x, float *dst, AigcRng *rng)
 
 /*
  * One value into its column's zeroed slots.  Training data always has a
- * slot to set; a scored row may not (see aigc_transformer_encode_row).
+ * slot to set; a scored row may not (see aigc_column_encoder_encode_row).
  */
 static void
 encode_value(const AigcColumn *col, double value, bool isnull, float *dst,
@@ -455,20 +455,20 @@ encode_value(const AigcColumn *col, double value, bool isnull, float *dst,
 }
 
 void
-aigc_transformer_encode(const AigcTransformer *tf, const AigcColumnData *data,
+aigc_column_encoder_encode(const AigcColumnEncoder *colenc, const AigcColumnData *data,
 						int64 first, int n, float *out, AigcRng *rng)
 {
-	memset(out, 0, sizeof(float) * (Size) n * tf->dim);
+	memset(out, 0, sizeof(float) * (Size) n * colenc->dim);
 	for (int i = 0; i < n; i++)
 	{
 		int64		r = first + i;
-		float	   *row = out + (Size) i * tf->dim;
+		float	   *row = out + (Size) i * colenc->dim;
 
 		if (i % INTERRUPT_EVERY == 0)
 			CHECK_FOR_INTERRUPTS();
-		for (int c = 0; c < tf->ncols; c++)
+		for (int c = 0; c < colenc->ncols; c++)
 		{
-			const AigcColumn *col = &tf->cols[c];
+			const AigcColumn *col = &colenc->cols[c];
 
 			Assert(!data[c].isnull[r] || col->has_nulls);
 			encode_value(col, data[c].value[r], data[c].isnull[r],
@@ -478,13 +478,13 @@ aigc_transformer_encode(const AigcTransformer *tf, const AigcColumnData *data,
 }
 
 void
-aigc_transformer_encode_row(const AigcTransformer *tf, const double *value,
+aigc_column_encoder_encode_row(const AigcColumnEncoder *colenc, const double *value,
 							const bool *isnull, float *out)
 {
-	memset(out, 0, sizeof(float) * tf->dim);
-	for (int c = 0; c < tf->ncols; c++)
-		encode_value(&tf->cols[c], value[c], isnull[c],
-					 out + tf->cols[c].offset, NULL);
+	memset(out, 0, sizeof(float) * colenc->dim);
+	for (int c = 0; c < colenc->ncols; c++)
+		encode_value(&colenc->cols[c], value[c], isnull[c],
+					 out + colenc->cols[c].offset, NULL);
 }
 
 /*
@@ -514,18 +514,18 @@ as_stored(const AigcColumn *col, double x)
 }
 
 void
-aigc_transformer_decode(const AigcTransformer *tf, const float *act, int n,
+aigc_column_encoder_decode(const AigcColumnEncoder *colenc, const float *act, int n,
 						AigcColumnData *out, AigcRng *rng)
 {
 	for (int i = 0; i < n; i++)
 	{
-		const float *row = act + (Size) i * tf->dim;
+		const float *row = act + (Size) i * colenc->dim;
 
 		if (i % INTERRUPT_EVERY == 0)
 			CHECK_FOR_INTERRUPTS();
-		for (int c = 0; c < tf->ncols; c++)
+		for (int c = 0; c < colenc->ncols; c++)
 		{
-			const AigcColumn *col = &tf->cols[c];
+			const AigcColumn *col = &colenc->cols[c];
 			const float *slots = row + col->offset;
 			int			k;
 
@@ -556,13 +556,13 @@ aigc_transformer_decode(const AigcTransformer *tf, const float *act, int n,
 }
 
 void
-aigc_transformer_write(const AigcTransformer *tf, StringInfo buf,
+aigc_column_encoder_write(const AigcColumnEncoder *colenc, StringInfo buf,
 					   uint32 version)
 {
-	aigc_write_u32(buf, (uint32) tf->ncols);
-	for (int c = 0; c < tf->ncols; c++)
+	aigc_write_u32(buf, (uint32) colenc->ncols);
+	for (int c = 0; c < colenc->ncols; c++)
 	{
-		const AigcColumn *col = &tf->cols[c];
+		const AigcColumn *col = &colenc->cols[c];
 
 		aigc_write_string(buf, col->name);
 		aigc_write_u32(buf, col->typid);
@@ -680,19 +680,19 @@ read_column(AigcColumn *col, AigcReader *r, uint32 version)
 }
 
 void
-aigc_transformer_read(AigcTransformer *tf, AigcReader *r, uint32 version)
+aigc_column_encoder_read(AigcColumnEncoder *colenc, AigcReader *r, uint32 version)
 {
-	tf->ncols = (int) aigc_read_count(r, MAX_COLUMNS, "columns");
-	if (tf->ncols == 0)
+	colenc->ncols = (int) aigc_read_count(r, MAX_COLUMNS, "columns");
+	if (colenc->ncols == 0)
 		aigc_corrupt("The model has no columns.");
-	tf->cols = palloc0(sizeof(AigcColumn) * tf->ncols);
-	for (int c = 0; c < tf->ncols; c++)
-		read_column(&tf->cols[c], r, version);
-	layout(tf);
+	colenc->cols = palloc0(sizeof(AigcColumn) * colenc->ncols);
+	for (int c = 0; c < colenc->ncols; c++)
+		read_column(&colenc->cols[c], r, version);
+	layout(colenc);
 }
 
 int
-aigc_transformer_find_category(const AigcColumn *col, const char *label, int len)
+aigc_column_encoder_find_category(const AigcColumn *col, const char *label, int len)
 {
 	int			lo = 0;
 	int			hi = col->ncats - 1;
@@ -716,10 +716,10 @@ aigc_transformer_find_category(const AigcColumn *col, const char *label, int len
 }
 
 int
-aigc_transformer_find_column(const AigcTransformer *tf, const char *name)
+aigc_column_encoder_find_column(const AigcColumnEncoder *colenc, const char *name)
 {
-	for (int c = 0; c < tf->ncols; c++)
-		if (strcmp(tf->cols[c].name, name) == 0)
+	for (int c = 0; c < colenc->ncols; c++)
+		if (strcmp(colenc->cols[c].name, name) == 0)
 			return c;
 	return -1;
 }
