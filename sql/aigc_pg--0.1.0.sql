@@ -408,3 +408,40 @@ AS 'MODULE_PATHNAME', 'aigc_score_batch'
 LANGUAGE C STABLE PARALLEL SAFE CALLED ON NULL INPUT COST 100000 ROWS 1000;
 COMMENT ON FUNCTION aigc_score_batch(text, regclass, integer) IS
     'Score every row of a table or materialized view, many rows per forward pass (faster than aigc_score row by row); join back on ctid';
+
+-- Citus (docs/citus.md): the model store becomes a set of Citus reference
+-- tables, so every write on the coordinator (train, deploy, rollback, drop,
+-- grant, revoke, calibrate) reaches every node in the same two-phase-commit
+-- transaction, and every node reads its own replica.
+CREATE FUNCTION aigc.citus_distribute_store()
+RETURNS void
+LANGUAGE plpgsql VOLATILE
+SET search_path = pg_catalog, pg_temp
+AS $$
+DECLARE
+    t text;
+BEGIN
+    IF NOT EXISTS (SELECT 1 FROM pg_catalog.pg_extension WHERE extname = 'citus') THEN
+        RAISE EXCEPTION 'the citus extension is not installed in this database'
+              USING ERRCODE = 'feature_not_supported';
+    END IF;
+    -- the store tables carry the cache invalidation triggers, which Citus
+    -- then creates on every replica too
+    PERFORM pg_catalog.set_config('citus.enable_unsafe_triggers', 'on', true);
+    -- Referenced tables first.  While the rest are still local, Citus would
+    -- otherwise turn them into "Citus local tables", which means recreating
+    -- the extension's view aigc.models.
+    PERFORM pg_catalog.set_config('citus.enable_local_reference_table_foreign_keys', 'off', true);
+    FOREACH t IN ARRAY ARRAY['model_registry', 'model_store', 'deployments', 'model_grants',
+                             'score_calibration']
+    LOOP
+        IF NOT EXISTS (SELECT 1 FROM pg_catalog.pg_dist_partition
+                        WHERE logicalrelid = pg_catalog.format('aigc.%I', t)::regclass) THEN
+            PERFORM pg_catalog.create_reference_table(pg_catalog.format('aigc.%I', t)::regclass);
+        END IF;
+    END LOOP;
+END
+$$;
+COMMENT ON FUNCTION aigc.citus_distribute_store() IS
+    'On a Citus coordinator: make the model store tables reference tables, replicated to every node in the same transaction';
+REVOKE ALL ON FUNCTION aigc.citus_distribute_store() FROM PUBLIC;
