@@ -23,6 +23,7 @@
 #include "utils/lsyscache.h"
 #include "utils/syscache.h"
 
+#include "citus_sync.h"
 #include "model_store.h"
 
 static Oid
@@ -70,10 +71,12 @@ aigc_store_exec(const char *sql, int nargs, const Oid *types,
 				const Datum *values, const char *nulls, bool read_only,
 				int expect)
 {
+	int			citus_nest = read_only ? -1 : aigc_citus_store_write_begin();
 	int			ret = SPI_execute_with_args(sql, nargs, unconstify(Oid *, types),
 											unconstify(Datum *, values), nulls,
 											read_only, 0);
 
+	aigc_citus_store_write_end(citus_nest);
 	if (ret != expect)
 		elog(ERROR, "model store query failed (%s): %s",
 			 SPI_result_code_string(ret), sql);
@@ -230,13 +233,14 @@ aigc_store_insert(const AigcStoreEntry *e)
 						2, rtypes, rvalues, NULL, false, SPI_OK_INSERT);
 	}
 
-	aigc_store_exec("INSERT INTO aigc.model_store "
+	/* the alias t: Citus mis-deparses RETURNING here without one */
+	aigc_store_exec("INSERT INTO aigc.model_store AS t "
 					"(name, version, kind, source_kind, source, columns, hyperparams, "
 					" loss, train_rows, train_seconds, stats, weights, created_by) "
 					"SELECT $1, coalesce(max(version), 0) + 1, $2, $3, $4, $5, $6, "
 					"       $7, $8, $9, $10, $11, $12 "
 					"  FROM aigc.model_store WHERE name = $1 "
-					"RETURNING version",
+					"RETURNING t.version",
 					12, types, values, NULL, false, SPI_OK_INSERT_RETURNING);
 	version = DatumGetInt32(result_value(0, 1, &isnull));
 	aigc_store_end(&acc);
