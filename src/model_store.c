@@ -71,12 +71,12 @@ aigc_store_exec(const char *sql, int nargs, const Oid *types,
 				const Datum *values, const char *nulls, bool read_only,
 				int expect)
 {
-	int			citus_nest = read_only ? -1 : aigc_citus_store_write_begin();
+	int			citus_nest = aigc_citus_store_query_begin();
 	int			ret = SPI_execute_with_args(sql, nargs, unconstify(Oid *, types),
 											unconstify(Datum *, values), nulls,
 											read_only, 0);
 
-	aigc_citus_store_write_end(citus_nest);
+	aigc_citus_store_query_end(citus_nest);
 	if (ret != expect)
 		elog(ERROR, "model store query failed (%s): %s",
 			 SPI_result_code_string(ret), sql);
