@@ -5,6 +5,8 @@
 #ifndef AIGC_CITUS_SYNC_H
 #define AIGC_CITUS_SYNC_H
 
+#include "rng.h"
+
 /*
  * Around a query on the model store: lets Citus read its local replica from
  * inside a pushed-down function, and write it after a parallel read of a
@@ -13,5 +15,11 @@
  */
 extern int	aigc_citus_store_query_begin(void);
 extern void aigc_citus_store_query_end(int nest);
+
+/*
+ * " TABLESAMPLE ..." for reading a Citus distributed table with more than
+ * max_rows rows: the workers draw the sample.  "" otherwise.
+ */
+extern char *aigc_citus_tablesample(Oid relid, int64 max_rows, AigcRng *rng);
 
 #endif							/* AIGC_CITUS_SYNC_H */

@@ -443,11 +443,12 @@ aigc_save_calibration(PG_FUNCTION_ARGS)
 	}
 	aigc_store_begin(&acc);
 	aigc_store_check(&acc, text_to_cstring(PG_GETARG_TEXT_PP(0)), "train");
+	/* excluded.calibrated_at (the default, now()): Citus ships no now() in DO UPDATE */
 	aigc_store_exec("INSERT INTO aigc.score_calibration AS c (model, version, relation, rows, quantiles) "
 					"VALUES ($1, $2, $3, $4, $5) "
 					"ON CONFLICT ON CONSTRAINT score_calibration_pkey "
 					"DO UPDATE SET relation = excluded.relation, rows = excluded.rows, "
-					"              quantiles = excluded.quantiles, calibrated_at = now()",
+					"              quantiles = excluded.quantiles, calibrated_at = excluded.calibrated_at",
 					5, types, args, NULL, false, SPI_OK_INSERT);
 	aigc_store_end(&acc);
 	PG_RETURN_VOID();
