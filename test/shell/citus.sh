@@ -32,7 +32,7 @@ fi
 (set -e; citus_start) || { echo "1..0 # SKIP Citus cluster did not start (logs in $CITUS_BASE)"; exit 1; }
 trap citus_stop EXIT
 
-plan 27
+plan 30
 
 # One value from a query on node $1
 cq() {
@@ -73,6 +73,11 @@ is "$(cq coordinator "SELECT train_rows FROM aigc_train('contrib_vae', 'contribu
    "20000" "aigc_train reads every shard of the distributed table through Citus"
 cq coordinator "SELECT version FROM aigc_train('contrib_vae', 'contributions'::regclass, options => '$opts, \"seed\": 2}')" >/dev/null
 is "$(in_use worker1)|$(in_use worker2)" "1:false,2:true|1:false,2:true" "both versions reach both workers"
+# over aigc.train_memory_limit the workers draw the sample: fewer rows travel
+small=$(citus_psql coordinator -At -c "SET client_min_messages = warning" -c "SET aigc.train_memory_limit = '1MB'" \
+    -c "SELECT version FROM aigc_train('contrib_small', 'contributions'::regclass, options => '$opts, \"seed\": 3}')")
+is "$(cq coordinator "SELECT (stats->>'rows_scanned')::bigint BETWEEN 3000 AND 8000 FROM aigc.models WHERE name = 'contrib_small' AND version = $small")" \
+   "t" "a training over aigc.train_memory_limit reads a sample drawn on the workers (about 1.2 times the rows that fit, not 20000)"
 
 # scoring is pushed down to the shards
 score_query="SELECT person_id, aigc_score('contrib_vae', c.*) FROM contributions c ORDER BY 2 DESC LIMIT 20"
@@ -99,6 +104,14 @@ is "$(cq coordinator "$compare")" "20000 true" \
    "cached models on the workers are invalidated: scores follow the deploy"
 cq coordinator "SELECT aigc_rollback('contrib_vae')" >/dev/null
 is "$(in_use worker1)|$(in_use worker2)" "1:false,2:true|1:false,2:true" "a rollback reaches both workers"
+
+cq coordinator "SELECT aigc_calibrate('contrib_vae', 'contributions'::regclass)" >/dev/null
+is "$(cq coordinator "SELECT count(*) || ' ' || bool_and(p BETWEEN 0 AND 1)
+                      FROM (SELECT aigc_score_percentile('contrib_vae', c.*) AS p FROM contributions c) x")" "20000 true" \
+   "a calibration reaches the workers, which compute percentiles from it"
+cq coordinator "SELECT aigc_drop('contrib_small')" >/dev/null
+is "$(cq worker1 "SELECT count(*) FROM aigc.model_store WHERE name = 'contrib_small'")$(cq worker2 "SELECT count(*) FROM aigc.model_store WHERE name = 'contrib_small'")" \
+   "00" "a dropped model is gone from both workers"
 
 # a worker down during a deploy: refused, nothing changes anywhere
 citus_node_stop worker2 immediate
