@@ -58,7 +58,10 @@ citus_build_install() {
         echo "Citus source $tarball not found" >&2
         return 1
     fi
-    AIGC_PACKAGES=("${CITUS_PACKAGES[@]}") ensure_packages
+    local saved=("${AIGC_PACKAGES[@]}")
+    AIGC_PACKAGES=("${CITUS_PACKAGES[@]}")
+    ensure_packages
+    AIGC_PACKAGES=("${saved[@]}")
     mkdir -p "$CITUS_BASE"
     local build="$CITUS_BASE/build"
     rm -rf "$build"
