@@ -27,6 +27,7 @@
 #include "catalog/pg_namespace.h"
 #include "catalog/pg_type.h"
 #include "executor/spi.h"
+#include "miscadmin.h"
 #include "utils/builtins.h"
 #include "utils/guc.h"
 #include "utils/lsyscache.h"
@@ -115,4 +116,65 @@ aigc_citus_tablesample(Oid relid, int64 max_rows, AigcRng *rng)
 	clause = MemoryContextStrdup(caller, clause);
 	SPI_finish();
 	return clause;
+}
+
+/*
+ * Wait until no prepared transaction holds a lock on a model store table of
+ * this node; ERROR after a while.  A Citus worker that crashed after
+ * preparing its part of a store change, before COMMIT PREPARED reached it,
+ * keeps the prepared transaction until Citus recovers it: until then its
+ * replica shows the previous state, although the change is committed on
+ * the coordinator, and the node would serve a previous version.  Normally
+ * the window lasts only between PREPARE and COMMIT PREPARED of a change,
+ * so a statement waits for it to close.  Called once per statement that
+ * uses a model, on nodes where Citus is loaded.
+ */
+void
+aigc_citus_wait_store_settled(void)
+{
+	const int	waits = 100;	/* of 100 ms: 10 s */
+	int			i;
+
+	if (GetConfigOption(CITUS_NESTED_GUC, true, false) == NULL)
+		return;
+	for (i = 0;; i++)
+	{
+		bool		pending = false;
+		Oid			aigc_nsp = get_namespace_oid("aigc", false);
+
+		if (SPI_connect() != SPI_OK_CONNECT)
+			elog(ERROR, "SPI_connect failed");
+
+		/*
+		 * pid is NULL for the locks of prepared transactions.  The schema is
+		 * checked here, not by joining pg_class, where Citus hides shards.
+		 */
+		if (SPI_execute("SELECT l.relation FROM pg_catalog.pg_locks l "
+						" WHERE l.locktype OPERATOR(pg_catalog.=) 'relation' AND l.pid IS NULL "
+						"   AND l.database OPERATOR(pg_catalog.=) "
+						"       (SELECT d.oid FROM pg_catalog.pg_database d "
+						"         WHERE d.datname OPERATOR(pg_catalog.=) pg_catalog.current_database())",
+						true, 0) != SPI_OK_SELECT)
+			elog(ERROR, "could not look for prepared transactions on the model store");
+		for (uint64 r = 0; r < SPI_processed && !pending; r++)
+		{
+			bool		isnull;
+			Oid			relid = DatumGetObjectId(SPI_getbinval(SPI_tuptable->vals[r],
+															   SPI_tuptable->tupdesc, 1,
+															   &isnull));
+
+			pending = get_rel_namespace(relid) == aigc_nsp;
+		}
+		SPI_finish();
+		if (!pending)
+			return;
+		if (i == waits)
+			ereport(ERROR,
+					(errcode(ERRCODE_OBJECT_NOT_IN_PREREQUISITE_STATE),
+					 errmsg("the model store of this node has a prepared transaction that is not committed yet"),
+					 errdetail("A change to the models (train, deploy, grant, ...) may be committed on the Citus coordinator but not here; this node would use a previous version."),
+					 errhint("Run SELECT recover_prepared_transactions() on the coordinator, or wait for Citus to recover it (citus.recover_2pc_interval).")));
+		pg_usleep(100 * 1000L);
+		CHECK_FOR_INTERRUPTS();
+	}
 }

@@ -22,4 +22,11 @@ extern void aigc_citus_store_query_end(int nest);
  */
 extern char *aigc_citus_tablesample(Oid relid, int64 max_rows, AigcRng *rng);
 
+/*
+ * Waits while a prepared, uncommitted transaction holds a model store table
+ * of this node (a Citus worker that missed a COMMIT PREPARED); ERROR after
+ * 10 s.  Once per statement that uses a model.
+ */
+extern void aigc_citus_wait_store_settled(void);
+
 #endif							/* AIGC_CITUS_SYNC_H */

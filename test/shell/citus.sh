@@ -32,7 +32,7 @@ fi
 (set -e; citus_start) || { echo "1..0 # SKIP Citus cluster did not start (logs in $CITUS_BASE)"; exit 1; }
 trap citus_stop EXIT
 
-plan 30
+plan 33
 
 # One value from a query on node $1
 cq() {
@@ -134,6 +134,26 @@ is "$(in_use coordinator)|$(in_use worker1)|$(in_use worker2)" \
    "1:false,2:true|1:false,2:true|1:false,2:true" "a worker crashing before the commit aborts the deploy on every node"
 cq coordinator "SELECT aigc_deploy('contrib_vae', 1)" >/dev/null
 is "$(in_use worker1)|$(in_use worker2)" "1:true,2:false|1:true,2:false" "deployed again after the restart: both workers agree"
+# A worker that prepared its part of a deploy but never got COMMIT PREPARED
+# (it crashed in between) holds the change in a prepared transaction until
+# Citus recovers it; meanwhile it refuses to score rather than use the
+# previous version.  The prepared transaction is made by hand here: a
+# deployment row, in the worker's replica, prepared and not committed.
+shard=$(cq coordinator "SELECT shard_name('aigc.deployments', shardid) FROM pg_dist_shard
+                        WHERE logicalrelid = 'aigc.deployments'::regclass")
+citus_psql worker2 >/dev/null <<SQL
+BEGIN;
+INSERT INTO $shard (name, seq, version, deployed_by)
+SELECT name, max(seq) + 1, 2, 'test' FROM $shard WHERE name = 'contrib_vae' GROUP BY name;
+PREPARE TRANSACTION 'aigc_test_in_doubt';
+SQL
+err=$(citus_psql coordinator -At -v VERBOSITY=verbose -c "SELECT count(aigc_score('contrib_vae', c.*)) FROM contributions c" 2>&1 >/dev/null)
+ok grep -q "ERROR:  55000: the model store of this node has a prepared transaction that is not committed yet" <<<"$err" \
+   "a worker whose replica holds an uncommitted prepared change refuses to score (after waiting 10 s)"
+citus_psql worker2 -c "COMMIT PREPARED 'aigc_test_in_doubt'" >/dev/null
+is "$(in_use worker2)" "1:false,2:true" "once the prepared change commits, the worker serves it"
+citus_psql worker2 -c "DELETE FROM $shard WHERE deployed_by = 'test'" >/dev/null
+is "$(in_use worker2)" "1:true,2:false" "(test cleanup: worker 2 is back to the coordinator's state)"
 
 # distributed sampling: one part per worker, reproducible
 sample="SELECT count(*) || ' ' || md5(string_agg(t::text, ',' ORDER BY t::text))
