@@ -45,9 +45,17 @@ citus_installed() {
 }
 
 # Build and install Citus into the PostgreSQL of $PG_CONFIG unless it is
-# there already.  Returns 1 (with the reason on stderr and the log in
-# $CITUS_BUILD_LOG) when it cannot be built.
+# there already.  Returns 1 when it cannot be built, with the reason on
+# stderr and in $CITUS_BUILD_REASON (the log in $CITUS_BUILD_LOG); apt
+# failures exit, as in scripts/common.sh.
+CITUS_BUILD_REASON="$CITUS_BASE/citus-build.reason"
+citus_build_failed() {
+    echo "$*" | tee "$CITUS_BUILD_REASON" >&2
+    return 1
+}
 citus_build_install() {
+    mkdir -p "$CITUS_BASE"
+    rm -f "$CITUS_BUILD_REASON"
     if citus_installed; then
         log "Citus already installed in $("$PG_CONFIG" --pkglibdir)"
         return 0
@@ -55,14 +63,15 @@ citus_build_install() {
     local tarball="$CITUS_SRC/citus-$CITUS_VERSION.tar.gz"
     local patchfile="$CITUS_SRC/pg15-have_createdb_privilege.patch"
     if [ ! -f "$tarball" ]; then
-        echo "Citus source $tarball not found" >&2
+        citus_build_failed "Citus source $tarball not found"
         return 1
     fi
+    echo "apt-get failed installing the build dependencies of Citus" >"$CITUS_BUILD_REASON"
     local saved=("${AIGC_PACKAGES[@]}")
     AIGC_PACKAGES=("${CITUS_PACKAGES[@]}")
     ensure_packages
     AIGC_PACKAGES=("${saved[@]}")
-    mkdir -p "$CITUS_BASE"
+    rm -f "$CITUS_BUILD_REASON"
     local build="$CITUS_BASE/build"
     rm -rf "$build"
     mkdir -p "$build"
@@ -77,8 +86,8 @@ citus_build_install() {
         make -j"$(nproc | awk '{ print ($1 > 2) ? 2 : $1 }')" with_llvm=no
         as_root make install with_llvm=no
     ) >"$CITUS_BUILD_LOG" 2>&1; then
-        echo "Citus build failed; last lines of $CITUS_BUILD_LOG:" >&2
-        grep -m 5 -E 'error|Error' "$CITUS_BUILD_LOG" >&2 || tail -n 15 "$CITUS_BUILD_LOG" >&2
+        citus_build_failed "Citus build failed ($CITUS_BUILD_LOG): $(grep -m 3 -E 'error|Error' "$CITUS_BUILD_LOG" ||
+            tail -n 3 "$CITUS_BUILD_LOG")"
         return 1
     fi
     rm -rf "$build"

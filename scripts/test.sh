@@ -4,7 +4,11 @@
 # smoke: no cluster needed), start a throwaway PostgreSQL 15 cluster, then run
 #   (a) the pg_regress suite (make installcheck: test/sql -> expected/)
 #   (b) the shell tests (prove test/shell/*.sh: pg_dump/pg_restore, killing
-#       and crashing a training), which need the cluster itself
+#       and crashing a training), which need the cluster itself, and
+#       test/shell/citus.sh, which starts its own three-node Citus cluster
+#       (scripts/cluster.sh; building Citus from ../shared/citus the first
+#       time, a few minutes; skipped with the reason when it cannot be built,
+#       or when AIGC_CITUS=skip)
 #   (c) the pgTAP suite (pg_prove test/pgtap/*.sql) in a fresh database
 #       aigc_test that holds the demo tables.
 # The last line printed is pg_prove's summary; the exit status is non-zero if

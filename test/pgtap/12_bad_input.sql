@@ -130,6 +130,13 @@ INSERT INTO cases (what, sql, expected) VALUES
 ('sgemm benchmark with batch 0', $$SELECT aigc.sgemm_gflops('bad_m', 0)$$, '22023'),
 ('sgemm benchmark for 0 seconds', $$SELECT aigc.sgemm_gflops('bad_m', 10, NULL, 0)$$, '22023');
 
+-- Citus (docs/citus.md): on a node without Citus
+INSERT INTO cases (what, sql, expected) VALUES
+('distribute the store without Citus', $$SELECT aigc.citus_distribute_store()$$, '0A000'),
+('distributed sampling without Citus', $$SELECT * FROM aigc_sample_distributed(NULL::bad_t, 'bad_m', 5, seed => 1)$$, '55000'),
+('distributed sampling, n < 0',        $$SELECT * FROM aigc_sample_distributed(NULL::bad_t, 'bad_m', -1)$$, '22023'),
+('distributed sampling, NULL model',   $$SELECT * FROM aigc_sample_distributed(NULL::bad_t, NULL, 5)$$, '22004');
+
 SELECT plan((SELECT count(*)::int FROM cases) + 2);
 SELECT ok((SELECT count(*) FROM cases) >= 50, 'at least 50 distinct bad calls are listed');
 SELECT is(pg_temp.outcome(sql), expected, format('%s: %s', what, expected)) FROM cases ORDER BY id;
