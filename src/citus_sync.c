@@ -27,6 +27,7 @@
 #include "catalog/pg_namespace.h"
 #include "catalog/pg_type.h"
 #include "executor/spi.h"
+#include "lib/stringinfo.h"
 #include "miscadmin.h"
 #include "utils/builtins.h"
 #include "utils/guc.h"
@@ -177,4 +178,72 @@ aigc_citus_wait_store_settled(void)
 		pg_usleep(100 * 1000L);
 		CHECK_FOR_INTERRUPTS();
 	}
+}
+
+/*
+ * The store query sql, reading this node's own replica directly when it is
+ * a SELECT on a node that holds a replica of the store's reference tables:
+ * "aigc.model_store" becomes its local shard "aigc.model_store_102009".
+ * Citus would read the same replica, but a parallel worker that runs a
+ * Citus query cannot commit (Citus refuses its coordinated transaction), so
+ * a scoring function in a parallel plan could not load its model.  Writes
+ * still go through Citus, which replicates them.  Returns sql itself
+ * otherwise.
+ */
+const char *
+aigc_citus_store_sql(const char *sql)
+{
+	StringInfoData out;
+	const char *p = sql;
+
+	if (GetConfigOption(CITUS_NESTED_GUC, true, false) == NULL ||
+		pg_strncasecmp(sql, "SELECT", 6) != 0 ||
+		!OidIsValid(get_relname_relid("pg_dist_local_group", PG_CATALOG_NAMESPACE)))
+		return sql;
+	/* the local replica of each store table, if this node holds one */
+	if (SPI_execute("SELECT c.relname::text, s.shardid "
+					"  FROM pg_catalog.pg_dist_shard s "
+					"  JOIN pg_catalog.pg_dist_placement pl ON pl.shardid OPERATOR(pg_catalog.=) s.shardid "
+					"  JOIN pg_catalog.pg_class c ON c.oid OPERATOR(pg_catalog.=) s.logicalrelid "
+					"  JOIN pg_catalog.pg_namespace n ON n.oid OPERATOR(pg_catalog.=) c.relnamespace "
+					" WHERE n.nspname OPERATOR(pg_catalog.=) 'aigc' "
+					"   AND pl.groupid OPERATOR(pg_catalog.=) "
+					"       (SELECT g.groupid FROM pg_catalog.pg_dist_local_group g)",
+					true, 0) != SPI_OK_SELECT)
+		elog(ERROR, "could not look up the local replica of the model store");
+	if (SPI_processed == 0)
+		return sql;
+
+	initStringInfo(&out);
+	while (*p != '\0')
+	{
+		bool		replaced = false;
+
+		if (strncmp(p, "aigc.", 5) == 0)
+		{
+			for (uint64 r = 0; r < SPI_processed && !replaced; r++)
+			{
+				bool		isnull;
+				char	   *table = TextDatumGetCString(SPI_getbinval(SPI_tuptable->vals[r],
+																	  SPI_tuptable->tupdesc,
+																	  1, &isnull));
+				int64		shardid = DatumGetInt64(SPI_getbinval(SPI_tuptable->vals[r],
+																  SPI_tuptable->tupdesc,
+																  2, &isnull));
+				size_t		len = strlen(table);
+
+				/* the whole name: not a prefix of a longer identifier */
+				if (strncmp(p + 5, table, len) == 0 &&
+					!(isalnum((unsigned char) p[5 + len]) || p[5 + len] == '_'))
+				{
+					appendStringInfo(&out, "aigc.%s_" INT64_FORMAT, table, shardid);
+					p += 5 + len;
+					replaced = true;
+				}
+			}
+		}
+		if (!replaced)
+			appendStringInfoChar(&out, *p++);
+	}
+	return out.data;
 }

@@ -29,4 +29,11 @@ extern char *aigc_citus_tablesample(Oid relid, int64 max_rows, AigcRng *rng);
  */
 extern void aigc_citus_wait_store_settled(void);
 
+/*
+ * A store SELECT rewritten to read this node's replica of the Citus
+ * reference tables directly (so that parallel workers can run it); sql
+ * itself without Citus or for other statements.  Within SPI.
+ */
+extern const char *aigc_citus_store_sql(const char *sql);
+
 #endif							/* AIGC_CITUS_SYNC_H */

@@ -72,7 +72,8 @@ aigc_store_exec(const char *sql, int nargs, const Oid *types,
 				int expect)
 {
 	int			citus_nest = aigc_citus_store_query_begin();
-	int			ret = SPI_execute_with_args(sql, nargs, unconstify(Oid *, types),
+	int			ret = SPI_execute_with_args(aigc_citus_store_sql(sql), nargs,
+											unconstify(Oid *, types),
 											unconstify(Datum *, values), nulls,
 											read_only, 0);
 

@@ -38,7 +38,7 @@ if ! (set -e; citus_start); then
 fi
 trap citus_stop EXIT
 
-plan 33
+plan 35
 
 # One value from a query on node $1
 cq() {
@@ -102,6 +102,23 @@ compare="WITH d AS (SELECT id, aigc_score('contrib_vae', c.*) AS s FROM contribu
           SELECT count(*) || ' ' || (max(abs(d.s - l.s)) < 1e-6) FROM d JOIN l USING (id)"
 is "$(cq coordinator "$compare")" "20000 true" \
    "scores computed on the workers equal single-node scores to 1e-6 (version 2 in use)"
+
+# with parallel plans on the workers (and on the coordinator for the local copy),
+# the parallel workers load the model from their node's replica too
+parallel=$(citus_psql coordinator -At <<SQL
+SET client_min_messages = warning;
+BEGIN;
+SET LOCAL citus.propagate_set_commands = 'local';
+SET LOCAL parallel_setup_cost = 0;
+SET LOCAL parallel_tuple_cost = 0;
+SET LOCAL min_parallel_table_scan_size = 0;
+EXPLAIN (COSTS OFF) SELECT aigc_score('contrib_vae', c.*) FROM contributions c;
+$compare;
+COMMIT;
+SQL
+)
+ok grep -q "Parallel Seq Scan on contributions_" <<<"$parallel" "with parallel plans forced, the shards are scanned by parallel workers"
+is "$(tail -n 1 <<<"$parallel")" "20000 true" "and their scores still equal single-node scores"
 
 # deploy, then the same workers' backends (Citus keeps their connections) score with it
 cq coordinator "SELECT aigc_deploy('contrib_vae', 1)" >/dev/null
