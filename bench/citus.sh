@@ -75,7 +75,7 @@ s2=$(seconds "SELECT count(*) FROM run_command_on_shards('ledger', \$\$SELECT co
 printf '%-52s %12s %12s\n' "aigc_score_batch over every row (rows/s)" "$(rate "$rows" "$s1")" "$(rate "$rows" "$s2")"
 
 s1=$(seconds "SELECT count(*) FROM aigc_sample(NULL::ledger_local, 'bench_vae', $sample_n, seed => 7)")
-s2=$(seconds "SELECT count(*) FROM aigc_sample_distributed(NULL::ledger_local, 'bench_vae', $sample_n, seed => 7)")
+s2=$(seconds "SELECT count(*) FROM aigc_sample_distributed(NULL::ledger, 'bench_vae', $sample_n, seed => 7)")
 printf '%-52s %12s %12s\n' "sampling $sample_n rows to the client (rows/s)" "$(rate "$sample_n" "$s1")" "$(rate "$sample_n" "$s2")"
 
 s1=$(seconds "TRUNCATE synthetic_local; INSERT INTO synthetic_local SELECT * FROM aigc_sample(NULL::ledger_local, 'bench_vae', $sample_n, seed => 7)")
