@@ -519,12 +519,17 @@ BEGIN
     IF n < 0 THEN
         RAISE EXCEPTION 'n must not be negative' USING ERRCODE = 'invalid_parameter_value';
     END IF;
-    IF NOT EXISTS (SELECT 1 FROM pg_catalog.pg_extension WHERE extname = 'citus')
-       OR NOT EXISTS (SELECT 1 FROM pg_catalog.pg_dist_partition
-                       WHERE logicalrelid = 'aigc.sample_parts'::regclass) THEN
+    -- two statements: pg_dist_partition exists only with Citus
+    IF NOT EXISTS (SELECT 1 FROM pg_catalog.pg_extension WHERE extname = 'citus') THEN
         RAISE EXCEPTION 'aigc_sample_distributed needs a Citus coordinator'
               USING ERRCODE = 'object_not_in_prerequisite_state',
-                    HINT = 'Run SELECT aigc.citus_distribute_store() there once; on one node use aigc_sample().';
+                    HINT = 'On one node use aigc_sample().';
+    END IF;
+    IF NOT EXISTS (SELECT 1 FROM pg_catalog.pg_dist_partition
+                    WHERE logicalrelid = 'aigc.sample_parts'::regclass) THEN
+        RAISE EXCEPTION 'aigc_sample_distributed needs a Citus coordinator where aigc.citus_distribute_store() ran'
+              USING ERRCODE = 'object_not_in_prerequisite_state',
+                    HINT = 'Run SELECT aigc.citus_distribute_store() there once.';
     END IF;
     -- every worker samples the version resolved here: one that lacks it
     -- (it missed the training) errors instead of sampling another
