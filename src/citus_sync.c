@@ -89,7 +89,8 @@ aigc_citus_tablesample(Oid relid, int64 max_rows, AigcRng *rng)
 		elog(ERROR, "SPI_connect failed");
 	/* hash or single-shard distributed; a reference table lives on every node */
 	if (SPI_execute_with_args("SELECT 1 FROM pg_catalog.pg_dist_partition "
-							  " WHERE logicalrelid = $1 AND partmethod <> 'n'",
+							  " WHERE logicalrelid OPERATOR(pg_catalog.=) $1 "
+							  "   AND partmethod OPERATOR(pg_catalog.<>) 'n'",
 							  1, types, values, NULL, true, 0) != SPI_OK_SELECT)
 		elog(ERROR, "could not look up relation %u in pg_dist_partition", relid);
 	if (SPI_processed == 1)
@@ -201,7 +202,7 @@ aigc_citus_store_sql(const char *sql)
 		!OidIsValid(get_relname_relid("pg_dist_local_group", PG_CATALOG_NAMESPACE)))
 		return sql;
 	/* the local replica of each store table, if this node holds one */
-	if (SPI_execute("SELECT c.relname::text, s.shardid "
+	if (SPI_execute("SELECT c.relname::pg_catalog.text, s.shardid "
 					"  FROM pg_catalog.pg_dist_shard s "
 					"  JOIN pg_catalog.pg_dist_placement pl ON pl.shardid OPERATOR(pg_catalog.=) s.shardid "
 					"  JOIN pg_catalog.pg_class c ON c.oid OPERATOR(pg_catalog.=) s.logicalrelid "
