@@ -63,57 +63,72 @@ aigc_citus_store_query_end(int nest)
 }
 
 /*
+ * Whether relid is a Citus distributed table (hash or single-shard; a
+ * reference table has all its rows on every node).  False without Citus.
+ */
+bool
+aigc_citus_is_distributed(Oid relid)
+{
+	Oid			types[1] = {OIDOID};
+	Datum		values[1] = {ObjectIdGetDatum(relid)};
+	bool		result;
+
+	if (GetConfigOption(CITUS_NESTED_GUC, true, false) == NULL ||
+		!OidIsValid(get_relname_relid("pg_dist_partition", PG_CATALOG_NAMESPACE)))
+		return false;
+	if (SPI_connect() != SPI_OK_CONNECT)
+		elog(ERROR, "SPI_connect failed");
+	if (SPI_execute_with_args("SELECT 1 FROM pg_catalog.pg_dist_partition "
+							  " WHERE logicalrelid OPERATOR(pg_catalog.=) $1 "
+							  "   AND partmethod OPERATOR(pg_catalog.<>) 'n'",
+							  1, types, values, NULL, true, 0) != SPI_OK_SELECT)
+		elog(ERROR, "could not look up relation %u in pg_dist_partition", relid);
+	result = SPI_processed > 0;
+	SPI_finish();
+	return result;
+}
+
+/*
  * A TABLESAMPLE clause for reading relation relid when it is a Citus
  * distributed table with more rows than max_rows (those that fit in
  * aigc.train_memory_limit), else "".  Citus ships the clause into every
  * shard query, so the workers draw the sample and only about 1.2 max_rows
  * rows travel to the coordinator, whose reservoir then keeps max_rows of
  * them: a uniform sample either way.  The seed comes from rng (drawn only
- * when a sample is taken), so a seeded training reads the same rows again.
+ * when a sample is taken), so a seeded training gets the same rows from
+ * the workers again (though not in the same order: shards answer in any).
  */
 char *
 aigc_citus_tablesample(Oid relid, int64 max_rows, AigcRng *rng)
 {
 	MemoryContext caller = CurrentMemoryContext;
-	Oid			types[1] = {OIDOID};
-	Datum		values[1] = {ObjectIdGetDatum(relid)};
 	char	   *clause = "";
 	bool		isnull;
 	int64		rows;
 	double		percent;
 
-	if (max_rows <= 0 || GetConfigOption(CITUS_NESTED_GUC, true, false) == NULL ||
-		!OidIsValid(get_relname_relid("pg_dist_partition", PG_CATALOG_NAMESPACE)))
+	if (max_rows <= 0 || !aigc_citus_is_distributed(relid))
 		return clause;
 	if (SPI_connect() != SPI_OK_CONNECT)
 		elog(ERROR, "SPI_connect failed");
-	/* hash or single-shard distributed; a reference table lives on every node */
-	if (SPI_execute_with_args("SELECT 1 FROM pg_catalog.pg_dist_partition "
-							  " WHERE logicalrelid OPERATOR(pg_catalog.=) $1 "
-							  "   AND partmethod OPERATOR(pg_catalog.<>) 'n'",
-							  1, types, values, NULL, true, 0) != SPI_OK_SELECT)
-		elog(ERROR, "could not look up relation %u in pg_dist_partition", relid);
-	if (SPI_processed == 1)
+	/* the caller's privileges, as the read itself; only counts travel */
+	if (SPI_execute(psprintf("SELECT pg_catalog.count(*) FROM %s",
+							 quote_qualified_identifier(get_namespace_name(get_rel_namespace(relid)),
+														get_rel_name(relid))),
+					true, 0) != SPI_OK_SELECT)
+		elog(ERROR, "could not count the rows of relation %u", relid);
+	rows = DatumGetInt64(SPI_getbinval(SPI_tuptable->vals[0],
+									   SPI_tuptable->tupdesc, 1, &isnull));
+	if (rows > max_rows)
 	{
-		/* the caller's privileges, as the read itself; only counts travel */
-		if (SPI_execute(psprintf("SELECT pg_catalog.count(*) FROM %s",
-								 quote_qualified_identifier(get_namespace_name(get_rel_namespace(relid)),
-														   get_rel_name(relid))),
-						true, 0) != SPI_OK_SELECT)
-			elog(ERROR, "could not count the rows of relation %u", relid);
-		rows = DatumGetInt64(SPI_getbinval(SPI_tuptable->vals[0],
-										   SPI_tuptable->tupdesc, 1, &isnull));
-		if (rows > max_rows)
-		{
-			percent = Min(100.0, 120.0 * (double) max_rows / (double) rows);
-			clause = psprintf(" TABLESAMPLE BERNOULLI (%.6f) REPEATABLE (%u)", percent,
-							  (uint32) aigc_rng_next(rng));
-			ereport(NOTICE,
-					(errmsg("the workers sample %.4g%% of the " INT64_FORMAT " rows of distributed table %s",
-							percent, rows, get_rel_name(relid)),
-					 errdetail("At most " INT64_FORMAT " rows fit in aigc.train_memory_limit.",
-							   max_rows)));
-		}
+		percent = Min(100.0, 120.0 * (double) max_rows / (double) rows);
+		clause = psprintf(" TABLESAMPLE BERNOULLI (%.6f) REPEATABLE (%u)", percent,
+						  (uint32) aigc_rng_next(rng));
+		ereport(NOTICE,
+				(errmsg("the workers sample %.4g%% of the " INT64_FORMAT " rows of distributed table %s",
+						percent, rows, get_rel_name(relid)),
+				 errdetail("At most " INT64_FORMAT " rows fit in aigc.train_memory_limit.",
+						   max_rows)));
 	}
 	clause = MemoryContextStrdup(caller, clause);
 	SPI_finish();

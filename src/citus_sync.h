@@ -16,6 +16,9 @@
 extern int	aigc_citus_store_query_begin(void);
 extern void aigc_citus_store_query_end(int nest);
 
+/* Whether relid is a Citus distributed (not reference) table */
+extern bool aigc_citus_is_distributed(Oid relid);
+
 /*
  * " TABLESAMPLE ..." for reading a Citus distributed table with more than
  * max_rows rows: the workers draw the sample.  "" otherwise.

@@ -28,6 +28,7 @@
 #include "utils/memutils.h"
 #include "utils/typcache.h"
 
+#include "citus_sync.h"
 #include "model_store.h"
 #include "score.h"
 
@@ -551,6 +552,13 @@ aigc_score_batch(PG_FUNCTION_ARGS)
 				(errcode(ERRCODE_WRONG_OBJECT_TYPE),
 				 errmsg("aigc_score_batch scores tables and materialized views"),
 				 errhint("Views have no row identifiers; score them with aigc_score(model, v).")));
+	if (aigc_citus_is_distributed(relid))
+		ereport(ERROR,
+				(errcode(ERRCODE_FEATURE_NOT_SUPPORTED),
+				 errmsg("aigc_score_batch cannot score distributed table \"%s\" from the coordinator",
+						get_rel_name(relid)),
+				 errdetail("Its row identifiers are per shard, and every row would travel to the coordinator."),
+				 errhint("Run it on every shard with run_command_on_shards(), or use aigc_score(model, t.*), which Citus pushes down (docs/citus.md).")));
 
 	InitMaterializedSRF(fcinfo, 0);
 	run_cxt = AllocSetContextCreate(caller, "aigc_score_batch", ALLOCSET_DEFAULT_SIZES);

@@ -38,7 +38,7 @@ if ! (set -e; citus_start); then
 fi
 trap citus_stop EXIT
 
-plan 35
+plan 36
 
 # One value from a query on node $1
 cq() {
@@ -210,7 +210,9 @@ is "$(cq coordinator "SELECT count(*) || ' ' || bool_and(abs(anomaly_score - aig
                       FROM contributions c WHERE anomaly_score IS NOT NULL")" "50 true" \
    "rows inserted through the coordinator are scored by the trigger on the shards"
 
-# batch scoring in place, on every shard (run_command_on_shards)
+# batch scoring in place, on every shard (run_command_on_shards); not from the coordinator
+is "$(cq_state coordinator "SELECT count(*) FROM aigc_score_batch('contrib_vae', 'contributions')")" "0A000" \
+   "aigc_score_batch on a distributed table from the coordinator is refused (ctids are per shard)"
 cq coordinator "SELECT count(*) FROM run_command_on_shards('contributions',
     \$\$UPDATE %1\$s t SET anomaly_score = b.score FROM aigc_score_batch('contrib_vae', '%1\$s') b
        WHERE t.ctid = b.row_ctid\$\$) WHERE success" >/dev/null
