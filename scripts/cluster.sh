@@ -37,6 +37,8 @@ CITUS_PACKAGES=(
     make gcc pkg-config postgresql-15 postgresql-server-dev-15
     liblz4-dev libzstd-dev libkrb5-dev libssl-dev libselinux1-dev
     libxslt1-dev libpam0g-dev libreadline-dev
+    # PostgreSQL's server headers include ICU, libxml2 and zlib ones
+    libicu-dev libxml2-dev zlib1g-dev
 )
 
 citus_installed() {
