@@ -2,7 +2,10 @@
 # aigc_pg tests: install what is missing, build and install the extension,
 # start a throwaway PostgreSQL 15 cluster and run `make installcheck` on it:
 # pg_regress (test/sql -> expected/), then scripts/suites.sh: the fuzz smoke
-# run, the shell TAP tests (test/shell) and pgTAP (test/pgtap).  The last
+# run, the shell TAP tests (test/shell; citus.sh starts its own three-node
+# Citus cluster with scripts/cluster.sh, building Citus from ../shared/citus
+# the first time, and is skipped with the reason when it cannot be built or
+# when AIGC_CITUS=skip) and pgTAP (test/pgtap).  The last
 # line printed is the summary `suites: N passed, N failed`; the exit status
 # is non-zero if any suite failed.
 #

@@ -187,3 +187,147 @@ LANGUAGE C VOLATILE STRICT;
 COMMENT ON FUNCTION aigc.token_round_trip(integer) IS
     'Self-test: the transformer tokenizer encodes and decodes a fixed synthetic table; max_error_ratio <= 1 means every value came back within one offset bin';
 
+
+-- Citus (docs/citus.md).  On a Citus coordinator, aigc.citus_distribute_store()
+-- makes the model store tables reference tables, so every write there (train,
+-- deploy, rollback, drop, grant, revoke, calibrate) reaches every node in the
+-- same two-phase-commit transaction and every node reads its own replica; and
+-- it distributes aigc.sample_parts, one row per worker, over which
+-- aigc_sample_distributed fans out.  Without Citus these stay plain tables.
+CREATE TABLE aigc.sample_parts (
+    key           integer     PRIMARY KEY,
+    part          integer     NOT NULL CHECK (part >= 0),
+    parts         integer     NOT NULL CHECK (part < parts)
+);
+COMMENT ON TABLE aigc.sample_parts IS
+    'Citus: one row in each shard (one shard per worker): the parts aigc_sample_distributed samples in parallel';
+REVOKE ALL ON aigc.sample_parts FROM PUBLIC;
+GRANT SELECT ON aigc.sample_parts TO PUBLIC;
+
+CREATE FUNCTION aigc.citus_distribute_store()
+RETURNS integer
+LANGUAGE plpgsql VOLATILE
+SET search_path = pg_catalog, pg_temp
+AS $$
+DECLARE
+    t text;
+    workers integer;
+BEGIN
+    IF NOT EXISTS (SELECT 1 FROM pg_catalog.pg_extension WHERE extname = 'citus') THEN
+        RAISE EXCEPTION 'the citus extension is not installed in this database'
+              USING ERRCODE = 'feature_not_supported';
+    END IF;
+    -- the store tables carry the cache invalidation triggers, which Citus
+    -- then creates on every replica too
+    PERFORM pg_catalog.set_config('citus.enable_unsafe_triggers', 'on', true);
+    -- Referenced tables first.  While the rest are still local, Citus would
+    -- otherwise turn them into "Citus local tables", which means recreating
+    -- the extension's view aigc.models.
+    PERFORM pg_catalog.set_config('citus.enable_local_reference_table_foreign_keys', 'off', true);
+    FOREACH t IN ARRAY ARRAY['model_registry', 'model_store', 'deployments', 'model_grants',
+                             'score_calibration']
+    LOOP
+        IF NOT EXISTS (SELECT 1 FROM pg_catalog.pg_dist_partition
+                        WHERE logicalrelid = pg_catalog.format('aigc.%I', t)::regclass) THEN
+            PERFORM pg_catalog.create_reference_table(pg_catalog.format('aigc.%I', t)::regclass);
+        END IF;
+    END LOOP;
+
+    -- one shard per worker (Citus places shards round-robin), one row in each
+    SELECT pg_catalog.count(*) INTO workers
+      FROM pg_catalog.pg_dist_node
+     WHERE noderole = 'primary' AND isactive AND shouldhaveshards;
+    IF workers = 0 THEN
+        RAISE EXCEPTION 'the Citus cluster has no node for shards'
+              USING ERRCODE = 'object_not_in_prerequisite_state',
+                    HINT = 'Add workers with citus_add_node() first.';
+    END IF;
+    IF EXISTS (SELECT 1 FROM pg_catalog.pg_dist_partition
+                WHERE logicalrelid = 'aigc.sample_parts'::regclass) THEN
+        PERFORM pg_catalog.undistribute_table('aigc.sample_parts');
+    END IF;
+    DELETE FROM aigc.sample_parts;
+    PERFORM pg_catalog.create_distributed_table('aigc.sample_parts', 'key',
+                                                shard_count => workers, colocate_with => 'none');
+    INSERT INTO aigc.sample_parts (key, part, parts)
+    SELECT min(k), (pg_catalog.row_number() OVER (ORDER BY shardid))::integer - 1, workers
+      FROM pg_catalog.generate_series(1, 100000) AS k,
+           LATERAL pg_catalog.get_shard_id_for_distribution_column('aigc.sample_parts', k) AS shardid
+     GROUP BY shardid;
+    RETURN workers;
+END
+$$;
+COMMENT ON FUNCTION aigc.citus_distribute_store() IS
+    'On a Citus coordinator: make the model store tables reference tables (replicated to every node in the same transaction) and spread aigc.sample_parts over the workers; returns the number of parts';
+REVOKE ALL ON FUNCTION aigc.citus_distribute_store() FROM PUBLIC;
+
+-- The seed of part `part` of a distributed sample: part 0 uses the seed
+-- itself, part i the seed plus i times the 64-bit golden ratio (mod 2^64),
+-- splitmix64's own stride, so parts never share a seed.
+CREATE FUNCTION aigc.sample_part_seed(seed bigint, part integer)
+RETURNS bigint
+LANGUAGE sql IMMUTABLE STRICT PARALLEL SAFE
+SET search_path = pg_catalog, pg_temp
+AS $$
+    SELECT (CASE WHEN x >= 9223372036854775808 THEN x - 18446744073709551616 ELSE x END)::bigint
+      FROM (SELECT pg_catalog.mod(seed::numeric + part::numeric * 11400714819323198485
+                                  + 18446744073709551616, 18446744073709551616) AS x) m
+$$;
+
+-- Rows of part `part` of `parts` for n rows in all: the first n % parts parts take one more.
+CREATE FUNCTION aigc.sample_part_rows(n bigint, part integer, parts integer)
+RETURNS bigint
+LANGUAGE sql IMMUTABLE STRICT PARALLEL SAFE
+SET search_path = pg_catalog, pg_temp
+AS $$
+    SELECT n / parts + CASE WHEN part < n % parts THEN 1 ELSE 0 END
+$$;
+
+CREATE FUNCTION aigc_sample_distributed(rowtype anyelement, model text, n bigint,
+                                        seed bigint DEFAULT NULL, version integer DEFAULT NULL,
+                                        conditions jsonb DEFAULT NULL)
+RETURNS SETOF anyelement
+LANGUAGE plpgsql VOLATILE
+SET search_path = pg_catalog, pg_temp
+AS $$
+DECLARE
+    v integer;
+    s bigint := seed;
+BEGIN
+    IF model IS NULL OR n IS NULL THEN
+        RAISE EXCEPTION 'model and n must not be NULL' USING ERRCODE = 'null_value_not_allowed';
+    END IF;
+    IF n < 0 THEN
+        RAISE EXCEPTION 'n must not be negative' USING ERRCODE = 'invalid_parameter_value';
+    END IF;
+    -- two statements: pg_dist_partition exists only with Citus
+    IF NOT EXISTS (SELECT 1 FROM pg_catalog.pg_extension WHERE extname = 'citus') THEN
+        RAISE EXCEPTION 'aigc_sample_distributed needs a Citus coordinator'
+              USING ERRCODE = 'object_not_in_prerequisite_state',
+                    HINT = 'On one node use aigc_sample().';
+    END IF;
+    IF NOT EXISTS (SELECT 1 FROM pg_catalog.pg_dist_partition
+                    WHERE logicalrelid = 'aigc.sample_parts'::regclass) THEN
+        RAISE EXCEPTION 'aigc_sample_distributed needs a Citus coordinator where aigc.citus_distribute_store() ran'
+              USING ERRCODE = 'object_not_in_prerequisite_state',
+                    HINT = 'Run SELECT aigc.citus_distribute_store() there once.';
+    END IF;
+    -- every worker samples the version resolved here: one that lacks it
+    -- (it missed the training) errors instead of sampling another
+    v := (aigc.model_version(model, version)).version;
+    IF v IS NULL THEN
+        RAISE EXCEPTION 'model "%" does not exist', model USING ERRCODE = 'undefined_object';
+    END IF;
+    IF s IS NULL THEN
+        s := (pg_catalog.random() * 9007199254740991)::bigint;
+    END IF;
+    RETURN QUERY
+        SELECT r.*
+          FROM aigc.sample_parts p,
+               LATERAL @extschema@.aigc_sample(rowtype, model,
+                                               aigc.sample_part_rows(n, p.part, p.parts),
+                                               aigc.sample_part_seed(s, p.part), v, conditions) AS r;
+END
+$$;
+COMMENT ON FUNCTION aigc_sample_distributed(anyelement, text, bigint, bigint, integer, jsonb) IS
+    'Citus: n synthetic rows sampled on every worker in parallel, one part per worker with its own seed (aigc.sample_part_seed): the same rows for the same seed and number of workers';

@@ -27,6 +27,7 @@
 #include "utils/memutils.h"
 #include "utils/typcache.h"
 
+#include "store/citus_sync.h"
 #include "store/model_store.h"
 #include "score/score.h"
 #include "store/column_types.h"
@@ -469,11 +470,12 @@ aigc_save_calibration(PG_FUNCTION_ARGS)
 	aigc_store_lock_check(&acc, text_to_cstring(PG_GETARG_TEXT_PP(0)), "train");
 	aigc_store_require_version(&acc, text_to_cstring(PG_GETARG_TEXT_PP(0)),
 							   PG_GETARG_INT32(1));
+	/* excluded.calibrated_at (the default, now()): Citus ships no now() in DO UPDATE */
 	aigc_store_exec("INSERT INTO aigc.score_calibration AS c (model, version, relation, rows, quantiles) "
 					"VALUES ($1, $2, $3, $4, $5) "
 					"ON CONFLICT ON CONSTRAINT score_calibration_pkey "
 					"DO UPDATE SET relation = excluded.relation, rows = excluded.rows, "
-					"              quantiles = excluded.quantiles, calibrated_at = pg_catalog.now()",
+					"              quantiles = excluded.quantiles, calibrated_at = excluded.calibrated_at",
 					5, types, args, NULL, false, SPI_OK_INSERT);
 	aigc_store_end(&acc);
 	PG_RETURN_VOID();
@@ -577,6 +579,13 @@ aigc_score_batch(PG_FUNCTION_ARGS)
 				(errcode(ERRCODE_WRONG_OBJECT_TYPE),
 				 errmsg("aigc_score_batch scores tables and materialized views"),
 				 errhint("Views have no row identifiers; score them with aigc_score(model, v).")));
+	if (aigc_citus_is_distributed(relid))
+		ereport(ERROR,
+				(errcode(ERRCODE_FEATURE_NOT_SUPPORTED),
+				 errmsg("aigc_score_batch cannot score distributed table \"%s\" from the coordinator",
+						get_rel_name(relid)),
+				 errdetail("Its row identifiers are per shard, and every row would travel to the coordinator."),
+				 errhint("Run it on every shard with run_command_on_shards(), or use aigc_score(model, t.*), which Citus pushes down (docs/citus.md).")));
 
 	InitMaterializedSRF(fcinfo, 0);
 	run_cxt = AllocSetContextCreate(caller, "aigc_score_batch", ALLOCSET_DEFAULT_SIZES);

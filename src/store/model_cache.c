@@ -22,6 +22,7 @@
 #include "utils/lsyscache.h"
 #include "utils/memutils.h"
 
+#include "store/citus_sync.h"
 #include "store/model_cache.h"
 #include "store/model_store.h"
 
@@ -148,6 +149,7 @@ aigc_model_cache_lookup(const char *name, int name_len, int version)
 	 */
 	if (MyProc->lxid != checked_lxid || GetCurrentCommandId(false) != checked_cid)
 	{
+		aigc_citus_wait_store_settled();
 		AcceptInvalidationMessages();
 		checked_lxid = MyProc->lxid;
 		checked_cid = GetCurrentCommandId(false);

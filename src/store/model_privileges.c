@@ -70,7 +70,8 @@ change_grants(FunctionCallInfo fcinfo, bool grant)
 	aigc_store_lock_check(&acc, name, "owner");
 	foreach(lc, privileges)
 	{
-		Oid			types[4] = {TEXTOID, OIDOID, TEXTOID, TEXTOID};
+		/* regrole, not oid: Citus ships it to other nodes by role name */
+		Oid			types[4] = {TEXTOID, REGROLEOID, TEXTOID, TEXTOID};
 		Datum		values[4];
 
 		values[0] = CStringGetTextDatum(name);

@@ -29,6 +29,7 @@
 #include "utils/snapmgr.h"
 #include "utils/syscache.h"
 
+#include "store/citus_sync.h"
 #include "store/model_store.h"
 
 static Oid
@@ -83,10 +84,13 @@ aigc_store_exec(const char *sql, int nargs, const Oid *types,
 				const Datum *values, const char *nulls, bool read_only,
 				int expect)
 {
-	int			ret = SPI_execute_with_args(sql, nargs, unconstify(Oid *, types),
+	int			citus_nest = aigc_citus_store_query_begin();
+	int			ret = SPI_execute_with_args(aigc_citus_store_sql(sql), nargs,
+											unconstify(Oid *, types),
 											unconstify(Datum *, values), nulls,
 											read_only, 0);
 
+	aigc_citus_store_query_end(citus_nest);
 	if (ret != expect)
 		elog(ERROR, "model store query failed (%s): %s",
 			 SPI_result_code_string(ret), sql);
@@ -364,13 +368,14 @@ aigc_store_insert(const AigcStoreEntry *e)
 
 	/* held since aigc_store_claim; checks again what this transaction did since */
 	aigc_store_lock_check(&acc, e->name, "train");
-	aigc_store_exec("INSERT INTO aigc.model_store "
+	/* the alias t: Citus mis-deparses RETURNING here without one */
+	aigc_store_exec("INSERT INTO aigc.model_store AS t "
 					"(name, version, kind, source_kind, source, columns, hyperparams, "
 					" loss, train_rows, train_seconds, stats, weights, created_by) "
 					"SELECT $1, coalesce(pg_catalog.max(version), 0) OPERATOR(pg_catalog.+) 1, "
 					"       $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12 "
 					"  FROM aigc.model_store WHERE name OPERATOR(pg_catalog.=) $1 "
-					"RETURNING version",
+					"RETURNING t.version",
 					12, types, values, NULL, false, SPI_OK_INSERT_RETURNING);
 	version = DatumGetInt32(result_value(0, 1, &isnull));
 	aigc_store_end(&acc);

@@ -24,6 +24,7 @@
 #include "utils/memutils.h"
 #include "utils/rel.h"
 
+#include "store/citus_sync.h"
 #include "store/reader.h"
 #include "store/column_types.h"
 
@@ -528,6 +529,11 @@ aigc_read_relation_sample(Oid relid, List *exclude, int max_categories,
 											 RelationGetRelationName(rel));
 	appendStringInfo(&sql, " FROM %s", out->source);
 	relation_close(rel, NoLock);
+	if (max_bytes > 0)
+		appendStringInfoString(&sql,
+							   aigc_citus_tablesample(relid,
+													  max_bytes / aigc_row_bytes(out->ncols),
+													  rng));
 
 	if (SPI_connect() != SPI_OK_CONNECT)
 		elog(ERROR, "SPI_connect failed");

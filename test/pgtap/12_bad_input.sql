@@ -216,6 +216,13 @@ INSERT INTO cases (what, sql, expected) VALUES
 ('float8 values of 1e160 and -1.7e308: learnt', $$SELECT aigc_train('bad_float_huge_m', 'bad_float_huge'::regclass, options => '{"epochs": 1, "progress_every": 0}'); SELECT * FROM aigc_sample(NULL::bad_float_huge, 'bad_float_huge_m', 5)$$, 'ok'),
 ('only serial, smallserial and generated columns', $$SELECT aigc_train('x', 'bad_only_keys'::regclass)$$, '22023');
 
+-- Citus (docs/citus.md): on a node without Citus
+INSERT INTO cases (what, sql, expected) VALUES
+('distribute the store without Citus', $$SELECT aigc.citus_distribute_store()$$, '0A000'),
+('distributed sampling without Citus', $$SELECT * FROM aigc_sample_distributed(NULL::bad_t, 'bad_m', 5, seed => 1)$$, '55000'),
+('distributed sampling, n < 0',        $$SELECT * FROM aigc_sample_distributed(NULL::bad_t, 'bad_m', -1)$$, '22023'),
+('distributed sampling, NULL model',   $$SELECT * FROM aigc_sample_distributed(NULL::bad_t, NULL, 5)$$, '22004');
+
 SELECT plan((SELECT count(*)::int FROM cases) + 3 + 8);
 SELECT ok((SELECT count(*) FROM cases) >= 50, 'at least 50 distinct bad calls are listed');
 SELECT is(pg_temp.outcome(sql), expected, format('%s: %s', what, expected)) FROM cases ORDER BY id;
