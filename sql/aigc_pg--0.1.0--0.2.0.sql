@@ -17,7 +17,7 @@ AS $$
        AND (m.version = model_version.version OR (model_version.version IS NULL AND m.in_use))
 $$;
 COMMENT ON FUNCTION aigc.model_version(text, integer) IS
-    'The aigc.models row of a model version (NULL: the version in use), or NULL if none you may use';
+    'Internal: The aigc.models row of a model version (NULL: the version in use), or NULL if none you may use';
 
 CREATE OR REPLACE FUNCTION aigc_create_type(model text, type_name text, version integer DEFAULT NULL)
 RETURNS regtype
@@ -176,7 +176,7 @@ RETURNS TABLE (component text, statistic text, value float8, checked integer)
 AS 'MODULE_PATHNAME', 'aigc_dp_sgd_check'
 LANGUAGE C VOLATILE STRICT;
 COMMENT ON FUNCTION aigc.dp_sgd_check() IS
-    'Self-test of the DP-SGD building blocks: per-example gradient norms and the clipped sum against materialised per-example gradients, noise and Poisson-sampling statistics';
+    'Diagnostic. Self-test of the DP-SGD building blocks: per-example gradient norms and the clipped sum against materialised per-example gradients, noise and Poisson-sampling statistics';
 
 -- The table transformer's tokenizer self-test (docs/transformer.md)
 CREATE FUNCTION aigc.token_round_trip(nbins integer DEFAULT 32)
@@ -185,7 +185,7 @@ RETURNS TABLE (column_name text, kind text, rows integer, nulls integer,
 AS 'MODULE_PATHNAME', 'aigc_token_round_trip'
 LANGUAGE C VOLATILE STRICT;
 COMMENT ON FUNCTION aigc.token_round_trip(integer) IS
-    'Self-test: the transformer tokenizer encodes and decodes a fixed synthetic table; max_error_ratio <= 1 means every value came back within one offset bin';
+    'Diagnostic. Self-test: the transformer tokenizer encodes and decodes a fixed synthetic table; max_error_ratio <= 1 means every value came back within one offset bin';
 
 
 -- Citus (docs/citus.md).  On a Citus coordinator, aigc.citus_distribute_store()
@@ -273,6 +273,8 @@ AS $$
       FROM (SELECT pg_catalog.mod(seed::numeric + part::numeric * 11400714819323198485
                                   + 18446744073709551616, 18446744073709551616) AS x) m
 $$;
+COMMENT ON FUNCTION aigc.sample_part_seed(bigint, integer) IS
+    'Internal (aigc_sample_distributed): the seed of sampling part part, distinct for every part';
 
 -- Rows of part `part` of `parts` for n rows in all: the first n % parts parts take one more.
 CREATE FUNCTION aigc.sample_part_rows(n bigint, part integer, parts integer)
@@ -282,6 +284,8 @@ SET search_path = pg_catalog, pg_temp
 AS $$
     SELECT n / parts + CASE WHEN part < n % parts THEN 1 ELSE 0 END
 $$;
+COMMENT ON FUNCTION aigc.sample_part_rows(bigint, integer, integer) IS
+    'Internal (aigc_sample_distributed): the rows of part part of parts for n rows in all';
 
 CREATE FUNCTION aigc_sample_distributed(rowtype anyelement, model text, n bigint,
                                         seed bigint DEFAULT NULL, version integer DEFAULT NULL,
@@ -331,3 +335,22 @@ END
 $$;
 COMMENT ON FUNCTION aigc_sample_distributed(anyelement, text, bigint, bigint, integer, jsonb) IS
     'Citus: n synthetic rows sampled on every worker in parallel, one part per worker with its own seed (aigc.sample_part_seed): the same rows for the same seed and number of workers';
+
+-- Internal and diagnostic functions say so (README, "Public and internal SQL")
+COMMENT ON FUNCTION aigc.has_model_privilege(text, text) IS
+    'Internal (the aigc.models view): Whether the current user may use (sample, score), train, deploy or (privilege ''owner'') drop and grant the model';
+
+COMMENT ON FUNCTION aigc.gradient_check() IS
+    'Diagnostic. Self-test: every layer''s and loss''s backward pass against central finite differences';
+
+COMMENT ON FUNCTION aigc.sgemm_gflops(text, integer, integer, float8) IS
+    'Diagnostic: OpenBLAS sgemm GFLOP/s on the exact matrix shapes one training step of the model runs';
+
+COMMENT ON FUNCTION aigc.save_calibration(text, integer, text, bigint, float8[]) IS
+    'Internal: aigc_calibrate''s write into aigc.score_calibration (needs privilege train on the model)';
+
+COMMENT ON FUNCTION aigc.invalidate_model_cache() IS
+    'Internal: Statement trigger: tells every backend to drop its cached models (relcache invalidation of aigc.model_store)';
+
+COMMENT ON FUNCTION aigc.model_cache_loads() IS
+    'Diagnostic: Number of models this backend has read from aigc.model_store into its cache (once per model and version until invalidated)';

@@ -82,7 +82,7 @@ RETURNS boolean
 AS 'MODULE_PATHNAME', 'aigc_has_model_privilege'
 LANGUAGE C STABLE STRICT PARALLEL SAFE;
 COMMENT ON FUNCTION aigc.has_model_privilege(text, text) IS
-    'Whether the current user may use (sample, score), train, deploy or (privilege ''owner'') drop and grant the model';
+    'Internal (the aigc.models view): Whether the current user may use (sample, score), train, deploy or (privilege ''owner'') drop and grant the model';
 
 -- What users look at: the versions of the models they may use, without the weights.
 CREATE VIEW aigc.models WITH (security_barrier) AS
@@ -116,7 +116,7 @@ AS $$
        AND (m.version = model_version.version OR (model_version.version IS NULL AND m.in_use))
 $$;
 COMMENT ON FUNCTION aigc.model_version(text, integer) IS
-    'The aigc.models row of a model version (NULL: the version in use), or NULL if none you may use';
+    'Internal: The aigc.models row of a model version (NULL: the version in use), or NULL if none you may use';
 
 CREATE TYPE aigc.train_result AS (
     name          text,
@@ -184,7 +184,7 @@ RETURNS TABLE (component text, parameter text, max_rel_error float8, checked int
 AS 'MODULE_PATHNAME', 'aigc_gradient_check'
 LANGUAGE C VOLATILE STRICT;
 COMMENT ON FUNCTION aigc.gradient_check() IS
-    'Self-test: every layer''s and loss''s backward pass against central finite differences';
+    'Diagnostic. Self-test: every layer''s and loss''s backward pass against central finite differences';
 
 CREATE FUNCTION aigc.sgemm_gflops(model text, batch_size integer DEFAULT 500,
                                   version integer DEFAULT NULL, seconds float8 DEFAULT 2.0)
@@ -192,7 +192,7 @@ RETURNS float8
 AS 'MODULE_PATHNAME', 'aigc_sgemm_gflops'
 LANGUAGE C VOLATILE;
 COMMENT ON FUNCTION aigc.sgemm_gflops(text, integer, integer, float8) IS
-    'OpenBLAS sgemm GFLOP/s on the exact matrix shapes one training step of the model runs';
+    'Diagnostic: OpenBLAS sgemm GFLOP/s on the exact matrix shapes one training step of the model runs';
 
 -- Create a composite type with a model's columns, for typed samples of a
 -- model trained from a query: SELECT * FROM aigc_sample(NULL::type_name, ...)
@@ -381,7 +381,7 @@ RETURNS void
 AS 'MODULE_PATHNAME', 'aigc_save_calibration'
 LANGUAGE C VOLATILE CALLED ON NULL INPUT;
 COMMENT ON FUNCTION aigc.save_calibration(text, integer, text, bigint, float8[]) IS
-    'aigc_calibrate''s write into aigc.score_calibration (needs privilege train on the model)';
+    'Internal: aigc_calibrate''s write into aigc.score_calibration (needs privilege train on the model)';
 
 CREATE FUNCTION aigc_calibrate(model text, relation regclass, version integer DEFAULT NULL)
 RETURNS aigc.score_calibration
@@ -433,7 +433,7 @@ RETURNS trigger
 AS 'MODULE_PATHNAME', 'aigc_invalidate_model_cache'
 LANGUAGE C;
 COMMENT ON FUNCTION aigc.invalidate_model_cache() IS
-    'Statement trigger: tells every backend to drop its cached models (relcache invalidation of aigc.model_store)';
+    'Internal: Statement trigger: tells every backend to drop its cached models (relcache invalidation of aigc.model_store)';
 
 CREATE TRIGGER invalidate_model_cache
     AFTER INSERT OR UPDATE OR DELETE OR TRUNCATE ON aigc.model_store
@@ -459,7 +459,7 @@ RETURNS bigint
 AS 'MODULE_PATHNAME', 'aigc_model_cache_loads'
 LANGUAGE C VOLATILE PARALLEL RESTRICTED;
 COMMENT ON FUNCTION aigc.model_cache_loads() IS
-    'Number of models this backend has read from aigc.model_store into its cache (once per model and version until invalidated)';
+    'Diagnostic: Number of models this backend has read from aigc.model_store into its cache (once per model and version until invalidated)';
 
 CREATE FUNCTION aigc_score_batch(model text, relation regclass, version integer DEFAULT NULL)
 RETURNS TABLE (row_ctid tid, score float8, row_tableoid oid)
@@ -518,7 +518,7 @@ RETURNS TABLE (component text, statistic text, value float8, checked integer)
 AS 'MODULE_PATHNAME', 'aigc_dp_sgd_check'
 LANGUAGE C VOLATILE STRICT;
 COMMENT ON FUNCTION aigc.dp_sgd_check() IS
-    'Self-test of the DP-SGD building blocks: per-example gradient norms and the clipped sum against materialised per-example gradients, noise and Poisson-sampling statistics';
+    'Diagnostic. Self-test of the DP-SGD building blocks: per-example gradient norms and the clipped sum against materialised per-example gradients, noise and Poisson-sampling statistics';
 
 -- The table transformer's tokenizer self-test (docs/transformer.md)
 CREATE FUNCTION aigc.token_round_trip(nbins integer DEFAULT 32)
@@ -527,7 +527,7 @@ RETURNS TABLE (column_name text, kind text, rows integer, nulls integer,
 AS 'MODULE_PATHNAME', 'aigc_token_round_trip'
 LANGUAGE C VOLATILE STRICT;
 COMMENT ON FUNCTION aigc.token_round_trip(integer) IS
-    'Self-test: the transformer tokenizer encodes and decodes a fixed synthetic table; max_error_ratio <= 1 means every value came back within one offset bin';
+    'Diagnostic. Self-test: the transformer tokenizer encodes and decodes a fixed synthetic table; max_error_ratio <= 1 means every value came back within one offset bin';
 
 
 -- Citus (docs/citus.md).  On a Citus coordinator, aigc.citus_distribute_store()
@@ -615,6 +615,8 @@ AS $$
       FROM (SELECT pg_catalog.mod(seed::numeric + part::numeric * 11400714819323198485
                                   + 18446744073709551616, 18446744073709551616) AS x) m
 $$;
+COMMENT ON FUNCTION aigc.sample_part_seed(bigint, integer) IS
+    'Internal (aigc_sample_distributed): the seed of sampling part part, distinct for every part';
 
 -- Rows of part `part` of `parts` for n rows in all: the first n % parts parts take one more.
 CREATE FUNCTION aigc.sample_part_rows(n bigint, part integer, parts integer)
@@ -624,6 +626,8 @@ SET search_path = pg_catalog, pg_temp
 AS $$
     SELECT n / parts + CASE WHEN part < n % parts THEN 1 ELSE 0 END
 $$;
+COMMENT ON FUNCTION aigc.sample_part_rows(bigint, integer, integer) IS
+    'Internal (aigc_sample_distributed): the rows of part part of parts for n rows in all';
 
 CREATE FUNCTION aigc_sample_distributed(rowtype anyelement, model text, n bigint,
                                         seed bigint DEFAULT NULL, version integer DEFAULT NULL,

@@ -44,6 +44,7 @@ is "$(q "$old" "SELECT (SELECT count(*) FROM aigc_sample(NULL::contributions, 'f
 # Everything the extension owns, with its definition, in a comparable form
 describe_sql="SELECT md5(string_agg(d, E'\n' ORDER BY d)) FROM (
     SELECT pg_describe_object(classid, objid, objsubid) || ' ' ||
+           coalesce(obj_description(objid, classid::regclass::name), '') || ' ' ||
            coalesce(CASE classid
                WHEN 'pg_proc'::regclass THEN pg_get_functiondef(objid)
                WHEN 'pg_class'::regclass THEN
