@@ -19,6 +19,7 @@
 #include "utils/tuplestore.h"
 
 #include "core/dp_sgd.h"
+#include "diag/diag.h"
 
 PG_FUNCTION_INFO_V1(aigc_dp_sgd_check);
 
@@ -28,27 +29,6 @@ PG_FUNCTION_INFO_V1(aigc_dp_sgd_check);
 #define NET_HIDDEN 8
 #define NET_OUT 3
 #define NET_PARAMS (NET_HIDDEN * NET_IN + NET_HIDDEN + NET_OUT * NET_HIDDEN + NET_OUT)
-
-static void
-emit(ReturnSetInfo *rsinfo, const char *component, const char *statistic,
-	 double value, int checked)
-{
-	Datum		values[4];
-	bool		nulls[4] = {false};
-
-	values[0] = CStringGetTextDatum(component);
-	values[1] = CStringGetTextDatum(statistic);
-	values[2] = Float8GetDatum(value);
-	values[3] = Int32GetDatum(checked);
-	tuplestore_putvalues(rsinfo->setResult, rsinfo->setDesc, values, nulls);
-}
-
-static void
-fill_uniform(float *v, int64 n, AigcRng *rng)
-{
-	for (int64 i = 0; i < n; i++)
-		v[i] = (float) (2.0 * aigc_rng_uniform(rng) - 1.0);
-}
 
 static void
 zero_grads(AigcLinear *l)
@@ -127,8 +107,8 @@ check_clipping(ReturnSetInfo *rsinfo, AigcRng *rng)
 
 	aigc_linear_init(&l1, NET_IN, NET_HIDDEN, rng);
 	aigc_linear_init(&l2, NET_HIDDEN, NET_OUT, rng);
-	fill_uniform(x, NET_N * NET_IN, rng);
-	fill_uniform(c, NET_N * NET_OUT, rng);
+	aigc_diag_fill_uniform(x, NET_N * NET_IN, rng, -1.0, 1.0);
+	aigc_diag_fill_uniform(c, NET_N * NET_OUT, rng, -1.0, 1.0);
 
 	/* explicit per-example gradients: one example per backward pass */
 	for (int i = 0; i < NET_N; i++)
@@ -163,9 +143,9 @@ check_clipping(ReturnSetInfo *rsinfo, AigcRng *rng)
 		err_net = Max(err_net, rel_err(sqrt(sq_net[i]), sqrt(e1 + e2)));
 		sorted[i] = sqrt(e1 + e2);
 	}
-	emit(rsinfo, "per-example norms", "max relative error, first linear layer", err_l1, NET_N);
-	emit(rsinfo, "per-example norms", "max relative error, second linear layer", err_l2, NET_N);
-	emit(rsinfo, "per-example norms", "max relative error, whole network", err_net, NET_N);
+	aigc_diag_emit(rsinfo, "per-example norms", "max relative error, first linear layer", err_l1, NET_N);
+	aigc_diag_emit(rsinfo, "per-example norms", "max relative error, second linear layer", err_l2, NET_N);
+	aigc_diag_emit(rsinfo, "per-example norms", "max relative error, whole network", err_net, NET_N);
 
 	/* clip at the median norm, so that some examples are clipped and some not */
 	for (int i = 1; i < NET_N; i++)
@@ -201,9 +181,9 @@ check_clipping(ReturnSetInfo *rsinfo, AigcRng *rng)
 		diff += (ghost[k] - clipped[k]) * (ghost[k] - clipped[k]);
 		ref += clipped[k] * clipped[k];
 	}
-	emit(rsinfo, "clipping", "examples clipped", n_clipped, NET_N);
-	emit(rsinfo, "clipping", "largest clipped norm / max_grad_norm", max_clipped, NET_N);
-	emit(rsinfo, "clipping", "relative error of the clipped sum", sqrt(diff / ref), NET_PARAMS);
+	aigc_diag_emit(rsinfo, "clipping", "examples clipped", n_clipped, NET_N);
+	aigc_diag_emit(rsinfo, "clipping", "largest clipped norm / max_grad_norm", max_clipped, NET_N);
+	aigc_diag_emit(rsinfo, "clipping", "relative error of the clipped sum", sqrt(diff / ref), NET_PARAMS);
 }
 
 #define NOISE_N 200000
@@ -231,11 +211,11 @@ check_noise(ReturnSetInfo *rsinfo)
 		maxdiff = Max(maxdiff, fabs(g[k] - again[k]));
 	}
 	mean = sum / NOISE_N;
-	emit(rsinfo, "noise", "mean in standard errors",
+	aigc_diag_emit(rsinfo, "noise", "mean in standard errors",
 		 mean / (NOISE_STDDEV / sqrt(NOISE_N)), NOISE_N);
-	emit(rsinfo, "noise", "sample stddev / stddev",
+	aigc_diag_emit(rsinfo, "noise", "sample stddev / stddev",
 		 sqrt(sum2 / NOISE_N - mean * mean) / NOISE_STDDEV, NOISE_N);
-	emit(rsinfo, "noise", "largest difference between two runs of one seed", maxdiff, NOISE_N);
+	aigc_diag_emit(rsinfo, "noise", "largest difference between two runs of one seed", maxdiff, NOISE_N);
 }
 
 #define POISSON_ROWS 100000
@@ -272,13 +252,13 @@ check_poisson(ReturnSetInfo *rsinfo)
 	for (int64 r = dp_poisson_next(&rng, -1, 1.0); r < POISSON_ROWS;
 		 r = dp_poisson_next(&rng, r, 1.0))
 		all += (r == all);
-	emit(rsinfo, "poisson sampling", "rows selected, in standard deviations from the expectation",
+	aigc_diag_emit(rsinfo, "poisson sampling", "rows selected, in standard deviations from the expectation",
 		 (total - trials * p) / sqrt(trials * p * (1 - p)), (int) trials);
 	/* given the total, the first half holds Binomial(total, 1/2) of them */
-	emit(rsinfo, "poisson sampling", "first half minus expectation, in standard deviations",
+	aigc_diag_emit(rsinfo, "poisson sampling", "first half minus expectation, in standard deviations",
 		 (first_half - total / 2.0) / sqrt(total / 4.0), (int) total);
-	emit(rsinfo, "poisson sampling", "rows out of order", bad, (int) total);
-	emit(rsinfo, "poisson sampling", "rows selected at rate 1, in order", all, POISSON_ROWS);
+	aigc_diag_emit(rsinfo, "poisson sampling", "rows out of order", bad, (int) total);
+	aigc_diag_emit(rsinfo, "poisson sampling", "rows selected at rate 1, in order", all, POISSON_ROWS);
 }
 
 Datum

@@ -23,6 +23,7 @@
 #include "core/tf_layers.h"
 #include "core/tf_model.h"
 #include "core/vae.h"
+#include "diag/diag.h"
 
 PG_FUNCTION_INFO_V1(aigc_gradient_check);
 
@@ -40,14 +41,7 @@ static void
 emit(CheckOutput *out, const char *component, const char *parameter,
 	 double error, int checked)
 {
-	Datum		values[4];
-	bool		nulls[4] = {false};
-
-	values[0] = CStringGetTextDatum(component);
-	values[1] = CStringGetTextDatum(parameter);
-	values[2] = Float8GetDatum(error);
-	values[3] = Int32GetDatum(checked);
-	tuplestore_putvalues(out->rsinfo->setResult, out->rsinfo->setDesc, values, nulls);
+	aigc_diag_emit(out->rsinfo, component, parameter, error, checked);
 }
 
 /* Compare analytic gradient g of p[0..n) with central differences of loss */
@@ -78,13 +72,6 @@ check_tensor(CheckOutput *out, const char *component, const char *parameter,
 	}
 	emit(out, component, parameter,
 		 sqrt(diff) / Max(sqrt(na) + sqrt(nn), GRAD_FLOOR), (int) n);
-}
-
-static void
-fill_uniform(float *v, int64 n, AigcRng *rng, double lo, double hi)
-{
-	for (int64 i = 0; i < n; i++)
-		v[i] = (float) (lo + (hi - lo) * aigc_rng_uniform(rng));
 }
 
 /* ---- linear: loss = sum(c * (x W^T + b)) ---- */
@@ -121,8 +108,8 @@ check_linear(CheckOutput *out, AigcRng *rng)
 	ctx.y = palloc(sizeof(float) * 12);
 	ctx.c = palloc(sizeof(float) * 12);
 	dx = palloc(sizeof(float) * 15);
-	fill_uniform(ctx.x, 15, rng, -1, 1);
-	fill_uniform(ctx.c, 12, rng, -1, 1);
+	aigc_diag_fill_uniform(ctx.x, 15, rng, -1, 1);
+	aigc_diag_fill_uniform(ctx.c, 12, rng, -1, 1);
 	aigc_linear_backward(&ctx.l, ctx.x, ctx.c, ctx.n, dx);
 	check_tensor(out, "linear", "weight", ctx.l.weight.w, ctx.l.weight.g,
 				 ctx.l.weight.n, linear_loss, &ctx);
@@ -189,7 +176,7 @@ check_elementwise(CheckOutput *out, AigcRng *rng, ElementwiseKind kind)
 	/* keep inputs away from the kink, where the derivative is undefined */
 	for (int i = 0; i < ctx.n; i++)
 		ctx.x[i] = (float) ((i % 2 ? 1 : -1) * (0.1 + aigc_rng_uniform(rng)));
-	fill_uniform(ctx.c, ctx.n, rng, -1, 1);
+	aigc_diag_fill_uniform(ctx.c, ctx.n, rng, -1, 1);
 	elementwise_loss(&ctx);
 	memcpy(dx, ctx.c, sizeof(float) * ctx.n);
 	if (kind == EW_RELU)
@@ -261,8 +248,8 @@ check_recon(CheckOutput *out, AigcRng *rng)
 	ctx.dout = palloc(sizeof(float) * count);
 	ctx.dsigma = palloc(sizeof(float) * TEST_DIM);
 	fill_encoded(ctx.x, ctx.n, rng);
-	fill_uniform(ctx.o, count, rng, -1.5, 1.5);
-	fill_uniform(ctx.sigma, TEST_DIM, rng, 0.2, 0.6);
+	aigc_diag_fill_uniform(ctx.o, count, rng, -1.5, 1.5);
+	aigc_diag_fill_uniform(ctx.sigma, TEST_DIM, rng, 0.2, 0.6);
 	recon_loss(&ctx);
 	dout = palloc(sizeof(float) * count);
 	dsigma = palloc(sizeof(float) * TEST_DIM);
@@ -311,8 +298,8 @@ check_kl(CheckOutput *out, AigcRng *rng)
 	ctx.dlogvar = palloc(sizeof(float) * count);
 	dmu = palloc(sizeof(float) * count);
 	dlogvar = palloc(sizeof(float) * count);
-	fill_uniform(ctx.mu, count, rng, -1, 1);
-	fill_uniform(ctx.logvar, count, rng, -1, 1);
+	aigc_diag_fill_uniform(ctx.mu, count, rng, -1, 1);
+	aigc_diag_fill_uniform(ctx.logvar, count, rng, -1, 1);
 	kl_loss(&ctx);
 	memcpy(dmu, ctx.dmu, sizeof(float) * count);
 	memcpy(dlogvar, ctx.dlogvar, sizeof(float) * count);
@@ -388,7 +375,7 @@ check_vae(CheckOutput *out, AigcRng *rng)
 	ctx.n = 5;
 	ctx.noise_seed = 7;
 	aigc_vae_init(&ctx.vae, &cfg, test_spans, TEST_NSPANS, rng);
-	fill_uniform(ctx.vae.sigma.w, TEST_DIM, rng, 0.2, 0.6);
+	aigc_diag_fill_uniform(ctx.vae.sigma.w, TEST_DIM, rng, 0.2, 0.6);
 	aigc_vae_buffers_init(&ctx.buf, &ctx.vae, ctx.n);
 	ctx.x = palloc(sizeof(float) * ctx.n * TEST_DIM);
 	fill_encoded(ctx.x, ctx.n, rng);
@@ -434,15 +421,15 @@ check_batchnorm(CheckOutput *out, AigcRng *rng)
 	ctx.n = 6;
 	aigc_batchnorm_init(&ctx.bn, 4);
 	count = ctx.n * 4;
-	fill_uniform(ctx.bn.gamma.w, 4, rng, 0.5, 1.5);
-	fill_uniform(ctx.bn.beta.w, 4, rng, -0.5, 0.5);
+	aigc_diag_fill_uniform(ctx.bn.gamma.w, 4, rng, 0.5, 1.5);
+	aigc_diag_fill_uniform(ctx.bn.beta.w, 4, rng, -0.5, 0.5);
 	ctx.x = palloc(sizeof(float) * count);
 	ctx.xhat = palloc(sizeof(float) * count);
 	ctx.y = palloc(sizeof(float) * count);
 	ctx.c = palloc(sizeof(float) * count);
 	dx = palloc(sizeof(float) * count);
-	fill_uniform(ctx.x, count, rng, -2, 2);
-	fill_uniform(ctx.c, count, rng, -1, 1);
+	aigc_diag_fill_uniform(ctx.x, count, rng, -2, 2);
+	aigc_diag_fill_uniform(ctx.c, count, rng, -1, 1);
 	batchnorm_loss(&ctx);
 	memcpy(dx, ctx.c, sizeof(float) * count);
 	aigc_batchnorm_backward(&ctx.bn, ctx.xhat, dx, ctx.n);
@@ -481,8 +468,8 @@ check_gumbel(CheckOutput *out, AigcRng *rng)
 	GumbelCtx	ctx;
 	float		dlogits[5];
 
-	fill_uniform(ctx.logits, 5, rng, -0.3, 0.3);
-	fill_uniform(ctx.c, 5, rng, -1, 1);
+	aigc_diag_fill_uniform(ctx.logits, 5, rng, -0.3, 0.3);
+	aigc_diag_fill_uniform(ctx.c, 5, rng, -1, 1);
 	gumbel_loss(&ctx);
 	aigc_gumbel_softmax_backward(ctx.y, ctx.c, dlogits, 5, 0.2);
 	check_tensor(out, "gumbel softmax", "logits", ctx.logits, dlogits, 5,
@@ -534,8 +521,8 @@ gan_ctx_init(GanCtx *ctx, AigcRng *rng)
 	W = TEST_DIM + C;
 	for (int i = 0; i < cfg.n_gen; i++)
 	{
-		fill_uniform(ctx->gan.bn[i].gamma.w, cfg.gen_dims[i], rng, 0.5, 1.5);
-		fill_uniform(ctx->gan.bn[i].beta.w, cfg.gen_dims[i], rng, -0.5, 0.5);
+		aigc_diag_fill_uniform(ctx->gan.bn[i].gamma.w, cfg.gen_dims[i], rng, 0.5, 1.5);
+		aigc_diag_fill_uniform(ctx->gan.bn[i].beta.w, cfg.gen_dims[i], rng, -0.5, 0.5);
 	}
 	ctx->c = palloc(sizeof(float) * ctx->n * TEST_DIM);
 	ctx->cond = palloc0(sizeof(float) * ctx->n * C);
@@ -543,9 +530,9 @@ gan_ctx_init(GanCtx *ctx, AigcRng *rng)
 	ctx->dgout = palloc(sizeof(float) * ctx->n * TEST_DIM);
 	ctx->x = palloc(sizeof(float) * ctx->n * W);
 	ctx->cscore = palloc(sizeof(float) * ctx->groups);
-	fill_uniform(ctx->c, ctx->n * TEST_DIM, rng, -1, 1);
-	fill_uniform(ctx->x, ctx->n * W, rng, -1, 1);
-	fill_uniform(ctx->cscore, ctx->groups, rng, -1, 1);
+	aigc_diag_fill_uniform(ctx->c, ctx->n * TEST_DIM, rng, -1, 1);
+	aigc_diag_fill_uniform(ctx->x, ctx->n * W, rng, -1, 1);
+	aigc_diag_fill_uniform(ctx->cscore, ctx->groups, rng, -1, 1);
 	for (int r = 0; r < ctx->n; r++)
 	{
 		float	   *row = ctx->buf.gin + r * (Z + C);
@@ -726,10 +713,10 @@ check_tf_layernorm(CheckOutput *out, AigcRng *rng)
 	dx = palloc0(sizeof(float) * count);
 	dw = palloc0(sizeof(float) * ctx.C);
 	db = palloc0(sizeof(float) * ctx.C);
-	fill_uniform(ctx.x, count, rng, -2, 2);
-	fill_uniform(ctx.c, count, rng, -1, 1);
-	fill_uniform(ctx.w, ctx.C, rng, 0.5, 1.5);
-	fill_uniform(ctx.b, ctx.C, rng, -0.5, 0.5);
+	aigc_diag_fill_uniform(ctx.x, count, rng, -2, 2);
+	aigc_diag_fill_uniform(ctx.c, count, rng, -1, 1);
+	aigc_diag_fill_uniform(ctx.w, ctx.C, rng, 0.5, 1.5);
+	aigc_diag_fill_uniform(ctx.b, ctx.C, rng, -0.5, 0.5);
 	tf_layernorm_loss(&ctx);
 	aigc_tf_layernorm_backward(dx, dw, db, ctx.c, ctx.x, ctx.w, ctx.mean,
 							   ctx.rstd, ctx.R, ctx.C);
@@ -782,8 +769,8 @@ check_tf_attention(CheckOutput *out, AigcRng *rng)
 	ctx.c = palloc(sizeof(float) * count);
 	dqkv = palloc(sizeof(float) * 3 * count);
 	scratch = palloc(sizeof(float) * ctx.T * ctx.T);
-	fill_uniform(ctx.qkv, 3 * count, rng, -1.5, 1.5);
-	fill_uniform(ctx.c, count, rng, -1, 1);
+	aigc_diag_fill_uniform(ctx.qkv, 3 * count, rng, -1.5, 1.5);
+	aigc_diag_fill_uniform(ctx.c, count, rng, -1, 1);
 	tf_attention_loss(&ctx);
 	aigc_tf_attention_backward(dqkv, ctx.c, ctx.qkv, ctx.att, scratch, ctx.N,
 							   ctx.T, ctx.C, ctx.NH);
@@ -813,8 +800,8 @@ check_tf_gelu(CheckOutput *out, AigcRng *rng)
 	TfGeluCtx	ctx;
 	float		dx[16];
 
-	fill_uniform(ctx.x, 16, rng, -3, 3);
-	fill_uniform(ctx.c, 16, rng, -1, 1);
+	aigc_diag_fill_uniform(ctx.x, 16, rng, -3, 3);
+	aigc_diag_fill_uniform(ctx.c, 16, rng, -1, 1);
 	aigc_tf_gelu_backward(dx, ctx.x, ctx.c, 16);
 	check_tensor(out, "transformer gelu", "input", ctx.x, dx, 16,
 				 tf_gelu_loss, &ctx);
@@ -849,9 +836,9 @@ check_tf_embed(CheckOutput *out, AigcRng *rng)
 	for (int i = 0; i < 6; i++)
 		ctx.inp[i] = (int32) aigc_rng_below(rng, 5);
 	ctx.inp[1] = ctx.inp[4] = 2;
-	fill_uniform(ctx.wte, 5 * 4, rng, -1, 1);
-	fill_uniform(ctx.wpe, 3 * 4, rng, -1, 1);
-	fill_uniform(ctx.c, 6 * 4, rng, -1, 1);
+	aigc_diag_fill_uniform(ctx.wte, 5 * 4, rng, -1, 1);
+	aigc_diag_fill_uniform(ctx.wpe, 3 * 4, rng, -1, 1);
+	aigc_diag_fill_uniform(ctx.c, 6 * 4, rng, -1, 1);
 	aigc_tf_embed_backward(dwte, dwpe, ctx.c, ctx.inp, 2, 3, 4);
 	check_tensor(out, "transformer embeddings", "token table", ctx.wte, dwte,
 				 5 * 4, tf_embed_loss, &ctx);
@@ -943,9 +930,9 @@ check_tf_head(CheckOutput *out, AigcRng *rng)
 	dw = palloc0(sizeof(float) * TF_TEST_V * ctx.C);
 	db = palloc0(sizeof(float) * TF_TEST_V);
 	dlogits = palloc(sizeof(float) * ctx.N * TF_TEST_V);
-	fill_uniform(ctx.h, hcount, rng, -1, 1);
-	fill_uniform(ctx.w, TF_TEST_V * ctx.C, rng, -1, 1);
-	fill_uniform(ctx.b, TF_TEST_V, rng, -1, 1);
+	aigc_diag_fill_uniform(ctx.h, hcount, rng, -1, 1);
+	aigc_diag_fill_uniform(ctx.w, TF_TEST_V * ctx.C, rng, -1, 1);
+	aigc_diag_fill_uniform(ctx.b, TF_TEST_V, rng, -1, 1);
 	fill_tf_rows(ctx.targets, ctx.allowed, ctx.N, rng);
 	tf_head_loss(&ctx);
 	aigc_tf_softmax_xent_backward(dlogits, ctx.probs, ctx.targets, tf_test_first,
@@ -998,10 +985,10 @@ check_tf_model(CheckOutput *out, AigcRng *rng)
 	 * from float round-off, so every parameter is redrawn large enough to
 	 * exercise each path; LayerNorm gains stay around 1.
 	 */
-	fill_uniform(ctx.model.params, ctx.model.nparams, rng, -0.5, 0.5);
-	fill_uniform(ctx.model.tensors[TF_LN1W].w, ctx.model.tensors[TF_LN1W].n, rng, 0.5, 1.5);
-	fill_uniform(ctx.model.tensors[TF_LN2W].w, ctx.model.tensors[TF_LN2W].n, rng, 0.5, 1.5);
-	fill_uniform(ctx.model.tensors[TF_LNFW].w, ctx.model.tensors[TF_LNFW].n, rng, 0.5, 1.5);
+	aigc_diag_fill_uniform(ctx.model.params, ctx.model.nparams, rng, -0.5, 0.5);
+	aigc_diag_fill_uniform(ctx.model.tensors[TF_LN1W].w, ctx.model.tensors[TF_LN1W].n, rng, 0.5, 1.5);
+	aigc_diag_fill_uniform(ctx.model.tensors[TF_LN2W].w, ctx.model.tensors[TF_LN2W].n, rng, 0.5, 1.5);
+	aigc_diag_fill_uniform(ctx.model.tensors[TF_LNFW].w, ctx.model.tensors[TF_LNFW].n, rng, 0.5, 1.5);
 	aigc_tf_acts_init(&ctx.acts, &ctx.model, ctx.n);
 	ctx.tokens = palloc(sizeof(int32) * ctx.n * TF_TEST_T);
 	ctx.allowed = palloc(ctx.n * TF_TEST_V);

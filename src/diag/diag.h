@@ -1,0 +1,23 @@
+/*
+ * diag.h
+ *		What the self-test functions of src/diag share: their result rows and
+ *		their random inputs.
+ */
+#ifndef AIGC_DIAG_H
+#define AIGC_DIAG_H
+
+#include "postgres.h"
+#include "fmgr.h"
+#include "funcapi.h"
+
+#include "core/rng.h"
+
+/* One result row (component, what was measured, value, how many were checked) */
+extern void aigc_diag_emit(ReturnSetInfo *rsinfo, const char *component,
+						   const char *what, double value, int checked);
+
+/* n values drawn uniformly from [lo, hi) */
+extern void aigc_diag_fill_uniform(float *v, int64 n, AigcRng *rng,
+								   double lo, double hi);
+
+#endif
