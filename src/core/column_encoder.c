@@ -506,8 +506,14 @@ as_stored(const AigcColumn *col, double x)
 		if (scale >= -15 && scale <= 15)
 		{
 			double		p = pow(10.0, scale);
+			double		r = rint(x * p) / p;
 
-			return rint(x * p) / p;
+			/* a range off the scale's grid (a forged blob) must still hold */
+			if (r < col->min)
+				r = ceil(col->min * p) / p;
+			if (r > col->max)
+				r = floor(col->max * p) / p;
+			return r >= col->min && r <= col->max ? r : x;
 		}
 	}
 	return x;
