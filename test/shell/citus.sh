@@ -53,12 +53,13 @@ cq_state() {
     citus_psql "$node" -At -v VERBOSITY=verbose -c "SET client_min_messages = warning" -c "$*" 2>&1 >/dev/null |
         sed -n 's/^ERROR:  \([0-9A-Z]\{5\}\):.*/\1/p' | head -n 1
 }
+version=$(sed -n "s/^default_version = '\(.*\)'/\1/p" "$ROOT/aigc_pg.control")
 in_use() { cq "$1" "SELECT string_agg(version || ':' || in_use, ',' ORDER BY version) FROM aigc.models WHERE name = 'contrib_vae'"; }
 
 is "$(cq coordinator "SELECT count(*) FROM pg_dist_node WHERE noderole = 'primary' AND isactive")" "3" \
    "coordinator and two workers are registered"
 is "$(cq worker1 "SELECT extversion FROM pg_extension WHERE extname = 'aigc_pg'")|$(cq worker2 "SELECT extversion FROM pg_extension WHERE extname = 'aigc_pg'")" \
-   "0.1.0|0.1.0" "aigc_pg is installed on both workers"
+   "$version|$version" "aigc_pg $version is installed on both workers"
 is "$(cq coordinator "SELECT count(*) FROM pg_dist_partition p JOIN pg_dist_shard s USING (logicalrelid)
                       JOIN pg_dist_placement pl USING (shardid)
                       WHERE p.logicalrelid::text LIKE 'aigc.%' AND p.partmethod = 'n'")" "15" \
@@ -80,8 +81,10 @@ is "$(cq coordinator "SELECT train_rows FROM aigc_train('contrib_vae', 'contribu
 cq coordinator "SELECT version FROM aigc_train('contrib_vae', 'contributions'::regclass, options => '$opts, \"seed\": 2}')" >/dev/null
 is "$(in_use worker1)|$(in_use worker2)" "1:false,2:true|1:false,2:true" "both versions reach both workers"
 # over aigc.train_memory_limit the workers draw the sample: fewer rows travel
+# (a network small enough to leave the rows most of the 1 MB)
+small_opts='{"epochs": 1, "encoder_dims": [16], "decoder_dims": [16], "latent_dim": 4, "batch_size": 64, "progress_every": 0'
 small=$(citus_psql coordinator -At -c "SET client_min_messages = warning" -c "SET aigc.train_memory_limit = '1MB'" \
-    -c "SELECT version FROM aigc_train('contrib_small', 'contributions'::regclass, options => '$opts, \"seed\": 3}')")
+    -c "SELECT version FROM aigc_train('contrib_small', 'contributions'::regclass, options => '$small_opts, \"seed\": 3}')")
 is "$(cq coordinator "SELECT (stats->>'rows_scanned')::bigint BETWEEN 3000 AND 8000 FROM aigc.models WHERE name = 'contrib_small' AND version = $small")" \
    "t" "a training over aigc.train_memory_limit reads a sample drawn on the workers (about 1.2 times the rows that fit, not 20000)"
 
