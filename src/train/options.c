@@ -682,8 +682,8 @@ aigc_parse_train_options(Jsonb *options, AigcModelKind kind,
 }
 
 /* Shortest exact decimal form: 1e-5 is stored as 1e-05, not 1.0000000000000001e-05 */
-static char *
-shortest(double v)
+char *
+aigc_shortest_decimal(double v)
 {
 	char	   *buf = palloc(DOUBLE_SHORTEST_DECIMAL_LEN);
 
@@ -703,7 +703,7 @@ append_value(StringInfo buf, const TrainOption *o, const AigcTrainOptions *opts)
 			appendStringInfo(buf, "%d", *(const int *) field);
 			break;
 		case OPT_REAL:
-			appendStringInfoString(buf, shortest(*(const double *) field));
+			appendStringInfoString(buf, aigc_shortest_decimal(*(const double *) field));
 			break;
 		case OPT_BOOL:
 			appendStringInfoString(buf, *(const bool *) field ? "true" : "false");

@@ -424,17 +424,23 @@ plan_privacy(AigcTrainOptions *opts, int64 nrows)
 						p->noise_multiplier),
 				 errhint("Raise the noise multiplier, or lower epochs or batch_size.")));
 
+	/* shortest round-trip decimals: aigc.dp_epsilon recomputes epsilon exactly */
 	initStringInfo(&json);
-	appendStringInfo(&json, "{\"epsilon\": %.17g, \"delta\": %.17g, "
-					 "\"noise_multiplier\": %.17g, \"max_grad_norm\": %.17g, "
-					 "\"sample_rate\": %.17g, \"steps\": " INT64_FORMAT ", "
-					 "\"accountant\": \"rdp\", \"best_order\": %.17g, ",
-					 epsilon, p->delta, p->noise_multiplier, p->max_grad_norm,
-					 p->sample_rate, p->steps, best_order);
+	appendStringInfo(&json, "{\"epsilon\": %s, \"delta\": %s, \"noise_multiplier\": %s, ",
+					 aigc_shortest_decimal(epsilon), aigc_shortest_decimal(p->delta),
+					 aigc_shortest_decimal(p->noise_multiplier));
+	appendStringInfo(&json, "\"max_grad_norm\": %s, \"sample_rate\": %s, "
+					 "\"steps\": " INT64_FORMAT ", \"accountant\": \"rdp\", \"best_order\": %s, ",
+					 aigc_shortest_decimal(p->max_grad_norm),
+					 aigc_shortest_decimal(p->sample_rate), p->steps,
+					 aigc_shortest_decimal(best_order));
 	if (p->epsilon > 0.0)
-		appendStringInfo(&json, "\"target_epsilon\": %.17g, ", p->epsilon);
-	appendStringInfo(&json, "\"charges\": [{\"mechanism\": \"dp-sgd\", \"epsilon\": %.17g}], "
-					 "\"column_statistics\": \"not private\"}", epsilon);
+		appendStringInfo(&json, "\"target_epsilon\": %s, ",
+						 aigc_shortest_decimal(p->epsilon));
+	/* the column encoder's statistics come from the rows without noise */
+	appendStringInfo(&json, "\"charges\": [{\"mechanism\": \"dp-sgd\", \"epsilon\": %s}], "
+					 "\"column_statistics\": \"not private\"}",
+					 aigc_shortest_decimal(epsilon));
 	return text_to_jsonb(json.data);
 }
 
