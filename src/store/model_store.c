@@ -347,7 +347,6 @@ aigc_store_insert(const AigcStoreEntry *e)
 	Oid			types[13] = {TEXTOID, TEXTOID, TEXTOID, TEXTOID, JSONBOID,
 		JSONBOID, JSONBOID, INT8OID, FLOAT8OID, JSONBOID, BYTEAOID, TEXTOID, JSONBOID};
 	Datum		values[13];
-	char		nulls[13];
 	bool		isnull;
 	int			version;
 	AigcStoreAccess acc;
@@ -364,24 +363,27 @@ aigc_store_insert(const AigcStoreEntry *e)
 	values[9] = JsonbPGetDatum(e->stats);
 	values[10] = PointerGetDatum(e->weights);
 	values[12] = PointerGetDatum(e->privacy);
-	memset(nulls, ' ', sizeof(nulls));
-	if (e->privacy == NULL)
-		nulls[12] = 'n';
 
 	aigc_store_begin(&acc);
 	values[11] = CStringGetTextDatum(GetUserNameFromId(acc.caller, false));
 
 	/* held since aigc_store_claim; checks again what this transaction did since */
 	aigc_store_lock_check(&acc, e->name, "train");
-	/* the alias t: Citus mis-deparses RETURNING here without one */
-	aigc_store_exec("INSERT INTO aigc.model_store AS t "
-					"(name, version, kind, source_kind, source, columns, hyperparams, "
-					" loss, train_rows, train_seconds, stats, weights, created_by, privacy) "
-					"SELECT $1, coalesce(pg_catalog.max(version), 0) OPERATOR(pg_catalog.+) 1, "
-					"       $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13 "
-					"  FROM aigc.model_store WHERE name OPERATOR(pg_catalog.=) $1 "
-					"RETURNING t.version",
-					13, types, values, nulls, false, SPI_OK_INSERT_RETURNING);
+	/*
+	 * The alias t: Citus mis-deparses RETURNING here without one.  Column
+	 * privacy only when there is a record, so that this library still
+	 * stores other models in a 0.1.0 store not yet updated.
+	 */
+	aigc_store_exec(psprintf("INSERT INTO aigc.model_store AS t "
+							 "(name, version, kind, source_kind, source, columns, hyperparams, "
+							 " loss, train_rows, train_seconds, stats, weights, created_by%s) "
+							 "SELECT $1, coalesce(pg_catalog.max(version), 0) OPERATOR(pg_catalog.+) 1, "
+							 "       $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12%s "
+							 "  FROM aigc.model_store WHERE name OPERATOR(pg_catalog.=) $1 "
+							 "RETURNING t.version",
+							 e->privacy ? ", privacy" : "", e->privacy ? ", $13" : ""),
+					e->privacy ? 13 : 12, types, values, NULL, false,
+					SPI_OK_INSERT_RETURNING);
 	version = DatumGetInt32(result_value(0, 1, &isnull));
 	aigc_store_end(&acc);
 	return version;
