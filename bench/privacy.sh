@@ -32,10 +32,10 @@ INSERT INTO runs VALUES ('bench_nodp', NULL),
     ('bench_eps10', '{"epsilon": 10, "delta": 1e-6}'),
     ('bench_eps3', '{"epsilon": 3, "delta": 1e-6}'),
     ('bench_eps1', '{"epsilon": 1, "delta": 1e-6}');
-SELECT aigc_train(model, 'contributions'::regclass,
-                  options => jsonb_build_object('epochs', :'epochs'::int, 'seed', 1)
-                             || coalesce(jsonb_build_object('privacy', privacy), '{}'))
-  FROM runs;
+SELECT count(aigc_train(model, 'contributions'::regclass,
+                        options => jsonb_build_object('epochs', :'epochs'::int, 'seed', 1)
+                                   || coalesce(jsonb_build_object('privacy', privacy), '{}')))
+  FROM runs \gset
 \echo
 \echo 'VAE training with and without DP-SGD (TVAE defaults, batch 500 = expected batch under DP)'
 SELECT r.model, coalesce(r.privacy->>'epsilon', '-') AS target_epsilon,

@@ -581,17 +581,24 @@ void
 aigc_vae_dp_size(const AigcVaeConfig *cfg, int batch, AigcSizeEstimate *e)
 {
 	double		b = batch;
+	int			widest = Max(cfg->data_dim, cfg->latent_dim);
 
 	for (int i = 0; i < cfg->n_enc; i++)
+	{
 		aigc_size_add(e, b * cfg->enc_dims[i], sizeof(float));
+		widest = Max(widest, cfg->enc_dims[i]);
+	}
 	for (int i = 0; i < cfg->n_dec; i++)
+	{
 		aigc_size_add(e, b * cfg->dec_dims[i], sizeof(float));
+		widest = Max(widest, cfg->dec_dims[i]);
+	}
 	aigc_size_add(e, b * cfg->data_dim, sizeof(float));	/* output layer */
 	aigc_size_add(e, b * cfg->data_dim, sizeof(float));	/* dsigma */
 	aigc_size_add(e, b, sizeof(double));
 	aigc_size_add(e, b, sizeof(float));
 	/* dp_linear_clipped_grad's scaled copy of the widest output gradient */
-	aigc_size_add(e, b * Max(cfg->data_dim, cfg->latent_dim), sizeof(float));
+	aigc_size_add(e, b * widest, sizeof(float));
 }
 
 /*

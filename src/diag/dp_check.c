@@ -216,6 +216,22 @@ check_clipping(ReturnSetInfo *rsinfo, AigcRng *rng)
 #define VAE_N 9
 #define VAE_D 5
 
+/* Every parameter's gradient of the VAE as one vector, in vae->params order */
+static int64
+vae_gather(const AigcVae *vae, double *g)
+{
+	int64		k = 0;
+
+	for (int p = 0; p < vae->nparams; p++)
+		for (int64 j = 0; j < vae->params[p].n; j++)
+		{
+			if (g != NULL)
+				g[k] = vae->params[p].g[j];
+			k++;
+		}
+	return k;
+}
+
 static void
 check_vae_norms(ReturnSetInfo *rsinfo, AigcRng *rng)
 {
@@ -231,10 +247,19 @@ check_vae_norms(ReturnSetInfo *rsinfo, AigcRng *rng)
 				one;
 	AigcVaeDpBuffers dp;
 	float		x[VAE_N * VAE_D];
-	double		recon,
+	double		norms[VAE_N],
+				sorted[VAE_N],
+				recon,
 				kl,
 				err = 0.0,
-				err_sigma = 0.0;
+				err_sigma = 0.0,
+				diff = 0.0,
+				ref = 0.0,
+				max_grad_norm;
+	double	   *per_row,
+			   *clipped,
+			   *ghost;
+	int64		np;
 
 	aigc_vae_init(&vae, &cfg, spans, lengthof(spans), rng);
 	/* sigma away from its initial 0.1 so that its gradient is not uniform */
@@ -251,6 +276,10 @@ check_vae_norms(ReturnSetInfo *rsinfo, AigcRng *rng)
 	aigc_vae_buffers_init(&buf, &vae, VAE_N);
 	aigc_vae_buffers_init(&one, &vae, 1);
 	aigc_vae_dp_buffers_init(&dp, &vae, &buf);
+	np = vae_gather(&vae, NULL);
+	per_row = palloc(sizeof(double) * np * VAE_N);
+	clipped = palloc0(sizeof(double) * np);
+	ghost = palloc(sizeof(double) * np);
 
 	/* one seed for both: row r draws the same posterior noise either way */
 	aigc_rng_seed(rng, 99);
@@ -261,13 +290,14 @@ check_vae_norms(ReturnSetInfo *rsinfo, AigcRng *rng)
 		double		sq = 0.0,
 					sq_sigma = 0.0,
 					ghost_sigma = 0.0;
+		double	   *g = per_row + r * np;
 
 		/* a one-row pass is that row's own loss, its gradient unscaled */
 		aigc_vae_forward_backward(&vae, &one, x + r * VAE_D, 1, rng, true,
 								  &recon, &kl);
-		for (int k = 0; k < vae.nparams; k++)
-			for (int64 j = 0; j < vae.params[k].n; j++)
-				sq += (double) vae.params[k].g[j] * vae.params[k].g[j];
+		vae_gather(&vae, g);
+		for (int64 k = 0; k < np; k++)
+			sq += g[k] * g[k];
 		for (int j = 0; j < VAE_D; j++)
 		{
 			sq_sigma += (double) vae.sigma.g[j] * vae.sigma.g[j];
@@ -275,9 +305,39 @@ check_vae_norms(ReturnSetInfo *rsinfo, AigcRng *rng)
 		}
 		err = Max(err, rel_err(sqrt(dp.sq_norms[r]), sqrt(sq)));
 		err_sigma = Max(err_sigma, rel_err(sqrt(ghost_sigma), sqrt(sq_sigma)));
+		norms[r] = sorted[r] = sqrt(sq);
 	}
 	emit(rsinfo, "vae per-example norms", "max relative error, every parameter", err, VAE_N);
 	emit(rsinfo, "vae per-example norms", "max relative error, sigma alone", err_sigma, VAE_N);
+
+	/* the clipped sum at the median norm against the materialised gradients */
+	for (int i = 1; i < VAE_N; i++)
+		for (int j = i; j > 0 && sorted[j - 1] > sorted[j]; j--)
+		{
+			double		t = sorted[j];
+
+			sorted[j] = sorted[j - 1];
+			sorted[j - 1] = t;
+		}
+	max_grad_norm = sorted[VAE_N / 2];
+	for (int r = 0; r < VAE_N; r++)
+	{
+		double		c = Min(1.0, max_grad_norm / norms[r]);
+
+		for (int64 k = 0; k < np; k++)
+			clipped[k] += c * per_row[r * np + k];
+	}
+	aigc_params_zero_grad(vae.params, vae.nparams);
+	aigc_rng_seed(rng, 99);
+	aigc_vae_dp_accumulate(&vae, &buf, &dp, x, VAE_N, rng, max_grad_norm,
+						   &recon, &kl);
+	vae_gather(&vae, ghost);
+	for (int64 k = 0; k < np; k++)
+	{
+		diff += (ghost[k] - clipped[k]) * (ghost[k] - clipped[k]);
+		ref += clipped[k] * clipped[k];
+	}
+	emit(rsinfo, "vae per-example norms", "clipped sum at the median norm, relative error", sqrt(diff / ref), (int) np);
 }
 
 #define NOISE_N 200000
