@@ -223,7 +223,7 @@ INSERT INTO cases (what, sql, expected) VALUES
 ('distributed sampling, n < 0',        $$SELECT * FROM aigc_sample_distributed(NULL::bad_t, 'bad_m', -1)$$, '22023'),
 ('distributed sampling, NULL model',   $$SELECT * FROM aigc_sample_distributed(NULL::bad_t, NULL, 5)$$, '22004');
 
-SELECT plan((SELECT count(*)::int FROM cases) + 3 + 8 + 11);
+SELECT plan((SELECT count(*)::int FROM cases) + 3 + 8 + 12);
 SELECT ok((SELECT count(*) FROM cases) >= 50, 'at least 50 distinct bad calls are listed');
 SELECT is(pg_temp.outcome(sql), expected, format('%s: %s', what, expected)) FROM cases ORDER BY id;
 SELECT throws_ok($$SELECT aigc_train('x', 'bad_t'::regclass, options => '{"epochs": 1e400}')$$, '22023',
@@ -304,6 +304,9 @@ SELECT is(pg_temp.option_error('{"privacy": {"epsilon": 3, "delta": 1e-6}, "cali
 SELECT is(pg_temp.option_error('{"privacy": {"epsilon": 1e-6, "delta": 1e-6}}'),
           '22023 | training option "privacy.epsilon" (1e-06) is out of reach | Even a noise multiplier of 1e+06 spends more over 600 steps at sample rate 0.833333. | Raise epsilon, or lower epochs or batch_size.',
           'privacy: an epsilon no noise multiplier reaches is 22023');
+SELECT is(pg_temp.option_error('{"privacy": {"noise_multiplier": 1e-200, "delta": 1e-6}}'),
+          '22023 | training option "privacy.noise_multiplier" (1e-200) is too small to bound epsilon | Raise the noise multiplier, or lower epochs or batch_size.',
+          'privacy: a noise multiplier too small for any finite epsilon is 22023');
 SELECT is(pg_temp.option_error('{"privacy": {"epsilon": 3, "delta": 1e-6}, "pac": 10, "batch_size": 500}', 'gan'),
           '0A000 | training option "privacy" is not yet supported for kind "gan" | Differentially private training is implemented for kind "vae".',
           'privacy on a GAN is 0A000, not yet supported');
