@@ -392,14 +392,22 @@ array_elements(const char *key, const JsonbValue *v, const char *expected)
 
 /* The keys of option privacy, each checked as an option of its own */
 static const TrainOption privacy_keys[] = {
-	{.name = "privacy.epsilon", .type = OPT_REAL, .lo = 0, .hi = 1e6, .lo_open = true,
-	.offset = offsetof(AigcPrivacyOptions, epsilon)},
-	{.name = "privacy.noise_multiplier", .type = OPT_REAL, .lo = 0, .hi = 1e6, .lo_open = true,
-	.offset = offsetof(AigcPrivacyOptions, noise_multiplier)},
-	{.name = "privacy.delta", .type = OPT_REAL, .lo = 0, .hi = 1, .lo_open = true,
-	.offset = offsetof(AigcPrivacyOptions, delta)},
-	{.name = "privacy.max_grad_norm", .type = OPT_REAL, .lo = 0, .hi = 1e6, .lo_open = true,
-	.offset = offsetof(AigcPrivacyOptions, max_grad_norm)},
+	{
+		.name = "privacy.epsilon", .type = OPT_REAL, .lo = 0, .hi = 1e6, .lo_open = true,
+		.offset = offsetof(AigcPrivacyOptions, epsilon)
+	},
+	{
+		.name = "privacy.noise_multiplier", .type = OPT_REAL, .lo = 0, .hi = 1e6, .lo_open = true,
+		.offset = offsetof(AigcPrivacyOptions, noise_multiplier)
+	},
+	{
+		.name = "privacy.delta", .type = OPT_REAL, .lo = 0, .hi = 1, .lo_open = true,
+		.offset = offsetof(AigcPrivacyOptions, delta)
+	},
+	{
+		.name = "privacy.max_grad_norm", .type = OPT_REAL, .lo = 0, .hi = 1e6, .lo_open = true,
+		.offset = offsetof(AigcPrivacyOptions, max_grad_norm)
+	},
 };
 
 /*
