@@ -3,6 +3,27 @@
 -- and every blob format 0.1.0 wrote stays readable.
 \echo Use "ALTER EXTENSION aigc_pg UPDATE TO '0.2.0'" to load this file. \quit
 
+-- The differential-privacy record of a model version (docs/privacy.md):
+-- NULL for every model trained before, and without option privacy.  A new
+-- nullable column rewrites no row; the view gains it last, so it keeps its
+-- security_barrier option and its grants.
+ALTER TABLE aigc.model_store ADD COLUMN privacy jsonb;
+CREATE OR REPLACE VIEW aigc.models WITH (security_barrier) AS
+SELECT s.name, s.version, s.kind,
+       s.version = coalesce(d.version, l.newest) AS in_use,
+       d.version IS NOT NULL AND s.version = d.version AS deployed,
+       r.owner, s.source_kind, s.source, s.columns, s.hyperparams, s.loss,
+       s.train_rows, s.train_seconds, s.stats, octet_length(s.weights) AS weights_bytes,
+       s.created_by, s.created_at, s.privacy
+  FROM aigc.model_store s
+  JOIN aigc.model_registry r USING (name)
+  CROSS JOIN LATERAL (SELECT max(version) AS newest FROM aigc.model_store x WHERE x.name = s.name) l
+  LEFT JOIN LATERAL (SELECT version FROM aigc.deployments x WHERE x.name = s.name
+                      ORDER BY seq DESC LIMIT 1) d ON true
+ WHERE aigc.has_model_privilege(s.name, 'use');
+COMMENT ON VIEW aigc.models IS
+    'One row per version of each model the current user may use; in_use marks the version sampling and scoring use; privacy is the differential-privacy record (docs/privacy.md), NULL for models trained without option privacy';
+
 -- Names are resolved under a locked search_path, or schema-qualified where
 -- a function must resolve in the caller's path (docs/security.md).
 CREATE OR REPLACE FUNCTION aigc.model_version(model text, version integer DEFAULT NULL)

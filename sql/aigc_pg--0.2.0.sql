@@ -41,6 +41,7 @@ CREATE TABLE aigc.model_store (
     weights       bytea       NOT NULL,
     created_by    name        NOT NULL,
     created_at    timestamptz NOT NULL DEFAULT now(),
+    privacy       jsonb,      -- the differential-privacy record; NULL without option privacy
     PRIMARY KEY (name, version)
 );
 COMMENT ON TABLE aigc.model_store IS
@@ -91,7 +92,7 @@ SELECT s.name, s.version, s.kind,
        d.version IS NOT NULL AND s.version = d.version AS deployed,
        r.owner, s.source_kind, s.source, s.columns, s.hyperparams, s.loss,
        s.train_rows, s.train_seconds, s.stats, octet_length(s.weights) AS weights_bytes,
-       s.created_by, s.created_at
+       s.created_by, s.created_at, s.privacy
   FROM aigc.model_store s
   JOIN aigc.model_registry r USING (name)
   CROSS JOIN LATERAL (SELECT max(version) AS newest FROM aigc.model_store x WHERE x.name = s.name) l
@@ -99,7 +100,7 @@ SELECT s.name, s.version, s.kind,
                       ORDER BY seq DESC LIMIT 1) d ON true
  WHERE aigc.has_model_privilege(s.name, 'use');
 COMMENT ON VIEW aigc.models IS
-    'One row per version of each model the current user may use; in_use marks the version sampling and scoring use';
+    'One row per version of each model the current user may use; in_use marks the version sampling and scoring use; privacy is the differential-privacy record (docs/privacy.md), NULL for models trained without option privacy';
 GRANT USAGE ON SCHEMA aigc TO PUBLIC;
 GRANT SELECT ON aigc.models TO PUBLIC;
 

@@ -185,6 +185,13 @@ dp_rdp_sgm(double q, double sigma, double alpha)
 	Assert(q > 0 && q <= 1 && sigma > 0 && alpha > 1);
 	if (isinf(alpha))
 		return INFINITY;
+	/*
+	 * sigma^2 underflowing to 0 (sigma below about 1e-154) would make the
+	 * sums' exponents 0/0, NaN, which the clamp below turns into 0: no
+	 * finite bound instead
+	 */
+	if (sigma * sigma == 0.0)
+		return INFINITY;
 	/* no subsampling: the Gaussian mechanism's closed form */
 	if (q == 1.0)
 		return alpha / (2.0 * sigma * sigma);
@@ -192,6 +199,12 @@ dp_rdp_sgm(double q, double sigma, double alpha)
 		log_a = log_a_int(q, sigma, (int) alpha);
 	else
 		log_a = log_a_frac(q, sigma, alpha);
+	/*
+	 * NaN comes from inf - inf in the terms when sigma is tiny enough for
+	 * the exponents to overflow: no finite bound, as the safe answer
+	 */
+	if (isnan(log_a))
+		return INFINITY;
 	/* A_alpha >= 1 exactly; clamp round-off below */
 	return Max(log_a, 0.0) / (alpha - 1.0);
 }

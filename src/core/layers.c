@@ -68,10 +68,16 @@ aigc_linear_backward(AigcLinear *l, const float *x, const float *dy, int n, floa
 		for (int j = 0; j < l->out; j++)
 			l->bias.g[j] += row[j];
 	}
-	/* dx (n x in) = dy (n x out) * W (out x in) */
 	if (dx != NULL)
-		cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, n, l->in, l->out,
-					1.0f, dy, l->out, l->weight.w, l->in, 0.0f, dx, l->in);
+		aigc_linear_input_grad(l, dy, n, dx);
+}
+
+void
+aigc_linear_input_grad(const AigcLinear *l, const float *dy, int n, float *dx)
+{
+	/* dx (n x in) = dy (n x out) * W (out x in) */
+	cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, n, l->in, l->out,
+				1.0f, dy, l->out, l->weight.w, l->in, 0.0f, dx, l->in);
 }
 
 /* Floating-point operations of one forward plus backward pass, for benchmarks */

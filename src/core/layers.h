@@ -38,6 +38,9 @@ extern void aigc_linear_init(AigcLinear *l, int in, int out, AigcRng *rng);
 extern void aigc_linear_forward(const AigcLinear *l, const float *x, int n, float *y);
 extern void aigc_linear_backward(AigcLinear *l, const float *x, const float *dy,
 								 int n, float *dx);
+/* dx (n x in) = dy W, without touching the parameters' gradients */
+extern void aigc_linear_input_grad(const AigcLinear *l, const float *dy, int n,
+								   float *dx);
 extern double aigc_linear_flops(const AigcLinear *l, int n, bool need_dx);
 
 /* ReLU in place; backward uses the saved output */

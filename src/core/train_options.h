@@ -11,6 +11,21 @@
 
 #include "core/layers.h"
 
+/*
+ * Option privacy: DP-SGD (docs/privacy.md).  The parser fills what the user
+ * gives; train/train.c resolves the rest once the rows are counted.
+ */
+typedef struct AigcPrivacyOptions
+{
+	bool		enabled;
+	double		epsilon;		/* the target, 0 when noise_multiplier is given */
+	double		noise_multiplier;	/* given, or found for epsilon */
+	double		delta;
+	double		max_grad_norm;
+	double		sample_rate;	/* expected batch size / rows */
+	int64		steps;
+} AigcPrivacyOptions;
+
 typedef struct AigcTrainOptions
 {
 	/* every kind */
@@ -23,6 +38,7 @@ typedef struct AigcTrainOptions
 	int			max_categories;
 	int			progress_every; /* epochs between NOTICEs, 0 for none */
 	struct List *exclude;		/* column names (char *) */
+	AigcPrivacyOptions privacy;
 	/* kind vae */
 	double		loss_factor;
 	int			latent_dim;

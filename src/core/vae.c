@@ -11,6 +11,7 @@
 
 #include "miscadmin.h"
 
+#include "core/dp_sgd.h"
 #include "core/vae.h"
 
 #define VAE_DIM_MAX 1000000
@@ -274,6 +275,34 @@ aigc_vae_kl_loss(const float *mu, const float *logvar, int n, int latent,
 	return kl / n;
 }
 
+/* Encoder, a draw of z from the posterior, decoder */
+static void
+forward_sampled(AigcVae *vae, AigcVaeBuffers *buf, const float *x, int n,
+				AigcRng *rng)
+{
+	int64		nl = (int64) n * vae->cfg.latent_dim;
+
+	encode(vae, buf, x, n);
+	for (int64 i = 0; i < nl; i++)
+	{
+		buf->std[i] = expf(0.5f * buf->logvar[i]);
+		buf->eps[i] = (float) aigc_rng_normal(rng);
+		buf->z[i] = buf->mu[i] + buf->eps[i] * buf->std[i];
+	}
+	decode(vae, buf, n);
+}
+
+/* The reparameterisation z = mu + eps * exp(logvar / 2), backwards from dz */
+static void
+reparam_backward(AigcVaeBuffers *buf, const float *dz, int64 nl)
+{
+	for (int64 i = 0; i < nl; i++)
+	{
+		buf->dmu[i] += dz[i];
+		buf->dlogvar[i] += dz[i] * buf->eps[i] * 0.5f * buf->std[i];
+	}
+}
+
 void
 aigc_vae_forward_backward(AigcVae *vae, AigcVaeBuffers *buf, const float *x,
 						  int n, AigcRng *rng, bool backward,
@@ -287,15 +316,7 @@ aigc_vae_forward_backward(AigcVae *vae, AigcVaeBuffers *buf, const float *x,
 	float	   *gb = buf->grad_b;
 	float	   *tmp;
 
-	encode(vae, buf, x, n);
-	for (int64 i = 0; i < nl; i++)
-	{
-		buf->std[i] = expf(0.5f * buf->logvar[i]);
-		buf->eps[i] = (float) aigc_rng_normal(rng);
-		buf->z[i] = buf->mu[i] + buf->eps[i] * buf->std[i];
-	}
-	decode(vae, buf, n);
-
+	forward_sampled(vae, buf, x, n, rng);
 	if (!backward)
 	{
 		/* evaluation only: leave every gradient as it was */
@@ -325,12 +346,7 @@ aigc_vae_forward_backward(AigcVae *vae, AigcVaeBuffers *buf, const float *x,
 		gb = tmp;
 	}
 
-	/* reparameterisation: z = mu + eps * exp(logvar / 2) */
-	for (int64 i = 0; i < nl; i++)
-	{
-		buf->dmu[i] += ga[i];
-		buf->dlogvar[i] += ga[i] * buf->eps[i] * 0.5f * buf->std[i];
-	}
+	reparam_backward(buf, ga, nl);
 
 	h = (cfg->n_enc > 0) ? buf->enc_act[cfg->n_enc - 1] : x;
 	aigc_linear_backward(&vae->mu, h, buf->dmu, n, cfg->n_enc > 0 ? ga : NULL);
@@ -541,6 +557,158 @@ aigc_vae_row_terms(AigcVae *vae, AigcVaeBuffers *buf, const float *x, int n,
 		t[ncols] = aigc_vae_kl_loss(buf->mu + (int64) r * L,
 									buf->logvar + (int64) r * L, 1, L, NULL, NULL);
 	}
+}
+
+void
+aigc_vae_dp_buffers_init(AigcVaeDpBuffers *dp, AigcVae *vae, AigcVaeBuffers *buf)
+{
+	AigcLinear *layers[AIGC_VAE_MAX_LINEARS];
+	bool		need_dx[AIGC_VAE_MAX_LINEARS];
+	int			ne = vae->cfg.n_enc;
+	int			nl = aigc_vae_linears(vae, layers, need_dx);
+	int			B = buf->batch;
+
+	for (int k = 0; k < nl; k++)
+		dp->delta[k] = (k == ne) ? buf->dmu : (k == ne + 1) ? buf->dlogvar :
+			palloc(sizeof(float) * (Size) B * layers[k]->out);
+	dp->dsigma = palloc(sizeof(float) * (Size) B * vae->cfg.data_dim);
+	dp->sq_norms = palloc(sizeof(double) * B);
+	dp->factors = palloc(sizeof(float) * B);
+}
+
+/* Mirrors aigc_vae_dp_buffers_init */
+void
+aigc_vae_dp_size(const AigcVaeConfig *cfg, int batch, AigcSizeEstimate *e)
+{
+	double		b = batch;
+	int			widest = Max(cfg->data_dim, cfg->latent_dim);
+
+	for (int i = 0; i < cfg->n_enc; i++)
+	{
+		aigc_size_add(e, b * cfg->enc_dims[i], sizeof(float));
+		widest = Max(widest, cfg->enc_dims[i]);
+	}
+	for (int i = 0; i < cfg->n_dec; i++)
+	{
+		aigc_size_add(e, b * cfg->dec_dims[i], sizeof(float));
+		widest = Max(widest, cfg->dec_dims[i]);
+	}
+	aigc_size_add(e, b * cfg->data_dim, sizeof(float));	/* output layer */
+	aigc_size_add(e, b * cfg->data_dim, sizeof(float));	/* dsigma */
+	aigc_size_add(e, b, sizeof(double));
+	aigc_size_add(e, b, sizeof(float));
+	/* dp_linear_clipped_grad's scaled copy of the widest output gradient */
+	aigc_size_add(e, b * widest, sizeof(float));
+}
+
+/*
+ * Per-row output gradients: the loss of row i is factor x recon_i + KL_i,
+ * so each row's pieces come from the loss functions called on that row
+ * alone (n = 1 divides by nothing).  The backward pass then only carries
+ * input gradients down (they are per row already); no parameter gradient
+ * is formed.  Sigma's gradient of row i is d loss_i / d sigma_j =
+ * factor (1 / sigma_j - e_ij^2 / sigma_j^3) for each scalar output j
+ * (e_ij = x_ij - tanh(out_ij)), zero elsewhere: span_loss writes it into
+ * row i's slice of dp->dsigma.
+ */
+void
+aigc_vae_dp_norms(AigcVae *vae, AigcVaeBuffers *buf, AigcVaeDpBuffers *dp,
+				  const float *x, int n, AigcRng *rng, double *recon,
+				  double *kl)
+{
+	const AigcVaeConfig *cfg = &vae->cfg;
+	int			D = cfg->data_dim;
+	int			L = cfg->latent_dim;
+	int			ne = cfg->n_enc;
+	int			nd = cfg->n_dec;
+	AigcLinear *layers[AIGC_VAE_MAX_LINEARS];
+	bool		need_dx[AIGC_VAE_MAX_LINEARS];
+	int			nl = aigc_vae_linears(vae, layers, need_dx);
+	float	  **delta = dp->delta;
+	const float *last_enc = ne > 0 ? buf->enc_act[ne - 1] : x;
+
+	Assert(n <= buf->batch);
+	forward_sampled(vae, buf, x, n, rng);
+
+	/* the layers' inputs, in aigc_vae_linears' order */
+	for (int i = 0; i < ne; i++)
+		dp->input[i] = i == 0 ? x : buf->enc_act[i - 1];
+	dp->input[ne] = dp->input[ne + 1] = last_enc;
+	for (int i = 0; i <= nd; i++)
+		dp->input[ne + 2 + i] = i == 0 ? buf->z : buf->dec_act[i - 1];
+
+	memset(dp->dsigma, 0, sizeof(float) * (Size) n * D);
+	*recon = *kl = 0.0;
+	for (int r = 0; r < n; r++)
+	{
+		*recon += aigc_vae_recon_loss(vae->spans, vae->nspans, D,
+									  x + (Size) r * D, buf->out + (Size) r * D,
+									  vae->sigma.w, 1, cfg->loss_factor,
+									  delta[ne + 2 + nd] + (Size) r * D,
+									  dp->dsigma + (Size) r * D);
+		*kl += aigc_vae_kl_loss(buf->mu + (Size) r * L, buf->logvar + (Size) r * L,
+								1, L, buf->dmu + (Size) r * L,
+								buf->dlogvar + (Size) r * L);
+	}
+	*recon /= Max(n, 1);
+	*kl /= Max(n, 1);
+
+	for (int i = nd; i > 0; i--)
+	{
+		aigc_linear_input_grad(&vae->dec[i], delta[ne + 2 + i], n, delta[ne + 1 + i]);
+		aigc_relu_backward(buf->dec_act[i - 1], delta[ne + 1 + i],
+						   (int64) n * cfg->dec_dims[i - 1]);
+	}
+	aigc_linear_input_grad(&vae->dec[0], delta[ne + 2], n, buf->grad_a);
+	reparam_backward(buf, buf->grad_a, (int64) n * L);
+	if (ne > 0)
+	{
+		int64		count = (int64) n * cfg->enc_dims[ne - 1];
+
+		aigc_linear_input_grad(&vae->mu, buf->dmu, n, delta[ne - 1]);
+		aigc_linear_input_grad(&vae->logvar, buf->dlogvar, n, buf->grad_b);
+		for (int64 i = 0; i < count; i++)
+			delta[ne - 1][i] += buf->grad_b[i];
+		aigc_relu_backward(buf->enc_act[ne - 1], delta[ne - 1], count);
+		for (int i = ne - 1; i > 0; i--)
+		{
+			aigc_linear_input_grad(&vae->enc[i], delta[i], n, delta[i - 1]);
+			aigc_relu_backward(buf->enc_act[i - 1], delta[i - 1],
+							   (int64) n * cfg->enc_dims[i - 1]);
+		}
+	}
+
+	memset(dp->sq_norms, 0, sizeof(double) * n);
+	for (int k = 0; k < nl; k++)
+		dp_linear_sq_norms(dp->input[k], delta[k], n, layers[k]->in,
+						   layers[k]->out, true, dp->sq_norms);
+	for (int r = 0; r < n; r++)
+		for (int j = 0; j < D; j++)
+		{
+			double		g = dp->dsigma[(Size) r * D + j];
+
+			dp->sq_norms[r] += g * g;
+		}
+}
+
+void
+aigc_vae_dp_accumulate(AigcVae *vae, AigcVaeBuffers *buf, AigcVaeDpBuffers *dp,
+					   const float *x, int n, AigcRng *rng,
+					   double max_grad_norm, double *recon, double *kl)
+{
+	AigcLinear *layers[AIGC_VAE_MAX_LINEARS];
+	bool		need_dx[AIGC_VAE_MAX_LINEARS];
+	int			nl = aigc_vae_linears(vae, layers, need_dx);
+	int			D = vae->cfg.data_dim;
+
+	aigc_vae_dp_norms(vae, buf, dp, x, n, rng, recon, kl);
+	dp_clip_factors(dp->sq_norms, n, max_grad_norm, dp->factors);
+	for (int k = 0; k < nl; k++)
+		dp_linear_clipped_grad(layers[k], dp->input[k], dp->delta[k],
+							   dp->factors, n);
+	for (int r = 0; r < n; r++)
+		for (int j = 0; j < D; j++)
+			vae->sigma.g[j] += dp->factors[r] * dp->dsigma[(Size) r * D + j];
 }
 
 /* The model's linear layers, and whether each passes a gradient down */

@@ -125,6 +125,46 @@ extern double aigc_vae_kl_loss(const float *mu, const float *logvar, int n,
 #define AIGC_VAE_MAX_LINEARS (2 * AIGC_MAX_HIDDEN + 3)
 extern int	aigc_vae_linears(AigcVae *vae, AigcLinear **layers, bool *need_dx);
 extern double aigc_vae_step_flops(AigcVae *vae, int n);
+/*
+ * DP-SGD (docs/privacy.md): per-row output gradients of every linear layer
+ * (in aigc_vae_linears' order) and of sigma, for batches of up to `batch`
+ * rows.  The mu and logvar layers' are buf->dmu and buf->dlogvar.
+ */
+typedef struct AigcVaeDpBuffers
+{
+	float	   *delta[AIGC_VAE_MAX_LINEARS];	/* (B, out) */
+	const float *input[AIGC_VAE_MAX_LINEARS];	/* the layers' inputs, (B, in) */
+	float	   *dsigma;			/* (B, D) each row's gradient of sigma */
+	double	   *sq_norms;		/* (B) */
+	float	   *factors;		/* (B) */
+} AigcVaeDpBuffers;
+
+extern void aigc_vae_dp_buffers_init(AigcVaeDpBuffers *dp, AigcVae *vae,
+									 AigcVaeBuffers *buf);
+/* What aigc_vae_dp_buffers_init allocates for batches of `batch` rows */
+extern void aigc_vae_dp_size(const AigcVaeConfig *cfg, int batch,
+							 AigcSizeEstimate *e);
+
+/*
+ * Forward pass over n rows and each row's gradient of its own loss
+ * (loss_factor x reconstruction + KL, not divided by n): dp->sq_norms gets
+ * each row's squared gradient norm over every parameter, from the layers'
+ * output gradients without materialising per-row gradients.  recon and kl
+ * get the means over the rows.
+ */
+extern void aigc_vae_dp_norms(AigcVae *vae, AigcVaeBuffers *buf,
+							  AigcVaeDpBuffers *dp, const float *x, int n,
+							  AigcRng *rng, double *recon, double *kl);
+
+/*
+ * aigc_vae_dp_norms, then the rows' gradients clipped to max_grad_norm are
+ * added to the parameters' gradients (which the caller zeroes per step).
+ */
+extern void aigc_vae_dp_accumulate(AigcVae *vae, AigcVaeBuffers *buf,
+								   AigcVaeDpBuffers *dp, const float *x, int n,
+								   AigcRng *rng, double max_grad_norm,
+								   double *recon, double *kl);
+
 /* Training, as the kind's operations (vae_train.c) */
 extern void *aigc_vae_train_begin(void *net, const float *x, int64 nrows,
 								  const AigcTrainOptions *opts, AigcRng *rng);

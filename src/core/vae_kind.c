@@ -31,7 +31,11 @@ vae_train_size(const void *cfg, const AigcTrainOptions *opts,
 			   AigcSizeEstimate *e)
 {
 	/* a batch is never larger than the table */
-	aigc_vae_train_size(cfg, (int) Max(Min((int64) opts->batch_size, nrows), 1), e);
+	int			batch = (int) Max(Min((int64) opts->batch_size, nrows), 1);
+
+	aigc_vae_train_size(cfg, batch, e);
+	if (opts->privacy.enabled)
+		aigc_vae_dp_size(cfg, batch, e);
 }
 
 static void *
@@ -148,6 +152,7 @@ const AigcKindOps aigc_vae_ops = {
 	.train_epoch = aigc_vae_train_epoch,
 	.train_end = aigc_vae_train_end,
 	.describe_losses = aigc_vae_describe_losses,
+	.dp_sgd = true,
 	.generator_init = vae_generator_init,
 	.generate = vae_generate,
 	.scorer_init = vae_scorer_init,

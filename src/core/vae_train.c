@@ -3,7 +3,9 @@
  *		Training a VAE, as train/train.c's epoch loop drives it through the
  *		kind's operations: shuffled mini-batches over every row, once per
  *		epoch, with Adam; then, with option calibrate, the prior-shift
- *		calibration of category shares.
+ *		calibration of category shares.  With option privacy, DP-SGD
+ *		instead: Poisson-sampled batches, per-row clipping and Gaussian
+ *		noise (docs/privacy.md).
  */
 #include "postgres.h"
 
@@ -11,6 +13,7 @@
 
 #include "miscadmin.h"
 
+#include "core/dp_sgd.h"
 #include "core/optimizer.h"
 #include "core/vae.h"
 
@@ -32,6 +35,8 @@ typedef struct VaeRun
 	float	   *xb;				/* (batch, dim) the rows of one step */
 	AigcRng    *rng;
 	bool		calibrate;
+	const AigcPrivacyOptions *privacy;	/* NULL without DP-SGD */
+	AigcVaeDpBuffers dp;
 } VaeRun;
 
 void *
@@ -52,11 +57,61 @@ aigc_vae_train_begin(void *net, const float *x, int64 nrows,
 	run->rng = rng;
 	run->calibrate = opts->calibrate;
 	aigc_vae_buffers_init(&run->buf, vae, run->batch);
+	run->privacy = opts->privacy.enabled ? &opts->privacy : NULL;
+	if (run->privacy)
+		aigc_vae_dp_buffers_init(&run->dp, vae, &run->buf);
 	aigc_adam_init(&run->adam, vae->params, vae->nparams, opts->learning_rate,
 				   0.9, 0.999, opts->weight_decay);
 	for (int64 i = 0; i < nrows; i++)
 		run->perm[i] = i;
 	return run;
+}
+
+/*
+ * One DP-SGD step: a Poisson sample of the rows (each row with probability
+ * sample_rate, so the batch size varies), in chunks of at most run->batch
+ * rows since clipping is per row; the sum of the clipped gradients plus
+ * N(0, (noise_multiplier max_grad_norm)^2) per coordinate, divided by the
+ * expected batch size, goes to Adam.  Adds the rows' loss sums and count.
+ */
+static void
+dp_step(VaeRun *run, double *recon_sum, double *kl_sum, int64 *rows,
+		AigcTrainWork *work)
+{
+	const AigcPrivacyOptions *p = run->privacy;
+	AigcVae    *vae = run->vae;
+	int64		r = dp_poisson_next(run->rng, -1, p->sample_rate);
+	float		scale = (float) (1.0 / run->batch);
+
+	aigc_params_zero_grad(vae->params, vae->nparams);
+	while (r < run->nrows)
+	{
+		int			n = 0;
+		double		recon,
+					kl;
+
+		CHECK_FOR_INTERRUPTS();
+		for (; r < run->nrows && n < run->batch; r = dp_poisson_next(run->rng, r, p->sample_rate))
+			memcpy(run->xb + (Size) n++ * run->dim, run->x + (Size) r * run->dim,
+				   sizeof(float) * run->dim);
+		aigc_vae_dp_accumulate(vae, &run->buf, &run->dp, run->xb, n, run->rng,
+							   p->max_grad_norm, &recon, &kl);
+		*recon_sum += recon * n;
+		*kl_sum += kl * n;
+		*rows += n;
+		work->gemm_flops += aigc_vae_step_flops(vae, n);
+	}
+	for (int k = 0; k < vae->nparams; k++)
+	{
+		AigcParam  *prm = &vae->params[k];
+
+		dp_add_noise(prm->g, prm->n, p->noise_multiplier * p->max_grad_norm, run->rng);
+		for (int64 j = 0; j < prm->n; j++)
+			prm->g[j] *= scale;
+	}
+	aigc_adam_step(&run->adam);
+	aigc_vae_clamp_sigma(vae);
+	work->steps++;
 }
 
 /* losses: total, reconstruction, KL, each the mean over the epoch's batches */
@@ -66,6 +121,21 @@ aigc_vae_train_epoch(void *state, double *losses, AigcTrainWork *work)
 	VaeRun	   *run = state;
 	double		recon_sum = 0.0,
 				kl_sum = 0.0;
+
+	if (run->privacy)
+	{
+		int64		rows = 0;
+
+		/* 1 / sample_rate steps an epoch, rows * sample_rate rows each */
+		for (int64 b = 0; b < run->nbatches; b++)
+			dp_step(run, &recon_sum, &kl_sum, &rows, work);
+		recon_sum /= Max(rows, 1);
+		kl_sum /= Max(rows, 1);
+		losses[0] = recon_sum + kl_sum;
+		losses[1] = recon_sum;
+		losses[2] = kl_sum;
+		return;
+	}
 
 	aigc_rng_shuffle(run->rng, run->perm, run->nrows);
 	for (int64 b = 0; b < run->nbatches; b++)

@@ -5,7 +5,9 @@
  *
  * Per-example norms and the clipped sum are compared with per-example
  * gradients materialised by running the ordinary backward pass on one
- * example at a time; noise and Poisson sampling report sample statistics.
+ * example at a time, for a small network and for a tiny VAE (every linear
+ * layer and the decoder's sigma); noise and Poisson sampling report sample
+ * statistics.
  * The test (test/pgtap/21_dp_sgd.sql) holds the bounds.
  */
 #include "postgres.h"
@@ -19,6 +21,7 @@
 #include "utils/tuplestore.h"
 
 #include "core/dp_sgd.h"
+#include "core/vae.h"
 #include "diag/diag.h"
 
 PG_FUNCTION_INFO_V1(aigc_dp_sgd_check);
@@ -186,6 +189,137 @@ check_clipping(ReturnSetInfo *rsinfo, AigcRng *rng)
 	aigc_diag_emit(rsinfo, "clipping", "relative error of the clipped sum", sqrt(diff / ref), NET_PARAMS);
 }
 
+/*
+ * A tiny VAE: a scalar, a 3-slot one-hot, another scalar; two encoder and
+ * two decoder layers, so every branch of the per-row backward pass runs.
+ */
+#define VAE_N 9
+#define VAE_D 5
+
+/* Every parameter's gradient of the VAE as one vector, in vae->params order */
+static int64
+vae_gather(const AigcVae *vae, double *g)
+{
+	int64		k = 0;
+
+	for (int p = 0; p < vae->nparams; p++)
+		for (int64 j = 0; j < vae->params[p].n; j++)
+		{
+			if (g != NULL)
+				g[k] = vae->params[p].g[j];
+			k++;
+		}
+	return k;
+}
+
+static void
+check_vae_norms(ReturnSetInfo *rsinfo, AigcRng *rng)
+{
+	static const AigcSpan spans[] = {
+		{.offset = 0, .width = 1, .is_scalar = true, .column = 0},
+		{.offset = 1, .width = 3, .is_scalar = false, .column = 1},
+		{.offset = 4, .width = 1, .is_scalar = true, .column = 2},
+	};
+	AigcVaeConfig cfg = {.data_dim = VAE_D, .latent_dim = 3, .n_enc = 2,
+		.enc_dims = {6, 4}, .n_dec = 2, .dec_dims = {4, 7}, .loss_factor = 2.0};
+	AigcVae		vae;
+	AigcVaeBuffers buf,
+				one;
+	AigcVaeDpBuffers dp;
+	float		x[VAE_N * VAE_D];
+	double		norms[VAE_N],
+				sorted[VAE_N],
+				recon,
+				kl,
+				err = 0.0,
+				err_sigma = 0.0,
+				diff = 0.0,
+				ref = 0.0,
+				max_grad_norm;
+	double	   *per_row,
+			   *clipped,
+			   *ghost;
+	int64		np;
+
+	aigc_vae_init(&vae, &cfg, spans, lengthof(spans), rng);
+	/* sigma away from its initial 0.1 so that its gradient is not uniform */
+	for (int j = 0; j < VAE_D; j++)
+		vae.sigma.w[j] = 0.2f + 0.15f * j;
+	for (int r = 0; r < VAE_N; r++)
+	{
+		float	   *row = x + r * VAE_D;
+
+		aigc_diag_fill_uniform(row, VAE_D, rng, -1.0, 1.0);
+		row[1] = row[2] = row[3] = 0.0f;
+		row[1 + r % 3] = 1.0f;
+	}
+	aigc_vae_buffers_init(&buf, &vae, VAE_N);
+	aigc_vae_buffers_init(&one, &vae, 1);
+	aigc_vae_dp_buffers_init(&dp, &vae, &buf);
+	np = vae_gather(&vae, NULL);
+	per_row = palloc(sizeof(double) * np * VAE_N);
+	clipped = palloc0(sizeof(double) * np);
+	ghost = palloc(sizeof(double) * np);
+
+	/* one seed for both: row r draws the same posterior noise either way */
+	aigc_rng_seed(rng, 99);
+	aigc_vae_dp_norms(&vae, &buf, &dp, x, VAE_N, rng, &recon, &kl);
+	aigc_rng_seed(rng, 99);
+	for (int r = 0; r < VAE_N; r++)
+	{
+		double		sq = 0.0,
+					sq_sigma = 0.0,
+					ghost_sigma = 0.0;
+		double	   *g = per_row + r * np;
+
+		/* a one-row pass is that row's own loss, its gradient unscaled */
+		aigc_vae_forward_backward(&vae, &one, x + r * VAE_D, 1, rng, true,
+								  &recon, &kl);
+		vae_gather(&vae, g);
+		for (int64 k = 0; k < np; k++)
+			sq += g[k] * g[k];
+		for (int j = 0; j < VAE_D; j++)
+		{
+			sq_sigma += (double) vae.sigma.g[j] * vae.sigma.g[j];
+			ghost_sigma += (double) dp.dsigma[r * VAE_D + j] * dp.dsigma[r * VAE_D + j];
+		}
+		err = Max(err, rel_err(sqrt(dp.sq_norms[r]), sqrt(sq)));
+		err_sigma = Max(err_sigma, rel_err(sqrt(ghost_sigma), sqrt(sq_sigma)));
+		norms[r] = sorted[r] = sqrt(sq);
+	}
+	aigc_diag_emit(rsinfo, "vae per-example norms", "max relative error, every parameter", err, VAE_N);
+	aigc_diag_emit(rsinfo, "vae per-example norms", "max relative error, sigma alone", err_sigma, VAE_N);
+
+	/* the clipped sum at the median norm against the materialised gradients */
+	for (int i = 1; i < VAE_N; i++)
+		for (int j = i; j > 0 && sorted[j - 1] > sorted[j]; j--)
+		{
+			double		t = sorted[j];
+
+			sorted[j] = sorted[j - 1];
+			sorted[j - 1] = t;
+		}
+	max_grad_norm = sorted[VAE_N / 2];
+	for (int r = 0; r < VAE_N; r++)
+	{
+		double		c = Min(1.0, max_grad_norm / norms[r]);
+
+		for (int64 k = 0; k < np; k++)
+			clipped[k] += c * per_row[r * np + k];
+	}
+	aigc_params_zero_grad(vae.params, vae.nparams);
+	aigc_rng_seed(rng, 99);
+	aigc_vae_dp_accumulate(&vae, &buf, &dp, x, VAE_N, rng, max_grad_norm,
+						   &recon, &kl);
+	vae_gather(&vae, ghost);
+	for (int64 k = 0; k < np; k++)
+	{
+		diff += (ghost[k] - clipped[k]) * (ghost[k] - clipped[k]);
+		ref += clipped[k] * clipped[k];
+	}
+	aigc_diag_emit(rsinfo, "vae per-example norms", "clipped sum at the median norm, relative error", sqrt(diff / ref), (int) np);
+}
+
 #define NOISE_N 200000
 #define NOISE_STDDEV 0.7
 
@@ -271,6 +405,7 @@ aigc_dp_sgd_check(PG_FUNCTION_ARGS)
 	rsinfo = (ReturnSetInfo *) fcinfo->resultinfo;
 	aigc_rng_seed(&rng, 20261202);
 	check_clipping(rsinfo, &rng);
+	check_vae_norms(rsinfo, &rng);
 	check_noise(rsinfo);
 	check_poisson(rsinfo);
 	return (Datum) 0;

@@ -344,9 +344,9 @@ aigc_store_require(const char *name, const char *privilege)
 int
 aigc_store_insert(const AigcStoreEntry *e)
 {
-	Oid			types[12] = {TEXTOID, TEXTOID, TEXTOID, TEXTOID, JSONBOID,
-		JSONBOID, JSONBOID, INT8OID, FLOAT8OID, JSONBOID, BYTEAOID, TEXTOID};
-	Datum		values[12];
+	Oid			types[13] = {TEXTOID, TEXTOID, TEXTOID, TEXTOID, JSONBOID,
+		JSONBOID, JSONBOID, INT8OID, FLOAT8OID, JSONBOID, BYTEAOID, TEXTOID, JSONBOID};
+	Datum		values[13];
 	bool		isnull;
 	int			version;
 	AigcStoreAccess acc;
@@ -362,21 +362,28 @@ aigc_store_insert(const AigcStoreEntry *e)
 	values[8] = Float8GetDatum(e->train_seconds);
 	values[9] = JsonbPGetDatum(e->stats);
 	values[10] = PointerGetDatum(e->weights);
+	values[12] = PointerGetDatum(e->privacy);
 
 	aigc_store_begin(&acc);
 	values[11] = CStringGetTextDatum(GetUserNameFromId(acc.caller, false));
 
 	/* held since aigc_store_claim; checks again what this transaction did since */
 	aigc_store_lock_check(&acc, e->name, "train");
-	/* the alias t: Citus mis-deparses RETURNING here without one */
-	aigc_store_exec("INSERT INTO aigc.model_store AS t "
-					"(name, version, kind, source_kind, source, columns, hyperparams, "
-					" loss, train_rows, train_seconds, stats, weights, created_by) "
-					"SELECT $1, coalesce(pg_catalog.max(version), 0) OPERATOR(pg_catalog.+) 1, "
-					"       $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12 "
-					"  FROM aigc.model_store WHERE name OPERATOR(pg_catalog.=) $1 "
-					"RETURNING t.version",
-					12, types, values, NULL, false, SPI_OK_INSERT_RETURNING);
+	/*
+	 * The alias t: Citus mis-deparses RETURNING here without one.  Column
+	 * privacy only when there is a record, so that this library still
+	 * stores other models in a 0.1.0 store not yet updated.
+	 */
+	aigc_store_exec(psprintf("INSERT INTO aigc.model_store AS t "
+							 "(name, version, kind, source_kind, source, columns, hyperparams, "
+							 " loss, train_rows, train_seconds, stats, weights, created_by%s) "
+							 "SELECT $1, coalesce(pg_catalog.max(version), 0) OPERATOR(pg_catalog.+) 1, "
+							 "       $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12%s "
+							 "  FROM aigc.model_store WHERE name OPERATOR(pg_catalog.=) $1 "
+							 "RETURNING t.version",
+							 e->privacy ? ", privacy" : "", e->privacy ? ", $13" : ""),
+					e->privacy ? 13 : 12, types, values, NULL, false,
+					SPI_OK_INSERT_RETURNING);
 	version = DatumGetInt32(result_value(0, 1, &isnull));
 	aigc_store_end(&acc);
 	return version;

@@ -24,6 +24,7 @@ typedef struct AigcStoreEntry
 	double		train_seconds;
 	Jsonb	   *stats;
 	bytea	   *weights;
+	Jsonb	   *privacy;		/* the DP record; NULL without option privacy */
 } AigcStoreEntry;
 
 /*

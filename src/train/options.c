@@ -53,7 +53,8 @@ typedef enum OptionType
 	OPT_BOOL,					/* bool */
 	OPT_SEED,					/* uint64, an integer of at most 2^53 in magnitude */
 	OPT_DIMS,					/* int[AIGC_MAX_HIDDEN] and its count, each lo to hi */
-	OPT_NAMES					/* List of char * */
+	OPT_NAMES,					/* List of char * */
+	OPT_PRIVACY					/* AigcPrivacyOptions, from an object or null */
 } OptionType;
 
 typedef struct TrainOption TrainOption;
@@ -95,6 +96,7 @@ struct TrainOption
 static void draw_seed(const TrainOption *o, AigcTrainOptions *opts, bool given);
 static void default_progress(const TrainOption *o, AigcTrainOptions *opts, bool given);
 static void check_pac(const TrainOption *o, AigcTrainOptions *opts, bool given);
+static void check_calibrate(const TrainOption *o, AigcTrainOptions *opts, bool given);
 
 /*
  * Defaults are TVAE's for a VAE and CTGAN's for a GAN, so comparisons with
@@ -149,6 +151,12 @@ static const TrainOption train_options[] = {
 		.offset = FIELD(exclude),
 		.kinds = EVERY_KIND, .all = "[]", .stored = true
 	},
+	/* kinds without DP-SGD refuse it in train.c with 0A000, not as unknown */
+	{
+		.name = "privacy", .type = OPT_PRIVACY,
+		.offset = FIELD(privacy),
+		.kinds = EVERY_KIND, .all = "null"
+	},
 
 	{
 		.name = "loss_factor", .type = OPT_REAL, .lo = 0, .hi = 1000,
@@ -173,7 +181,8 @@ static const TrainOption train_options[] = {
 	{
 		.name = "calibrate", .type = OPT_BOOL,
 		.offset = FIELD(calibrate),
-		.kinds = KIND(AIGC_KIND_VAE), .all = "true", .stored = true
+		.kinds = KIND(AIGC_KIND_VAE), .all = "true", .finish = check_calibrate,
+		.stored = true
 	},
 
 	{
@@ -274,6 +283,8 @@ expected_of(const TrainOption *o)
 							AIGC_MAX_HIDDEN, (int) o->lo, (int) o->hi);
 		case OPT_NAMES:
 			return "an array of column names";
+		case OPT_PRIVACY:
+			return "null or an object with \"delta\", exactly one of \"epsilon\" and \"noise_multiplier\", and optionally \"max_grad_norm\"";
 	}
 	return NULL;
 }
@@ -379,6 +390,77 @@ array_elements(const char *key, const JsonbValue *v, const char *expected)
 	return result;
 }
 
+/* The keys of option privacy, each checked as an option of its own */
+static const TrainOption privacy_keys[] = {
+	{
+		.name = "privacy.epsilon", .type = OPT_REAL, .lo = 0, .hi = 1e6, .lo_open = true,
+		.offset = offsetof(AigcPrivacyOptions, epsilon)
+	},
+	{
+		.name = "privacy.noise_multiplier", .type = OPT_REAL, .lo = 0, .hi = 1e6, .lo_open = true,
+		.offset = offsetof(AigcPrivacyOptions, noise_multiplier)
+	},
+	{
+		.name = "privacy.delta", .type = OPT_REAL, .lo = 0, .hi = 1, .lo_open = true,
+		.offset = offsetof(AigcPrivacyOptions, delta)
+	},
+	{
+		.name = "privacy.max_grad_norm", .type = OPT_REAL, .lo = 0, .hi = 1e6, .lo_open = true,
+		.offset = offsetof(AigcPrivacyOptions, max_grad_norm)
+	},
+};
+
+/*
+ * Option privacy from its JSON object (null: no privacy).  delta < 1 here;
+ * train.c checks delta < 1 / rows once the rows are read.
+ */
+static void
+set_privacy(const TrainOption *o, const JsonbValue *v, AigcPrivacyOptions *p)
+{
+	JsonbIterator *it;
+	JsonbValue	k,
+				val;
+	JsonbIteratorToken tok;
+	bool		given[lengthof(privacy_keys)] = {false};
+
+	memset(p, 0, sizeof(*p));
+	if (v->type == jbvNull)
+		return;
+	if (v->type != jbvBinary || !JsonContainerIsObject(v->val.binary.data))
+		bad_option(o->name, expected_of(o));
+	p->enabled = true;
+	p->max_grad_norm = 1.0;
+	it = JsonbIteratorInit(v->val.binary.data);
+	while ((tok = JsonbIteratorNext(&it, &k, true)) != WJB_DONE)
+	{
+		char	   *key;
+		int			i;
+
+		if (tok != WJB_KEY)
+			continue;
+		key = psprintf("privacy.%.*s", k.val.string.len, k.val.string.val);
+		tok = JsonbIteratorNext(&it, &val, true);
+		Assert(tok == WJB_VALUE);
+		for (i = 0; i < lengthof(privacy_keys); i++)
+			if (strcmp(key, privacy_keys[i].name) == 0)
+				break;
+		if (i == lengthof(privacy_keys))
+			ereport(ERROR,
+					(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
+					 errmsg("unrecognized training option \"%s\"", key),
+					 errhint("Option \"privacy\" has the keys epsilon, noise_multiplier, delta and max_grad_norm.")));
+		*(double *) ((char *) p + privacy_keys[i].offset) = real_value(&privacy_keys[i], &val);
+		given[i] = true;
+	}
+	if (given[0] == given[1])
+		ereport(ERROR,
+				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
+				 errmsg("training option \"privacy\" needs exactly one of \"epsilon\" and \"noise_multiplier\""),
+				 errdetail("Given epsilon, the noise multiplier is the smallest that spends at most it; given the noise multiplier, the epsilon spent is reported.")));
+	if (!given[2] || p->delta >= 1.0)
+		bad_option("privacy.delta", "a number in (0, 1), below 1 / (rows trained on)");
+}
+
 /* Checks v against o and stores it in o's field of opts */
 static void
 set_option(const TrainOption *o, const JsonbValue *v, AigcTrainOptions *opts)
@@ -439,6 +521,9 @@ set_option(const TrainOption *o, const JsonbValue *v, AigcTrainOptions *opts)
 				*(List **) field = names;
 				break;
 			}
+		case OPT_PRIVACY:
+			set_privacy(o, v, (AigcPrivacyOptions *) field);
+			break;
 	}
 }
 
@@ -499,6 +584,24 @@ check_pac(const TrainOption *o, AigcTrainOptions *opts, bool given)
 				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
 				 errmsg("training option \"batch_size\" (%d) must be a multiple of \"pac\" (%d)",
 						opts->batch_size, opts->pac)));
+}
+
+/*
+ * The prior-shift calibration matches category shares counted in the
+ * training rows, a release DP-SGD's budget does not cover: off under
+ * privacy, and an error if asked for.
+ */
+static void
+check_calibrate(const TrainOption *o, AigcTrainOptions *opts, bool given)
+{
+	if (!opts->privacy.enabled)
+		return;
+	if (given && opts->calibrate)
+		ereport(ERROR,
+				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
+				 errmsg("training option \"calibrate\" cannot be used with \"privacy\""),
+				 errdetail("The calibration reads category shares from the training rows outside the privacy budget.")));
+	opts->calibrate = false;
 }
 
 static const TrainOption *
@@ -587,8 +690,8 @@ aigc_parse_train_options(Jsonb *options, AigcModelKind kind,
 }
 
 /* Shortest exact decimal form: 1e-5 is stored as 1e-05, not 1.0000000000000001e-05 */
-static char *
-shortest(double v)
+char *
+aigc_shortest_decimal(double v)
 {
 	char	   *buf = palloc(DOUBLE_SHORTEST_DECIMAL_LEN);
 
@@ -608,7 +711,7 @@ append_value(StringInfo buf, const TrainOption *o, const AigcTrainOptions *opts)
 			appendStringInfo(buf, "%d", *(const int *) field);
 			break;
 		case OPT_REAL:
-			appendStringInfoString(buf, shortest(*(const double *) field));
+			appendStringInfoString(buf, aigc_shortest_decimal(*(const double *) field));
 			break;
 		case OPT_BOOL:
 			appendStringInfoString(buf, *(const bool *) field ? "true" : "false");
@@ -641,6 +744,10 @@ append_value(StringInfo buf, const TrainOption *o, const AigcTrainOptions *opts)
 				appendStringInfoChar(buf, ']');
 				break;
 			}
+		case OPT_PRIVACY:
+			/* never stored here: the model's privacy column records it */
+			elog(ERROR, "training option \"%s\" is not a hyperparameter", o->name);
+			break;
 	}
 }
 

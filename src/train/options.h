@@ -20,6 +20,9 @@ extern int	aigc_train_memory_limit;
 /* Defines the aigc.* settings; called once, when the module loads */
 extern void aigc_define_settings(void);
 
+/* Shortest exact decimal form of v (1e-05, not 1.0000000000000001e-05), for JSON */
+extern char *aigc_shortest_decimal(double v);
+
 /* options may be NULL: every option takes the kind's default */
 extern void aigc_parse_train_options(Jsonb *options, AigcModelKind kind,
 									 AigcTrainOptions *opts);

@@ -28,6 +28,7 @@
 #include "utils/jsonb.h"
 #include "utils/memutils.h"
 
+#include "core/dp_accountant.h"
 #include "core/model.h"
 #include "store/model_cache.h"
 #include "store/model_store.h"
@@ -378,12 +379,77 @@ stats_jsonb(const AigcModel *model, const TrainHistory *hist, int64 nrows,
 	return text_to_jsonb(json.data);
 }
 
+/*
+ * Option privacy once the rows are counted: delta below 1 / rows, the
+ * run's sample rate (expected batch size / rows) and steps (as many per
+ * epoch as batches cover the rows), and either the smallest noise
+ * multiplier that spends at most the target epsilon or the epsilon the
+ * given multiplier spends.  Returns the record for the privacy column.
+ */
+static Jsonb *
+plan_privacy(AigcTrainOptions *opts, int64 nrows)
+{
+	AigcPrivacyOptions *p = &opts->privacy;
+	int64		batch = Min((int64) opts->batch_size, nrows);
+	double		orders[DP_N_DEFAULT_ORDERS];
+	double		epsilon,
+				best_order;
+	StringInfoData json;
+
+	if (p->delta >= 1.0 / (double) nrows)
+		ereport(ERROR,
+				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
+				 errmsg("invalid value for training option \"privacy.delta\""),
+				 errdetail("delta must be below 1 / rows: %g is not below 1 / " INT64_FORMAT ".",
+						   p->delta, nrows),
+				 errhint("A delta of 1 / rows or more allows releasing a row outright; take one well below it.")));
+	p->sample_rate = (double) batch / (double) nrows;
+	p->steps = (int64) opts->epochs * ((nrows + batch - 1) / batch);
+	dp_default_orders(orders);
+	if (p->epsilon > 0.0 &&
+		!dp_noise_multiplier(p->epsilon, p->delta, p->sample_rate, p->steps,
+							 orders, DP_N_DEFAULT_ORDERS, &p->noise_multiplier))
+		ereport(ERROR,
+				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
+				 errmsg("training option \"privacy.epsilon\" (%g) is out of reach", p->epsilon),
+				 errdetail("Even a noise multiplier of %g spends more over " INT64_FORMAT " steps at sample rate %g.",
+						   DP_SIGMA_MAX, p->steps, p->sample_rate),
+				 errhint("Raise epsilon, or lower epochs or batch_size.")));
+	epsilon = dp_epsilon(p->sample_rate, p->noise_multiplier, p->steps, p->delta,
+						 orders, DP_N_DEFAULT_ORDERS, &best_order);
+	if (!isfinite(epsilon))
+		ereport(ERROR,
+				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
+				 errmsg("training option \"privacy.noise_multiplier\" (%g) is too small to bound epsilon",
+						p->noise_multiplier),
+				 errhint("Raise the noise multiplier, or lower epochs or batch_size.")));
+
+	/* shortest round-trip decimals: aigc.dp_epsilon recomputes epsilon exactly */
+	initStringInfo(&json);
+	appendStringInfo(&json, "{\"epsilon\": %s, \"delta\": %s, \"noise_multiplier\": %s, ",
+					 aigc_shortest_decimal(epsilon), aigc_shortest_decimal(p->delta),
+					 aigc_shortest_decimal(p->noise_multiplier));
+	appendStringInfo(&json, "\"max_grad_norm\": %s, \"sample_rate\": %s, "
+					 "\"steps\": " INT64_FORMAT ", \"accountant\": \"rdp\", \"best_order\": %s, ",
+					 aigc_shortest_decimal(p->max_grad_norm),
+					 aigc_shortest_decimal(p->sample_rate), p->steps,
+					 aigc_shortest_decimal(best_order));
+	if (p->epsilon > 0.0)
+		appendStringInfo(&json, "\"target_epsilon\": %s, ",
+						 aigc_shortest_decimal(p->epsilon));
+	/* the column encoder's statistics come from the rows without noise */
+	appendStringInfo(&json, "\"charges\": [{\"mechanism\": \"dp-sgd\", \"epsilon\": %s}], "
+					 "\"column_statistics\": \"not private\"}",
+					 aigc_shortest_decimal(epsilon));
+	return text_to_jsonb(json.data);
+}
+
 /* The trained model as a new version in the store; returns the version */
 static int
 store_version(AigcStoreEntry *entry, const char *name, bool from_query,
 			  const AigcModel *model, const AigcTrainOptions *opts,
 			  const AigcTrainingData *td, const TrainHistory *hist,
-			  int64 scanned, double network, instr_time start)
+			  int64 scanned, double network, Jsonb *privacy, instr_time start)
 {
 	memset(entry, 0, sizeof(*entry));
 	entry->name = name;
@@ -397,6 +463,7 @@ store_version(AigcStoreEntry *entry, const char *name, bool from_query,
 	entry->train_seconds = seconds_since(start);
 	entry->stats = stats_jsonb(model, hist, td->nrows, scanned, network);
 	entry->weights = aigc_model_serialize(model);
+	entry->privacy = privacy;
 	/* a version that would not load must never become the one in use */
 	aigc_model_check_loadable(entry->weights, name);
 	return aigc_store_insert(entry);
@@ -416,6 +483,7 @@ train_common(FunctionCallInfo fcinfo, bool from_query)
 	AigcRng		rng;
 	TrainHistory hist;
 	AigcStoreEntry entry;
+	Jsonb	   *privacy = NULL;
 	float	   *encoded;
 	instr_time	start;
 	int64		limit;
@@ -457,6 +525,12 @@ train_common(FunctionCallInfo fcinfo, bool from_query)
 	aigc_parse_train_options(PG_ARGISNULL(3) ? NULL : PG_GETARG_JSONB_P(3), kind,
 							 &opts);
 	aigc_rng_seed(&rng, opts.seed);
+	if (opts.privacy.enabled && !aigc_kind_ops(kind)->dp_sgd)
+		ereport(ERROR,
+				(errcode(ERRCODE_FEATURE_NOT_SUPPORTED),
+				 errmsg("training option \"privacy\" is not yet supported for kind \"%s\"",
+						aigc_kind_name(kind)),
+				 errhint("Differentially private training is implemented for kind \"vae\".")));
 
 	/*
 	 * The network must fit in aigc.train_memory_limit; the rows get what it
@@ -469,10 +543,12 @@ train_common(FunctionCallInfo fcinfo, bool from_query)
 	budget = (limit - (int64) aigc_check_network_size(&opts, kind, 1, NULL, 0, 0)) / 2;
 	scanned = read_rows(fcinfo, from_query, name, &opts, budget, &rng, &td);
 	model = fit_columns(name, kind, &td, &opts, limit, scanned, &rng, &network);
+	if (opts.privacy.enabled)
+		privacy = plan_privacy(&opts, td.nrows);
 	encoded = encode_rows(&model->colenc, &td, &rng);
 	train_network(name, model, encoded, td.nrows, &opts, &rng, &hist);
 	version = store_version(&entry, name, from_query, model, &opts, &td, &hist,
-							scanned, network, start);
+							scanned, network, privacy, start);
 
 	MemoryContextSwitchTo(caller);
 	values[0] = CStringGetTextDatum(name);

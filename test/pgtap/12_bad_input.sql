@@ -223,7 +223,7 @@ INSERT INTO cases (what, sql, expected) VALUES
 ('distributed sampling, n < 0',        $$SELECT * FROM aigc_sample_distributed(NULL::bad_t, 'bad_m', -1)$$, '22023'),
 ('distributed sampling, NULL model',   $$SELECT * FROM aigc_sample_distributed(NULL::bad_t, NULL, 5)$$, '22004');
 
-SELECT plan((SELECT count(*)::int FROM cases) + 3 + 8);
+SELECT plan((SELECT count(*)::int FROM cases) + 3 + 8 + 12);
 SELECT ok((SELECT count(*) FROM cases) >= 50, 'at least 50 distinct bad calls are listed');
 SELECT is(pg_temp.outcome(sql), expected, format('%s: %s', what, expected)) FROM cases ORDER BY id;
 SELECT throws_ok($$SELECT aigc_train('x', 'bad_t'::regclass, options => '{"epochs": 1e400}')$$, '22023',
@@ -270,8 +270,46 @@ SELECT is(pg_temp.option_error('{"calibrate": true}', 'gan'),
           '22023 | training option "calibrate" does not apply to kind "gan" | It is an option of kind "vae" models.',
           'calibrate is an option of VAEs only');
 SELECT is(pg_temp.option_error('{"epoch": 3}', 'gan'),
-          '22023 | unrecognized training option "epoch" | Valid options for kind "gan" are epochs, batch_size, seed, learning_rate, weight_decay, max_modes, max_categories, progress_every, exclude, noise_dim, generator_dims, discriminator_dims, pac, discriminator_learning_rate, discriminator_weight_decay, discriminator_steps, gradient_penalty, gumbel_tau, log_frequency and generator_average.',
+          '22023 | unrecognized training option "epoch" | Valid options for kind "gan" are epochs, batch_size, seed, learning_rate, weight_decay, max_modes, max_categories, progress_every, exclude, privacy, noise_dim, generator_dims, discriminator_dims, pac, discriminator_learning_rate, discriminator_weight_decay, discriminator_steps, gradient_penalty, gumbel_tau, log_frequency and generator_average.',
           'the hint of an unknown option lists the options of the kind');
+
+-- Differentially private training, option privacy (docs/privacy.md); bad_t has 600 rows
+SELECT is(pg_temp.option_error('{"privacy": {"epsilon": 0, "delta": 1e-6}}'),
+          '22023 | invalid value for training option "privacy.epsilon" | Expected a number in (0, 1e+06].',
+          'privacy: epsilon 0 is 22023 naming privacy.epsilon');
+SELECT is(pg_temp.option_error('{"privacy": {"epsilon": 3, "delta": 1}}'),
+          '22023 | invalid value for training option "privacy.delta" | Expected a number in (0, 1), below 1 / (rows trained on).',
+          'privacy: delta 1 is 22023 naming privacy.delta');
+SELECT is(pg_temp.option_error('{"privacy": {"epsilon": 3, "delta": 0.002}}'),
+          '22023 | invalid value for training option "privacy.delta" | delta must be below 1 / rows: 0.002 is not below 1 / 600. | A delta of 1 / rows or more allows releasing a row outright; take one well below it.',
+          'privacy: delta of at least 1 / rows is 22023, checked once the rows are read');
+SELECT is(pg_temp.option_error('{"privacy": {"epsilon": 3, "delta": 1e-6, "max_grad_norm": -1}}'),
+          '22023 | invalid value for training option "privacy.max_grad_norm" | Expected a number in (0, 1e+06].',
+          'privacy: a negative max_grad_norm is 22023 naming privacy.max_grad_norm');
+SELECT is(pg_temp.option_error('{"privacy": {"epsilon": 3, "noise_multiplier": 1, "delta": 1e-6}}'),
+          '22023 | training option "privacy" needs exactly one of "epsilon" and "noise_multiplier" | Given epsilon, the noise multiplier is the smallest that spends at most it; given the noise multiplier, the epsilon spent is reported.',
+          'privacy: both epsilon and noise_multiplier is 22023');
+SELECT is(pg_temp.option_error('{"privacy": {"delta": 1e-6}}'),
+          '22023 | training option "privacy" needs exactly one of "epsilon" and "noise_multiplier" | Given epsilon, the noise multiplier is the smallest that spends at most it; given the noise multiplier, the epsilon spent is reported.',
+          'privacy: neither epsilon nor noise_multiplier is 22023');
+SELECT is(pg_temp.option_error('{"privacy": {"epsilon": 3, "delta": 1e-6, "epsilom": 1}}'),
+          '22023 | unrecognized training option "privacy.epsilom" | Option "privacy" has the keys epsilon, noise_multiplier, delta and max_grad_norm.',
+          'privacy: an unknown key is 22023 naming it');
+SELECT is(pg_temp.option_error('{"privacy": 3}'),
+          '22023 | invalid value for training option "privacy" | Expected null or an object with "delta", exactly one of "epsilon" and "noise_multiplier", and optionally "max_grad_norm".',
+          'privacy: not an object is 22023');
+SELECT is(pg_temp.option_error('{"privacy": {"epsilon": 3, "delta": 1e-6}, "calibrate": true}'),
+          '22023 | training option "calibrate" cannot be used with "privacy" | The calibration reads category shares from the training rows outside the privacy budget.',
+          'privacy: the calibration, which reads the rows outside the budget, is refused');
+SELECT is(pg_temp.option_error('{"privacy": {"epsilon": 1e-6, "delta": 1e-6}}'),
+          '22023 | training option "privacy.epsilon" (1e-06) is out of reach | Even a noise multiplier of 1e+06 spends more over 600 steps at sample rate 0.833333. | Raise epsilon, or lower epochs or batch_size.',
+          'privacy: an epsilon no noise multiplier reaches is 22023');
+SELECT is(pg_temp.option_error('{"privacy": {"noise_multiplier": 1e-200, "delta": 1e-6}}'),
+          '22023 | training option "privacy.noise_multiplier" (1e-200) is too small to bound epsilon | Raise the noise multiplier, or lower epochs or batch_size.',
+          'privacy: a noise multiplier too small for any finite epsilon is 22023');
+SELECT is(pg_temp.option_error('{"privacy": {"epsilon": 3, "delta": 1e-6}, "pac": 10, "batch_size": 500}', 'gan'),
+          '0A000 | training option "privacy" is not yet supported for kind "gan" | Differentially private training is implemented for kind "vae".',
+          'privacy on a GAN is 0A000, not yet supported');
 
 SELECT * FROM finish();
 ROLLBACK;

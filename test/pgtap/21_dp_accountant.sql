@@ -3,7 +3,7 @@
 -- and Opacus' own test suites, an independent multi-precision integration,
 -- the inverse search for the noise multiplier, monotonicity and bad input.
 BEGIN;
-SELECT plan(49);
+SELECT plan(51);
 
 CREATE FUNCTION pg_temp.rel_err(x float8, y float8) RETURNS float8
 LANGUAGE sql IMMUTABLE AS $$ SELECT abs(x - y) / greatest(abs(y), 1e-300) $$;
@@ -213,6 +213,12 @@ $$;
 SET LOCAL statement_timeout = '500ms';
 SELECT is(pg_temp.search_until_cancelled(), '57014', 'a noise search past statement_timeout is cancelled');
 SET LOCAL statement_timeout = 0;
+
+-- A noise multiplier so small that sigma^2 underflows, or the series'
+-- exponents overflow, has no finite bound: never epsilon 0 from NaN
+SELECT is((SELECT array_agg(DISTINCT r) FROM unnest(aigc.dp_rdp(s, 0.5, 1, '{1.5, 2, 32}')) r),
+          '{Infinity}'::float8[], format('RDP at noise multiplier %s is unbounded at integer and fractional orders', s))
+  FROM unnest('{1e-200, 1e-160}'::float8[]) s;
 
 SELECT * FROM finish();
 ROLLBACK;

@@ -4,11 +4,17 @@
 -- one example per backward pass; Gaussian noise and Poisson subsampling
 -- against their distributions (fixed seeds).
 BEGIN;
-SELECT plan(14);
+SELECT plan(17);
 
 CREATE TEMP TABLE chk AS SELECT * FROM aigc.dp_sgd_check();
 
-SELECT is((SELECT count(*)::int FROM chk), 13, 'the check reports 13 statistics');
+SELECT is((SELECT count(*)::int FROM chk), 16, 'the check reports 16 statistics');
+
+-- the VAE's per-example norms (every linear layer and sigma), and its clipped
+-- sum at the median norm, against materialised per-example gradients of a
+-- tiny VAE
+SELECT ok(value < 1e-5, format('%s: %s = %s over %s examples', component, statistic, value, checked))
+  FROM chk WHERE component = 'vae per-example norms' ORDER BY statistic;
 
 SELECT ok(value < 1e-5, format('%s: %s = %s over %s examples', component, statistic, value, checked))
   FROM chk WHERE component = 'per-example norms' ORDER BY statistic;
