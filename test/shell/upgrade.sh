@@ -7,7 +7,7 @@
 # objects, definitions and store tables of a fresh install of the default
 # version.
 source "$(dirname "${BASH_SOURCE[0]}")/lib/tap.sh"
-plan 10
+plan 12
 
 old=aigc_upgrade_old
 new=aigc_upgrade_new
@@ -21,13 +21,16 @@ done
 
 ok pg_psql -d "$old" -c "CREATE EXTENSION aigc_pg VERSION '0.1.0'" "version 0.1.0 installs"
 (cd "$ROOT/test/fixtures" && pg_psql -d "$old" -f models_0.1.0.sql >/dev/null)
-q "$old" "SELECT (aigc_train('upgrade_vae', 'contributions'::regclass, 'vae',
-           '{\"epochs\": 2, \"seed\": 3, \"encoder_dims\": [32], \"decoder_dims\": [32]}')).version" >/dev/null
+is "$(q "$old" "SELECT (aigc_train('upgrade_vae', 'contributions'::regclass, 'vae',
+           '{\"epochs\": 2, \"seed\": 3, \"encoder_dims\": [32], \"decoder_dims\": [32]}')).version")" \
+    "1" "a model trains and is stored under 0.1.0"
 
 sample_sql="SELECT md5(string_agg(s::text, ',')) FROM aigc_sample(NULL::contributions, 'upgrade_vae', 300, seed => 5) s"
 score_sql="SELECT md5(string_agg(aigc_score('upgrade_vae', c)::text, ',' ORDER BY id)) FROM contributions c WHERE id <= 200"
 sample_before=$(q "$old" "$sample_sql")
 score_before=$(q "$old" "$score_sql")
+is "$(q "$old" "SELECT count(*) FROM aigc_sample(NULL::contributions, 'upgrade_vae', 300, seed => 5)")|$(q "$old" "SELECT count(*) FROM contributions c WHERE id <= 200 AND aigc_score('upgrade_vae', c) IS NOT NULL")" \
+    "300|200" "and samples and scores under 0.1.0 (what the update must keep)"
 
 ok pg_psql -d "$old" -c "ALTER EXTENSION aigc_pg UPDATE" "ALTER EXTENSION aigc_pg UPDATE"
 is "$(q "$old" "SELECT extversion FROM pg_extension WHERE extname = 'aigc_pg'")" "$default_version" \
