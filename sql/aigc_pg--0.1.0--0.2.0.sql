@@ -126,6 +126,28 @@ LANGUAGE C STABLE PARALLEL SAFE CALLED ON NULL INPUT COST 100000 ROWS 1000;
 COMMENT ON FUNCTION aigc_score_batch(text, regclass, integer) IS
     'Score every row of a table or materialized view, many rows per forward pass (faster than aigc_score row by row); join back on tableoid and ctid (a ctid is unique only within one partition or child table)';
 
+-- aigc_evaluate and aigc_evaluate_relations take an optional target column
+-- (ML efficacy): a new argument, so the functions are made anew
+DROP FUNCTION aigc_evaluate(text, regclass, integer, bigint, integer, integer);
+DROP FUNCTION aigc_evaluate_relations(regclass, regclass, bigint, integer);
+CREATE FUNCTION aigc_evaluate(model text, "real" regclass, n integer DEFAULT 10000,
+                              seed bigint DEFAULT 0, max_rows integer DEFAULT 100000,
+                              version integer DEFAULT NULL, target text DEFAULT NULL)
+RETURNS TABLE (property text, metric text, column_names text, value float8)
+AS 'MODULE_PATHNAME', 'aigc_evaluate'
+LANGUAGE C VOLATILE CALLED ON NULL INPUT;
+COMMENT ON FUNCTION aigc_evaluate(text, regclass, integer, bigint, integer, integer, text) IS
+    'Report (SDMetrics QualityReport scores, distance to closest record, exact copies, logistic detection AUC, ML efficacy of target) on n rows sampled from a model against a real relation';
+
+CREATE FUNCTION aigc_evaluate_relations("real" regclass, synthetic regclass,
+                                        seed bigint DEFAULT 0, max_rows integer DEFAULT 100000,
+                                        target text DEFAULT NULL)
+RETURNS TABLE (property text, metric text, column_names text, value float8)
+AS 'MODULE_PATHNAME', 'aigc_evaluate_relations'
+LANGUAGE C VOLATILE CALLED ON NULL INPUT;
+COMMENT ON FUNCTION aigc_evaluate_relations(regclass, regclass, bigint, integer, text) IS
+    'Report (SDMetrics QualityReport scores, distance to closest record, exact copies, logistic detection AUC, ML efficacy of target) comparing two relations with the same columns';
+
 -- Differential privacy: the Rényi-DP accountant of DP-SGD (docs/privacy.md)
 CREATE FUNCTION aigc.dp_privacy_spent(noise_multiplier float8, sample_rate float8,
                                       steps integer, delta float8,

@@ -311,20 +311,21 @@ COMMENT ON FUNCTION aigc_describe(text) IS
 -- "real" is a keyword: name it quoted, "real" => ..., or pass it by position.
 CREATE FUNCTION aigc_evaluate(model text, "real" regclass, n integer DEFAULT 10000,
                               seed bigint DEFAULT 0, max_rows integer DEFAULT 100000,
-                              version integer DEFAULT NULL)
+                              version integer DEFAULT NULL, target text DEFAULT NULL)
 RETURNS TABLE (property text, metric text, column_names text, value float8)
 AS 'MODULE_PATHNAME', 'aigc_evaluate'
 LANGUAGE C VOLATILE CALLED ON NULL INPUT;
-COMMENT ON FUNCTION aigc_evaluate(text, regclass, integer, bigint, integer, integer) IS
-    'Report (SDMetrics QualityReport scores, distance to closest record, exact copies, logistic detection AUC) on n rows sampled from a model against a real relation';
+COMMENT ON FUNCTION aigc_evaluate(text, regclass, integer, bigint, integer, integer, text) IS
+    'Report (SDMetrics QualityReport scores, distance to closest record, exact copies, logistic detection AUC, ML efficacy of target) on n rows sampled from a model against a real relation';
 
 CREATE FUNCTION aigc_evaluate_relations("real" regclass, synthetic regclass,
-                                        seed bigint DEFAULT 0, max_rows integer DEFAULT 100000)
+                                        seed bigint DEFAULT 0, max_rows integer DEFAULT 100000,
+                                        target text DEFAULT NULL)
 RETURNS TABLE (property text, metric text, column_names text, value float8)
 AS 'MODULE_PATHNAME', 'aigc_evaluate_relations'
 LANGUAGE C VOLATILE CALLED ON NULL INPUT;
-COMMENT ON FUNCTION aigc_evaluate_relations(regclass, regclass, bigint, integer) IS
-    'Report (SDMetrics QualityReport scores, distance to closest record, exact copies, logistic detection AUC) comparing two relations with the same columns';
+COMMENT ON FUNCTION aigc_evaluate_relations(regclass, regclass, bigint, integer, text) IS
+    'Report (SDMetrics QualityReport scores, distance to closest record, exact copies, logistic detection AUC, ML efficacy of target) comparing two relations with the same columns';
 
 -- Scoring (docs/scoring.md): anomaly scores, explanations and latent
 -- embeddings of rows of any composite type whose columns cover a model's.

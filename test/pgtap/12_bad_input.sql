@@ -223,6 +223,19 @@ INSERT INTO cases (what, sql, expected) VALUES
 ('distributed sampling, n < 0',        $$SELECT * FROM aigc_sample_distributed(NULL::bad_t, 'bad_m', -1)$$, '22023'),
 ('distributed sampling, NULL model',   $$SELECT * FROM aigc_sample_distributed(NULL::bad_t, NULL, 5)$$, '22004');
 
+-- ML efficacy (aigc_evaluate target, docs/evaluate.md)
+SET LOCAL client_min_messages = warning;
+CREATE TABLE bad_eff_ids AS SELECT i, 'c' || i AS cat FROM generate_series(1, 200) i;
+CREATE TABLE bad_eff_one AS SELECT age FROM bad_t;
+RESET client_min_messages;
+INSERT INTO cases (what, sql, expected) VALUES
+('efficacy target that is no column',          $$SELECT * FROM aigc_evaluate('bad_m', 'bad_t', n => 100, target => 'nope')$$, '42703'),
+('efficacy target the model does not have',    $$SELECT * FROM aigc_evaluate('bad_m', 'contributions', n => 100, max_rows => 600, target => 'region')$$, '42703'),
+('efficacy target missing in relations',       $$SELECT * FROM aigc_evaluate_relations('bad_t', 'bad_t', target => 'nope')$$, '42703'),
+('efficacy target of 200 categories',          $$SELECT * FROM aigc_evaluate_relations('bad_eff_ids', 'bad_eff_ids', target => 'cat')$$, '22023'),
+('efficacy target that is the only column',    $$SELECT * FROM aigc_evaluate_relations('bad_eff_one', 'bad_eff_one', target => 'age')$$, '22023'),
+('efficacy target NULL: no efficacy rows',     $$SELECT * FROM aigc_evaluate_relations('bad_t', 'bad_t', target => NULL)$$, 'ok');
+
 SELECT plan((SELECT count(*)::int FROM cases) + 3 + 8);
 SELECT ok((SELECT count(*) FROM cases) >= 50, 'at least 50 distinct bad calls are listed');
 SELECT is(pg_temp.outcome(sql), expected, format('%s: %s', what, expected)) FROM cases ORDER BY id;

@@ -1,0 +1,60 @@
+-- Reports people look at (docs/report.md): ML efficacy in aigc_evaluate and
+-- aigc_evaluate_relations.
+BEGIN;
+SELECT plan(12);
+SET LOCAL client_min_messages = warning;
+
+-- a few epochs over the whole demo table: enough for a model that is far from perfect
+SELECT is((aigc_train('rp_vae', 'contributions'::regclass,
+                      options => '{"epochs": 3, "seed": 5, "exclude": ["id", "person_id"], "progress_every": 0}')).version,
+          1, 'train a VAE over contributions for a few epochs');
+
+------------------------------------------------------------------------------
+-- 1. ML efficacy, classification of a boolean target
+CREATE TEMP TABLE eff AS
+SELECT * FROM aigc_evaluate('rp_vae', 'contributions', n => 3000, seed => 7, max_rows => 6000,
+                            target => 'paid_on_time')
+ WHERE property = 'ML Efficacy';
+SELECT is((SELECT string_agg(metric || '/' || column_names, ',' ORDER BY metric COLLATE "C", column_names COLLATE "C") FROM eff),
+          'ROC AUC/ratio,ROC AUC/real,ROC AUC/synthetic,accuracy/ratio,accuracy/real,accuracy/synthetic,macro F1/ratio,macro F1/real,macro F1/synthetic,majority share/holdout',
+          'a binary target: accuracy, macro F1 and ROC AUC for synthetic, real and their ratio, and the majority share');
+SELECT ok((SELECT value > 0 AND value <= 1.5 FROM eff WHERE metric = 'accuracy' AND column_names = 'ratio'),
+          'TSTR / TRTR accuracy ratio in (0, 1.5]');
+SELECT ok((SELECT r.value >= m.value FROM eff r, eff m
+            WHERE r.metric = 'accuracy' AND r.column_names = 'real' AND m.metric = 'majority share'),
+          'TRTR accuracy at least the holdout''s majority share');
+SELECT ok((SELECT abs(value - (SELECT avg(paid_on_time::int) FROM contributions)) < 0.03 FROM eff WHERE metric = 'majority share'),
+          'the majority share is about the table''s share of paid_on_time');
+SELECT ok((SELECT value > 0.6 FROM eff WHERE metric = 'ROC AUC' AND column_names = 'real'),
+          'TRTR ROC AUC well above chance');
+SELECT ok((SELECT abs(s.value / r.value - q.value) < 1e-12 FROM eff s, eff r, eff q
+            WHERE s.metric = 'macro F1' AND s.column_names = 'synthetic' AND r.metric = 'macro F1'
+              AND r.column_names = 'real' AND q.metric = 'macro F1' AND q.column_names = 'ratio'),
+          'ratio = synthetic / real');
+SELECT is((SELECT array_agg(value ORDER BY metric, column_names)
+             FROM aigc_evaluate('rp_vae', 'contributions', n => 3000, seed => 7, max_rows => 6000,
+                                target => 'paid_on_time')
+            WHERE property = 'ML Efficacy'),
+          (SELECT array_agg(value ORDER BY metric, column_names) FROM eff),
+          'deterministic with the seed');
+
+------------------------------------------------------------------------------
+-- 2. regression and multi-class targets, and identical relations
+CREATE TEMP TABLE small AS
+SELECT age, gender, region, employer_type, part_time, monthly_wage, amount, paid_on_time
+  FROM contributions WHERE id <= 3000;
+SELECT ok((SELECT value > 0.8 FROM aigc_evaluate_relations('small', 'small', target => 'amount')
+            WHERE metric = 'R2' AND column_names = 'real'),
+          'numeric target: least squares; amount follows the wage (R2 > 0.8)');
+SELECT ok((SELECT value BETWEEN 0.9 AND 1.1 FROM aigc_evaluate_relations('small', 'small', target => 'amount')
+            WHERE metric = 'R2' AND column_names = 'ratio'),
+          'identical relations: R2 ratio about 1');
+SELECT is((SELECT string_agg(DISTINCT metric, ',') FROM aigc_evaluate_relations('small', 'small', target => 'employer_type')
+            WHERE property = 'ML Efficacy'),
+          'accuracy,macro F1,majority share', 'five classes: accuracy and macro F1, no ROC AUC');
+SELECT throws_ok($$SELECT * FROM aigc_evaluate('rp_vae', 'contributions', n => 100, max_rows => 500, target => 'id')$$,
+                 '42703', 'target column "id" is not a column of model "rp_vae"',
+                 'a target the model does not have: 42703 naming both');
+
+SELECT * FROM finish();
+ROLLBACK;
