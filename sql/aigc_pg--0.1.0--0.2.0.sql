@@ -148,6 +148,15 @@ LANGUAGE C VOLATILE CALLED ON NULL INPUT;
 COMMENT ON FUNCTION aigc_evaluate_relations(regclass, regclass, bigint, integer, text) IS
     'Report (SDMetrics QualityReport scores, distance to closest record, exact copies, logistic detection AUC, ML efficacy of target) comparing two relations with the same columns';
 
+-- The latent map (docs/report.md)
+CREATE FUNCTION aigc_latent_map(model text, relation regclass, group_by text,
+                                n integer DEFAULT 2000, seed bigint DEFAULT 0)
+RETURNS TABLE (kind text, group_value text, x float8, y float8, value float8)
+AS 'MODULE_PATHNAME', 'aigc_latent_map'
+LANGUAGE C STABLE CALLED ON NULL INPUT;
+COMMENT ON FUNCTION aigc_latent_map(text, regclass, text, integer, bigint) IS
+    'A 2-D map of a VAE''s latent space: a seeded sample of n rows projected on the two principal components of their latent means (kind row), the centroid of each group_by value (centroid), the variance the plane explains (explained) and the between/within-group variance ratio (separation)';
+
 -- Differential privacy: the Rényi-DP accountant of DP-SGD (docs/privacy.md)
 CREATE FUNCTION aigc.dp_privacy_spent(noise_multiplier float8, sample_rate float8,
                                       steps integer, delta float8,

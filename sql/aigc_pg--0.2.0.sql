@@ -353,6 +353,14 @@ LANGUAGE C STABLE PARALLEL SAFE CALLED ON NULL INPUT COST 1000;
 COMMENT ON FUNCTION aigc_encode(text, record, integer) IS
     'Latent embedding of a row: the posterior mean of a VAE model';
 
+CREATE FUNCTION aigc_latent_map(model text, relation regclass, group_by text,
+                                n integer DEFAULT 2000, seed bigint DEFAULT 0)
+RETURNS TABLE (kind text, group_value text, x float8, y float8, value float8)
+AS 'MODULE_PATHNAME', 'aigc_latent_map'
+LANGUAGE C STABLE CALLED ON NULL INPUT;
+COMMENT ON FUNCTION aigc_latent_map(text, regclass, text, integer, bigint) IS
+    'A 2-D map of a VAE''s latent space: a seeded sample of n rows projected on the two principal components of their latent means (kind row), the centroid of each group_by value (centroid), the variance the plane explains (explained) and the between/within-group variance ratio (separation)';
+
 CREATE FUNCTION aigc_score_trigger()
 RETURNS trigger
 AS 'MODULE_PATHNAME', 'aigc_score_trigger'

@@ -1,7 +1,7 @@
 -- Reports people look at (docs/report.md): ML efficacy in aigc_evaluate and
--- aigc_evaluate_relations.
+-- aigc_evaluate_relations, aigc_latent_map.
 BEGIN;
-SELECT plan(12);
+SELECT plan(21);
 SET LOCAL client_min_messages = warning;
 
 -- a few epochs over the whole demo table: enough for a model that is far from perfect
@@ -55,6 +55,33 @@ SELECT is((SELECT string_agg(DISTINCT metric, ',') FROM aigc_evaluate_relations(
 SELECT throws_ok($$SELECT * FROM aigc_evaluate('rp_vae', 'contributions', n => 100, max_rows => 500, target => 'id')$$,
                  '42703', 'target column "id" is not a column of model "rp_vae"',
                  'a target the model does not have: 42703 naming both');
+
+------------------------------------------------------------------------------
+-- 3. the latent map
+CREATE TEMP TABLE lm AS SELECT * FROM aigc_latent_map('rp_vae', 'contributions', 'employer_type', n => 1500, seed => 3);
+SELECT is((SELECT count(*) FROM lm WHERE kind = 'row'), 1500::bigint, 'n row entries');
+SELECT is((SELECT array_agg(group_value ORDER BY group_value) FROM lm WHERE kind = 'centroid'),
+          (SELECT array_agg(DISTINCT employer_type ORDER BY employer_type) FROM contributions),
+          'one centroid per group');
+SELECT ok((SELECT sum(value) = 1500 AND bool_and(value = (SELECT count(*) FROM lm r WHERE r.kind = 'row' AND r.group_value = c.group_value))
+             FROM lm c WHERE kind = 'centroid'),
+          'a centroid''s value is the number of rows of its group');
+SELECT ok((SELECT bool_and(abs(c.x - (SELECT avg(x) FROM lm r WHERE r.kind = 'row' AND r.group_value = c.group_value)) < 1e-9)
+             FROM lm c WHERE kind = 'centroid'),
+          'a centroid is the mean of its group''s points');
+SELECT ok((SELECT value > 0 AND value < 'Infinity'::float8 FROM lm WHERE kind = 'separation'),
+          'the separation is finite and positive');
+SELECT ok((SELECT x >= y AND y >= 0 AND value <= 1 + 1e-6 AND abs(value - x - y) < 1e-9 FROM lm WHERE kind = 'explained'),
+          'explained variance: the first axis at least the second, both shares within [0, 1]');
+SELECT is((SELECT array_agg(x ORDER BY x) FROM aigc_latent_map('rp_vae', 'contributions', 'employer_type', n => 1500, seed => 3) WHERE kind = 'row'),
+          (SELECT array_agg(x ORDER BY x) FROM lm WHERE kind = 'row'),
+          'deterministic with the seed');
+CREATE TEMP TABLE tiny AS SELECT age, gender FROM contributions WHERE id <= 200;
+SELECT aigc_train('rp_gan', 'tiny'::regclass, kind => 'gan', options => '{"epochs": 1, "seed": 1, "progress_every": 0}');
+SELECT throws_ok($$SELECT * FROM aigc_latent_map('rp_gan', 'tiny', 'gender')$$, '0A000',
+                 'aigc_latent_map needs a VAE model; "rp_gan" is a GAN', 'a GAN: 0A000 naming the kind');
+SELECT throws_ok($$SELECT * FROM aigc_latent_map('rp_vae', 'contributions', 'nope')$$, '42703',
+                 'column "nope" of group_by does not exist in relation "contributions"', 'unknown group_by column: 42703');
 
 SELECT * FROM finish();
 ROLLBACK;
