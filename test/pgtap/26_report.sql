@@ -1,7 +1,7 @@
 -- Reports people look at (docs/report.md): ML efficacy in aigc_evaluate and
--- aigc_evaluate_relations, aigc_latent_map.
+-- aigc_evaluate_relations, aigc_latent_map, aigc_report.
 BEGIN;
-SELECT plan(21);
+SELECT plan(35);
 SET LOCAL client_min_messages = warning;
 
 -- a few epochs over the whole demo table: enough for a model that is far from perfect
@@ -77,11 +77,50 @@ SELECT is((SELECT array_agg(x ORDER BY x) FROM aigc_latent_map('rp_vae', 'contri
           (SELECT array_agg(x ORDER BY x) FROM lm WHERE kind = 'row'),
           'deterministic with the seed');
 CREATE TEMP TABLE tiny AS SELECT age, gender FROM contributions WHERE id <= 200;
-SELECT aigc_train('rp_gan', 'tiny'::regclass, kind => 'gan', options => '{"epochs": 1, "seed": 1, "progress_every": 0}');
+SELECT is((aigc_train('rp_gan', 'tiny'::regclass, kind => 'gan', options => '{"epochs": 1, "seed": 1, "progress_every": 0}')).version,
+          1, 'train a GAN for one epoch');
 SELECT throws_ok($$SELECT * FROM aigc_latent_map('rp_gan', 'tiny', 'gender')$$, '0A000',
                  'aigc_latent_map needs a VAE model; "rp_gan" is a GAN', 'a GAN: 0A000 naming the kind');
 SELECT throws_ok($$SELECT * FROM aigc_latent_map('rp_vae', 'contributions', 'nope')$$, '42703',
                  'column "nope" of group_by does not exist in relation "contributions"', 'unknown group_by column: 42703');
+
+------------------------------------------------------------------------------
+-- 4. the HTML report
+CREATE TEMP TABLE doc AS
+SELECT aigc_report('rp_vae', 'contributions', target => 'paid_on_time', n => 1000, group_by => 'employer_type') AS html;
+SELECT ok((SELECT html LIKE '<!DOCTYPE html>%' AND html LIKE '%</html>' FROM doc), 'one HTML document');
+SELECT is((SELECT (length(html) - length(replace(html, '<svg', ''))) / 4 FROM doc),
+          (SELECT jsonb_array_length(columns) + 4 FROM aigc.models WHERE name = 'rp_vae'),
+          'one chart per column, plus heatmap, loss, efficacy and latent map');
+SELECT ok((SELECT html !~* '<script|https?://|src=' FROM doc), 'no script, no external URL, nothing fetched');
+SELECT ok((SELECT html LIKE '%<h2>ML efficacy: predicting paid_on_time</h2>%' AND html LIKE '%<h2>Latent map by employer_type</h2>%' FROM doc),
+          'efficacy and latent map sections when asked for');
+SELECT is((SELECT (length(html) - length(replace(html, '<svg', ''))) / 4
+             FROM (SELECT aigc_report('rp_vae', 'contributions', n => 500) AS html) d),
+          (SELECT jsonb_array_length(columns) + 2 FROM aigc.models WHERE name = 'rp_vae'),
+          'without target and group_by: no efficacy chart, no latent map');
+SELECT throws_ok($$SELECT aigc_report('no_such_model', 'contributions')$$, '42704', 'model "no_such_model" does not exist',
+                 'unknown model: 42704');
+
+-- text from data is escaped: a column name and values that are markup, quotes
+CREATE TEMP TABLE xss AS
+SELECT CASE WHEN i % 3 = 0 THEN '<script>alert(1)</script>' WHEN i % 3 = 1 THEN '"quoted" & ''single''' ELSE 'plain' END
+           AS "<script>alert(1)</script>",
+       (i % 7)::float8 AS "x""y'z",
+       i % 2 = 0 AS flag
+  FROM generate_series(1, 300) i;
+SELECT is((aigc_train('rp_xss', 'xss'::regclass, options => '{"epochs": 2, "seed": 1, "progress_every": 0}')).version,
+          1, 'train a VAE on a table whose names and values are markup');
+CREATE TEMP TABLE xdoc AS
+SELECT aigc_report('rp_xss', 'xss', target => 'flag', n => 300, group_by => '<script>alert(1)</script>') AS html;
+SELECT ok((SELECT html !~* '<script' FROM xdoc), 'markup in column names and values: no <script tag at all');
+SELECT ok((SELECT html LIKE '%&lt;script&gt;alert(1)&lt;/script&gt;%' FROM xdoc), 'the markup is shown escaped');
+SELECT ok((SELECT html LIKE '%&quot;quoted&quot; &amp; &#39;single&#39;%' AND html LIKE '%x&quot;y&#39;z%' FROM xdoc),
+          'quotes and ampersands escaped in values and column names');
+SELECT is((SELECT (length(html) - length(replace(html, '<svg', ''))) / 4 FROM xdoc), 3 + 4, 'every chart drawn');
+SELECT is(aigc.html_escape($$<a href="x">'&'</a>$$), '&lt;a href=&quot;x&quot;&gt;&#39;&amp;&#39;&lt;/a&gt;', 'aigc.html_escape');
+SELECT throws_ok($$SELECT aigc_report('rp_gan', 'tiny', group_by => 'gender')$$, '0A000',
+                 'aigc_latent_map needs a VAE model; "rp_gan" is a GAN', 'a latent map of a GAN: 0A000');
 
 SELECT * FROM finish();
 ROLLBACK;
