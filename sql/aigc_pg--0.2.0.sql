@@ -540,8 +540,8 @@ BEGIN
     FOR i IN 1 .. coalesce(cardinality(x), 0) LOOP
         g := array_position(names, coalesce(groups[i], '(NULL)'));
         out := out || format('<circle cx="%s" cy="%s" r="2" fill="%s" fill-opacity="0.6"/>',
-                             round((m + plot * (x[i] - x0) / (x1 - x0))::numeric, 1),
-                             round((m + 10 + plot - plot * (y[i] - y0) / (y1 - y0))::numeric, 1),
+                             round((m + 4 + (plot - 8) * (x[i] - x0) / (x1 - x0))::numeric, 1),
+                             round((m + 6 + plot - (plot - 8) * (y[i] - y0) / (y1 - y0))::numeric, 1),
                              CASE WHEN g <= 10 THEN colours[g] ELSE '#bbb' END);
     END LOOP;
     FOR i IN 1 .. least(coalesce(cardinality(names), 0), 11) LOOP
@@ -704,13 +704,18 @@ BEGIN
                array_agg(metric ORDER BY first), array_agg(r ORDER BY first), array_agg(s ORDER BY first)
           INTO body, labels, rv, sv
           FROM (SELECT e->>'metric' AS metric, min(o) AS first,
-                       max((e->>'value')::float8) FILTER (WHERE e->>'column_names' IN ('synthetic', 'holdout')) AS s,
-                       max((e->>'value')::float8) FILTER (WHERE e->>'column_names' IN ('real', 'holdout')) AS r,
+                       max((e->>'value')::float8) FILTER (WHERE e->>'column_names' = 'synthetic') AS s,
+                       max((e->>'value')::float8) FILTER (WHERE e->>'column_names' = 'real') AS r,
                        max((e->>'value')::float8) FILTER (WHERE e->>'column_names' = 'ratio') AS q
                   FROM jsonb_array_elements(ev) WITH ORDINALITY AS a(e, o)
-                 WHERE e->>'property' = 'ML Efficacy' GROUP BY e->>'metric') f;
-        body := body || '</table>' || aigc.svg_bars('ML efficacy: trained on real against trained on synthetic',
-                                                    labels, rv, sv);
+                 WHERE e->>'property' = 'ML Efficacy' AND e->>'metric' <> 'majority share'
+                 GROUP BY e->>'metric') f;
+        body := body || '</table>'
+                     || coalesce((SELECT format('<p>Always predicting the commonest class of the holdout scores an accuracy of %s.</p>',
+                                                round((e->>'value')::numeric, 4))
+                                    FROM jsonb_array_elements(ev) e WHERE e->>'metric' = 'majority share'), '');
+        body := body || aigc.svg_bars('ML efficacy: trained on real against trained on synthetic',
+                                      labels, rv, sv);
     END IF;
 
     IF group_by IS NOT NULL THEN
