@@ -217,31 +217,33 @@ regress(const float *x, int dim, int ntrain, int ntest, const double *y)
 	return ss_tot > 0.0 ? 1.0 - ss_res / ss_tot : NAN;
 }
 
-/* One side: fit on train rows of train_data, measure on the holdout */
+/*
+ * One side: fit on the training rows `train` of that side (synthetic: true
+ * for in->syn), measure on the real holdout rows `test`.
+ */
 static void
 one_side(const AigcEvalInput *in, int target, const AigcEvalInput *feat,
-		 const AigcRowEncoding *enc, const AigcColumnData *train_data,
-		 const int64 *train, int ntrain, const int64 *test, int ntest,
-		 double *metrics)
+		 const AigcRowEncoding *enc, bool synthetic, const int64 *train,
+		 int ntrain, const int64 *test, int ntest, double *metrics)
 {
-	const AigcColumnData *t = &in->real[target];
-	const AigcColumnData *ts = train_data == in->real ? in->real : in->syn;
+	const AigcColumnData *ytrain = synthetic ? &in->syn[target] : &in->real[target];
+	const AigcColumnData *ytest = &in->real[target];
 	int			dim;
 	float	   *x;
 
 	CHECK_FOR_INTERRUPTS();
 	if (ntrain < 2 || ntest < 1)
 		return;					/* metrics stay NaN */
-	x = features(enc, feat, train_data == in->real ? feat->real : feat->syn,
-				 train, ntrain, test, ntest, &dim);
+	x = features(enc, feat, synthetic ? feat->syn : feat->real, train, ntrain, test, ntest,
+				 &dim);
 	if (in->cols[target].kind == AIGC_CATEGORICAL)
 	{
 		int32	   *y = palloc(sizeof(int32) * (ntrain + ntest));
 
 		for (int i = 0; i < ntrain; i++)
-			y[i] = (int32) ts[target].value[train[i]];
+			y[i] = (int32) ytrain->value[train[i]];
 		for (int i = 0; i < ntest; i++)
-			y[ntrain + i] = (int32) t->value[test[i]];
+			y[ntrain + i] = (int32) ytest->value[test[i]];
 		classify(x, dim, ntrain, ntest, y, in->cols[target].ncats, metrics);
 		pfree(y);
 	}
@@ -250,9 +252,9 @@ one_side(const AigcEvalInput *in, int target, const AigcEvalInput *feat,
 		double	   *y = palloc(sizeof(double) * (ntrain + ntest));
 
 		for (int i = 0; i < ntrain; i++)
-			y[i] = ts[target].value[train[i]];
+			y[i] = ytrain->value[train[i]];
 		for (int i = 0; i < ntest; i++)
-			y[ntrain + i] = t->value[test[i]];
+			y[ntrain + i] = ytest->value[test[i]];
 		metrics[0] = regress(x, dim, ntrain, ntest, y);
 		pfree(y);
 	}
@@ -323,8 +325,8 @@ aigc_ml_efficacy(const AigcEvalInput *in, int target, const int64 *real_perm,
 		out->majority = (double) most / out->ntest;
 		pfree(count);
 	}
-	one_side(in, target, &feat, &enc, in->syn, train_syn, out->ntrain_syn, test, out->ntest,
+	one_side(in, target, &feat, &enc, true, train_syn, out->ntrain_syn, test, out->ntest,
 			 out->synthetic);
-	one_side(in, target, &feat, &enc, in->real, train_real, out->ntrain_real, test, out->ntest,
+	one_side(in, target, &feat, &enc, false, train_real, out->ntrain_real, test, out->ntest,
 			 out->real);
 }
