@@ -312,20 +312,442 @@ COMMENT ON FUNCTION aigc_describe(text) IS
 -- "real" is a keyword: name it quoted, "real" => ..., or pass it by position.
 CREATE FUNCTION aigc_evaluate(model text, "real" regclass, n integer DEFAULT 10000,
                               seed bigint DEFAULT 0, max_rows integer DEFAULT 100000,
-                              version integer DEFAULT NULL)
+                              version integer DEFAULT NULL, target text DEFAULT NULL)
 RETURNS TABLE (property text, metric text, column_names text, value float8)
 AS 'MODULE_PATHNAME', 'aigc_evaluate'
 LANGUAGE C VOLATILE CALLED ON NULL INPUT;
-COMMENT ON FUNCTION aigc_evaluate(text, regclass, integer, bigint, integer, integer) IS
-    'Report (SDMetrics QualityReport scores, distance to closest record, exact copies, logistic detection AUC) on n rows sampled from a model against a real relation';
+COMMENT ON FUNCTION aigc_evaluate(text, regclass, integer, bigint, integer, integer, text) IS
+    'Report (SDMetrics QualityReport scores, distance to closest record, exact copies, logistic detection AUC, ML efficacy of target) on n rows sampled from a model against a real relation';
 
 CREATE FUNCTION aigc_evaluate_relations("real" regclass, synthetic regclass,
-                                        seed bigint DEFAULT 0, max_rows integer DEFAULT 100000)
+                                        seed bigint DEFAULT 0, max_rows integer DEFAULT 100000,
+                                        target text DEFAULT NULL)
 RETURNS TABLE (property text, metric text, column_names text, value float8)
 AS 'MODULE_PATHNAME', 'aigc_evaluate_relations'
 LANGUAGE C VOLATILE CALLED ON NULL INPUT;
-COMMENT ON FUNCTION aigc_evaluate_relations(regclass, regclass, bigint, integer) IS
-    'Report (SDMetrics QualityReport scores, distance to closest record, exact copies, logistic detection AUC) comparing two relations with the same columns';
+COMMENT ON FUNCTION aigc_evaluate_relations(regclass, regclass, bigint, integer, text) IS
+    'Report (SDMetrics QualityReport scores, distance to closest record, exact copies, logistic detection AUC, ML efficacy of target) comparing two relations with the same columns';
+
+-- The HTML report (docs/report.md): one self-contained document of inline SVG
+-- charts. The figures come from aigc_evaluate, aigc_latent_map and the model
+-- store; these functions only draw them. Every text from data goes through
+-- aigc.html_escape.
+CREATE FUNCTION aigc.html_escape(s text)
+RETURNS text
+LANGUAGE sql IMMUTABLE STRICT PARALLEL SAFE
+SET search_path = pg_catalog, pg_temp
+AS $$
+SELECT replace(replace(replace(replace(replace(s, '&', '&amp;'), '<', '&lt;'), '>', '&gt;'),
+                       '"', '&quot;'), '''', '&#39;')
+$$;
+COMMENT ON FUNCTION aigc.html_escape(text) IS
+    'Internal (aigc_report): text escaped for HTML element content and quoted attribute values';
+
+CREATE FUNCTION aigc.svg_bars(title text, labels text[], real_values float8[],
+                              synthetic_values float8[], axis_low text DEFAULT NULL,
+                              axis_high text DEFAULT NULL)
+RETURNS text
+LANGUAGE plpgsql IMMUTABLE PARALLEL SAFE
+SET search_path = pg_catalog, pg_temp
+AS $$
+DECLARE
+    k integer := coalesce(cardinality(real_values), 0);
+    w constant integer := 460;
+    h constant integer := 220;
+    left_m constant integer := 40;
+    plot_w constant integer := 400;
+    plot_h constant integer := 140;
+    top_v float8 := 0;
+    slot float8;
+    bw float8;
+    out text;
+BEGIN
+    FOR i IN 1 .. k LOOP
+        top_v := greatest(top_v, coalesce(real_values[i], 0), coalesce(synthetic_values[i], 0));
+    END LOOP;
+    IF top_v <= 0 THEN
+        top_v := 1;
+    END IF;
+    slot := plot_w::float8 / greatest(k, 1);
+    bw := slot * 0.4;
+    out := format('<figure><svg width="%s" height="%s" viewBox="0 0 %s %s" role="img">'
+                  '<title>%s</title><text x="%s" y="14" font-size="12" font-weight="bold">%s</text>'
+                  '<line x1="%s" y1="%s" x2="%s" y2="%s" stroke="#333"/>'
+                  '<text x="4" y="%s" font-size="9">%s</text>',
+                  w, h, w, h, aigc.html_escape(title), left_m, aigc.html_escape(title),
+                  left_m, 30 + plot_h, left_m + plot_w, 30 + plot_h,
+                  34, round(top_v::numeric, 3));
+    FOR i IN 1 .. k LOOP
+        out := out || format('<rect x="%s" y="%s" width="%s" height="%s" fill="#4c72b0"><title>real %s: %s</title></rect>'
+                             '<rect x="%s" y="%s" width="%s" height="%s" fill="#dd8452"><title>synthetic %s: %s</title></rect>',
+                             round((left_m + (i - 1) * slot + slot * 0.1)::numeric, 2),
+                             round((30 + plot_h - plot_h * coalesce(real_values[i], 0) / top_v)::numeric, 2),
+                             round(bw::numeric, 2), round((plot_h * coalesce(real_values[i], 0) / top_v)::numeric, 2),
+                             aigc.html_escape(coalesce(labels[i], '')), round(coalesce(real_values[i], 0)::numeric, 4),
+                             round((left_m + (i - 1) * slot + slot * 0.5)::numeric, 2),
+                             round((30 + plot_h - plot_h * coalesce(synthetic_values[i], 0) / top_v)::numeric, 2),
+                             round(bw::numeric, 2), round((plot_h * coalesce(synthetic_values[i], 0) / top_v)::numeric, 2),
+                             aigc.html_escape(coalesce(labels[i], '')), round(coalesce(synthetic_values[i], 0)::numeric, 4));
+        IF labels IS NOT NULL THEN
+            out := out || format('<text x="%s" y="%s" font-size="9" transform="rotate(35 %s %s)">%s</text>',
+                                 round((left_m + (i - 1) * slot + slot * 0.3)::numeric, 2), 42 + plot_h,
+                                 round((left_m + (i - 1) * slot + slot * 0.3)::numeric, 2), 42 + plot_h,
+                                 aigc.html_escape(left(labels[i], 14)));
+        END IF;
+    END LOOP;
+    IF labels IS NULL THEN
+        out := out || format('<text x="%s" y="%s" font-size="9">%s</text>'
+                             '<text x="%s" y="%s" font-size="9" text-anchor="end">%s</text>',
+                             left_m, 44 + plot_h, aigc.html_escape(axis_low),
+                             left_m + plot_w, 44 + plot_h, aigc.html_escape(axis_high));
+    END IF;
+    RETURN out || format('<rect x="%s" y="20" width="10" height="8" fill="#4c72b0"/><text x="%s" y="28" font-size="9">real</text>'
+                         '<rect x="%s" y="20" width="10" height="8" fill="#dd8452"/><text x="%s" y="28" font-size="9">synthetic</text>'
+                         '</svg></figure>',
+                         w - 110, w - 96, w - 60, w - 46);
+END
+$$;
+COMMENT ON FUNCTION aigc.svg_bars(text, text[], float8[], float8[], text, text) IS
+    'Internal (aigc_report): an SVG bar chart of real against synthetic values, one pair of bars per label (or an axis from axis_low to axis_high when labels is NULL)';
+
+CREATE FUNCTION aigc.svg_lines(title text, series jsonb)
+RETURNS text
+LANGUAGE plpgsql IMMUTABLE PARALLEL SAFE
+SET search_path = pg_catalog, pg_temp
+AS $$
+DECLARE
+    colours constant text[] := ARRAY['#4c72b0', '#dd8452', '#55a868', '#c44e52', '#8172b3', '#937860'];
+    w constant integer := 460;
+    h constant integer := 220;
+    left_m constant integer := 50;
+    plot_w constant integer := 390;
+    plot_h constant integer := 150;
+    lo float8;
+    hi float8;
+    len integer;
+    out text;
+    s record;
+    pts text;
+    i integer := 0;
+BEGIN
+    SELECT min(v::float8), max(v::float8), max(n) INTO lo, hi, len
+      FROM (SELECT e.value AS arr, jsonb_array_length(e.value) AS n FROM jsonb_each(series) e
+             WHERE jsonb_typeof(e.value) = 'array') a
+      CROSS JOIN LATERAL jsonb_array_elements_text(a.arr) v;
+    IF hi IS NULL THEN
+        lo := 0; hi := 1; len := 1;
+    ELSIF hi = lo THEN
+        hi := lo + 1;
+    END IF;
+    out := format('<figure><svg width="%s" height="%s" viewBox="0 0 %s %s" role="img">'
+                  '<title>%s</title><text x="%s" y="14" font-size="12" font-weight="bold">%s</text>'
+                  '<line x1="%s" y1="%s" x2="%s" y2="%s" stroke="#333"/><line x1="%s" y1="30" x2="%s" y2="%s" stroke="#333"/>'
+                  '<text x="4" y="34" font-size="9">%s</text><text x="4" y="%s" font-size="9">%s</text>'
+                  '<text x="%s" y="%s" font-size="9" text-anchor="end">epoch %s</text>',
+                  w, h, w, h, aigc.html_escape(title), left_m, aigc.html_escape(title),
+                  left_m, 30 + plot_h, left_m + plot_w, 30 + plot_h, left_m, left_m, 30 + plot_h,
+                  round(hi::numeric, 3), 30 + plot_h, round(lo::numeric, 3),
+                  left_m + plot_w, 44 + plot_h, len);
+    FOR s IN SELECT e.key, e.value FROM jsonb_each(series) e WHERE jsonb_typeof(e.value) = 'array' ORDER BY e.key LOOP
+        i := i + 1;
+        SELECT string_agg(format('%s,%s',
+                                 round((left_m + plot_w * (v.ord - 1) / greatest(len - 1, 1)::float8)::numeric, 2),
+                                 round((30 + plot_h - plot_h * (v.val::float8 - lo) / (hi - lo))::numeric, 2)),
+                          ' ' ORDER BY v.ord)
+          INTO pts
+          FROM jsonb_array_elements_text(s.value) WITH ORDINALITY AS v(val, ord);
+        out := out || format('<polyline fill="none" stroke="%s" stroke-width="1.5" points="%s"/>'
+                             '<text x="%s" y="%s" font-size="9" fill="%s">%s</text>',
+                             colours[1 + (i - 1) % 6], coalesce(pts, ''),
+                             w - 100, 24 + 11 * i, colours[1 + (i - 1) % 6], aigc.html_escape(s.key));
+    END LOOP;
+    RETURN out || '</svg></figure>';
+END
+$$;
+COMMENT ON FUNCTION aigc.svg_lines(text, jsonb) IS
+    'Internal (aigc_report): an SVG line chart of the number arrays of a jsonb object (one line per key, a shared axis)';
+
+CREATE FUNCTION aigc.svg_heatmap(title text, labels text[], cell_values float8[])
+RETURNS text
+LANGUAGE plpgsql IMMUTABLE PARALLEL SAFE
+SET search_path = pg_catalog, pg_temp
+AS $$
+DECLARE
+    k integer := coalesce(cardinality(labels), 0);
+    cell integer := greatest(12, least(40, 360 / greatest(k, 1)));
+    left_m constant integer := 120;
+    top_m constant integer := 30;
+    w integer := left_m + k * cell + 20;
+    h integer := top_m + k * cell + 110;
+    v float8;
+    out text;
+BEGIN
+    out := format('<figure><svg width="%s" height="%s" viewBox="0 0 %s %s" role="img">'
+                  '<title>%s</title><text x="4" y="14" font-size="12" font-weight="bold">%s</text>',
+                  w, h, w, h, aigc.html_escape(title), aigc.html_escape(title));
+    FOR i IN 1 .. k LOOP
+        out := out || format('<text x="%s" y="%s" font-size="9" text-anchor="end">%s</text>'
+                             '<text x="%s" y="%s" font-size="9" transform="rotate(60 %s %s)">%s</text>',
+                             left_m - 4, top_m + (i - 1) * cell + cell / 2 + 3, aigc.html_escape(left(labels[i], 20)),
+                             left_m + (i - 1) * cell + cell / 2, top_m + k * cell + 8,
+                             left_m + (i - 1) * cell + cell / 2, top_m + k * cell + 8,
+                             aigc.html_escape(left(labels[i], 20)));
+        FOR j IN 1 .. k LOOP
+            v := cell_values[(i - 1) * k + j];
+            -- white for no difference, red for a score 0.5 below 1 or worse; grey undefined
+            out := out || format('<rect x="%s" y="%s" width="%s" height="%s" fill="%s" stroke="#fff"><title>%s, %s: %s</title></rect>',
+                                 left_m + (j - 1) * cell, top_m + (i - 1) * cell, cell, cell,
+                                 CASE WHEN v IS NULL THEN '#ddd'
+                                      ELSE format('rgb(255,%s,%s)', round(255 * (1 - least(v / 0.5, 1))),
+                                                  round(255 * (1 - least(v / 0.5, 1)))) END,
+                                 aigc.html_escape(labels[i]), aigc.html_escape(labels[j]),
+                                 coalesce(round(v::numeric, 3)::text, 'undefined'));
+        END LOOP;
+    END LOOP;
+    RETURN out || '</svg></figure>';
+END
+$$;
+COMMENT ON FUNCTION aigc.svg_heatmap(text, text[], float8[]) IS
+    'Internal (aigc_report): an SVG heatmap of a k x k matrix (row-major) of differences in [0, 1], labelled on both axes';
+
+CREATE FUNCTION aigc.svg_scatter(title text, x float8[], y float8[], groups text[])
+RETURNS text
+LANGUAGE plpgsql IMMUTABLE PARALLEL SAFE
+SET search_path = pg_catalog, pg_temp
+AS $$
+DECLARE
+    colours constant text[] := ARRAY['#4c72b0', '#dd8452', '#55a868', '#c44e52', '#8172b3',
+                                     '#937860', '#da8bc3', '#8c8c8c', '#ccb974', '#64b5cd'];
+    w constant integer := 560;
+    h constant integer := 420;
+    plot constant integer := 380;
+    m constant integer := 20;
+    x0 float8; x1 float8; y0 float8; y1 float8;
+    names text[];
+    g integer;
+    out text;
+BEGIN
+    SELECT min(a), max(a) INTO x0, x1 FROM unnest(x) a;
+    SELECT min(b), max(b) INTO y0, y1 FROM unnest(y) b;
+    IF x1 IS NULL OR x1 = x0 THEN x1 := coalesce(x0, 0) + 1; x0 := coalesce(x0, 0); END IF;
+    IF y1 IS NULL OR y1 = y0 THEN y1 := coalesce(y0, 0) + 1; y0 := coalesce(y0, 0); END IF;
+    -- legend order: the commonest groups first; beyond ten they share grey
+    SELECT array_agg(gv ORDER BY cnt DESC, gv) INTO names
+      FROM (SELECT coalesce(gv, '(NULL)') AS gv, count(*) AS cnt FROM unnest(groups) gv GROUP BY 1) c;
+    out := format('<figure><svg width="%s" height="%s" viewBox="0 0 %s %s" role="img">'
+                  '<title>%s</title><text x="4" y="14" font-size="12" font-weight="bold">%s</text>'
+                  '<rect x="%s" y="%s" width="%s" height="%s" fill="none" stroke="#333"/>',
+                  w, h, w, h, aigc.html_escape(title), aigc.html_escape(title), m, m + 10, plot, plot);
+    FOR i IN 1 .. coalesce(cardinality(x), 0) LOOP
+        g := array_position(names, coalesce(groups[i], '(NULL)'));
+        out := out || format('<circle cx="%s" cy="%s" r="2" fill="%s" fill-opacity="0.6"/>',
+                             round((m + 4 + (plot - 8) * (x[i] - x0) / (x1 - x0))::numeric, 1),
+                             round((m + 6 + plot - (plot - 8) * (y[i] - y0) / (y1 - y0))::numeric, 1),
+                             CASE WHEN g <= 10 THEN colours[g] ELSE '#bbb' END);
+    END LOOP;
+    FOR i IN 1 .. least(coalesce(cardinality(names), 0), 11) LOOP
+        out := out || format('<rect x="%s" y="%s" width="10" height="8" fill="%s"/><text x="%s" y="%s" font-size="9">%s</text>',
+                             m + plot + 12, 30 + 14 * i, CASE WHEN i <= 10 THEN colours[i] ELSE '#bbb' END,
+                             m + plot + 26, 38 + 14 * i,
+                             CASE WHEN i <= 10 THEN aigc.html_escape(left(names[i], 22)) ELSE 'other' END);
+    END LOOP;
+    RETURN out || '</svg></figure>';
+END
+$$;
+COMMENT ON FUNCTION aigc.svg_scatter(text, float8[], float8[], text[]) IS
+    'Internal (aigc_report): an SVG scatter plot of points coloured by group (ten colours, then grey)';
+
+CREATE FUNCTION aigc_report(model text, relation regclass, target text DEFAULT NULL,
+                            n integer DEFAULT 5000, seed bigint DEFAULT 0, group_by text DEFAULT NULL)
+RETURNS text
+LANGUAGE plpgsql VOLATILE
+SET search_path = pg_catalog, pg_temp
+AS $$
+DECLARE
+    m record;
+    ev jsonb;
+    names text[];
+    cells float8[];
+    cell float8;
+    c record;
+    cat "char";
+    expr text;
+    labels text[];
+    rv float8[];
+    sv float8[];
+    lo_text text;
+    hi_text text;
+    rnull float8;
+    snull float8;
+    body text := '';
+    row_html text;
+    lm record;
+    x float8[];
+    y float8[];
+    g text[];
+    caption text;
+    sample_sql text;
+BEGIN
+    IF model IS NULL OR relation IS NULL THEN
+        RAISE EXCEPTION 'model and relation must not be NULL' USING ERRCODE = 'null_value_not_allowed';
+    END IF;
+    SELECT s.version, s.kind, s.columns, s.loss, s.train_rows, s.train_seconds, s.source INTO m
+      FROM aigc.models s WHERE s.name = model AND s.in_use;
+    IF NOT FOUND THEN
+        RAISE EXCEPTION 'model "%" does not exist', model USING ERRCODE = 'undefined_object';
+    END IF;
+    SELECT jsonb_agg(to_jsonb(e) ORDER BY o) INTO ev
+      FROM @extschema@.aigc_evaluate(model, relation, n, seed, version => m.version, target => target)
+           WITH ORDINALITY AS e(property, metric, column_names, value, o);
+
+    -- overall scores and column shapes
+    body := body || '<h2>Quality</h2><table><tr><th>score</th><th>value</th></tr>';
+    SELECT body || string_agg(format('<tr><td>%s</td><td>%s</td></tr>', aigc.html_escape(e->>'metric'),
+                                     coalesce(round((e->>'value')::numeric, 4)::text, 'undefined')), '' ORDER BY o)
+      INTO body
+      FROM jsonb_array_elements(ev) WITH ORDINALITY AS a(e, o) WHERE e->>'property' = 'Overall';
+    body := body || '</table><table><tr><th>column</th><th>shape metric</th><th>score</th></tr>';
+    SELECT body || string_agg(format('<tr><td>%s</td><td>%s</td><td>%s</td></tr>', aigc.html_escape(e->>'column_names'),
+                                     aigc.html_escape(e->>'metric'),
+                                     coalesce(round((e->>'value')::numeric, 4)::text, 'undefined')), '' ORDER BY o),
+           array_agg(e->>'column_names' ORDER BY o)
+      INTO body, names
+      FROM jsonb_array_elements(ev) WITH ORDINALITY AS a(e, o) WHERE e->>'property' = 'Column Shapes';
+    body := body || '</table>';
+
+    -- pair trends: 1 - score off the diagonal, 1 - shape score on it
+    cells := array_fill(NULL::float8, ARRAY[cardinality(names) * cardinality(names)]);
+    FOR i IN 1 .. cardinality(names) LOOP
+        FOR j IN 1 .. cardinality(names) LOOP
+            SELECT 1 - (e->>'value')::float8 INTO cell
+              FROM jsonb_array_elements(ev) e
+             WHERE (i = j AND e->>'property' = 'Column Shapes' AND e->>'column_names' = names[i])
+                OR (i <> j AND e->>'property' = 'Column Pair Trends'
+                    AND e->>'column_names' = names[least(i, j)] || ', ' || names[greatest(i, j)]);
+            cells[(i - 1) * cardinality(names) + j] := cell;
+        END LOOP;
+    END LOOP;
+    body := body || '<h2>Column pair trends</h2>'
+                 || aigc.svg_heatmap('Differences: 1 - pair trend score (diagonal: 1 - column shape score)', names, cells);
+
+    -- distributions, column by column in the model's order
+    body := body || '<h2>Distributions: real against synthetic</h2><div class="grid">';
+    sample_sql := format('@extschema@.aigc_sample(NULL::%s, $1, $2, seed => $3, version => $4)', relation);
+    FOR c IN SELECT col->>'name' AS name, col->>'encoding' <> 'one-hot' AS continuous
+               FROM jsonb_array_elements(m.columns) WITH ORDINALITY AS a(col, o) ORDER BY o LOOP
+        SELECT t.typcategory INTO cat
+          FROM pg_attribute a JOIN pg_type t ON t.oid = a.atttypid
+         WHERE a.attrelid = relation AND a.attname = c.name AND NOT a.attisdropped;
+        IF c.continuous THEN
+            -- 20 equal-width bins over the real range; synthetic values outside it join the end bins
+            expr := CASE WHEN cat = 'D' THEN format('extract(epoch FROM t.%I)::float8', c.name)
+                         ELSE format('t.%I::float8', c.name) END;
+            EXECUTE format($q$
+                WITH r AS (SELECT %1$s AS v, t.%2$I::text AS v_text FROM %3$s t),
+                     s AS (SELECT %1$s AS v FROM %4$s t),
+                     b AS (SELECT min(v) AS lo, max(v) AS hi, count(v) AS nr, count(*) AS nall FROM r),
+                     bins AS (SELECT 'r' AS side, least(20, greatest(1, CASE WHEN b.hi > b.lo
+                                        THEN floor(20 * (r.v - b.lo) / (b.hi - b.lo))::int + 1 ELSE 1 END)) AS k
+                                FROM r, b WHERE r.v IS NOT NULL
+                              UNION ALL
+                              SELECT 's', least(20, greatest(1, CASE WHEN b.hi > b.lo
+                                        THEN floor(20 * (s.v - b.lo) / (b.hi - b.lo))::int + 1 ELSE 1 END))
+                                FROM s, b WHERE s.v IS NOT NULL),
+                     ns AS (SELECT count(v) AS ns, count(*) AS sall FROM s)
+                SELECT array_agg((SELECT count(*) FROM bins WHERE side = 'r' AND k = i)::float8 / greatest(b.nr, 1) ORDER BY i),
+                       array_agg((SELECT count(*) FROM bins WHERE side = 's' AND k = i)::float8 / greatest(ns.ns, 1) ORDER BY i),
+                       (SELECT v_text FROM r WHERE v = b.lo LIMIT 1), (SELECT v_text FROM r WHERE v = b.hi LIMIT 1),
+                       1 - b.nr::float8 / greatest(b.nall, 1), 1 - ns.ns::float8 / greatest(ns.sall, 1)
+                  FROM b, ns, generate_series(1, 20) i
+                 GROUP BY b.lo, b.hi, b.nr, b.nall, ns.ns, ns.sall$q$, expr, c.name, relation, sample_sql)
+               INTO rv, sv, lo_text, hi_text, rnull, snull
+              USING model, n::bigint, seed, m.version;
+            body := body || aigc.svg_bars(format('%s (NULL: real %s%%, synthetic %s%%)', c.name,
+                                                 round((100 * rnull)::numeric, 1), round((100 * snull)::numeric, 1)),
+                                          NULL, rv, sv, lo_text, hi_text);
+        ELSE
+            -- shares of the 20 commonest values (real, then synthetic counts)
+            EXECUTE format($q$
+                WITH r AS (SELECT coalesce(t.%1$I::text, '(NULL)') AS v FROM %2$s t),
+                     s AS (SELECT coalesce(t.%1$I::text, '(NULL)') AS v FROM %3$s t),
+                     j AS (SELECT v, coalesce(rc.c, 0)::float8 / greatest((SELECT count(*) FROM r), 1) AS rs,
+                                  coalesce(sc.c, 0)::float8 / greatest((SELECT count(*) FROM s), 1) AS ss
+                             FROM (SELECT v, count(*) AS c FROM r GROUP BY v) rc
+                             FULL JOIN (SELECT v, count(*) AS c FROM s GROUP BY v) sc USING (v)
+                            ORDER BY rs DESC, ss DESC, v LIMIT 20)
+                SELECT array_agg(v ORDER BY rs DESC, ss DESC, v), array_agg(rs ORDER BY rs DESC, ss DESC, v),
+                       array_agg(ss ORDER BY rs DESC, ss DESC, v) FROM j$q$, c.name, relation, sample_sql)
+               INTO labels, rv, sv
+              USING model, n::bigint, seed, m.version;
+            body := body || aigc.svg_bars(c.name, labels, rv, sv);
+        END IF;
+    END LOOP;
+    body := body || '</div>';
+
+    body := body || '<h2>Training</h2>' || aigc.svg_lines('Training loss per epoch', m.loss);
+
+    -- privacy and detection
+    body := body || '<h2>Privacy and detection</h2><table><tr><th>metric</th><th></th><th>value</th></tr>';
+    SELECT body || string_agg(format('<tr><td>%s</td><td>%s</td><td>%s</td></tr>', aigc.html_escape(e->>'metric'),
+                                     aigc.html_escape(coalesce(e->>'column_names', '')),
+                                     coalesce(round((e->>'value')::numeric, 4)::text, 'undefined')), '' ORDER BY o)
+      INTO body
+      FROM jsonb_array_elements(ev) WITH ORDINALITY AS a(e, o) WHERE e->>'property' IN ('Privacy', 'Detection');
+    body := body || '</table>';
+
+    IF target IS NOT NULL THEN
+        body := body || format('<h2>ML efficacy: predicting %s</h2><table><tr><th>metric</th><th>synthetic (TSTR)</th><th>real (TRTR)</th><th>ratio</th></tr>',
+                               aigc.html_escape(target));
+        SELECT body || string_agg(format('<tr><td>%s</td><td>%s</td><td>%s</td><td>%s</td></tr>', aigc.html_escape(metric),
+                                         coalesce(round(s::numeric, 4)::text, 'undefined'),
+                                         coalesce(round(r::numeric, 4)::text, 'undefined'),
+                                         coalesce(round(q::numeric, 4)::text, 'undefined')), '' ORDER BY first),
+               array_agg(metric ORDER BY first), array_agg(r ORDER BY first), array_agg(s ORDER BY first)
+          INTO body, labels, rv, sv
+          FROM (SELECT e->>'metric' AS metric, min(o) AS first,
+                       max((e->>'value')::float8) FILTER (WHERE e->>'column_names' = 'synthetic') AS s,
+                       max((e->>'value')::float8) FILTER (WHERE e->>'column_names' = 'real') AS r,
+                       max((e->>'value')::float8) FILTER (WHERE e->>'column_names' = 'ratio') AS q
+                  FROM jsonb_array_elements(ev) WITH ORDINALITY AS a(e, o)
+                 WHERE e->>'property' = 'ML Efficacy' AND e->>'metric' <> 'majority share'
+                 GROUP BY e->>'metric') f;
+        body := body || '</table>'
+                     || coalesce((SELECT format('<p>Always predicting the commonest class of the holdout scores an accuracy of %s.</p>',
+                                                round((e->>'value')::numeric, 4))
+                                    FROM jsonb_array_elements(ev) e WHERE e->>'metric' = 'majority share'), '');
+        body := body || aigc.svg_bars('ML efficacy: trained on real against trained on synthetic',
+                                      labels, rv, sv);
+    END IF;
+
+    IF group_by IS NOT NULL THEN
+        SELECT array_agg(l.x ORDER BY o) FILTER (WHERE l.kind = 'row'),
+               array_agg(l.y ORDER BY o) FILTER (WHERE l.kind = 'row'),
+               array_agg(l.group_value ORDER BY o) FILTER (WHERE l.kind = 'row'),
+               format('The plane explains %s%% of the latent variance; separation of the groups (between / within variance): %s.',
+                      round((100 * max(l.value) FILTER (WHERE l.kind = 'explained'))::numeric, 1),
+                      coalesce(round(max(l.value) FILTER (WHERE l.kind = 'separation')::numeric, 2)::text, 'undefined'))
+          INTO x, y, g, caption
+          FROM @extschema@.aigc_latent_map(model, relation, group_by, least(n, 2000), seed)
+               WITH ORDINALITY AS l(kind, group_value, x, y, value, o);
+        body := body || format('<h2>Latent map by %s</h2>', aigc.html_escape(group_by))
+                     || aigc.svg_scatter(format('Latent means, first two principal components, by %s', group_by), x, y, g)
+                     || '<p>' || caption || '</p>';
+    END IF;
+
+    RETURN format('<!DOCTYPE html><html lang="en"><head><meta charset="utf-8"><title>%s</title>'
+                  '<style>body{font-family:sans-serif;margin:2em;max-width:75em}table{border-collapse:collapse;margin:1em 0}'
+                  'td,th{border:1px solid #ccc;padding:2px 8px;text-align:left}figure{display:inline-block;margin:.5em}'
+                  '.grid{display:flex;flex-wrap:wrap}</style></head><body>'
+                  '<h1>%s</h1><p>Model %s version %s (%s, %s training rows, %s s), evaluated against %s with %s synthetic rows, seed %s.</p>%s'
+                  '</body></html>',
+                  aigc.html_escape('Synthetic data report: ' || model),
+                  aigc.html_escape('Synthetic data report: ' || model),
+                  aigc.html_escape(model), m.version, aigc.html_escape(m.kind), m.train_rows,
+                  round(m.train_seconds::numeric, 1), aigc.html_escape(relation::text), n, seed, body);
+END
+$$;
+COMMENT ON FUNCTION aigc_report(text, regclass, text, integer, bigint, text) IS
+    'A self-contained HTML report (inline SVG charts, no scripts) of a model against a real relation: quality scores, distributions, pair-trend heatmap, training loss, privacy, ML efficacy of target and the latent map by group_by';
 
 -- Scoring (docs/scoring.md): anomaly scores, explanations and latent
 -- embeddings of rows of any composite type whose columns cover a model's.
@@ -352,6 +774,14 @@ AS 'MODULE_PATHNAME', 'aigc_encode'
 LANGUAGE C STABLE PARALLEL SAFE CALLED ON NULL INPUT COST 1000;
 COMMENT ON FUNCTION aigc_encode(text, record, integer) IS
     'Latent embedding of a row: the posterior mean of a VAE model';
+
+CREATE FUNCTION aigc_latent_map(model text, relation regclass, group_by text,
+                                n integer DEFAULT 2000, seed bigint DEFAULT 0)
+RETURNS TABLE (kind text, group_value text, x float8, y float8, value float8)
+AS 'MODULE_PATHNAME', 'aigc_latent_map'
+LANGUAGE C STABLE CALLED ON NULL INPUT;
+COMMENT ON FUNCTION aigc_latent_map(text, regclass, text, integer, bigint) IS
+    'A 2-D map of a VAE''s latent space: a seeded sample of n rows projected on the two principal components of their latent means (kind row), the centroid of each group_by value (centroid), the variance the plane explains (explained) and the between/within-group variance ratio (separation)';
 
 CREATE FUNCTION aigc_score_trigger()
 RETURNS trigger

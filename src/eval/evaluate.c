@@ -483,27 +483,6 @@ privacy(Report *rep, const AigcEvalInput *in, const AigcRowEncoding *enc,
 	emit(rep, "Privacy", "Exact copies", NULL, (double) aigc_exact_copies(in));
 }
 
-/* Standardise the feature columns over the first ntrain rows; last is bias */
-static void
-standardise(float *x, int n, int ntrain, int dim)
-{
-	for (int k = 0; k < dim - 1; k++)
-	{
-		double		mean = 0.0,
-					var = 0.0;
-		float		inv;
-
-		for (int i = 0; i < ntrain; i++)
-			mean += x[(Size) i * dim + k];
-		mean /= ntrain;
-		for (int i = 0; i < ntrain; i++)
-			var += (x[(Size) i * dim + k] - mean) * (x[(Size) i * dim + k] - mean);
-		inv = var > 0.0 ? (float) (1.0 / sqrt(var / ntrain)) : 0.0f;
-		for (int i = 0; i < n; i++)
-			x[(Size) i * dim + k] = (float) ((x[(Size) i * dim + k] - mean) * inv);
-	}
-}
-
 /*
  * Logistic detection: a classifier trained on 70% of a mix of real and
  * synthetic rows, its ROC AUC on the other 30% (0.5: indistinguishable).
@@ -550,7 +529,7 @@ detection(Report *rep, const AigcEvalInput *in, const AigcRowEncoding *enc,
 		x[(Size) i * dim + enc->dim] = 1.0f;
 		y[i] = is_syn ? 1.0f : 0.0f;
 	}
-	standardise(x, n, ntrain, dim);
+	aigc_standardise(x, n, ntrain, dim);
 	w = palloc(sizeof(float) * dim);
 	/* sklearn's default C = 1 is a penalty of 1/(2 n) ||w||^2 on the mean loss */
 	aigc_logreg_fit(x, y, ntrain, dim, 1.0 / ntrain, DETECTION_ITERATIONS, w);
@@ -569,8 +548,37 @@ detection(Report *rep, const AigcEvalInput *in, const AigcRowEncoding *enc,
 	sizes[1] = ns;
 }
 
+/* ML efficacy of target column `target`: TSTR, TRTR and their ratio */
 static void
-report(Report *rep, const AigcEvalInput *in, const int64 *scanned, AigcRng *rng)
+efficacy(Report *rep, const AigcEvalInput *in, int target, const int64 *real_perm,
+		 const int64 *syn_perm)
+{
+	AigcEfficacy eff;
+
+	aigc_ml_efficacy(in, target, real_perm, syn_perm, &eff);
+	for (int k = 0; k < eff.nmetrics; k++)
+	{
+		double		s = eff.synthetic[k],
+					r = eff.real[k];
+
+		emit(rep, "ML Efficacy", eff.metric[k], "synthetic", s);
+		emit(rep, "ML Efficacy", eff.metric[k], "real", r);
+		/* a ratio of an R squared at or below 0 (no better than the mean) means nothing */
+		emit(rep, "ML Efficacy", eff.metric[k], "ratio",
+			 isnan(s) || isnan(r) || r <= 0.0 ? NAN : s / r);
+	}
+	if (eff.classification)
+		emit(rep, "ML Efficacy", "majority share", "holdout", eff.majority);
+	emit(rep, "Info", "efficacy_target", in->cols[target].name,
+		 eff.classification ? (double) in->cols[target].ncats : 0.0);
+	emit(rep, "Info", "efficacy_rows", "synthetic", (double) eff.ntrain_syn);
+	emit(rep, "Info", "efficacy_rows", "real", (double) eff.ntrain_real);
+	emit(rep, "Info", "efficacy_rows", "holdout", (double) eff.ntest);
+}
+
+static void
+report(Report *rep, const AigcEvalInput *in, const int64 *scanned, int target,
+	   AigcRng *rng)
 {
 	AigcRowEncoding enc;
 	int64	   *real_perm;
@@ -584,6 +592,8 @@ report(Report *rep, const AigcEvalInput *in, const int64 *scanned, AigcRng *rng)
 	syn_perm = shuffled_rows(in->nsyn, rng);
 	privacy(rep, in, &enc, real_perm, syn_perm, dcr_sizes);
 	detection(rep, in, &enc, real_perm, syn_perm, rng, det_sizes);
+	if (target >= 0)
+		efficacy(rep, in, target, real_perm, syn_perm);
 
 	emit(rep, "Info", "rows_scanned", "real", (double) scanned[0]);
 	emit(rep, "Info", "rows_scanned", "synthetic", (double) scanned[1]);
@@ -608,6 +618,50 @@ check_nonempty(const AigcEvalInput *in)
 }
 
 /*
+ * The index of the target column among the evaluated ones; ERROR naming
+ * it when it is not there or cannot be predicted.
+ */
+static int
+find_target(const AigcEvalInput *in, const char *target, Oid real,
+			const char *model)
+{
+	int			t = -1;
+
+	for (int c = 0; c < in->ncols; c++)
+		if (strcmp(in->cols[c].name, target) == 0)
+			t = c;
+	if (t < 0)
+	{
+		if (get_attnum(real, target) == InvalidAttrNumber)
+			ereport(ERROR,
+					(errcode(ERRCODE_UNDEFINED_COLUMN),
+					 errmsg("target column \"%s\" does not exist in relation \"%s\"",
+							target, get_rel_name(real))));
+		if (model != NULL)
+			ereport(ERROR,
+					(errcode(ERRCODE_UNDEFINED_COLUMN),
+					 errmsg("target column \"%s\" is not a column of model \"%s\"",
+							target, model),
+					 errhint("The target must be one of the columns the model was trained on.")));
+		ereport(ERROR,
+				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
+				 errmsg("target column \"%s\" is a key column, left out of the evaluation",
+						target)));
+	}
+	if (in->ncols < 2)
+		ereport(ERROR,
+				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
+				 errmsg("cannot measure ML efficacy of \"%s\": it is the only column", target)));
+	if (in->cols[t].kind == AIGC_CATEGORICAL && in->cols[t].ncats > AIGC_EFFICACY_MAX_CLASSES)
+		ereport(ERROR,
+				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
+				 errmsg("target column \"%s\" has %d distinct values, more than the %d classes ML efficacy accepts",
+						target, in->cols[t].ncats, AIGC_EFFICACY_MAX_CLASSES),
+				 errhint("Choose a categorical target of few values, or a numeric one.")));
+	return t;
+}
+
+/*
  * Common driver: inputs are read in a run context that is deleted at the
  * end; the report goes to the SRF's tuplestore.
  */
@@ -623,6 +677,10 @@ evaluate_common(FunctionCallInfo fcinfo, bool from_model)
 	int64		scanned[2];
 	uint64		seed;
 	int64		max_rows;
+	int			target_arg = from_model ? 6 : 4;
+	char	   *target = PG_ARGISNULL(target_arg) ? NULL :
+		text_to_cstring(PG_GETARG_TEXT_PP(target_arg));
+	int			t = -1;
 
 	if (PG_ARGISNULL(0) || PG_ARGISNULL(1))
 		ereport(ERROR,
@@ -658,7 +716,10 @@ evaluate_common(FunctionCallInfo fcinfo, bool from_model)
 		read_relations(PG_GETARG_OID(0), PG_GETARG_OID(1), max_rows, &rng, &in, scanned);
 	}
 	check_nonempty(&in);
-	report(&rep, &in, scanned, &rng);
+	if (target != NULL)
+		t = find_target(&in, target, PG_GETARG_OID(from_model ? 1 : 0),
+						from_model ? text_to_cstring(PG_GETARG_TEXT_PP(0)) : NULL);
+	report(&rep, &in, scanned, t, &rng);
 
 	MemoryContextSwitchTo(caller);
 	MemoryContextDelete(run_cxt);

@@ -88,5 +88,32 @@ extern int64 aigc_exact_copies(const AigcEvalInput *in);
 /* logreg.c: L2-regularised logistic regression, y in {0, 1} */
 extern void aigc_logreg_fit(const float *x, const float *y, int n, int dim,
 							double l2, int iterations, float *w);
+/* Standardise the columns of x (n x dim) but the last (the bias) over its first ntrain rows */
+extern void aigc_standardise(float *x, int n, int ntrain, int dim);
+
+/*
+ * eval_efficacy.c: ML efficacy of a target column, trained on synthetic
+ * rows (TSTR) and on real rows (TRTR), tested on one real holdout.
+ * Classification: accuracy, macro F1 and (two classes) ROC AUC; regression:
+ * R squared.  NaN where undefined.
+ */
+#define AIGC_EFFICACY_MAX_CLASSES 50
+
+typedef struct AigcEfficacy
+{
+	bool		classification;
+	int			nmetrics;
+	const char *metric[3];
+	double		synthetic[3];
+	double		real[3];
+	double		majority;		/* holdout share of its most frequent class */
+	int			ntrain_syn;
+	int			ntrain_real;
+	int			ntest;
+} AigcEfficacy;
+
+extern void aigc_ml_efficacy(const AigcEvalInput *in, int target,
+							 const int64 *real_perm, const int64 *syn_perm,
+							 AigcEfficacy *out);
 
 #endif

@@ -79,3 +79,23 @@ aigc_logreg_fit(const float *x, const float *y, int n, int dim, double l2,
 	pfree(grad);
 	pfree(z);
 }
+
+void
+aigc_standardise(float *x, int n, int ntrain, int dim)
+{
+	for (int k = 0; k < dim - 1; k++)
+	{
+		double		mean = 0.0,
+					var = 0.0;
+		float		inv;
+
+		for (int i = 0; i < ntrain; i++)
+			mean += x[(Size) i * dim + k];
+		mean /= ntrain;
+		for (int i = 0; i < ntrain; i++)
+			var += (x[(Size) i * dim + k] - mean) * (x[(Size) i * dim + k] - mean);
+		inv = var > 0.0 ? (float) (1.0 / sqrt(var / ntrain)) : 0.0f;
+		for (int i = 0; i < n; i++)
+			x[(Size) i * dim + k] = (float) ((x[(Size) i * dim + k] - mean) * inv);
+	}
+}

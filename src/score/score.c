@@ -115,6 +115,20 @@ aigc_check_scorable(const AigcModel *model)
 					asc_toupper(kind, strlen(kind)))));
 }
 
+void
+aigc_check_encodable(const char *function, const char *name, const AigcModel *model)
+{
+	char	   *kind;
+
+	if (model->ops->encode != NULL)
+		return;
+	kind = asc_toupper(model->ops->name, strlen(model->ops->name));
+	ereport(ERROR,
+			(errcode(ERRCODE_FEATURE_NOT_SUPPORTED),
+			 errmsg("%s needs a VAE model; \"%s\" is a %s", function, name, kind),
+			 errdetail("A %s has no encoder, so rows have no latent code.", kind)));
+}
+
 /* Category index of a non-NULL value, -1 if training never saw it */
 static double
 category_of(const AigcColumn *col, const AigcColumnSource *src, Datum d)
@@ -283,15 +297,7 @@ aigc_encode(PG_FUNCTION_ARGS)
 	if (!fetch_call(fcinfo, &m, &map, &tuple))
 		PG_RETURN_NULL();
 	ops = m->model->ops;
-	if (ops->encode == NULL)
-	{
-		char	   *kind = asc_toupper(ops->name, strlen(ops->name));
-
-		ereport(ERROR,
-				(errcode(ERRCODE_FEATURE_NOT_SUPPORTED),
-				 errmsg("aigc_encode needs a VAE model; \"%s\" is a %s", m->name, kind),
-				 errdetail("A %s has no encoder, so rows have no latent code.", kind)));
-	}
+	aigc_check_encodable("aigc_encode", m->name, m->model);
 	aigc_score_tuple(m, map, &tuple);
 	code = ops->encode(m->model->net, m->scorer, &L);
 	elems = palloc(sizeof(Datum) * L);

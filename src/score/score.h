@@ -52,6 +52,10 @@ extern AigcRowMap *aigc_row_map_build(const AigcModel *model,
 /* ERROR unless the model kind can be scored */
 extern void aigc_check_scorable(const AigcModel *model);
 
+/* ERROR (0A000 naming the kind) unless the model has an encoder; function: the caller */
+extern void aigc_check_encodable(const char *function, const char *name,
+								 const AigcModel *model);
+
 /*
  * Score one row of map's type: fills m->terms (per-column terms, then
  * KL; see docs/scoring.md) and returns their sum, in that order.

@@ -223,6 +223,31 @@ INSERT INTO cases (what, sql, expected) VALUES
 ('distributed sampling, n < 0',        $$SELECT * FROM aigc_sample_distributed(NULL::bad_t, 'bad_m', -1)$$, '22023'),
 ('distributed sampling, NULL model',   $$SELECT * FROM aigc_sample_distributed(NULL::bad_t, NULL, 5)$$, '22004');
 
+-- ML efficacy (aigc_evaluate target, docs/evaluate.md)
+SET LOCAL client_min_messages = warning;
+CREATE TABLE bad_eff_ids AS SELECT i, 'c' || i AS cat FROM generate_series(1, 200) i;
+CREATE TABLE bad_eff_one AS SELECT age FROM bad_t;
+RESET client_min_messages;
+INSERT INTO cases (what, sql, expected) VALUES
+('efficacy target that is no column',          $$SELECT * FROM aigc_evaluate('bad_m', 'bad_t', n => 100, target => 'nope')$$, '42703'),
+('efficacy target the model does not have',    $$SELECT * FROM aigc_evaluate('bad_m', 'contributions', n => 100, max_rows => 600, target => 'region')$$, '42703'),
+('efficacy target missing in relations',       $$SELECT * FROM aigc_evaluate_relations('bad_t', 'bad_t', target => 'nope')$$, '42703'),
+('efficacy target of 200 categories',          $$SELECT * FROM aigc_evaluate_relations('bad_eff_ids', 'bad_eff_ids', target => 'cat')$$, '22023'),
+('efficacy target that is the only column',    $$SELECT * FROM aigc_evaluate_relations('bad_eff_one', 'bad_eff_one', target => 'age')$$, '22023'),
+('efficacy target NULL: no efficacy rows',     $$SELECT * FROM aigc_evaluate_relations('bad_t', 'bad_t', target => NULL)$$, 'ok');
+
+-- the latent map and the HTML report (docs/report.md)
+INSERT INTO cases (what, sql, expected) VALUES
+('latent map of an unknown model',           $$SELECT * FROM aigc_latent_map('no_such_model', 'bad_t', 'gender')$$, '42704'),
+('latent map, unknown group_by column',      $$SELECT * FROM aigc_latent_map('bad_m', 'bad_t', 'nope')$$, '42703'),
+('latent map, n = 1',                        $$SELECT * FROM aigc_latent_map('bad_m', 'bad_t', 'gender', n => 1)$$, '22023'),
+('latent map, NULL relation',                $$SELECT * FROM aigc_latent_map('bad_m', NULL, 'gender')$$, '22004'),
+('latent map of an empty relation',          $$CREATE TEMP TABLE bad_lm_empty AS SELECT * FROM bad_t WHERE false; SELECT * FROM aigc_latent_map('bad_m', 'bad_lm_empty', 'gender')$$, '22023'),
+('latent map without group_by',              $$SELECT * FROM aigc_latent_map('bad_m', 'bad_t', NULL, n => 50)$$, 'ok'),
+('report of an unknown model',               $$SELECT aigc_report('no_such_model', 'bad_t')$$, '42704'),
+('report, NULL model',                       $$SELECT aigc_report(NULL, 'bad_t')$$, '22004'),
+('report, efficacy target that is no column', $$SELECT aigc_report('bad_m', 'bad_t', target => 'nope', n => 100)$$, '42703');
+
 SELECT plan((SELECT count(*)::int FROM cases) + 3 + 8 + 12);
 SELECT ok((SELECT count(*) FROM cases) >= 50, 'at least 50 distinct bad calls are listed');
 SELECT is(pg_temp.outcome(sql), expected, format('%s: %s', what, expected)) FROM cases ORDER BY id;

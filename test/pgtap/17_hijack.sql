@@ -8,7 +8,7 @@
 -- hits whose transaction rolled back), and each call ends as it would
 -- without the hijack.
 BEGIN;
-SELECT plan(41);
+SELECT plan(44);
 SET LOCAL client_min_messages = warning;
 
 CREATE ROLE aigc_hijacker;
@@ -149,6 +149,9 @@ INSERT INTO hj_cases (sql, expected) VALUES
 ($$SELECT * FROM aigc_evaluate('hj_victim', 'hj_data', n => 200, max_rows => 200)$$, 'ok'),
 ($$SELECT * FROM aigc_evaluate_relations('hj_data', 'hj.rows', max_rows => 200)$$, '42804'),
 ($$SELECT * FROM aigc_evaluate_relations('hj_data', 'hj_data', max_rows => 200)$$, 'ok'),
+($$SELECT * FROM aigc_evaluate('hj_victim', 'hj_data', n => 200, max_rows => 200, target => 'gender')$$, 'ok'),
+($$SELECT * FROM aigc_latent_map('hj_victim', 'hj_data', 'region', n => 100)$$, 'ok'),
+($$SELECT aigc_report('hj_victim', 'hj_data', target => 'gender', n => 200, group_by => 'region')$$, 'ok'),
 ($$SELECT aigc_deploy('hj_own', 1)$$, 'ok'),
 ($$SELECT aigc_deploy('hj_victim', 1)$$, '42501'),
 ($$SELECT aigc_rollback('hj_own')$$, 'ok'),
