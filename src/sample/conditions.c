@@ -139,11 +139,15 @@ parse_bound(const AigcColumn *col, const JsonbValue *v, const char *which,
 		type_mismatch(col, "a number, a string in the column's type, an array [min, max] or an object with min and max");
 	if (v->type == jbvNumeric && !aigc_numeric_to_double(v->val.numeric, &unused))
 		not_finite_bound(col, which);
-	/* without the typmod first: numeric(p, s) input rejects infinity as an overflow */
-	if (!datum_is_finite(aigc_label_to_datum(scalar_text(v), col->typid, -1),
-						 col->typid))
+	/*
+	 * Without the typmod: a bound means what it says (numeric(10,2) values
+	 * of at least 1000.001 exclude 1000.00), and numeric(p, s) input would
+	 * reject infinity as an overflow.  Values are compared as returned,
+	 * after the type's rounding (aigc_conditions_accept).
+	 */
+	d = aigc_label_to_datum(scalar_text(v), col->typid, -1);
+	if (!datum_is_finite(d, col->typid))
 		not_finite_bound(col, which);
-	d = aigc_label_to_datum(scalar_text(v), col->typid, col->typmod);
 	*out = aigc_datum_to_double(d, col->typid, col->name);
 	return true;
 }
