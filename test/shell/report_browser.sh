@@ -13,7 +13,9 @@ profile=$(mktemp -d)
 trap 'rm -rf "$profile"' EXIT
 
 if ! command -v chromium >/dev/null; then
-    as_root apt-get install -y --no-install-recommends chromium >/dev/null 2>&1
+    as_root env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends chromium >/dev/null 2>&1 ||
+        { as_root apt-get update -qq >/dev/null 2>&1 &&
+          as_root env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends chromium >/dev/null 2>&1; }
 fi
 ok bash -c "command -v chromium >/dev/null" "headless Chromium is available"
 
