@@ -214,35 +214,11 @@ tf_describe_losses(StringInfo buf, const double *losses)
 	appendStringInfo(buf, "mean -log p(row) %.4f nats", losses[0]);
 }
 
-/*
- * Sampling's mask: the structural one, and a categorical or NULL condition
- * (cond_col >= 0) fixing its column's first token
- */
 typedef struct TfGen
 {
 	AigcTfActs	acts;
 	int32	   *tokens;			/* (batch, T) */
-	const AigcTfTokens *tk;
-	int			cond_pos;		/* -1 for none */
-	int			cond_token;
 } TfGen;
-
-static void
-tf_sample_mask(void *arg, int64 row, int pos, const int32 *prefix,
-			   uint8 *allowed)
-{
-	TfGen	   *g = arg;
-
-	aigc_tf_tokens_mask((void *) g->tk, row, pos, prefix, allowed);
-	if (pos == g->cond_pos)
-	{
-		int			k = g->cond_token - g->tk->first[pos];
-		bool		keep = allowed[k];
-
-		memset(allowed, 0, g->tk->first[pos + 1] - g->tk->first[pos]);
-		allowed[k] = keep;
-	}
-}
 
 static void *
 tf_generator_init(void *netp, int batch)
@@ -252,14 +228,15 @@ tf_generator_init(void *netp, int batch)
 
 	aigc_tf_acts_init(&g->acts, &net->m, batch);
 	g->tokens = palloc(sizeof(int32) * (Size) batch * net->m.T);
-	g->tk = &net->tk;
 	return g;
 }
 
 /*
- * cond_col/cond_slot: the column that must be its category cond_slot (its
- * ncats-th slot, the NULL one, for NULL), as aigc_conditions_token_slot
- * chooses it
+ * Rows from p(row) at temperature 1, under the structural mask only.
+ * Conditions are left to sampling's rejection (cond_col is always -1 for
+ * this kind): masking a condition's token where its column comes in the
+ * row would draw the earlier columns from their marginal, not from their
+ * distribution given the condition.
  */
 static void
 tf_generate(void *netp, void *gen, int n, int cond_col, int cond_slot,
@@ -268,9 +245,8 @@ tf_generate(void *netp, void *gen, int n, int cond_col, int cond_slot,
 	TfNet	   *net = netp;
 	TfGen	   *g = gen;
 
-	g->cond_pos = cond_col >= 0 ? net->tk.col_pos[cond_col] : -1;
-	g->cond_token = cond_col >= 0 ? net->tk.first[g->cond_pos] + cond_slot : 0;
-	aigc_tf_sample(&net->m, &g->acts, n, 1.0, tf_sample_mask, g, rng, g->tokens);
+	aigc_tf_sample(&net->m, &g->acts, n, 1.0, aigc_tf_tokens_mask, &net->tk,
+				   rng, g->tokens);
 	aigc_tf_tokens_activate(&net->tk, g->tokens, n, act, rng);
 }
 
@@ -417,7 +393,7 @@ tf_read(AigcReader *r, const AigcColumnEncoder *colenc)
 	net->cfg.d_model = aigc_read_count(r, TF_MAX_WIDTH, "transformer width");
 	net->cfg.n_head = aigc_read_count(r, TF_MAX_WIDTH, "transformer heads");
 	net->cfg.nbins = aigc_read_count(r, 65536, "transformer offset bins");
-	if (net->cfg.n_layer < 1 || net->cfg.n_head < 1 ||
+	if (net->cfg.n_layer < 1 || net->cfg.n_head < 1 || net->cfg.d_model < 1 ||
 		net->cfg.d_model % net->cfg.n_head != 0 || net->cfg.nbins < 2)
 		aigc_corrupt("The transformer's configuration is invalid.");
 	net->cfg.data_dim = colenc->dim;
@@ -427,15 +403,15 @@ tf_read(AigcReader *r, const AigcColumnEncoder *colenc)
 	if (T != (uint32) net->tk.T || V != (uint32) net->tk.first[net->tk.T])
 		aigc_corrupt("The transformer's tokens do not match the column encoding.");
 	nparams = aigc_read_u64(r);
-	/* the parameters must be there before the block is allocated for them */
+	model_config(&net->cfg, &net->tk, &mc);
+	/* checked before the block is allocated for them */
+	if (nparams != (uint64) aigc_tf_param_count(&mc))
+		aigc_corrupt("The transformer's parameter count does not match its configuration.");
 	if (nparams > (uint64) (r->len - r->pos) / sizeof(float))
 		aigc_corrupt("The transformer's parameters are truncated.");
-	model_config(&net->cfg, &net->tk, &mc);
 	/* initialised, then overwritten by the stored parameters */
 	aigc_rng_seed(&rng, 0);
 	aigc_tf_init(&net->m, &mc, false, &rng);
-	if ((uint64) net->m.nparams != nparams)
-		aigc_corrupt("The transformer's parameter count does not match its configuration.");
 	aigc_read_floats(r, net->m.params, net->m.nparams);
 	return net;
 }

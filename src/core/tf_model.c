@@ -211,23 +211,40 @@ acts_floats(const AigcTfModel *m, int batch)
 		+ (int64) m->T * m->T;			/* datt */
 }
 
-void
-aigc_tf_train_size(const AigcTfConfig *cfg, int batch, AigcSizeEstimate *e)
+/* A model with cfg's sizes and no allocations, for counting */
+static void
+shell_model(const AigcTfConfig *cfg, AigcTfModel *shell)
 {
-	AigcTfModel shell = {0};
+	memset(shell, 0, sizeof(*shell));
+	shell->L = cfg->n_layer;
+	shell->C = cfg->d_model;
+	shell->NH = cfg->n_head;
+	shell->T = cfg->seq_len;
+	shell->V = cfg->first[cfg->seq_len];
+}
+
+int64
+aigc_tf_param_count(const AigcTfConfig *cfg)
+{
+	AigcTfModel shell;
 	int64		size[TF_NTENSORS];
 	int64		nparams = 0;
 
-	shell.L = cfg->n_layer;
-	shell.C = cfg->d_model;
-	shell.NH = cfg->n_head;
-	shell.T = cfg->seq_len;
-	shell.V = cfg->first[cfg->seq_len];
+	shell_model(cfg, &shell);
 	tensor_sizes(&shell, size);
 	for (int i = 0; i < TF_NTENSORS; i++)
 		nparams += size[i];
+	return nparams;
+}
+
+void
+aigc_tf_train_size(const AigcTfConfig *cfg, int batch, AigcSizeEstimate *e)
+{
+	AigcTfModel shell;
+
+	shell_model(cfg, &shell);
 	/* parameters, gradients and Adam's two moments in one block */
-	aigc_size_add(e, 4.0 * nparams, sizeof(float));
+	aigc_size_add(e, 4.0 * aigc_tf_param_count(cfg), sizeof(float));
 	aigc_size_add(e, (double) acts_floats(&shell, batch), sizeof(float));
 	aigc_size_add(e, (double) batch * shell.V, 1);	/* allowed */
 	aigc_size_add(e, (double) batch * shell.T, sizeof(int32) + sizeof(double));

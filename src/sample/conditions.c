@@ -323,25 +323,3 @@ aigc_conditions_gan_slot(const AigcConditions *conds, const AigcGan *gan,
 	}
 	return *cond_col >= 0;
 }
-
-bool
-aigc_conditions_token_slot(const AigcConditions *conds,
-						   const AigcColumnEncoder *colenc, int *cond_col,
-						   int *slot)
-{
-	*cond_col = -1;
-	for (int i = 0; i < conds->n; i++)
-	{
-		const AigcCondition *c = &conds->conds[i];
-		const AigcColumn *col = &colenc->cols[c->column];
-
-		if (col->kind == AIGC_CATEGORICAL || c->is_null)
-		{
-			*cond_col = c->column;
-			/* a continuous column's NULL token follows its modes' */
-			*slot = col->kind == AIGC_CONTINUOUS ? col->nmodes : c->category;
-			return true;
-		}
-	}
-	return false;
-}

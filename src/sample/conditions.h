@@ -50,13 +50,4 @@ extern bool aigc_conditions_gan_slot(const AigcConditions *conds,
 									 const AigcGan *gan, int *cond_col,
 									 int *slot);
 
-/*
- * For a transformer: the first categorical or NULL condition, as the column
- * (of the column encoder) and the slot of its first token that sampling
- * then allows alone; false if every condition is a range.
- */
-extern bool aigc_conditions_token_slot(const AigcConditions *conds,
-									   const AigcColumnEncoder *colenc,
-									   int *cond_col, int *slot);
-
 #endif

@@ -402,10 +402,6 @@ sample_init(FunctionCallInfo fcinfo)
 	if (st->conds != NULL && st->model->kind == AIGC_KIND_GAN)
 		aigc_conditions_gan_slot(st->conds, st->model->net, &st->gen.cond_col,
 								 &st->gen.cond_slot);
-	/* a transformer allows one category (or NULL) alone where it samples it */
-	else if (st->conds != NULL && st->model->kind == AIGC_KIND_TRANSFORMER)
-		aigc_conditions_token_slot(st->conds, &st->model->colenc,
-								   &st->gen.cond_col, &st->gen.cond_slot);
 	st->max_draws = st->n > PG_INT64_MAX / DRAWS_PER_ROW ? PG_INT64_MAX :
 		Max(DRAWS_PER_ROW * st->n, MIN_DRAWS);
 	st->values = palloc(sizeof(Datum) * Max(st->desc->natts, 1));
