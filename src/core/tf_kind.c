@@ -89,6 +89,8 @@ tf_train_size(const void *cfg, const AigcTrainOptions *opts,
 	mc.seq_len = T;
 	mc.first = first;
 	aigc_tf_train_size(&mc, batch, e);
+	/* the stored copy of the parameters */
+	aigc_size_add(e, (double) aigc_tf_param_count(&mc), sizeof(float));
 	/* the training rows' tokens */
 	aigc_size_add(e, (double) Max(nrows, 1) * T, sizeof(int32));
 	pfree(first);
