@@ -283,7 +283,9 @@ tf_scorer_init(void *netp, int rows, int ncols)
  * column's term is -log p(its tokens | the earlier columns'), so the terms
  * add up to the score; the last term is 0.  A value the model has no token
  * for (a category or a NULL training never saw) has probability 0: the row
- * scores +Infinity, its term +Infinity at each such column and 0 elsewhere.
+ * scores +Infinity, its term is +Infinity at each such column and 0
+ * elsewhere, and the forward (and encode's code) reads the value as its
+ * column's first token.
  */
 static void
 tf_score(void *netp, void *scorer, const float *x, int n, int ncols,
@@ -299,45 +301,28 @@ tf_score(void *netp, void *scorer, const float *x, int n, int ncols,
 	for (int i = 0; i < n; i++)
 	{
 		int32	   *row = s->tokens + (Size) i * T;
+		double	   *term = terms ? terms + (Size) i * (ncols + 1) : NULL;
 
 		complete[i] = aigc_tf_tokens_from_encoded(&net->tk,
 												  x + (Size) i * net->cfg.data_dim,
 												  row);
-		/* a placeholder sequence keeps the batch's forward defined */
-		for (int t = 0; !complete[i] && t < T; t++)
-			row[t] = m->first[t];
+		for (int c = 0; c <= ncols && term != NULL; c++)
+			term[c] = c < ncols && row[net->tk.col_pos[c]] < 0 ? INFINITY : 0.0;
+		for (int t = 0; t < T; t++)
+			if (row[t] < 0)
+				row[t] = m->first[t];
 	}
 	aigc_tf_fill_mask(m, s->tokens, n, aigc_tf_tokens_mask, &net->tk, s->allowed);
 	aigc_tf_row_nll(m, &s->acts, s->tokens, s->allowed, n, s->row_nll, s->pos_nll);
 
 	for (int i = 0; i < n; i++)
 	{
-		double	   *term = terms ? terms + (Size) i * (ncols + 1) : NULL;
-
-		if (complete[i])
-			scores[i] = s->row_nll[i];
-		else
-			scores[i] = INFINITY;
-		if (term == NULL)
+		scores[i] = complete[i] ? s->row_nll[i] : INFINITY;
+		if (terms == NULL || !complete[i])
 			continue;
-		if (!complete[i])
-		{
-			int32	   *row = s->tokens + (Size) i * T;
-
-			/* which columns lack a token: from_encoded again marks them */
-			aigc_tf_tokens_from_encoded(&net->tk, x + (Size) i * net->cfg.data_dim,
-										row);
-			for (int c = 0; c < ncols; c++)
-				term[c] = row[net->tk.col_pos[c]] < 0 ? INFINITY : 0.0;
-		}
-		else
-		{
-			for (int c = 0; c < ncols; c++)
-				term[c] = 0.0;
-			for (int t = 0; t < T; t++)
-				term[net->tk.pos_col[t]] += s->pos_nll[(Size) i * T + t];
-		}
-		term[ncols] = 0.0;
+		for (int t = 0; t < T; t++)
+			terms[(Size) i * (ncols + 1) + net->tk.pos_col[t]] +=
+				s->pos_nll[(Size) i * T + t];
 	}
 
 	/* encode: the first row's final hidden states, averaged over positions */
@@ -436,6 +421,12 @@ tf_linears(void *netp, int batch, AigcLinear **layers, int *rows,
 	TfNet	   *net = netp;
 	int			nl = 0;
 
+	/* positions are counted in int, as sgemm counts rows */
+	if ((int64) batch * net->m.T > PG_INT32_MAX)
+		ereport(ERROR,
+				(errcode(ERRCODE_PROGRAM_LIMIT_EXCEEDED),
+				 errmsg("a transformer batch of %d rows of %d tokens is out of range",
+						batch, net->m.T)));
 	for (int l = 0; l < net->m.L && nl + 4 <= AIGC_KIND_MAX_LINEARS; l++)
 	{
 		AigcLinear *ls[4] = {&net->m.qkv[l], &net->m.attproj[l],

@@ -5,7 +5,7 @@
 -- data/contributions_anomalies.sql above the real rows.  Trained on a
 -- quarter of the table for a few epochs, so the file stays cheap.
 BEGIN;
-SELECT plan(19);
+SELECT plan(20);
 
 SELECT is((aigc_train('tf_contrib', 'SELECT * FROM contributions WHERE id % 4 = 0', 'transformer',
                       '{"epochs": 5, "seed": 42, "exclude": ["id"], "progress_every": 0}')).train_rows,
@@ -79,6 +79,10 @@ SELECT is((SELECT aigc_score('tf_contrib', (c.id, c.person_id, c.age, c.gender, 
           'Infinity'::float8, 'a category never seen has probability 0: score +Infinity');
 SELECT is((SELECT array_length(aigc_encode('tf_contrib', c), 1) FROM contributions c WHERE id = 1), 64,
           'aigc_encode: the mean final hidden state, d_model wide');
+
+-- the sgemm benchmark multiplies batch x positions rows per projection
+SELECT ok(aigc.sgemm_gflops('tf_contrib', 256, seconds => 0.1) > 0,
+          'aigc.sgemm_gflops runs the projections of a transformer');
 
 \i data/contributions_anomalies.sql
 CREATE TEMP TABLE tf_scored AS
