@@ -27,19 +27,22 @@ typedef struct SeedSpec
 	bool		bigint;			/* that column a bigint beyond 2^53 (version 3) */
 	int			ncats;			/* a text column; 0 makes it all NULL */
 	int			nexcluded;
-	int			n_enc;			/* VAE layers; or for a GAN, generator */
-	int			n_dec;			/* and discriminator layers */
-	bool		gan;
+	int			n_enc;			/* VAE layers; for a GAN, generator; for a
+								 * transformer, its layers */
+	int			n_dec;			/* and discriminator layers; or heads */
+	AigcModelKind kind;
 } SeedSpec;
 
 static const SeedSpec specs[] = {
-	{"vae_mixed", true, false, false, 3, 0, 1, 1, false},
-	{"vae_only_nulls_excluded", false, false, false, 0, 2, 0, 0, false},
-	{"vae_constant_deep", true, true, false, 2, 1, 2, 2, false},
-	{"vae_bigint_exact", false, true, true, 2, 0, 1, 1, false},
-	{"gan_mixed", true, false, false, 3, 1, 2, 1, true},
-	{"gan_no_categories", true, true, false, 0, 0, 1, 2, true},
-	{"gan_bigint_exact", true, true, true, 3, 0, 1, 1, true},
+	{"vae_mixed", true, false, false, 3, 0, 1, 1, AIGC_KIND_VAE},
+	{"vae_only_nulls_excluded", false, false, false, 0, 2, 0, 0, AIGC_KIND_VAE},
+	{"vae_constant_deep", true, true, false, 2, 1, 2, 2, AIGC_KIND_VAE},
+	{"vae_bigint_exact", false, true, true, 2, 0, 1, 1, AIGC_KIND_VAE},
+	{"gan_mixed", true, false, false, 3, 1, 2, 1, AIGC_KIND_GAN},
+	{"gan_no_categories", true, true, false, 0, 0, 1, 2, AIGC_KIND_GAN},
+	{"gan_bigint_exact", true, true, true, 3, 0, 1, 1, AIGC_KIND_GAN},
+	{"transformer_mixed", true, false, false, 3, 1, 1, 2, AIGC_KIND_TRANSFORMER},
+	{"transformer_bigint_nulls", false, true, true, 0, 0, 2, 1, AIGC_KIND_TRANSFORMER},
 };
 
 static char *labels[] = {"alpha", "beta", "gamma"};
@@ -117,7 +120,22 @@ build_blob(const SeedSpec *spec)
 	model.nexcluded = spec->nexcluded;
 	model.excluded = excluded;
 
-	if (spec->gan)
+	if (spec->kind == AIGC_KIND_TRANSFORMER)
+	{
+		AigcTrainOptions opts;
+
+		memset(&opts, 0, sizeof(opts));
+		model.kind = AIGC_KIND_TRANSFORMER;
+		model.ops = &aigc_transformer_ops;
+		opts.n_layer = spec->n_enc;
+		opts.n_head = spec->n_dec;
+		opts.d_model = 4 * spec->n_dec;
+		opts.offset_bins = 4;
+		model.net = model.ops->init(model.ops->config_from_options(&opts, model.colenc.dim),
+									&model.colenc, &rng);
+		return aigc_model_serialize(&model);
+	}
+	if (spec->kind == AIGC_KIND_GAN)
 	{
 		AigcGanConfig gcfg;
 
@@ -134,7 +152,7 @@ build_blob(const SeedSpec *spec)
 		gcfg.leaky_slope = 0.2;
 		gcfg.dropout = 0.5;
 		gcfg.tau = 0.2;
-		model.net = aigc_gan_ops.init(&gcfg, model.colenc.spans, model.colenc.nspans, &rng);
+		model.net = aigc_gan_ops.init(&gcfg, &model.colenc, &rng);
 		return aigc_model_serialize(&model);
 	}
 
@@ -146,7 +164,7 @@ build_blob(const SeedSpec *spec)
 	for (int i = 0; i < AIGC_MAX_HIDDEN; i++)
 		cfg.enc_dims[i] = cfg.dec_dims[i] = 5 + i;
 	cfg.loss_factor = 2.0;
-	model.net = aigc_vae_ops.init(&cfg, model.colenc.spans, model.colenc.nspans, &rng);
+	model.net = aigc_vae_ops.init(&cfg, &model.colenc, &rng);
 
 	return aigc_model_serialize(&model);
 }

@@ -827,3 +827,12 @@ COMMENT ON FUNCTION aigc.invalidate_model_cache() IS
 
 COMMENT ON FUNCTION aigc.model_cache_loads() IS
     'Diagnostic: Number of models this backend has read from aigc.model_store into its cache (once per model and version until invalidated)';
+
+-- The third model kind, kind => 'transformer' (docs/transformer.md)
+ALTER TABLE aigc.model_store DROP CONSTRAINT model_store_kind_check;
+ALTER TABLE aigc.model_store ADD CONSTRAINT model_store_kind_check
+    CHECK (kind IN ('vae', 'gan', 'transformer'));
+COMMENT ON FUNCTION aigc_train(text, regclass, text, jsonb) IS
+    'Train a generative model (kind vae: TVAE-style; gan: CTGAN-style; transformer: autoregressive, exact likelihoods) over a table scan and store it as a new version of name';
+COMMENT ON FUNCTION aigc_train(text, text, text, jsonb) IS
+    'Train a generative model (kind vae: TVAE-style; gan: CTGAN-style; transformer: autoregressive, exact likelihoods) over the rows of a query and store it as a new version of name';

@@ -29,7 +29,7 @@ COMMENT ON TABLE aigc.model_registry IS 'One row per model name: its owner';
 CREATE TABLE aigc.model_store (
     name          text        NOT NULL REFERENCES aigc.model_registry ON DELETE CASCADE,
     version       integer     NOT NULL CHECK (version > 0),
-    kind          text        NOT NULL CHECK (kind IN ('vae', 'gan')),
+    kind          text        NOT NULL CHECK (kind IN ('vae', 'gan', 'transformer')),
     source_kind   text        NOT NULL CHECK (source_kind IN ('relation', 'query')),
     source        text        NOT NULL,
     columns       jsonb       NOT NULL,
@@ -135,7 +135,7 @@ RETURNS aigc.train_result
 AS 'MODULE_PATHNAME', 'aigc_train_relation'
 LANGUAGE C VOLATILE CALLED ON NULL INPUT;
 COMMENT ON FUNCTION aigc_train(text, regclass, text, jsonb) IS
-    'Train a generative model (kind vae: TVAE-style; gan: CTGAN-style) over a table scan and store it as a new version of name';
+    'Train a generative model (kind vae: TVAE-style; gan: CTGAN-style; transformer: autoregressive, exact likelihoods) over a table scan and store it as a new version of name';
 
 CREATE FUNCTION aigc_train(name text, query text, kind text DEFAULT 'vae',
                            options jsonb DEFAULT '{}')
@@ -143,7 +143,7 @@ RETURNS aigc.train_result
 AS 'MODULE_PATHNAME', 'aigc_train_query'
 LANGUAGE C VOLATILE CALLED ON NULL INPUT;
 COMMENT ON FUNCTION aigc_train(text, text, text, jsonb) IS
-    'Train a generative model (kind vae: TVAE-style; gan: CTGAN-style) over the rows of a query and store it as a new version of name';
+    'Train a generative model (kind vae: TVAE-style; gan: CTGAN-style; transformer: autoregressive, exact likelihoods) over the rows of a query and store it as a new version of name';
 
 -- Internal: the rows of aigc_sample() as arrays of at most 1000 rows, one per
 -- call, generated only when asked for.  Call aigc_sample() instead.

@@ -45,11 +45,11 @@ gan_train_size(const void *cfg, const AigcTrainOptions *opts,
 }
 
 static void *
-gan_init(const void *cfg, const AigcSpan *spans, int nspans, AigcRng *rng)
+gan_init(const void *cfg, const AigcColumnEncoder *colenc, AigcRng *rng)
 {
 	AigcGan    *gan = palloc0(sizeof(AigcGan));
 
-	aigc_gan_init(gan, cfg, spans, nspans, rng);
+	aigc_gan_init(gan, cfg, colenc->spans, colenc->nspans, rng);
 	return gan;
 }
 
@@ -166,11 +166,11 @@ gan_write(const void *net, StringInfo buf)
 }
 
 static void *
-gan_read(AigcReader *r, const AigcSpan *spans, int nspans, int ncols)
+gan_read(AigcReader *r, const AigcColumnEncoder *colenc)
 {
 	AigcGan    *gan = palloc0(sizeof(AigcGan));
 
-	aigc_gan_read(gan, r, spans, nspans, ncols);
+	aigc_gan_read(gan, r, colenc->spans, colenc->nspans, colenc->ncols);
 	return gan;
 }
 

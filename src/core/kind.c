@@ -12,6 +12,7 @@
 const AigcKindOps *const aigc_kinds[] = {
 	&aigc_vae_ops,
 	&aigc_gan_ops,
+	&aigc_transformer_ops,
 };
 const int	aigc_nkinds = lengthof(aigc_kinds);
 

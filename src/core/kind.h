@@ -14,6 +14,7 @@
 #include "postgres.h"
 #include "lib/stringinfo.h"
 
+#include "core/column_encoder.h"
 #include "core/columns.h"
 #include "core/layers.h"
 #include "core/rng.h"
@@ -24,11 +25,12 @@
 typedef enum AigcModelKind
 {
 	AIGC_KIND_VAE = 1,
-	AIGC_KIND_GAN = 2
+	AIGC_KIND_GAN = 2,
+	AIGC_KIND_TRANSFORMER = 3
 } AigcModelKind;
 
 /* Room for any kind's per-kind table entries, indexed by AigcModelKind */
-#define AIGC_KIND_SLOTS 3
+#define AIGC_KIND_SLOTS 4
 
 /* Most loss series a kind reports per epoch */
 #define AIGC_MAX_LOSSES 4
@@ -52,8 +54,14 @@ typedef struct AigcKindOps
 	/* The network for data_dim-wide encoded rows, from the options */
 	void	   *(*config_from_options) (const AigcTrainOptions *opts,
 										int data_dim);
-	void	   *(*init) (const void *cfg, const AigcSpan *spans, int nspans,
+	void	   *(*init) (const void *cfg, const AigcColumnEncoder *colenc,
 						 AigcRng *rng);
+
+	/*
+	 * Train on each continuous value's likeliest mode (the encoding scoring
+	 * uses) rather than one drawn from its posterior, as CTGAN does
+	 */
+	bool		likeliest_modes;
 
 	/*
 	 * Adds to e what training the network of cfg on nrows rows allocates
@@ -107,10 +115,12 @@ typedef struct AigcKindOps
 	const char *column_term;
 	const char *last_term;
 
-	/* The stored form, after the column encoder's; read checks every count */
+	/*
+	 * The stored form, after the column encoder's; read checks every count.
+	 * init and read may keep colenc: the model's own, which outlives the net.
+	 */
 	void		(*write) (const void *net, StringInfo buf);
-	void	   *(*read) (AigcReader *r, const AigcSpan *spans, int nspans,
-						 int ncols);
+	void	   *(*read) (AigcReader *r, const AigcColumnEncoder *colenc);
 	int			(*data_dim) (const void *net);
 
 	/*
@@ -126,6 +136,7 @@ typedef struct AigcKindOps
 
 extern const AigcKindOps aigc_vae_ops;
 extern const AigcKindOps aigc_gan_ops;
+extern const AigcKindOps aigc_transformer_ops;
 
 /* Every kind, in the order "supported kinds" lists them */
 extern const AigcKindOps *const aigc_kinds[];

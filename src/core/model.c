@@ -135,8 +135,7 @@ aigc_model_deserialize(const char *data, Size len)
 	model->excluded = palloc(sizeof(char *) * (model->nexcluded + 1));
 	for (int i = 0; i < model->nexcluded; i++)
 		model->excluded[i] = aigc_read_string(&r);
-	model->net = ops->read(&r, model->colenc.spans, model->colenc.nspans,
-						   model->colenc.ncols);
+	model->net = ops->read(&r, &model->colenc);
 	if (ops->data_dim(model->net) != model->colenc.dim)
 		aigc_corrupt("The network's width does not match the column encoding.");
 	if (r.pos != r.len)

@@ -16,8 +16,6 @@
 #include "core/optimizer.h"
 
 /* Limits well above any table model, so sizes stay inside int arithmetic */
-#define TF_MAX_LAYERS	64
-#define TF_MAX_WIDTH	4096
 #define TF_MAX_SEQ		4096
 #define TF_MAX_VOCAB	(1 << 24)
 #define TF_MAX_PARAMS	((int64) 1 << 26)	/* a 1 GB training block */
@@ -193,18 +191,16 @@ aigc_tf_init(AigcTfModel *m, const AigcTfConfig *cfg, bool training,
 	fill_const(m->tensors[TF_LNFW].w, size[TF_LNFW], 1.0f);
 }
 
-void
-aigc_tf_acts_init(AigcTfActs *a, const AigcTfModel *m, int batch)
+/* Floats of every activation buffer of aigc_tf_acts_init, in its order */
+static int64
+acts_floats(const AigcTfModel *m, int batch)
 {
 	int64		BT = (int64) batch * m->T;
 	int64		C = m->C;
 	int64		L = m->L;
 	int64		BV = (int64) batch * m->V;
-	int64		total;
-	float	   *p;
 
-	/* floats of every buffer below, in the same order */
-	total = BT * C						/* encoded */
+	return BT * C						/* encoded */
 		+ L * BT * (C + 3 * C + C + C + C + 4 * C + 4 * C + C)	/* ln1 .. res3 */
 		+ L * BT * 4					/* ln1 and ln2 statistics */
 		+ L * BT * m->NH * m->T			/* att */
@@ -213,6 +209,56 @@ aigc_tf_acts_init(AigcTfActs *a, const AigcTfModel *m, int batch)
 		+ BT * (C + C + 3 * C + C + 4 * C)	/* dres .. dfch */
 		+ BV							/* dlogits */
 		+ (int64) m->T * m->T;			/* datt */
+}
+
+/* A model with cfg's sizes and no allocations, for counting */
+static void
+shell_model(const AigcTfConfig *cfg, AigcTfModel *shell)
+{
+	memset(shell, 0, sizeof(*shell));
+	shell->L = cfg->n_layer;
+	shell->C = cfg->d_model;
+	shell->NH = cfg->n_head;
+	shell->T = cfg->seq_len;
+	shell->V = cfg->first[cfg->seq_len];
+}
+
+int64
+aigc_tf_param_count(const AigcTfConfig *cfg)
+{
+	AigcTfModel shell;
+	int64		size[TF_NTENSORS];
+	int64		nparams = 0;
+
+	shell_model(cfg, &shell);
+	tensor_sizes(&shell, size);
+	for (int i = 0; i < TF_NTENSORS; i++)
+		nparams += size[i];
+	return nparams;
+}
+
+void
+aigc_tf_train_size(const AigcTfConfig *cfg, int batch, AigcSizeEstimate *e)
+{
+	AigcTfModel shell;
+
+	shell_model(cfg, &shell);
+	/* parameters, gradients and Adam's two moments in one block */
+	aigc_size_add(e, 4.0 * aigc_tf_param_count(cfg), sizeof(float));
+	aigc_size_add(e, (double) acts_floats(&shell, batch), sizeof(float));
+	aigc_size_add(e, (double) batch * shell.V, 1);	/* allowed */
+	aigc_size_add(e, (double) batch * shell.T, sizeof(int32) + sizeof(double));
+}
+
+void
+aigc_tf_acts_init(AigcTfActs *a, const AigcTfModel *m, int batch)
+{
+	int64		BT = (int64) batch * m->T;
+	int64		C = m->C;
+	int64		L = m->L;
+	int64		BV = (int64) batch * m->V;
+	int64		total = acts_floats(m, batch);
+	float	   *p;
 
 	/* positions of a batch are counted in int, as sgemm counts rows */
 	if (batch < 1 || BT > PG_INT32_MAX)

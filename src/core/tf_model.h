@@ -23,6 +23,10 @@
 #include "core/optimizer.h"
 #include "core/rng.h"
 
+/* Largest configurations aigc_tf_init accepts */
+#define TF_MAX_LAYERS	64
+#define TF_MAX_WIDTH	4096
+
 /* Parameter tensors; the per-layer ones stack all layers (L, ...) */
 typedef enum AigcTfTensor
 {
@@ -141,6 +145,15 @@ extern void aigc_tf_init(AigcTfModel *m, const AigcTfConfig *cfg,
 /* Adam over the whole parameter block, its moments in the model's block */
 extern void aigc_tf_adam_init(AigcTfModel *m, AigcAdam *opt, double lr,
 							  double beta1, double beta2, double weight_decay);
+/* Floats in the parameter block of cfg's model (with no allocation) */
+extern int64 aigc_tf_param_count(const AigcTfConfig *cfg);
+
+/*
+ * Adds to e what aigc_tf_init(training) and aigc_tf_acts_init(batch) of cfg
+ * allocate
+ */
+extern void aigc_tf_train_size(const AigcTfConfig *cfg, int batch,
+							   AigcSizeEstimate *e);
 extern void aigc_tf_acts_init(AigcTfActs *a, const AigcTfModel *m, int batch);
 
 /*

@@ -72,16 +72,16 @@ hot_slot(const float *slots, int w)
 }
 
 bool
-aigc_tf_tokens_encode_row(AigcTfTokens *tk, const double *value,
-						  const bool *isnull, int32 *tokens)
+aigc_tf_tokens_from_encoded(const AigcTfTokens *tk, const float *x,
+							int32 *tokens)
 {
 	const AigcColumnEncoder *enc = tk->enc;
+	bool		complete = true;
 
-	aigc_column_encoder_encode_row(enc, value, isnull, tk->scratch);
 	for (int c = 0; c < enc->ncols; c++)
 	{
 		const AigcColumn *col = &enc->cols[c];
-		const float *slots = tk->scratch + col->offset;
+		const float *slots = x + col->offset;
 		int			p = tk->col_pos[c];
 
 		if (col->kind == AIGC_CONTINUOUS)
@@ -90,35 +90,40 @@ aigc_tf_tokens_encode_row(AigcTfTokens *tk, const double *value,
 			int			k = hot_slot(slots + 1, col->width - 1);
 			int			bin;
 
-			if (k < 0)
-				return false;
 			/* a NULL's offset is bin 0, the only one the mask then allows */
 			bin = k == col->nmodes ? 0 :
 				(int) floor((slots[0] + 1.0) * 0.5 * tk->nbins);
-			tokens[p] = tk->first[p] + k;
-			tokens[p + 1] = tk->first[p + 1] + Min(Max(bin, 0), tk->nbins - 1);
+			tokens[p] = k < 0 ? -1 : tk->first[p] + k;
+			tokens[p + 1] = k < 0 ? -1 :
+				tk->first[p + 1] + Min(Max(bin, 0), tk->nbins - 1);
 		}
 		else
 		{
 			int			k = hot_slot(slots, col->width);
 
-			if (k < 0)
-				return false;
-			tokens[p] = tk->first[p] + k;
+			tokens[p] = k < 0 ? -1 : tk->first[p] + k;
 		}
+		complete &= tokens[p] >= 0;
 	}
-	return true;
+	return complete;
+}
+
+bool
+aigc_tf_tokens_encode_row(AigcTfTokens *tk, const double *value,
+						  const bool *isnull, int32 *tokens)
+{
+	aigc_column_encoder_encode_row(tk->enc, value, isnull, tk->scratch);
+	return aigc_tf_tokens_from_encoded(tk, tk->scratch, tokens);
 }
 
 void
-aigc_tf_tokens_decode(AigcTfTokens *tk, const int32 *tokens, int n,
-					  AigcColumnData *out, AigcRng *rng)
+aigc_tf_tokens_activate(const AigcTfTokens *tk, const int32 *tokens, int n,
+						float *act, AigcRng *rng)
 {
 	const AigcColumnEncoder *enc = tk->enc;
-	float	   *act = palloc0(sizeof(float) * (Size) n * enc->dim);
 	double		width = 2.0 / tk->nbins;
 
-	/* an activated row whose one-hots are certain: decode reads it exactly */
+	memset(act, 0, sizeof(float) * (Size) n * enc->dim);
 	for (int i = 0; i < n; i++)
 	{
 		const int32 *row = tokens + (int64) i * tk->T;
@@ -143,7 +148,16 @@ aigc_tf_tokens_decode(AigcTfTokens *tk, const int32 *tokens, int n,
 				a[col->offset + k] = 1.0f;
 		}
 	}
-	aigc_column_encoder_decode(enc, act, n, out, NULL);
+}
+
+void
+aigc_tf_tokens_decode(AigcTfTokens *tk, const int32 *tokens, int n,
+					  AigcColumnData *out, AigcRng *rng)
+{
+	float	   *act = palloc(sizeof(float) * (Size) n * tk->enc->dim);
+
+	aigc_tf_tokens_activate(tk, tokens, n, act, rng);
+	aigc_column_encoder_decode(tk->enc, act, n, out, NULL);
 	pfree(act);
 }
 

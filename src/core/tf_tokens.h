@@ -48,6 +48,22 @@ extern bool aigc_tf_tokens_encode_row(AigcTfTokens *tk, const double *value,
 									  const bool *isnull, int32 *tokens);
 
 /*
+ * The same from an encoded row x (enc->dim, as aigc_column_encoder_encode
+ * or encode_row writes it): a column whose slots are all zero gets token
+ * -1 (at both positions of a continuous column) and the result is false.
+ */
+extern bool aigc_tf_tokens_from_encoded(const AigcTfTokens *tk, const float *x,
+										int32 *tokens);
+
+/*
+ * n rows of tokens (n, T) as activated rows (n, enc->dim), the input of
+ * aigc_column_encoder_decode: one-hots that are certain and an offset
+ * uniform within its bin (drawn from rng; the bin's centre with a NULL rng)
+ */
+extern void aigc_tf_tokens_activate(const AigcTfTokens *tk, const int32 *tokens,
+									int n, float *act, AigcRng *rng);
+
+/*
  * n rows of tokens (n, T) into out[c].value/isnull for rows [0, n).  The
  * offset is uniform within its bin (drawn from rng; the bin's centre with
  * a NULL rng), then decoded as the column encoder decodes (range clamp,

@@ -61,6 +61,11 @@ typedef struct AigcTrainOptions
 	double		gumbel_tau;
 	bool		log_frequency;
 	double		generator_average;
+	/* kind transformer */
+	int			n_layer;
+	int			d_model;
+	int			n_head;
+	int			offset_bins;
 } AigcTrainOptions;
 
 #endif

@@ -39,11 +39,11 @@ vae_train_size(const void *cfg, const AigcTrainOptions *opts,
 }
 
 static void *
-vae_init(const void *cfg, const AigcSpan *spans, int nspans, AigcRng *rng)
+vae_init(const void *cfg, const AigcColumnEncoder *colenc, AigcRng *rng)
 {
 	AigcVae    *vae = palloc0(sizeof(AigcVae));
 
-	aigc_vae_init(vae, cfg, spans, nspans, rng);
+	aigc_vae_init(vae, cfg, colenc->spans, colenc->nspans, rng);
 	return vae;
 }
 
@@ -102,11 +102,11 @@ vae_write(const void *net, StringInfo buf)
 }
 
 static void *
-vae_read(AigcReader *r, const AigcSpan *spans, int nspans, int ncols)
+vae_read(AigcReader *r, const AigcColumnEncoder *colenc)
 {
 	AigcVae    *vae = palloc0(sizeof(AigcVae));
 
-	aigc_vae_read(vae, r, spans, nspans);
+	aigc_vae_read(vae, r, colenc->spans, colenc->nspans);
 	return vae;
 }
 

@@ -46,6 +46,7 @@ aigc_sgemm_gflops(PG_FUNCTION_ARGS)
 	int			multiple;
 	int			batch;
 	int			widest = 1;
+	int64		most_rows = 1;
 	float	   *a,
 			   *b,
 			   *c,
@@ -82,15 +83,19 @@ aigc_sgemm_gflops(PG_FUNCTION_ARGS)
 				 errmsg("batch_size must be a multiple of the model's %s (%d)",
 						model->ops->batch_multiple_name, multiple)));
 	nlayers = model->ops->linears(model->net, batch, layers, rows, need_dx);
+	/* a layer may multiply more rows than the batch (a transformer's positions) */
 	for (int i = 0; i < nlayers; i++)
+	{
 		widest = Max(widest, Max(layers[i]->in, layers[i]->out));
-	a = palloc(sizeof(float) * (Size) batch * widest);
+		most_rows = Max(most_rows, rows[i]);
+	}
+	a = palloc_extended(sizeof(float) * (Size) most_rows * widest, MCXT_ALLOC_HUGE);
 	b = palloc(sizeof(float) * (Size) widest * widest);
-	c = palloc(sizeof(float) * (Size) batch * widest);
+	c = palloc_extended(sizeof(float) * (Size) most_rows * widest, MCXT_ALLOC_HUGE);
 	d = palloc(sizeof(float) * (Size) widest * widest);
-	e = palloc(sizeof(float) * (Size) batch * widest);
+	e = palloc_extended(sizeof(float) * (Size) most_rows * widest, MCXT_ALLOC_HUGE);
 	aigc_rng_seed(&rng, 1);
-	for (int64 i = 0; i < (int64) batch * widest; i++)
+	for (int64 i = 0; i < most_rows * widest; i++)
 	{
 		a[i] = (float) aigc_rng_normal(&rng);
 		c[i] = (float) aigc_rng_normal(&rng);

@@ -97,6 +97,7 @@ static void draw_seed(const TrainOption *o, AigcTrainOptions *opts, bool given);
 static void default_progress(const TrainOption *o, AigcTrainOptions *opts, bool given);
 static void check_pac(const TrainOption *o, AigcTrainOptions *opts, bool given);
 static void check_calibrate(const TrainOption *o, AigcTrainOptions *opts, bool given);
+static void check_heads(const TrainOption *o, AigcTrainOptions *opts, bool given);
 
 /*
  * Defaults are TVAE's for a VAE and CTGAN's for a GAN, so comparisons with
@@ -106,12 +107,16 @@ static const TrainOption train_options[] = {
 	{
 		.name = "epochs", .type = OPT_INT, .lo = 1, .hi = 1000000,
 		.offset = FIELD(epochs),
-		.kinds = EVERY_KIND, .all = "300", .stored = true
+		.kinds = EVERY_KIND,
+		.by_kind = {[AIGC_KIND_VAE] = "300", [AIGC_KIND_GAN] = "300",
+		[AIGC_KIND_TRANSFORMER] = "30"}, .stored = true
 	},
 	{
 		.name = "batch_size", .type = OPT_INT, .lo = 1, .hi = 1000000,
 		.offset = FIELD(batch_size),
-		.kinds = EVERY_KIND, .all = "500", .stored = true, .sizes = true
+		.kinds = EVERY_KIND,
+		.by_kind = {[AIGC_KIND_VAE] = "500", [AIGC_KIND_GAN] = "500",
+		[AIGC_KIND_TRANSFORMER] = "256"}, .stored = true, .sizes = true
 	},
 	{
 		.name = "seed", .type = OPT_SEED, .lo = -SEED_LIMIT, .hi = SEED_LIMIT,
@@ -122,13 +127,15 @@ static const TrainOption train_options[] = {
 		.name = "learning_rate", .type = OPT_REAL, .lo = 0, .hi = 1,
 		.offset = FIELD(learning_rate), .lo_open = true,
 		.kinds = EVERY_KIND,
-		.by_kind = {[AIGC_KIND_VAE] = "1e-3", [AIGC_KIND_GAN] = "2e-4"}, .stored = true
+		.by_kind = {[AIGC_KIND_VAE] = "1e-3", [AIGC_KIND_GAN] = "2e-4",
+		[AIGC_KIND_TRANSFORMER] = "1e-3"}, .stored = true
 	},
 	{
 		.name = "weight_decay", .type = OPT_REAL, .lo = 0, .hi = 1,
 		.offset = FIELD(weight_decay),
 		.kinds = EVERY_KIND,
-		.by_kind = {[AIGC_KIND_VAE] = "1e-5", [AIGC_KIND_GAN] = "1e-6"}, .stored = true
+		.by_kind = {[AIGC_KIND_VAE] = "1e-5", [AIGC_KIND_GAN] = "1e-6",
+		[AIGC_KIND_TRANSFORMER] = "0"}, .stored = true
 	},
 	{
 		.name = "max_modes", .type = OPT_INT, .lo = 1, .hi = 64,
@@ -241,6 +248,29 @@ static const TrainOption train_options[] = {
 		.name = "generator_average", .type = OPT_REAL, .lo = 0, .hi = 0.9999,
 		.offset = FIELD(generator_average),
 		.kinds = KIND(AIGC_KIND_GAN), .all = "0.99", .stored = true
+	},
+
+	/* docs/transformer.md: its proposed defaults */
+	{
+		.name = "n_layer", .type = OPT_INT, .lo = 1, .hi = 64,
+		.offset = FIELD(n_layer),
+		.kinds = KIND(AIGC_KIND_TRANSFORMER), .all = "2", .stored = true, .sizes = true
+	},
+	{
+		.name = "d_model", .type = OPT_INT, .lo = 1, .hi = MAX_UNITS,
+		.offset = FIELD(d_model),
+		.kinds = KIND(AIGC_KIND_TRANSFORMER), .all = "64", .stored = true, .sizes = true
+	},
+	{
+		.name = "n_head", .type = OPT_INT, .lo = 1, .hi = MAX_UNITS,
+		.offset = FIELD(n_head),
+		.kinds = KIND(AIGC_KIND_TRANSFORMER), .all = "4", .finish = check_heads,
+		.stored = true, .sizes = true
+	},
+	{
+		.name = "offset_bins", .type = OPT_INT, .lo = 2, .hi = 65536,
+		.offset = FIELD(offset_bins),
+		.kinds = KIND(AIGC_KIND_TRANSFORMER), .all = "32", .stored = true, .sizes = true
 	},
 };
 
@@ -602,6 +632,17 @@ check_calibrate(const TrainOption *o, AigcTrainOptions *opts, bool given)
 				 errmsg("training option \"calibrate\" cannot be used with \"privacy\""),
 				 errdetail("The calibration reads category shares from the training rows outside the privacy budget.")));
 	opts->calibrate = false;
+}
+
+/* Attention splits the width evenly among the heads */
+static void
+check_heads(const TrainOption *o, AigcTrainOptions *opts, bool given)
+{
+	if (opts->d_model % opts->n_head != 0)
+		ereport(ERROR,
+				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
+				 errmsg("training option \"d_model\" (%d) must be a multiple of \"n_head\" (%d)",
+						opts->d_model, opts->n_head)));
 }
 
 static const TrainOption *

@@ -153,7 +153,7 @@ train_network(const char *name, AigcModel *model, const float *encoded,
 		void	   *cfg = ops->config_from_options(opts, model->colenc.dim);
 		void	   *run;
 
-		model->net = ops->init(cfg, model->colenc.spans, model->colenc.nspans, rng);
+		model->net = ops->init(cfg, &model->colenc, rng);
 		run = ops->train_begin(model->net, encoded, nrows, opts, rng);
 		history_init(hist, opts->epochs, ops);
 		run_epochs(name, ops, run, opts, hist);
@@ -327,21 +327,44 @@ fit_columns(const char *name, AigcModelKind kind, AigcTrainingData *td,
 	return model;
 }
 
-/* (nrows, colenc.dim) encoded rows, in chunks so that a cancel is heard */
+/*
+ * (nrows, colenc.dim) encoded rows, in chunks so that a cancel is heard;
+ * with likeliest_modes each continuous value takes its likeliest mode, as
+ * scoring encodes it
+ */
 static float *
 encode_rows(const AigcColumnEncoder *colenc, const AigcTrainingData *td,
-			AigcRng *rng)
+			bool likeliest_modes, AigcRng *rng)
 {
 	float	   *encoded = MemoryContextAllocHuge(CurrentMemoryContext,
 												 sizeof(float) * (Size) td->nrows * colenc->dim);
+	double	   *value = palloc(sizeof(double) * Max(colenc->ncols, 1));
+	bool	   *isnull = palloc(sizeof(bool) * Max(colenc->ncols, 1));
 
 	for (int64 first = 0; first < td->nrows; first += 10000)
 	{
+		int			n = (int) Min((int64) 10000, td->nrows - first);
+
 		CHECK_FOR_INTERRUPTS();
-		aigc_column_encoder_encode(colenc, td->data, first,
-								(int) Min((int64) 10000, td->nrows - first),
-								encoded + (Size) first * colenc->dim, rng);
+		if (!likeliest_modes)
+		{
+			aigc_column_encoder_encode(colenc, td->data, first, n,
+									   encoded + (Size) first * colenc->dim, rng);
+			continue;
+		}
+		for (int64 r = first; r < first + n; r++)
+		{
+			for (int c = 0; c < colenc->ncols; c++)
+			{
+				value[c] = td->data[c].value[r];
+				isnull[c] = td->data[c].isnull[r];
+			}
+			aigc_column_encoder_encode_row(colenc, value, isnull,
+										   encoded + (Size) r * colenc->dim);
+		}
 	}
+	pfree(value);
+	pfree(isnull);
 	return encoded;
 }
 
@@ -545,7 +568,7 @@ train_common(FunctionCallInfo fcinfo, bool from_query)
 	model = fit_columns(name, kind, &td, &opts, limit, scanned, &rng, &network);
 	if (opts.privacy.enabled)
 		privacy = plan_privacy(&opts, td.nrows);
-	encoded = encode_rows(&model->colenc, &td, &rng);
+	encoded = encode_rows(&model->colenc, &td, model->ops->likeliest_modes, &rng);
 	train_network(name, model, encoded, td.nrows, &opts, &rng, &hist);
 	version = store_version(&entry, name, from_query, model, &opts, &td, &hist,
 							scanned, network, privacy, start);

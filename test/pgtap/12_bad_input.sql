@@ -248,6 +248,20 @@ INSERT INTO cases (what, sql, expected) VALUES
 ('report, NULL model',                       $$SELECT aigc_report(NULL, 'bad_t')$$, '22004'),
 ('report, efficacy target that is no column', $$SELECT aigc_report('bad_m', 'bad_t', target => 'nope', n => 100)$$, '42703');
 
+-- the transformer kind (docs/transformer.md): its options
+INSERT INTO cases (what, sql, expected) VALUES
+('transformer: one epoch, then samples and scores', $$SELECT aigc_train('bad_tf_m', 'bad_t'::regclass, 'transformer', '{"epochs": 1, "progress_every": 0}'); SELECT * FROM aigc_sample(NULL::bad_t, 'bad_tf_m', 5); SELECT aigc_score('bad_tf_m', b) FROM bad_t b LIMIT 5$$, 'ok'),
+('transformer n_layer = 0',          $$SELECT aigc_train('x', 'bad_t'::regclass, 'transformer', '{"n_layer": 0}')$$, '22023'),
+('transformer n_layer = 65',         $$SELECT aigc_train('x', 'bad_t'::regclass, 'transformer', '{"n_layer": 65}')$$, '22023'),
+('transformer d_model = 0',          $$SELECT aigc_train('x', 'bad_t'::regclass, 'transformer', '{"d_model": 0}')$$, '22023'),
+('transformer d_model not a multiple of n_head', $$SELECT aigc_train('x', 'bad_t'::regclass, 'transformer', '{"d_model": 30, "n_head": 4}')$$, '22023'),
+('transformer n_head as a string',   $$SELECT aigc_train('x', 'bad_t'::regclass, 'transformer', '{"n_head": "4"}')$$, '22023'),
+('transformer offset_bins = 1',      $$SELECT aigc_train('x', 'bad_t'::regclass, 'transformer', '{"offset_bins": 1}')$$, '22023'),
+('transformer offset_bins = 65537',  $$SELECT aigc_train('x', 'bad_t'::regclass, 'transformer', '{"offset_bins": 65537}')$$, '22023'),
+('transformer network over the memory limit', $$SELECT aigc_train('x', 'bad_t'::regclass, 'transformer', '{"n_layer": 64, "d_model": 4096, "n_head": 1}')$$, '54000'),
+('n_head for a VAE',                 $$SELECT aigc_train('x', 'bad_t'::regclass, 'vae', '{"n_head": 2}')$$, '22023'),
+('latent_dim for a transformer',     $$SELECT aigc_train('x', 'bad_t'::regclass, 'transformer', '{"latent_dim": 8}')$$, '22023');
+
 SELECT plan((SELECT count(*)::int FROM cases) + 3 + 8 + 12);
 SELECT ok((SELECT count(*) FROM cases) >= 50, 'at least 50 distinct bad calls are listed');
 SELECT is(pg_temp.outcome(sql), expected, format('%s: %s', what, expected)) FROM cases ORDER BY id;

@@ -1,0 +1,482 @@
+/*
+ * tf_kind.c
+ *		The transformer's row of the kinds table (kind.h): the autoregressive
+ *		model of tf_model.c over the token sequences of tf_tokens.c.
+ *
+ * The kinds' interface speaks in encoded rows (the column encoder's), so
+ * the transformer reads its tokens off encoded rows (trained, like scored,
+ * on each value's likeliest mode) and hands its samples back as activated
+ * rows whose one-hots are certain: the column encoder decodes every kind
+ * alike.
+ */
+#include "postgres.h"
+
+#include <math.h>
+#include <string.h>
+
+#include "miscadmin.h"
+
+#include "core/kind.h"
+#include "core/tf_model.h"
+#include "core/tf_tokens.h"
+
+/* Adam's betas, as docs/transformer.md proposes */
+#define TF_BETA1 0.9
+#define TF_BETA2 0.999
+
+typedef struct TfKindConfig
+{
+	int			n_layer;
+	int			d_model;
+	int			n_head;
+	int			nbins;
+	int			data_dim;
+} TfKindConfig;
+
+typedef struct TfNet
+{
+	TfKindConfig cfg;
+	AigcTfTokens tk;			/* borrows the model's column encoder */
+	AigcTfModel m;
+} TfNet;
+
+static void *
+tf_config_from_options(const AigcTrainOptions *opts, int data_dim)
+{
+	TfKindConfig *cfg = palloc0(sizeof(TfKindConfig));
+
+	cfg->n_layer = opts->n_layer;
+	cfg->d_model = opts->d_model;
+	cfg->n_head = opts->n_head;
+	cfg->nbins = opts->offset_bins;
+	cfg->data_dim = data_dim;
+	return cfg;
+}
+
+static void
+model_config(const TfKindConfig *cfg, const AigcTfTokens *tk, AigcTfConfig *mc)
+{
+	mc->n_layer = cfg->n_layer;
+	mc->d_model = cfg->d_model;
+	mc->n_head = cfg->n_head;
+	mc->seq_len = tk->T;
+	mc->first = tk->first;
+}
+
+/*
+ * Positions and tokens follow from the spans: a softmax span is a position
+ * of as many tokens, a scalar (an offset) one of nbins
+ */
+static void
+tf_train_size(const void *cfg, const AigcTrainOptions *opts,
+			  const AigcSpan *spans, int nspans, int64 nrows,
+			  AigcSizeEstimate *e)
+{
+	const TfKindConfig *c = cfg;
+	AigcTfConfig mc;
+	int		   *first = palloc(sizeof(int) * (Max(nspans, 1) + 1));
+	int			T = 0;
+	int			batch = (int) Max(Min((int64) opts->batch_size, nrows), 1);
+
+	first[0] = 0;
+	for (int s = 0; s < nspans; s++, T++)
+		first[T + 1] = first[T] + (spans[s].is_scalar ? c->nbins : spans[s].width);
+	if (T == 0)
+		first[++T] = 1;
+	mc.n_layer = c->n_layer;
+	mc.d_model = c->d_model;
+	mc.n_head = c->n_head;
+	mc.seq_len = T;
+	mc.first = first;
+	aigc_tf_train_size(&mc, batch, e);
+	/* the stored copy of the parameters */
+	aigc_size_add(e, (double) aigc_tf_param_count(&mc), sizeof(float));
+	/* the training rows' tokens */
+	aigc_size_add(e, (double) Max(nrows, 1) * T, sizeof(int32));
+	pfree(first);
+}
+
+static void *
+tf_init(const void *cfg, const AigcColumnEncoder *colenc, AigcRng *rng)
+{
+	TfNet	   *net = palloc0(sizeof(TfNet));
+	AigcTfConfig mc;
+
+	net->cfg = *(const TfKindConfig *) cfg;
+	aigc_tf_tokens_init(&net->tk, colenc, net->cfg.nbins);
+	model_config(&net->cfg, &net->tk, &mc);
+	aigc_tf_init(&net->m, &mc, true, rng);
+	return net;
+}
+
+/* Shuffled mini-batches of the training rows' tokens, one Adam step each */
+typedef struct TfRun
+{
+	TfNet	   *net;
+	int32	   *tokens;			/* (nrows, T) */
+	int64		nrows;
+	int64	   *perm;
+	int			batch;
+	int32	   *btokens;		/* (batch, T) */
+	uint8	   *allowed;		/* (batch, V) */
+	AigcTfActs	acts;
+	AigcAdam	adam;
+	AigcRng    *rng;
+} TfRun;
+
+static void *
+tf_train_begin(void *netp, const float *x, int64 nrows,
+			   const AigcTrainOptions *opts, AigcRng *rng)
+{
+	TfNet	   *net = netp;
+	TfRun	   *run = palloc0(sizeof(TfRun));
+	int			T = net->m.T;
+	int			dim = net->cfg.data_dim;
+
+	run->net = net;
+	run->rng = rng;
+	run->tokens = MemoryContextAllocHuge(CurrentMemoryContext,
+										 sizeof(int32) * (Size) Max(nrows, 1) * T);
+	run->perm = MemoryContextAllocHuge(CurrentMemoryContext,
+									   sizeof(int64) * (Size) Max(nrows, 1));
+	/* the column encoder was fitted on these rows: every value has a token */
+	for (int64 r = 0; r < nrows; r++)
+	{
+		if (!aigc_tf_tokens_from_encoded(&net->tk, x + (Size) r * dim,
+										 run->tokens + (Size) r * T))
+			elog(ERROR, "training row " INT64_FORMAT " has no token sequence", r);
+		run->perm[r] = r;
+	}
+	run->nrows = nrows;
+	run->batch = (int) Max(Min((int64) opts->batch_size, nrows), 1);
+	run->btokens = palloc(sizeof(int32) * (Size) run->batch * T);
+	run->allowed = MemoryContextAllocHuge(CurrentMemoryContext,
+										  (Size) run->batch * net->m.V);
+	aigc_tf_acts_init(&run->acts, &net->m, run->batch);
+	aigc_tf_adam_init(&net->m, &run->adam, opts->learning_rate, TF_BETA1,
+					  TF_BETA2, opts->weight_decay);
+	return run;
+}
+
+static void
+tf_train_epoch(void *state, double *losses, AigcTrainWork *work)
+{
+	TfRun	   *run = state;
+	AigcTfModel *m = &run->net->m;
+	int			T = m->T;
+	double		sum = 0.0;
+	double		step_flops;
+
+	/* Fisher-Yates: each epoch sees every row once, in a fresh order */
+	for (int64 i = run->nrows - 1; i > 0; i--)
+	{
+		int64		j = (int64) (aigc_rng_uniform(run->rng) * (i + 1));
+		int64		t;
+
+		j = Min(j, i);
+		t = run->perm[i];
+		run->perm[i] = run->perm[j];
+		run->perm[j] = t;
+	}
+	for (int64 first = 0; first < run->nrows; first += run->batch)
+	{
+		int			n = (int) Min((int64) run->batch, run->nrows - first);
+
+		CHECK_FOR_INTERRUPTS();
+		for (int i = 0; i < n; i++)
+			memcpy(run->btokens + (Size) i * T,
+				   run->tokens + (Size) run->perm[first + i] * T,
+				   sizeof(int32) * T);
+		/* the structural mask, as scoring applies it */
+		aigc_tf_fill_mask(m, run->btokens, n, aigc_tf_tokens_mask,
+						  &run->net->tk, run->allowed);
+		sum += aigc_tf_forward(m, &run->acts, run->btokens, run->allowed, n) * n;
+		aigc_tf_backward(m, &run->acts, run->btokens, n);
+		aigc_adam_step(&run->adam);
+		/* a step is about three forwards */
+		step_flops = 3.0 * aigc_tf_forward_flops(m) * n;
+		work->gemm_flops += step_flops;
+		work->steps++;
+	}
+	losses[0] = run->nrows > 0 ? sum / run->nrows : 0.0;
+}
+
+static void
+tf_train_end(void *state, StringInfo stats)
+{
+	TfRun	   *run = state;
+
+	appendStringInfo(stats, ", \"positions\": %d, \"tokens\": %d, \"parameters\": " INT64_FORMAT,
+					 run->net->m.T, run->net->m.V, run->net->m.nparams);
+}
+
+static void
+tf_describe_losses(StringInfo buf, const double *losses)
+{
+	appendStringInfo(buf, "mean -log p(row) %.4f nats", losses[0]);
+}
+
+typedef struct TfGen
+{
+	AigcTfActs	acts;
+	int32	   *tokens;			/* (batch, T) */
+} TfGen;
+
+static void *
+tf_generator_init(void *netp, int batch)
+{
+	TfNet	   *net = netp;
+	TfGen	   *g = palloc0(sizeof(TfGen));
+
+	aigc_tf_acts_init(&g->acts, &net->m, batch);
+	g->tokens = palloc(sizeof(int32) * (Size) batch * net->m.T);
+	return g;
+}
+
+/*
+ * Rows from p(row) at temperature 1, under the structural mask only.
+ * Conditions are left to sampling's rejection (cond_col is always -1 for
+ * this kind): masking a condition's token where its column comes in the
+ * row would draw the earlier columns from their marginal, not from their
+ * distribution given the condition.
+ */
+static void
+tf_generate(void *netp, void *gen, int n, int cond_col, int cond_slot,
+			AigcRng *rng, float *act)
+{
+	TfNet	   *net = netp;
+	TfGen	   *g = gen;
+
+	aigc_tf_sample(&net->m, &g->acts, n, 1.0, aigc_tf_tokens_mask, &net->tk,
+				   rng, g->tokens);
+	aigc_tf_tokens_activate(&net->tk, g->tokens, n, act, rng);
+}
+
+typedef struct TfScorer
+{
+	AigcTfActs	acts;
+	int32	   *tokens;			/* (rows, T) */
+	uint8	   *allowed;		/* (rows, V) */
+	double	   *row_nll;		/* rows */
+	double	   *pos_nll;		/* (rows, T) */
+	float	   *code;			/* C: the first row's mean final hidden state */
+} TfScorer;
+
+static void *
+tf_scorer_init(void *netp, int rows, int ncols)
+{
+	TfNet	   *net = netp;
+	TfScorer   *s = palloc0(sizeof(TfScorer));
+
+	aigc_tf_acts_init(&s->acts, &net->m, rows);
+	s->tokens = palloc(sizeof(int32) * (Size) rows * net->m.T);
+	s->allowed = MemoryContextAllocHuge(CurrentMemoryContext,
+										(Size) rows * net->m.V);
+	s->row_nll = palloc(sizeof(double) * rows);
+	s->pos_nll = palloc(sizeof(double) * (Size) rows * net->m.T);
+	s->code = palloc0(sizeof(float) * net->m.C);
+	return s;
+}
+
+/*
+ * scores: -log p(row) in nats, exactly (for the row's offset bins).  A
+ * column's term is -log p(its tokens | the earlier columns'), so the terms
+ * add up to the score; the last term is 0.  A value the model has no token
+ * for (a category or a NULL training never saw) has probability 0: the row
+ * scores +Infinity, its term is +Infinity at each such column and 0
+ * elsewhere, and the forward (and encode's code) reads the value as its
+ * column's first token.
+ */
+static void
+tf_score(void *netp, void *scorer, const float *x, int n, int ncols,
+		 double *scores, double *terms)
+{
+	TfNet	   *net = netp;
+	TfScorer   *s = scorer;
+	AigcTfModel *m = &net->m;
+	int			T = m->T;
+	int			C = m->C;
+	bool	   *complete = palloc(sizeof(bool) * Max(n, 1));
+
+	for (int i = 0; i < n; i++)
+	{
+		int32	   *row = s->tokens + (Size) i * T;
+		double	   *term = terms ? terms + (Size) i * (ncols + 1) : NULL;
+
+		complete[i] = aigc_tf_tokens_from_encoded(&net->tk,
+												  x + (Size) i * net->cfg.data_dim,
+												  row);
+		for (int c = 0; c <= ncols && term != NULL; c++)
+			term[c] = c < ncols && row[net->tk.col_pos[c]] < 0 ? INFINITY : 0.0;
+		for (int t = 0; t < T; t++)
+			if (row[t] < 0)
+				row[t] = m->first[t];
+	}
+	aigc_tf_fill_mask(m, s->tokens, n, aigc_tf_tokens_mask, &net->tk, s->allowed);
+	aigc_tf_row_nll(m, &s->acts, s->tokens, s->allowed, n, s->row_nll, s->pos_nll);
+
+	for (int i = 0; i < n; i++)
+	{
+		scores[i] = complete[i] ? s->row_nll[i] : INFINITY;
+		if (terms == NULL || !complete[i])
+			continue;
+		for (int t = 0; t < T; t++)
+			terms[(Size) i * (ncols + 1) + net->tk.pos_col[t]] +=
+				s->pos_nll[(Size) i * T + t];
+	}
+
+	/* encode: the first row's final hidden states, averaged over positions */
+	if (n > 0 && n <= s->acts.batch)
+	{
+		memset(s->code, 0, sizeof(float) * C);
+		for (int t = 0; t < T; t++)
+			for (int j = 0; j < C; j++)
+				s->code[j] += s->acts.lnf[(Size) t * C + j] / T;
+	}
+	pfree(complete);
+}
+
+/* An autoregressive model reconstructs nothing: no expected values */
+static bool
+tf_explain(void *net, void *scorer, float *act)
+{
+	return false;
+}
+
+static const float *
+tf_encode(void *netp, void *scorer, int *len)
+{
+	*len = ((TfNet *) netp)->m.C;
+	return ((TfScorer *) scorer)->code;
+}
+
+/* The configuration, the sequence's shape (checked on reading), the parameters */
+static void
+tf_write(const void *netp, StringInfo buf)
+{
+	const TfNet *net = netp;
+
+	aigc_write_u32(buf, net->cfg.n_layer);
+	aigc_write_u32(buf, net->cfg.d_model);
+	aigc_write_u32(buf, net->cfg.n_head);
+	aigc_write_u32(buf, net->cfg.nbins);
+	aigc_write_u32(buf, net->m.T);
+	aigc_write_u32(buf, net->m.V);
+	aigc_write_u64(buf, net->m.nparams);
+	aigc_write_floats(buf, net->m.params, net->m.nparams);
+}
+
+static void *
+tf_read(AigcReader *r, const AigcColumnEncoder *colenc)
+{
+	TfNet	   *net = palloc0(sizeof(TfNet));
+	AigcTfConfig mc;
+	AigcRng		rng;
+	uint32		T,
+				V;
+	uint64		nparams;
+
+	net->cfg.n_layer = aigc_read_count(r, TF_MAX_LAYERS, "transformer layers");
+	net->cfg.d_model = aigc_read_count(r, TF_MAX_WIDTH, "transformer width");
+	net->cfg.n_head = aigc_read_count(r, TF_MAX_WIDTH, "transformer heads");
+	net->cfg.nbins = aigc_read_count(r, 65536, "transformer offset bins");
+	if (net->cfg.n_layer < 1 || net->cfg.n_head < 1 || net->cfg.d_model < 1 ||
+		net->cfg.d_model % net->cfg.n_head != 0 || net->cfg.nbins < 2)
+		aigc_corrupt("The transformer's configuration is invalid.");
+	net->cfg.data_dim = colenc->dim;
+	aigc_tf_tokens_init(&net->tk, colenc, net->cfg.nbins);
+	T = aigc_read_u32(r);
+	V = aigc_read_u32(r);
+	if (T != (uint32) net->tk.T || V != (uint32) net->tk.first[net->tk.T])
+		aigc_corrupt("The transformer's tokens do not match the column encoding.");
+	nparams = aigc_read_u64(r);
+	model_config(&net->cfg, &net->tk, &mc);
+	/* checked before the block is allocated for them */
+	if (nparams != (uint64) aigc_tf_param_count(&mc))
+		aigc_corrupt("The transformer's parameter count does not match its configuration.");
+	if (nparams > (uint64) (r->len - r->pos) / sizeof(float))
+		aigc_corrupt("The transformer's parameters are truncated.");
+	/* initialised, then overwritten by the stored parameters */
+	aigc_rng_seed(&rng, 0);
+	aigc_tf_init(&net->m, &mc, false, &rng);
+	aigc_read_floats(r, net->m.params, net->m.nparams);
+	return net;
+}
+
+static int
+tf_data_dim(const void *net)
+{
+	return ((const TfNet *) net)->cfg.data_dim;
+}
+
+/*
+ * The four projections of each layer multiply batch x T positions; the
+ * per-position head is many small products and left out.  Layers beyond
+ * what the benchmark holds are left out too.
+ */
+static int
+tf_linears(void *netp, int batch, AigcLinear **layers, int *rows,
+		   bool *need_dx)
+{
+	TfNet	   *net = netp;
+	int			nl = 0;
+
+	/* positions are counted in int, as sgemm counts rows */
+	if ((int64) batch * net->m.T > PG_INT32_MAX)
+		ereport(ERROR,
+				(errcode(ERRCODE_PROGRAM_LIMIT_EXCEEDED),
+				 errmsg("a transformer batch of %d rows of %d tokens is out of range",
+						batch, net->m.T)));
+	for (int l = 0; l < net->m.L && nl + 4 <= AIGC_KIND_MAX_LINEARS; l++)
+	{
+		AigcLinear *ls[4] = {&net->m.qkv[l], &net->m.attproj[l],
+		&net->m.fc[l], &net->m.fcproj[l]};
+
+		for (int k = 0; k < 4; k++)
+		{
+			layers[nl] = ls[k];
+			rows[nl] = batch * net->m.T;
+			need_dx[nl] = true;
+			nl++;
+		}
+	}
+	return nl;
+}
+
+static int
+tf_batch_multiple(const void *net)
+{
+	return 1;
+}
+
+static const char *const tf_loss_names[] = {"nll"};
+
+const AigcKindOps aigc_transformer_ops = {
+	.name = "transformer",
+	.id = AIGC_KIND_TRANSFORMER,
+	.format_version = 4,
+	.config_from_options = tf_config_from_options,
+	.init = tf_init,
+	.likeliest_modes = true,
+	.train_size = tf_train_size,
+	.nlosses = lengthof(tf_loss_names),
+	.loss_names = tf_loss_names,
+	.train_begin = tf_train_begin,
+	.train_epoch = tf_train_epoch,
+	.train_end = tf_train_end,
+	.describe_losses = tf_describe_losses,
+	.generator_init = tf_generator_init,
+	.generate = tf_generate,
+	.scorer_init = tf_scorer_init,
+	.score = tf_score,
+	.explain = tf_explain,
+	.encode = tf_encode,
+	.column_term = "-log p(value | earlier columns)",
+	.last_term = "none (always 0)",
+	.write = tf_write,
+	.read = tf_read,
+	.data_dim = tf_data_dim,
+	.linears = tf_linears,
+	.batch_multiple = tf_batch_multiple,
+	.batch_multiple_name = NULL,
+};

@@ -1,0 +1,106 @@
+-- The transformer kind (docs/transformer.md) on the demo table: it trains
+-- and is stored, samples typed rows that follow the table, conditions by
+-- rejection, scores rows by their exact -log p(row) (the explanation's terms
+-- add up to it) and ranks the planted anomalies of
+-- data/contributions_anomalies.sql above the real rows.  Trained on a
+-- quarter of the table for a few epochs, so the file stays cheap.
+BEGIN;
+SELECT plan(20);
+
+SELECT is((aigc_train('tf_contrib', 'SELECT * FROM contributions WHERE id % 4 = 0', 'transformer',
+                      '{"epochs": 5, "seed": 42, "exclude": ["id"], "progress_every": 0}')).train_rows,
+          5000::bigint, 'train a transformer on a quarter of contributions');
+SELECT is((SELECT kind FROM aigc.model_store WHERE name = 'tf_contrib'), 'transformer',
+          'stored as kind transformer');
+SELECT is((SELECT hyperparams->>'n_layer' || '/' || (hyperparams->>'d_model') || '/' ||
+                  (hyperparams->>'n_head') || '/' || (hyperparams->>'offset_bins') || '/' ||
+                  (hyperparams->>'batch_size') || '/' || (hyperparams->>'learning_rate')
+             FROM aigc.model_store WHERE name = 'tf_contrib'),
+          '2/64/4/32/256/0.001', 'the kind''s defaults are stored: 2 layers, width 64, 4 heads, 32 bins, batch 256, lr 1e-3');
+SELECT is((SELECT jsonb_array_length(loss->'nll') FROM aigc.model_store WHERE name = 'tf_contrib'), 5,
+          'one nll per epoch');
+
+CREATE TEMP TABLE tf_rows AS SELECT * FROM aigc_sample(NULL::contributions, 'tf_contrib', 2000, 7);
+SELECT is((SELECT count(*)::int FROM tf_rows), 2000, 'n typed rows');
+SELECT ok((SELECT bool_and(s.r = t.r)
+             FROM (SELECT row_number() OVER () AS i, x AS r FROM aigc_sample(NULL::contributions, 'tf_contrib', 200, 7) x) s
+             JOIN (SELECT row_number() OVER () AS i, x AS r FROM aigc_sample(NULL::contributions, 'tf_contrib', 200, 7) x) t
+               USING (i)),
+          'the same seed gives the same rows');
+
+-- largest gap between a category's share in the samples and in the table
+CREATE FUNCTION pg_temp.share_gap(col text) RETURNS float8 LANGUAGE plpgsql AS $$
+DECLARE
+    gap float8;
+BEGIN
+    EXECUTE format($q$
+        SELECT max(abs(coalesce(s.p, 0) - coalesce(t.p, 0)))
+          FROM (SELECT %1$I AS v, count(*)::float8 / sum(count(*)) OVER () AS p FROM tf_rows GROUP BY 1) s
+          FULL JOIN (SELECT %1$I AS v, count(*)::float8 / sum(count(*)) OVER () AS p FROM contributions GROUP BY 1) t
+            USING (v)$q$, col) INTO gap;
+    RETURN gap;
+END
+$$;
+SELECT ok(pg_temp.share_gap('region') <= 0.05,
+          format('region shares within 0.05 of the table''s (largest gap %s)', round(pg_temp.share_gap('region')::numeric, 4)));
+SELECT ok(pg_temp.share_gap('gender') <= 0.05,
+          format('gender shares within 0.05 of the table''s (largest gap %s)', round(pg_temp.share_gap('gender')::numeric, 4)));
+SELECT ok((SELECT abs(avg(monthly_wage) / (SELECT avg(monthly_wage) FROM contributions) - 1) FROM tf_rows) <= 0.10,
+          format('mean monthly_wage within 10%% of the table''s (%s vs %s)',
+                 (SELECT round(avg(monthly_wage), 2) FROM tf_rows), (SELECT round(avg(monthly_wage), 2) FROM contributions)));
+-- the table has NULLs in days_late only: no other column ever samples one
+SELECT is((SELECT count(*)::int FROM tf_rows
+            WHERE num_nulls(person_id, age, gender, region, employer_type, part_time, monthly_wage,
+                            contribution_base, amount, month, paid_on_time) > 0),
+          0, 'columns never NULL in training never sample NULL');
+SELECT ok((SELECT count(*) - count(days_late) FROM tf_rows) > 0, 'days_late, NULL in training, samples NULLs');
+
+SELECT is((SELECT count(*)::int FROM aigc_sample(NULL::contributions, 'tf_contrib', 200, 3,
+                                                 conditions => '{"region": "north"}') WHERE region = 'north'),
+          200, 'conditions {"region": "north"}: n rows, every one north');
+SELECT is((SELECT count(*)::int FROM aigc_sample(NULL::contributions, 'tf_contrib', 100, 3,
+                                                 conditions => '{"days_late": null, "gender": "F"}')
+            WHERE days_late IS NULL AND gender = 'F'),
+          100, 'a NULL and a category condition together');
+
+-- exact likelihood: the column terms add up to the score
+SELECT ok((SELECT max(abs(t.total - aigc_score('tf_contrib', c)) / aigc_score('tf_contrib', c))
+             FROM contributions c,
+                  LATERAL (SELECT sum(contribution) AS total FROM aigc_explain('tf_contrib', c)) t
+            WHERE c.id % 97 = 0) <= 1e-6,
+          'aigc_explain''s terms sum to aigc_score within 1e-6 relative');
+SELECT is((SELECT count(*)::int FROM aigc_explain('tf_contrib', (SELECT c FROM contributions c WHERE id = 1)) e
+            WHERE e.term = 'none (always 0)' AND e.contribution = 0 AND e.expected IS NULL),
+          1, 'the last term is 0 and nothing is reconstructed');
+SELECT is((SELECT aigc_score('tf_contrib', (c.id, c.person_id, c.age, c.gender, 'atlantis', c.employer_type,
+                                            c.part_time, c.monthly_wage, c.contribution_base, c.amount,
+                                            c.month, c.paid_on_time, c.days_late)::contributions)
+             FROM contributions c WHERE id = 1),
+          'Infinity'::float8, 'a category never seen has probability 0: score +Infinity');
+SELECT is((SELECT array_length(aigc_encode('tf_contrib', c), 1) FROM contributions c WHERE id = 1), 64,
+          'aigc_encode: the mean final hidden state, d_model wide');
+
+-- the sgemm benchmark multiplies batch x positions rows per projection
+SELECT ok(aigc.sgemm_gflops('tf_contrib', 256, seconds => 0.1) > 0,
+          'aigc.sgemm_gflops runs the projections of a transformer');
+
+\i data/contributions_anomalies.sql
+CREATE TEMP TABLE tf_scored AS
+SELECT anomaly, aigc_score('tf_contrib', c) AS anomaly_score FROM contributions_anomalies c;
+SELECT is((SELECT count(*)::int FROM tf_scored WHERE anomaly_score < 'Infinity'::float8), 20600,
+          'every row of contributions_anomalies has a finite score');
+-- ROC AUC by Mann-Whitney, as in 09_anomalies.sql
+CREATE FUNCTION pg_temp.auc() RETURNS numeric LANGUAGE sql AS $$
+    WITH ranked AS (SELECT anomaly IS NOT NULL AS pos,
+                           rank() OVER (ORDER BY anomaly_score)
+                           + (count(*) OVER (PARTITION BY anomaly_score) - 1) / 2.0 AS rk
+                      FROM tf_scored)
+    SELECT (sum(rk) FILTER (WHERE pos) - count(*) FILTER (WHERE pos) * (count(*) FILTER (WHERE pos) + 1) / 2.0)
+           / (count(*) FILTER (WHERE pos) * count(*) FILTER (WHERE NOT pos))
+      FROM ranked
+$$;
+SELECT ok(pg_temp.auc() >= 0.85,
+          format('the planted anomalies score higher: ROC AUC %s (>= 0.85)', round(pg_temp.auc(), 4)));
+
+SELECT * FROM finish();
+ROLLBACK;
