@@ -19,11 +19,7 @@ source "$(dirname "${BASH_SOURCE[0]}")/../scripts/common.sh"
 
 EPOCHS="${AIGC_BENCH_EPOCHS:-5}"
 
-ensure_packages
-build_install
-trap stop_cluster EXIT
-start_cluster
-create_database aigc_bench aigc_pg
+bench_cluster aigc_bench
 load_demo_data aigc_bench
 
 log "training a VAE, a GAN and a transformer for $EPOCHS epochs each"

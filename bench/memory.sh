@@ -17,12 +17,8 @@ source "$(dirname "${BASH_SOURCE[0]}")/../scripts/common.sh"
 ROWS="${AIGC_BENCH_ROWS:-10000000}"
 CAP="${AIGC_BENCH_CAP:-256MB}"
 
-ensure_packages
-build_install
-trap stop_cluster EXIT
-start_cluster
 db=aigc_bench_memory
-create_database "$db" aigc_pg
+bench_cluster "$db"
 
 log "creating a table of $ROWS rows"
 pg_psql -d "$db" <<SQL

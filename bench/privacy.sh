@@ -16,11 +16,7 @@ export OPENBLAS_NUM_THREADS="${OPENBLAS_NUM_THREADS:-1}"
 
 EPOCHS="${AIGC_BENCH_EPOCHS:-10}"
 
-ensure_packages
-build_install
-trap stop_cluster EXIT
-start_cluster
-create_database aigc_bench aigc_pg
+bench_cluster aigc_bench
 load_demo_data aigc_bench
 
 log "training on contributions, $EPOCHS epochs each: without DP, then at epsilon 10, 3 and 1"

@@ -28,11 +28,7 @@ tables=("$DATA_DIR"/*.sql)
 shopt -u nullglob
 [ "${#tables[@]}" -gt 0 ] || die "no *.sql tables in $DATA_DIR"
 
-ensure_packages
-build_install
-trap stop_cluster EXIT
-start_cluster
-create_database "$DB" aigc_pg
+bench_cluster "$DB"
 
 printf '\naigc_pg quality benchmark: VAE, %s epochs, seed %s, %s synthetic rows evaluated; %s\n\n' \
     "$EPOCHS" "$SEED" "$N" "$(nproc) CPU(s)"

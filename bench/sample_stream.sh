@@ -11,13 +11,8 @@ set -euo pipefail
 # shellcheck source=scripts/common.sh
 source "$(dirname "${BASH_SOURCE[0]}")/../scripts/common.sh"
 
-ensure_packages
-build_install
-trap stop_cluster EXIT
-start_cluster
-
 db=aigc_bench
-create_database "$db" aigc_pg
+bench_cluster "$db"
 load_demo_data "$db"
 pg_psql -d "$db" -c "SET client_min_messages = warning" \
     -c "SELECT aigc_train('bench_vae', 'contributions'::regclass, options => '{\"epochs\": 5, \"seed\": 1, \"progress_every\": 0}')" >/dev/null

@@ -13,11 +13,7 @@ source "$(dirname "${BASH_SOURCE[0]}")/../scripts/common.sh"
 
 EPOCHS="${AIGC_BENCH_EPOCHS:-20}"
 
-ensure_packages
-build_install
-trap stop_cluster EXIT
-start_cluster
-create_database aigc_bench aigc_pg
+bench_cluster aigc_bench
 load_demo_data aigc_bench
 
 log "training on contributions and randhie, $EPOCHS epochs each"

@@ -187,3 +187,14 @@ load_demo_data() {
         pg_psql -d "$db" -f data/contributions.sql >/dev/null &&
         pg_psql -d "$db" -f data/randhie.sql >/dev/null)
 }
+
+# A benchmark's set-up: install what is missing, build and install the
+# extension, start a fresh throwaway cluster (stopped when the script exits)
+# and create database $1 with aigc_pg in it.
+bench_cluster() {
+    ensure_packages
+    build_install
+    trap stop_cluster EXIT
+    start_cluster
+    create_database "$1" aigc_pg
+}
