@@ -5,13 +5,9 @@ source "$(dirname "${BASH_SOURCE[0]}")/lib/tap.sh"
 plan 5
 
 db=aigc_concurrency
-create_database "$db" aigc_pg
+training_database "$db"
 pg_psql -d "$db" >/dev/null <<'SQL'
 SET client_min_messages = warning;
-CREATE TABLE training AS
-SELECT 18 + (i * 7) % 48 AS age, (ARRAY['F', 'M'])[1 + i % 2] AS gender,
-       1200 + (i * 37) % 3000 + (i % 2) * 400 AS wage
-  FROM generate_series(1, 3000) AS i;
 SELECT aigc_train('live', 'training'::regclass,
                   options => '{"epochs": 2, "seed": 1, "encoder_dims": [32], "decoder_dims": [32], "latent_dim": 8}');
 CREATE TABLE ledger (id bigserial PRIMARY KEY, age integer, gender text, wage integer, score float8);

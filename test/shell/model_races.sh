@@ -8,13 +8,9 @@ source "$(dirname "${BASH_SOURCE[0]}")/lib/tap.sh"
 plan 10
 
 db=aigc_races
-create_database "$db" aigc_pg
+training_database "$db"
 pg_psql -d "$db" >/dev/null <<'SQL'
 SET client_min_messages = warning;
-CREATE TABLE training AS
-SELECT 18 + (i * 7) % 48 AS age, (ARRAY['F', 'M'])[1 + i % 2] AS gender,
-       1200 + (i * 37) % 3000 + (i % 2) * 400 AS wage
-  FROM generate_series(1, 3000) AS i;
 SELECT aigc_train(m, 'training'::regclass,
                   options => '{"epochs": 1, "seed": 1, "progress_every": 0, "encoder_dims": [16], "decoder_dims": [16], "latent_dim": 4}')
   FROM unnest(ARRAY['dropped_under_deploy', 'dropped_under_training']) AS m;

@@ -47,3 +47,13 @@ wait_for_query() {
     done
     return 1
 }
+
+# Database $1 with aigc_pg and a 3000-row table "training" (age, gender, wage)
+training_database() {
+    create_database "$1" aigc_pg
+    pg_psql -d "$1" -c "SET client_min_messages = warning" -c "
+        CREATE TABLE training AS
+        SELECT 18 + (i * 7) % 48 AS age, (ARRAY['F', 'M'])[1 + i % 2] AS gender,
+               1200 + (i * 37) % 3000 + (i % 2) * 400 AS wage
+          FROM generate_series(1, 3000) AS i" >/dev/null
+}
