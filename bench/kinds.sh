@@ -88,7 +88,8 @@ SELECT CASE WHEN :'rows' = '' THEN format('SELECT * FROM %I', :'table')
 SELECT CASE WHEN :'budget' = '' THEN '{}'::jsonb
             ELSE jsonb_build_object('epochs', :probe::int)
        END AS probe_options \gset
-SELECT CASE WHEN :'budget' = '' THEN NULL
+-- (\gset unsets a variable for a NULL, hence '' when there is no probe)
+SELECT CASE WHEN :'budget' = '' THEN ''
             ELSE (aigc_train(:'model' || '_probe', :'query', :'kind',
                              :'probe_options'::jsonb || jsonb_build_object('seed', :seed, 'progress_every', 0))).name
        END AS probe_model \gset
