@@ -5,7 +5,7 @@
 -- data/contributions_anomalies.sql above the real rows.  Trained on a
 -- quarter of the table for a few epochs, so the file stays cheap.
 BEGIN;
-SELECT plan(20);
+SELECT plan(21);
 
 SELECT is((aigc_train('tf_contrib', 'SELECT * FROM contributions WHERE id % 4 = 0', 'transformer',
                       '{"epochs": 5, "seed": 42, "exclude": ["id"], "progress_every": 0}')).train_rows,
@@ -58,6 +58,18 @@ SELECT ok((SELECT count(*) - count(days_late) FROM tf_rows) > 0, 'days_late, NUL
 SELECT is((SELECT count(*)::int FROM aigc_sample(NULL::contributions, 'tf_contrib', 200, 3,
                                                  conditions => '{"region": "north"}') WHERE region = 'north'),
           200, 'conditions {"region": "north"}: n rows, every one north');
+-- conditioning keeps the dependence: wages follow the region asked for
+-- (the capital earns about a quarter more than the rest)
+CREATE TEMP TABLE tf_region_wage AS
+SELECT t.region, t.mean AS table_mean,
+       (SELECT avg(s.monthly_wage)
+          FROM aigc_sample(NULL::contributions, 'tf_contrib', 200, 11,
+                           conditions => jsonb_build_object('region', t.region)) s) AS sample_mean
+  FROM (SELECT region, avg(monthly_wage) AS mean FROM contributions GROUP BY region) t;
+SELECT ok((SELECT bool_and(abs(sample_mean / table_mean - 1) <= 0.15) AND count(*) = 5 FROM tf_region_wage),
+          format('conditional mean monthly_wage per region within 15%% of the table''s (%s)',
+                 (SELECT string_agg(format('%s %s vs %s', region, round(sample_mean, 0), round(table_mean, 0)), ', '
+                                    ORDER BY region) FROM tf_region_wage)));
 SELECT is((SELECT count(*)::int FROM aigc_sample(NULL::contributions, 'tf_contrib', 100, 3,
                                                  conditions => '{"days_late": null, "gender": "F"}')
             WHERE days_late IS NULL AND gender = 'F'),
