@@ -48,11 +48,7 @@ shopt -s nullglob
 tables=("$DATA_DIR"/*.sql)
 shopt -u nullglob
 
-ensure_packages
-build_install
-trap stop_cluster EXIT
-start_cluster
-create_database "$DB" aigc_pg
+bench_cluster "$DB"
 (cd "$ROOT" &&
     pg_psql -d "$DB" -f data/contributions.sql >/dev/null &&
     pg_psql -d "$DB" -f data/contributions_anomalies.sql >/dev/null)
