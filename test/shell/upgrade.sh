@@ -1,23 +1,27 @@
 #!/usr/bin/env bash
 # The extension's version path, as pg_stat_statements' oldextversions test
-# checks it: version 0.1.0 still installs; a model trained and stored under
+# checks it: versions 0.1.0 and 0.2.0 still install (0.2.0 as 0.1.0 plus
+# its upgrade script); a model trained and stored under
 # it samples and scores the same after ALTER EXTENSION aigc_pg UPDATE; models
 # that the 0.1.0 library itself wrote (test/fixtures/models_0.1.0.sql) load
 # and score as 0.1.0 scored them; and the updated extension has exactly the
 # objects, definitions and store tables of a fresh install of the default
-# version.
+# version.  A model stored under 0.2.0 samples the same after the update.
 source "$(dirname "${BASH_SOURCE[0]}")/lib/tap.sh"
-plan 12
+plan 16
 
 old=aigc_upgrade_old
 new=aigc_upgrade_new
+mid=aigc_upgrade_mid
 default_version=$(sed -n "s/^default_version = '\(.*\)'/\1/p" "$ROOT/aigc_pg.control")
 
-for db in "$old" "$new"; do
+for db in "$old" "$new" "$mid"; do
     pg_psql -d postgres -c "SET client_min_messages = warning" \
         -c "DROP DATABASE IF EXISTS $db" -c "CREATE DATABASE $db" >/dev/null
 done
-(cd "$ROOT" && pg_psql -d "$old" -f data/contributions.sql >/dev/null)
+for db in "$old" "$mid"; do
+    (cd "$ROOT" && pg_psql -d "$db" -f data/contributions.sql >/dev/null)
+done
 
 ok pg_psql -d "$old" -c "CREATE EXTENSION aigc_pg VERSION '0.1.0'" "version 0.1.0 installs"
 (cd "$ROOT/test/fixtures" && pg_psql -d "$old" -f models_0.1.0.sql >/dev/null)
@@ -75,9 +79,19 @@ is "$(q "$old" "SELECT count(*) FROM pg_depend WHERE refobjid = (SELECT oid FROM
    "$(q "$new" "SELECT count(*) FROM pg_depend WHERE refobjid = (SELECT oid FROM pg_extension WHERE extname = 'aigc_pg') AND deptype = 'e'")" \
    "and as many of them"
 
+# 0.2.0 -> default: the path a database created with the previous release takes
+ok pg_psql -d "$mid" -c "CREATE EXTENSION aigc_pg VERSION '0.2.0'" "version 0.2.0 installs"
+q "$mid" "SELECT (aigc_train('upgrade_vae', 'contributions'::regclass, 'vae',
+           '{\"epochs\": 2, \"seed\": 3, \"encoder_dims\": [32], \"decoder_dims\": [32]}')).version" >/dev/null
+mid_before=$(q "$mid" "$sample_sql")$(q "$mid" "$score_sql")
+ok pg_psql -d "$mid" -c "ALTER EXTENSION aigc_pg UPDATE" "ALTER EXTENSION aigc_pg UPDATE from 0.2.0"
+is "$(q "$mid" "$sample_sql")$(q "$mid" "$score_sql")" "$mid_before" "a model stored under 0.2.0 samples and scores the same after the update"
+is "$(q "$mid" "$describe_sql")" "$fresh" "the extension updated from 0.2.0 equals a fresh install of $default_version"
+
 is "$(python3 -c 'import json, sys; print(json.load(open(sys.argv[1]))["version"])' "$ROOT/META.json")" \
     "$default_version" "META.json describes the default version"
 
 pg_psql -d postgres -c "SET client_min_messages = warning" \
-    -c "DROP DATABASE IF EXISTS $old" -c "DROP DATABASE IF EXISTS $new" >/dev/null
+    -c "DROP DATABASE IF EXISTS $old" -c "DROP DATABASE IF EXISTS $new" \
+    -c "DROP DATABASE IF EXISTS $mid" >/dev/null
 done_testing

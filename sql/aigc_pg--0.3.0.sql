@@ -1,4 +1,4 @@
--- aigc_pg 0.2.0: generative models for tables, trained and sampled in SQL.
+-- aigc_pg 0.3.0: generative models for tables, trained and sampled in SQL.
 \echo Use "CREATE EXTENSION aigc_pg" to load this file. \quit
 
 CREATE SCHEMA aigc;
