@@ -69,10 +69,7 @@ citus_build_install() {
         return 1
     fi
     echo "apt-get failed installing the build dependencies of Citus" >"$CITUS_BUILD_REASON"
-    local saved=("${AIGC_PACKAGES[@]}")
-    AIGC_PACKAGES=("${CITUS_PACKAGES[@]}")
-    ensure_packages
-    AIGC_PACKAGES=("${saved[@]}")
+    ensure_packages "${CITUS_PACKAGES[@]}"
     rm -f "$CITUS_BUILD_REASON"
     local build="$CITUS_BASE/build"
     rm -rf "$build"

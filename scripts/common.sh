@@ -60,10 +60,13 @@ as_pg() {
     fi
 }
 
-# Install (with apt-get) only the packages that are not installed yet.
+# Install (with apt-get) only the packages that are not installed yet: the
+# arguments, or AIGC_PACKAGES without any.  Another apt or dpkg run (a
+# package manager started elsewhere on the machine) is waited for, not failed.
 ensure_packages() {
     local p status missing=()
-    for p in "${AIGC_PACKAGES[@]}"; do
+    [ "$#" -gt 0 ] || set -- "${AIGC_PACKAGES[@]}"
+    for p in "$@"; do
         status="$(dpkg-query -W -f='${Status}' "$p" 2>/dev/null || true)"
         [ "$status" = "install ok installed" ] || missing+=("$p")
     done
@@ -73,9 +76,10 @@ ensure_packages() {
     log "installing Debian packages: ${missing[*]}"
     local aptlog
     aptlog="$(mktemp)"
-    if ! as_root env DEBIAN_FRONTEND=noninteractive apt-get update -qq >"$aptlog" 2>&1 ||
+    if ! as_root env DEBIAN_FRONTEND=noninteractive apt-get update -qq \
+            -o DPkg::Lock::Timeout=900 >"$aptlog" 2>&1 ||
        ! as_root env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq \
-            -o Dpkg::Use-Pty=0 --no-install-recommends "${missing[@]}" >>"$aptlog" 2>&1; then
+            -o DPkg::Lock::Timeout=900 -o Dpkg::Use-Pty=0 --no-install-recommends "${missing[@]}" >>"$aptlog" 2>&1; then
         cat "$aptlog" >&2
         rm -f "$aptlog"
         die "apt-get failed"

@@ -12,11 +12,8 @@ mkdir -p "$out"
 profile=$(mktemp -d)
 trap 'rm -rf "$profile"' EXIT
 
-if ! command -v chromium >/dev/null; then
-    as_root env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends chromium >/dev/null 2>&1 ||
-        { as_root apt-get update -qq >/dev/null 2>&1 &&
-          as_root env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends chromium >/dev/null 2>&1; }
-fi
+# a subshell: ensure_packages exits on failure, which the first check reports
+command -v chromium >/dev/null || (ensure_packages chromium) >/dev/null 2>&1
 ok bash -c "command -v chromium >/dev/null" "headless Chromium is available"
 
 pg_psql -d postgres -c "SET client_min_messages = warning" \
