@@ -312,21 +312,22 @@ COMMENT ON FUNCTION aigc_describe(text) IS
 -- "real" is a keyword: name it quoted, "real" => ..., or pass it by position.
 CREATE FUNCTION aigc_evaluate(model text, "real" regclass, n integer DEFAULT 10000,
                               seed bigint DEFAULT 0, max_rows integer DEFAULT 100000,
-                              version integer DEFAULT NULL, target text DEFAULT NULL)
+                              version integer DEFAULT NULL, target text DEFAULT NULL,
+                              holdout regclass DEFAULT NULL)
 RETURNS TABLE (property text, metric text, column_names text, value float8)
 AS 'MODULE_PATHNAME', 'aigc_evaluate'
 LANGUAGE C VOLATILE CALLED ON NULL INPUT;
-COMMENT ON FUNCTION aigc_evaluate(text, regclass, integer, bigint, integer, integer, text) IS
-    'Report (SDMetrics QualityReport scores, distance to closest record, exact copies, logistic detection AUC, ML efficacy of target) on n rows sampled from a model against a real relation';
+COMMENT ON FUNCTION aigc_evaluate(text, regclass, integer, bigint, integer, integer, text, regclass) IS
+    'Report (SDMetrics QualityReport scores, distance to closest record, exact copies, membership inference AUC against holdout, logistic detection AUC, ML efficacy of target) on n rows sampled from a model against a real relation';
 
 CREATE FUNCTION aigc_evaluate_relations("real" regclass, synthetic regclass,
                                         seed bigint DEFAULT 0, max_rows integer DEFAULT 100000,
-                                        target text DEFAULT NULL)
+                                        target text DEFAULT NULL, holdout regclass DEFAULT NULL)
 RETURNS TABLE (property text, metric text, column_names text, value float8)
 AS 'MODULE_PATHNAME', 'aigc_evaluate_relations'
 LANGUAGE C VOLATILE CALLED ON NULL INPUT;
-COMMENT ON FUNCTION aigc_evaluate_relations(regclass, regclass, bigint, integer, text) IS
-    'Report (SDMetrics QualityReport scores, distance to closest record, exact copies, logistic detection AUC, ML efficacy of target) comparing two relations with the same columns';
+COMMENT ON FUNCTION aigc_evaluate_relations(regclass, regclass, bigint, integer, text, regclass) IS
+    'Report (SDMetrics QualityReport scores, distance to closest record, exact copies, membership inference AUC against holdout, logistic detection AUC, ML efficacy of target) comparing two relations with the same columns';
 
 -- The HTML report (docs/report.md): one self-contained document of inline SVG
 -- charts. The figures come from aigc_evaluate, aigc_latent_map and the model
