@@ -49,7 +49,9 @@ PG_FUNCTION_INFO_V1(aigc_evaluate_relations);
 #define SPLIT_SEED_SALT		UINT64CONST(0x9E3779B97F4A7C15)
 #define MIA_ROWS			2000	/* members and as many non-members */
 #define MIA_SYNTHETIC		20000	/* synthetic rows the attacker holds */
-#define MIA_MIN_ROWS		10		/* per side, for an AUC worth reporting */
+#define MIA_REFERENCE		20000	/* holdout rows the density-ratio attacker holds */
+#define MIA_MIN_ROWS		10		/* members, non-members and reference rows */
+#define MIA_DISTANCE_FLOOR	1e-6	/* keeps log(distance) finite for copies */
 /* the holdout gets its own random stream: every other figure stays as without it */
 #define MIA_SEED_SALT		UINT64CONST(0xD1B54A32D192ED03)
 
@@ -195,7 +197,7 @@ read_holdout(Oid holdout, Oid real, const char *wanted_by, int64 max_rows,
 			 int64 *scanned)
 {
 	char	   *real_desc = psprintf("relation \"%s\"", get_rel_name(real));
-	char	   *hold_desc = psprintf("holdout relation \"%s\"", get_rel_name(holdout));
+	char	   *hold_desc;
 	List	   *wanted = NIL;
 	List	   *exclude = NIL;
 	ListCell   *lc;
@@ -205,6 +207,11 @@ read_holdout(Oid holdout, Oid real, const char *wanted_by, int64 max_rows,
 	*scanned = 0;
 	if (!OidIsValid(holdout))
 		return;
+	if (get_rel_name(holdout) == NULL)
+		ereport(ERROR,
+				(errcode(ERRCODE_UNDEFINED_TABLE),
+				 errmsg("holdout relation with OID %u does not exist", holdout)));
+	hold_desc = psprintf("holdout relation \"%s\"", get_rel_name(holdout));
 	for (int c = 0; c < in->ncols; c++)
 	{
 		const AigcColumn *col = &in->cols[c];
@@ -217,13 +224,17 @@ read_holdout(Oid holdout, Oid real, const char *wanted_by, int64 max_rows,
 		if (!aigc_name_in_list(wanted, lfirst(lc)))
 			exclude = lappend(exclude, lfirst(lc));
 	*scanned = aigc_read_relation_sample(holdout, exclude, MAX_LABELS, max_rows, 0, rng, hd);
-	if (hd->nrows < MIA_MIN_ROWS || in->nreal < MIA_MIN_ROWS)
+	if (hd->nrows < 2 * MIA_MIN_ROWS)
 		ereport(ERROR,
 				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
-				 errmsg("the membership-inference attack needs at least %d rows on each side, but %s has " INT64_FORMAT,
-						MIA_MIN_ROWS, hd->nrows < MIA_MIN_ROWS ? hold_desc : real_desc,
-						hd->nrows < MIA_MIN_ROWS ? hd->nrows : in->nreal),
-				 errhint("Pass a larger holdout, or no holdout.")));
+				 errmsg("%s has " INT64_FORMAT " rows, fewer than the %d the membership-inference attack needs",
+						hold_desc, hd->nrows, 2 * MIA_MIN_ROWS),
+				 errhint("Half of the holdout rows are non-members, the other half the attacker's reference sample.")));
+	if (in->nreal < MIA_MIN_ROWS)
+		ereport(ERROR,
+				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
+				 errmsg("%s has " INT64_FORMAT " rows, fewer than the %d the membership-inference attack needs",
+						real_desc, in->nreal, MIA_MIN_ROWS)));
 	in->hold = palloc(sizeof(AigcColumnData) * Max(in->ncols, 1));
 	in->nhold = hd->nrows;
 	for (int c = 0; c < in->ncols; c++)
@@ -575,51 +586,74 @@ privacy(Report *rep, const AigcEvalInput *in, const AigcRowEncoding *enc,
 }
 
 /*
- * Membership inference: an attacker holding the synthetic rows tells the
- * training rows (`real`, members) from holdout rows (non-members) by their
- * distance to the closest synthetic row, a smaller distance meaning
- * "member" (score -DCR, in the encoded space of the DCR metrics).  Equal
- * samples of members and non-members, so 0.5 is chance; ties share ranks.
+ * Membership inference: attackers holding the synthetic rows try to tell
+ * training rows (`real`, members) from rows the model never saw (holdout,
+ * non-members), in the encoded space of the DCR metrics.  The holdout is
+ * split by a seeded shuffle: its first half gives as many non-members as
+ * there are members (so 0.5 is chance), the rest is the density-ratio
+ * attacker's reference sample of the population.
+ *   - distance to closest record: score -DCR to the synthetic rows, a row
+ *     close to some synthetic row being called a member;
+ *   - density ratio (DOMIAS-style): synthetic over reference density, each
+ *     estimated from the nearest-neighbour distance r (k = 1: density
+ *     proportional to r^-dim), so log(r_ref) - log(r_syn) up to a factor
+ *     and a constant, which the AUC ignores.  It flags rows around which
+ *     the generator puts more mass than the population has.
+ * ROC AUCs are rank-based, ties sharing their ranks.
  */
 static void
 membership(Report *rep, const AigcEvalInput *in, const AigcRowEncoding *enc,
 		   const int64 *real_perm, const int64 *syn_perm, AigcRng *hold_rng,
 		   int64 *sizes)
 {
-	int			m = (int) Min(Min(in->nreal, in->nhold), (int64) MIA_ROWS);
+	int			m = (int) Min(Min(in->nreal, in->nhold / 2), (int64) MIA_ROWS);
+	int			nref = (int) Min(in->nhold - m, (int64) MIA_REFERENCE);
 	int			nsyn = (int) Min(in->nsyn, (int64) MIA_SYNTHETIC);
 	int64	   *hold_perm;
 	float	   *query,
 			   *syn,
+			   *ref,
 			   *score;
-	double	   *dist;
+	double	   *dsyn,
+			   *dref;
 	bool	   *label;
 
-	sizes[0] = sizes[1] = sizes[2] = 0;
+	sizes[0] = sizes[1] = sizes[2] = sizes[3] = 0;
 	if (enc->dim == 0)
 	{
 		emit(rep, "Privacy", "Membership inference ROC AUC", NULL, NAN);
+		emit(rep, "Privacy", "Membership inference ROC AUC (density ratio)", NULL, NAN);
 		return;
 	}
 	hold_perm = shuffled_rows(in->nhold, hold_rng);
+	/* 2m x dim: the members, then the non-members */
 	query = MemoryContextAllocHuge(CurrentMemoryContext, sizeof(float) * (Size) 2 * m * enc->dim);
 	aigc_encode_rows(enc, in, in->real, real_perm, m, query);
 	aigc_encode_rows(enc, in, in->hold, hold_perm, m, query + (Size) m * enc->dim);
 	syn = encode(enc, in, in->syn, syn_perm, nsyn);
-	dist = palloc(sizeof(double) * 2 * m);
+	ref = encode(enc, in, in->hold, hold_perm + m, nref);
+	dsyn = palloc(sizeof(double) * 2 * m);
+	dref = palloc(sizeof(double) * 2 * m);
 	score = palloc(sizeof(float) * 2 * m);
 	label = palloc(sizeof(bool) * 2 * m);
-	aigc_nearest_distances(query, 2 * m, syn, nsyn, enc->dim, dist);
+	aigc_nearest_distances(query, 2 * m, syn, nsyn, enc->dim, dsyn);
+	aigc_nearest_distances(query, 2 * m, ref, nref, enc->dim, dref);
 	for (int i = 0; i < 2 * m; i++)
 	{
-		score[i] = (float) -dist[i];
+		score[i] = (float) -dsyn[i];
 		label[i] = i < m;
 	}
 	emit(rep, "Privacy", "Membership inference ROC AUC", NULL,
 		 aigc_roc_auc(score, label, 2 * m));
+	for (int i = 0; i < 2 * m; i++)
+		score[i] = (float) (log(dref[i] + MIA_DISTANCE_FLOOR) -
+							log(dsyn[i] + MIA_DISTANCE_FLOOR));
+	emit(rep, "Privacy", "Membership inference ROC AUC (density ratio)", NULL,
+		 aigc_roc_auc(score, label, 2 * m));
 	sizes[0] = m;
 	sizes[1] = m;
 	sizes[2] = nsyn;
+	sizes[3] = nref;
 }
 
 /*
@@ -724,7 +758,7 @@ report(Report *rep, const AigcEvalInput *in, const int64 *scanned, int target,
 	int64	   *syn_perm;
 	int64		dcr_sizes[3];
 	int64		det_sizes[2];
-	int64		mia_sizes[3] = {0, 0, 0};
+	int64		mia_sizes[4] = {0, 0, 0, 0};
 
 	quality(rep, in);
 	aigc_row_encoding_init(&enc, in);
@@ -755,6 +789,7 @@ report(Report *rep, const AigcEvalInput *in, const int64 *scanned, int target,
 		emit(rep, "Info", "membership_rows", "members", (double) mia_sizes[0]);
 		emit(rep, "Info", "membership_rows", "non-members", (double) mia_sizes[1]);
 		emit(rep, "Info", "membership_rows", "synthetic", (double) mia_sizes[2]);
+		emit(rep, "Info", "membership_rows", "reference", (double) mia_sizes[3]);
 	}
 	emit(rep, "Info", "encoded_width", NULL, (double) enc.dim);
 }
