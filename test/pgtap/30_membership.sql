@@ -3,7 +3,7 @@
 -- model the attack catches, a generalising one it does not, and no row
 -- without a holdout.
 BEGIN;
-SELECT plan(17);
+SELECT plan(18);
 
 -- contributions split by a seeded hash of the key: 80% training, 20% holdout
 CREATE TEMP TABLE mia_src AS
@@ -64,19 +64,23 @@ SELECT ok((SELECT value BETWEEN 0.45 AND 0.55 FROM mia_fresh WHERE metric = 'Mem
 
 ------------------------------------------------------------------------------
 -- 4. a memorising model: a 1/256 slice of the training split (about 80
--- rows), a wide VAE, 500 epochs, a heavy reconstruction weight
+-- rows), a wide VAE with a 4-dimensional latent space, 500 epochs, a heavy
+-- reconstruction weight.  Training seeds 1, 2 and 3 gave DCR attacker AUCs of
+-- 0.76, 0.78 and 0.80 (density ratio 0.69, 0.69, 0.72).
 CREATE TEMP TABLE mia_small_train AS
 SELECT age, gender, region, part_time, monthly_wage, paid_on_time, days_late FROM mia_src WHERE h >= '3' AND h < '31';
 SELECT is((SELECT version FROM aigc_train('mia_memorise', 'mia_small_train'::regclass, 'vae',
-                  '{"epochs": 500, "seed": 1, "loss_factor": 50, "encoder_dims": [128, 128],
+                  '{"epochs": 500, "seed": 1, "loss_factor": 50, "latent_dim": 4, "encoder_dims": [128, 128],
                     "decoder_dims": [128, 128], "batch_size": 20, "progress_every": 0}')), 1,
           'a VAE memorising a few rows trains');
 CREATE TEMP TABLE mia_mem AS
 SELECT * FROM aigc_evaluate('mia_memorise', 'mia_small_train', n => 5000, seed => 1, holdout => 'mia_hold');
 SELECT diag('memorising VAE: ' || string_agg(metric || ' = ' || round(value::numeric, 4), ', ' ORDER BY metric))
   FROM mia_mem WHERE metric LIKE 'Membership%';
-SELECT ok((SELECT value >= 0.6 FROM mia_mem WHERE metric = 'Membership inference ROC AUC'),
-          'memorising model: the DCR attacker finds the members (AUC >= 0.6)');
+SELECT ok((SELECT value >= 0.65 FROM mia_mem WHERE metric = 'Membership inference ROC AUC'),
+          'memorising model: the DCR attacker finds the members (AUC >= 0.65)');
+SELECT ok((SELECT value >= 0.6 FROM mia_mem WHERE metric = 'Membership inference ROC AUC (density ratio)'),
+          'memorising model: so does the density-ratio attacker (AUC >= 0.6)');
 
 -- 5. a model trained on 16 000 rows for a few epochs generalises
 SELECT is((SELECT version FROM aigc_train('mia_general', 'mia_train'::regclass, 'vae',
@@ -86,10 +90,10 @@ CREATE TEMP TABLE mia_gen AS
 SELECT * FROM aigc_evaluate('mia_general', 'mia_train', n => 10000, seed => 1, holdout => 'mia_hold');
 SELECT diag('generalising VAE: ' || string_agg(metric || ' = ' || round(value::numeric, 4), ', ' ORDER BY metric))
   FROM mia_gen WHERE metric LIKE 'Membership%';
-SELECT ok((SELECT value BETWEEN 0.45 AND 0.55 FROM mia_gen WHERE metric = 'Membership inference ROC AUC'),
-          'generalising model: DCR attacker AUC within [0.45, 0.55]');
-SELECT ok((SELECT value BETWEEN 0.45 AND 0.55 FROM mia_gen WHERE metric = 'Membership inference ROC AUC (density ratio)'),
-          'generalising model: density-ratio attacker AUC within [0.45, 0.55]');
+SELECT ok((SELECT value BETWEEN 0.42 AND 0.58 FROM mia_gen WHERE metric = 'Membership inference ROC AUC'),
+          'generalising model: DCR attacker AUC within [0.42, 0.58]');
+SELECT ok((SELECT value BETWEEN 0.42 AND 0.58 FROM mia_gen WHERE metric = 'Membership inference ROC AUC (density ratio)'),
+          'generalising model: density-ratio attacker AUC within [0.42, 0.58]');
 
 ------------------------------------------------------------------------------
 -- 6. without a holdout there is no attack row (not a meaningless 0.5), and
