@@ -559,7 +559,8 @@ COMMENT ON FUNCTION aigc.svg_scatter(text, float8[], float8[], text[]) IS
     'Internal (aigc_report): an SVG scatter plot of points coloured by group (ten colours, then grey)';
 
 CREATE FUNCTION aigc_report(model text, relation regclass, target text DEFAULT NULL,
-                            n integer DEFAULT 5000, seed bigint DEFAULT 0, group_by text DEFAULT NULL)
+                            n integer DEFAULT 5000, seed bigint DEFAULT 0, group_by text DEFAULT NULL,
+                            holdout regclass DEFAULT NULL)
 RETURNS text
 LANGUAGE plpgsql VOLATILE
 SET search_path = pg_catalog, pg_temp
@@ -598,7 +599,8 @@ BEGIN
         RAISE EXCEPTION 'model "%" does not exist', model USING ERRCODE = 'undefined_object';
     END IF;
     SELECT jsonb_agg(to_jsonb(e) ORDER BY o) INTO ev
-      FROM @extschema@.aigc_evaluate(model, relation, n, seed, version => m.version, target => target)
+      FROM @extschema@.aigc_evaluate(model, relation, n, seed, version => m.version, target => target,
+                                     holdout => holdout)
            WITH ORDINALITY AS e(property, metric, column_names, value, o);
 
     -- overall scores and column shapes
@@ -747,8 +749,8 @@ BEGIN
                   round(m.train_seconds::numeric, 1), aigc.html_escape(relation::text), n, seed, body);
 END
 $$;
-COMMENT ON FUNCTION aigc_report(text, regclass, text, integer, bigint, text) IS
-    'A self-contained HTML report (inline SVG charts, no scripts) of a model against a real relation: quality scores, distributions, pair-trend heatmap, training loss, privacy, ML efficacy of target and the latent map by group_by';
+COMMENT ON FUNCTION aigc_report(text, regclass, text, integer, bigint, text, regclass) IS
+    'A self-contained HTML report (inline SVG charts, no scripts) of a model against a real relation: quality scores, distributions, pair-trend heatmap, training loss, privacy (membership inference against holdout), ML efficacy of target and the latent map by group_by';
 
 -- Scoring (docs/scoring.md): anomaly scores, explanations and latent
 -- embeddings of rows of any composite type whose columns cover a model's.

@@ -3,7 +3,7 @@
 -- model the attack catches, a generalising one it does not, and no row
 -- without a holdout.
 BEGIN;
-SELECT plan(18);
+SELECT plan(20);
 
 -- contributions split by a seeded hash of the key: 80% training, 20% holdout
 CREATE TEMP TABLE mia_src AS
@@ -94,6 +94,13 @@ SELECT ok((SELECT value BETWEEN 0.42 AND 0.58 FROM mia_gen WHERE metric = 'Membe
           'generalising model: DCR attacker AUC within [0.42, 0.58]');
 SELECT ok((SELECT value BETWEEN 0.42 AND 0.58 FROM mia_gen WHERE metric = 'Membership inference ROC AUC (density ratio)'),
           'generalising model: density-ratio attacker AUC within [0.42, 0.58]');
+
+-- aigc_report passes the holdout on: its privacy table then has the attack rows
+SELECT ok((SELECT aigc_report('mia_memorise', 'mia_small_train', n => 300, holdout => 'mia_hold')
+                  ~ '<td>Membership inference ROC AUC</td>'),
+          'aigc_report with a holdout shows the membership-inference AUC');
+SELECT ok((SELECT aigc_report('mia_memorise', 'mia_small_train', n => 300) !~ 'Membership inference'),
+          'and without one does not');
 
 ------------------------------------------------------------------------------
 -- 6. without a holdout there is no attack row (not a meaningless 0.5), and
