@@ -312,21 +312,22 @@ COMMENT ON FUNCTION aigc_describe(text) IS
 -- "real" is a keyword: name it quoted, "real" => ..., or pass it by position.
 CREATE FUNCTION aigc_evaluate(model text, "real" regclass, n integer DEFAULT 10000,
                               seed bigint DEFAULT 0, max_rows integer DEFAULT 100000,
-                              version integer DEFAULT NULL, target text DEFAULT NULL)
+                              version integer DEFAULT NULL, target text DEFAULT NULL,
+                              holdout regclass DEFAULT NULL)
 RETURNS TABLE (property text, metric text, column_names text, value float8)
 AS 'MODULE_PATHNAME', 'aigc_evaluate'
 LANGUAGE C VOLATILE CALLED ON NULL INPUT;
-COMMENT ON FUNCTION aigc_evaluate(text, regclass, integer, bigint, integer, integer, text) IS
-    'Report (SDMetrics QualityReport scores, distance to closest record, exact copies, logistic detection AUC, ML efficacy of target) on n rows sampled from a model against a real relation';
+COMMENT ON FUNCTION aigc_evaluate(text, regclass, integer, bigint, integer, integer, text, regclass) IS
+    'Report (SDMetrics QualityReport scores, distance to closest record, exact copies, membership inference AUC against holdout, logistic detection AUC, ML efficacy of target) on n rows sampled from a model against a real relation';
 
 CREATE FUNCTION aigc_evaluate_relations("real" regclass, synthetic regclass,
                                         seed bigint DEFAULT 0, max_rows integer DEFAULT 100000,
-                                        target text DEFAULT NULL)
+                                        target text DEFAULT NULL, holdout regclass DEFAULT NULL)
 RETURNS TABLE (property text, metric text, column_names text, value float8)
 AS 'MODULE_PATHNAME', 'aigc_evaluate_relations'
 LANGUAGE C VOLATILE CALLED ON NULL INPUT;
-COMMENT ON FUNCTION aigc_evaluate_relations(regclass, regclass, bigint, integer, text) IS
-    'Report (SDMetrics QualityReport scores, distance to closest record, exact copies, logistic detection AUC, ML efficacy of target) comparing two relations with the same columns';
+COMMENT ON FUNCTION aigc_evaluate_relations(regclass, regclass, bigint, integer, text, regclass) IS
+    'Report (SDMetrics QualityReport scores, distance to closest record, exact copies, membership inference AUC against holdout, logistic detection AUC, ML efficacy of target) comparing two relations with the same columns';
 
 -- The HTML report (docs/report.md): one self-contained document of inline SVG
 -- charts. The figures come from aigc_evaluate, aigc_latent_map and the model
@@ -558,7 +559,8 @@ COMMENT ON FUNCTION aigc.svg_scatter(text, float8[], float8[], text[]) IS
     'Internal (aigc_report): an SVG scatter plot of points coloured by group (ten colours, then grey)';
 
 CREATE FUNCTION aigc_report(model text, relation regclass, target text DEFAULT NULL,
-                            n integer DEFAULT 5000, seed bigint DEFAULT 0, group_by text DEFAULT NULL)
+                            n integer DEFAULT 5000, seed bigint DEFAULT 0, group_by text DEFAULT NULL,
+                            holdout regclass DEFAULT NULL)
 RETURNS text
 LANGUAGE plpgsql VOLATILE
 SET search_path = pg_catalog, pg_temp
@@ -597,7 +599,8 @@ BEGIN
         RAISE EXCEPTION 'model "%" does not exist', model USING ERRCODE = 'undefined_object';
     END IF;
     SELECT jsonb_agg(to_jsonb(e) ORDER BY o) INTO ev
-      FROM @extschema@.aigc_evaluate(model, relation, n, seed, version => m.version, target => target)
+      FROM @extschema@.aigc_evaluate(model, relation, n, seed, version => m.version, target => target,
+                                     holdout => holdout)
            WITH ORDINALITY AS e(property, metric, column_names, value, o);
 
     -- overall scores and column shapes
@@ -746,8 +749,8 @@ BEGIN
                   round(m.train_seconds::numeric, 1), aigc.html_escape(relation::text), n, seed, body);
 END
 $$;
-COMMENT ON FUNCTION aigc_report(text, regclass, text, integer, bigint, text) IS
-    'A self-contained HTML report (inline SVG charts, no scripts) of a model against a real relation: quality scores, distributions, pair-trend heatmap, training loss, privacy, ML efficacy of target and the latent map by group_by';
+COMMENT ON FUNCTION aigc_report(text, regclass, text, integer, bigint, text, regclass) IS
+    'A self-contained HTML report (inline SVG charts, no scripts) of a model against a real relation: quality scores, distributions, pair-trend heatmap, training loss, privacy (membership inference against holdout), ML efficacy of target and the latent map by group_by';
 
 -- Scoring (docs/scoring.md): anomaly scores, explanations and latent
 -- embeddings of rows of any composite type whose columns cover a model's.

@@ -300,6 +300,8 @@ aigc_ml_efficacy(const AigcEvalInput *in, int target, const int64 *real_perm,
 	feat.syn = palloc(sizeof(AigcColumnData) * Max(feat.ncols, 1));
 	feat.nreal = in->nreal;
 	feat.nsyn = in->nsyn;
+	feat.hold = NULL;			/* only real and synthetic rows are encoded */
+	feat.nhold = 0;
 	for (int c = 0; c < in->ncols; c++)
 		if (c != target)
 		{

@@ -3,7 +3,7 @@
  *		Rows as vectors for the distance-based privacy metrics and the
  *		detection classifier: a continuous value min-max scaled by the real
  *		rows' range, a category one-hot, and NULL as one more slot of the
- *		column wherever either side has NULLs (0 in the value slot).
+ *		column wherever any side has NULLs (0 in the value slot).
  *		A column of more than AIGC_EVAL_MAX_ONEHOT labels is left out: its
  *		one-hot would dominate both the distances and the memory.
  */
@@ -39,7 +39,8 @@ aigc_row_encoding_init(AigcRowEncoding *enc, const AigcEvalInput *in)
 					hi;
 
 		enc->offset[c] = dim;
-		enc->null_slot[c] = any_null(d, in->nreal) || any_null(&in->syn[c], in->nsyn);
+		enc->null_slot[c] = any_null(d, in->nreal) || any_null(&in->syn[c], in->nsyn) ||
+			(in->hold != NULL && any_null(&in->hold[c], in->nhold));
 		enc->scale[c] = 1.0;
 		if (col->kind == AIGC_CATEGORICAL)
 		{

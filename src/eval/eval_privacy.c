@@ -24,12 +24,25 @@ squared_norms(const float *x, int n, int dim, float *out)
 		out[i] = cblas_sdot(dim, x + (Size) i * dim, 1, x + (Size) i * dim, 1);
 }
 
+static double
+exact_sq_distance(const float *a, const float *b, int dim)
+{
+	double		s = 0.0;
+
+	for (int k = 0; k < dim; k++)
+		s += ((double) a[k] - b[k]) * ((double) a[k] - b[k]);
+	return s;
+}
+
 /*
  * Euclidean distance from each query row to its nearest reference row.
- * The neighbour is found blockwise from ||q||^2 + ||r||^2 - 2 q.r with one
- * sgemm per block; that expansion loses precision for near neighbours, so
- * the distance to the neighbour found is then recomputed directly in
- * double precision (a row identical to a reference row gets exactly 0).
+ * Candidates come blockwise from ||q||^2 + ||r||^2 - 2 q.r, one sgemm per
+ * block.  That expansion loses precision for near neighbours (an exact
+ * copy may look farther than a close non-copy), so every reference row
+ * whose expanded distance is within the expansion's rounding-error bound
+ * (dim + 2) eps (||q||^2 + ||r||^2) of the best exact distance so far is
+ * measured directly in double precision: the result is the exact nearest
+ * neighbour's distance, and an exact copy gets exactly 0.
  */
 void
 aigc_nearest_distances(const float *query, int nquery, const float *ref,
@@ -39,15 +52,12 @@ aigc_nearest_distances(const float *query, int nquery, const float *ref,
 	float	   *qn = palloc(sizeof(float) * Max(nquery, 1));
 	float	   *rn = palloc(sizeof(float) * block);
 	float	   *g = palloc(sizeof(float) * (Size) Max(nquery, 1) * block);
-	float	   *best = palloc(sizeof(float) * Max(nquery, 1));
-	int		   *arg = palloc(sizeof(int) * Max(nquery, 1));
+	double	   *best = palloc(sizeof(double) * Max(nquery, 1));	/* squared */
+	double		err = (dim + 2) * (double) FLT_EPSILON;
 
 	squared_norms(query, nquery, dim, qn);
 	for (int i = 0; i < nquery; i++)
-	{
-		best[i] = FLT_MAX;
-		arg[i] = -1;
-	}
+		best[i] = INFINITY;
 	for (int first = 0; first < nref; first += block)
 	{
 		int			nb = Min(block, nref - first);
@@ -60,39 +70,30 @@ aigc_nearest_distances(const float *query, int nquery, const float *ref,
 		for (int i = 0; i < nquery; i++)
 		{
 			const float *gi = g + (Size) i * nb;
+			const float *q = query + (Size) i * dim;
 
+			if (best[i] == 0.0)
+				continue;		/* a copy: nothing is nearer */
 			for (int j = 0; j < nb; j++)
 			{
-				float		d2 = qn[i] + rn[j] + gi[j];
+				double		d2 = (double) (qn[i] + rn[j] + gi[j]);
 
-				if (d2 < best[i])
+				if (d2 <= best[i] + err * ((double) qn[i] + rn[j]))
 				{
-					best[i] = d2;
-					arg[i] = first + j;
+					double		e = exact_sq_distance(q, rb + (Size) j * dim, dim);
+
+					if (e < best[i])
+						best[i] = e;
 				}
 			}
 		}
 	}
 	for (int i = 0; i < nquery; i++)
-	{
-		const float *q = query + (Size) i * dim;
-		const float *r = ref + (Size) Max(arg[i], 0) * dim;
-		double		s = 0.0;
-
-		if (arg[i] < 0)
-		{
-			dist[i] = NAN;
-			continue;
-		}
-		for (int k = 0; k < dim; k++)
-			s += ((double) q[k] - r[k]) * ((double) q[k] - r[k]);
-		dist[i] = sqrt(s);
-	}
+		dist[i] = nref > 0 ? sqrt(best[i]) : NAN;
 	pfree(qn);
 	pfree(rn);
 	pfree(g);
 	pfree(best);
-	pfree(arg);
 }
 
 typedef struct RowHash

@@ -47,6 +47,13 @@ PG_FUNCTION_INFO_V1(aigc_evaluate_relations);
 #define DETECTION_ITERATIONS 300
 #define GENERATE_BATCH		1000	/* as aigc_sample, so the rows match */
 #define SPLIT_SEED_SALT		UINT64CONST(0x9E3779B97F4A7C15)
+#define MIA_ROWS			2000	/* members and as many non-members */
+#define MIA_SYNTHETIC		20000	/* synthetic rows the attacker holds */
+#define MIA_REFERENCE		20000	/* holdout rows the density-ratio attacker holds */
+#define MIA_MIN_ROWS		10		/* members, non-members and reference rows */
+#define MIA_DISTANCE_FLOOR	1e-6	/* keeps log(distance) finite for copies */
+/* the holdout gets its own random stream: every other figure stays as without it */
+#define MIA_SEED_SALT		UINT64CONST(0xD1B54A32D192ED03)
 
 typedef struct Report
 {
@@ -150,27 +157,106 @@ remap_labels(AigcColumnData *d, int64 n, char **old, char **labels, int nlabels,
 }
 
 /*
- * Make both sides of categorical column c index one label list, the sorted
- * union of the real labels and the synthetic side's labels scats.
+ * Make every side of categorical column c index one label list, the sorted
+ * union of the real labels, the synthetic side's labels scats and the
+ * holdout's labels hcats (none without a holdout).
  */
 static void
-unify_labels(AigcEvalInput *in, int c, char **scats, int nscats)
+unify_labels(AigcEvalInput *in, int c, char **scats, int nscats, char **hcats,
+			 int nhcats)
 {
 	AigcColumn *col = &in->cols[c];
-	int			n = col->ncats + nscats;
+	int			n = col->ncats + nscats + nhcats;
 	char	  **labels = palloc(sizeof(char *) * Max(n, 1));
 	int			m = 0;
 
 	memcpy(labels, col->cats, sizeof(char *) * col->ncats);
 	memcpy(labels + col->ncats, scats, sizeof(char *) * nscats);
+	memcpy(labels + col->ncats + nscats, hcats, sizeof(char *) * nhcats);
 	qsort(labels, n, sizeof(char *), cmp_label);
 	for (int i = 0; i < n; i++)
 		if (m == 0 || strcmp(labels[m - 1], labels[i]) != 0)
 			labels[m++] = labels[i];
 	remap_labels(&in->real[c], in->nreal, col->cats, labels, m, col->ncats);
 	remap_labels(&in->syn[c], in->nsyn, scats, labels, m, nscats);
+	if (in->hold != NULL)
+		remap_labels(&in->hold[c], in->nhold, hcats, labels, m, nhcats);
 	col->cats = labels;
 	col->ncats = m;
+}
+
+/*
+ * Holdout rows (real rows the model never saw) over the columns read from
+ * the real side, matched by name; its other columns are ignored.  The
+ * holdout's own labels of column c go to hd->cols[hcol[c]], for
+ * unify_labels.  Without a holdout (InvalidOid) in->hold stays NULL.
+ */
+static void
+read_holdout(Oid holdout, Oid real, const char *wanted_by, int64 max_rows,
+			 AigcRng *rng, AigcEvalInput *in, AigcTrainingData *hd, int *hcol,
+			 int64 *scanned)
+{
+	char	   *real_desc = psprintf("relation \"%s\"", get_rel_name(real));
+	char	   *hold_desc;
+	List	   *wanted = NIL;
+	List	   *exclude = NIL;
+	ListCell   *lc;
+
+	in->hold = NULL;
+	in->nhold = 0;
+	*scanned = 0;
+	if (!OidIsValid(holdout))
+		return;
+	if (get_rel_name(holdout) == NULL)
+		ereport(ERROR,
+				(errcode(ERRCODE_UNDEFINED_TABLE),
+				 errmsg("holdout relation with OID %u does not exist", holdout)));
+	hold_desc = psprintf("holdout relation \"%s\"", get_rel_name(holdout));
+	for (int c = 0; c < in->ncols; c++)
+	{
+		const AigcColumn *col = &in->cols[c];
+
+		check_types(col->name, col->typid, real_desc,
+					column_type(holdout, col->name, wanted_by), hold_desc);
+		wanted = lappend(wanted, col->name);
+	}
+	foreach(lc, column_names(holdout))
+		if (!aigc_name_in_list(wanted, lfirst(lc)))
+			exclude = lappend(exclude, lfirst(lc));
+	*scanned = aigc_read_relation_sample(holdout, exclude, MAX_LABELS, max_rows, 0, rng, hd);
+	if (hd->nrows < 2 * MIA_MIN_ROWS)
+		ereport(ERROR,
+				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
+				 errmsg("%s has " INT64_FORMAT " rows, fewer than the %d the membership-inference attack needs",
+						hold_desc, hd->nrows, 2 * MIA_MIN_ROWS),
+				 errhint("Half of the holdout rows are non-members, the other half the attacker's reference sample.")));
+	if (in->nreal < MIA_MIN_ROWS)
+		ereport(ERROR,
+				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
+				 errmsg("%s has " INT64_FORMAT " rows, fewer than the %d the membership-inference attack needs",
+						real_desc, in->nreal, MIA_MIN_ROWS)));
+	in->hold = palloc(sizeof(AigcColumnData) * Max(in->ncols, 1));
+	in->nhold = hd->nrows;
+	for (int c = 0; c < in->ncols; c++)
+	{
+		int			k = 0;
+
+		while (strcmp(hd->cols[k].name, in->cols[c].name) != 0)
+			k++;
+		in->hold[c] = hd->data[k];
+		hcol[c] = k;
+	}
+}
+
+/* unify_labels with the holdout's own labels, if there is a holdout */
+static void
+unify_all_labels(AigcEvalInput *in, int c, char **scats, int nscats,
+				 const AigcTrainingData *hd, const int *hcol)
+{
+	if (in->hold != NULL)
+		unify_labels(in, c, scats, nscats, hd->cols[hcol[c]].cats, hd->cols[hcol[c]].ncats);
+	else
+		unify_labels(in, c, scats, nscats, NULL, 0);
 }
 
 /* Validate max_rows and n-like arguments */
@@ -188,11 +274,13 @@ positive_arg(FunctionCallInfo fcinfo, int argno, const char *what, int64 dflt)
 
 /*
  * Real rows against `synthetic`: the columns of both relations, matched by
- * name; identity and serial keys of either side are left out.
+ * name; identity and serial keys of either side are left out.  The holdout
+ * (if valid) is read with hold_rng.
  */
 static void
-read_relations(Oid real, Oid synthetic, int64 max_rows, AigcRng *rng,
-			   AigcEvalInput *in, int64 *scanned)
+read_relations(Oid real, Oid synthetic, Oid holdout, int64 max_rows,
+			   AigcRng *rng, AigcRng *hold_rng, AigcEvalInput *in,
+			   int64 *scanned)
 {
 	List	   *keys = list_concat(aigc_key_columns(real), aigc_key_columns(synthetic));
 	List	   *real_names = column_names(real);
@@ -202,7 +290,10 @@ read_relations(Oid real, Oid synthetic, int64 max_rows, AigcRng *rng,
 	char	   *real_desc = psprintf("relation \"%s\"", get_rel_name(real));
 	char	   *syn_desc = psprintf("relation \"%s\"", get_rel_name(synthetic));
 	AigcTrainingData rd,
-				sd;
+				sd,
+				hd;
+	int		   *scol;
+	int		   *hcol;
 	ListCell   *lc;
 
 	foreach(lc, real_names)
@@ -233,6 +324,8 @@ read_relations(Oid real, Oid synthetic, int64 max_rows, AigcRng *rng,
 	in->nreal = rd.nrows;
 	in->nsyn = sd.nrows;
 	in->syn = palloc(sizeof(AigcColumnData) * rd.ncols);
+	scol = palloc(sizeof(int) * Max(rd.ncols, 1));
+	hcol = palloc(sizeof(int) * Max(rd.ncols, 1));
 	for (int c = 0; c < rd.ncols; c++)
 	{
 		int			k = 0;
@@ -240,29 +333,36 @@ read_relations(Oid real, Oid synthetic, int64 max_rows, AigcRng *rng,
 		while (strcmp(sd.cols[k].name, rd.cols[c].name) != 0)
 			k++;
 		in->syn[c] = sd.data[k];
-		if (rd.cols[c].kind == AIGC_CATEGORICAL)
-			unify_labels(in, c, sd.cols[k].cats, sd.cols[k].ncats);
+		scol[c] = k;
 	}
+	read_holdout(holdout, real, real_desc, max_rows, hold_rng, in, &hd, hcol, &scanned[2]);
+	for (int c = 0; c < rd.ncols; c++)
+		if (rd.cols[c].kind == AIGC_CATEGORICAL)
+			unify_all_labels(in, c, sd.cols[scol[c]].cats, sd.cols[scol[c]].ncats, &hd, hcol);
 }
 
 /*
  * Real rows against n rows generated by a model: the model's columns.  The
  * rows are those aigc_sample(..., n, seed) returns, each value passed
  * through the real column's type (rounding, typmod) as aigc_sample does.
+ * The holdout (if valid) is read with hold_rng.
  */
 static void
-read_model(const char *name, int version, Oid real, int64 max_rows, int64 n,
-		   uint64 seed, AigcRng *rng, AigcEvalInput *in, int64 *scanned)
+read_model(const char *name, int version, Oid real, Oid holdout,
+		   int64 max_rows, int64 n, uint64 seed, AigcRng *rng,
+		   AigcRng *hold_rng, AigcEvalInput *in, int64 *scanned)
 {
 	AigcModel  *model = aigc_store_load(name, version, &version);
 	char	   *model_desc = psprintf("model \"%s\"", name);
 	char	   *real_desc = psprintf("relation \"%s\"", get_rel_name(real));
 	List	   *exclude = NIL;
 	ListCell   *lc;
-	AigcTrainingData rd;
+	AigcTrainingData rd,
+				hd;
 	AigcRng		sample_rng;
 	AigcGenerator gen;
 	int		   *model_col;
+	int		   *hcol;
 
 	for (int c = 0; c < model->colenc.ncols; c++)
 	{
@@ -317,10 +417,12 @@ read_model(const char *name, int version, Oid real, int64 max_rows, int64 n,
 		}
 		done += batch;
 	}
+	hcol = palloc(sizeof(int) * Max(rd.ncols, 1));
+	read_holdout(holdout, real, model_desc, max_rows, hold_rng, in, &hd, hcol, &scanned[2]);
 	for (int c = 0; c < rd.ncols; c++)
 		if (rd.cols[c].kind == AIGC_CATEGORICAL)
-			unify_labels(in, c, model->colenc.cols[model_col[c]].cats,
-						 model->colenc.cols[model_col[c]].ncats);
+			unify_all_labels(in, c, model->colenc.cols[model_col[c]].cats,
+							 model->colenc.cols[model_col[c]].ncats, &hd, hcol);
 }
 
 /* Column Shapes, Column Pair Trends and their overall scores */
@@ -484,6 +586,77 @@ privacy(Report *rep, const AigcEvalInput *in, const AigcRowEncoding *enc,
 }
 
 /*
+ * Membership inference: attackers holding the synthetic rows try to tell
+ * training rows (`real`, members) from rows the model never saw (holdout,
+ * non-members), in the encoded space of the DCR metrics.  The holdout is
+ * split by a seeded shuffle: its first half gives as many non-members as
+ * there are members (so 0.5 is chance), the rest is the density-ratio
+ * attacker's reference sample of the population.
+ *   - distance to closest record: score -DCR to the synthetic rows, a row
+ *     close to some synthetic row being called a member;
+ *   - density ratio (DOMIAS-style): synthetic over reference density, each
+ *     estimated from the nearest-neighbour distance r (k = 1: density
+ *     proportional to r^-dim), so log(r_ref) - log(r_syn) up to a factor
+ *     and a constant, which the AUC ignores.  It flags rows around which
+ *     the generator puts more mass than the population has.
+ * ROC AUCs are rank-based, ties sharing their ranks.
+ */
+static void
+membership(Report *rep, const AigcEvalInput *in, const AigcRowEncoding *enc,
+		   const int64 *real_perm, const int64 *syn_perm, AigcRng *hold_rng,
+		   int64 *sizes)
+{
+	int			m = (int) Min(Min(in->nreal, in->nhold / 2), (int64) MIA_ROWS);
+	int			nref = (int) Min(in->nhold - m, (int64) MIA_REFERENCE);
+	int			nsyn = (int) Min(in->nsyn, (int64) MIA_SYNTHETIC);
+	int64	   *hold_perm;
+	float	   *query,
+			   *syn,
+			   *ref,
+			   *score;
+	double	   *dsyn,
+			   *dref;
+	bool	   *label;
+
+	sizes[0] = sizes[1] = sizes[2] = sizes[3] = 0;
+	if (enc->dim == 0)
+	{
+		emit(rep, "Privacy", "Membership inference ROC AUC", NULL, NAN);
+		emit(rep, "Privacy", "Membership inference ROC AUC (density ratio)", NULL, NAN);
+		return;
+	}
+	hold_perm = shuffled_rows(in->nhold, hold_rng);
+	/* 2m x dim: the members, then the non-members */
+	query = MemoryContextAllocHuge(CurrentMemoryContext, sizeof(float) * (Size) 2 * m * enc->dim);
+	aigc_encode_rows(enc, in, in->real, real_perm, m, query);
+	aigc_encode_rows(enc, in, in->hold, hold_perm, m, query + (Size) m * enc->dim);
+	syn = encode(enc, in, in->syn, syn_perm, nsyn);
+	ref = encode(enc, in, in->hold, hold_perm + m, nref);
+	dsyn = palloc(sizeof(double) * 2 * m);
+	dref = palloc(sizeof(double) * 2 * m);
+	score = palloc(sizeof(float) * 2 * m);
+	label = palloc(sizeof(bool) * 2 * m);
+	aigc_nearest_distances(query, 2 * m, syn, nsyn, enc->dim, dsyn);
+	aigc_nearest_distances(query, 2 * m, ref, nref, enc->dim, dref);
+	for (int i = 0; i < 2 * m; i++)
+	{
+		score[i] = (float) -dsyn[i];
+		label[i] = i < m;
+	}
+	emit(rep, "Privacy", "Membership inference ROC AUC", NULL,
+		 aigc_roc_auc(score, label, 2 * m));
+	for (int i = 0; i < 2 * m; i++)
+		score[i] = (float) (log(dref[i] + MIA_DISTANCE_FLOOR) -
+							log(dsyn[i] + MIA_DISTANCE_FLOOR));
+	emit(rep, "Privacy", "Membership inference ROC AUC (density ratio)", NULL,
+		 aigc_roc_auc(score, label, 2 * m));
+	sizes[0] = m;
+	sizes[1] = m;
+	sizes[2] = nsyn;
+	sizes[3] = nref;
+}
+
+/*
  * Logistic detection: a classifier trained on 70% of a mix of real and
  * synthetic rows, its ROC AUC on the other 30% (0.5: indistinguishable).
  */
@@ -578,32 +751,46 @@ efficacy(Report *rep, const AigcEvalInput *in, int target, const int64 *real_per
 
 static void
 report(Report *rep, const AigcEvalInput *in, const int64 *scanned, int target,
-	   AigcRng *rng)
+	   AigcRng *rng, AigcRng *hold_rng)
 {
 	AigcRowEncoding enc;
 	int64	   *real_perm;
 	int64	   *syn_perm;
 	int64		dcr_sizes[3];
 	int64		det_sizes[2];
+	int64		mia_sizes[4] = {0, 0, 0, 0};
 
 	quality(rep, in);
 	aigc_row_encoding_init(&enc, in);
 	real_perm = shuffled_rows(in->nreal, rng);
 	syn_perm = shuffled_rows(in->nsyn, rng);
 	privacy(rep, in, &enc, real_perm, syn_perm, dcr_sizes);
+	if (in->hold != NULL)
+		membership(rep, in, &enc, real_perm, syn_perm, hold_rng, mia_sizes);
 	detection(rep, in, &enc, real_perm, syn_perm, rng, det_sizes);
 	if (target >= 0)
 		efficacy(rep, in, target, real_perm, syn_perm);
 
 	emit(rep, "Info", "rows_scanned", "real", (double) scanned[0]);
 	emit(rep, "Info", "rows_scanned", "synthetic", (double) scanned[1]);
+	if (in->hold != NULL)
+		emit(rep, "Info", "rows_scanned", "holdout", (double) scanned[2]);
 	emit(rep, "Info", "rows_used", "real", (double) in->nreal);
 	emit(rep, "Info", "rows_used", "synthetic", (double) in->nsyn);
+	if (in->hold != NULL)
+		emit(rep, "Info", "rows_used", "holdout", (double) in->nhold);
 	emit(rep, "Info", "dcr_rows", "synthetic", (double) dcr_sizes[0]);
 	emit(rep, "Info", "dcr_rows", "training", (double) dcr_sizes[1]);
 	emit(rep, "Info", "dcr_rows", "holdout", (double) dcr_sizes[2]);
 	emit(rep, "Info", "detection_rows", "real", (double) det_sizes[0]);
 	emit(rep, "Info", "detection_rows", "synthetic", (double) det_sizes[1]);
+	if (in->hold != NULL)
+	{
+		emit(rep, "Info", "membership_rows", "members", (double) mia_sizes[0]);
+		emit(rep, "Info", "membership_rows", "non-members", (double) mia_sizes[1]);
+		emit(rep, "Info", "membership_rows", "synthetic", (double) mia_sizes[2]);
+		emit(rep, "Info", "membership_rows", "reference", (double) mia_sizes[3]);
+	}
 	emit(rep, "Info", "encoded_width", NULL, (double) enc.dim);
 }
 
@@ -674,12 +861,15 @@ evaluate_common(FunctionCallInfo fcinfo, bool from_model)
 	Report		rep;
 	AigcEvalInput in;
 	AigcRng		rng;
-	int64		scanned[2];
+	AigcRng		hold_rng;
+	int64		scanned[3];
 	uint64		seed;
 	int64		max_rows;
 	int			target_arg = from_model ? 6 : 4;
+	int			holdout_arg = from_model ? 7 : 5;
 	char	   *target = PG_ARGISNULL(target_arg) ? NULL :
 		text_to_cstring(PG_GETARG_TEXT_PP(target_arg));
+	Oid			holdout = PG_ARGISNULL(holdout_arg) ? InvalidOid : PG_GETARG_OID(holdout_arg);
 	int			t = -1;
 
 	if (PG_ARGISNULL(0) || PG_ARGISNULL(1))
@@ -705,21 +895,24 @@ evaluate_common(FunctionCallInfo fcinfo, bool from_model)
 		seed = PG_ARGISNULL(3) ? 0 : (uint64) PG_GETARG_INT64(3);
 		max_rows = positive_arg(fcinfo, 4, "max_rows", 100000);
 		aigc_rng_seed(&rng, seed ^ SPLIT_SEED_SALT);
+		aigc_rng_seed(&hold_rng, seed ^ MIA_SEED_SALT);
 		read_model(text_to_cstring(PG_GETARG_TEXT_PP(0)), version, PG_GETARG_OID(1),
-				   max_rows, n, seed, &rng, &in, scanned);
+				   holdout, max_rows, n, seed, &rng, &hold_rng, &in, scanned);
 	}
 	else
 	{
 		seed = PG_ARGISNULL(2) ? 0 : (uint64) PG_GETARG_INT64(2);
 		max_rows = positive_arg(fcinfo, 3, "max_rows", 100000);
 		aigc_rng_seed(&rng, seed ^ SPLIT_SEED_SALT);
-		read_relations(PG_GETARG_OID(0), PG_GETARG_OID(1), max_rows, &rng, &in, scanned);
+		aigc_rng_seed(&hold_rng, seed ^ MIA_SEED_SALT);
+		read_relations(PG_GETARG_OID(0), PG_GETARG_OID(1), holdout, max_rows, &rng,
+					   &hold_rng, &in, scanned);
 	}
 	check_nonempty(&in);
 	if (target != NULL)
 		t = find_target(&in, target, PG_GETARG_OID(from_model ? 1 : 0),
 						from_model ? text_to_cstring(PG_GETARG_TEXT_PP(0)) : NULL);
-	report(&rep, &in, scanned, t, &rng);
+	report(&rep, &in, scanned, t, &rng, &hold_rng);
 
 	MemoryContextSwitchTo(caller);
 	MemoryContextDelete(run_cxt);

@@ -12,9 +12,10 @@
 #include "core/rng.h"
 
 /*
- * Real and synthetic rows over the same columns.  cols[c] describes column
- * c on both sides; a categorical column's labels are the union of both
- * sides' labels, and its values index them on both sides.
+ * Real and synthetic rows over the same columns, and optionally holdout
+ * rows (real rows the model never saw).  cols[c] describes column c on
+ * every side; a categorical column's labels are the union of all sides'
+ * labels, and its values index them on every side.
  */
 typedef struct AigcEvalInput
 {
@@ -24,6 +25,8 @@ typedef struct AigcEvalInput
 	int64		nreal;
 	AigcColumnData *syn;
 	int64		nsyn;
+	AigcColumnData *hold;		/* NULL: no holdout */
+	int64		nhold;
 } AigcEvalInput;
 
 /* Bins of a continuous column in ContingencySimilarity, as SDMetrics */

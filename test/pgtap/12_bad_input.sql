@@ -236,6 +236,26 @@ INSERT INTO cases (what, sql, expected) VALUES
 ('efficacy target that is the only column',    $$SELECT * FROM aigc_evaluate_relations('bad_eff_one', 'bad_eff_one', target => 'age')$$, '22023'),
 ('efficacy target NULL: no efficacy rows',     $$SELECT * FROM aigc_evaluate_relations('bad_t', 'bad_t', target => NULL)$$, 'ok');
 
+-- membership inference against a holdout (aigc_evaluate holdout, docs/evaluate.md)
+SET LOCAL client_min_messages = warning;
+CREATE TABLE bad_hold_ok AS SELECT age, gender, monthly_wage FROM contributions WHERE id BETWEEN 601 AND 700;
+CREATE TABLE bad_hold_nocol AS SELECT age, gender FROM contributions WHERE id BETWEEN 601 AND 700;
+CREATE TABLE bad_hold_type AS SELECT age, gender = 'F' AS gender, monthly_wage FROM contributions WHERE id BETWEEN 601 AND 700;
+CREATE TABLE bad_hold_few AS SELECT age, gender, monthly_wage FROM contributions WHERE id BETWEEN 601 AND 619;
+CREATE TABLE bad_hold_empty AS SELECT age, gender, monthly_wage FROM contributions WHERE false;
+CREATE TABLE bad_hold_real_few AS SELECT age, gender, monthly_wage FROM contributions WHERE id BETWEEN 701 AND 709;
+RESET client_min_messages;
+INSERT INTO cases (what, sql, expected) VALUES
+('holdout without a model column',             $$SELECT * FROM aigc_evaluate('bad_m', 'bad_t', n => 100, holdout => 'bad_hold_nocol')$$, '42703'),
+('holdout with a column of another type',      $$SELECT * FROM aigc_evaluate('bad_m', 'bad_t', n => 100, holdout => 'bad_hold_type')$$, '42804'),
+('holdout of 19 rows',                         $$SELECT * FROM aigc_evaluate('bad_m', 'bad_t', n => 100, holdout => 'bad_hold_few')$$, '22023'),
+('holdout without rows',                      $$SELECT * FROM aigc_evaluate('bad_m', 'bad_t', n => 100, holdout => 'bad_hold_empty')$$, '22023'),
+('holdout given as a number',                  $$SELECT * FROM aigc_evaluate('bad_m', 'bad_t', n => 100, holdout => 12345::regclass)$$, '42P01'),
+('holdout with 9 real rows',                   $$SELECT * FROM aigc_evaluate_relations('bad_hold_real_few', 'bad_t', holdout => 'bad_hold_ok')$$, '22023'),
+('holdout of relations without a column',      $$SELECT * FROM aigc_evaluate_relations('bad_t', 'bad_t', holdout => 'bad_hold_nocol')$$, '42703'),
+('holdout of 100 rows: the attack rows',       $$SELECT * FROM aigc_evaluate('bad_m', 'bad_t', n => 100, holdout => 'bad_hold_ok')$$, 'ok'),
+('holdout NULL: no attack',                    $$SELECT * FROM aigc_evaluate('bad_m', 'bad_t', n => 100, holdout => NULL)$$, 'ok');
+
 -- the latent map and the HTML report (docs/report.md)
 INSERT INTO cases (what, sql, expected) VALUES
 ('latent map of an unknown model',           $$SELECT * FROM aigc_latent_map('no_such_model', 'bad_t', 'gender')$$, '42704'),
