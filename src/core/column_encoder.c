@@ -516,6 +516,7 @@ fit_continuous_dp(AigcColumn *col, AigcColumnData *d, int64 nrows, int max_modes
 	int			nbins;
 	double		width;
 	double		total = 0.0;
+	double		cum = 0.0;
 	double	   *sample;
 	int			m = 0;
 
@@ -541,27 +542,36 @@ fit_continuous_dp(AigcColumn *col, AigcColumnData *d, int64 nrows, int max_modes
 			count[0] += 1.0;
 	}
 	for (int b = 0; b < HIST_BINS + 1; b++)
-	{
 		if (b < nbins || b == HIST_BINS)
-			count[b] = Max(count[b] + noise->sigma * aigc_rng_normal(rng), 0.0);
+		{
+			count[b] += noise->sigma * aigc_rng_normal(rng);
+			count[b] = Max(count[b], 0.0);
+		}
+	for (int b = 0; b < nbins; b++)
 		total += count[b];
-	}
 	/* a NULL slot whatever the data, so that its presence tells nothing */
 	col->has_nulls = true;
-	col->null_frac = total > 0.0 ? count[HIST_BINS] / total : 0.0;
-	total -= count[HIST_BINS];
+	col->null_frac = total + count[HIST_BINS] > 0.0 ?
+		count[HIST_BINS] / (total + count[HIST_BINS]) : 0.0;
 	if (nbins == 1 || total < 1.0)
 	{
 		single_mode(col);
 		return;
 	}
 
-	/* each bin's share of GMM_MAX_SAMPLE points, evenly inside the bin */
-	sample = palloc(sizeof(double) * (GMM_MAX_SAMPLE + nbins));
+	/*
+	 * GMM_MAX_SAMPLE points, each bin's share of them (by rounding the
+	 * cumulative share, so they add up) evenly inside the bin
+	 */
+	sample = palloc(sizeof(double) * GMM_MAX_SAMPLE);
 	for (int b = 0; b < nbins; b++)
 	{
-		int			pts = (int) rint(count[b] / total * GMM_MAX_SAMPLE);
+		int			end;
+		int			pts;
 
+		cum += count[b];
+		end = (int) Min(rint(cum / total * GMM_MAX_SAMPLE), (double) GMM_MAX_SAMPLE);
+		pts = end - m;
 		for (int i = 0; i < pts; i++)
 			sample[m++] = 2.0 * (0.5 * col->min + width * (b + (i + 0.5) / pts));
 	}
