@@ -436,17 +436,6 @@ plan_batches(const AigcTrainOptions *opts, int64 nrows, double *q, int64 *steps)
 	*steps = (int64) opts->epochs * ((nrows + batch - 1) / batch);
 }
 
-static void
-out_of_reach(const AigcPrivacyOptions *p, double q, int64 steps)
-{
-	ereport(ERROR,
-			(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
-			 errmsg("training option \"privacy.epsilon\" (%g) is out of reach", p->epsilon),
-			 errdetail("Even a noise multiplier of %g spends more over " INT64_FORMAT " steps at sample rate %g.",
-					   DP_SIGMA_MAX, steps, q),
-			 errhint("Raise epsilon, or lower epochs or batch_size.")));
-}
-
 /*
  * Option privacy once the rows are read, before the column encoder is
  * fitted: delta below 1 / rows, and the noise of the column statistics.
@@ -510,7 +499,12 @@ plan_statistics(AigcTrainOptions *opts, const AigcTrainingData *td, StatsPlan *s
 	/* m Gaussian mechanisms of noise sigma: the sampled Gaussian at q = 1, m steps */
 	if (!dp_noise_multiplier(target, sp->conversion_delta, 1.0, sp->mechanisms,
 							 orders, DP_N_DEFAULT_ORDERS, &sp->noise.sigma))
-		out_of_reach(p, 1.0, sp->mechanisms);
+		ereport(ERROR,
+				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
+				 errmsg("training option \"privacy.epsilon\" (%g) is out of reach", p->epsilon),
+				 errdetail("Even a noise multiplier of %g on each of the %d column statistics spends more than their share, %g%% of epsilon.",
+						   DP_SIGMA_MAX, sp->mechanisms, 100 * STATS_SHARE),
+				 errhint("Raise epsilon, or give the columns' bounds and categories as public metadata.")));
 	sp->noise.cat_threshold = sp->selections > 0 ?
 		1.0 + sp->noise.sigma * dp_normal_upper_quantile(sp->select_delta) : 0.0;
 	sp->noise.type_min = type_min;
@@ -567,7 +561,12 @@ plan_privacy(AigcTrainOptions *opts, int64 nrows, const AigcColumnEncoder *colen
 		!dp_noise_multiplier_composed(p->epsilon, delta, p->sample_rate, p->steps,
 									  base, orders, DP_N_DEFAULT_ORDERS,
 									  &p->noise_multiplier))
-		out_of_reach(p, p->sample_rate, p->steps);
+		ereport(ERROR,
+				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
+				 errmsg("training option \"privacy.epsilon\" (%g) is out of reach", p->epsilon),
+				 errdetail("Even a noise multiplier of %g spends more over " INT64_FORMAT " steps at sample rate %g.",
+						   DP_SIGMA_MAX, p->steps, p->sample_rate),
+				 errhint("Raise epsilon, or lower epochs or batch_size.")));
 	dp_rdp_sgm_orders(p->sample_rate, p->noise_multiplier, p->steps, orders,
 					  DP_N_DEFAULT_ORDERS, rdp);
 	for (int k = 0; k < DP_N_DEFAULT_ORDERS; k++)

@@ -49,7 +49,7 @@ SELECT is((p->>'sample_rate')::float8, 300 / 3000.0::float8, 'sample rate = batc
 SELECT is((p->>'steps')::int, 3 * 10, 'steps = epochs x rows / batch_size') FROM rec;
 SELECT is((p->>'delta')::float8, 1e-6::float8, 'delta as given') FROM rec;
 SELECT is((p->>'max_grad_norm')::float8, 1::float8, 'max_grad_norm defaults to 1') FROM rec;
-SELECT is(p->'charges'->-1 - 'epsilon',
+SELECT is((p->'charges'->-1) - 'epsilon',
           jsonb_build_object('mechanism', 'dp-sgd', 'noise_multiplier', p->'noise_multiplier',
                              'sample_rate', p->'sample_rate', 'steps', p->'steps'),
           'the last charge is DP-SGD''s, with the run''s noise, sample rate and steps') FROM rec;

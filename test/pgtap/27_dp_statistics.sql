@@ -5,14 +5,14 @@
 -- category is dropped, samples and aigc_explain stay inside the private
 -- range, and the charges compose to privacy.epsilon; options bounds and
 -- categories (with or without privacy) are what the model stores.  Small
--- and seeded: 3000 rows, 2 epochs of a narrow network.
+-- and seeded: the 20000 rows of contributions, 2 epochs of a narrow network.
 BEGIN;
 SELECT plan(21);
 
 SET LOCAL client_min_messages = warning;
 CREATE TABLE dps AS
 SELECT age, gender, region, CASE WHEN id % 50 = 0 THEN NULL ELSE monthly_wage END AS monthly_wage
-  FROM contributions WHERE id <= 3000;
+  FROM contributions;
 -- a category of three rows, which no private list may reveal
 UPDATE dps SET region = 'atlantis' WHERE ctid IN (SELECT ctid FROM dps LIMIT 3);
 
