@@ -65,6 +65,11 @@
 #define LOG_NBINS		(2 * LOG_NMAG + 1)
 #define LOG_FALSE_BINS	0.01
 #define HIST_BINS		32
+/*
+ * A private column gets a NULL slot when its noisy NULL count exceeds the
+ * count noise alone passes with this probability
+ */
+#define NULL_FALSE_SLOT	0.01
 
 /* an encoded row must fit in one palloc */
 #define MAX_DIM			((int64) (MaxAllocSize / sizeof(float)))
@@ -504,6 +509,17 @@ dp_range(AigcColumn *col, const AigcColumnData *d, int64 nrows,
 }
 
 /*
+ * Whether a private column gets a NULL slot, from its noisy NULL count.
+ * Without one, its NULLs (and a categorical column's dropped categories)
+ * train as all-zero slots, as unseen values score.
+ */
+static bool
+has_null_slot(double noisy_nulls, const AigcStatsNoise *noise)
+{
+	return noisy_nulls > noise->sigma * dp_normal_upper_quantile(NULL_FALSE_SLOT);
+}
+
+/*
  * Private continuous column: its range (unless public), then one noisy
  * histogram of HIST_BINS equal bins over the range plus a NULL bin, which
  * gives the NULL share and the points the mixture is fitted to
@@ -549,8 +565,9 @@ fit_continuous_dp(AigcColumn *col, AigcColumnData *d, int64 nrows, int max_modes
 		}
 	for (int b = 0; b < nbins; b++)
 		total += count[b];
-	/* a NULL slot whatever the data, so that its presence tells nothing */
-	col->has_nulls = true;
+	col->has_nulls = has_null_slot(count[HIST_BINS], noise);
+	if (!col->has_nulls)
+		count[HIST_BINS] = 0.0;
 	col->null_frac = total + count[HIST_BINS] > 0.0 ?
 		count[HIST_BINS] / (total + count[HIST_BINS]) : 0.0;
 	if (nbins == 1 || total < 1.0)
@@ -638,7 +655,8 @@ fit_categorical_dp(AigcColumn *col, AigcColumnData *d, int64 nrows,
 		total += count[kept];
 		kept++;
 	}
-	count[kept] = Max(count[col->ncats], 0.0);
+	col->has_nulls = has_null_slot(count[col->ncats], noise) || kept == 0;
+	count[kept] = col->has_nulls ? Max(count[col->ncats], 0.0) : 0.0;
 	total += count[kept];
 	col->ncats = kept;
 	for (int64 r = 0; r < nrows; r++)
@@ -649,8 +667,6 @@ fit_categorical_dp(AigcColumn *col, AigcColumnData *d, int64 nrows,
 	pfree(remap);
 	if (col->source != AIGC_STAT_PUBLIC)
 		col->source = AIGC_STAT_DP;
-	/* a NULL slot whatever the data, so that its presence tells nothing */
-	col->has_nulls = true;
 	col->null_frac = total > 0.0 ? count[kept] / total : 0.0;
 	col->slot_count = count;
 }
@@ -736,8 +752,9 @@ encode_continuous(const AigcColumn *col, double x, float *dst, AigcRng *rng)
 }
 
 /*
- * One value into its column's zeroed slots.  Training data always has a
- * slot to set; a scored row may not (see aigc_column_encoder_encode_row).
+ * One value into its column's zeroed slots.  A NULL without a NULL slot (a
+ * scored row, see aigc_column_encoder_encode_row, or a private model's
+ * training row, see has_null_slot) leaves them all zero.
  */
 static void
 encode_value(const AigcColumn *col, double value, bool isnull, float *dst,
@@ -774,7 +791,6 @@ aigc_column_encoder_encode(const AigcColumnEncoder *colenc, const AigcColumnData
 		{
 			const AigcColumn *col = &colenc->cols[c];
 
-			Assert(!data[c].isnull[r] || col->has_nulls);
 			encode_value(col, data[c].value[r], data[c].isnull[r],
 						 row + col->offset, rng);
 		}
