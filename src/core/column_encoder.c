@@ -12,6 +12,8 @@
 
 #include <float.h>
 #include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 
 #include "catalog/pg_type.h"
@@ -458,6 +460,28 @@ log_bin_edge(int i, bool lower)
 }
 
 /*
+ * A range edge rounded outward to three significant digits, and to a
+ * double that prints as itself at 15 digits (float8's output), so that no
+ * value clamped to the range prints beyond it
+ */
+static double
+nice_edge(double x, bool up)
+{
+	char		buf[64];
+	double		p,
+				r;
+
+	if (x == 0.0)
+		return x;
+	p = pow(10.0, floor(log10(fabs(x))) - 2);
+	r = (up ? ceil(x / p) : floor(x / p)) * p;
+	if (!isfinite(r))
+		return x;
+	snprintf(buf, sizeof(buf), "%.15g", r);
+	return strtod(buf, NULL);
+}
+
+/*
  * Private range: the outermost log-scale bins whose noisy count exceeds
  * the threshold (or, if none does, the bin of the largest noisy count),
  * within the type's range and, for integral types, widened to integers
@@ -495,8 +519,8 @@ dp_range(AigcColumn *col, const AigcColumnData *d, int64 nrows,
 	if (lo < 0)
 		lo = hi = best;
 	pfree(count);
-	col->min = log_bin_edge(lo, true);
-	col->max = log_bin_edge(hi, false);
+	col->min = nice_edge(log_bin_edge(lo, true), false);
+	col->max = nice_edge(log_bin_edge(hi, false), true);
 	if (col->integral)
 	{
 		col->min = floor(col->min);
