@@ -8,6 +8,7 @@
  */
 #include "postgres.h"
 
+#include <float.h>
 #include <stdio.h>
 
 #include "catalog/pg_type_d.h"
@@ -31,6 +32,7 @@ typedef struct SeedSpec
 								 * transformer, its layers */
 	int			n_dec;			/* and discriminator layers; or heads */
 	AigcModelKind kind;
+	bool		private_stats;	/* noisy statistics and slot counts (version 5) */
 } SeedSpec;
 
 static const SeedSpec specs[] = {
@@ -43,6 +45,7 @@ static const SeedSpec specs[] = {
 	{"gan_bigint_exact", true, true, true, 3, 0, 1, 1, AIGC_KIND_GAN},
 	{"transformer_mixed", true, false, false, 3, 1, 1, 2, AIGC_KIND_TRANSFORMER},
 	{"transformer_bigint_nulls", false, true, true, 0, 0, 2, 1, AIGC_KIND_TRANSFORMER},
+	{"vae_private_stats", true, true, false, 3, 0, 1, 1, AIGC_KIND_VAE, true},
 };
 
 static char *labels[] = {"alpha", "beta", "gamma"};
@@ -109,13 +112,26 @@ build_blob(const SeedSpec *spec)
 	}
 	d = add_column(&model.colenc, data, "party", TEXTOID, AIGC_CATEGORICAL);
 	model.colenc.cols[model.colenc.ncols - 1].ncats = spec->ncats;
-	model.colenc.cols[model.colenc.ncols - 1].cats = labels;
+	/* a private fit may drop labels, reordering its own copy */
+	model.colenc.cols[model.colenc.ncols - 1].cats = palloc(sizeof(labels));
+	memcpy(model.colenc.cols[model.colenc.ncols - 1].cats, labels, sizeof(labels));
 	for (int r = 0; r < SEED_ROWS; r++)
 	{
 		d->isnull[r] = spec->ncats == 0;
-		d->value[r] = spec->ncats > 0 ? r % spec->ncats : 0;
+		/* the private seed's third label is too rare to pass the threshold */
+		d->value[r] = spec->ncats == 0 ? 0 :
+			spec->private_stats ? (r < 2 ? 2 : r % 2) : r % spec->ncats;
 	}
-	aigc_column_encoder_fit(&model.colenc, data, SEED_ROWS, 4, &rng);
+	if (spec->private_stats)
+	{
+		double		type_min[] = {-DBL_MAX, -DBL_MAX, -DBL_MAX};
+		double		type_max[] = {DBL_MAX, DBL_MAX, DBL_MAX};
+		AigcStatsNoise noise = {1.0, 10.0, type_min, type_max};
+
+		aigc_column_encoder_fit(&model.colenc, data, SEED_ROWS, 4, &noise, &rng);
+	}
+	else
+		aigc_column_encoder_fit(&model.colenc, data, SEED_ROWS, 4, NULL, &rng);
 
 	model.nexcluded = spec->nexcluded;
 	model.excluded = excluded;

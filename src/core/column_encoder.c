@@ -12,6 +12,8 @@
 
 #include <float.h>
 #include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 
 #include "catalog/pg_type.h"
@@ -19,6 +21,7 @@
 #include "utils/memutils.h"
 
 #include "core/column_encoder.h"
+#include "core/dp_accountant.h"
 
 #define GMM_MAX_SAMPLE	20000	/* values a mixture is fitted on */
 #define GMM_MAX_ITER	200
@@ -46,6 +49,29 @@
 #define MAX_COLUMNS		10000
 #define MAX_MODES		64
 #define MAX_CATEGORIES	1000000
+
+/*
+ * Private statistics (docs/privacy.md).  A range comes from a noisy
+ * histogram of the values on a signed log scale: LOG_PER_OCTAVE bins per
+ * power of two from 2^LOG_MIN_EXP to 2^LOG_MAX_EXP each side of a bin of the
+ * magnitudes below 2^LOG_MIN_EXP (its edges are 0).  The outermost bins
+ * whose noisy count exceeds a threshold give the range; the threshold lets
+ * an empty bin through with probability LOG_FALSE_BINS over all bins.
+ * Mixtures are fitted to a noisy histogram of HIST_BINS equal bins over the
+ * range, represented by up to GMM_MAX_SAMPLE points spread evenly in them.
+ */
+#define LOG_PER_OCTAVE	2
+#define LOG_MIN_EXP		(-40)
+#define LOG_MAX_EXP		1024
+#define LOG_NMAG		((LOG_MAX_EXP - LOG_MIN_EXP) * LOG_PER_OCTAVE)
+#define LOG_NBINS		(2 * LOG_NMAG + 1)
+#define LOG_FALSE_BINS	0.01
+#define HIST_BINS		32
+/*
+ * A private column gets a NULL slot when its noisy NULL count exceeds the
+ * count noise alone passes with this probability
+ */
+#define NULL_FALSE_SLOT	0.01
 
 /* an encoded row must fit in one palloc */
 #define MAX_DIM			((int64) (MaxAllocSize / sizeof(float)))
@@ -222,17 +248,13 @@ fit_gmm(const double *z, int n, int max_modes,
 	return k;
 }
 
+/*
+ * Fit col's mixture to the m values of sample (freed here), inside col's
+ * range.  Standardised first, so GMM_REG is relative to the spread.
+ */
 static void
-fit_continuous(AigcColumn *col, const AigcColumnData *d, int64 nrows,
-			   int max_modes, AigcRng *rng)
+fit_mixture(AigcColumn *col, double *sample, int m, int max_modes)
 {
-	int64		nvalid = 0;
-	int64		seen = 0;
-	double		min = 0.0;
-	double		max = 0.0;
-	double	   *sample;
-	int			m;
-	int			taken = 0;
 	double		mu = 0.0;
 	double		sd = 0.0;
 	double		weight[MAX_MODES];
@@ -245,66 +267,12 @@ fit_continuous(AigcColumn *col, const AigcColumnData *d, int64 nrows,
 	int			k;
 	int			kept = 0;
 
-	for (int64 r = 0; r < nrows; r++)
-	{
-		if (r % INTERRUPT_EVERY == 0)
-			CHECK_FOR_INTERRUPTS();
-		if (d->isnull[r])
-			continue;
-		if (nvalid == 0 || d->value[r] < min)
-			min = d->value[r];
-		if (nvalid == 0 || d->value[r] > max)
-			max = d->value[r];
-		nvalid++;
-	}
-	/* the reader's exact range covers every row kept, and maybe a few more */
-	if (nvalid == 0)
-		col->has_exact_range = false;
-	if (col->has_exact_range)
-	{
-		min = (double) col->exact_min;
-		max = (double) col->exact_max;
-	}
-	col->min = min;
-	col->max = max;
-	col->has_nulls = nvalid < nrows;
-	col->null_frac = nrows > 0 ? (double) (nrows - nvalid) / nrows : 0.0;
-
-	if (nvalid == 0 || min == max)
-	{
-		/* nothing to fit: every alpha decodes to the only value (or 0) */
-		alloc_modes(col, 1);
-		col->mode_mean[0] = min;
-		col->mode_std[0] = 1.0;
-		col->mode_weight[0] = 1.0;
-		return;
-	}
-
 	/*
-	 * Selection sampling (Knuth's algorithm S): each value is taken with
-	 * probability (values still wanted) / (values left), which yields a
-	 * uniform subsample of exactly m values.
-	 */
-	m = (int) Min(nvalid, (int64) GMM_MAX_SAMPLE);
-	sample = palloc(sizeof(double) * m);
-	for (int64 r = 0; r < nrows && taken < m; r++)
-	{
-		if (r % INTERRUPT_EVERY == 0)
-			CHECK_FOR_INTERRUPTS();
-		if (d->isnull[r])
-			continue;
-		if (aigc_rng_below(rng, (uint64) (nvalid - seen)) < (uint64) (m - taken))
-			sample[taken++] = d->value[r];
-		seen++;
-	}
-
-	/*
-	 * EM runs on standardised values, so GMM_REG is relative to the spread.
 	 * Columns whose sums of squares could overflow (1e160 squared, or
 	 * 1.7e308 summed) are first divided by their largest magnitude; others
 	 * are not, which keeps their fit bit for bit as before.
 	 */
-	scale = Max(fabs(min), fabs(max));
+	scale = Max(fabs(col->min), fabs(col->max));
 	if (scale <= RESCALE_ABOVE)
 		scale = 1.0;
 	for (int i = 0; i < m; i++)
@@ -338,7 +306,7 @@ fit_continuous(AigcColumn *col, const AigcColumnData *d, int64 nrows,
 	}
 
 	/* max - min overflows for a range like [-1.7e308, 1.7e308] */
-	range = max - min;
+	range = col->max - col->min;
 	std_floor = 1e-6 * Max(1.0, isfinite(range) ? range : DBL_MAX);
 	alloc_modes(col, kept);
 	for (int j = 0; j < kept; j++)
@@ -351,6 +319,310 @@ fit_continuous(AigcColumn *col, const AigcColumnData *d, int64 nrows,
 		col->mode_std[j] = Min(Max(scale * (sd * sqrt(var[j])), std_floor),
 							   MAX_MODE_STD);
 	}
+}
+
+/* One mode at the middle of the range: nothing to fit */
+static void
+single_mode(AigcColumn *col)
+{
+	alloc_modes(col, 1);
+	col->mode_mean[0] = col->min == col->max ? col->min :
+		0.5 * col->min + 0.5 * col->max;
+	col->mode_std[0] = 1.0;
+	col->mode_weight[0] = 1.0;
+}
+
+/* Values of d outside col's range (public or private bounds) onto it */
+static void
+clip_to_range(const AigcColumn *col, AigcColumnData *d, int64 nrows)
+{
+	for (int64 r = 0; r < nrows; r++)
+		if (!d->isnull[r])
+			d->value[r] = Min(Max(d->value[r], col->min), col->max);
+}
+
+static void
+fit_continuous(AigcColumn *col, AigcColumnData *d, int64 nrows,
+			   int max_modes, AigcRng *rng)
+{
+	int64		nvalid = 0;
+	int64		seen = 0;
+	double		min = 0.0;
+	double		max = 0.0;
+	double	   *sample;
+	int			m;
+	int			taken = 0;
+
+	for (int64 r = 0; r < nrows; r++)
+	{
+		if (r % INTERRUPT_EVERY == 0)
+			CHECK_FOR_INTERRUPTS();
+		if (d->isnull[r])
+			continue;
+		if (nvalid == 0 || d->value[r] < min)
+			min = d->value[r];
+		if (nvalid == 0 || d->value[r] > max)
+			max = d->value[r];
+		nvalid++;
+	}
+	col->has_nulls = nvalid < nrows;
+	col->null_frac = nrows > 0 ? (double) (nrows - nvalid) / nrows : 0.0;
+	if (col->source == AIGC_STAT_PUBLIC)
+		clip_to_range(col, d, nrows);
+	else
+	{
+		/* the reader's exact range covers every row kept, and maybe a few more */
+		if (nvalid == 0)
+			col->has_exact_range = false;
+		if (col->has_exact_range)
+		{
+			min = (double) col->exact_min;
+			max = (double) col->exact_max;
+		}
+		col->min = min;
+		col->max = max;
+	}
+
+	if (nvalid == 0 || col->min == col->max)
+	{
+		/* every alpha decodes to the only value (or 0) */
+		single_mode(col);
+		return;
+	}
+
+	/*
+	 * Selection sampling (Knuth's algorithm S): each value is taken with
+	 * probability (values still wanted) / (values left), which yields a
+	 * uniform subsample of exactly m values.
+	 */
+	m = (int) Min(nvalid, (int64) GMM_MAX_SAMPLE);
+	sample = palloc(sizeof(double) * m);
+	for (int64 r = 0; r < nrows && taken < m; r++)
+	{
+		if (r % INTERRUPT_EVERY == 0)
+			CHECK_FOR_INTERRUPTS();
+		if (d->isnull[r])
+			continue;
+		if (aigc_rng_below(rng, (uint64) (nvalid - seen)) < (uint64) (m - taken))
+			sample[taken++] = d->value[r];
+		seen++;
+	}
+	fit_mixture(col, sample, m, max_modes);
+}
+
+/* Magnitude of the upper edge of log-scale bin j (1 .. LOG_NMAG) */
+static double
+log_edge(int j)
+{
+	double		e = ldexp(1.0, LOG_MIN_EXP + j / LOG_PER_OCTAVE);
+
+	if (j % LOG_PER_OCTAVE != 0)
+		e *= pow(2.0, (double) (j % LOG_PER_OCTAVE) / LOG_PER_OCTAVE);
+	return isfinite(e) ? Min(e, DBL_MAX) : DBL_MAX;
+}
+
+/*
+ * Log-scale bin of x: 0 .. LOG_NMAG - 1 the negatives (most negative
+ * first), LOG_NMAG the magnitudes below 2^LOG_MIN_EXP, then the positives
+ */
+static int
+log_bin(double x)
+{
+	double		a = fabs(x);
+	int			j;
+
+	if (a < ldexp(1.0, LOG_MIN_EXP))
+		return LOG_NMAG;
+	/* bin j holds (edge(j - 1), edge(j)] */
+	j = (int) ceil((log2(a) - LOG_MIN_EXP) * LOG_PER_OCTAVE);
+	while (j > 1 && a <= log_edge(j - 1))
+		j--;
+	while (j < LOG_NMAG && a > log_edge(j))
+		j++;
+	j = Min(Max(j, 1), LOG_NMAG);
+	return x < 0 ? LOG_NMAG - j : LOG_NMAG + j;
+}
+
+/* Lower (upper: false) edge of log-scale bin i */
+static double
+log_bin_edge(int i, bool lower)
+{
+	if (i == LOG_NMAG)
+		return 0.0;
+	if (i < LOG_NMAG)
+	{
+		int			j = LOG_NMAG - i;
+
+		return lower ? -log_edge(j) : (j == 1 ? 0.0 : -log_edge(j - 1));
+	}
+	return lower ? (i == LOG_NMAG + 1 ? 0.0 : log_edge(i - LOG_NMAG - 1)) :
+		log_edge(i - LOG_NMAG);
+}
+
+/*
+ * A range edge rounded outward to three significant digits, and to a
+ * double that prints as itself at 15 digits (float8's output), so that no
+ * value clamped to the range prints beyond it
+ */
+static double
+nice_edge(double x, bool up)
+{
+	char		buf[64];
+	double		p,
+				r;
+
+	if (x == 0.0)
+		return x;
+	p = pow(10.0, floor(log10(fabs(x))) - 2);
+	r = (up ? ceil(x / p) : floor(x / p)) * p;
+	if (!isfinite(r))
+		return x;
+	snprintf(buf, sizeof(buf), "%.15g", r);
+	return strtod(buf, NULL);
+}
+
+/*
+ * Private range: the outermost log-scale bins whose noisy count exceeds
+ * the threshold (or, if none does, the bin of the largest noisy count),
+ * within the type's range and, for integral types, widened to integers
+ */
+static void
+dp_range(AigcColumn *col, const AigcColumnData *d, int64 nrows,
+		 const AigcStatsNoise *noise, int c, AigcRng *rng)
+{
+	double	   *count = palloc0(sizeof(double) * LOG_NBINS);
+	double		threshold = noise->sigma *
+		dp_normal_upper_quantile(LOG_FALSE_BINS / LOG_NBINS);
+	int			lo = -1,
+				hi = -1,
+				best = 0;
+
+	for (int64 r = 0; r < nrows; r++)
+	{
+		if (r % INTERRUPT_EVERY == 0)
+			CHECK_FOR_INTERRUPTS();
+		if (!d->isnull[r])
+			count[log_bin(d->value[r])] += 1.0;
+	}
+	for (int i = 0; i < LOG_NBINS; i++)
+	{
+		count[i] += noise->sigma * aigc_rng_normal(rng);
+		if (count[i] > count[best])
+			best = i;
+		if (count[i] > threshold)
+		{
+			if (lo < 0)
+				lo = i;
+			hi = i;
+		}
+	}
+	if (lo < 0)
+		lo = hi = best;
+	pfree(count);
+	col->min = nice_edge(log_bin_edge(lo, true), false);
+	col->max = nice_edge(log_bin_edge(hi, false), true);
+	if (col->integral)
+	{
+		col->min = floor(col->min);
+		col->max = ceil(col->max);
+	}
+	col->min = Min(Max(col->min, noise->type_min[c]), noise->type_max[c]);
+	col->max = Min(Max(col->max, noise->type_min[c]), noise->type_max[c]);
+	col->has_exact_range = false;
+	col->source = AIGC_STAT_DP;
+}
+
+/*
+ * Whether a private column gets a NULL slot, from its noisy NULL count.
+ * Without one, its NULLs (and a categorical column's dropped categories)
+ * train as all-zero slots, as unseen values score.
+ */
+static bool
+has_null_slot(double noisy_nulls, const AigcStatsNoise *noise)
+{
+	return noisy_nulls > noise->sigma * dp_normal_upper_quantile(NULL_FALSE_SLOT);
+}
+
+/*
+ * Private continuous column: its range (unless public), then one noisy
+ * histogram of HIST_BINS equal bins over the range plus a NULL bin, which
+ * gives the NULL share and the points the mixture is fitted to
+ */
+static void
+fit_continuous_dp(AigcColumn *col, AigcColumnData *d, int64 nrows, int max_modes,
+				  const AigcStatsNoise *noise, int c, AigcRng *rng)
+{
+	double		count[HIST_BINS + 1] = {0};
+	int			nbins;
+	double		width;
+	double		total = 0.0;
+	double		cum = 0.0;
+	double	   *sample;
+	int			m = 0;
+
+	if (col->source != AIGC_STAT_PUBLIC)
+		dp_range(col, d, nrows, noise, c, rng);
+	clip_to_range(col, d, nrows);
+	nbins = col->min == col->max ? 1 : HIST_BINS;
+	/* halves, so that a range of doubles beyond DBL_MAX apart is fine */
+	width = (0.5 * col->max - 0.5 * col->min) / nbins;
+	for (int64 r = 0; r < nrows; r++)
+	{
+		if (r % INTERRUPT_EVERY == 0)
+			CHECK_FOR_INTERRUPTS();
+		if (d->isnull[r])
+			count[HIST_BINS] += 1.0;
+		else if (nbins > 1)
+		{
+			int			b = (int) ((0.5 * d->value[r] - 0.5 * col->min) / width);
+
+			count[Min(Max(b, 0), nbins - 1)] += 1.0;
+		}
+		else
+			count[0] += 1.0;
+	}
+	for (int b = 0; b < HIST_BINS + 1; b++)
+		if (b < nbins || b == HIST_BINS)
+		{
+			count[b] += noise->sigma * aigc_rng_normal(rng);
+			count[b] = Max(count[b], 0.0);
+		}
+	for (int b = 0; b < nbins; b++)
+		total += count[b];
+	col->has_nulls = has_null_slot(count[HIST_BINS], noise);
+	if (!col->has_nulls)
+		count[HIST_BINS] = 0.0;
+	col->null_frac = total + count[HIST_BINS] > 0.0 ?
+		count[HIST_BINS] / (total + count[HIST_BINS]) : 0.0;
+	if (nbins == 1 || total < 1.0)
+	{
+		single_mode(col);
+		return;
+	}
+
+	/*
+	 * GMM_MAX_SAMPLE points, each bin's share of them (by rounding the
+	 * cumulative share, so they add up) evenly inside the bin
+	 */
+	sample = palloc(sizeof(double) * GMM_MAX_SAMPLE);
+	for (int b = 0; b < nbins; b++)
+	{
+		int			end;
+		int			pts;
+
+		cum += count[b];
+		end = (int) Min(rint(cum / total * GMM_MAX_SAMPLE), (double) GMM_MAX_SAMPLE);
+		pts = end - m;
+		for (int i = 0; i < pts; i++)
+			sample[m++] = 2.0 * (0.5 * col->min + width * (b + (i + 0.5) / pts));
+	}
+	if (m < 2)
+	{
+		pfree(sample);
+		single_mode(col);
+		return;
+	}
+	fit_mixture(col, sample, m, max_modes);
 }
 
 static void
@@ -370,9 +642,71 @@ fit_categorical(AigcColumn *col, const AigcColumnData *d, int64 nrows)
 	col->null_frac = nrows > 0 ? (double) nnull / nrows : 0.0;
 }
 
+/*
+ * Private categorical column: a noisy count per category and for NULL.
+ * Categories seen in training (not public ones) are kept only when their
+ * noisy count exceeds the threshold, so that a category only one row has
+ * appears with probability at most the threshold's delta; the rows of a
+ * dropped category become NULL.  The counts are kept as slot_count.
+ */
+static void
+fit_categorical_dp(AigcColumn *col, AigcColumnData *d, int64 nrows,
+				   const AigcStatsNoise *noise, AigcRng *rng)
+{
+	double	   *count = palloc0(sizeof(double) * (col->ncats + 1));
+	int		   *remap = palloc(sizeof(int) * Max(col->ncats, 1));
+	double		total = 0.0;
+	int			kept = 0;
+
+	for (int64 r = 0; r < nrows; r++)
+	{
+		if (r % INTERRUPT_EVERY == 0)
+			CHECK_FOR_INTERRUPTS();
+		count[d->isnull[r] ? col->ncats : (int) d->value[r]] += 1.0;
+	}
+	for (int j = 0; j <= col->ncats; j++)
+		count[j] += noise->sigma * aigc_rng_normal(rng);
+	for (int j = 0; j < col->ncats; j++)
+	{
+		if (col->source != AIGC_STAT_PUBLIC && !(count[j] > noise->cat_threshold))
+		{
+			remap[j] = -1;
+			continue;
+		}
+		remap[j] = kept;
+		col->cats[kept] = col->cats[j];
+		count[kept] = Max(count[j], 0.0);
+		total += count[kept];
+		kept++;
+	}
+	col->has_nulls = has_null_slot(count[col->ncats], noise) || kept == 0;
+	count[kept] = col->has_nulls ? Max(count[col->ncats], 0.0) : 0.0;
+	total += count[kept];
+	col->ncats = kept;
+	for (int64 r = 0; r < nrows; r++)
+		if (!d->isnull[r] && remap[(int) d->value[r]] < 0)
+			d->isnull[r] = true;
+		else if (!d->isnull[r])
+			d->value[r] = remap[(int) d->value[r]];
+	pfree(remap);
+	if (col->source != AIGC_STAT_PUBLIC)
+		col->source = AIGC_STAT_DP;
+	col->null_frac = total > 0.0 ? count[kept] / total : 0.0;
+	col->slot_count = count;
+}
+
+int
+aigc_column_encoder_dp_mechanisms(const AigcColumn *col)
+{
+	if (col->kind == AIGC_CONTINUOUS && col->source != AIGC_STAT_PUBLIC)
+		return 2;
+	return 1;
+}
+
 void
-aigc_column_encoder_fit(AigcColumnEncoder *colenc, const AigcColumnData *data,
-					 int64 nrows, int max_modes, AigcRng *rng)
+aigc_column_encoder_fit(AigcColumnEncoder *colenc, AigcColumnData *data,
+						int64 nrows, int max_modes, const AigcStatsNoise *noise,
+						AigcRng *rng)
 {
 	if (max_modes < 1 || max_modes > MAX_MODES)
 		elog(ERROR, "max_modes %d is out of range", max_modes);
@@ -381,12 +715,22 @@ aigc_column_encoder_fit(AigcColumnEncoder *colenc, const AigcColumnData *data,
 	{
 		AigcColumn *col = &colenc->cols[c];
 
-		if (col->kind == AIGC_CONTINUOUS)
+		if (col->kind == AIGC_CONTINUOUS && noise != NULL)
+			fit_continuous_dp(col, &data[c], nrows, max_modes, noise, c, rng);
+		else if (col->kind == AIGC_CONTINUOUS)
 			fit_continuous(col, &data[c], nrows, max_modes, rng);
+		else if (noise != NULL)
+			fit_categorical_dp(col, &data[c], nrows, noise, rng);
 		else
 			fit_categorical(col, &data[c], nrows);
 	}
 	layout(colenc);
+}
+
+const double *
+aigc_column_encoder_slot_counts(const AigcColumnEncoder *colenc, int column)
+{
+	return colenc->cols[column].slot_count;
 }
 
 /* An index drawn from the weights, or without a generator the heaviest one */
@@ -432,8 +776,9 @@ encode_continuous(const AigcColumn *col, double x, float *dst, AigcRng *rng)
 }
 
 /*
- * One value into its column's zeroed slots.  Training data always has a
- * slot to set; a scored row may not (see aigc_column_encoder_encode_row).
+ * One value into its column's zeroed slots.  A NULL without a NULL slot (a
+ * scored row, see aigc_column_encoder_encode_row, or a private model's
+ * training row, see has_null_slot) leaves them all zero.
  */
 static void
 encode_value(const AigcColumn *col, double value, bool isnull, float *dst,
@@ -470,7 +815,6 @@ aigc_column_encoder_encode(const AigcColumnEncoder *colenc, const AigcColumnData
 		{
 			const AigcColumn *col = &colenc->cols[c];
 
-			Assert(!data[c].isnull[r] || col->has_nulls);
 			encode_value(col, data[c].value[r], data[c].isnull[r],
 						 row + col->offset, rng);
 		}
@@ -603,6 +947,13 @@ aigc_column_encoder_write(const AigcColumnEncoder *colenc, StringInfo buf,
 			aigc_write_u32(buf, (uint32) col->ncats);
 			for (int j = 0; j < col->ncats; j++)
 				aigc_write_string(buf, col->cats[j]);
+			if (version >= 5)
+			{
+				aigc_write_u32(buf, col->slot_count != NULL);
+				if (col->slot_count != NULL)
+					for (int j = 0; j < col->ncats + col->has_nulls; j++)
+						aigc_write_f64(buf, col->slot_count[j]);
+			}
 		}
 	}
 }
@@ -682,6 +1033,19 @@ read_column(AigcColumn *col, AigcReader *r, uint32 version)
 		col->cats = palloc(sizeof(char *) * Max(col->ncats, 1));
 		for (int j = 0; j < col->ncats; j++)
 			col->cats[j] = aigc_read_string(r);
+		/* versions before 5 kept no counts */
+		if (version >= 5 && read_bool(r))
+		{
+			int			nslots = col->ncats + col->has_nulls;
+
+			col->slot_count = palloc(sizeof(double) * Max(nslots, 1));
+			for (int j = 0; j < nslots; j++)
+			{
+				col->slot_count[j] = aigc_read_f64(r);
+				if (!(col->slot_count[j] >= 0.0 && isfinite(col->slot_count[j])))
+					aigc_corrupt("A category count is invalid.");
+			}
+		}
 	}
 }
 

@@ -24,13 +24,46 @@ typedef struct AigcColumnEncoder
 } AigcColumnEncoder;
 
 /*
+ * Noise of the private statistics (docs/privacy.md): every count the fit
+ * reads gets N(0, sigma^2) noise (a Gaussian mechanism of sensitivity 1 per
+ * histogram); a category seen in training is kept only if its noisy count
+ * exceeds cat_threshold; a private range stays within [type_min[c],
+ * type_max[c]], what column c's type holds.
+ */
+typedef struct AigcStatsNoise
+{
+	double		sigma;
+	double		cat_threshold;
+	const double *type_min;
+	const double *type_max;
+} AigcStatsNoise;
+
+/*
  * Fit the per-column state (mixtures, ranges, NULL slots) from the raw
  * training data.  The caller has filled name/typid/typmod/kind/integral
  * and, for categorical columns, ncats/cats; data[c] holds nrows values.
- * max_modes bounds the mixture size.  Computes offsets, widths and spans.
+ * A column whose source is AIGC_STAT_PUBLIC keeps its min and max (or its
+ * categories, the data already mapped onto them).  Values outside the range
+ * are clipped onto it in data.  With noise (NULL: exact statistics) every
+ * statistic is private, categories may be dropped (their rows become NULL
+ * in data) and categorical columns keep noisy slot counts.  max_modes
+ * bounds the mixture size.  Computes offsets, widths and spans.
  */
-extern void aigc_column_encoder_fit(AigcColumnEncoder *colenc, const AigcColumnData *data,
-								 int64 nrows, int max_modes, AigcRng *rng);
+extern void aigc_column_encoder_fit(AigcColumnEncoder *colenc, AigcColumnData *data,
+									int64 nrows, int max_modes,
+									const AigcStatsNoise *noise, AigcRng *rng);
+
+/* Gaussian mechanisms the fit runs on col under noise (each one a charge) */
+extern int	aigc_column_encoder_dp_mechanisms(const AigcColumn *col);
+
+/*
+ * Rows per slot of a categorical column (its categories, then its NULL
+ * slot), as the model keeps them: noisy counts for a private model, so a
+ * sampler may use them without spending budget; NULL when the model keeps
+ * none (trained without privacy, or stored before format version 5).
+ */
+extern const double *aigc_column_encoder_slot_counts(const AigcColumnEncoder *colenc,
+													 int column);
 
 /*
  * Encode rows [first, first + n) of data into out (n x dim, row-major).
@@ -61,7 +94,7 @@ extern void aigc_column_encoder_decode(const AigcColumnEncoder *colenc, const fl
 
 /*
  * Stored form, part of the model blob; version 3 added the exact ranges of
- * bigint columns
+ * bigint columns, version 5 the slot counts of categorical columns
  */
 extern void aigc_column_encoder_write(const AigcColumnEncoder *colenc, StringInfo buf,
 								   uint32 version);

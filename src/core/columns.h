@@ -15,6 +15,14 @@ typedef enum AigcColumnKind
 	AIGC_CATEGORICAL = 2		/* text-like, boolean, enum labels */
 } AigcColumnKind;
 
+/* Where a column's range (continuous) or category list came from */
+typedef enum AigcStatSource
+{
+	AIGC_STAT_DATA = 0,			/* read exactly from the training rows */
+	AIGC_STAT_DP = 1,			/* a DP mechanism charged to the privacy budget */
+	AIGC_STAT_PUBLIC = 2		/* given as public metadata (bounds, categories) */
+} AigcStatSource;
+
 /*
  * One column of a training table as the model sees it.
  *
@@ -32,6 +40,7 @@ typedef struct AigcColumn
 	bool		integral;		/* round on decode (integers, dates, ...) */
 	bool		has_nulls;		/* NULL seen in training: one more slot */
 	double		null_frac;
+	AigcStatSource source;		/* of min and max, or of cats */
 
 	/* continuous */
 	double		min;
@@ -48,6 +57,11 @@ typedef struct AigcColumn
 	/* categorical: labels are the type's output text, sorted */
 	int			ncats;
 	char	  **cats;
+	/*
+	 * rows per slot (ncats, then the NULL slot if any), noisy counts for a
+	 * private model; NULL when not kept (models without privacy)
+	 */
+	double	   *slot_count;
 
 	/* place in the encoded row vector */
 	int			offset;

@@ -277,20 +277,36 @@ dp_epsilon(double q, double sigma, int64 steps, double delta,
 	return eps;
 }
 
+/* epsilon of steps of the SGM composed with base (NULL: nothing); rdp is scratch */
+static double
+eps_composed(double q, double sigma, int64 steps, double delta,
+			 const double *base, const double *orders, int n, double *rdp,
+			 double *best_order)
+{
+	dp_rdp_sgm_orders(q, sigma, steps, orders, n, rdp);
+	if (base != NULL)
+		for (int k = 0; k < n; k++)
+			rdp[k] += base[k];
+	return dp_epsilon_from_rdp(orders, rdp, n, delta, best_order);
+}
+
 /*
  * Bisection on sigma: epsilon does not increase with sigma (more noise is
  * post-processing of less), so keep eps(lo) > target >= eps(hi) and halve
- * the bracket until it is DP_SIGMA_REL_TOL * hi wide.
+ * the bracket until it is DP_SIGMA_REL_TOL * hi wide.  base, when not NULL,
+ * is the RDP of mechanisms composed with the steps (added order by order).
  */
 bool
-dp_noise_multiplier(double target_epsilon, double delta, double q,
-					int64 steps, const double *orders, int n, double *sigma)
+dp_noise_multiplier_composed(double target_epsilon, double delta, double q,
+							 int64 steps, const double *base,
+							 const double *orders, int n, double *sigma)
 {
+	double	   *rdp = palloc(sizeof(double) * n);
 	double		lo,
 				hi = 1.0,
 				best_order;
 
-#define EPS_AT(s) dp_epsilon(q, (s), steps, delta, orders, n, &best_order)
+#define EPS_AT(s) eps_composed(q, (s), steps, delta, base, orders, n, rdp, &best_order)
 
 	if (EPS_AT(hi) <= target_epsilon)
 	{
@@ -307,7 +323,10 @@ dp_noise_multiplier(double target_epsilon, double delta, double q,
 		do
 		{
 			if (hi >= DP_SIGMA_MAX)
+			{
+				pfree(rdp);
 				return false;
+			}
 			lo = hi;
 			hi = Min(2.0 * hi, DP_SIGMA_MAX);
 		} while (EPS_AT(hi) > target_epsilon);
@@ -323,6 +342,42 @@ dp_noise_multiplier(double target_epsilon, double delta, double q,
 			lo = mid;
 	}
 #undef EPS_AT
+	pfree(rdp);
 	*sigma = hi;
 	return true;
+}
+
+bool
+dp_noise_multiplier(double target_epsilon, double delta, double q,
+					int64 steps, const double *orders, int n, double *sigma)
+{
+	return dp_noise_multiplier_composed(target_epsilon, delta, q, steps, NULL,
+										orders, n, sigma);
+}
+
+/*
+ * Upper quantile of the standard normal: z with P(N(0, 1) > z) = p, for p
+ * in (0, 1/2], by bisection on log(erfc(z / sqrt 2) / 2), which stays
+ * accurate far into the tail
+ */
+double
+dp_normal_upper_quantile(double p)
+{
+	double		lo = 0.0,
+				hi = 1.0,
+				target = log(p);
+
+	Assert(p > 0.0 && p <= 0.5);
+	while (log_erfc(hi / M_SQRT2) - M_LN2 > target)
+		hi *= 2.0;
+	for (int i = 0; i < 200 && hi - lo > 1e-12 * hi; i++)
+	{
+		double		mid = 0.5 * (lo + hi);
+
+		if (log_erfc(mid / M_SQRT2) - M_LN2 > target)
+			lo = mid;
+		else
+			hi = mid;
+	}
+	return hi;
 }

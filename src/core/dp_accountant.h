@@ -49,4 +49,17 @@ extern bool dp_noise_multiplier(double target_epsilon, double delta, double q,
 								int64 steps, const double *orders, int n,
 								double *sigma);
 
+/*
+ * As dp_noise_multiplier, with the steps composed with other mechanisms
+ * whose RDP at each order is base[k] (NULL: none)
+ */
+extern bool dp_noise_multiplier_composed(double target_epsilon, double delta,
+										 double q, int64 steps,
+										 const double *base,
+										 const double *orders, int n,
+										 double *sigma);
+
+/* z with P(N(0, 1) > z) = p, for p in (0, 1/2] */
+extern double dp_normal_upper_quantile(double p);
+
 #endif

@@ -35,16 +35,23 @@ aigc_model_excludes(const AigcModel *model, const char *colname)
 }
 
 /*
- * The lowest format version that can hold the model: its kind's, or 3 when
- * a bigint column keeps its exact range
+ * The lowest format version that can hold the model: its kind's, or 5 when
+ * a categorical column keeps slot counts, or 3 when a bigint column keeps
+ * its exact range
  */
 uint32
 aigc_model_format_version(const AigcModel *model)
 {
+	uint32		version = model->ops->format_version;
+
 	for (int c = 0; c < model->colenc.ncols; c++)
+	{
+		if (model->colenc.cols[c].slot_count != NULL)
+			version = Max(version, 5);
 		if (model->colenc.cols[c].has_exact_range)
-			return Max(model->ops->format_version, 3);
-	return model->ops->format_version;
+			version = Max(version, 3);
+	}
+	return version;
 }
 
 bytea *

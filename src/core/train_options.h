@@ -26,6 +26,26 @@ typedef struct AigcPrivacyOptions
 	int64		steps;
 } AigcPrivacyOptions;
 
+/*
+ * Options bounds and categories: public metadata of a column, as given
+ * (values as JSON scalars' text; train/public_stats.c converts them with
+ * the column's type once the rows are read)
+ */
+typedef struct AigcPublicBound
+{
+	char	   *column;
+	char	   *min;
+	char	   *max;
+	bool		min_quoted;		/* a JSON string, else a number */
+	bool		max_quoted;
+} AigcPublicBound;
+
+typedef struct AigcPublicCategories
+{
+	char	   *column;
+	struct List *labels;		/* char * */
+} AigcPublicCategories;
+
 typedef struct AigcTrainOptions
 {
 	/* every kind */
@@ -38,6 +58,8 @@ typedef struct AigcTrainOptions
 	int			max_categories;
 	int			progress_every; /* epochs between NOTICEs, 0 for none */
 	struct List *exclude;		/* column names (char *) */
+	struct List *bounds;		/* AigcPublicBound * */
+	struct List *categories;	/* AigcPublicCategories * */
 	AigcPrivacyOptions privacy;
 	/* kind vae */
 	double		loss_factor;

@@ -110,7 +110,7 @@ aigc_token_round_trip(PG_FUNCTION_ARGS)
 		for (int r = 0; r < RT_ROWS; r++)
 			synth_value(c, &rng, &data[c].value[r], &data[c].isnull[r]);
 	}
-	aigc_column_encoder_fit(&enc, data, RT_ROWS, RT_MAX_MODES, &rng);
+	aigc_column_encoder_fit(&enc, data, RT_ROWS, RT_MAX_MODES, NULL, &rng);
 	aigc_tf_tokens_init(&tk, &enc, nbins);
 
 	tokens = palloc(sizeof(int32) * RT_ROWS * tk.T);

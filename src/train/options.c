@@ -54,7 +54,9 @@ typedef enum OptionType
 	OPT_SEED,					/* uint64, an integer of at most 2^53 in magnitude */
 	OPT_DIMS,					/* int[AIGC_MAX_HIDDEN] and its count, each lo to hi */
 	OPT_NAMES,					/* List of char * */
-	OPT_PRIVACY					/* AigcPrivacyOptions, from an object or null */
+	OPT_PRIVACY,				/* AigcPrivacyOptions, from an object or null */
+	OPT_BOUNDS,					/* List of AigcPublicBound * */
+	OPT_CATEGORIES				/* List of AigcPublicCategories * */
 } OptionType;
 
 typedef struct TrainOption TrainOption;
@@ -157,6 +159,17 @@ static const TrainOption train_options[] = {
 		.name = "exclude", .type = OPT_NAMES,
 		.offset = FIELD(exclude),
 		.kinds = EVERY_KIND, .all = "[]", .stored = true
+	},
+	/* public metadata: train/public_stats.c checks them against the columns */
+	{
+		.name = "bounds", .type = OPT_BOUNDS,
+		.offset = FIELD(bounds),
+		.kinds = EVERY_KIND, .all = "{}", .stored = true
+	},
+	{
+		.name = "categories", .type = OPT_CATEGORIES,
+		.offset = FIELD(categories),
+		.kinds = EVERY_KIND, .all = "{}", .stored = true
 	},
 	/* kinds without DP-SGD refuse it in train.c with 0A000, not as unknown */
 	{
@@ -315,6 +328,10 @@ expected_of(const TrainOption *o)
 			return "an array of column names";
 		case OPT_PRIVACY:
 			return "null or an object with \"delta\", exactly one of \"epsilon\" and \"noise_multiplier\", and optionally \"max_grad_norm\"";
+		case OPT_BOUNDS:
+			return "an object mapping column names to [min, max], each a number or a string in the column's type";
+		case OPT_CATEGORIES:
+			return "an object mapping column names to non-empty arrays of values (strings, numbers or booleans)";
 	}
 	return NULL;
 }
@@ -491,6 +508,107 @@ set_privacy(const TrainOption *o, const JsonbValue *v, AigcPrivacyOptions *p)
 		bad_option("privacy.delta", "a number in (0, 1), below 1 / (rows trained on)");
 }
 
+/* Calls fn(o, key, value, list) for each key of option o's object */
+static List *
+object_entries(const TrainOption *o, const JsonbValue *v,
+			   List *(*fn) (const TrainOption *o, char *key,
+							const JsonbValue *value, List *list))
+{
+	JsonbIterator *it;
+	JsonbValue	k,
+				val;
+	JsonbIteratorToken tok;
+	List	   *list = NIL;
+
+	if (v->type != jbvBinary || !JsonContainerIsObject(v->val.binary.data))
+		bad_option(o->name, expected_of(o));
+	it = JsonbIteratorInit(v->val.binary.data);
+	while ((tok = JsonbIteratorNext(&it, &k, true)) != WJB_DONE)
+	{
+		if (tok != WJB_KEY)
+			continue;
+		tok = JsonbIteratorNext(&it, &val, true);
+		Assert(tok == WJB_VALUE);
+		list = fn(o, pnstrdup(k.val.string.val, k.val.string.len), &val, list);
+	}
+	return list;
+}
+
+/* A JSON scalar's text (a string's contents); false if it is not one */
+static bool
+scalar_text(const JsonbValue *v, bool allow_bool, char **text)
+{
+	switch (v->type)
+	{
+		case jbvString:
+			*text = pnstrdup(v->val.string.val, v->val.string.len);
+			return true;
+		case jbvNumeric:
+			*text = DatumGetCString(DirectFunctionCall1(numeric_out,
+														NumericGetDatum(v->val.numeric)));
+			return true;
+		case jbvBool:
+			*text = pstrdup(v->val.boolean ? "true" : "false");
+			return allow_bool;
+		default:
+			return false;
+	}
+}
+
+/* One column's [min, max] of option bounds */
+static List *
+add_bound(const TrainOption *o, char *key, const JsonbValue *v, List *list)
+{
+	List	   *elems = array_elements(o->name, v, expected_of(o));
+	AigcPublicBound *b = palloc0_object(AigcPublicBound);
+	JsonbValue *lo,
+			   *hi;
+
+	b->column = key;
+	if (list_length(elems) != 2)
+		bad_option(o->name, expected_of(o));
+	lo = linitial(elems);
+	hi = lsecond(elems);
+	if (!scalar_text(lo, false, &b->min) || !scalar_text(hi, false, &b->max))
+		bad_option(o->name, expected_of(o));
+	b->min_quoted = lo->type == jbvString;
+	b->max_quoted = hi->type == jbvString;
+	/* strings are compared once converted to the column's type */
+	if (lo->type == jbvNumeric && hi->type == jbvNumeric &&
+		numeric_compare(lo->val.numeric, hi->val.numeric) > 0)
+		ereport(ERROR,
+				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
+				 errmsg("invalid value for training option \"%s\"", o->name),
+				 errdetail("The minimum of column \"%s\" (%s) is above its maximum (%s).",
+						   key, b->min, b->max)));
+	return lappend(list, b);
+}
+
+/* One column's list of option categories */
+static List *
+add_categories(const TrainOption *o, char *key, const JsonbValue *v, List *list)
+{
+	AigcPublicCategories *pc = palloc0_object(AigcPublicCategories);
+	ListCell   *lc;
+
+	pc->column = key;
+	foreach(lc, array_elements(o->name, v, expected_of(o)))
+	{
+		char	   *label;
+
+		if (!scalar_text(lfirst(lc), true, &label))
+			bad_option(o->name, expected_of(o));
+		pc->labels = lappend(pc->labels, label);
+	}
+	if (pc->labels == NIL)
+		ereport(ERROR,
+				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
+				 errmsg("invalid value for training option \"%s\"", o->name),
+				 errdetail("The list of column \"%s\" is empty.", key),
+				 errhint("Give at least one value, or leave the column out of the option.")));
+	return lappend(list, pc);
+}
+
 /* Checks v against o and stores it in o's field of opts */
 static void
 set_option(const TrainOption *o, const JsonbValue *v, AigcTrainOptions *opts)
@@ -553,6 +671,12 @@ set_option(const TrainOption *o, const JsonbValue *v, AigcTrainOptions *opts)
 			}
 		case OPT_PRIVACY:
 			set_privacy(o, v, (AigcPrivacyOptions *) field);
+			break;
+		case OPT_BOUNDS:
+			*(List **) field = object_entries(o, v, add_bound);
+			break;
+		case OPT_CATEGORIES:
+			*(List **) field = object_entries(o, v, add_categories);
 			break;
 	}
 }
@@ -789,6 +913,58 @@ append_value(StringInfo buf, const TrainOption *o, const AigcTrainOptions *opts)
 			/* never stored here: the model's privacy column records it */
 			elog(ERROR, "training option \"%s\" is not a hyperparameter", o->name);
 			break;
+		case OPT_BOUNDS:
+			{
+				ListCell   *lc;
+
+				appendStringInfoChar(buf, '{');
+				foreach(lc, *(List *const *) field)
+				{
+					AigcPublicBound *b = lfirst(lc);
+
+					if (lc != list_head(*(List *const *) field))
+						appendStringInfoString(buf, ", ");
+					escape_json(buf, b->column);
+					appendStringInfoString(buf, ": [");
+					if (b->min_quoted)
+						escape_json(buf, b->min);
+					else
+						appendStringInfoString(buf, b->min);
+					appendStringInfoString(buf, ", ");
+					if (b->max_quoted)
+						escape_json(buf, b->max);
+					else
+						appendStringInfoString(buf, b->max);
+					appendStringInfoChar(buf, ']');
+				}
+				appendStringInfoChar(buf, '}');
+				break;
+			}
+		case OPT_CATEGORIES:
+			{
+				ListCell   *lc;
+
+				appendStringInfoChar(buf, '{');
+				foreach(lc, *(List *const *) field)
+				{
+					AigcPublicCategories *pc = lfirst(lc);
+					ListCell   *l;
+
+					if (lc != list_head(*(List *const *) field))
+						appendStringInfoString(buf, ", ");
+					escape_json(buf, pc->column);
+					appendStringInfoString(buf, ": [");
+					foreach(l, pc->labels)
+					{
+						if (l != list_head(pc->labels))
+							appendStringInfoString(buf, ", ");
+						escape_json(buf, lfirst(l));
+					}
+					appendStringInfoChar(buf, ']');
+				}
+				appendStringInfoChar(buf, '}');
+				break;
+			}
 	}
 }
 

@@ -34,9 +34,29 @@
 #include "store/model_store.h"
 #include "store/reader.h"
 #include "train/options.h"
+#include "train/public_stats.h"
 
 PG_FUNCTION_INFO_V1(aigc_train_relation);
 PG_FUNCTION_INFO_V1(aigc_train_query);
+
+/*
+ * Shares of a private run's budget that the column statistics get: of the
+ * target epsilon (or, given a noise multiplier, STATS_SHARE / (1 -
+ * STATS_SHARE) of what DP-SGD spends), and of delta for the thresholds that
+ * keep categories seen in training (docs/privacy.md)
+ */
+#define STATS_SHARE			0.1
+#define STATS_DELTA_SHARE	0.1
+
+/* The private column statistics of a run, planned before the fit */
+typedef struct StatsPlan
+{
+	int			mechanisms;		/* Gaussian mechanisms of sensitivity 1 */
+	int			selections;		/* categorical columns thresholded */
+	double		select_delta;	/* delta of each threshold */
+	double		conversion_delta;	/* delta left for the RDP conversion */
+	AigcStatsNoise noise;
+} StatsPlan;
 
 /* Per-epoch losses (one series per loss the kind names) and work of one run */
 typedef struct TrainHistory
@@ -214,7 +234,9 @@ columns_jsonb(const AigcColumnEncoder *colenc)
 		else
 			appendStringInfo(&buf, ", \"encoding\": \"one-hot\", \"categories\": %d",
 							 col->ncats);
-		appendStringInfo(&buf, ", \"null_fraction\": %.6g}", col->null_frac);
+		appendStringInfo(&buf, ", \"null_fraction\": %.6g, \"source\": \"%s\"}", col->null_frac,
+						 col->source == AIGC_STAT_DP ? "differentially private" :
+						 col->source == AIGC_STAT_PUBLIC ? "public" : "data");
 	}
 	appendStringInfoChar(&buf, ']');
 	return text_to_jsonb(buf.data);
@@ -292,7 +314,8 @@ read_rows(FunctionCallInfo fcinfo, bool from_query, const char *name,
 }
 
 /*
- * A model of kind with the column encoder fitted to the rows read.  Its
+ * A model of kind with the column encoder fitted to the rows read (with
+ * noise, privately).  Its
  * network, now that the encoded width is known, must fit in limit bytes
  * (*network: its estimate); the rows are then cut down to what fits encoded
  * in what the network and the rows as read leave.
@@ -300,7 +323,7 @@ read_rows(FunctionCallInfo fcinfo, bool from_query, const char *name,
 static AigcModel *
 fit_columns(const char *name, AigcModelKind kind, AigcTrainingData *td,
 			const AigcTrainOptions *opts, int64 limit, int64 scanned,
-			AigcRng *rng, double *network)
+			const AigcStatsNoise *noise, AigcRng *rng, double *network)
 {
 	AigcModel  *model = palloc0(sizeof(AigcModel));
 
@@ -312,7 +335,8 @@ fit_columns(const char *name, AigcModelKind kind, AigcTrainingData *td,
 	model->excluded = palloc(sizeof(char *) * (model->nexcluded + 1));
 	for (int i = 0; i < model->nexcluded; i++)
 		model->excluded[i] = list_nth(td->excluded, i);
-	aigc_column_encoder_fit(&model->colenc, td->data, td->nrows, opts->max_modes, rng);
+	aigc_column_encoder_fit(&model->colenc, td->data, td->nrows, opts->max_modes,
+							noise, rng);
 	*network = aigc_check_network_size(opts, kind, model->colenc.dim, model->colenc.spans,
 									   model->colenc.nspans, td->nrows);
 	fit_rows(td, &model->colenc,
@@ -402,55 +426,169 @@ stats_jsonb(const AigcModel *model, const TrainHistory *hist, int64 nrows,
 	return text_to_jsonb(json.data);
 }
 
+/* The run's sample rate and steps: as many per epoch as batches cover nrows */
+static void
+plan_batches(const AigcTrainOptions *opts, int64 nrows, double *q, int64 *steps)
+{
+	int64		batch = Min((int64) opts->batch_size, nrows);
+
+	*q = (double) batch / (double) nrows;
+	*steps = (int64) opts->epochs * ((nrows + batch - 1) / batch);
+}
+
 /*
- * Option privacy once the rows are counted: delta below 1 / rows, the
- * run's sample rate (expected batch size / rows) and steps (as many per
- * epoch as batches cover the rows), and either the smallest noise
- * multiplier that spends at most the target epsilon or the epsilon the
- * given multiplier spends.  Returns the record for the privacy column.
+ * Option privacy once the rows are read, before the column encoder is
+ * fitted: delta below 1 / rows, and the noise of the column statistics.
+ * Each statistic not given as public metadata is a Gaussian mechanism of
+ * sensitivity 1 (aigc_column_encoder_dp_mechanisms) with one noise
+ * multiplier, all of them together spending STATS_SHARE of the target
+ * epsilon; categories seen in training must pass a threshold that a
+ * category of one row passes with probability select_delta.
  */
-static Jsonb *
-plan_privacy(AigcTrainOptions *opts, int64 nrows)
+static void
+plan_statistics(AigcTrainOptions *opts, const AigcTrainingData *td, StatsPlan *sp)
 {
 	AigcPrivacyOptions *p = &opts->privacy;
-	int64		batch = Min((int64) opts->batch_size, nrows);
 	double		orders[DP_N_DEFAULT_ORDERS];
-	double		epsilon,
-				best_order;
-	StringInfoData json;
+	double		target;
+	double	   *type_min = palloc(sizeof(double) * td->ncols);
+	double	   *type_max = palloc(sizeof(double) * td->ncols);
 
-	if (p->delta >= 1.0 / (double) nrows)
+	if (p->delta >= 1.0 / (double) td->nrows)
 		ereport(ERROR,
 				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
 				 errmsg("invalid value for training option \"privacy.delta\""),
 				 errdetail("delta must be below 1 / rows: %g is not below 1 / " INT64_FORMAT ".",
-						   p->delta, nrows),
+						   p->delta, td->nrows),
 				 errhint("A delta of 1 / rows or more allows releasing a row outright; take one well below it.")));
-	p->sample_rate = (double) batch / (double) nrows;
-	p->steps = (int64) opts->epochs * ((nrows + batch - 1) / batch);
+	memset(sp, 0, sizeof(*sp));
+	for (int c = 0; c < td->ncols; c++)
+	{
+		const AigcColumn *col = &td->cols[c];
+
+		sp->mechanisms += aigc_column_encoder_dp_mechanisms(col);
+		if (col->kind == AIGC_CATEGORICAL && col->source != AIGC_STAT_PUBLIC)
+			sp->selections++;
+		aigc_type_range(col->typid, col->typmod, &type_min[c], &type_max[c]);
+	}
+	sp->select_delta = sp->selections > 0 ?
+		STATS_DELTA_SHARE * p->delta / sp->selections : 0.0;
+	sp->conversion_delta = p->delta - sp->select_delta * sp->selections;
+
 	dp_default_orders(orders);
+	if (p->epsilon > 0.0)
+		target = STATS_SHARE * p->epsilon;
+	else
+	{
+		/* DP-SGD's epsilon on the rows read (the fit may sample fewer) */
+		double		q,
+					best_order;
+		int64		steps;
+
+		plan_batches(opts, td->nrows, &q, &steps);
+		target = STATS_SHARE / (1.0 - STATS_SHARE) *
+			dp_epsilon(q, p->noise_multiplier, steps, sp->conversion_delta,
+					   orders, DP_N_DEFAULT_ORDERS, &best_order);
+		if (!isfinite(target))
+			ereport(ERROR,
+					(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
+					 errmsg("training option \"privacy.noise_multiplier\" (%g) is too small to bound epsilon",
+							p->noise_multiplier),
+					 errhint("Raise the noise multiplier, or lower epochs or batch_size.")));
+	}
+	/* m Gaussian mechanisms of noise sigma: the sampled Gaussian at q = 1, m steps */
+	if (!dp_noise_multiplier(target, sp->conversion_delta, 1.0, sp->mechanisms,
+							 orders, DP_N_DEFAULT_ORDERS, &sp->noise.sigma))
+		ereport(ERROR,
+				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
+				 errmsg("training option \"privacy.epsilon\" (%g) is out of reach", p->epsilon),
+				 errdetail("Even a noise multiplier of %g on each of the %d column statistics spends more than their share, %g%% of epsilon.",
+						   DP_SIGMA_MAX, sp->mechanisms, 100 * STATS_SHARE),
+				 errhint("Raise epsilon, or give the columns' bounds and categories as public metadata.")));
+	sp->noise.cat_threshold = sp->selections > 0 ?
+		1.0 + sp->noise.sigma * dp_normal_upper_quantile(sp->select_delta) : 0.0;
+	sp->noise.type_min = type_min;
+	sp->noise.type_max = type_max;
+}
+
+/* One charge of the record: a Gaussian mechanism of sensitivity 1 */
+static void
+append_charge(StringInfo json, const char *mechanism, const char *column,
+			  double sigma, double q, int64 steps, double epsilon)
+{
+	appendStringInfo(json, "{\"mechanism\": \"%s\", ", mechanism);
+	if (column != NULL)
+	{
+		appendStringInfoString(json, "\"column\": ");
+		escape_json(json, column);
+		appendStringInfoString(json, ", ");
+	}
+	appendStringInfo(json, "\"noise_multiplier\": %s, \"sample_rate\": %s, "
+					 "\"steps\": " INT64_FORMAT ", \"epsilon\": %s",
+					 aigc_shortest_decimal(sigma), aigc_shortest_decimal(q), steps,
+					 aigc_shortest_decimal(epsilon));
+}
+
+/*
+ * Option privacy once the column encoder is fitted and the rows counted:
+ * the run's sample rate and steps, and either the smallest noise
+ * multiplier that, composed with the column statistics, spends at most the
+ * target epsilon, or the epsilon the given multiplier spends with them.
+ * Returns the record for the privacy column, a charge per mechanism.
+ */
+static Jsonb *
+plan_privacy(AigcTrainOptions *opts, int64 nrows, const AigcColumnEncoder *colenc,
+			 const StatsPlan *sp)
+{
+	AigcPrivacyOptions *p = &opts->privacy;
+	double		orders[DP_N_DEFAULT_ORDERS];
+	double		base[DP_N_DEFAULT_ORDERS];
+	double		rdp[DP_N_DEFAULT_ORDERS];
+	double		delta = sp->conversion_delta;
+	double		epsilon,
+				best_order,
+				ignored,
+				stat_epsilon,
+				sgd_epsilon;
+	StringInfoData json;
+
+	plan_batches(opts, nrows, &p->sample_rate, &p->steps);
+	dp_default_orders(orders);
+	/* the statistics: sp->mechanisms Gaussians of one noise multiplier */
+	dp_rdp_sgm_orders(1.0, sp->noise.sigma, sp->mechanisms, orders,
+					  DP_N_DEFAULT_ORDERS, base);
 	if (p->epsilon > 0.0 &&
-		!dp_noise_multiplier(p->epsilon, p->delta, p->sample_rate, p->steps,
-							 orders, DP_N_DEFAULT_ORDERS, &p->noise_multiplier))
+		!dp_noise_multiplier_composed(p->epsilon, delta, p->sample_rate, p->steps,
+									  base, orders, DP_N_DEFAULT_ORDERS,
+									  &p->noise_multiplier))
 		ereport(ERROR,
 				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
 				 errmsg("training option \"privacy.epsilon\" (%g) is out of reach", p->epsilon),
 				 errdetail("Even a noise multiplier of %g spends more over " INT64_FORMAT " steps at sample rate %g.",
 						   DP_SIGMA_MAX, p->steps, p->sample_rate),
 				 errhint("Raise epsilon, or lower epochs or batch_size.")));
-	epsilon = dp_epsilon(p->sample_rate, p->noise_multiplier, p->steps, p->delta,
-						 orders, DP_N_DEFAULT_ORDERS, &best_order);
+	dp_rdp_sgm_orders(p->sample_rate, p->noise_multiplier, p->steps, orders,
+					  DP_N_DEFAULT_ORDERS, rdp);
+	for (int k = 0; k < DP_N_DEFAULT_ORDERS; k++)
+		rdp[k] += base[k];
+	epsilon = dp_epsilon_from_rdp(orders, rdp, DP_N_DEFAULT_ORDERS, delta, &best_order);
 	if (!isfinite(epsilon))
 		ereport(ERROR,
 				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
 				 errmsg("training option \"privacy.noise_multiplier\" (%g) is too small to bound epsilon",
 						p->noise_multiplier),
 				 errhint("Raise the noise multiplier, or lower epochs or batch_size.")));
+	stat_epsilon = dp_epsilon(1.0, sp->noise.sigma, 1, delta, orders,
+							  DP_N_DEFAULT_ORDERS, &ignored);
+	sgd_epsilon = dp_epsilon(p->sample_rate, p->noise_multiplier, p->steps, delta,
+							 orders, DP_N_DEFAULT_ORDERS, &ignored);
 
-	/* shortest round-trip decimals: aigc.dp_epsilon recomputes epsilon exactly */
+	/* shortest round-trip decimals: the accountant recomputes epsilon exactly */
 	initStringInfo(&json);
-	appendStringInfo(&json, "{\"epsilon\": %s, \"delta\": %s, \"noise_multiplier\": %s, ",
+	appendStringInfo(&json, "{\"epsilon\": %s, \"delta\": %s, \"conversion_delta\": %s, "
+					 "\"noise_multiplier\": %s, ",
 					 aigc_shortest_decimal(epsilon), aigc_shortest_decimal(p->delta),
+					 aigc_shortest_decimal(delta),
 					 aigc_shortest_decimal(p->noise_multiplier));
 	appendStringInfo(&json, "\"max_grad_norm\": %s, \"sample_rate\": %s, "
 					 "\"steps\": " INT64_FORMAT ", \"accountant\": \"rdp\", \"best_order\": %s, ",
@@ -460,10 +598,29 @@ plan_privacy(AigcTrainOptions *opts, int64 nrows)
 	if (p->epsilon > 0.0)
 		appendStringInfo(&json, "\"target_epsilon\": %s, ",
 						 aigc_shortest_decimal(p->epsilon));
-	/* the column encoder's statistics come from the rows without noise */
-	appendStringInfo(&json, "\"charges\": [{\"mechanism\": \"dp-sgd\", \"epsilon\": %s}], "
-					 "\"column_statistics\": \"not private\"}",
-					 aigc_shortest_decimal(epsilon));
+	appendStringInfo(&json, "\"statistics_share\": %s, \"charges\": [",
+					 aigc_shortest_decimal(STATS_SHARE));
+	for (int c = 0; c < colenc->ncols; c++)
+	{
+		const AigcColumn *col = &colenc->cols[c];
+
+		if (col->kind == AIGC_CONTINUOUS && col->source == AIGC_STAT_DP)
+		{
+			append_charge(&json, "range", col->name, sp->noise.sigma, 1.0, 1, stat_epsilon);
+			appendStringInfoString(&json, "}, ");
+		}
+		append_charge(&json, col->kind == AIGC_CONTINUOUS ? "histogram" :
+					  col->source == AIGC_STAT_DP ? "categories" : "category counts",
+					  col->name, sp->noise.sigma, 1.0, 1, stat_epsilon);
+		if (col->kind == AIGC_CATEGORICAL && col->source == AIGC_STAT_DP)
+			appendStringInfo(&json, ", \"threshold\": %s, \"delta\": %s",
+							 aigc_shortest_decimal(sp->noise.cat_threshold),
+							 aigc_shortest_decimal(sp->select_delta));
+		appendStringInfoString(&json, "}, ");
+	}
+	append_charge(&json, "dp-sgd", NULL, p->noise_multiplier, p->sample_rate,
+				  p->steps, sgd_epsilon);
+	appendStringInfoString(&json, "}]}");
 	return text_to_jsonb(json.data);
 }
 
@@ -507,6 +664,7 @@ train_common(FunctionCallInfo fcinfo, bool from_query)
 	TrainHistory hist;
 	AigcStoreEntry entry;
 	Jsonb	   *privacy = NULL;
+	StatsPlan	stats;
 	float	   *encoded;
 	instr_time	start;
 	int64		limit;
@@ -565,9 +723,13 @@ train_common(FunctionCallInfo fcinfo, bool from_query)
 	limit = (int64) aigc_train_memory_limit * 1024;
 	budget = (limit - (int64) aigc_check_network_size(&opts, kind, 1, NULL, 0, 0)) / 2;
 	scanned = read_rows(fcinfo, from_query, name, &opts, budget, &rng, &td);
-	model = fit_columns(name, kind, &td, &opts, limit, scanned, &rng, &network);
+	aigc_apply_public_stats(&opts, &td);
 	if (opts.privacy.enabled)
-		privacy = plan_privacy(&opts, td.nrows);
+		plan_statistics(&opts, &td, &stats);
+	model = fit_columns(name, kind, &td, &opts, limit, scanned,
+						opts.privacy.enabled ? &stats.noise : NULL, &rng, &network);
+	if (opts.privacy.enabled)
+		privacy = plan_privacy(&opts, td.nrows, &model->colenc, &stats);
 	encoded = encode_rows(&model->colenc, &td, model->ops->likeliest_modes, &rng);
 	train_network(name, model, encoded, td.nrows, &opts, &rng, &hist);
 	version = store_version(&entry, name, from_query, model, &opts, &td, &hist,

@@ -282,7 +282,27 @@ INSERT INTO cases (what, sql, expected) VALUES
 ('n_head for a VAE',                 $$SELECT aigc_train('x', 'bad_t'::regclass, 'vae', '{"n_head": 2}')$$, '22023'),
 ('latent_dim for a transformer',     $$SELECT aigc_train('x', 'bad_t'::regclass, 'transformer', '{"latent_dim": 8}')$$, '22023');
 
-SELECT plan((SELECT count(*)::int FROM cases) + 3 + 8 + 12);
+-- public metadata, options bounds and categories (docs/privacy.md); bad_t is
+-- (age integer, gender text, monthly_wage numeric)
+INSERT INTO cases (what, sql, expected) VALUES
+('bounds of an unknown column',      $$SELECT aigc_train('x', 'bad_t'::regclass, options => '{"bounds": {"shoe_size": [1, 2]}}')$$, '42703'),
+('bounds of an excluded column',     $$SELECT aigc_train('x', 'bad_t'::regclass, options => '{"exclude": ["age"], "bounds": {"age": [1, 2]}}')$$, '42703'),
+('bounds of a categorical column',   $$SELECT aigc_train('x', 'bad_t'::regclass, options => '{"bounds": {"gender": [1, 2]}}')$$, '22023'),
+('bounds with min above max',        $$SELECT aigc_train('x', 'bad_t'::regclass, options => '{"bounds": {"age": [70, 20]}}')$$, '22023'),
+('bounds as strings, min above max', $$SELECT aigc_train('x', 'bad_t'::regclass, options => '{"bounds": {"age": ["70", "20"]}}')$$, '22023'),
+('bounds not of the column type',    $$SELECT aigc_train('x', 'bad_t'::regclass, options => '{"bounds": {"age": ["abc", 5]}}')$$, '22P02'),
+('bounds of an integer column not integers', $$SELECT aigc_train('x', 'bad_t'::regclass, options => '{"bounds": {"age": [1.5, 5]}}')$$, '22P02'),
+('bounds infinite',                  $$SELECT aigc_train('x', 'bad_t'::regclass, options => '{"bounds": {"monthly_wage": ["-Infinity", 5]}}')$$, '22003'),
+('bounds of three values',           $$SELECT aigc_train('x', 'bad_t'::regclass, options => '{"bounds": {"age": [1, 2, 3]}}')$$, '22023'),
+('bounds with a boolean',            $$SELECT aigc_train('x', 'bad_t'::regclass, options => '{"bounds": {"age": [true, 2]}}')$$, '22023'),
+('bounds not an object',             $$SELECT aigc_train('x', 'bad_t'::regclass, options => '{"bounds": [18, 70]}')$$, '22023'),
+('categories of an unknown column',  $$SELECT aigc_train('x', 'bad_t'::regclass, options => '{"categories": {"shoe_size": ["a"]}}')$$, '42703'),
+('categories of a numeric column',   $$SELECT aigc_train('x', 'bad_t'::regclass, options => '{"categories": {"age": ["1"]}}')$$, '22023'),
+('categories: an empty list',        $$SELECT aigc_train('x', 'bad_t'::regclass, options => '{"categories": {"gender": []}}')$$, '22023'),
+('categories: a null value',         $$SELECT aigc_train('x', 'bad_t'::regclass, options => '{"categories": {"gender": ["f", null]}}')$$, '22023'),
+('categories not an array',          $$SELECT aigc_train('x', 'bad_t'::regclass, options => '{"categories": {"gender": "f"}}')$$, '22023');
+
+SELECT plan((SELECT count(*)::int FROM cases) + 3 + 8 + 12 + 4);
 SELECT ok((SELECT count(*) FROM cases) >= 50, 'at least 50 distinct bad calls are listed');
 SELECT is(pg_temp.outcome(sql), expected, format('%s: %s', what, expected)) FROM cases ORDER BY id;
 SELECT throws_ok($$SELECT aigc_train('x', 'bad_t'::regclass, options => '{"epochs": 1e400}')$$, '22023',
@@ -329,7 +349,7 @@ SELECT is(pg_temp.option_error('{"calibrate": true}', 'gan'),
           '22023 | training option "calibrate" does not apply to kind "gan" | It is an option of kind "vae" models.',
           'calibrate is an option of VAEs only');
 SELECT is(pg_temp.option_error('{"epoch": 3}', 'gan'),
-          '22023 | unrecognized training option "epoch" | Valid options for kind "gan" are epochs, batch_size, seed, learning_rate, weight_decay, max_modes, max_categories, progress_every, exclude, privacy, noise_dim, generator_dims, discriminator_dims, pac, discriminator_learning_rate, discriminator_weight_decay, discriminator_steps, gradient_penalty, gumbel_tau, log_frequency and generator_average.',
+          '22023 | unrecognized training option "epoch" | Valid options for kind "gan" are epochs, batch_size, seed, learning_rate, weight_decay, max_modes, max_categories, progress_every, exclude, bounds, categories, privacy, noise_dim, generator_dims, discriminator_dims, pac, discriminator_learning_rate, discriminator_weight_decay, discriminator_steps, gradient_penalty, gumbel_tau, log_frequency and generator_average.',
           'the hint of an unknown option lists the options of the kind');
 
 -- Differentially private training, option privacy (docs/privacy.md); bad_t has 600 rows
@@ -361,7 +381,7 @@ SELECT is(pg_temp.option_error('{"privacy": {"epsilon": 3, "delta": 1e-6}, "cali
           '22023 | training option "calibrate" cannot be used with "privacy" | The calibration reads category shares from the training rows outside the privacy budget.',
           'privacy: the calibration, which reads the rows outside the budget, is refused');
 SELECT is(pg_temp.option_error('{"privacy": {"epsilon": 1e-6, "delta": 1e-6}}'),
-          '22023 | training option "privacy.epsilon" (1e-06) is out of reach | Even a noise multiplier of 1e+06 spends more over 600 steps at sample rate 0.833333. | Raise epsilon, or lower epochs or batch_size.',
+          '22023 | training option "privacy.epsilon" (1e-06) is out of reach | Even a noise multiplier of 1e+06 on each of the 5 column statistics spends more than their share, 10% of epsilon. | Raise epsilon, or give the columns'' bounds and categories as public metadata.',
           'privacy: an epsilon no noise multiplier reaches is 22023');
 SELECT is(pg_temp.option_error('{"privacy": {"noise_multiplier": 1e-200, "delta": 1e-6}}'),
           '22023 | training option "privacy.noise_multiplier" (1e-200) is too small to bound epsilon | Raise the noise multiplier, or lower epochs or batch_size.',
@@ -369,6 +389,20 @@ SELECT is(pg_temp.option_error('{"privacy": {"noise_multiplier": 1e-200, "delta"
 SELECT is(pg_temp.option_error('{"privacy": {"epsilon": 3, "delta": 1e-6}, "pac": 10, "batch_size": 500}', 'gan'),
           '0A000 | training option "privacy" is not yet supported for kind "gan" | Differentially private training is implemented for kind "vae".',
           'privacy on a GAN is 0A000, not yet supported');
+
+-- public metadata: the messages name the option, the column and what is wrong
+SELECT is(pg_temp.option_error('{"bounds": {"age": [70, 20]}}'),
+          '22023 | invalid value for training option "bounds" | The minimum of column "age" (70) is above its maximum (20).',
+          'bounds: a minimum above the maximum is 22023 naming the column');
+SELECT is(pg_temp.option_error('{"bounds": {"shoe_size": [1, 2]}}'),
+          '42703 | column "shoe_size" named in training option "bounds" is not among the columns trained on',
+          'bounds: an unknown column is 42703 naming it');
+SELECT is(pg_temp.option_error('{"bounds": {"gender": [1, 2]}}'),
+          '22023 | training option "bounds" does not apply to column "gender" of type text | Option "bounds" is for numbers, dates and timestamps; give a categorical column''s values in "categories".',
+          'bounds: a categorical column is 22023 pointing to categories');
+SELECT is(pg_temp.option_error('{"categories": {"gender": []}}'),
+          '22023 | invalid value for training option "categories" | The list of column "gender" is empty. | Give at least one value, or leave the column out of the option.',
+          'categories: an empty list is 22023 naming the column');
 
 SELECT * FROM finish();
 ROLLBACK;

@@ -1,9 +1,11 @@
 -- Differentially private training of a VAE (docs/privacy.md): DP-SGD with a
--- target epsilon spends at most it (and within 1% of it), the stored record
--- recomputes exactly through the accountant, a given noise multiplier
--- reports the epsilon it spends, samples keep their types and values, and a
--- model trained without the option has no record.  Small and seeded: 3000
--- rows, 3 epochs of a narrow network.  Bad input: test/pgtap/12_bad_input.sql.
+-- target epsilon spends at most it (and within 1% of it), composed with the
+-- private column statistics (test/pgtap/27_dp_statistics.sql), the stored
+-- record recomputes exactly through the accountant, a given noise
+-- multiplier reports the epsilon it spends, samples keep their types and
+-- values, and a model trained without the option has no record.  Small and
+-- seeded: 3000 rows, 3 epochs of a narrow network.  Bad input:
+-- test/pgtap/12_bad_input.sql.
 BEGIN;
 SELECT plan(15);
 
@@ -13,6 +15,21 @@ SELECT age, gender, region, part_time, monthly_wage FROM contributions WHERE id 
 
 CREATE FUNCTION pg_temp.rel_err(x float8, y float8) RETURNS float8
 LANGUAGE sql IMMUTABLE AS $$ SELECT abs(x - y) / greatest(abs(y), 1e-300) $$;
+-- the default order grid of the accountant, and epsilon of every charge composed
+CREATE FUNCTION pg_temp.orders() RETURNS float8[] LANGUAGE sql IMMUTABLE AS $$
+SELECT array_agg(o ORDER BY o) FROM (
+  SELECT 1.0::float8 + x / 10.0::float8 AS o FROM generate_series(1, 99) x
+  UNION ALL SELECT a FROM generate_series(12, 64) a
+  UNION ALL SELECT unnest('{128, 256, 512}'::float8[])) g $$;
+CREATE FUNCTION pg_temp.composed_epsilon(p jsonb) RETURNS float8 LANGUAGE sql AS $$
+SELECT epsilon FROM aigc.dp_rdp_to_epsilon(pg_temp.orders(),
+    (SELECT array_agg(r ORDER BY k) FROM (
+        SELECT k, sum(r) AS r
+          FROM jsonb_array_elements(p->'charges') c,
+               unnest(aigc.dp_rdp((c->>'noise_multiplier')::float8, (c->>'sample_rate')::float8,
+                                  (c->>'steps')::int, pg_temp.orders())) WITH ORDINALITY u(r, k)
+         GROUP BY k) s),
+    (p->>'conversion_delta')::float8) $$;
 
 SELECT lives_ok($$SELECT aigc_train('dp_eps', 'dp_c'::regclass, 'vae',
     '{"epochs": 3, "seed": 5, "batch_size": 300, "latent_dim": 16,
@@ -25,37 +42,41 @@ CREATE TEMP TABLE rec AS SELECT privacy AS p, hyperparams AS h FROM aigc.models 
 SELECT ok((p->>'epsilon')::float8 <= 3 AND (p->>'epsilon')::float8 >= 3 * 0.99,
           format('the epsilon spent is at most the target and within 1%% of it (%s)', p->>'epsilon'))
   FROM rec;
-SELECT ok(pg_temp.rel_err(aigc.dp_epsilon((p->>'noise_multiplier')::float8, (p->>'sample_rate')::float8,
-                                          (p->>'steps')::int, (p->>'delta')::float8),
-                          (p->>'epsilon')::float8) <= 1e-9,
-          'the accountant recomputes the stored epsilon from the stored noise multiplier, sample rate, steps and delta')
+SELECT ok(pg_temp.rel_err(pg_temp.composed_epsilon(p), (p->>'epsilon')::float8) <= 1e-9,
+          'the accountant recomputes the stored epsilon from the stored charges and conversion delta')
   FROM rec;
 SELECT is((p->>'sample_rate')::float8, 300 / 3000.0::float8, 'sample rate = batch_size / rows') FROM rec;
 SELECT is((p->>'steps')::int, 3 * 10, 'steps = epochs x rows / batch_size') FROM rec;
 SELECT is((p->>'delta')::float8, 1e-6::float8, 'delta as given') FROM rec;
 SELECT is((p->>'max_grad_norm')::float8, 1::float8, 'max_grad_norm defaults to 1') FROM rec;
-SELECT is(p->'charges', jsonb_build_array(jsonb_build_object('mechanism', 'dp-sgd', 'epsilon', p->'epsilon')),
-          'the one charge is DP-SGD''s, all of epsilon') FROM rec;
-SELECT is(p->>'column_statistics', 'not private',
-          'the record says the column statistics are not private') FROM rec;
+SELECT is((p->'charges'->-1) - 'epsilon',
+          jsonb_build_object('mechanism', 'dp-sgd', 'noise_multiplier', p->'noise_multiplier',
+                             'sample_rate', p->'sample_rate', 'steps', p->'steps'),
+          'the last charge is DP-SGD''s, with the run''s noise, sample rate and steps') FROM rec;
+SELECT ok(NOT p ? 'column_statistics' AND jsonb_array_length(p->'charges') = 2 * 2 + 3 + 1,
+          'no "not private" marker: every column statistic is a charge (2 per numeric column, 1 per categorical)') FROM rec;
 SELECT is(h->'calibrate', 'false'::jsonb, 'the calibration (which reads the rows) is off under privacy') FROM rec;
 
--- samples keep the table's types and the categories seen
+-- samples keep the table's types, the categories seen and the private range
 SELECT is((SELECT count(*)::int FROM aigc_sample(NULL::dp_c, 'dp_eps', 300, seed => 1) s
             WHERE s.gender IN (SELECT gender FROM dp_c) AND s.region IN (SELECT region FROM dp_c)
-              AND s.age BETWEEN (SELECT min(age) FROM dp_c) AND (SELECT max(age) FROM dp_c)),
-          300, 'samples of the private model come out typed, with the categories and range trained on');
+              AND s.age BETWEEN (SELECT (c->>'min')::int FROM aigc.models, jsonb_array_elements(columns) c
+                                  WHERE name = 'dp_eps' AND c->>'name' = 'age')
+                            AND (SELECT (c->>'max')::int FROM aigc.models, jsonb_array_elements(columns) c
+                                  WHERE name = 'dp_eps' AND c->>'name' = 'age')),
+          300, 'samples of the private model come out typed, with the categories and private range trained on');
 
 SELECT lives_ok($$SELECT aigc_train('dp_sigma', 'dp_c'::regclass, 'vae',
     '{"epochs": 2, "seed": 6, "batch_size": 200, "latent_dim": 8,
       "encoder_dims": [32], "decoder_dims": [32], "progress_every": 0,
       "privacy": {"noise_multiplier": 1.1, "delta": 1e-5, "max_grad_norm": 0.5}}')$$,
     'a VAE trains with a given noise multiplier');
-SELECT ok(pg_temp.rel_err((privacy->>'epsilon')::float8,
-                          aigc.dp_epsilon(1.1, 200 / 3000.0::float8, 2 * 15, 1e-5)) <= 1e-9
+SELECT ok(pg_temp.rel_err((privacy->'charges'->-1->>'epsilon')::float8,
+                          aigc.dp_epsilon(1.1, 200 / 3000.0::float8, 2 * 15, (privacy->>'conversion_delta')::float8)) <= 1e-9
+          AND pg_temp.rel_err((privacy->>'epsilon')::float8, pg_temp.composed_epsilon(privacy)) <= 1e-9
           AND (privacy->>'noise_multiplier')::float8 = 1.1
           AND (privacy->>'max_grad_norm')::float8 = 0.5,
-          format('with a noise multiplier the reported epsilon (%s) is the accountant''s for it', privacy->>'epsilon'))
+          format('with a noise multiplier DP-SGD''s charge is the accountant''s for it, and the total (%s) composes the charges', privacy->>'epsilon'))
   FROM aigc.models WHERE name = 'dp_sigma';
 
 SELECT lives_ok($$SELECT aigc_train('dp_none', 'dp_c'::regclass, 'vae',
