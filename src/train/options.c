@@ -621,8 +621,9 @@ check_pac(const TrainOption *o, AigcTrainOptions *opts, bool given)
 			ereport(ERROR,
 					(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
 					 errmsg("training option \"pac\" must be 1 with \"privacy\""),
-					 errdetail("DP-SGD clips each row's gradient; a pac group of %d rows would make one gradient of several rows.",
-							   opts->pac)));
+					 errdetail("DP-SGD clips the gradient of each row; a pac group of %d rows would make one gradient of several rows.",
+							   opts->pac),
+					 errhint("Leave pac out: it defaults to 1 under privacy.")));
 		opts->pac = 1;
 	}
 	if (opts->batch_size % opts->pac != 0)
