@@ -18,6 +18,11 @@
  * (rows, * elementwise), a linear "gradient network" whose backward pass
  * gives d penalty / d W_i as u_i^T dv_{i-1} and d / d w_out as sum s * du.
  * Biases do not enter g.  gradcheck.c verifies all of it numerically.
+ *
+ * With option privacy the discriminator trains by DP-SGD instead ("DP-SGD
+ * for the discriminator" below, docs/privacy.md): the same closed form,
+ * kept per row, gives each row's penalty gradient as one outer product per
+ * layer.
  */
 #include "postgres.h"
 
