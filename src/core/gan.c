@@ -906,7 +906,11 @@ dp_init(AigcGanTrainer *t, int64 nrows, const AigcPrivacyOptions *privacy)
 	dp->counts = palloc0(sizeof(double) * C);
 	t->dp = dp;
 
-	/* no per-category index: until counts are released, uniform cond vectors */
+	/*
+	 * No per-category index; until counts are released, uniform cond
+	 * vectors.  Hook: DP category counts kept by the column encoder (issue
+	 * 15, point 3) could seed dp->counts here, with dp->steps to match.
+	 */
 	t->sampler.nrows = nrows;
 	t->sampler.slot_start = NULL;
 	t->sampler.rows = NULL;
