@@ -37,6 +37,37 @@ dp_linear_sq_norms(const float *a, const float *delta, int n, int in, int out,
 	}
 }
 
+static double
+dot(const float *x, const float *y, int len)
+{
+	double		s = 0.0;
+
+	for (int j = 0; j < len; j++)
+		s += (double) x[j] * y[j];
+	return s;
+}
+
+/* ||A + B||_F^2 = ||A||^2 + ||B||^2 + 2 <A, B>, <d a^T, u v^T> = (d.u)(a.v) */
+void
+dp_linear_pair_sq_norms(const float *a, const float *delta, const float *u,
+						const float *v, int n, int in, int out, bool bias,
+						double *sq_norms)
+{
+	Assert(u != NULL || out == 1);
+	for (int i = 0; i < n; i++)
+	{
+		const float *ai = a + (int64) i * in;
+		const float *di = delta + (int64) i * out;
+		const float *vi = v + (int64) i * in;
+		double		dd = row_sq_norm(di, out);
+		double		uu = u != NULL ? row_sq_norm(u + (int64) i * out, out) : 1.0;
+		double		du = u != NULL ? dot(di, u + (int64) i * out, out) : di[0];
+
+		sq_norms[i] += dd * row_sq_norm(ai, in) + uu * row_sq_norm(vi, in) +
+			2.0 * du * dot(ai, vi, in) + (bias ? dd : 0.0);
+	}
+}
+
 void
 dp_clip_factors(const double *sq_norms, int n, double max_grad_norm,
 				float *factors)
@@ -69,6 +100,29 @@ dp_linear_clipped_grad(AigcLinear *l, const float *a, const float *delta,
 	/* dW (out x in) += scaled^T (out x n) * a (n x in) */
 	cblas_sgemm(CblasRowMajor, CblasTrans, CblasNoTrans, l->out, l->in, n,
 				1.0f, scaled, l->out, a, l->in, 1.0f, l->weight.g, l->in);
+	pfree(scaled);
+}
+
+void
+dp_outer_clipped_sum(float *g, const float *u, const float *v,
+					 const float *factors, int n, int out, int in)
+{
+	float	   *scaled;
+
+	if (u == NULL)
+	{
+		for (int i = 0; i < n; i++)
+			for (int j = 0; j < in; j++)
+				g[j] += factors[i] * v[(int64) i * in + j];
+		return;
+	}
+	scaled = palloc(sizeof(float) * (int64) n * out);
+	for (int i = 0; i < n; i++)
+		for (int j = 0; j < out; j++)
+			scaled[(int64) i * out + j] = factors[i] * u[(int64) i * out + j];
+	/* g (out x in) += scaled^T (out x n) * v (n x in) */
+	cblas_sgemm(CblasRowMajor, CblasTrans, CblasNoTrans, out, in, n, 1.0f,
+				scaled, out, v, in, 1.0f, g, in);
 	pfree(scaled);
 }
 

@@ -26,6 +26,18 @@
 extern void dp_linear_sq_norms(const float *a, const float *delta, int n,
 							   int in, int out, bool bias, double *sq_norms);
 
+/*
+ * The same for a layer whose per-example weight gradient is a sum of two
+ * outer products, d_i a_i^T + u_i v_i^T (the GAN critic's score and its
+ * gradient penalty): adds ||d_i||^2 ||a_i||^2 + ||u_i||^2 ||v_i||^2 +
+ * 2 (d_i . u_i)(a_i . v_i) (+ ||d_i||^2 with a bias, which only d
+ * reaches).  v is (n x in); u (n x out), or NULL for out = 1 and u_i = 1.
+ */
+extern void dp_linear_pair_sq_norms(const float *a, const float *delta,
+									const float *u, const float *v, int n,
+									int in, int out, bool bias,
+									double *sq_norms);
+
 /* factors[i] = min(1, max_grad_norm / ||g_i||) from the squared norms */
 extern void dp_clip_factors(const double *sq_norms, int n, double max_grad_norm,
 							float *factors);
@@ -38,6 +50,13 @@ extern void dp_clip_factors(const double *sq_norms, int n, double max_grad_norm,
 extern void dp_linear_clipped_grad(AigcLinear *l, const float *a,
 								   const float *delta, const float *factors,
 								   int n);
+
+/*
+ * g (out x in) += sum_i factors[i] u_i v_i^T, the clipped sum of the second
+ * outer products above (u NULL: out = 1, u_i = 1)
+ */
+extern void dp_outer_clipped_sum(float *g, const float *u, const float *v,
+								 const float *factors, int n, int out, int in);
 
 /* g[k] += N(0, stddev^2) for k < count, drawn from rng */
 extern void dp_add_noise(float *g, int64 count, double stddev, AigcRng *rng);

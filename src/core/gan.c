@@ -18,6 +18,11 @@
  * (rows, * elementwise), a linear "gradient network" whose backward pass
  * gives d penalty / d W_i as u_i^T dv_{i-1} and d / d w_out as sum s * du.
  * Biases do not enter g.  gradcheck.c verifies all of it numerically.
+ *
+ * With option privacy the discriminator trains by DP-SGD instead ("DP-SGD
+ * for the discriminator" below, docs/privacy.md): the same closed form,
+ * kept per row, gives each row's penalty gradient as one outer product per
+ * layer.
  */
 #include "postgres.h"
 
@@ -27,6 +32,7 @@
 
 #include "miscadmin.h"
 
+#include "core/dp_sgd.h"
 #include "core/gan.h"
 
 #define GAN_DIM_MAX 1000000
@@ -202,7 +208,7 @@ gen_param_size(AigcSizeEstimate *e, double n, bool average)
 /* Mirrors aigc_gan_init, aigc_gan_buffers_init and aigc_gan_trainer_init */
 void
 aigc_gan_train_size(const AigcGanConfig *cfg, int batch, bool average,
-					AigcSizeEstimate *e)
+					bool dp, AigcSizeEstimate *e)
 {
 	double		b = batch;
 	double		groups = (batch + cfg->pac - 1) / cfg->pac;
@@ -268,6 +274,18 @@ aigc_gan_train_size(const AigcGanConfig *cfg, int batch, bool average,
 		aigc_size_add(e, b * W, sizeof(float));
 	/* cond frequencies, the sampler's slot starts, weights and fill */
 	aigc_size_add(e, C, sizeof(float) * 2 + sizeof(int64) * 2);
+	if (dp)
+	{
+		double		hidden = 0.0;
+
+		for (int i = 0; i < cfg->n_dis; i++)
+			hidden += cfg->dis_dims[i];
+		/* act, delta and pv; norms, factors; counts; a clipped sum's scaled rows */
+		aigc_size_add(e, b * (3.0 * hidden + 1.0 + W), sizeof(float));
+		aigc_size_add(e, b, sizeof(double) + sizeof(float));
+		aigc_size_add(e, C, sizeof(double) + sizeof(float));
+		aigc_size_add(e, b * Max(widest, W), sizeof(float));
+	}
 
 	/*
 	 * The stored model: a buffer that grows by doubling (to at most twice
@@ -467,9 +485,36 @@ multiply_slopes(const AigcGan *gan, const AigcGanBuffers *buf, int i,
 		v[k] *= buf->dmask[i][k] * (buf->dact[i][k] < 0.0f ? slope : 1.0f);
 }
 
-double
-aigc_gan_gradient_penalty(AigcGan *gan, AigcGanBuffers *buf, int ngroups,
-						  double lambda, bool backward)
+/*
+ * Layer l's share of the penalty's weight gradient, sum over rows of the
+ * outer products u_r v_r^T (u NULL: the score layer, u_r = 1): into the
+ * gradient, or with save, v kept for DP-SGD's per-example clipping.
+ */
+static void
+penalty_weight_grad(AigcLinear *l, const float *u, const float *v,
+					int ngroups, float *save)
+{
+	if (save != NULL)
+		memcpy(save, v, sizeof(float) * ngroups * l->in);
+	else if (u == NULL)
+	{
+		for (int r = 0; r < ngroups; r++)
+			for (int j = 0; j < l->in; j++)
+				l->weight.g[j] += v[(int64) r * l->in + j];
+	}
+	else
+		cblas_sgemm(CblasRowMajor, CblasTrans, CblasNoTrans, l->out, l->in,
+					ngroups, 1.0f, u, l->out, v, l->in, 1.0f, l->weight.g, l->in);
+}
+
+/*
+ * scale * sum over groups of (||d score / d x||_2 - 1)^2; with backward,
+ * its weight gradients, or with save (aigc_gan_penalty_rows) their
+ * per-group vectors v.
+ */
+static double
+penalty(AigcGan *gan, AigcGanBuffers *buf, int ngroups, double scale,
+		bool backward, float **save)
 {
 	const AigcGanConfig *cfg = &gan->cfg;
 	int			L = cfg->n_dis;
@@ -478,7 +523,7 @@ aigc_gan_gradient_penalty(AigcGan *gan, AigcGanBuffers *buf, int ngroups,
 	float	   *g = buf->grad_a;
 	float	   *du = buf->grad_b;
 	float	   *dv = buf->grad_c;
-	double		penalty = 0.0;
+	double		total = 0.0;
 
 	Assert(L > 0);
 	/* forward through the gradient network: u_{L-1}, ..., u_0, then g */
@@ -508,18 +553,17 @@ aigc_gan_gradient_penalty(AigcGan *gan, AigcGanBuffers *buf, int ngroups,
 		for (int j = 0; j < in0; j++)
 			norm += (double) gr[j] * gr[j];
 		norm = sqrt(norm);
-		penalty += (norm - 1.0) * (norm - 1.0);
-		k = norm > 0.0 ? lambda * 2.0 * (norm - 1.0) / (norm * ngroups) : 0.0;
+		total += (norm - 1.0) * (norm - 1.0);
+		k = norm > 0.0 ? scale * 2.0 * (norm - 1.0) / norm : 0.0;
 		for (int j = 0; j < in0; j++)
 			gr[j] = (float) (k * gr[j]);
 	}
 	if (!backward)
-		return lambda * penalty / ngroups;
+		return scale * total;
 
 	/* backward through the gradient network */
-	cblas_sgemm(CblasRowMajor, CblasTrans, CblasNoTrans, gan->dis[0].out, in0,
-				ngroups, 1.0f, buf->du[0], gan->dis[0].out, g, in0, 1.0f,
-				gan->dis[0].weight.g, in0);
+	penalty_weight_grad(&gan->dis[0], buf->du[0], g, ngroups,
+						save != NULL ? save[0] : NULL);
 	cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, ngroups,
 				gan->dis[0].out, in0, 1.0f, g, in0, gan->dis[0].weight.w, in0,
 				0.0f, du, gan->dis[0].out);
@@ -529,9 +573,8 @@ aigc_gan_gradient_penalty(AigcGan *gan, AigcGanBuffers *buf, int ngroups,
 
 		/* du holds d / d u_{i-1}; dv = s_{i-1} * du is d / d (u_i W_i) */
 		multiply_slopes(gan, buf, i - 1, du, ngroups);
-		cblas_sgemm(CblasRowMajor, CblasTrans, CblasNoTrans, gan->dis[i].out,
-					gan->dis[i].in, ngroups, 1.0f, buf->du[i], gan->dis[i].out,
-					du, gan->dis[i].in, 1.0f, gan->dis[i].weight.g, gan->dis[i].in);
+		penalty_weight_grad(&gan->dis[i], buf->du[i], du, ngroups,
+							save != NULL ? save[i] : NULL);
 		cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, ngroups,
 					gan->dis[i].out, gan->dis[i].in, 1.0f, du, gan->dis[i].in,
 					gan->dis[i].weight.w, gan->dis[i].in, 0.0f, dv, gan->dis[i].out);
@@ -540,10 +583,43 @@ aigc_gan_gradient_penalty(AigcGan *gan, AigcGanBuffers *buf, int ngroups,
 		dv = tmp;
 	}
 	multiply_slopes(gan, buf, L - 1, du, ngroups);
-	for (int r = 0; r < ngroups; r++)
-		for (int j = 0; j < cfg->dis_dims[L - 1]; j++)
-			gan->dis[L].weight.g[j] += du[(int64) r * cfg->dis_dims[L - 1] + j];
-	return lambda * penalty / ngroups;
+	penalty_weight_grad(&gan->dis[L], NULL, du, ngroups,
+						save != NULL ? save[L] : NULL);
+	return scale * total;
+}
+
+double
+aigc_gan_gradient_penalty(AigcGan *gan, AigcGanBuffers *buf, int ngroups,
+						  double lambda, bool backward)
+{
+	return penalty(gan, buf, ngroups, lambda / ngroups, backward, NULL);
+}
+
+double
+aigc_gan_penalty_rows(AigcGan *gan, AigcGanBuffers *buf, int nrows,
+					  double lambda, float **v)
+{
+	Assert(gan->cfg.pac == 1);
+	return penalty(gan, buf, nrows, lambda, true, v);
+}
+
+void
+aigc_gan_discriminator_deltas(AigcGan *gan, AigcGanBuffers *buf, int nrows,
+							  float **delta)
+{
+	const AigcGanConfig *cfg = &gan->cfg;
+	int			L = cfg->n_dis;
+
+	Assert(cfg->pac == 1);
+	memcpy(delta[L], buf->dscore, sizeof(float) * nrows);
+	for (int i = L - 1; i >= 0; i--)
+	{
+		int64		count = (int64) nrows * cfg->dis_dims[i];
+
+		aigc_linear_input_grad(&gan->dis[i + 1], delta[i + 1], nrows, delta[i]);
+		aigc_mul_inplace(delta[i], buf->dmask[i], count);
+		aigc_leaky_relu_backward(buf->dact[i], delta[i], count, (float) cfg->leaky_slope);
+	}
 }
 
 double
@@ -689,12 +765,15 @@ aigc_gan_sampler_init(AigcGanSampler *s, AigcGan *gan, const float *x,
 	pfree(fill);
 }
 
+static void dp_init(AigcGanTrainer *t, int64 nrows,
+					const AigcPrivacyOptions *privacy);
+
 void
 aigc_gan_trainer_init(AigcGanTrainer *t, AigcGan *gan, const float *x,
 					  int64 nrows, int batch, bool log_frequency,
-					  double lambda, int dis_steps, double average,
+					  double lambda, double average,
 					  double gen_lr, double gen_decay, double dis_lr,
-					  double dis_decay)
+					  double dis_decay, const AigcPrivacyOptions *privacy)
 {
 	int			W = dis_row_width(&gan->cfg);
 
@@ -703,7 +782,6 @@ aigc_gan_trainer_init(AigcGanTrainer *t, AigcGan *gan, const float *x,
 	t->x = x;
 	t->batch = batch;
 	t->lambda = lambda;
-	t->dis_steps = dis_steps;
 	t->average = average;
 	t->gen_avg = NULL;
 	if (average > 0.0)
@@ -716,7 +794,11 @@ aigc_gan_trainer_init(AigcGanTrainer *t, AigcGan *gan, const float *x,
 		}
 	}
 	aigc_gan_buffers_init(&t->buf, gan, batch);
-	aigc_gan_sampler_init(&t->sampler, gan, x, nrows, log_frequency);
+	t->dp = NULL;
+	if (privacy != NULL)
+		dp_init(t, nrows, privacy);
+	else
+		aigc_gan_sampler_init(&t->sampler, gan, x, nrows, log_frequency);
 	/* betas 0.5 and 0.9, as CTGAN */
 	aigc_adam_init(&t->gen_opt, gan->gparams, gan->n_gparams, gen_lr, 0.5, 0.9,
 				   gen_decay);
@@ -782,8 +864,257 @@ set_dscore(AigcGanBuffers *buf, int ngroups, double value)
 		buf->dscore[g] = (float) value;
 }
 
+/*
+ * DP-SGD for the discriminator (docs/privacy.md, "GAN").  The real rows
+ * reach the networks only here: a Poisson sample of them per discriminator
+ * step, each row's contribution to the critic's gradient (its score and
+ * its gradient penalty) clipped, Gaussian noise on the sum.  Each row also
+ * contributes beta to the count of its category in every cond column, a
+ * vector of norm max_grad_norm * DP_COUNT_SHARE released with the same
+ * noise (its share of the clipping bound is taken from the gradient's), so
+ * that the fake rows' cond vectors follow noisy category counts the
+ * accountant already covers.  The generator sees the rows only through
+ * the noisy critic: post-processing.
+ */
+#define DP_COUNT_SHARE 0.1
+
 static void
-discriminator_step(AigcGanTrainer *t, AigcRng *rng, AigcGanStepLosses *losses)
+dp_init(AigcGanTrainer *t, int64 nrows, const AigcPrivacyOptions *privacy)
+{
+	AigcGan    *gan = t->gan;
+	AigcGanDp  *dp = palloc0(sizeof(AigcGanDp));
+	int			B = t->batch;
+	int			C = Max(gan->cfg.cond_dim, 1);
+	double		share = gan->ncond > 0 ? DP_COUNT_SHARE : 0.0;
+
+	Assert(gan->cfg.pac == 1);
+	dp->privacy = privacy;
+	dp->expected_rows = privacy->sample_rate * (double) nrows;
+	dp->clip = privacy->max_grad_norm * sqrt(1.0 - share * share);
+	dp->count_scale = gan->ncond > 0 ?
+		privacy->max_grad_norm * share / sqrt((double) gan->ncond) : 0.0;
+	for (int i = 0; i <= gan->cfg.n_dis; i++)
+	{
+		if (i < gan->cfg.n_dis)
+			dp->act[i] = palloc(sizeof(float) * B * gan->dis[i].out);
+		dp->delta[i] = palloc(sizeof(float) * B * gan->dis[i].out);
+		dp->pv[i] = palloc(sizeof(float) * B * gan->dis[i].in);
+	}
+	dp->sq_norms = palloc(sizeof(double) * B);
+	dp->factors = palloc(sizeof(float) * B);
+	dp->step_counts = palloc(sizeof(float) * C);
+	dp->counts = palloc0(sizeof(double) * C);
+	t->dp = dp;
+
+	/*
+	 * No per-category index; until counts are released, uniform cond
+	 * vectors.  Hook: DP category counts kept by the column encoder (issue
+	 * 15, point 3) could seed dp->counts here, with dp->steps to match.
+	 */
+	t->sampler.nrows = nrows;
+	t->sampler.slot_start = NULL;
+	t->sampler.rows = NULL;
+	t->sampler.weight = palloc(sizeof(float) * C);
+	for (int k = 0; k < C; k++)
+		t->sampler.weight[k] = 1.0f;
+}
+
+/*
+ * Category frequencies from the noisy counts released so far, an estimate
+ * of each category's rows (counts summed over steps / (steps q)); a column
+ * whose estimates are all at most 0 gets uniform ones.
+ */
+static void
+dp_frequencies(const AigcGanTrainer *t, float *freq)
+{
+	const AigcGan *gan = t->gan;
+	const AigcGanDp *dp = t->dp;
+	double		per_step = Max(dp->steps, 1) * dp->privacy->sample_rate;
+
+	for (int c = 0; c < gan->ncond; c++)
+	{
+		const AigcCondColumn *cc = &gan->cond[c];
+		double		total = 0.0;
+
+		for (int k = 0; k < cc->width; k++)
+		{
+			double		f = Max(dp->counts[cc->cond_offset + k], 0.0) / per_step;
+
+			freq[cc->cond_offset + k] = (float) f;
+			total += f;
+		}
+		if (!(total > 0.0))
+			for (int k = 0; k < cc->width; k++)
+				freq[cc->cond_offset + k] = 1.0f;
+	}
+}
+
+/*
+ * Each real row's interpolation partner for the penalty is a fake row drawn
+ * with replacement and its weight uniform, independently per row: given
+ * the fake batch (which depends on no real row) a row's removal changes its
+ * own term only.
+ */
+static void
+dp_interpolate(AigcGanTrainer *t, int n, AigcRng *rng)
+{
+	int			W = dis_row_width(&t->gan->cfg);
+
+	for (int r = 0; r < n; r++)
+	{
+		const float *fake = t->fake + (int64) aigc_rng_below(rng, t->batch) * W;
+		const float *real = t->real + (int64) r * W;
+		float	   *out = t->interp + (int64) r * W;
+		float		a = (float) aigc_rng_uniform(rng);
+
+		for (int j = 0; j < W; j++)
+			out[j] = a * real[j] + (1.0f - a) * fake[j];
+	}
+}
+
+void
+aigc_gan_dp_chunk(AigcGanTrainer *t, int n, AigcRng *rng, double *real_sum,
+				  double *penalty_sum)
+{
+	AigcGan    *gan = t->gan;
+	AigcGanBuffers *buf = &t->buf;
+	AigcGanDp  *dp = t->dp;
+	int			L = gan->cfg.n_dis;
+	int			W = dis_row_width(&gan->cfg);
+
+	/* the critic's score: row loss -score, so d loss / d score = -1 */
+	aigc_gan_discriminator_forward(gan, buf, t->real, n, rng);
+	for (int r = 0; r < n; r++)
+	{
+		*real_sum += buf->score[r];
+		buf->dscore[r] = -1.0f;
+	}
+	for (int i = 0; i < L; i++)
+		memcpy(dp->act[i], buf->dact[i], sizeof(float) * n * gan->dis[i].out);
+	aigc_gan_discriminator_deltas(gan, buf, n, dp->delta);
+
+	aigc_gan_discriminator_forward(gan, buf, t->interp, n, rng);
+	*penalty_sum += aigc_gan_penalty_rows(gan, buf, n, t->lambda, dp->pv);
+
+	memset(dp->sq_norms, 0, sizeof(double) * n);
+	for (int i = 0; i <= L; i++)
+		dp_linear_pair_sq_norms(i > 0 ? dp->act[i - 1] : t->real, dp->delta[i],
+								i < L ? buf->du[i] : NULL, dp->pv[i], n,
+								gan->dis[i].in, gan->dis[i].out, true,
+								dp->sq_norms);
+	dp_clip_factors(dp->sq_norms, n, dp->clip, dp->factors);
+	for (int i = 0; i <= L; i++)
+	{
+		dp_linear_clipped_grad(&gan->dis[i], i > 0 ? dp->act[i - 1] : t->real,
+							   dp->delta[i], dp->factors, n);
+		dp_outer_clipped_sum(gan->dis[i].weight.g, i < L ? buf->du[i] : NULL,
+							 dp->pv[i], dp->factors, n, gan->dis[i].out,
+							 gan->dis[i].in);
+	}
+
+	/* each row: beta on its category of every cond column, unclipped */
+	for (int r = 0; r < n; r++)
+		for (int c = 0; c < gan->ncond; c++)
+		{
+			const AigcCondColumn *cc = &gan->cond[c];
+
+			dp->step_counts[cc->cond_offset +
+							argmax(t->real + (int64) r * W + cc->data_offset, cc->width)] +=
+				(float) dp->count_scale;
+		}
+}
+
+/*
+ * Real rows for a DP step: row x with a cond vector of its own, the
+ * category it holds in a cond column drawn uniformly.
+ */
+static void
+dp_real_row(AigcGanTrainer *t, int64 row, int r, AigcRng *rng)
+{
+	AigcGan    *gan = t->gan;
+	int			D = gan->cfg.data_dim;
+	int			C = gan->cfg.cond_dim;
+	float	   *dst = t->real + (int64) r * (D + C);
+
+	memcpy(dst, t->x + row * D, sizeof(float) * D);
+	if (C > 0)
+	{
+		const AigcCondColumn *cc = &gan->cond[aigc_rng_below(rng, gan->ncond)];
+
+		memset(dst + D, 0, sizeof(float) * C);
+		dst[D + cc->cond_offset + argmax(dst + cc->data_offset, cc->width)] = 1.0f;
+	}
+}
+
+/*
+ * One noisy discriminator step: the fake rows' term is computed from the
+ * generator alone and added without clipping or noise; the real rows'
+ * clipped sum gets N(0, (noise_multiplier max_grad_norm)^2) per coordinate,
+ * and both are divided by their batch sizes (the real one's expected).
+ */
+static void
+dp_discriminator_step(AigcGanTrainer *t, AigcRng *rng, AigcGanStepLosses *losses,
+					  int dis_steps)
+{
+	AigcGan    *gan = t->gan;
+	AigcGanBuffers *buf = &t->buf;
+	AigcGanDp  *dp = t->dp;
+	const AigcPrivacyOptions *p = dp->privacy;
+	double		stddev = p->noise_multiplier * p->max_grad_norm;
+	float		scale = (float) (1.0 / dp->expected_rows);
+	int			C = gan->cfg.cond_dim;
+	double		real_sum = 0.0,
+				penalty_sum = 0.0,
+				fake_mean;
+	int64		r = dp_poisson_next(rng, -1, p->sample_rate);
+
+	dp_frequencies(t, t->sampler.weight);
+	sample_condvec(t, rng);
+	fill_generator_input(gan, buf, t->batch, t->cond, rng);
+	aigc_gan_generator_forward(gan, buf, t->batch, true, rng);
+	fake_rows(t);
+
+	aigc_params_zero_grad(gan->dparams, gan->n_dparams);
+	memset(dp->step_counts, 0, sizeof(float) * Max(C, 1));
+	while (r < t->sampler.nrows)
+	{
+		int			n = 0;
+
+		CHECK_FOR_INTERRUPTS();
+		for (; r < t->sampler.nrows && n < t->batch; r = dp_poisson_next(rng, r, p->sample_rate))
+			dp_real_row(t, r, n++, rng);
+		dp_interpolate(t, n, rng);
+		aigc_gan_dp_chunk(t, n, rng, &real_sum, &penalty_sum);
+	}
+	for (int k = 0; k < gan->n_dparams; k++)
+	{
+		AigcParam  *prm = &gan->dparams[k];
+
+		dp_add_noise(prm->g, prm->n, stddev, rng);
+		for (int64 j = 0; j < prm->n; j++)
+			prm->g[j] *= scale;
+	}
+	if (gan->ncond > 0)
+	{
+		dp_add_noise(dp->step_counts, C, stddev, rng);
+		for (int k = 0; k < C; k++)
+			dp->counts[k] += dp->step_counts[k] / dp->count_scale;
+	}
+	dp->steps++;
+
+	aigc_gan_discriminator_forward(gan, buf, t->fake, t->batch, rng);
+	fake_mean = mean_score(buf, t->batch);
+	set_dscore(buf, t->batch, 1.0 / t->batch);
+	aigc_gan_discriminator_backward(gan, buf, t->fake, t->batch, NULL);
+	aigc_adam_step(&t->dis_opt);
+
+	losses->penalty += penalty_sum / dp->expected_rows / dis_steps;
+	losses->discriminator += (fake_mean - real_sum / dp->expected_rows) / dis_steps;
+}
+
+static void
+discriminator_step(AigcGanTrainer *t, AigcRng *rng, AigcGanStepLosses *losses,
+				   int dis_steps)
 {
 	AigcGan    *gan = t->gan;
 	AigcGanBuffers *buf = &t->buf;
@@ -846,13 +1177,14 @@ discriminator_step(AigcGanTrainer *t, AigcRng *rng, AigcGanStepLosses *losses)
 	}
 	aigc_gan_discriminator_forward(gan, buf, t->interp, groups, rng);
 	losses->penalty += aigc_gan_gradient_penalty(gan, buf, groups, t->lambda, true) /
-		t->dis_steps;
+		dis_steps;
 	aigc_adam_step(&t->dis_opt);
-	losses->discriminator += (fake_mean - real_mean) / t->dis_steps;
+	losses->discriminator += (fake_mean - real_mean) / dis_steps;
 }
 
 void
-aigc_gan_train_step(AigcGanTrainer *t, AigcRng *rng, AigcGanStepLosses *losses)
+aigc_gan_train_step(AigcGanTrainer *t, int dis_steps, AigcRng *rng,
+					AigcGanStepLosses *losses)
 {
 	AigcGan    *gan = t->gan;
 	AigcGanBuffers *buf = &t->buf;
@@ -863,8 +1195,11 @@ aigc_gan_train_step(AigcGanTrainer *t, AigcRng *rng, AigcGanStepLosses *losses)
 	double		ce = 0.0;
 
 	memset(losses, 0, sizeof(*losses));
-	for (int d = 0; d < t->dis_steps; d++)
-		discriminator_step(t, rng, losses);
+	for (int d = 0; d < dis_steps; d++)
+		if (t->dp != NULL)
+			dp_discriminator_step(t, rng, losses, dis_steps);
+		else
+			discriminator_step(t, rng, losses, dis_steps);
 
 	sample_condvec(t, rng);
 	fill_generator_input(gan, buf, n, t->cond, rng);
@@ -902,6 +1237,9 @@ aigc_gan_trainer_finish(AigcGanTrainer *t, AigcRng *rng)
 {
 	AigcGan    *gan = t->gan;
 
+	/* the stored frequencies (generation, conditions): the noisy counts */
+	if (t->dp != NULL)
+		dp_frequencies(t, gan->cond_freq);
 	if (t->gen_avg == NULL)
 		return;
 	for (int p = 0; p < gan->n_gparams; p++)

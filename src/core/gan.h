@@ -16,6 +16,7 @@
 #include "core/optimizer.h"
 #include "core/rng.h"
 #include "core/serialize.h"
+#include "core/train_options.h"
 
 typedef struct AigcGanConfig
 {
@@ -101,11 +102,11 @@ extern int	aigc_gan_cond_dim(const AigcSpan *spans, int nspans);
  * Adds what training a GAN of this configuration (cond_dim set) on batches
  * of `batch` rows allocates: weights, gradients and Adam state, the
  * generator's running average (with `average`), the serialized copy stored
- * at the end, and the batch buffers.  The per-row index of
- * training-by-sampling is the rows' share (train.c's fit_rows).
+ * at the end, and the batch buffers (with dp, DP-SGD's too).  The per-row
+ * index of training-by-sampling is the rows' share (train.c's fit_rows).
  */
 extern void aigc_gan_train_size(const AigcGanConfig *cfg, int batch,
-								bool average, AigcSizeEstimate *e);
+								bool average, bool dp, AigcSizeEstimate *e);
 
 /* Generator: gin (n x noise+cond) to buf->gout and activated buf->fake */
 extern void aigc_gan_generator_forward(AigcGan *gan, AigcGanBuffers *buf, int n,
@@ -132,6 +133,24 @@ extern void aigc_gan_discriminator_backward(AigcGan *gan, AigcGanBuffers *buf,
 extern double aigc_gan_gradient_penalty(AigcGan *gan, AigcGanBuffers *buf,
 										int ngroups, double lambda,
 										bool backward);
+
+/*
+ * DP-SGD (pac 1, docs/privacy.md): the penalty as a sum over rows,
+ * lambda * sum_r (||d score_r / d x_r|| - 1)^2, returned; its weight
+ * gradient is not accumulated but kept per row: layer i's is the outer
+ * product of row r of buf->du[i] (i < n_dis; 1 for the score layer) and
+ * row r of v[i] (nrows x dis[i].in).
+ */
+extern double aigc_gan_penalty_rows(AigcGan *gan, AigcGanBuffers *buf,
+									int nrows, double lambda, float **v);
+
+/*
+ * DP-SGD (pac 1): from buf->dscore after a forward pass, each layer's
+ * output gradient delta[i] (nrows x dis[i].out), without touching the
+ * parameters' gradients.
+ */
+extern void aigc_gan_discriminator_deltas(AigcGan *gan, AigcGanBuffers *buf,
+										  int nrows, float **delta);
 
 /*
  * Cross-entropy of the conditioned spans of the logits against cond, over
@@ -172,6 +191,28 @@ typedef struct AigcGanStepLosses
 	double		cross_entropy;
 } AigcGanStepLosses;
 
+/*
+ * DP-SGD's per-row state of one chunk of at most B real rows (docs/
+ * privacy.md, "GAN"): the critic pass's layer inputs and output gradients,
+ * the penalty's per-row vectors, and the noisy category counts released
+ * with each step.
+ */
+typedef struct AigcGanDp
+{
+	const AigcPrivacyOptions *privacy;
+	double		expected_rows;	/* sample_rate * rows: the noisy sum's divisor */
+	double		clip;			/* the gradients' share of max_grad_norm */
+	double		count_scale;	/* beta: a row's count vector is beta per cond column */
+	float	   *act[AIGC_MAX_HIDDEN];	/* (B, Dh[i]) the critic pass's activations */
+	float	   *delta[AIGC_MAX_HIDDEN + 1]; /* (B, out of layer i) */
+	float	   *pv[AIGC_MAX_HIDDEN + 1];	/* (B, in of layer i) */
+	double	   *sq_norms;		/* (B) */
+	float	   *factors;		/* (B) */
+	float	   *step_counts;	/* (cond_dim) this step's count vectors, summed */
+	double	   *counts;			/* (cond_dim) noisy counts, summed over steps */
+	int64		steps;
+} AigcGanDp;
+
 typedef struct AigcGanTrainer
 {
 	AigcGan    *gan;
@@ -182,7 +223,6 @@ typedef struct AigcGanTrainer
 	const float *x;
 	int			batch;
 	double		lambda;
-	int			dis_steps;
 	double		average;		/* generator weight averaging, 0: none */
 	float	  **gen_avg;		/* (n_gparams) the running averages of gparams */
 	int		   *colsel;			/* (batch) cond column of each row */
@@ -192,15 +232,34 @@ typedef struct AigcGanTrainer
 	float	   *real;			/* (batch, data_dim + cond_dim) */
 	float	   *fake;			/* (batch, data_dim + cond_dim) */
 	float	   *interp;			/* (batch, data_dim + cond_dim) */
+	AigcGanDp  *dp;				/* NULL without DP-SGD */
 } AigcGanTrainer;
 
 extern void aigc_gan_trainer_init(AigcGanTrainer *t, AigcGan *gan,
 								  const float *x, int64 nrows, int batch,
-								  bool log_frequency, double lambda, int dis_steps,
-								  double average,
+								  bool log_frequency, double lambda, double average,
 								  double gen_lr, double gen_decay,
-								  double dis_lr, double dis_decay);
-extern void aigc_gan_train_step(AigcGanTrainer *t, AigcRng *rng,
+								  double dis_lr, double dis_decay,
+								  const AigcPrivacyOptions *privacy);
+
+/*
+ * DP-SGD's work on a chunk of n <= batch real rows in t->real (with their
+ * cond vectors) and their interpolations with fake rows in t->interp: adds
+ * the clipped sum of the rows' critic and penalty gradients to the
+ * discriminator's gradients (t->dp->sq_norms keeps the rows' squared norms
+ * before clipping, t->dp->factors the clip factors) and their count
+ * vectors to t->dp->step_counts; adds the rows' scores and penalties to
+ * the sums.
+ */
+extern void aigc_gan_dp_chunk(AigcGanTrainer *t, int n, AigcRng *rng,
+							  double *real_sum, double *penalty_sum);
+
+/*
+ * dis_steps discriminator updates, then one generator update.  With DP-SGD
+ * each discriminator update is one noisy step on a Poisson sample of the
+ * rows (one step of privacy.steps).
+ */
+extern void aigc_gan_train_step(AigcGanTrainer *t, int dis_steps, AigcRng *rng,
 								AigcGanStepLosses *losses);
 
 /*

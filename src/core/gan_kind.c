@@ -41,7 +41,8 @@ gan_train_size(const void *cfg, const AigcTrainOptions *opts,
 
 	sized.cond_dim = spans != NULL ? aigc_gan_cond_dim(spans, nspans) : 0;
 	/* CTGAN draws batch_size rows with replacement, however few there are */
-	aigc_gan_train_size(&sized, opts->batch_size, opts->generator_average > 0.0, e);
+	aigc_gan_train_size(&sized, opts->batch_size, opts->generator_average > 0.0,
+						opts->privacy.enabled, e);
 }
 
 static void *
@@ -56,12 +57,17 @@ gan_init(const void *cfg, const AigcColumnEncoder *colenc, AigcRng *rng)
 /*
  * CTGAN's epoch is max(rows / batch, 1) steps, each of discriminator_steps
  * discriminator updates and one generator update on batches drawn by
- * training-by-sampling.
+ * training-by-sampling.  With option privacy an epoch is as many noisy
+ * discriminator updates as batches cover the rows (train.c's accounting),
+ * Poisson-sampled, a generator update after every discriminator_steps of
+ * them and after the last.
  */
 typedef struct GanRun
 {
 	AigcGanTrainer trainer;
-	int64		steps_per_epoch;
+	int64		steps_per_epoch;	/* generator updates */
+	int64		dis_updates;	/* discriminator updates an epoch */
+	int			dis_steps;
 	double		step_flops;
 	AigcRng    *rng;
 } GanRun;
@@ -72,12 +78,19 @@ gan_train_begin(void *net, const float *x, int64 nrows,
 {
 	GanRun	   *run = palloc(sizeof(GanRun));
 
+	int64		batch = Min((int64) opts->batch_size, nrows);
+
 	aigc_gan_trainer_init(&run->trainer, net, x, nrows, opts->batch_size,
-						  opts->log_frequency, opts->gradient_penalty, opts->dis_steps,
+						  opts->log_frequency, opts->gradient_penalty,
 						  opts->generator_average,
 						  opts->learning_rate, opts->weight_decay,
-						  opts->dis_learning_rate, opts->dis_weight_decay);
-	run->steps_per_epoch = Max(nrows / opts->batch_size, 1);
+						  opts->dis_learning_rate, opts->dis_weight_decay,
+						  opts->privacy.enabled ? &opts->privacy : NULL);
+	run->dis_steps = opts->dis_steps;
+	run->dis_updates = opts->privacy.enabled ?
+		(nrows + batch - 1) / batch :
+		Max(nrows / opts->batch_size, 1) * opts->dis_steps;
+	run->steps_per_epoch = (run->dis_updates + run->dis_steps - 1) / run->dis_steps;
 	run->step_flops = aigc_gan_step_flops(net, opts->batch_size, opts->dis_steps);
 	run->rng = rng;
 	return run;
@@ -95,7 +108,10 @@ gan_train_epoch(void *state, double *losses, AigcTrainWork *work)
 		AigcGanStepLosses l;
 
 		CHECK_FOR_INTERRUPTS();
-		aigc_gan_train_step(&run->trainer, run->rng, &l);
+		aigc_gan_train_step(&run->trainer,
+							(int) Min((int64) run->dis_steps,
+									  run->dis_updates - s * run->dis_steps),
+							run->rng, &l);
 		losses[0] += l.generator / run->steps_per_epoch;
 		losses[1] += l.discriminator / run->steps_per_epoch;
 		losses[2] += l.penalty / run->steps_per_epoch;
@@ -214,6 +230,7 @@ const AigcKindOps aigc_gan_ops = {
 	.train_epoch = gan_train_epoch,
 	.train_end = gan_train_end,
 	.describe_losses = gan_describe_losses,
+	.dp_sgd = true,
 	.generator_init = gan_generator_init,
 	.generate = gan_generate,
 	.scorer_init = gan_scorer_init,

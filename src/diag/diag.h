@@ -20,4 +20,7 @@ extern void aigc_diag_emit(ReturnSetInfo *rsinfo, const char *component,
 extern void aigc_diag_fill_uniform(float *v, int64 n, AigcRng *rng,
 								   double lo, double hi);
 
+/* aigc.dp_sgd_check()'s rows for the GAN's discriminator (dp_gan_check.c) */
+extern void aigc_dp_check_gan(ReturnSetInfo *rsinfo, AigcRng *rng);
+
 #endif

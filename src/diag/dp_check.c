@@ -6,8 +6,8 @@
  * Per-example norms and the clipped sum are compared with per-example
  * gradients materialised by running the ordinary backward pass on one
  * example at a time, for a small network and for a tiny VAE (every linear
- * layer and the decoder's sigma); noise and Poisson sampling report sample
- * statistics.
+ * layer and the decoder's sigma) and a GAN's discriminator (dp_gan_check.c);
+ * noise and Poisson sampling report sample statistics.
  * The test (test/pgtap/21_dp_sgd.sql) holds the bounds.
  */
 #include "postgres.h"
@@ -406,6 +406,7 @@ aigc_dp_sgd_check(PG_FUNCTION_ARGS)
 	aigc_rng_seed(&rng, 20261202);
 	check_clipping(rsinfo, &rng);
 	check_vae_norms(rsinfo, &rng);
+	aigc_dp_check_gan(rsinfo, &rng);
 	check_noise(rsinfo);
 	check_poisson(rsinfo);
 	return (Datum) 0;

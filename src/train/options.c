@@ -99,6 +99,7 @@ static void draw_seed(const TrainOption *o, AigcTrainOptions *opts, bool given);
 static void default_progress(const TrainOption *o, AigcTrainOptions *opts, bool given);
 static void check_pac(const TrainOption *o, AigcTrainOptions *opts, bool given);
 static void check_calibrate(const TrainOption *o, AigcTrainOptions *opts, bool given);
+static void check_log_frequency(const TrainOption *o, AigcTrainOptions *opts, bool given);
 static void check_heads(const TrainOption *o, AigcTrainOptions *opts, bool given);
 
 /*
@@ -254,7 +255,8 @@ static const TrainOption train_options[] = {
 	{
 		.name = "log_frequency", .type = OPT_BOOL,
 		.offset = FIELD(log_frequency),
-		.kinds = KIND(AIGC_KIND_GAN), .all = "true", .stored = true
+		.kinds = KIND(AIGC_KIND_GAN), .all = "true", .finish = check_log_frequency,
+		.stored = true
 	},
 	/* the one default CTGAN lacks: see docs/gan.md, "Fidelity" */
 	{
@@ -730,9 +732,24 @@ default_progress(const TrainOption *o, AigcTrainOptions *opts, bool given)
 		opts->progress_every = Max(1, opts->epochs / 10);
 }
 
+/*
+ * Under privacy the discriminator clips each row's gradient, so it sees
+ * rows one by one: pac defaults to 1 there, and more is an error.
+ */
 static void
 check_pac(const TrainOption *o, AigcTrainOptions *opts, bool given)
 {
+	if (opts->privacy.enabled)
+	{
+		if (given && opts->pac != 1)
+			ereport(ERROR,
+					(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
+					 errmsg("training option \"pac\" must be 1 with \"privacy\""),
+					 errdetail("DP-SGD clips the gradient of each row; a pac group of %d rows would make one gradient of several rows.",
+							   opts->pac),
+					 errhint("Leave pac out: it defaults to 1 under privacy.")));
+		opts->pac = 1;
+	}
 	if (opts->batch_size % opts->pac != 0)
 		ereport(ERROR,
 				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
@@ -756,6 +773,24 @@ check_calibrate(const TrainOption *o, AigcTrainOptions *opts, bool given)
 				 errmsg("training option \"calibrate\" cannot be used with \"privacy\""),
 				 errdetail("The calibration reads category shares from the training rows outside the privacy budget.")));
 	opts->calibrate = false;
+}
+
+/*
+ * Under privacy the real rows carry the categories they hold, at their
+ * frequencies, so the fake rows' cond vectors must follow the
+ * frequencies too: log_frequency defaults to false, and true is an error.
+ */
+static void
+check_log_frequency(const TrainOption *o, AigcTrainOptions *opts, bool given)
+{
+	if (!opts->privacy.enabled)
+		return;
+	if (given && opts->log_frequency)
+		ereport(ERROR,
+				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
+				 errmsg("training option \"log_frequency\" cannot be used with \"privacy\""),
+				 errdetail("Under privacy the real rows are Poisson-sampled with the categories they hold, so the fake rows' conditions follow the categories' (noisy) frequencies.")));
+	opts->log_frequency = false;
 }
 
 /* Attention splits the width evenly among the heads */

@@ -711,7 +711,7 @@ train_common(FunctionCallInfo fcinfo, bool from_query)
 				(errcode(ERRCODE_FEATURE_NOT_SUPPORTED),
 				 errmsg("training option \"privacy\" is not yet supported for kind \"%s\"",
 						aigc_kind_name(kind)),
-				 errhint("Differentially private training is implemented for kind \"vae\".")));
+				 errhint("Differentially private training is implemented for kinds \"vae\" and \"gan\".")));
 
 	/*
 	 * The network must fit in aigc.train_memory_limit; the rows get what it

@@ -302,7 +302,7 @@ INSERT INTO cases (what, sql, expected) VALUES
 ('categories: a null value',         $$SELECT aigc_train('x', 'bad_t'::regclass, options => '{"categories": {"gender": ["f", null]}}')$$, '22023'),
 ('categories not an array',          $$SELECT aigc_train('x', 'bad_t'::regclass, options => '{"categories": {"gender": "f"}}')$$, '22023');
 
-SELECT plan((SELECT count(*)::int FROM cases) + 3 + 8 + 12 + 4);
+SELECT plan((SELECT count(*)::int FROM cases) + 3 + 8 + 13 + 4);
 SELECT ok((SELECT count(*) FROM cases) >= 50, 'at least 50 distinct bad calls are listed');
 SELECT is(pg_temp.outcome(sql), expected, format('%s: %s', what, expected)) FROM cases ORDER BY id;
 SELECT throws_ok($$SELECT aigc_train('x', 'bad_t'::regclass, options => '{"epochs": 1e400}')$$, '22023',
@@ -387,8 +387,11 @@ SELECT is(pg_temp.option_error('{"privacy": {"noise_multiplier": 1e-200, "delta"
           '22023 | training option "privacy.noise_multiplier" (1e-200) is too small to bound epsilon | Raise the noise multiplier, or lower epochs or batch_size.',
           'privacy: a noise multiplier too small for any finite epsilon is 22023');
 SELECT is(pg_temp.option_error('{"privacy": {"epsilon": 3, "delta": 1e-6}, "pac": 10, "batch_size": 500}', 'gan'),
-          '0A000 | training option "privacy" is not yet supported for kind "gan" | Differentially private training is implemented for kind "vae".',
-          'privacy on a GAN is 0A000, not yet supported');
+          '22023 | training option "pac" must be 1 with "privacy" | DP-SGD clips the gradient of each row; a pac group of 10 rows would make one gradient of several rows. | Leave pac out: it defaults to 1 under privacy.',
+          'privacy on a GAN: pac above 1 (a gradient of several rows) is 22023');
+SELECT is(pg_temp.option_error('{"privacy": {"epsilon": 3, "delta": 1e-6}, "log_frequency": true}', 'gan'),
+          '22023 | training option "log_frequency" cannot be used with "privacy" | Under privacy the real rows are Poisson-sampled with the categories they hold, so the fake rows'' conditions follow the categories'' (noisy) frequencies.',
+          'privacy on a GAN: log_frequency true is 22023');
 
 -- public metadata: the messages name the option, the column and what is wrong
 SELECT is(pg_temp.option_error('{"bounds": {"age": [70, 20]}}'),

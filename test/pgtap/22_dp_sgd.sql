@@ -1,20 +1,27 @@
 -- DP-SGD building blocks (docs/privacy.md): per-example gradient norms of a
 -- two-layer network without materialising per-example gradients, clipping and
 -- the clipped sum as a GEMM, all against per-example gradients materialised
--- one example per backward pass; Gaussian noise and Poisson subsampling
+-- one example per backward pass (also for a tiny VAE and a GAN's
+-- discriminator); Gaussian noise and Poisson subsampling
 -- against their distributions (fixed seeds).
 BEGIN;
-SELECT plan(17);
+SELECT plan(20);
 
 CREATE TEMP TABLE chk AS SELECT * FROM aigc.dp_sgd_check();
 
-SELECT is((SELECT count(*)::int FROM chk), 16, 'the check reports 16 statistics');
+SELECT is((SELECT count(*)::int FROM chk), 19, 'the check reports 19 statistics');
 
 -- the VAE's per-example norms (every linear layer and sigma), and its clipped
 -- sum at the median norm, against materialised per-example gradients of a
 -- tiny VAE
 SELECT ok(value < 1e-5, format('%s: %s = %s over %s examples', component, statistic, value, checked))
   FROM chk WHERE component = 'vae per-example norms' ORDER BY statistic;
+
+-- the GAN discriminator's per-row norms of critic plus gradient penalty (with
+-- their cross terms), its clipped sum at the median norm and the rows'
+-- category counts, against materialised per-row gradients of a tiny GAN
+SELECT ok(value < 1e-5, format('%s: %s = %s over %s', component, statistic, value, checked))
+  FROM chk WHERE component = 'gan per-example norms' ORDER BY statistic;
 
 SELECT ok(value < 1e-5, format('%s: %s = %s over %s examples', component, statistic, value, checked))
   FROM chk WHERE component = 'per-example norms' ORDER BY statistic;
