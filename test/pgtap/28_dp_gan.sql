@@ -14,6 +14,7 @@ SELECT age, gender, region, part_time, monthly_wage FROM contributions WHERE id 
 
 CREATE FUNCTION pg_temp.rel_err(x float8, y float8) RETURNS float8
 LANGUAGE sql IMMUTABLE AS $$ SELECT abs(x - y) / greatest(abs(y), 1e-300) $$;
+\ir helpers/dp_compose.psql
 
 SELECT lives_ok($$SELECT aigc_train('dpg_eps', 'dpg_c'::regclass, 'gan',
     '{"epochs": 30, "seed": 5, "batch_size": 300, "generator_dims": [32],
@@ -26,15 +27,15 @@ CREATE TEMP TABLE rec AS SELECT privacy AS p, hyperparams AS h FROM aigc.models 
 SELECT ok((p->>'epsilon')::float8 <= 3 AND (p->>'epsilon')::float8 >= 3 * 0.99,
           format('the epsilon spent is at most the target and within 1%% of it (%s)', p->>'epsilon'))
   FROM rec;
-SELECT ok(pg_temp.rel_err(aigc.dp_epsilon((p->>'noise_multiplier')::float8, (p->>'sample_rate')::float8,
-                                          (p->>'steps')::int, (p->>'delta')::float8),
-                          (p->>'epsilon')::float8) <= 1e-9,
-          'the accountant recomputes the stored epsilon from the stored noise multiplier, sample rate, steps and delta')
+SELECT ok(pg_temp.rel_err(pg_temp.composed_epsilon(p), (p->>'epsilon')::float8) <= 1e-9,
+          'the accountant recomputes the stored epsilon from the stored charges and conversion delta')
   FROM rec;
 SELECT is((p->>'sample_rate')::float8, 300 / 3000.0::float8, 'sample rate = batch_size / rows') FROM rec;
 SELECT is((p->>'steps')::int, 30 * 10, 'steps = epochs x rows / batch_size discriminator updates') FROM rec;
-SELECT is(p->'charges', jsonb_build_array(jsonb_build_object('mechanism', 'dp-sgd', 'epsilon', p->'epsilon')),
-          'the one charge is DP-SGD''s, category counts included') FROM rec;
+SELECT is((p->'charges'->-1) - 'epsilon',
+          jsonb_build_object('mechanism', 'dp-sgd', 'noise_multiplier', p->'noise_multiplier',
+                             'sample_rate', p->'sample_rate', 'steps', p->'steps'),
+          'the last charge is DP-SGD''s (the conditional sampler''s category counts ride in its release)') FROM rec;
 SELECT is(h->'pac', '1'::jsonb, 'pac defaults to 1 under privacy (the discriminator clips rows, not groups)') FROM rec;
 SELECT is(h->'log_frequency', 'false'::jsonb, 'log_frequency defaults to false under privacy') FROM rec;
 
@@ -45,11 +46,12 @@ SELECT is((SELECT count(*)::int FROM aigc_sample(NULL::dpg_c, 'dpg_eps', 300, se
               AND s.age BETWEEN (SELECT min(age) FROM dpg_c) AND (SELECT max(age) FROM dpg_c)),
           300, 'samples of the private GAN come out typed, with the categories and range trained on');
 
--- category shares within 0.15 of the table's (uniform shares would miss
--- part_time's 85/15 by 0.35); measured: at most 0.11 off
+-- category shares within 0.25 of the table's (uniform shares would miss
+-- part_time's 85/15 by 0.35); measured: at most 0.19 off, with the column
+-- statistics private too (0.11 when only the network was)
 CREATE TEMP TABLE smp AS SELECT * FROM aigc_sample(NULL::dpg_c, 'dpg_eps', 2000, seed => 1);
-SELECT ok(max(abs(coalesce(s.share, 0) - t.share)) < 0.15,
-          format('sampled category shares are within 0.15 of the table''s (worst %s)',
+SELECT ok(max(abs(coalesce(s.share, 0) - t.share)) < 0.25,
+          format('sampled category shares are within 0.25 of the table''s (worst %s)',
                  round(max(abs(coalesce(s.share, 0) - t.share)), 3)))
   FROM (SELECT 'gender' c, gender v, count(*) / 3000.0 share FROM dpg_c GROUP BY 2
         UNION ALL SELECT 'region', region, count(*) / 3000.0 FROM dpg_c GROUP BY 2
@@ -65,11 +67,12 @@ SELECT lives_ok($$SELECT aigc_train('dpg_sigma', 'dpg_c'::regclass, 'gan',
       "discriminator_dims": [16], "discriminator_steps": 2, "progress_every": 0,
       "privacy": {"noise_multiplier": 1.1, "delta": 1e-5, "max_grad_norm": 0.5}}')$$,
     'a GAN trains with a given noise multiplier and discriminator_steps 2');
-SELECT ok(pg_temp.rel_err((privacy->>'epsilon')::float8,
-                          aigc.dp_epsilon(1.1, 200 / 3000.0::float8, 2 * 15, 1e-5)) <= 1e-9
+SELECT ok(pg_temp.rel_err((privacy->'charges'->-1->>'epsilon')::float8,
+                          aigc.dp_epsilon(1.1, 200 / 3000.0::float8, 2 * 15, (privacy->>'conversion_delta')::float8)) <= 1e-9
+          AND pg_temp.rel_err((privacy->>'epsilon')::float8, pg_temp.composed_epsilon(privacy)) <= 1e-9
           AND (privacy->>'steps')::int = 2 * 15
           AND (privacy->>'max_grad_norm')::float8 = 0.5,
-          format('with a noise multiplier the reported epsilon (%s) is the accountant''s for 2 x 15 noisy steps', privacy->>'epsilon'))
+          format('with a noise multiplier DP-SGD''s charge is the accountant''s for 2 x 15 noisy steps, and the total (%s) composes the charges', privacy->>'epsilon'))
   FROM aigc.models WHERE name = 'dpg_sigma';
 
 SELECT * FROM finish();
