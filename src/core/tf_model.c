@@ -11,6 +11,7 @@
 #include "miscadmin.h"
 #include "utils/memutils.h"
 
+#include "core/dp_sgd.h"
 #include "core/tf_layers.h"
 #include "core/tf_model.h"
 #include "core/optimizer.h"
@@ -439,59 +440,174 @@ aigc_tf_forward(AigcTfModel *m, AigcTfActs *a, const int32 *tokens,
 	return total / n;
 }
 
-void
-aigc_tf_backward(AigcTfModel *m, AigcTfActs *a, const int32 *tokens, int n)
+/*
+ * A projection's backward pass over n rows of T positions; in the norm pass
+ * (dp) its per-row norms and the input gradient only
+ */
+static void
+linear_back(AigcLinear *l, const float *x, const float *dy, int n, int T,
+			float *dx, AigcTfDpBuffers *dp)
+{
+	if (dp == NULL)
+	{
+		aigc_linear_backward(l, x, dy, n * T, dx);
+		return;
+	}
+	dp_seq_linear_sq_norms(x, dy, n, T, l->in, l->out, true,
+						   dp_seq_linear_ghost(T, l->in, l->out), dp->scratch,
+						   dp->sq_norms);
+	aigc_linear_input_grad(l, dy, n * T, dx);
+}
+
+/* LayerNorm (gain wt, bias bt, of layer l) likewise: dinp += ... */
+static void
+layernorm_back(AigcTfModel *m, AigcTfTensor wt, AigcTfTensor bt, int l,
+			   float *dinp, const float *dout, const float *inp,
+			   const float *mean, const float *rstd, int n,
+			   AigcTfDpBuffers *dp)
+{
+	int			C = m->C;
+	float	   *dw = dp ? dp->sink : m->tensors[wt].g + l * C;
+	float	   *db = dp ? dp->sink + C : m->tensors[bt].g + l * C;
+
+	if (dp != NULL)
+		aigc_tf_layernorm_row_sq_norms(dout, inp, mean, rstd, n, m->T, C,
+									   dp->scratch, dp->sq_norms);
+	aigc_tf_layernorm_backward(dinp, dw, db, dout, inp, m->tensors[wt].w + l * C,
+							   mean, rstd, n * m->T, C);
+}
+
+/*
+ * Backward pass of the last forward for the loss sum_r s_r (-log p(row r)),
+ * s_r = row_scale[r] or else scale, accumulating into m->grads.  With dp,
+ * the norm pass instead (scale 1): m->grads untouched, dp->sq_norms[r] +=
+ * the squared norm of row r's gradient.  Every layer's backward is linear
+ * in its output gradient, so scaling a row's dlogits scales all its terms.
+ */
+static void
+backward_pass(AigcTfModel *m, AigcTfActs *a, const int32 *tokens, int n,
+			  float scale, const float *row_scale, AigcTfDpBuffers *dp)
 {
 	int			C = m->C;
 	int			T = m->T;
 	int			R = n * T;
 
 	Assert(a->full_forward && m->grads != NULL);
-	memset(m->grads, 0, sizeof(float) * m->nparams);
 	memset(a->dres, 0, sizeof(float) * R * C);
 
-	/* the loss is the mean over rows of the sum over positions */
 	aigc_tf_softmax_xent_backward(a->dlogits, a->probs, tokens, m->first, n, T,
-								  m->V, 0, T, 1.0f / n);
-	aigc_tf_head_backward(a->dln, m->tensors[TF_HEADW].g, m->tensors[TF_HEADB].g,
+								  m->V, 0, T, scale);
+	for (int r = 0; r < n && row_scale != NULL; r++)
+		for (int k = 0; k < m->V; k++)
+			a->dlogits[(int64) r * m->V + k] *= row_scale[r];
+	if (dp != NULL)
+		aigc_tf_head_row_sq_norms(a->dlogits, a->lnf, m->first, n, T, C, m->V,
+								  dp->sq_norms);
+	aigc_tf_head_backward(a->dln,
+						  dp ? dp->sink : m->tensors[TF_HEADW].g,
+						  dp ? dp->sink + (int64) m->V * C : m->tensors[TF_HEADB].g,
 						  a->dlogits, a->lnf, m->tensors[TF_HEADW].w, m->first,
 						  n, T, C, m->V, 0, T);
-	aigc_tf_layernorm_backward(a->dres, m->tensors[TF_LNFW].g,
-							   m->tensors[TF_LNFB].g, a->dln,
-							   LAYER(a, m, res3, m->L - 1, C),
-							   m->tensors[TF_LNFW].w, a->lnf_mean, a->lnf_rstd,
-							   R, C);
+	layernorm_back(m, TF_LNFW, TF_LNFB, 0, a->dres, a->dln,
+				   LAYER(a, m, res3, m->L - 1, C), a->lnf_mean, a->lnf_rstd, n,
+				   dp);
 
 	/* a->dres is the gradient of the residual stream, walking down */
 	for (int l = m->L - 1; l >= 0; l--)
 	{
 		const float *residual = l == 0 ? a->encoded : LAYER(a, m, res3, l - 1, C);
 
-		aigc_linear_backward(&m->fcproj[l], LAYER(a, m, fch_gelu, l, 4 * C),
-							 a->dres, R, a->dfch);
+		linear_back(&m->fcproj[l], LAYER(a, m, fch_gelu, l, 4 * C), a->dres,
+					n, T, a->dfch, dp);
 		aigc_tf_gelu_backward(a->dfch, LAYER(a, m, fch, l, 4 * C), a->dfch,
 							  (int64) R * 4 * C);
-		aigc_linear_backward(&m->fc[l], LAYER(a, m, ln2, l, C), a->dfch, R, a->dln);
-		aigc_tf_layernorm_backward(a->dres, m->tensors[TF_LN2W].g + l * C,
-								   m->tensors[TF_LN2B].g + l * C, a->dln,
-								   LAYER(a, m, res2, l, C),
-								   m->tensors[TF_LN2W].w + l * C,
-								   LAYER(a, m, ln2_mean, l, 1),
-								   LAYER(a, m, ln2_rstd, l, 1), R, C);
-		aigc_linear_backward(&m->attproj[l], LAYER(a, m, atty, l, C), a->dres,
-							 R, a->datty);
+		linear_back(&m->fc[l], LAYER(a, m, ln2, l, C), a->dfch, n, T, a->dln, dp);
+		layernorm_back(m, TF_LN2W, TF_LN2B, l, a->dres, a->dln,
+					   LAYER(a, m, res2, l, C), LAYER(a, m, ln2_mean, l, 1),
+					   LAYER(a, m, ln2_rstd, l, 1), n, dp);
+		linear_back(&m->attproj[l], LAYER(a, m, atty, l, C), a->dres, n, T,
+					a->datty, dp);
 		aigc_tf_attention_backward(a->dqkv, a->datty, LAYER(a, m, qkv, l, 3 * C),
 								   LAYER(a, m, att, l, m->NH * T), a->datt,
 								   n, T, C, m->NH);
-		aigc_linear_backward(&m->qkv[l], LAYER(a, m, ln1, l, C), a->dqkv, R, a->dln);
-		aigc_tf_layernorm_backward(a->dres, m->tensors[TF_LN1W].g + l * C,
-								   m->tensors[TF_LN1B].g + l * C, a->dln,
-								   residual, m->tensors[TF_LN1W].w + l * C,
-								   LAYER(a, m, ln1_mean, l, 1),
-								   LAYER(a, m, ln1_rstd, l, 1), R, C);
+		linear_back(&m->qkv[l], LAYER(a, m, ln1, l, C), a->dqkv, n, T, a->dln, dp);
+		layernorm_back(m, TF_LN1W, TF_LN1B, l, a->dres, a->dln, residual,
+					   LAYER(a, m, ln1_mean, l, 1), LAYER(a, m, ln1_rstd, l, 1),
+					   n, dp);
 	}
-	aigc_tf_embed_backward(m->tensors[TF_WTE].g, m->tensors[TF_WPE].g, a->dres,
-						   a->inp, n, T, C);
+	if (dp != NULL)
+		aigc_tf_embed_row_sq_norms(a->dres, a->inp, n, T, C, dp->sq_norms);
+	else
+		aigc_tf_embed_backward(m->tensors[TF_WTE].g, m->tensors[TF_WPE].g,
+							   a->dres, a->inp, n, T, C);
+}
+
+void
+aigc_tf_backward(AigcTfModel *m, AigcTfActs *a, const int32 *tokens, int n)
+{
+	memset(m->grads, 0, sizeof(float) * m->nparams);
+	/* the loss is the mean over rows of the sum over positions */
+	backward_pass(m, a, tokens, n, 1.0f / n, NULL, NULL);
+}
+
+/* Floats of the scratch and the sink of aigc_tf_dp_buffers_init */
+static void
+dp_floats(const AigcTfModel *m, int64 *scratch, int64 *sink)
+{
+	int			C = m->C;
+
+	*scratch = 2 * (int64) C;
+	*scratch = Max(*scratch, dp_seq_linear_scratch(m->T, C, 3 * C));
+	*scratch = Max(*scratch, dp_seq_linear_scratch(m->T, C, C));
+	*scratch = Max(*scratch, dp_seq_linear_scratch(m->T, C, 4 * C));
+	*scratch = Max(*scratch, dp_seq_linear_scratch(m->T, 4 * C, C));
+	/* the head's weights and biases, or a LayerNorm's */
+	*sink = Max((int64) m->V * C + m->V, 2 * (int64) C);
+}
+
+void
+aigc_tf_dp_size(const AigcTfConfig *cfg, int batch, AigcSizeEstimate *e)
+{
+	AigcTfModel shell;
+	int64		scratch,
+				sink;
+
+	shell_model(cfg, &shell);
+	dp_floats(&shell, &scratch, &sink);
+	aigc_size_add(e, (double) batch, sizeof(double) + sizeof(float));
+	aigc_size_add(e, (double) (scratch + sink), sizeof(float));
+}
+
+void
+aigc_tf_dp_buffers_init(AigcTfDpBuffers *dp, const AigcTfModel *m, int batch)
+{
+	int64		scratch,
+				sink;
+
+	dp_floats(m, &scratch, &sink);
+	dp->batch = batch;
+	dp->sq_norms = palloc(sizeof(double) * batch);
+	dp->factors = palloc(sizeof(float) * batch);
+	dp->scratch = MemoryContextAllocHuge(CurrentMemoryContext, sizeof(float) * scratch);
+	dp->sink = MemoryContextAllocHuge(CurrentMemoryContext, sizeof(float) * sink);
+}
+
+void
+aigc_tf_dp_norms(AigcTfModel *m, AigcTfActs *a, AigcTfDpBuffers *dp,
+				 const int32 *tokens, int n)
+{
+	Assert(n <= dp->batch);
+	memset(dp->sq_norms, 0, sizeof(double) * n);
+	backward_pass(m, a, tokens, n, 1.0f, NULL, dp);
+}
+
+void
+aigc_tf_dp_accumulate(AigcTfModel *m, AigcTfActs *a, AigcTfDpBuffers *dp,
+					  const int32 *tokens, int n, double max_grad_norm)
+{
+	aigc_tf_dp_norms(m, a, dp, tokens, n);
+	dp_clip_factors(dp->sq_norms, n, max_grad_norm, dp->factors);
+	backward_pass(m, a, tokens, n, 1.0f, dp->factors, NULL);
 }
 
 void

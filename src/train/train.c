@@ -402,6 +402,25 @@ stats_jsonb(const AigcModel *model, const TrainHistory *hist, int64 nrows,
 	return text_to_jsonb(json.data);
 }
 
+/* The kinds with DP-SGD, for the hint when another is asked for it */
+static const char *
+dp_kind_names(void)
+{
+	StringInfoData names;
+	int			total = 0,
+				i = 0;
+
+	for (int k = 0; k < aigc_nkinds; k++)
+		total += aigc_kinds[k]->dp_sgd;
+	initStringInfo(&names);
+	for (int k = 0; k < aigc_nkinds; k++)
+		if (aigc_kinds[k]->dp_sgd)
+			appendStringInfo(&names, "%s\"%s\"",
+							 i++ == 0 ? "" : i == total ? " and " : ", ",
+							 aigc_kinds[k]->name);
+	return psprintf("kind%s %s", total > 1 ? "s" : "", names.data);
+}
+
 /*
  * Option privacy once the rows are counted: delta below 1 / rows, the
  * run's sample rate (expected batch size / rows) and steps (as many per
@@ -553,7 +572,8 @@ train_common(FunctionCallInfo fcinfo, bool from_query)
 				(errcode(ERRCODE_FEATURE_NOT_SUPPORTED),
 				 errmsg("training option \"privacy\" is not yet supported for kind \"%s\"",
 						aigc_kind_name(kind)),
-				 errhint("Differentially private training is implemented for kind \"vae\".")));
+				 errhint("Differentially private training is implemented for %s.",
+						 dp_kind_names())));
 
 	/*
 	 * The network must fit in aigc.train_memory_limit; the rows get what it

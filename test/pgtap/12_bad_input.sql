@@ -347,7 +347,7 @@ SELECT is(pg_temp.option_error('{"privacy": {"noise_multiplier": 1e-200, "delta"
           '22023 | training option "privacy.noise_multiplier" (1e-200) is too small to bound epsilon | Raise the noise multiplier, or lower epochs or batch_size.',
           'privacy: a noise multiplier too small for any finite epsilon is 22023');
 SELECT is(pg_temp.option_error('{"privacy": {"epsilon": 3, "delta": 1e-6}, "pac": 10, "batch_size": 500}', 'gan'),
-          '0A000 | training option "privacy" is not yet supported for kind "gan" | Differentially private training is implemented for kind "vae".',
+          '0A000 | training option "privacy" is not yet supported for kind "gan" | Differentially private training is implemented for kinds "vae" and "transformer".',
           'privacy on a GAN is 0A000, not yet supported');
 
 SELECT * FROM finish();
