@@ -1,56 +1,70 @@
 #!/usr/bin/env bash
 # Differentially private training benchmark (docs/privacy.md): seconds per
-# epoch of VAE training with and without DP-SGD side by side, and the
-# quality of the samples (aigc_evaluate) at epsilon 1, 3 and 10 and without
-# DP, on the 20000-row demo table contributions.
+# epoch of VAE and transformer training with and without DP-SGD side by
+# side (and their ratio), and the quality of the samples (aigc_evaluate) at
+# epsilon 1, 3 and 10 and without DP, on the 20000-row demo table
+# contributions.
 #
-#   bash bench/privacy.sh        # AIGC_BENCH_EPOCHS=N to change the budget (default 10)
+#   bash bench/privacy.sh        # AIGC_BENCH_EPOCHS=N: the VAE's epochs (default 10)
+#                                # AIGC_BENCH_TF_EPOCHS=N: the transformer's (default 3)
 #
 # Installs what is missing, builds, and runs on its own throwaway cluster,
-# like scripts/demo.sh.  Every run has the same options (TVAE defaults,
-# batch 500, seed 1) but for privacy (null: none); delta is 1e-6 < 1 / 20000.
+# like scripts/demo.sh.  Every run of a kind has the same options (the
+# kind's defaults, seed 1; the transformer without column id) but for
+# privacy (null: none); delta is 1e-6 < 1 / 20000.
 set -euo pipefail
 # shellcheck source=scripts/common.sh
 source "$(dirname "${BASH_SOURCE[0]}")/../scripts/common.sh"
 export OPENBLAS_NUM_THREADS="${OPENBLAS_NUM_THREADS:-1}"
 
 EPOCHS="${AIGC_BENCH_EPOCHS:-10}"
+TF_EPOCHS="${AIGC_BENCH_TF_EPOCHS:-3}"
 
 bench_cluster aigc_bench
 load_demo_data aigc_bench
 
-log "training on contributions, $EPOCHS epochs each: without DP, then at epsilon 10, 3 and 1"
+log "training on contributions, VAE $EPOCHS and transformer $TF_EPOCHS epochs each: without DP, then at epsilon 10, 3 and 1"
 cd "$ROOT"
-"$PGBIN/psql" -X -v ON_ERROR_STOP=1 -q -P pager=off -d aigc_bench -v epochs="$EPOCHS" <<'SQL'
+"$PGBIN/psql" -X -v ON_ERROR_STOP=1 -q -P pager=off -d aigc_bench -v epochs="$EPOCHS" \
+    -v tf_epochs="$TF_EPOCHS" <<'SQL'
 SET client_min_messages = warning;
-CREATE TEMP TABLE runs (model text, privacy jsonb);
-INSERT INTO runs VALUES ('bench_nodp', NULL),
-    ('bench_eps10', '{"epsilon": 10, "delta": 1e-6}'),
-    ('bench_eps3', '{"epsilon": 3, "delta": 1e-6}'),
-    ('bench_eps1', '{"epsilon": 1, "delta": 1e-6}');
-SELECT count(aigc_train(model, 'contributions'::regclass,
-                        options => jsonb_build_object('epochs', :'epochs'::int, 'seed', 1,
-                                                      'privacy', privacy)))
-  FROM runs \gset
+CREATE TEMP TABLE runs (kind text, model text, privacy jsonb, options jsonb);
+INSERT INTO runs
+SELECT k.kind, k.prefix || e.suffix, e.privacy,
+       jsonb_build_object('epochs', k.epochs, 'seed', 1, 'privacy', e.privacy) || k.extra
+  FROM (VALUES ('vae', 'bench_vae', :'epochs'::int, '{}'::jsonb),
+               ('transformer', 'bench_tf', :'tf_epochs'::int, '{"exclude": ["id"]}'::jsonb))
+       k(kind, prefix, epochs, extra),
+       (VALUES (1, '_nodp', NULL::jsonb),
+               (2, '_eps10', '{"epsilon": 10, "delta": 1e-6}'),
+               (3, '_eps3', '{"epsilon": 3, "delta": 1e-6}'),
+               (4, '_eps1', '{"epsilon": 1, "delta": 1e-6}')) e(i, suffix, privacy)
+ ORDER BY k.kind DESC, e.i;
+SELECT count(aigc_train(model, 'contributions'::regclass, kind, options)) FROM runs \gset
 \echo
-\echo 'VAE training with and without DP-SGD (TVAE defaults, batch 500 = expected batch under DP)'
-SELECT r.model, coalesce(r.privacy->>'epsilon', '-') AS target_epsilon,
-       round((m.privacy->>'epsilon')::numeric, 4) AS epsilon_spent,
-       round((m.privacy->>'noise_multiplier')::numeric, 4) AS noise_multiplier,
-       (m.stats->>'steps')::int AS steps,
-       round(((m.stats->>'train_loop_seconds')::float8 / jsonb_array_length(m.loss->'loss'))::numeric, 3)
-           AS seconds_per_epoch,
-       round((m.loss->'loss'->>-1)::numeric, 3) AS final_loss
-  FROM runs r JOIN aigc.models m ON m.name = r.model
- ORDER BY m.created_at;
+\echo 'Training with and without DP-SGD (the kinds'' defaults; expected batch under DP = batch_size)'
+WITH t AS (
+    SELECT r.kind, r.model, r.privacy, m.privacy AS spent, m.stats, m.loss, m.created_at,
+           (m.stats->>'train_loop_seconds')::float8 / (r.options->>'epochs')::int AS spe
+      FROM runs r JOIN aigc.models m ON m.name = r.model)
+SELECT t.kind, t.model, coalesce(t.privacy->>'epsilon', '-') AS target_epsilon,
+       round((t.spent->>'epsilon')::numeric, 4) AS epsilon_spent,
+       round((t.spent->>'noise_multiplier')::numeric, 4) AS noise_multiplier,
+       (t.stats->>'steps')::int AS steps,
+       round(t.spe::numeric, 3) AS seconds_per_epoch,
+       round((t.spe / max(t.spe) FILTER (WHERE t.privacy IS NULL) OVER (PARTITION BY t.kind))::numeric, 2)
+           AS vs_no_dp,
+       round((coalesce(t.loss->'loss', t.loss->'nll')->>-1)::numeric, 3) AS final_loss
+  FROM t
+ ORDER BY t.created_at;
 \echo
 \echo 'Quality of 10000 samples against the table (aigc_evaluate, seed 0)'
-SELECT r.model,
+SELECT r.kind, r.model,
        round(max(e.value) FILTER (WHERE e.property = 'Overall' AND e.metric = 'Quality Score')::numeric, 4) AS quality,
        round(max(e.value) FILTER (WHERE e.property = 'Overall' AND e.metric = 'Column Shapes')::numeric, 4) AS column_shapes,
        round(max(e.value) FILTER (WHERE e.property = 'Overall' AND e.metric = 'Column Pair Trends')::numeric, 4) AS pair_trends,
        round(max(e.value) FILTER (WHERE e.metric = 'Logistic regression ROC AUC')::numeric, 4) AS detection_auc
   FROM runs r CROSS JOIN LATERAL aigc_evaluate(r.model, 'contributions'::regclass, n => 10000) e
- GROUP BY r.model
+ GROUP BY r.kind, r.model
  ORDER BY min(r.ctid);
 SQL
