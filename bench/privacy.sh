@@ -44,7 +44,7 @@ SELECT count(aigc_train(model, 'contributions'::regclass, kind, options)) FROM r
 \echo
 \echo 'Training with and without DP-SGD (the kinds'' defaults; expected batch under DP = batch_size)'
 WITH t AS (
-    SELECT r.kind, r.model, r.privacy, m.privacy AS spent, m.stats, m.loss, m.created_at,
+    SELECT r.ctid AS run, r.kind, r.model, r.privacy, m.privacy AS spent, m.stats, m.loss,
            (m.stats->>'train_loop_seconds')::float8 / (r.options->>'epochs')::int AS spe
       FROM runs r JOIN aigc.models m ON m.name = r.model)
 SELECT t.kind, t.model, coalesce(t.privacy->>'epsilon', '-') AS target_epsilon,
@@ -56,7 +56,7 @@ SELECT t.kind, t.model, coalesce(t.privacy->>'epsilon', '-') AS target_epsilon,
            AS vs_no_dp,
        round((coalesce(t.loss->'loss', t.loss->'nll')->>-1)::numeric, 3) AS final_loss
   FROM t
- ORDER BY t.created_at;
+ ORDER BY t.run;
 \echo
 \echo 'Quality of 10000 samples against the table (aigc_evaluate, seed 0)'
 SELECT r.kind, r.model,

@@ -136,6 +136,7 @@ typedef struct AigcTfDpBuffers
 	float	   *factors;		/* (batch) clip factors */
 	float	   *scratch;		/* per-row norms of the widest layer */
 	float	   *sink;			/* parameter gradients the norm pass discards */
+	float	   *deltas;			/* every layer's output gradient (B, T, ...) */
 } AigcTfDpBuffers;
 
 /*
@@ -185,10 +186,11 @@ extern void aigc_tf_backward(AigcTfModel *m, AigcTfActs *a,
  * aigc_tf_forward of n <= dp->batch rows: dp->sq_norms[r] = the squared norm
  * of the gradient of -log p(row r), every parameter, without materialising
  * per-row gradients (a backward pass of input gradients only, with each
- * layer's per-row norms on the way).  aigc_tf_dp_accumulate: those norms,
- * then m->grads += sum_r min(1, max_grad_norm / norm_r) grad_r (not zeroed
- * first: a Poisson batch may take several calls), as one ordinary backward
- * pass whose output gradients are scaled row by row.
+ * layer's per-row norms on the way, keeping every layer's output gradient).
+ * aigc_tf_dp_accumulate: those norms, then m->grads += sum_r min(1,
+ * max_grad_norm / norm_r) grad_r (not zeroed first: a Poisson batch may
+ * take several calls), the parameter gradients of the kept output
+ * gradients scaled row by row.
  */
 extern void aigc_tf_dp_buffers_init(AigcTfDpBuffers *dp, const AigcTfModel *m,
 									int batch);
