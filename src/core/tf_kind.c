@@ -200,8 +200,8 @@ tf_dp_step(TfRun *run, double *sum, int64 *rows, AigcTrainWork *work)
 		aigc_tf_dp_accumulate(m, &run->acts, &run->dp, run->btokens, n,
 							  p->max_grad_norm);
 		*rows += n;
-		/* a forward, a backward of input gradients, a full backward */
-		work->gemm_flops += 4.0 * aigc_tf_forward_flops(m) * n;
+		/* as without DP, the input- and weight-gradient products split */
+		work->gemm_flops += 3.0 * aigc_tf_forward_flops(m) * n;
 	}
 	dp_add_noise(m->grads, m->nparams, p->noise_multiplier * p->max_grad_norm,
 				 run->rng);
