@@ -68,6 +68,77 @@ dp_linear_pair_sq_norms(const float *a, const float *delta, const float *u,
 	}
 }
 
+/*
+ * Ghost: the Gram matrices A A^T and D D^T of the example's positions (upper
+ * triangles, by ssyrk); their elementwise product sums to ||G_i||^2 and the
+ * sum of D D^T to the bias gradient's ||sum_t d_it||^2.  Materialised: G_i
+ * = D^T A by one sgemm, the bias gradient D's column sums.
+ */
+void
+dp_seq_linear_sq_norms(const float *a, const float *delta, int n, int T,
+					   int in, int out, bool bias, bool ghost, float *scratch,
+					   double *sq_norms)
+{
+	for (int i = 0; i < n; i++)
+	{
+		const float *A = a + (int64) i * T * in;
+		const float *D = delta + (int64) i * T * out;
+		double		sq = 0.0,
+					bsq = 0.0;
+
+		if (ghost)
+		{
+			float	   *ga = scratch;
+			float	   *gd = scratch + (int64) T * T;
+
+			cblas_ssyrk(CblasRowMajor, CblasUpper, CblasNoTrans, T, in, 1.0f,
+						A, in, 0.0f, ga, T);
+			cblas_ssyrk(CblasRowMajor, CblasUpper, CblasNoTrans, T, out, 1.0f,
+						D, out, 0.0f, gd, T);
+			for (int t = 0; t < T; t++)
+			{
+				sq += (double) ga[t * T + t] * gd[t * T + t];
+				bsq += gd[t * T + t];
+				for (int s = t + 1; s < T; s++)
+				{
+					sq += 2.0 * (double) ga[t * T + s] * gd[t * T + s];
+					bsq += 2.0 * (double) gd[t * T + s];
+				}
+			}
+		}
+		else
+		{
+			/* G (out x in) = D^T (out x T) A (T x in) */
+			cblas_sgemm(CblasRowMajor, CblasTrans, CblasNoTrans, out, in, T,
+						1.0f, D, out, A, in, 0.0f, scratch, in);
+			sq = row_sq_norm(scratch, out * in);
+			for (int j = 0; j < out && bias; j++)
+			{
+				double		b = 0.0;
+
+				for (int t = 0; t < T; t++)
+					b += D[(int64) t * out + j];
+				bsq += b * b;
+			}
+		}
+		sq_norms[i] += sq + (bias ? bsq : 0.0);
+	}
+}
+
+/* ssyrk's two triangles cost T^2 (in + out), the sgemm 2 T in out */
+bool
+dp_seq_linear_ghost(int T, int in, int out)
+{
+	return (double) T * (in + out) <= 2.0 * in * out;
+}
+
+/* What dp_seq_linear_sq_norms needs for the strategy dp_seq_linear_ghost picks */
+int64
+dp_seq_linear_scratch(int T, int in, int out)
+{
+	return dp_seq_linear_ghost(T, in, out) ? 2 * (int64) T * T : (int64) in * out;
+}
+
 void
 dp_clip_factors(const double *sq_norms, int n, double max_grad_norm,
 				float *factors)

@@ -38,6 +38,24 @@ extern void dp_linear_pair_sq_norms(const float *a, const float *delta,
 									int in, int out, bool bias,
 									double *sq_norms);
 
+/*
+ * The same for a linear layer applied to each of an example's T positions
+ * (a transformer's projections): a (n, T, in), delta (n, T, out), and
+ * example i's weight gradient the sum over its positions,
+ * G_i = sum_t d_it a_it^T.  With ghost, ||G_i||^2 comes from the
+ * positions' Gram matrices, sum_{t,s} (d_it . d_is)(a_it . a_is), in
+ * O(T^2 (in + out)) (Li et al. 2022, "ghost clipping"); without, G_i is
+ * materialised in O(T in out).  scratch holds dp_seq_linear_scratch floats.
+ */
+extern void dp_seq_linear_sq_norms(const float *a, const float *delta, int n,
+								   int T, int in, int out, bool bias,
+								   bool ghost, float *scratch,
+								   double *sq_norms);
+/* Whether ghost norms cost fewer operations than materialised ones */
+extern bool dp_seq_linear_ghost(int T, int in, int out);
+/* Scratch floats of the strategy dp_seq_linear_ghost picks */
+extern int64 dp_seq_linear_scratch(int T, int in, int out);
+
 /* factors[i] = min(1, max_grad_norm / ||g_i||) from the squared norms */
 extern void dp_clip_factors(const double *sq_norms, int n, double max_grad_norm,
 							float *factors);

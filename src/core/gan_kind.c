@@ -230,7 +230,6 @@ const AigcKindOps aigc_gan_ops = {
 	.train_epoch = gan_train_epoch,
 	.train_end = gan_train_end,
 	.describe_losses = gan_describe_losses,
-	.dp_sgd = true,
 	.generator_init = gan_generator_init,
 	.generate = gan_generate,
 	.scorer_init = gan_scorer_init,

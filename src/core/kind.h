@@ -87,8 +87,6 @@ typedef struct AigcKindOps
 	void		(*train_epoch) (void *run, double *losses, AigcTrainWork *work);
 	void		(*train_end) (void *run, StringInfo stats);
 	void		(*describe_losses) (StringInfo buf, const double *losses);
-	/* train_begin honours option privacy (DP-SGD); else it is refused */
-	bool		dp_sgd;
 
 	/*
 	 * Generation: n <= batch activated rows (column_encoder_decode's input);

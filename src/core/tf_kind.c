@@ -16,6 +16,7 @@
 
 #include "miscadmin.h"
 
+#include "core/dp_sgd.h"
 #include "core/kind.h"
 #include "core/tf_model.h"
 #include "core/tf_tokens.h"
@@ -89,6 +90,8 @@ tf_train_size(const void *cfg, const AigcTrainOptions *opts,
 	mc.seq_len = T;
 	mc.first = first;
 	aigc_tf_train_size(&mc, batch, e);
+	if (opts->privacy.enabled)
+		aigc_tf_dp_size(&mc, batch, e);
 	/* the stored copy of the parameters */
 	aigc_size_add(e, (double) aigc_tf_param_count(&mc), sizeof(float));
 	/* the training rows' tokens */
@@ -109,7 +112,10 @@ tf_init(const void *cfg, const AigcColumnEncoder *colenc, AigcRng *rng)
 	return net;
 }
 
-/* Shuffled mini-batches of the training rows' tokens, one Adam step each */
+/*
+ * Shuffled mini-batches of the training rows' tokens, one Adam step each;
+ * with option privacy, DP-SGD's Poisson-sampled batches instead
+ */
 typedef struct TfRun
 {
 	TfNet	   *net;
@@ -122,6 +128,8 @@ typedef struct TfRun
 	AigcTfActs	acts;
 	AigcAdam	adam;
 	AigcRng    *rng;
+	const AigcPrivacyOptions *privacy;	/* NULL without DP-SGD */
+	AigcTfDpBuffers dp;
 } TfRun;
 
 static void *
@@ -153,9 +161,54 @@ tf_train_begin(void *netp, const float *x, int64 nrows,
 	run->allowed = MemoryContextAllocHuge(CurrentMemoryContext,
 										  (Size) run->batch * net->m.V);
 	aigc_tf_acts_init(&run->acts, &net->m, run->batch);
+	run->privacy = opts->privacy.enabled ? &opts->privacy : NULL;
+	if (run->privacy)
+		aigc_tf_dp_buffers_init(&run->dp, &net->m, run->batch);
 	aigc_tf_adam_init(&net->m, &run->adam, opts->learning_rate, TF_BETA1,
 					  TF_BETA2, opts->weight_decay);
 	return run;
+}
+
+/*
+ * One DP-SGD step, as the VAE's (vae_train.c): a Poisson sample of the rows,
+ * each with probability sample_rate, in chunks of at most run->batch rows;
+ * the sum of the rows' clipped gradients plus N(0, (noise_multiplier
+ * max_grad_norm)^2) per parameter, divided by the expected batch size, goes
+ * to Adam.  Adds the rows' -log p(row) and their count.
+ */
+static void
+tf_dp_step(TfRun *run, double *sum, int64 *rows, AigcTrainWork *work)
+{
+	const AigcPrivacyOptions *p = run->privacy;
+	AigcTfModel *m = &run->net->m;
+	int			T = m->T;
+	int64		r = dp_poisson_next(run->rng, -1, p->sample_rate);
+	float		scale = (float) (1.0 / run->batch);
+
+	memset(m->grads, 0, sizeof(float) * m->nparams);
+	while (r < run->nrows)
+	{
+		int			n = 0;
+
+		CHECK_FOR_INTERRUPTS();
+		for (; r < run->nrows && n < run->batch; r = dp_poisson_next(run->rng, r, p->sample_rate))
+			memcpy(run->btokens + (Size) n++ * T, run->tokens + (Size) r * T,
+				   sizeof(int32) * T);
+		aigc_tf_fill_mask(m, run->btokens, n, aigc_tf_tokens_mask,
+						  &run->net->tk, run->allowed);
+		*sum += aigc_tf_forward(m, &run->acts, run->btokens, run->allowed, n) * n;
+		aigc_tf_dp_accumulate(m, &run->acts, &run->dp, run->btokens, n,
+							  p->max_grad_norm);
+		*rows += n;
+		/* as without DP, the input- and weight-gradient products split */
+		work->gemm_flops += 3.0 * aigc_tf_forward_flops(m) * n;
+	}
+	dp_add_noise(m->grads, m->nparams, p->noise_multiplier * p->max_grad_norm,
+				 run->rng);
+	for (int64 j = 0; j < m->nparams; j++)
+		m->grads[j] *= scale;
+	aigc_adam_step(&run->adam);
+	work->steps++;
 }
 
 static void
@@ -166,6 +219,17 @@ tf_train_epoch(void *state, double *losses, AigcTrainWork *work)
 	int			T = m->T;
 	double		sum = 0.0;
 	double		step_flops;
+
+	if (run->privacy)
+	{
+		int64		rows = 0;
+
+		/* as many steps an epoch as batches cover the rows (plan_privacy) */
+		for (int64 b = 0; b < (run->nrows + run->batch - 1) / run->batch; b++)
+			tf_dp_step(run, &sum, &rows, work);
+		losses[0] = rows > 0 ? sum / rows : 0.0;
+		return;
+	}
 
 	/* Fisher-Yates: each epoch sees every row once, in a fresh order */
 	for (int64 i = run->nrows - 1; i > 0; i--)

@@ -404,3 +404,87 @@ aigc_tf_softmax_xent_backward(float *dlogits, const float *probs,
 				d[k] = scale * (p[k] - (k == target ? 1.0f : 0.0f));
 		}
 }
+
+static double
+sq_norm(const float *v, int len)
+{
+	double		s = 0.0;
+
+	for (int i = 0; i < len; i++)
+		s += (double) v[i] * v[i];
+	return s;
+}
+
+static double
+dot(const float *u, const float *v, int len)
+{
+	double		s = 0.0;
+
+	for (int i = 0; i < len; i++)
+		s += (double) u[i] * v[i];
+	return s;
+}
+
+void
+aigc_tf_embed_row_sq_norms(const float *dout, const int32 *inp, int N, int T,
+						   int C, double *sq_norms)
+{
+	for (int n = 0; n < N; n++)
+	{
+		const float *d = dout + (int64) n * T * C;
+		const int32 *tok = inp + (int64) n * T;
+		double		sq = 0.0;
+
+		for (int t = 0; t < T; t++)
+		{
+			/* dwpe[t] and the diagonal of dwte's terms */
+			sq += 2.0 * sq_norm(d + (int64) t * C, C);
+			for (int s = t + 1; s < T; s++)
+				if (tok[s] == tok[t])
+					sq += 2.0 * dot(d + (int64) t * C, d + (int64) s * C, C);
+		}
+		sq_norms[n] += sq;
+	}
+}
+
+void
+aigc_tf_layernorm_row_sq_norms(const float *dout, const float *inp,
+							   const float *mean, const float *rstd, int N,
+							   int T, int C, float *scratch, double *sq_norms)
+{
+	float	   *gw = scratch;
+	float	   *gb = scratch + C;
+
+	for (int n = 0; n < N; n++)
+	{
+		memset(scratch, 0, sizeof(float) * 2 * C);
+		for (int t = 0; t < T; t++)
+		{
+			int64		r = (int64) n * T + t;
+			const float *x = inp + r * C;
+			const float *d = dout + r * C;
+
+			for (int i = 0; i < C; i++)
+			{
+				gw[i] += (x[i] - mean[r]) * rstd[r] * d[i];
+				gb[i] += d[i];
+			}
+		}
+		sq_norms[n] += sq_norm(scratch, 2 * C);
+	}
+}
+
+void
+aigc_tf_head_row_sq_norms(const float *dlogits, const float *h,
+						  const int *first, int N, int T, int C, int V,
+						  double *sq_norms)
+{
+	for (int n = 0; n < N; n++)
+		for (int t = 0; t < T; t++)
+		{
+			double		dd = sq_norm(dlogits + (int64) n * V + first[t],
+									 first[t + 1] - first[t]);
+
+			sq_norms[n] += dd * sq_norm(h + ((int64) n * T + t) * C, C) + dd;
+		}
+}

@@ -118,4 +118,25 @@ extern void aigc_tf_softmax_xent_backward(float *dlogits, const float *probs,
 										  const int *first, int N, int T,
 										  int V, int t0, int t1, float scale);
 
+/*
+ * Per-row squared gradient norms for DP-SGD (docs/privacy.md), each added
+ * to sq_norms[n] (N rows): row n's gradient of a layer's parameters is the
+ * sum over its T positions, computed exactly and cheaply for these layers.
+ */
+/* dwte and dwpe of row n: positions sharing a token add up in dwte */
+extern void aigc_tf_embed_row_sq_norms(const float *dout, const int32 *inp,
+									   int N, int T, int C, double *sq_norms);
+/* dweight and dbias (C each) of row n; scratch holds 2C floats */
+extern void aigc_tf_layernorm_row_sq_norms(const float *dout, const float *inp,
+										   const float *mean, const float *rstd,
+										   int N, int T, int C, float *scratch,
+										   double *sq_norms);
+/*
+ * dw and db of row n for positions [0, T): each token's row of w belongs to
+ * one position, so ||dw_n||^2 = sum_t ||h[n, t]||^2 ||dlogits slice t||^2
+ */
+extern void aigc_tf_head_row_sq_norms(const float *dlogits, const float *h,
+									  const int *first, int N, int T, int C,
+									  int V, double *sq_norms);
+
 #endif

@@ -11,6 +11,7 @@
 #include "miscadmin.h"
 #include "utils/memutils.h"
 
+#include "core/dp_sgd.h"
 #include "core/tf_layers.h"
 #include "core/tf_model.h"
 #include "core/optimizer.h"
@@ -439,59 +440,286 @@ aigc_tf_forward(AigcTfModel *m, AigcTfActs *a, const int32 *tokens,
 	return total / n;
 }
 
-void
-aigc_tf_backward(AigcTfModel *m, AigcTfActs *a, const int32 *tokens, int n)
+/*
+ * DP's kept output gradients (AigcTfDpBuffers.deltas), per layer in this
+ * order and width (times B T), then the final LayerNorm's (C)
+ */
+typedef enum TfDelta
+{
+	TFD_FCPROJ,					/* C: the MLP projection's output */
+	TFD_FC,						/* 4C: the MLP's first layer's output */
+	TFD_LN2,					/* C */
+	TFD_ATTPROJ,				/* C: the attention projection's output */
+	TFD_QKV,					/* 3C */
+	TFD_LN1,					/* C */
+	TFD_COUNT
+} TfDelta;
+
+static const int tf_delta_width[TFD_COUNT] = {1, 4, 1, 1, 3, 1};
+
+#define TFD_LAYER_WIDTH 11		/* sum of tf_delta_width, in units of C */
+
+/* Layer l's kept output gradient d (l = L: the final LayerNorm's) */
+static float *
+kept_delta(const AigcTfModel *m, AigcTfDpBuffers *dp, int l, TfDelta d)
+{
+	int64		BTC = (int64) dp->batch * m->T * m->C;
+	int64		off = (int64) l * TFD_LAYER_WIDTH * BTC;
+
+	for (int k = 0; k < d && l < m->L; k++)
+		off += tf_delta_width[k] * BTC;
+	return dp->deltas + off;
+}
+
+/*
+ * In the norm pass (dp not NULL), the output gradient dy (n rows of T
+ * positions, width wide) of layer l's part d is kept for the clipped sum
+ */
+static void
+keep_delta(const AigcTfModel *m, AigcTfDpBuffers *dp, int l, TfDelta d,
+		   const float *dy, int n, int width)
+{
+	if (dp != NULL)
+		memcpy(kept_delta(m, dp, l, d), dy, sizeof(float) * n * m->T * width);
+}
+
+/*
+ * A projection's backward pass over n rows of T positions; in the norm pass
+ * (dp) its per-row norms and the input gradient only
+ */
+static void
+linear_back(AigcLinear *l, const float *x, const float *dy, int n, int T,
+			float *dx, AigcTfDpBuffers *dp)
+{
+	if (dp == NULL)
+	{
+		aigc_linear_backward(l, x, dy, n * T, dx);
+		return;
+	}
+	dp_seq_linear_sq_norms(x, dy, n, T, l->in, l->out, true,
+						   dp_seq_linear_ghost(T, l->in, l->out), dp->scratch,
+						   dp->sq_norms);
+	aigc_linear_input_grad(l, dy, n * T, dx);
+}
+
+/*
+ * LayerNorm (gain wt, bias bt, of layer l) likewise, dinp += ...; in the
+ * norm pass its gain and bias gradients go to dp's sink
+ */
+static void
+layernorm_back(AigcTfModel *m, AigcTfTensor wt, AigcTfTensor bt, int l,
+			   float *dinp, const float *dout, const float *inp,
+			   const float *mean, const float *rstd, int n,
+			   AigcTfDpBuffers *dp)
+{
+	int			C = m->C;
+	float	   *dw = dp ? dp->sink : m->tensors[wt].g + l * C;
+	float	   *db = dp ? dp->sink + C : m->tensors[bt].g + l * C;
+
+	if (dp != NULL)
+		aigc_tf_layernorm_row_sq_norms(dout, inp, mean, rstd, n, m->T, C,
+									   dp->scratch, dp->sq_norms);
+	aigc_tf_layernorm_backward(dinp, dw, db, dout, inp, m->tensors[wt].w + l * C,
+							   mean, rstd, n * m->T, C);
+}
+
+/*
+ * Backward pass of the last forward for the loss scale sum_r -log p(row r),
+ * accumulating into m->grads.  With dp, the norm pass instead (scale 1):
+ * m->grads untouched, dp->sq_norms[r] += the squared norm of row r's
+ * gradient, every layer's output gradient kept in dp->deltas (the head's
+ * stays in a->dlogits, the embeddings' in a->dres).
+ */
+static void
+backward_pass(AigcTfModel *m, AigcTfActs *a, const int32 *tokens, int n,
+			  float scale, AigcTfDpBuffers *dp)
 {
 	int			C = m->C;
 	int			T = m->T;
 	int			R = n * T;
 
 	Assert(a->full_forward && m->grads != NULL);
-	memset(m->grads, 0, sizeof(float) * m->nparams);
 	memset(a->dres, 0, sizeof(float) * R * C);
 
-	/* the loss is the mean over rows of the sum over positions */
 	aigc_tf_softmax_xent_backward(a->dlogits, a->probs, tokens, m->first, n, T,
-								  m->V, 0, T, 1.0f / n);
-	aigc_tf_head_backward(a->dln, m->tensors[TF_HEADW].g, m->tensors[TF_HEADB].g,
+								  m->V, 0, T, scale);
+	if (dp != NULL)
+		aigc_tf_head_row_sq_norms(a->dlogits, a->lnf, m->first, n, T, C, m->V,
+								  dp->sq_norms);
+	aigc_tf_head_backward(a->dln,
+						  dp ? dp->sink : m->tensors[TF_HEADW].g,
+						  dp ? dp->sink + (int64) m->V * C : m->tensors[TF_HEADB].g,
 						  a->dlogits, a->lnf, m->tensors[TF_HEADW].w, m->first,
 						  n, T, C, m->V, 0, T);
-	aigc_tf_layernorm_backward(a->dres, m->tensors[TF_LNFW].g,
-							   m->tensors[TF_LNFB].g, a->dln,
-							   LAYER(a, m, res3, m->L - 1, C),
-							   m->tensors[TF_LNFW].w, a->lnf_mean, a->lnf_rstd,
-							   R, C);
+	keep_delta(m, dp, m->L, TFD_FCPROJ, a->dln, n, C);
+	layernorm_back(m, TF_LNFW, TF_LNFB, 0, a->dres, a->dln,
+				   LAYER(a, m, res3, m->L - 1, C), a->lnf_mean, a->lnf_rstd, n,
+				   dp);
 
 	/* a->dres is the gradient of the residual stream, walking down */
 	for (int l = m->L - 1; l >= 0; l--)
 	{
 		const float *residual = l == 0 ? a->encoded : LAYER(a, m, res3, l - 1, C);
 
-		aigc_linear_backward(&m->fcproj[l], LAYER(a, m, fch_gelu, l, 4 * C),
-							 a->dres, R, a->dfch);
+		keep_delta(m, dp, l, TFD_FCPROJ, a->dres, n, C);
+		linear_back(&m->fcproj[l], LAYER(a, m, fch_gelu, l, 4 * C), a->dres,
+					n, T, a->dfch, dp);
 		aigc_tf_gelu_backward(a->dfch, LAYER(a, m, fch, l, 4 * C), a->dfch,
 							  (int64) R * 4 * C);
-		aigc_linear_backward(&m->fc[l], LAYER(a, m, ln2, l, C), a->dfch, R, a->dln);
-		aigc_tf_layernorm_backward(a->dres, m->tensors[TF_LN2W].g + l * C,
-								   m->tensors[TF_LN2B].g + l * C, a->dln,
-								   LAYER(a, m, res2, l, C),
-								   m->tensors[TF_LN2W].w + l * C,
-								   LAYER(a, m, ln2_mean, l, 1),
-								   LAYER(a, m, ln2_rstd, l, 1), R, C);
-		aigc_linear_backward(&m->attproj[l], LAYER(a, m, atty, l, C), a->dres,
-							 R, a->datty);
+		keep_delta(m, dp, l, TFD_FC, a->dfch, n, 4 * C);
+		linear_back(&m->fc[l], LAYER(a, m, ln2, l, C), a->dfch, n, T, a->dln, dp);
+		keep_delta(m, dp, l, TFD_LN2, a->dln, n, C);
+		layernorm_back(m, TF_LN2W, TF_LN2B, l, a->dres, a->dln,
+					   LAYER(a, m, res2, l, C), LAYER(a, m, ln2_mean, l, 1),
+					   LAYER(a, m, ln2_rstd, l, 1), n, dp);
+		keep_delta(m, dp, l, TFD_ATTPROJ, a->dres, n, C);
+		linear_back(&m->attproj[l], LAYER(a, m, atty, l, C), a->dres, n, T,
+					a->datty, dp);
 		aigc_tf_attention_backward(a->dqkv, a->datty, LAYER(a, m, qkv, l, 3 * C),
 								   LAYER(a, m, att, l, m->NH * T), a->datt,
 								   n, T, C, m->NH);
-		aigc_linear_backward(&m->qkv[l], LAYER(a, m, ln1, l, C), a->dqkv, R, a->dln);
-		aigc_tf_layernorm_backward(a->dres, m->tensors[TF_LN1W].g + l * C,
-								   m->tensors[TF_LN1B].g + l * C, a->dln,
-								   residual, m->tensors[TF_LN1W].w + l * C,
-								   LAYER(a, m, ln1_mean, l, 1),
-								   LAYER(a, m, ln1_rstd, l, 1), R, C);
+		keep_delta(m, dp, l, TFD_QKV, a->dqkv, n, 3 * C);
+		linear_back(&m->qkv[l], LAYER(a, m, ln1, l, C), a->dqkv, n, T, a->dln, dp);
+		keep_delta(m, dp, l, TFD_LN1, a->dln, n, C);
+		layernorm_back(m, TF_LN1W, TF_LN1B, l, a->dres, a->dln, residual,
+					   LAYER(a, m, ln1_mean, l, 1), LAYER(a, m, ln1_rstd, l, 1),
+					   n, dp);
 	}
+	if (dp != NULL)
+		aigc_tf_embed_row_sq_norms(a->dres, a->inp, n, T, C, dp->sq_norms);
+	else
+		aigc_tf_embed_backward(m->tensors[TF_WTE].g, m->tensors[TF_WPE].g,
+							   a->dres, a->inp, n, T, C);
+}
+
+void
+aigc_tf_backward(AigcTfModel *m, AigcTfActs *a, const int32 *tokens, int n)
+{
+	memset(m->grads, 0, sizeof(float) * m->nparams);
+	/* the loss is the mean over rows of the sum over positions */
+	backward_pass(m, a, tokens, n, 1.0f / n, NULL);
+}
+
+/* Floats of the scratch, the sink and the kept gradients of the DP buffers */
+static void
+dp_floats(const AigcTfModel *m, int batch, int64 *scratch, int64 *sink,
+		  int64 *deltas)
+{
+	int			C = m->C;
+
+	*scratch = 2 * (int64) C;
+	*scratch = Max(*scratch, dp_seq_linear_scratch(m->T, C, 3 * C));
+	*scratch = Max(*scratch, dp_seq_linear_scratch(m->T, C, C));
+	*scratch = Max(*scratch, dp_seq_linear_scratch(m->T, C, 4 * C));
+	*scratch = Max(*scratch, dp_seq_linear_scratch(m->T, 4 * C, C));
+	/* the head's weights and biases, or a LayerNorm's */
+	*sink = Max((int64) m->V * C + m->V, 2 * (int64) C);
+	*deltas = ((int64) m->L * TFD_LAYER_WIDTH + 1) * batch * m->T * C;
+}
+
+void
+aigc_tf_dp_size(const AigcTfConfig *cfg, int batch, AigcSizeEstimate *e)
+{
+	AigcTfModel shell;
+	int64		scratch,
+				sink,
+				deltas;
+
+	shell_model(cfg, &shell);
+	dp_floats(&shell, batch, &scratch, &sink, &deltas);
+	aigc_size_add(e, (double) batch, sizeof(double) + sizeof(float));
+	aigc_size_add(e, (double) (scratch + sink + deltas), sizeof(float));
+}
+
+void
+aigc_tf_dp_buffers_init(AigcTfDpBuffers *dp, const AigcTfModel *m, int batch)
+{
+	int64		scratch,
+				sink,
+				deltas;
+
+	dp_floats(m, batch, &scratch, &sink, &deltas);
+	dp->batch = batch;
+	dp->sq_norms = palloc(sizeof(double) * batch);
+	dp->factors = palloc(sizeof(float) * batch);
+	dp->scratch = MemoryContextAllocHuge(CurrentMemoryContext, sizeof(float) * scratch);
+	dp->sink = MemoryContextAllocHuge(CurrentMemoryContext, sizeof(float) * sink);
+	dp->deltas = MemoryContextAllocHuge(CurrentMemoryContext, sizeof(float) * deltas);
+}
+
+void
+aigc_tf_dp_norms(AigcTfModel *m, AigcTfActs *a, AigcTfDpBuffers *dp,
+				 const int32 *tokens, int n)
+{
+	Assert(n <= dp->batch);
+	memset(dp->sq_norms, 0, sizeof(double) * n);
+	backward_pass(m, a, tokens, n, 1.0f, dp);
+}
+
+/* v (n rows of row floats) row r *= factors[r] */
+static void
+scale_rows(float *v, int n, int64 row, const float *factors)
+{
+	for (int r = 0; r < n; r++)
+		for (int64 j = 0; j < row; j++)
+			v[r * row + j] *= factors[r];
+}
+
+/*
+ * The clipped sum from the norm pass's output gradients: every parameter's
+ * gradient is a product of a layer's output gradient with what the forward
+ * kept, so scaling each row's output gradients by its factor and forming
+ * the parameter gradients once gives sum_r factor_r grad_r.  The head's and
+ * LayerNorms' kernels also form an input gradient, into spent scratch.
+ */
+void
+aigc_tf_dp_accumulate(AigcTfModel *m, AigcTfActs *a, AigcTfDpBuffers *dp,
+					  const int32 *tokens, int n, double max_grad_norm)
+{
+	int			C = m->C;
+	int			T = m->T;
+	int			R = n * T;
+	int64		TC = (int64) T * C;
+
+	aigc_tf_dp_norms(m, a, dp, tokens, n);
+	dp_clip_factors(dp->sq_norms, n, max_grad_norm, dp->factors);
+
+	scale_rows(a->dres, n, TC, dp->factors);
 	aigc_tf_embed_backward(m->tensors[TF_WTE].g, m->tensors[TF_WPE].g, a->dres,
 						   a->inp, n, T, C);
+	scale_rows(a->dlogits, n, m->V, dp->factors);
+	aigc_tf_head_backward(a->dln, m->tensors[TF_HEADW].g, m->tensors[TF_HEADB].g,
+						  a->dlogits, a->lnf, m->tensors[TF_HEADW].w, m->first,
+						  n, T, C, m->V, 0, T);
+	for (int l = 0; l <= m->L; l++)
+		for (int d = 0; d < (l < m->L ? TFD_COUNT : 1); d++)
+			scale_rows(kept_delta(m, dp, l, d), n, TC * tf_delta_width[d],
+					   dp->factors);
+	layernorm_back(m, TF_LNFW, TF_LNFB, 0, a->dres,
+				   kept_delta(m, dp, m->L, TFD_FCPROJ),
+				   LAYER(a, m, res3, m->L - 1, C), a->lnf_mean, a->lnf_rstd, n,
+				   NULL);
+	for (int l = 0; l < m->L; l++)
+	{
+		const float *residual = l == 0 ? a->encoded : LAYER(a, m, res3, l - 1, C);
+
+		aigc_linear_backward(&m->fcproj[l], LAYER(a, m, fch_gelu, l, 4 * C),
+							 kept_delta(m, dp, l, TFD_FCPROJ), R, NULL);
+		aigc_linear_backward(&m->fc[l], LAYER(a, m, ln2, l, C),
+							 kept_delta(m, dp, l, TFD_FC), R, NULL);
+		layernorm_back(m, TF_LN2W, TF_LN2B, l, a->dres,
+					   kept_delta(m, dp, l, TFD_LN2), LAYER(a, m, res2, l, C),
+					   LAYER(a, m, ln2_mean, l, 1), LAYER(a, m, ln2_rstd, l, 1),
+					   n, NULL);
+		aigc_linear_backward(&m->attproj[l], LAYER(a, m, atty, l, C),
+							 kept_delta(m, dp, l, TFD_ATTPROJ), R, NULL);
+		aigc_linear_backward(&m->qkv[l], LAYER(a, m, ln1, l, C),
+							 kept_delta(m, dp, l, TFD_QKV), R, NULL);
+		layernorm_back(m, TF_LN1W, TF_LN1B, l, a->dres,
+					   kept_delta(m, dp, l, TFD_LN1), residual,
+					   LAYER(a, m, ln1_mean, l, 1), LAYER(a, m, ln1_rstd, l, 1),
+					   n, NULL);
+	}
 }
 
 void

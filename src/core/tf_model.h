@@ -127,6 +127,19 @@ typedef struct AigcTfActs
 } AigcTfActs;
 
 /*
+ * DP-SGD's buffers for batches of up to `batch` rows (docs/privacy.md)
+ */
+typedef struct AigcTfDpBuffers
+{
+	int			batch;
+	double	   *sq_norms;		/* (batch) squared per-row gradient norms */
+	float	   *factors;		/* (batch) clip factors */
+	float	   *scratch;		/* per-row norms of the widest layer */
+	float	   *sink;			/* parameter gradients the norm pass discards */
+	float	   *deltas;			/* every layer's output gradient (B, T, ...) */
+} AigcTfDpBuffers;
+
+/*
  * Which of position pos's tokens may follow prefix (the row's tokens
  * 0 .. pos - 1): allowed[k] for token first[pos] + k arrives set to 1 for
  * every k and the callback clears the impossible ones (a NULL token after
@@ -167,6 +180,27 @@ extern double aigc_tf_forward(AigcTfModel *m, AigcTfActs *a,
 /* Gradients of the last forward's return value into m->grads (zeroed first) */
 extern void aigc_tf_backward(AigcTfModel *m, AigcTfActs *a,
 							 const int32 *tokens, int n);
+
+/*
+ * DP-SGD, one example a row (docs/privacy.md).  aigc_tf_dp_norms, after
+ * aigc_tf_forward of n <= dp->batch rows: dp->sq_norms[r] = the squared norm
+ * of the gradient of -log p(row r), every parameter, without materialising
+ * per-row gradients (a backward pass of input gradients only, with each
+ * layer's per-row norms on the way, keeping every layer's output gradient).
+ * aigc_tf_dp_accumulate: those norms, then m->grads += sum_r min(1,
+ * max_grad_norm / norm_r) grad_r (not zeroed first: a Poisson batch may
+ * take several calls), the parameter gradients of the kept output
+ * gradients scaled row by row.
+ */
+extern void aigc_tf_dp_buffers_init(AigcTfDpBuffers *dp, const AigcTfModel *m,
+									int batch);
+extern void aigc_tf_dp_size(const AigcTfConfig *cfg, int batch,
+							AigcSizeEstimate *e);
+extern void aigc_tf_dp_norms(AigcTfModel *m, AigcTfActs *a, AigcTfDpBuffers *dp,
+							 const int32 *tokens, int n);
+extern void aigc_tf_dp_accumulate(AigcTfModel *m, AigcTfActs *a,
+								  AigcTfDpBuffers *dp, const int32 *tokens,
+								  int n, double max_grad_norm);
 
 /*
  * Exact negative log-likelihoods of n rows (any n; batches of a->batch):

@@ -152,7 +152,6 @@ const AigcKindOps aigc_vae_ops = {
 	.train_epoch = aigc_vae_train_epoch,
 	.train_end = aigc_vae_train_end,
 	.describe_losses = aigc_vae_describe_losses,
-	.dp_sgd = true,
 	.generator_init = vae_generator_init,
 	.generate = vae_generate,
 	.scorer_init = vae_scorer_init,

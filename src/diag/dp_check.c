@@ -6,9 +6,12 @@
  * Per-example norms and the clipped sum are compared with per-example
  * gradients materialised by running the ordinary backward pass on one
  * example at a time, for a small network and for a tiny VAE (every linear
- * layer and the decoder's sigma) and a GAN's discriminator (dp_gan_check.c);
- * noise and Poisson sampling report sample statistics.
- * The test (test/pgtap/21_dp_sgd.sql) holds the bounds.
+ * layer and the decoder's sigma), a GAN's discriminator (dp_gan_check.c)
+ * and a tiny transformer (one example a row of tokens: every projection,
+ * LayerNorm, embedding and the head); the ghost and the materialised norms
+ * of a linear layer over a row's positions against explicit sums; noise and
+ * Poisson sampling report sample statistics.
+ * The test (test/pgtap/22_dp_sgd.sql) holds the bounds.
  */
 #include "postgres.h"
 
@@ -21,6 +24,7 @@
 #include "utils/tuplestore.h"
 
 #include "core/dp_sgd.h"
+#include "core/tf_model.h"
 #include "core/vae.h"
 #include "diag/diag.h"
 
@@ -320,6 +324,148 @@ check_vae_norms(ReturnSetInfo *rsinfo, AigcRng *rng)
 	aigc_diag_emit(rsinfo, "vae per-example norms", "clipped sum at the median norm, relative error", sqrt(diff / ref), (int) np);
 }
 
+/* A linear layer over each of SEQ_T positions of SEQ_N examples */
+#define SEQ_N 5
+#define SEQ_T 7
+#define SEQ_IN 6
+#define SEQ_OUT 9
+
+static void
+check_seq_linear(ReturnSetInfo *rsinfo, AigcRng *rng)
+{
+	float		a[SEQ_N * SEQ_T * SEQ_IN],
+				d[SEQ_N * SEQ_T * SEQ_OUT],
+				scratch[Max(2 * SEQ_T * SEQ_T, SEQ_IN * SEQ_OUT)];
+	double		ghost[SEQ_N] = {0},
+				dense[SEQ_N] = {0},
+				err_ghost = 0.0,
+				err_dense = 0.0;
+
+	aigc_diag_fill_uniform(a, lengthof(a), rng, -1.0, 1.0);
+	aigc_diag_fill_uniform(d, lengthof(d), rng, -1.0, 1.0);
+	dp_seq_linear_sq_norms(a, d, SEQ_N, SEQ_T, SEQ_IN, SEQ_OUT, true, true,
+						   scratch, ghost);
+	dp_seq_linear_sq_norms(a, d, SEQ_N, SEQ_T, SEQ_IN, SEQ_OUT, true, false,
+						   scratch, dense);
+	for (int i = 0; i < SEQ_N; i++)
+	{
+		double		sq = 0.0;
+
+		/* the example's weight and bias gradients, summed position by position */
+		for (int o = 0; o < SEQ_OUT; o++)
+		{
+			double		gb = 0.0;
+
+			for (int j = 0; j < SEQ_IN; j++)
+			{
+				double		g = 0.0;
+
+				for (int t = 0; t < SEQ_T; t++)
+					g += (double) d[(i * SEQ_T + t) * SEQ_OUT + o] *
+						a[(i * SEQ_T + t) * SEQ_IN + j];
+				sq += g * g;
+			}
+			for (int t = 0; t < SEQ_T; t++)
+				gb += d[(i * SEQ_T + t) * SEQ_OUT + o];
+			sq += gb * gb;
+		}
+		err_ghost = Max(err_ghost, rel_err(sqrt(ghost[i]), sqrt(sq)));
+		err_dense = Max(err_dense, rel_err(sqrt(dense[i]), sqrt(sq)));
+	}
+	aigc_diag_emit(rsinfo, "sequence linear per-example norms", "max relative error, ghost (Gram matrices)", err_ghost, SEQ_N);
+	aigc_diag_emit(rsinfo, "sequence linear per-example norms", "max relative error, materialised", err_dense, SEQ_N);
+}
+
+/*
+ * A tiny transformer: 2 layers of width 8, 10 positions, so that the
+ * attention projection's norms are materialised and the other projections'
+ * are ghost norms (dp_seq_linear_ghost); parameters drawn wide so that
+ * every layer's gradient counts in the norms.
+ */
+#define TF_N 7
+#define TF_T 10
+
+static void
+check_transformer(ReturnSetInfo *rsinfo, AigcRng *rng)
+{
+	static const int first[TF_T + 1] = {0, 3, 5, 9, 11, 14, 16, 21, 23, 26, 28};
+	AigcTfConfig cfg = {.n_layer = 2, .d_model = 8, .n_head = 2,
+	.seq_len = TF_T, .first = first};
+	AigcTfModel m;
+	AigcTfActs	acts,
+				one;
+	AigcTfDpBuffers dp;
+	int32		tokens[TF_N * TF_T];
+	double		norms[TF_N],
+				sorted[TF_N],
+				err = 0.0,
+				diff = 0.0,
+				ref = 0.0,
+				max_grad_norm;
+	double	   *per_row,
+			   *clipped;
+	int64		np;
+
+	aigc_tf_init(&m, &cfg, true, rng);
+	np = m.nparams;
+	aigc_diag_fill_uniform(m.params, np, rng, -0.3, 0.3);
+	for (int r = 0; r < TF_N; r++)
+		for (int t = 0; t < TF_T; t++)
+			tokens[r * TF_T + t] = first[t] +
+				(int) aigc_rng_below(rng, first[t + 1] - first[t]);
+	aigc_tf_acts_init(&acts, &m, TF_N);
+	aigc_tf_acts_init(&one, &m, 1);
+	aigc_tf_dp_buffers_init(&dp, &m, TF_N);
+	per_row = palloc(sizeof(double) * np * TF_N);
+	clipped = palloc0(sizeof(double) * np);
+
+	/* a one-row pass's gradient is that row's own, -log p(row) unscaled */
+	for (int r = 0; r < TF_N; r++)
+	{
+		double		sq = 0.0;
+
+		aigc_tf_forward(&m, &one, tokens + r * TF_T, NULL, 1);
+		aigc_tf_backward(&m, &one, tokens + r * TF_T, 1);
+		for (int64 k = 0; k < np; k++)
+		{
+			per_row[r * np + k] = m.grads[k];
+			sq += (double) m.grads[k] * m.grads[k];
+		}
+		norms[r] = sorted[r] = sqrt(sq);
+	}
+	aigc_tf_forward(&m, &acts, tokens, NULL, TF_N);
+	aigc_tf_dp_norms(&m, &acts, &dp, tokens, TF_N);
+	for (int r = 0; r < TF_N; r++)
+		err = Max(err, rel_err(sqrt(dp.sq_norms[r]), norms[r]));
+	aigc_diag_emit(rsinfo, "transformer per-example norms", "max relative error, every parameter", err, TF_N);
+
+	/* the clipped sum at the median norm against the materialised gradients */
+	for (int i = 1; i < TF_N; i++)
+		for (int j = i; j > 0 && sorted[j - 1] > sorted[j]; j--)
+		{
+			double		t = sorted[j];
+
+			sorted[j] = sorted[j - 1];
+			sorted[j - 1] = t;
+		}
+	max_grad_norm = sorted[TF_N / 2];
+	for (int r = 0; r < TF_N; r++)
+	{
+		double		c = Min(1.0, max_grad_norm / norms[r]);
+
+		for (int64 k = 0; k < np; k++)
+			clipped[k] += c * per_row[r * np + k];
+	}
+	memset(m.grads, 0, sizeof(float) * np);
+	aigc_tf_dp_accumulate(&m, &acts, &dp, tokens, TF_N, max_grad_norm);
+	for (int64 k = 0; k < np; k++)
+	{
+		diff += (m.grads[k] - clipped[k]) * (m.grads[k] - clipped[k]);
+		ref += clipped[k] * clipped[k];
+	}
+	aigc_diag_emit(rsinfo, "transformer per-example norms", "clipped sum at the median norm, relative error", sqrt(diff / ref), (int) np);
+}
+
 #define NOISE_N 200000
 #define NOISE_STDDEV 0.7
 
@@ -407,6 +553,8 @@ aigc_dp_sgd_check(PG_FUNCTION_ARGS)
 	check_clipping(rsinfo, &rng);
 	check_vae_norms(rsinfo, &rng);
 	aigc_dp_check_gan(rsinfo, &rng);
+	check_seq_linear(rsinfo, &rng);
+	check_transformer(rsinfo, &rng);
 	check_noise(rsinfo);
 	check_poisson(rsinfo);
 	return (Datum) 0;

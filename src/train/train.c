@@ -706,13 +706,6 @@ train_common(FunctionCallInfo fcinfo, bool from_query)
 	aigc_parse_train_options(PG_ARGISNULL(3) ? NULL : PG_GETARG_JSONB_P(3), kind,
 							 &opts);
 	aigc_rng_seed(&rng, opts.seed);
-	if (opts.privacy.enabled && !aigc_kind_ops(kind)->dp_sgd)
-		ereport(ERROR,
-				(errcode(ERRCODE_FEATURE_NOT_SUPPORTED),
-				 errmsg("training option \"privacy\" is not yet supported for kind \"%s\"",
-						aigc_kind_name(kind)),
-				 errhint("Differentially private training is implemented for kinds \"vae\" and \"gan\".")));
-
 	/*
 	 * The network must fit in aigc.train_memory_limit; the rows get what it
 	 * leaves, half as read and half encoded.  The encoded width is known

@@ -280,7 +280,10 @@ INSERT INTO cases (what, sql, expected) VALUES
 ('transformer offset_bins = 65537',  $$SELECT aigc_train('x', 'bad_t'::regclass, 'transformer', '{"offset_bins": 65537}')$$, '22023'),
 ('transformer network over the memory limit', $$SELECT aigc_train('x', 'bad_t'::regclass, 'transformer', '{"n_layer": 64, "d_model": 4096, "n_head": 1}')$$, '54000'),
 ('n_head for a VAE',                 $$SELECT aigc_train('x', 'bad_t'::regclass, 'vae', '{"n_head": 2}')$$, '22023'),
-('latent_dim for a transformer',     $$SELECT aigc_train('x', 'bad_t'::regclass, 'transformer', '{"latent_dim": 8}')$$, '22023');
+('latent_dim for a transformer',     $$SELECT aigc_train('x', 'bad_t'::regclass, 'transformer', '{"latent_dim": 8}')$$, '22023'),
+('transformer privacy max_grad_norm = 0', $$SELECT aigc_train('x', 'bad_t'::regclass, 'transformer', '{"privacy": {"epsilon": 3, "delta": 1e-6, "max_grad_norm": 0}}')$$, '22023'),
+('transformer privacy noise_multiplier bounding no epsilon', $$SELECT aigc_train('x', 'bad_t'::regclass, 'transformer', '{"privacy": {"noise_multiplier": 1e-200, "delta": 1e-6}}')$$, '22023'),
+('transformer privacy without delta', $$SELECT aigc_train('x', 'bad_t'::regclass, 'transformer', '{"privacy": {"epsilon": 3}}')$$, '22023');
 
 -- public metadata, options bounds and categories (docs/privacy.md); bad_t is
 -- (age integer, gender text, monthly_wage numeric)
@@ -302,7 +305,7 @@ INSERT INTO cases (what, sql, expected) VALUES
 ('categories: a null value',         $$SELECT aigc_train('x', 'bad_t'::regclass, options => '{"categories": {"gender": ["f", null]}}')$$, '22023'),
 ('categories not an array',          $$SELECT aigc_train('x', 'bad_t'::regclass, options => '{"categories": {"gender": "f"}}')$$, '22023');
 
-SELECT plan((SELECT count(*)::int FROM cases) + 3 + 8 + 13 + 4);
+SELECT plan((SELECT count(*)::int FROM cases) + 3 + 8 + 14 + 4);
 SELECT ok((SELECT count(*) FROM cases) >= 50, 'at least 50 distinct bad calls are listed');
 SELECT is(pg_temp.outcome(sql), expected, format('%s: %s', what, expected)) FROM cases ORDER BY id;
 SELECT throws_ok($$SELECT aigc_train('x', 'bad_t'::regclass, options => '{"epochs": 1e400}')$$, '22023',
@@ -386,6 +389,9 @@ SELECT is(pg_temp.option_error('{"privacy": {"epsilon": 1e-6, "delta": 1e-6}}'),
 SELECT is(pg_temp.option_error('{"privacy": {"noise_multiplier": 1e-200, "delta": 1e-6}}'),
           '22023 | training option "privacy.noise_multiplier" (1e-200) is too small to bound epsilon | Raise the noise multiplier, or lower epochs or batch_size.',
           'privacy: a noise multiplier too small for any finite epsilon is 22023');
+SELECT is(pg_temp.option_error('{"privacy": {"epsilon": 3, "delta": 0.002}}', 'transformer'),
+          '22023 | invalid value for training option "privacy.delta" | delta must be below 1 / rows: 0.002 is not below 1 / 600. | A delta of 1 / rows or more allows releasing a row outright; take one well below it.',
+          'privacy on a transformer: delta of at least 1 / rows is 22023 as for the VAE');
 SELECT is(pg_temp.option_error('{"privacy": {"epsilon": 3, "delta": 1e-6}, "pac": 10, "batch_size": 500}', 'gan'),
           '22023 | training option "pac" must be 1 with "privacy" | DP-SGD clips the gradient of each row; a pac group of 10 rows would make one gradient of several rows. | Leave pac out: it defaults to 1 under privacy.',
           'privacy on a GAN: pac above 1 (a gradient of several rows) is 22023');

@@ -1,15 +1,16 @@
 -- DP-SGD building blocks (docs/privacy.md): per-example gradient norms of a
--- two-layer network without materialising per-example gradients, clipping and
+-- two-layer network, a VAE and a transformer without materialising
+-- per-example gradients, clipping and
 -- the clipped sum as a GEMM, all against per-example gradients materialised
 -- one example per backward pass (also for a tiny VAE and a GAN's
 -- discriminator); Gaussian noise and Poisson subsampling
 -- against their distributions (fixed seeds).
 BEGIN;
-SELECT plan(20);
+SELECT plan(24);
 
 CREATE TEMP TABLE chk AS SELECT * FROM aigc.dp_sgd_check();
 
-SELECT is((SELECT count(*)::int FROM chk), 19, 'the check reports 19 statistics');
+SELECT is((SELECT count(*)::int FROM chk), 23, 'the check reports 23 statistics');
 
 -- the VAE's per-example norms (every linear layer and sigma), and its clipped
 -- sum at the median norm, against materialised per-example gradients of a
@@ -25,6 +26,18 @@ SELECT ok(value < 1e-5, format('%s: %s = %s over %s', component, statistic, valu
 
 SELECT ok(value < 1e-5, format('%s: %s = %s over %s examples', component, statistic, value, checked))
   FROM chk WHERE component = 'per-example norms' ORDER BY statistic;
+
+-- one example = one row of T tokens: a linear layer's gradient sums over the
+-- row's positions; its norm from the positions' Gram matrices (ghost
+-- clipping) and materialised, against the explicit sum
+SELECT ok(value < 1e-5, format('%s: %s = %s over %s examples', component, statistic, value, checked))
+  FROM chk WHERE component = 'sequence linear per-example norms' ORDER BY statistic;
+
+-- the transformer's per-row norms (every projection, LayerNorm, embedding and
+-- the head) and its clipped sum at the median norm, against per-row gradients
+-- materialised one row per backward pass of a tiny transformer
+SELECT ok(value < 1e-4, format('%s: %s = %s over %s', component, statistic, value, checked))
+  FROM chk WHERE component = 'transformer per-example norms' ORDER BY statistic;
 
 SELECT ok(value >= 1 AND value < checked,
           format('clipping at the median norm clips some examples and not all (%s of %s)', value, checked))
