@@ -15,6 +15,12 @@ SELECT age, gender, region, part_time, monthly_wage FROM contributions WHERE id 
 
 CREATE FUNCTION pg_temp.rel_err(x float8, y float8) RETURNS float8
 LANGUAGE sql IMMUTABLE AS $$ SELECT abs(x - y) / greatest(abs(y), 1e-300) $$;
+\ir helpers/dp_compose.psql
+-- a column's range as the private model stores it (noisy, not the data's)
+CREATE FUNCTION pg_temp.model_range(model text, col text, OUT lo numeric, OUT hi numeric)
+LANGUAGE sql AS $$
+SELECT (c->>'min')::numeric, (c->>'max')::numeric
+  FROM aigc.models, jsonb_array_elements(columns) c WHERE name = model AND c->>'name' = col $$;
 
 SELECT lives_ok($$SELECT aigc_train('dpt_eps', 'dpt_c'::regclass, 'transformer',
     '{"epochs": 3, "seed": 5, "batch_size": 300, "n_layer": 1, "d_model": 32, "n_head": 2,
@@ -26,27 +32,28 @@ CREATE TEMP TABLE rec AS SELECT privacy AS p, loss AS l FROM aigc.models WHERE n
 SELECT ok((p->>'epsilon')::float8 <= 3 AND (p->>'epsilon')::float8 >= 3 * 0.99,
           format('the epsilon spent is at most the target and within 1%% of it (%s)', p->>'epsilon'))
   FROM rec;
-SELECT ok(pg_temp.rel_err(aigc.dp_epsilon((p->>'noise_multiplier')::float8, (p->>'sample_rate')::float8,
-                                          (p->>'steps')::int, (p->>'delta')::float8),
-                          (p->>'epsilon')::float8) <= 1e-9,
-          'the accountant recomputes the stored epsilon from the stored noise multiplier, sample rate, steps and delta')
+SELECT ok(pg_temp.rel_err(pg_temp.composed_epsilon(p), (p->>'epsilon')::float8) <= 1e-9,
+          'the accountant recomputes the stored epsilon from the stored charges and conversion delta')
   FROM rec;
 SELECT is((p->>'sample_rate')::float8 || '/' || (p->>'steps'), (300 / 3000.0::float8) || '/' || 3 * 10,
           'sample rate = batch_size / rows, steps = epochs x rows / batch_size') FROM rec;
-SELECT is(p->'charges', jsonb_build_array(jsonb_build_object('mechanism', 'dp-sgd', 'epsilon', p->'epsilon')),
-          'the one charge is DP-SGD''s, all of epsilon') FROM rec;
+SELECT is((p->'charges'->-1) - 'epsilon',
+          jsonb_build_object('mechanism', 'dp-sgd', 'noise_multiplier', p->'noise_multiplier',
+                             'sample_rate', p->'sample_rate', 'steps', p->'steps'),
+          'the last charge is DP-SGD''s, with the run''s noise, sample rate and steps') FROM rec;
 SELECT ok(jsonb_array_length(l->'nll') = 3
           AND (SELECT bool_and(v::float8 > 0 AND v::float8 < 'Infinity') FROM jsonb_array_elements_text(l->'nll') v),
           format('one finite mean -log p(row) per epoch (%s)', l->'nll')) FROM rec;
 
--- samples keep the table's types and the values trained on
+-- samples keep the table's types, the categories seen and the private ranges
 CREATE TEMP TABLE dpt_rows AS SELECT * FROM aigc_sample(NULL::dpt_c, 'dpt_eps', 500, seed => 1);
 SELECT is((SELECT count(*)::int FROM dpt_rows s
             WHERE s.gender IN (SELECT gender FROM dpt_c) AND s.region IN (SELECT region FROM dpt_c)
               AND s.part_time IN (SELECT part_time FROM dpt_c)
-              AND s.age BETWEEN (SELECT min(age) FROM dpt_c) AND (SELECT max(age) FROM dpt_c)
-              AND s.monthly_wage BETWEEN (SELECT min(monthly_wage) FROM dpt_c) AND (SELECT max(monthly_wage) FROM dpt_c)),
-          500, 'samples of the private transformer come out typed, with the categories and ranges trained on');
+              AND s.age BETWEEN (pg_temp.model_range('dpt_eps', 'age')).lo AND (pg_temp.model_range('dpt_eps', 'age')).hi
+              AND s.monthly_wage BETWEEN (pg_temp.model_range('dpt_eps', 'monthly_wage')).lo
+                                     AND (pg_temp.model_range('dpt_eps', 'monthly_wage')).hi),
+          500, 'samples of the private transformer come out typed, with the categories and private ranges trained on');
 SELECT ok((SELECT count(DISTINCT region) FROM dpt_rows) >= 3,
           format('samples are not one row repeated (%s regions)', (SELECT count(DISTINCT region) FROM dpt_rows)));
 
@@ -63,11 +70,12 @@ SELECT lives_ok($$SELECT aigc_train('dpt_sigma', 'dpt_c'::regclass, 'transformer
     '{"epochs": 2, "seed": 6, "batch_size": 200, "n_layer": 1, "d_model": 16, "n_head": 2,
       "progress_every": 0, "privacy": {"noise_multiplier": 1.1, "delta": 1e-5, "max_grad_norm": 0.5}}')$$,
     'a transformer trains with a given noise multiplier');
-SELECT ok(pg_temp.rel_err((privacy->>'epsilon')::float8,
-                          aigc.dp_epsilon(1.1, 200 / 3000.0::float8, 2 * 15, 1e-5)) <= 1e-9
+SELECT ok(pg_temp.rel_err((privacy->'charges'->-1->>'epsilon')::float8,
+                          aigc.dp_epsilon(1.1, 200 / 3000.0::float8, 2 * 15, (privacy->>'conversion_delta')::float8)) <= 1e-9
+          AND pg_temp.rel_err((privacy->>'epsilon')::float8, pg_temp.composed_epsilon(privacy)) <= 1e-9
           AND (privacy->>'noise_multiplier')::float8 = 1.1
           AND (privacy->>'max_grad_norm')::float8 = 0.5,
-          format('with a noise multiplier the reported epsilon (%s) is the accountant''s for it', privacy->>'epsilon'))
+          format('with a noise multiplier DP-SGD''s charge is the accountant''s for it, and the total (%s) composes the charges', privacy->>'epsilon'))
   FROM aigc.models WHERE name = 'dpt_sigma';
 
 -- the same seed and options: DP-SGD's draws are the seed's too
