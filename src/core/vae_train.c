@@ -6,6 +6,14 @@
  *		calibration of category shares.  With option privacy, DP-SGD
  *		instead: Poisson-sampled batches, per-row clipping and Gaussian
  *		noise (docs/privacy.md).
+ *
+ * With aigc.threads above 1 every batch is split across the threads
+ * (threads.h): each runs forward and backward on its slice, into a replica
+ * of the network that shares the weights and keeps its own gradients and
+ * buffers, with single-threaded OpenBLAS and its own random stream (seeded
+ * from the run's at every step); the replicas' gradients, weighted by their
+ * share of the batch, are then summed in thread order, so a seed gives the
+ * same weights at the same thread count.
  */
 #include "postgres.h"
 
@@ -15,13 +23,36 @@
 
 #include "core/dp_sgd.h"
 #include "core/optimizer.h"
+#include "core/threads.h"
 #include "core/vae.h"
 
 /* Prior-shift calibration: a few passes of 10000 samples cost under an epoch */
 #define CALIBRATE_ITERATIONS 5
 #define CALIBRATE_SAMPLES 10000
 
-typedef struct VaeRun
+/* One thread's share of a data-parallel step */
+typedef struct VaeReplica
+{
+	AigcVae		vae;			/* the run's weights, its own gradients */
+	AigcVaeBuffers buf;			/* for ceil(batch / threads) rows */
+	AigcRng		rng;
+	int			first;			/* its rows of this step's batch */
+	int			n;
+	double		recon;
+	double		kl;
+} VaeReplica;
+
+typedef struct VaeRun VaeRun;
+
+/* A step's batch: rows perm[first, first + n) of x */
+typedef struct VaeStep
+{
+	VaeRun	   *run;
+	int64		first;
+	int			n;
+} VaeStep;
+
+struct VaeRun
 {
 	AigcVae    *vae;
 	AigcVaeBuffers buf;
@@ -37,7 +68,139 @@ typedef struct VaeRun
 	bool		calibrate;
 	const AigcPrivacyOptions *privacy;	/* NULL without DP-SGD */
 	AigcVaeDpBuffers dp;
-} VaeRun;
+	AigcPool   *pool;			/* NULL on one thread */
+	VaeReplica *replicas;		/* (threads) */
+};
+
+/*
+ * What data-parallel training on `threads` threads adds to
+ * aigc_vae_train_size: each replica's gradients and buffers.
+ */
+void
+aigc_vae_replicas_size(const AigcVaeConfig *cfg, int batch, int threads,
+					   AigcSizeEstimate *e)
+{
+	double		b = (batch + threads - 1) / threads;
+	int			prev = cfg->data_dim;
+	int			widest = Max(cfg->data_dim, cfg->latent_dim);
+
+	if (threads <= 1)
+		return;
+	for (int t = 0; t < threads; t++)
+	{
+		prev = cfg->data_dim;
+		for (int i = 0; i < cfg->n_enc; i++)
+		{
+			aigc_size_add(e, (double) prev * cfg->enc_dims[i], sizeof(float));
+			aigc_size_add(e, cfg->enc_dims[i], sizeof(float));
+			aigc_size_add(e, b * cfg->enc_dims[i], sizeof(float));
+			prev = cfg->enc_dims[i];
+			widest = Max(widest, cfg->enc_dims[i]);
+		}
+		for (int i = 0; i < 2; i++)
+		{
+			aigc_size_add(e, (double) prev * cfg->latent_dim, sizeof(float));
+			aigc_size_add(e, cfg->latent_dim, sizeof(float));
+		}
+		prev = cfg->latent_dim;
+		for (int i = 0; i <= cfg->n_dec; i++)
+		{
+			int			out = i < cfg->n_dec ? cfg->dec_dims[i] : cfg->data_dim;
+
+			aigc_size_add(e, (double) prev * out, sizeof(float));
+			aigc_size_add(e, out, sizeof(float));
+			aigc_size_add(e, b * out, sizeof(float));
+			prev = out;
+			widest = Max(widest, out);
+		}
+		aigc_size_add(e, cfg->data_dim, sizeof(float));	/* sigma */
+		/* mu, logvar, std, eps, z, dmu, dlogvar; grad_a, grad_b */
+		for (int i = 0; i < 7; i++)
+			aigc_size_add(e, b * cfg->latent_dim, sizeof(float));
+		aigc_size_add(e, b * widest, sizeof(float));
+		aigc_size_add(e, b * widest, sizeof(float));
+	}
+}
+
+/* Thread t's slice of the step: its rows gathered, forward and backward */
+static void
+replica_step(void *arg, int t, int nthreads)
+{
+	VaeStep    *step = arg;
+	VaeRun	   *run = step->run;
+	VaeReplica *rep = &run->replicas[t];
+	int64		first,
+				n;
+	float	   *xb;
+
+	aigc_split(step->n, t, nthreads, &first, &n);
+	rep->first = (int) first;
+	rep->n = (int) n;
+	rep->recon = rep->kl = 0.0;
+	if (n == 0)
+		return;
+	xb = run->xb + first * run->dim;
+	for (int64 r = 0; r < n; r++)
+		memcpy(xb + r * run->dim,
+			   run->x + (Size) run->perm[step->first + first + r] * run->dim,
+			   sizeof(float) * run->dim);
+	aigc_vae_forward_backward(&rep->vae, &rep->buf, xb, (int) n, &rep->rng,
+							  true, &rep->recon, &rep->kl);
+}
+
+/*
+ * Thread t's share of every parameter's gradient: the replicas' gradients
+ * (each the mean over its slice) weighted by their slices' share of the
+ * batch, summed in thread order.
+ */
+static void
+replica_reduce(void *arg, int t, int nthreads)
+{
+	VaeStep    *step = arg;
+	VaeRun	   *run = step->run;
+	AigcVae    *vae = run->vae;
+
+	for (int k = 0; k < vae->nparams; k++)
+	{
+		float	   *g = vae->params[k].g;
+		int64		first,
+					n;
+
+		aigc_split(vae->params[k].n, t, nthreads, &first, &n);
+		for (int64 j = first; j < first + n; j++)
+		{
+			float		sum = 0.0f;
+
+			for (int i = 0; i < nthreads; i++)
+			{
+				const VaeReplica *rep = &run->replicas[i];
+
+				if (rep->n > 0)
+					sum += rep->vae.params[k].g[j] * ((float) rep->n / (float) step->n);
+			}
+			g[j] = sum;
+		}
+	}
+}
+
+/* The n rows from perm[first] on, split across the pool; the batch means of the losses */
+static void
+parallel_step(VaeRun *run, int64 first, int n, double *recon, double *kl)
+{
+	VaeStep		step = {run, first, n};
+	int			nthreads = aigc_pool_size(run->pool);
+
+	for (int t = 0; t < nthreads; t++)
+		aigc_rng_seed(&run->replicas[t].rng, aigc_rng_next(run->rng));
+	aigc_pool_run(run->pool, replica_step, &step);
+	aigc_pool_run(run->pool, replica_reduce, &step);
+	*recon = *kl = 0.0;
+	for (int t = 0; t < nthreads; t++)
+	{
+		*recon += run->replicas[t].recon * run->replicas[t].n / n;
+		*kl += run->replicas[t].kl * run->replicas[t].n / n;
+	}
+}
 
 void *
 aigc_vae_train_begin(void *net, const float *x, int64 nrows,
@@ -64,6 +227,23 @@ aigc_vae_train_begin(void *net, const float *x, int64 nrows,
 				   0.9, 0.999, opts->weight_decay);
 	for (int64 i = 0; i < nrows; i++)
 		run->perm[i] = i;
+	run->pool = NULL;
+	run->replicas = NULL;
+	/* DP-SGD's per-row clipping stays on one thread */
+	if (opts->threads > 1 && !run->privacy)
+	{
+		int			slice = (run->batch + opts->threads - 1) / opts->threads;
+
+		run->replicas = palloc(sizeof(VaeReplica) * opts->threads);
+		for (int t = 0; t < opts->threads; t++)
+		{
+			aigc_vae_replica(vae, &run->replicas[t].vae);
+			aigc_vae_buffers_init(&run->replicas[t].buf, vae, slice);
+		}
+		run->pool = aigc_pool_create(opts->threads);
+		/* train.c restores OpenBLAS's count when the run ends */
+		aigc_blas_set_threads(1);
+	}
 	return run;
 }
 
@@ -146,12 +326,17 @@ aigc_vae_train_epoch(void *state, double *losses, AigcTrainWork *work)
 					kl;
 
 		CHECK_FOR_INTERRUPTS();
-		for (int r = 0; r < n; r++)
-			memcpy(run->xb + (Size) r * run->dim,
-				   run->x + (Size) run->perm[first + r] * run->dim,
-				   sizeof(float) * run->dim);
-		aigc_vae_forward_backward(run->vae, &run->buf, run->xb, n, run->rng,
-								  true, &recon, &kl);
+		if (run->pool)
+			parallel_step(run, first, n, &recon, &kl);
+		else
+		{
+			for (int r = 0; r < n; r++)
+				memcpy(run->xb + (Size) r * run->dim,
+					   run->x + (Size) run->perm[first + r] * run->dim,
+					   sizeof(float) * run->dim);
+			aigc_vae_forward_backward(run->vae, &run->buf, run->xb, n, run->rng,
+									  true, &recon, &kl);
+		}
 		aigc_adam_step(&run->adam);
 		aigc_vae_clamp_sigma(run->vae);
 		recon_sum += recon / run->nbatches;
