@@ -167,18 +167,17 @@ replica_reduce(void *arg, int t, int nthreads)
 					n;
 
 		aigc_split(vae->params[k].n, t, nthreads, &first, &n);
-		for (int64 j = first; j < first + n; j++)
+		memset(g + first, 0, sizeof(float) * n);
+		for (int i = 0; i < nthreads; i++)
 		{
-			float		sum = 0.0f;
+			const VaeReplica *rep = &run->replicas[i];
+			const float *gi = rep->vae.params[k].g;
+			float		share = (float) rep->n / (float) step->n;
 
-			for (int i = 0; i < nthreads; i++)
-			{
-				const VaeReplica *rep = &run->replicas[i];
-
-				if (rep->n > 0)
-					sum += rep->vae.params[k].g[j] * ((float) rep->n / (float) step->n);
-			}
-			g[j] = sum;
+			if (rep->n == 0)
+				continue;
+			for (int64 j = first; j < first + n; j++)
+				g[j] += share * gi[j];
 		}
 	}
 }

@@ -27,6 +27,7 @@
 #include "utils/memutils.h"
 #include "utils/typcache.h"
 
+#include "core/threads.h"
 #include "store/citus_sync.h"
 #include "store/model_store.h"
 #include "score/score.h"
@@ -191,11 +192,14 @@ aigc_score_tuple(AigcCachedModel *m, AigcRowMap *map, HeapTuple tuple)
 {
 	int			ncols = m->model->colenc.ncols;
 	double		score;
+	int			blas_threads;
 
 	Assert(map->load_id == m->load_id);
 	encode_tuple(m->model, map, tuple, m->value, m->isnull, m->x);
+	blas_threads = aigc_model_pass_threads();
 	m->model->ops->score(m->model->net, m->scorer, m->x, 1, ncols, &score,
 						 m->terms);
+	aigc_blas_set_threads(blas_threads);
 	return sum_terms(m->terms, ncols);
 }
 
@@ -563,6 +567,7 @@ aigc_score_batch(PG_FUNCTION_ARGS)
 	double	   *scores;			/* (SCORE_BATCH) */
 	int			ncols;
 	int			dim;
+	int			blas_threads;
 	float	   *x;				/* (SCORE_BATCH, dim) encoded rows */
 	double	   *value;			/* (ncols) one row, as the column encoder */
 	bool	   *isnull;			/* (ncols) */
@@ -655,7 +660,9 @@ aigc_score_batch(PG_FUNCTION_ARGS)
 			}
 			encode_tuple(model, map, &tuple, value, isnull, x + r * dim);
 		}
+		blas_threads = aigc_model_pass_threads();
 		model->ops->score(model->net, scorer, x, (int) n, ncols, scores, NULL);
+		aigc_blas_set_threads(blas_threads);
 		for (uint64 r = 0; r < n; r++)
 		{
 			Datum		values[3];

@@ -22,6 +22,7 @@
 #include "utils/lsyscache.h"
 #include "utils/memutils.h"
 
+#include "core/threads.h"
 #include "store/citus_sync.h"
 #include "store/model_cache.h"
 #include "store/model_store.h"
@@ -237,4 +238,10 @@ aigc_model_check_loadable(const bytea *blob, const char *name)
 	PG_END_TRY();
 	MemoryContextSwitchTo(caller);
 	MemoryContextDelete(cxt);
+}
+
+int
+aigc_model_pass_threads(void)
+{
+	return aigc_blas_set_threads(IsInParallelMode() ? 1 : aigc_threads);
 }
