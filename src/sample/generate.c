@@ -35,7 +35,7 @@ aigc_generator_next(AigcGenerator *gen, int n)
 	int			blas_threads;
 
 	Assert(n <= gen->batch);
-	blas_threads = aigc_model_pass_threads();
+	blas_threads = aigc_model_pass_threads(n);
 	gen->model->ops->generate(gen->model->net, gen->kind_buf, n, gen->cond_col,
 							  gen->cond_slot, gen->rng, gen->act);
 	aigc_blas_set_threads(blas_threads);

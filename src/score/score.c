@@ -196,7 +196,7 @@ aigc_score_tuple(AigcCachedModel *m, AigcRowMap *map, HeapTuple tuple)
 
 	Assert(map->load_id == m->load_id);
 	encode_tuple(m->model, map, tuple, m->value, m->isnull, m->x);
-	blas_threads = aigc_model_pass_threads();
+	blas_threads = aigc_model_pass_threads(1);
 	m->model->ops->score(m->model->net, m->scorer, m->x, 1, ncols, &score,
 						 m->terms);
 	aigc_blas_set_threads(blas_threads);
@@ -660,7 +660,7 @@ aigc_score_batch(PG_FUNCTION_ARGS)
 			}
 			encode_tuple(model, map, &tuple, value, isnull, x + r * dim);
 		}
-		blas_threads = aigc_model_pass_threads();
+		blas_threads = aigc_model_pass_threads((int) n);
 		model->ops->score(model->net, scorer, x, (int) n, ncols, scores, NULL);
 		aigc_blas_set_threads(blas_threads);
 		for (uint64 r = 0; r < n; r++)

@@ -240,8 +240,13 @@ aigc_model_check_loadable(const bytea *blob, const char *name)
 	MemoryContextDelete(cxt);
 }
 
+/* Fewer rows than this in a pass keep OpenBLAS on one thread */
+#define PASS_ROWS_PER_THREAD 64
+
 int
-aigc_model_pass_threads(void)
+aigc_model_pass_threads(int rows)
 {
-	return aigc_blas_set_threads(IsInParallelMode() ? 1 : aigc_threads);
+	bool		one = IsInParallelMode() || rows < 2 * PASS_ROWS_PER_THREAD;
+
+	return aigc_blas_set_threads(one ? 1 : Min(aigc_threads, rows / PASS_ROWS_PER_THREAD));
 }

@@ -13,6 +13,7 @@
 
 #include <math.h>
 #include <string.h>
+#include <sys/resource.h>
 #if defined(__x86_64__) || defined(__i386__)
 #include <xmmintrin.h>
 #endif
@@ -48,6 +49,7 @@ typedef struct TrainHistory
 	const char *const *names;	/* (nseries) */
 	double	   *series[AIGC_MAX_LOSSES];	/* (nseries, epochs) */
 	double		loop_seconds;
+	double		loop_cpu_seconds;	/* user and system, every thread of the backend */
 	AigcTrainWork work;
 	StringInfoData kind_stats;	/* the kind's own ", \"key\": value" pairs */
 } TrainHistory;
@@ -87,6 +89,17 @@ seconds_since(instr_time start)
 	return INSTR_TIME_GET_DOUBLE(now);
 }
 
+static double
+cpu_seconds(void)
+{
+	struct rusage ru;
+
+	if (getrusage(RUSAGE_SELF, &ru) != 0)
+		return 0.0;
+	return ru.ru_utime.tv_sec + ru.ru_stime.tv_sec +
+		(ru.ru_utime.tv_usec + ru.ru_stime.tv_usec) / 1e6;
+}
+
 static void
 history_init(TrainHistory *hist, int epochs, const AigcKindOps *ops)
 {
@@ -116,6 +129,7 @@ run_epochs(const char *name, const AigcKindOps *ops, void *run,
 
 	initStringInfo(&progress);
 	INSTR_TIME_SET_CURRENT(start);
+	hist->loop_cpu_seconds = cpu_seconds();
 	hist->epochs = 0;
 	hist->out_of_time = false;
 	for (int epoch = 0; epoch < opts->epochs; epoch++)
@@ -150,6 +164,7 @@ run_epochs(const char *name, const AigcKindOps *ops, void *run,
 		}
 	}
 	hist->loop_seconds = seconds_since(start);
+	hist->loop_cpu_seconds = cpu_seconds() - hist->loop_cpu_seconds;
 }
 
 /*
@@ -414,11 +429,12 @@ stats_jsonb(const AigcModel *model, const TrainHistory *hist, int64 nrows,
 
 	initStringInfo(&json);
 	appendStringInfo(&json, "{\"data_dim\": %d, \"network_bytes\": %.0f, \"rows_scanned\": " INT64_FORMAT ", "
-					 "\"steps\": " INT64_FORMAT ", \"train_loop_seconds\": %.6g, \"gemm_flops\": %.6g, "
+					 "\"steps\": " INT64_FORMAT ", \"train_loop_seconds\": %.6g, "
+					 "\"train_loop_cpu_seconds\": %.6g, \"gemm_flops\": %.6g, "
 					 "\"gemm_gflops_per_second\": %.6g, \"rows_epochs_per_second\": %.6g, "
 					 "\"epochs_done\": %d, \"stop_reason\": \"%s\"%s}",
 					 model->colenc.dim, network, scanned, hist->work.steps, hist->loop_seconds,
-					 hist->work.gemm_flops, hist->work.gemm_flops / loop / 1e9,
+					 hist->loop_cpu_seconds, hist->work.gemm_flops, hist->work.gemm_flops / loop / 1e9,
 					 (double) nrows * hist->epochs / loop, hist->epochs,
 					 hist->out_of_time ? "max_seconds" : "epochs", hist->kind_stats.data);
 	return text_to_jsonb(json.data);
