@@ -4,7 +4,7 @@
 -- from the store itself, with the caller's privileges (07_scoring.sql checks
 -- the owner's parallel scores; here a grantee's, and a refusal).
 BEGIN;
-SELECT plan(11);
+SELECT plan(12);
 
 SET LOCAL client_min_messages = warning;
 CREATE TABLE th_t AS SELECT age, gender, region, monthly_wage FROM contributions WHERE id <= 3000;
@@ -51,9 +51,11 @@ EXCEPTION WHEN OTHERS THEN
     RETURN SQLSTATE;
 END
 $$;
+SELECT aigc_calibrate('th_1a', 'th_t'::regclass) \gset
 SET LOCAL max_parallel_workers_per_gather = 0;
 CREATE TEMP TABLE th_serial AS
-SELECT count(*) AS n, sum(hashfloat8(aigc_score('th_1a', c))) AS h FROM contributions c WHERE c.age > 30;
+SELECT count(*) AS n, sum(hashfloat8(aigc_score('th_1a', c))) AS h,
+       sum(hashfloat8(aigc_score_percentile('th_1a', c))) AS hp FROM contributions c WHERE c.age > 30;
 GRANT SELECT ON th_serial TO aigc_th_user;
 SET LOCAL parallel_setup_cost = 0;
 SET LOCAL parallel_tuple_cost = 0;
@@ -67,6 +69,8 @@ SELECT ok((SELECT bool_or(line ~ 'Gather') AND bool_or(line ~ 'Partial Aggregate
           'a grantee''s scoring of a big table runs in parallel workers (Gather, workers launched)');
 SELECT is((SELECT (count(*), sum(hashfloat8(aigc_score('th_1a', c))))::text FROM contributions c WHERE c.age > 30),
           (SELECT (n, h)::text FROM th_serial), 'the workers'' scores equal the serial ones');
+SELECT is((SELECT sum(hashfloat8(aigc_score_percentile('th_1a', c))) FROM contributions c WHERE c.age > 30),
+          (SELECT hp FROM th_serial), 'percentiles in workers (stored quantiles read there) equal the serial ones');
 SELECT is((SELECT count(*) FROM contributions c WHERE aigc_score('th_1a', c) > 0)::int,
           (SELECT count(*) FROM contributions)::int, 'a parallel filter on the score sees every row');
 RESET ROLE;
