@@ -30,7 +30,10 @@
 #define CALIBRATE_ITERATIONS 5
 #define CALIBRATE_SAMPLES 10000
 
-/* One thread's share of a data-parallel step */
+/*
+ * One thread's share of a data-parallel step; thread 0's is the run's own
+ * network and buffers
+ */
 typedef struct VaeReplica
 {
 	AigcVae		vae;			/* the run's weights, its own gradients */
@@ -74,7 +77,8 @@ struct VaeRun
 
 /*
  * What data-parallel training on `threads` threads adds to
- * aigc_vae_train_size: each replica's gradients and buffers.
+ * aigc_vae_train_size: the gradients and buffers of each replica but
+ * thread 0's, which are the run's own.
  */
 void
 aigc_vae_replicas_size(const AigcVaeConfig *cfg, int batch, int threads,
@@ -84,9 +88,7 @@ aigc_vae_replicas_size(const AigcVaeConfig *cfg, int batch, int threads,
 	int			prev = cfg->data_dim;
 	int			widest = Max(cfg->data_dim, cfg->latent_dim);
 
-	if (threads <= 1)
-		return;
-	for (int t = 0; t < threads; t++)
+	for (int t = 1; t < threads; t++)
 	{
 		prev = cfg->data_dim;
 		for (int i = 0; i < cfg->n_enc; i++)
@@ -151,7 +153,7 @@ replica_step(void *arg, int t, int nthreads)
 /*
  * Thread t's share of every parameter's gradient: the replicas' gradients
  * (each the mean over its slice) weighted by their slices' share of the
- * batch, summed in thread order.
+ * batch, summed in thread order into thread 0's, which are the run's.
  */
 static void
 replica_reduce(void *arg, int t, int nthreads)
@@ -163,12 +165,15 @@ replica_reduce(void *arg, int t, int nthreads)
 	for (int k = 0; k < vae->nparams; k++)
 	{
 		float	   *g = vae->params[k].g;
+		float		share0 = (float) run->replicas[0].n / (float) step->n;
 		int64		first,
 					n;
 
 		aigc_split(vae->params[k].n, t, nthreads, &first, &n);
-		memset(g + first, 0, sizeof(float) * n);
-		for (int i = 0; i < nthreads; i++)
+		/* thread 0 always has rows: aigc_split gives it the first extra one */
+		for (int64 j = first; j < first + n; j++)
+			g[j] *= share0;
+		for (int i = 1; i < nthreads; i++)
 		{
 			const VaeReplica *rep = &run->replicas[i];
 			const float *gi = rep->vae.params[k].g;
@@ -234,7 +239,9 @@ aigc_vae_train_begin(void *net, const float *x, int64 nrows,
 		int			slice = (run->batch + opts->threads - 1) / opts->threads;
 
 		run->replicas = palloc(sizeof(VaeReplica) * opts->threads);
-		for (int t = 0; t < opts->threads; t++)
+		run->replicas[0].vae = *vae;
+		run->replicas[0].buf = run->buf;
+		for (int t = 1; t < opts->threads; t++)
 		{
 			aigc_vae_replica(vae, &run->replicas[t].vae);
 			aigc_vae_buffers_init(&run->replicas[t].buf, vae, slice);
