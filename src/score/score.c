@@ -192,14 +192,12 @@ aigc_score_tuple(AigcCachedModel *m, AigcRowMap *map, HeapTuple tuple)
 {
 	int			ncols = m->model->colenc.ncols;
 	double		score;
-	int			blas_threads;
 
 	Assert(map->load_id == m->load_id);
 	encode_tuple(m->model, map, tuple, m->value, m->isnull, m->x);
-	blas_threads = aigc_model_pass_threads(1);
+	/* OpenBLAS keeps one row's products on one thread by itself */
 	m->model->ops->score(m->model->net, m->scorer, m->x, 1, ncols, &score,
 						 m->terms);
-	aigc_blas_set_threads(blas_threads);
 	return sum_terms(m->terms, ncols);
 }
 
