@@ -39,8 +39,7 @@ typedef struct VaeReplica
 	AigcVae		vae;			/* the run's weights, its own gradients */
 	AigcVaeBuffers buf;			/* for ceil(batch / threads) rows */
 	AigcRng		rng;
-	int			first;			/* its rows of this step's batch */
-	int			n;
+	int			n;				/* its rows of this step's batch */
 	double		recon;
 	double		kl;
 } VaeReplica;
@@ -136,7 +135,6 @@ replica_step(void *arg, int t, int nthreads)
 	float	   *xb;
 
 	aigc_split(step->n, t, nthreads, &first, &n);
-	rep->first = (int) first;
 	rep->n = (int) n;
 	rep->recon = rep->kl = 0.0;
 	if (n == 0)
