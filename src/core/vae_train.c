@@ -149,37 +149,36 @@ replica_step(void *arg, int t, int nthreads)
 }
 
 /*
- * Thread t's share of every parameter's gradient: the replicas' gradients
- * (each the mean over its slice) weighted by their slices' share of the
- * batch, summed in thread order into thread 0's, which are the run's.
+ * Every parameter's gradient: the replicas' gradients (each the mean over
+ * its slice) weighted by their slices' share of the batch, summed in thread
+ * order into thread 0's, which are the run's.  On the backend's thread once
+ * the slices are done: a second meeting of the threads per step would cost
+ * more than this pass over the gradients.
  */
 static void
-replica_reduce(void *arg, int t, int nthreads)
+reduce_gradients(VaeRun *run, int n)
 {
-	VaeStep    *step = arg;
-	VaeRun	   *run = step->run;
 	AigcVae    *vae = run->vae;
+	int			nthreads = aigc_pool_size(run->pool);
+	float		share0 = (float) run->replicas[0].n / (float) n;
 
 	for (int k = 0; k < vae->nparams; k++)
 	{
 		float	   *g = vae->params[k].g;
-		float		share0 = (float) run->replicas[0].n / (float) step->n;
-		int64		first,
-					n;
+		int64		count = vae->params[k].n;
 
-		aigc_split(vae->params[k].n, t, nthreads, &first, &n);
 		/* thread 0 always has rows: aigc_split gives it the first extra one */
-		for (int64 j = first; j < first + n; j++)
+		for (int64 j = 0; j < count; j++)
 			g[j] *= share0;
 		for (int i = 1; i < nthreads; i++)
 		{
 			const VaeReplica *rep = &run->replicas[i];
 			const float *gi = rep->vae.params[k].g;
-			float		share = (float) rep->n / (float) step->n;
+			float		share = (float) rep->n / (float) n;
 
 			if (rep->n == 0)
 				continue;
-			for (int64 j = first; j < first + n; j++)
+			for (int64 j = 0; j < count; j++)
 				g[j] += share * gi[j];
 		}
 	}
@@ -195,7 +194,7 @@ parallel_step(VaeRun *run, int64 first, int n, double *recon, double *kl)
 	for (int t = 0; t < nthreads; t++)
 		aigc_rng_seed(&run->replicas[t].rng, aigc_rng_next(run->rng));
 	aigc_pool_run(run->pool, replica_step, &step);
-	aigc_pool_run(run->pool, replica_reduce, &step);
+	reduce_gradients(run, n);
 	*recon = *kl = 0.0;
 	for (int t = 0; t < nthreads; t++)
 	{
