@@ -4,7 +4,7 @@
 -- from the store itself, with the caller's privileges (07_scoring.sql checks
 -- the owner's parallel scores; here a grantee's, and a refusal).
 BEGIN;
-SELECT plan(12);
+SELECT plan(14);
 
 SET LOCAL client_min_messages = warning;
 CREATE TABLE th_t AS SELECT age, gender, region, monthly_wage FROM contributions WHERE id <= 3000;
@@ -32,6 +32,27 @@ SELECT isnt((SELECT md5(weights) FROM aigc.model_store WHERE name = 'th_1a'),
 SELECT ok((SELECT abs((a.loss->'loss'->>1)::float8 - (b.loss->'loss'->>1)::float8) < 0.05 * abs((a.loss->'loss'->>1)::float8)
              FROM aigc.model_store a, aigc.model_store b WHERE a.name = 'th_1a' AND b.name = 'th_2a'),
           'two threads learn like one: the second epoch''s loss within 5%');
+
+-- a cancelled training on two threads leaves no thread behind (the pool is
+-- joined when the run's memory goes, on error too)
+CREATE FUNCTION pg_temp.backend_threads() RETURNS bigint LANGUAGE sql AS $$
+    SELECT count(*) FROM pg_ls_dir(format('/proc/%s/task', pg_backend_pid()))
+$$;
+CREATE FUNCTION pg_temp.cancelled_train() RETURNS text LANGUAGE plpgsql AS $$
+BEGIN
+    PERFORM aigc_train('th_cancel', 'th_t'::regclass,
+                       options => '{"epochs": 1000000, "calibrate": false, "progress_every": 0}');
+    RETURN 'finished';
+EXCEPTION WHEN query_canceled THEN
+    RETURN 'cancelled';
+END
+$$;
+CREATE TEMP TABLE th_before AS SELECT pg_temp.backend_threads() AS n;
+SET LOCAL statement_timeout = '2s';
+SELECT pg_temp.cancelled_train() AS outcome \gset
+SET LOCAL statement_timeout = 0;
+SELECT is(:'outcome'::text, 'cancelled', 'training on two threads is cancelled');
+SELECT is(pg_temp.backend_threads(), (SELECT n FROM th_before), 'and leaves no thread behind');
 
 -- parallel scoring by a grantee: workers load the model with the caller's privileges
 CREATE ROLE aigc_th_user;
