@@ -132,6 +132,17 @@ MemoryContextAllocHuge(MemoryContext context, Size size)
 	return palloc(size);
 }
 
+/*
+ * Without contexts a reset callback would never run; only core/threads.c
+ * registers one, for a thread pool the deserialiser never starts.
+ */
+void
+MemoryContextRegisterResetCallback(MemoryContext context,
+								   MemoryContextCallback *cb)
+{
+	aigc_shim_finding("a memory context callback was registered outside a server");
+}
+
 void *
 palloc0(Size size)
 {

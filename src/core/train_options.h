@@ -57,10 +57,12 @@ typedef struct AigcTrainOptions
 	int			max_modes;
 	int			max_categories;
 	int			progress_every; /* epochs between NOTICEs, 0 for none */
+	double		max_seconds;	/* time budget from the call's start, 0 for none */
 	struct List *exclude;		/* column names (char *) */
 	struct List *bounds;		/* AigcPublicBound * */
 	struct List *categories;	/* AigcPublicCategories * */
 	AigcPrivacyOptions privacy;
+	int			threads;		/* not an option: aigc.threads, set by train.c */
 	/* kind vae */
 	double		loss_factor;
 	int			latent_dim;

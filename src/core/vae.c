@@ -65,6 +65,25 @@ aigc_vae_init(AigcVae *vae, const AigcVaeConfig *cfg,
 	collect_params(vae);
 }
 
+/* src's network with its own gradients; the weights stay src's */
+void
+aigc_vae_replica(const AigcVae *src, AigcVae *dst)
+{
+	AigcLinear *layers[AIGC_VAE_MAX_LINEARS];
+	bool		need_dx[AIGC_VAE_MAX_LINEARS];
+	int			n;
+
+	*dst = *src;
+	n = aigc_vae_linears(dst, layers, need_dx);
+	for (int i = 0; i < n; i++)
+	{
+		layers[i]->weight.g = palloc0(sizeof(float) * layers[i]->weight.n);
+		layers[i]->bias.g = palloc0(sizeof(float) * layers[i]->bias.n);
+	}
+	dst->sigma.g = palloc0(sizeof(float) * dst->sigma.n);
+	collect_params(dst);
+}
+
 void
 aigc_vae_buffers_init(AigcVaeBuffers *buf, const AigcVae *vae, int batch)
 {

@@ -64,6 +64,8 @@ typedef struct AigcVaeBuffers
 extern void aigc_vae_init(AigcVae *vae, const AigcVaeConfig *cfg,
 						  const AigcSpan *spans, int nspans, AigcRng *rng);
 extern void aigc_vae_buffers_init(AigcVaeBuffers *buf, const AigcVae *vae, int batch);
+/* vae's network sharing its weights, with gradients of its own (data-parallel training) */
+extern void aigc_vae_replica(const AigcVae *src, AigcVae *dst);
 
 /*
  * Adds what training a VAE of this configuration on batches of `batch` rows
@@ -170,6 +172,9 @@ extern void *aigc_vae_train_begin(void *net, const float *x, int64 nrows,
 								  const AigcTrainOptions *opts, AigcRng *rng);
 extern void aigc_vae_train_epoch(void *run, double *losses, AigcTrainWork *work);
 extern void aigc_vae_train_end(void *run, StringInfo stats);
+/* What aigc.threads > 1 adds to aigc_vae_train_size: the replicas */
+extern void aigc_vae_replicas_size(const AigcVaeConfig *cfg, int batch,
+								   int threads, AigcSizeEstimate *e);
 extern void aigc_vae_describe_losses(StringInfo buf, const double *losses);
 
 extern void aigc_vae_write(const AigcVae *vae, StringInfo buf);

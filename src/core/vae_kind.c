@@ -36,6 +36,8 @@ vae_train_size(const void *cfg, const AigcTrainOptions *opts,
 	aigc_vae_train_size(cfg, batch, e);
 	if (opts->privacy.enabled)
 		aigc_vae_dp_size(cfg, batch, e);
+	else
+		aigc_vae_replicas_size(cfg, batch, opts->threads, e);
 }
 
 static void *

@@ -6,6 +6,14 @@
  *		calibration of category shares.  With option privacy, DP-SGD
  *		instead: Poisson-sampled batches, per-row clipping and Gaussian
  *		noise (docs/privacy.md).
+ *
+ * With aigc.threads above 1 every batch is split across the threads
+ * (threads.h): each runs forward and backward on its slice, into a replica
+ * of the network that shares the weights and keeps its own gradients and
+ * buffers, with single-threaded OpenBLAS and its own random stream (seeded
+ * from the run's at every step); the replicas' gradients, weighted by their
+ * share of the batch, are then summed in thread order, so a seed gives the
+ * same weights at the same thread count.
  */
 #include "postgres.h"
 
@@ -15,13 +23,38 @@
 
 #include "core/dp_sgd.h"
 #include "core/optimizer.h"
+#include "core/threads.h"
 #include "core/vae.h"
 
 /* Prior-shift calibration: a few passes of 10000 samples cost under an epoch */
 #define CALIBRATE_ITERATIONS 5
 #define CALIBRATE_SAMPLES 10000
 
-typedef struct VaeRun
+/*
+ * One thread's share of a data-parallel step; thread 0's is the run's own
+ * network and buffers
+ */
+typedef struct VaeReplica
+{
+	AigcVae		vae;			/* the run's weights, its own gradients */
+	AigcVaeBuffers buf;			/* for ceil(batch / threads) rows */
+	AigcRng		rng;
+	int			n;				/* its rows of this step's batch */
+	double		recon;
+	double		kl;
+} VaeReplica;
+
+typedef struct VaeRun VaeRun;
+
+/* A step's batch: rows perm[first, first + n) of x */
+typedef struct VaeStep
+{
+	VaeRun	   *run;
+	int64		first;
+	int			n;
+} VaeStep;
+
+struct VaeRun
 {
 	AigcVae    *vae;
 	AigcVaeBuffers buf;
@@ -37,7 +70,138 @@ typedef struct VaeRun
 	bool		calibrate;
 	const AigcPrivacyOptions *privacy;	/* NULL without DP-SGD */
 	AigcVaeDpBuffers dp;
-} VaeRun;
+	AigcPool   *pool;			/* NULL on one thread */
+	VaeReplica *replicas;		/* (threads) */
+};
+
+/*
+ * What data-parallel training on `threads` threads adds to
+ * aigc_vae_train_size: the gradients and buffers of each replica but
+ * thread 0's, which are the run's own.
+ */
+void
+aigc_vae_replicas_size(const AigcVaeConfig *cfg, int batch, int threads,
+					   AigcSizeEstimate *e)
+{
+	double		b = (batch + threads - 1) / threads;
+	int			prev = cfg->data_dim;
+	int			widest = Max(cfg->data_dim, cfg->latent_dim);
+
+	for (int t = 1; t < threads; t++)
+	{
+		prev = cfg->data_dim;
+		for (int i = 0; i < cfg->n_enc; i++)
+		{
+			aigc_size_add(e, (double) prev * cfg->enc_dims[i], sizeof(float));
+			aigc_size_add(e, cfg->enc_dims[i], sizeof(float));
+			aigc_size_add(e, b * cfg->enc_dims[i], sizeof(float));
+			prev = cfg->enc_dims[i];
+			widest = Max(widest, cfg->enc_dims[i]);
+		}
+		for (int i = 0; i < 2; i++)
+		{
+			aigc_size_add(e, (double) prev * cfg->latent_dim, sizeof(float));
+			aigc_size_add(e, cfg->latent_dim, sizeof(float));
+		}
+		prev = cfg->latent_dim;
+		for (int i = 0; i <= cfg->n_dec; i++)
+		{
+			int			out = i < cfg->n_dec ? cfg->dec_dims[i] : cfg->data_dim;
+
+			aigc_size_add(e, (double) prev * out, sizeof(float));
+			aigc_size_add(e, out, sizeof(float));
+			aigc_size_add(e, b * out, sizeof(float));
+			prev = out;
+			widest = Max(widest, out);
+		}
+		aigc_size_add(e, cfg->data_dim, sizeof(float));	/* sigma */
+		/* mu, logvar, std, eps, z, dmu, dlogvar; grad_a, grad_b */
+		for (int i = 0; i < 7; i++)
+			aigc_size_add(e, b * cfg->latent_dim, sizeof(float));
+		aigc_size_add(e, b * widest, sizeof(float));
+		aigc_size_add(e, b * widest, sizeof(float));
+	}
+}
+
+/* Thread t's slice of the step: its rows gathered, forward and backward */
+static void
+replica_step(void *arg, int t, int nthreads)
+{
+	VaeStep    *step = arg;
+	VaeRun	   *run = step->run;
+	VaeReplica *rep = &run->replicas[t];
+	int64		first,
+				n;
+	float	   *xb;
+
+	aigc_split(step->n, t, nthreads, &first, &n);
+	rep->n = (int) n;
+	rep->recon = rep->kl = 0.0;
+	if (n == 0)
+		return;
+	xb = run->xb + first * run->dim;
+	for (int64 r = 0; r < n; r++)
+		memcpy(xb + r * run->dim,
+			   run->x + (Size) run->perm[step->first + first + r] * run->dim,
+			   sizeof(float) * run->dim);
+	aigc_vae_forward_backward(&rep->vae, &rep->buf, xb, (int) n, &rep->rng,
+							  true, &rep->recon, &rep->kl);
+}
+
+/*
+ * Every parameter's gradient: the replicas' gradients (each the mean over
+ * its slice) weighted by their slices' share of the batch, summed in thread
+ * order into thread 0's, which are the run's.  On the backend's thread once
+ * the slices are done: a second meeting of the threads per step would cost
+ * more than this pass over the gradients.
+ */
+static void
+reduce_gradients(VaeRun *run, int n)
+{
+	AigcVae    *vae = run->vae;
+	int			nthreads = aigc_pool_size(run->pool);
+	float		share0 = (float) run->replicas[0].n / (float) n;
+
+	for (int k = 0; k < vae->nparams; k++)
+	{
+		float	   *g = vae->params[k].g;
+		int64		count = vae->params[k].n;
+
+		/* thread 0 always has rows: aigc_split gives it the first extra one */
+		for (int64 j = 0; j < count; j++)
+			g[j] *= share0;
+		for (int i = 1; i < nthreads; i++)
+		{
+			const VaeReplica *rep = &run->replicas[i];
+			const float *gi = rep->vae.params[k].g;
+			float		share = (float) rep->n / (float) n;
+
+			if (rep->n == 0)
+				continue;
+			for (int64 j = 0; j < count; j++)
+				g[j] += share * gi[j];
+		}
+	}
+}
+
+/* The n rows from perm[first] on, split across the pool; the batch means of the losses */
+static void
+parallel_step(VaeRun *run, int64 first, int n, double *recon, double *kl)
+{
+	VaeStep		step = {run, first, n};
+	int			nthreads = aigc_pool_size(run->pool);
+
+	for (int t = 0; t < nthreads; t++)
+		aigc_rng_seed(&run->replicas[t].rng, aigc_rng_next(run->rng));
+	aigc_pool_run(run->pool, replica_step, &step);
+	reduce_gradients(run, n);
+	*recon = *kl = 0.0;
+	for (int t = 0; t < nthreads; t++)
+	{
+		*recon += run->replicas[t].recon * run->replicas[t].n / n;
+		*kl += run->replicas[t].kl * run->replicas[t].n / n;
+	}
+}
 
 void *
 aigc_vae_train_begin(void *net, const float *x, int64 nrows,
@@ -64,6 +228,25 @@ aigc_vae_train_begin(void *net, const float *x, int64 nrows,
 				   0.9, 0.999, opts->weight_decay);
 	for (int64 i = 0; i < nrows; i++)
 		run->perm[i] = i;
+	run->pool = NULL;
+	run->replicas = NULL;
+	/* DP-SGD's per-row clipping stays on one thread */
+	if (opts->threads > 1 && !run->privacy)
+	{
+		int			slice = (run->batch + opts->threads - 1) / opts->threads;
+
+		run->replicas = palloc(sizeof(VaeReplica) * opts->threads);
+		run->replicas[0].vae = *vae;
+		run->replicas[0].buf = run->buf;
+		for (int t = 1; t < opts->threads; t++)
+		{
+			aigc_vae_replica(vae, &run->replicas[t].vae);
+			aigc_vae_buffers_init(&run->replicas[t].buf, vae, slice);
+		}
+		run->pool = aigc_pool_create(opts->threads);
+		/* train.c restores OpenBLAS's count when the run ends */
+		aigc_blas_set_threads(1);
+	}
 	return run;
 }
 
@@ -146,12 +329,17 @@ aigc_vae_train_epoch(void *state, double *losses, AigcTrainWork *work)
 					kl;
 
 		CHECK_FOR_INTERRUPTS();
-		for (int r = 0; r < n; r++)
-			memcpy(run->xb + (Size) r * run->dim,
-				   run->x + (Size) run->perm[first + r] * run->dim,
-				   sizeof(float) * run->dim);
-		aigc_vae_forward_backward(run->vae, &run->buf, run->xb, n, run->rng,
-								  true, &recon, &kl);
+		if (run->pool)
+			parallel_step(run, first, n, &recon, &kl);
+		else
+		{
+			for (int r = 0; r < n; r++)
+				memcpy(run->xb + (Size) r * run->dim,
+					   run->x + (Size) run->perm[first + r] * run->dim,
+					   sizeof(float) * run->dim);
+			aigc_vae_forward_backward(run->vae, &run->buf, run->xb, n, run->rng,
+									  true, &recon, &kl);
+		}
 		aigc_adam_step(&run->adam);
 		aigc_vae_clamp_sigma(run->vae);
 		recon_sum += recon / run->nbatches;

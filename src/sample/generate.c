@@ -6,7 +6,9 @@
  */
 #include "postgres.h"
 
+#include "core/threads.h"
 #include "sample/generate.h"
+#include "store/model_cache.h"
 
 void
 aigc_generator_init(AigcGenerator *gen, AigcModel *model, AigcRng *rng,
@@ -30,9 +32,13 @@ aigc_generator_init(AigcGenerator *gen, AigcModel *model, AigcRng *rng,
 void
 aigc_generator_next(AigcGenerator *gen, int n)
 {
+	int			blas_threads;
+
 	Assert(n <= gen->batch);
+	blas_threads = aigc_model_pass_threads(n);
 	gen->model->ops->generate(gen->model->net, gen->kind_buf, n, gen->cond_col,
 							  gen->cond_slot, gen->rng, gen->act);
+	aigc_blas_set_threads(blas_threads);
 	aigc_column_encoder_decode(&gen->model->colenc, gen->act, n, gen->decoded, gen->rng);
 
 	/*

@@ -27,6 +27,7 @@
 #include "utils/memutils.h"
 #include "utils/typcache.h"
 
+#include "core/threads.h"
 #include "store/citus_sync.h"
 #include "store/model_store.h"
 #include "score/score.h"
@@ -194,6 +195,7 @@ aigc_score_tuple(AigcCachedModel *m, AigcRowMap *map, HeapTuple tuple)
 
 	Assert(map->load_id == m->load_id);
 	encode_tuple(m->model, map, tuple, m->value, m->isnull, m->x);
+	/* OpenBLAS keeps one row's products on one thread by itself */
 	m->model->ops->score(m->model->net, m->scorer, m->x, 1, ncols, &score,
 						 m->terms);
 	return sum_terms(m->terms, ncols);
@@ -563,6 +565,7 @@ aigc_score_batch(PG_FUNCTION_ARGS)
 	double	   *scores;			/* (SCORE_BATCH) */
 	int			ncols;
 	int			dim;
+	int			blas_threads;
 	float	   *x;				/* (SCORE_BATCH, dim) encoded rows */
 	double	   *value;			/* (ncols) one row, as the column encoder */
 	bool	   *isnull;			/* (ncols) */
@@ -655,7 +658,9 @@ aigc_score_batch(PG_FUNCTION_ARGS)
 			}
 			encode_tuple(model, map, &tuple, value, isnull, x + r * dim);
 		}
+		blas_threads = aigc_model_pass_threads((int) n);
 		model->ops->score(model->net, scorer, x, (int) n, ncols, scores, NULL);
+		aigc_blas_set_threads(blas_threads);
 		for (uint64 r = 0; r < n; r++)
 		{
 			Datum		values[3];

@@ -22,6 +22,7 @@
 #include "utils/lsyscache.h"
 #include "utils/memutils.h"
 
+#include "core/threads.h"
 #include "store/citus_sync.h"
 #include "store/model_cache.h"
 #include "store/model_store.h"
@@ -237,4 +238,15 @@ aigc_model_check_loadable(const bytea *blob, const char *name)
 	PG_END_TRY();
 	MemoryContextSwitchTo(caller);
 	MemoryContextDelete(cxt);
+}
+
+/* Fewer rows than this in a pass keep OpenBLAS on one thread */
+#define PASS_ROWS_PER_THREAD 64
+
+int
+aigc_model_pass_threads(int rows)
+{
+	bool		one = IsInParallelMode() || rows < 2 * PASS_ROWS_PER_THREAD;
+
+	return aigc_blas_set_threads(one ? 1 : Min(aigc_threads, rows / PASS_ROWS_PER_THREAD));
 }

@@ -62,4 +62,12 @@ extern AigcModel *aigc_model_cache_get(const char *name, int version,
  */
 extern void aigc_model_check_loadable(const bytea *blob, const char *name);
 
+/*
+ * Sets OpenBLAS's threads for a model's sampling or scoring pass over rows
+ * rows and returns the old count (pass it back afterwards): aigc.threads,
+ * but one inside a parallel query, whose worker processes are the
+ * parallelism, and for passes too small to share out.
+ */
+extern int	aigc_model_pass_threads(int rows);
+
 #endif

@@ -27,6 +27,7 @@
 #include "utils/memutils.h"
 #include "utils/numeric.h"
 
+#include "core/threads.h"
 #include "train/options.h"
 
 int			aigc_train_memory_limit = 1024 * 1024;
@@ -155,6 +156,12 @@ static const TrainOption train_options[] = {
 		.name = "progress_every", .type = OPT_INT, .lo = 0, .hi = 1000000,
 		.offset = FIELD(progress_every),
 		.kinds = EVERY_KIND, .finish = default_progress
+	},
+	/* a budget, like statement_timeout: 0 for none; stats record the outcome */
+	{
+		.name = "max_seconds", .type = OPT_REAL, .lo = 0, .hi = 1e9,
+		.offset = FIELD(max_seconds),
+		.kinds = EVERY_KIND, .all = "0"
 	},
 	{
 		.name = "exclude", .type = OPT_NAMES,
@@ -857,6 +864,7 @@ aigc_parse_train_options(Jsonb *options, AigcModelKind kind,
 	bool		given[NOPTIONS] = {false};
 
 	memset(opts, 0, sizeof(*opts));
+	opts->threads = aigc_threads;
 	for (int i = 0; i < NOPTIONS; i++)
 		if (has_option(&train_options[i], kind))
 			set_default(&train_options[i], kind, opts);

@@ -13,6 +13,7 @@
 
 #include <math.h>
 #include <string.h>
+#include <sys/resource.h>
 #if defined(__x86_64__) || defined(__i386__)
 #include <xmmintrin.h>
 #endif
@@ -30,6 +31,7 @@
 
 #include "core/dp_accountant.h"
 #include "core/model.h"
+#include "core/threads.h"
 #include "store/model_cache.h"
 #include "store/model_store.h"
 #include "store/reader.h"
@@ -61,11 +63,13 @@ typedef struct StatsPlan
 /* Per-epoch losses (one series per loss the kind names) and work of one run */
 typedef struct TrainHistory
 {
-	int			epochs;
+	int			epochs;			/* done: fewer than asked when max_seconds ran out */
+	bool		out_of_time;
 	int			nseries;
 	const char *const *names;	/* (nseries) */
 	double	   *series[AIGC_MAX_LOSSES];	/* (nseries, epochs) */
 	double		loop_seconds;
+	double		loop_cpu_seconds;	/* user and system, every thread of the backend */
 	AigcTrainWork work;
 	StringInfoData kind_stats;	/* the kind's own ", \"key\": value" pairs */
 } TrainHistory;
@@ -105,6 +109,17 @@ seconds_since(instr_time start)
 	return INSTR_TIME_GET_DOUBLE(now);
 }
 
+static double
+cpu_seconds(void)
+{
+	struct rusage ru;
+
+	if (getrusage(RUSAGE_SELF, &ru) != 0)
+		return 0.0;
+	return ru.ru_utime.tv_sec + ru.ru_stime.tv_sec +
+		(ru.ru_utime.tv_usec + ru.ru_stime.tv_usec) / 1e6;
+}
+
 static void
 history_init(TrainHistory *hist, int epochs, const AigcKindOps *ops)
 {
@@ -119,16 +134,24 @@ history_init(TrainHistory *hist, int epochs, const AigcKindOps *ops)
 	initStringInfo(&hist->kind_stats);
 }
 
-/* The kind's epochs, with the divergence check and the progress NOTICEs */
+/*
+ * The kind's epochs, with the divergence check and the progress NOTICEs;
+ * with option max_seconds it stops after the epoch that ends past the
+ * budget, counted from call_start (the start of aigc_train).
+ */
 static void
 run_epochs(const char *name, const AigcKindOps *ops, void *run,
-		   const AigcTrainOptions *opts, TrainHistory *hist)
+		   const AigcTrainOptions *opts, instr_time call_start,
+		   TrainHistory *hist)
 {
 	instr_time	start;
 	StringInfoData progress;
 
 	initStringInfo(&progress);
 	INSTR_TIME_SET_CURRENT(start);
+	hist->loop_cpu_seconds = cpu_seconds();
+	hist->epochs = 0;
+	hist->out_of_time = false;
 	for (int epoch = 0; epoch < opts->epochs; epoch++)
 	{
 		double		losses[AIGC_MAX_LOSSES];
@@ -152,21 +175,32 @@ run_epochs(const char *name, const AigcKindOps *ops, void *run,
 					(errmsg("aigc_train \"%s\": epoch %d/%d, %s",
 							name, epoch + 1, opts->epochs, progress.data)));
 		}
+		hist->epochs = epoch + 1;
+		if (opts->max_seconds > 0 && epoch + 1 < opts->epochs &&
+			seconds_since(call_start) >= opts->max_seconds)
+		{
+			hist->out_of_time = true;
+			break;
+		}
 	}
 	hist->loop_seconds = seconds_since(start);
+	hist->loop_cpu_seconds = cpu_seconds() - hist->loop_cpu_seconds;
 }
 
 /*
  * Build the kind's network for the encoded rows and train it, with
- * denormals flushed: they make CPU training several times slower.
+ * denormals flushed (they make CPU training several times slower; the
+ * kinds' threads inherit the mode) and OpenBLAS on aigc.threads threads,
+ * which a kind that splits batches across threads of its own sets to one.
  */
 static void
 train_network(const char *name, AigcModel *model, const float *encoded,
 			  int64 nrows, const AigcTrainOptions *opts, AigcRng *rng,
-			  TrainHistory *hist)
+			  instr_time call_start, TrainHistory *hist)
 {
 	const AigcKindOps *ops = model->ops;
 	unsigned int float_mode = flush_denormals();
+	int			blas_threads = aigc_blas_set_threads(opts->threads);
 
 	PG_TRY();
 	{
@@ -176,12 +210,13 @@ train_network(const char *name, AigcModel *model, const float *encoded,
 		model->net = ops->init(cfg, &model->colenc, rng);
 		run = ops->train_begin(model->net, encoded, nrows, opts, rng);
 		history_init(hist, opts->epochs, ops);
-		run_epochs(name, ops, run, opts, hist);
+		run_epochs(name, ops, run, opts, call_start, hist);
 		ops->train_end(run, &hist->kind_stats);
 	}
 	PG_FINALLY();
 	{
 		restore_float_mode(float_mode);
+		aigc_blas_set_threads(blas_threads);
 	}
 	PG_END_TRY();
 }
@@ -418,11 +453,14 @@ stats_jsonb(const AigcModel *model, const TrainHistory *hist, int64 nrows,
 
 	initStringInfo(&json);
 	appendStringInfo(&json, "{\"data_dim\": %d, \"network_bytes\": %.0f, \"rows_scanned\": " INT64_FORMAT ", "
-					 "\"steps\": " INT64_FORMAT ", \"train_loop_seconds\": %.6g, \"gemm_flops\": %.6g, "
-					 "\"gemm_gflops_per_second\": %.6g, \"rows_epochs_per_second\": %.6g%s}",
+					 "\"steps\": " INT64_FORMAT ", \"train_loop_seconds\": %.6g, "
+					 "\"train_loop_cpu_seconds\": %.6g, \"gemm_flops\": %.6g, "
+					 "\"gemm_gflops_per_second\": %.6g, \"rows_epochs_per_second\": %.6g, "
+					 "\"epochs_done\": %d, \"stop_reason\": \"%s\"%s}",
 					 model->colenc.dim, network, scanned, hist->work.steps, hist->loop_seconds,
-					 hist->work.gemm_flops, hist->work.gemm_flops / loop / 1e9,
-					 (double) nrows * hist->epochs / loop, hist->kind_stats.data);
+					 hist->loop_cpu_seconds, hist->work.gemm_flops, hist->work.gemm_flops / loop / 1e9,
+					 (double) nrows * hist->epochs / loop, hist->epochs,
+					 hist->out_of_time ? "max_seconds" : "epochs", hist->kind_stats.data);
 	return text_to_jsonb(json.data);
 }
 
@@ -724,7 +762,7 @@ train_common(FunctionCallInfo fcinfo, bool from_query)
 	if (opts.privacy.enabled)
 		privacy = plan_privacy(&opts, td.nrows, &model->colenc, &stats);
 	encoded = encode_rows(&model->colenc, &td, model->ops->likeliest_modes, &rng);
-	train_network(name, model, encoded, td.nrows, &opts, &rng, &hist);
+	train_network(name, model, encoded, td.nrows, &opts, &rng, start, &hist);
 	version = store_version(&entry, name, from_query, model, &opts, &td, &hist,
 							scanned, network, privacy, start);
 
@@ -733,9 +771,9 @@ train_common(FunctionCallInfo fcinfo, bool from_query)
 	values[1] = Int32GetDatum(version);
 	values[2] = CStringGetTextDatum(entry.kind);
 	values[3] = Int64GetDatum(td.nrows);
-	values[4] = Int32GetDatum(opts.epochs);
+	values[4] = Int32GetDatum(hist.epochs);
 	/* the first loss series: the VAE's total loss, the GAN's generator loss */
-	values[5] = Float8GetDatum(hist.series[0][opts.epochs - 1]);
+	values[5] = Float8GetDatum(hist.series[0][hist.epochs - 1]);
 	values[6] = Float8GetDatum(entry.train_seconds);
 	MemoryContextDelete(run_cxt);
 	PG_RETURN_DATUM(HeapTupleGetDatum(heap_form_tuple(result_desc, values, nulls)));

@@ -83,6 +83,11 @@ INSERT INTO cases (what, sql, expected) VALUES
 ('batch_size larger than the table: one batch', $$SELECT aigc_train('bad_bigbatch', 'bad_t'::regclass, options => '{"epochs": 1, "batch_size": 100000, "progress_every": 0}')$$, 'ok'),
 ('learning_rate = 0',           $$SELECT aigc_train('x', 'bad_t'::regclass, options => '{"learning_rate": 0}')$$, '22023'),
 ('learning_rate > 1',           $$SELECT aigc_train('x', 'bad_t'::regclass, options => '{"learning_rate": 5}')$$, '22023'),
+('max_seconds < 0',             $$SELECT aigc_train('x', 'bad_t'::regclass, options => '{"max_seconds": -1}')$$, '22023'),
+('max_seconds a string',        $$SELECT aigc_train('x', 'bad_t'::regclass, options => '{"max_seconds": "60"}')$$, '22023'),
+('max_seconds over 1e9',        $$SELECT aigc_train('x', 'bad_t'::regclass, options => '{"max_seconds": 1e10}')$$, '22023'),
+('aigc.threads = 0',            $$SET LOCAL aigc.threads = 0$$, '22023'),
+('aigc.threads not a number',   $$SET LOCAL aigc.threads = 'many'$$, '22023'),
 ('weight_decay negative',       $$SELECT aigc_train('x', 'bad_t'::regclass, options => '{"weight_decay": -1}')$$, '22023'),
 ('latent_dim = 0',              $$SELECT aigc_train('x', 'bad_t'::regclass, options => '{"latent_dim": 0}')$$, '22023'),
 ('latent_dim huge',             $$SELECT aigc_train('x', 'bad_t'::regclass, options => '{"latent_dim": 1000000}')$$, '22023'),
@@ -352,7 +357,7 @@ SELECT is(pg_temp.option_error('{"calibrate": true}', 'gan'),
           '22023 | training option "calibrate" does not apply to kind "gan" | It is an option of kind "vae" models.',
           'calibrate is an option of VAEs only');
 SELECT is(pg_temp.option_error('{"epoch": 3}', 'gan'),
-          '22023 | unrecognized training option "epoch" | Valid options for kind "gan" are epochs, batch_size, seed, learning_rate, weight_decay, max_modes, max_categories, progress_every, exclude, bounds, categories, privacy, noise_dim, generator_dims, discriminator_dims, pac, discriminator_learning_rate, discriminator_weight_decay, discriminator_steps, gradient_penalty, gumbel_tau, log_frequency and generator_average.',
+          '22023 | unrecognized training option "epoch" | Valid options for kind "gan" are epochs, batch_size, seed, learning_rate, weight_decay, max_modes, max_categories, progress_every, max_seconds, exclude, bounds, categories, privacy, noise_dim, generator_dims, discriminator_dims, pac, discriminator_learning_rate, discriminator_weight_decay, discriminator_steps, gradient_penalty, gumbel_tau, log_frequency and generator_average.',
           'the hint of an unknown option lists the options of the kind');
 
 -- Differentially private training, option privacy (docs/privacy.md); bad_t has 600 rows

@@ -1,0 +1,48 @@
+/*
+ * threads.h
+ *		A small pool of POSIX threads for data-parallel work inside one
+ *		backend, and the bound on OpenBLAS's own threads.
+ *
+ * Only the calling backend thread may palloc, ereport or check for
+ * interrupts: a task run on the pool's threads touches nothing but the
+ * memory it is handed (allocated before the run).  The pool's threads block
+ * every signal, so the backend's handlers run where PostgreSQL expects.
+ */
+#ifndef AIGC_THREADS_H
+#define AIGC_THREADS_H
+
+#include "postgres.h"
+
+/* Most threads aigc.threads allows */
+#define AIGC_MAX_THREADS 64
+
+/* The setting aigc.threads (aigc_pg.c): threads training, sampling and scoring may use */
+extern int	aigc_threads;
+
+typedef struct AigcPool AigcPool;
+
+/* One part of a run: thread is 0 (the caller) to nthreads - 1 */
+typedef void (*AigcPoolTask) (void *arg, int thread, int nthreads);
+
+/*
+ * A pool of nthreads threads, the caller included (nthreads - 1 are
+ * started), in CurrentMemoryContext: deleting or resetting the context
+ * stops and joins them, on error too.  ERROR if a thread cannot start.
+ */
+extern AigcPool *aigc_pool_create(int nthreads);
+extern int	aigc_pool_size(const AigcPool *pool);
+
+/* task on every thread of the pool, the caller as thread 0; returns when all are done */
+extern void aigc_pool_run(AigcPool *pool, AigcPoolTask task, void *arg);
+
+/* The share [*first, *first + *count) of n items that thread gets */
+extern void aigc_split(int64 n, int thread, int nthreads, int64 *first,
+					   int64 *count);
+
+/* Sets OpenBLAS's thread count (at most the machine's cores); returns the old one */
+extern int	aigc_blas_set_threads(int n);
+
+/* The machine's online cores, 1 if unknown */
+extern int	aigc_cores(void);
+
+#endif

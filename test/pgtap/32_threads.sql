@@ -1,0 +1,106 @@
+-- aigc.threads and parallel query.  Training splits each batch across
+-- aigc.threads threads: a seed reproduces the weights at a given count.
+-- Scoring a big relation runs in parallel workers, each loading the model
+-- from the store itself, with the caller's privileges (07_scoring.sql checks
+-- the owner's parallel scores; here a grantee's, and a refusal).
+BEGIN;
+SELECT plan(14);
+
+SET LOCAL client_min_messages = warning;
+CREATE TABLE th_t AS SELECT age, gender, region, monthly_wage FROM contributions WHERE id <= 3000;
+
+-- the setting, once the library is loaded (by the first aigc call, or LOAD)
+LOAD 'aigc_pg';
+SELECT ok(current_setting('aigc.threads')::int >= 1, 'aigc.threads defaults to the cores, at least one');
+SET LOCAL aigc.threads = 1;
+SELECT is(current_setting('aigc.threads'), '1', 'aigc.threads is set per session (or transaction) like work_mem');
+
+-- reproducible at a given thread count, on one thread as on two
+SELECT aigc_train('th_1a', 'th_t'::regclass, options => '{"epochs": 2, "seed": 7, "calibrate": false, "progress_every": 0}') \gset
+SELECT aigc_train('th_1b', 'th_t'::regclass, options => '{"epochs": 2, "seed": 7, "calibrate": false, "progress_every": 0}') \gset
+SET LOCAL aigc.threads = 2;
+SELECT aigc_train('th_2a', 'th_t'::regclass, options => '{"epochs": 2, "seed": 7, "calibrate": false, "progress_every": 0}') \gset
+SELECT aigc_train('th_2b', 'th_t'::regclass, options => '{"epochs": 2, "seed": 7, "calibrate": false, "progress_every": 0}') \gset
+SELECT aigc_train('th_2g', 'th_t'::regclass, 'gan', options => '{"epochs": 1, "seed": 7, "progress_every": 0}') \gset
+SELECT is((SELECT md5(weights) FROM aigc.model_store WHERE name = 'th_1a'),
+          (SELECT md5(weights) FROM aigc.model_store WHERE name = 'th_1b'), 'one thread: a seed reproduces the weights');
+SELECT is((SELECT md5(weights) FROM aigc.model_store WHERE name = 'th_2a'),
+          (SELECT md5(weights) FROM aigc.model_store WHERE name = 'th_2b'), 'two threads: a seed reproduces the weights');
+SELECT isnt((SELECT md5(weights) FROM aigc.model_store WHERE name = 'th_1a'),
+            (SELECT md5(weights) FROM aigc.model_store WHERE name = 'th_2a'),
+            'the thread count is part of what a seed reproduces (docs/performance.md)');
+SELECT ok((SELECT abs((a.loss->'loss'->>1)::float8 - (b.loss->'loss'->>1)::float8) < 0.05 * abs((a.loss->'loss'->>1)::float8)
+             FROM aigc.model_store a, aigc.model_store b WHERE a.name = 'th_1a' AND b.name = 'th_2a'),
+          'two threads learn like one: the second epoch''s loss within 5%');
+
+-- a cancelled training on two threads leaves no thread behind (the pool is
+-- joined when the run's memory goes, on error too)
+CREATE FUNCTION pg_temp.backend_threads() RETURNS bigint LANGUAGE sql AS $$
+    SELECT count(*) FROM pg_ls_dir(format('/proc/%s/task', pg_backend_pid()))
+$$;
+CREATE FUNCTION pg_temp.cancelled_train() RETURNS text LANGUAGE plpgsql AS $$
+BEGIN
+    PERFORM aigc_train('th_cancel', 'th_t'::regclass,
+                       options => '{"epochs": 1000000, "calibrate": false, "progress_every": 0}');
+    RETURN 'finished';
+EXCEPTION WHEN query_canceled THEN
+    RETURN 'cancelled';
+END
+$$;
+CREATE TEMP TABLE th_before AS SELECT pg_temp.backend_threads() AS n;
+SET LOCAL statement_timeout = '2s';
+SELECT pg_temp.cancelled_train() AS outcome \gset
+SET LOCAL statement_timeout = 0;
+SELECT is(:'outcome'::text, 'cancelled', 'training on two threads is cancelled');
+SELECT is(pg_temp.backend_threads(), (SELECT n FROM th_before), 'and leaves no thread behind');
+
+-- parallel scoring by a grantee: workers load the model with the caller's privileges
+CREATE ROLE aigc_th_user;
+CREATE ROLE aigc_th_none;
+GRANT SELECT ON contributions TO aigc_th_user, aigc_th_none;
+SELECT aigc_grant('th_1a', 'aigc_th_user', 'use') \gset
+CREATE FUNCTION pg_temp.plan_lines(query text) RETURNS SETOF text LANGUAGE plpgsql AS $$
+BEGIN
+    RETURN QUERY EXECUTE 'EXPLAIN (ANALYZE, COSTS OFF, TIMING OFF, SUMMARY OFF) ' || query;
+END
+$$;
+CREATE FUNCTION pg_temp.outcome(sql text) RETURNS text LANGUAGE plpgsql AS $$
+BEGIN
+    EXECUTE sql;
+    RETURN 'ok';
+EXCEPTION WHEN OTHERS THEN
+    RETURN SQLSTATE;
+END
+$$;
+SELECT aigc_calibrate('th_1a', 'th_t'::regclass) \gset
+SET LOCAL max_parallel_workers_per_gather = 0;
+CREATE TEMP TABLE th_serial AS
+SELECT count(*) AS n, sum(hashfloat8(aigc_score('th_1a', c))) AS h,
+       sum(hashfloat8(aigc_score_percentile('th_1a', c))) AS hp FROM contributions c WHERE c.age > 30;
+GRANT SELECT ON th_serial TO aigc_th_user;
+SET LOCAL parallel_setup_cost = 0;
+SET LOCAL parallel_tuple_cost = 0;
+SET LOCAL min_parallel_table_scan_size = 0;
+SET LOCAL max_parallel_workers_per_gather = 2;
+SET LOCAL ROLE aigc_th_user;
+CREATE TEMP TABLE th_plan AS
+SELECT pg_temp.plan_lines($$SELECT count(*), sum(hashfloat8(aigc_score('th_1a', c))) FROM contributions c WHERE c.age > 30$$) AS line;
+SELECT ok((SELECT bool_or(line ~ 'Gather') AND bool_or(line ~ 'Partial Aggregate')
+                  AND bool_or(line ~ 'Workers Launched: [1-9]') FROM th_plan),
+          'a grantee''s scoring of a big table runs in parallel workers (Gather, workers launched)');
+SELECT is((SELECT (count(*), sum(hashfloat8(aigc_score('th_1a', c))))::text FROM contributions c WHERE c.age > 30),
+          (SELECT (n, h)::text FROM th_serial), 'the workers'' scores equal the serial ones');
+SELECT is((SELECT sum(hashfloat8(aigc_score_percentile('th_1a', c))) FROM contributions c WHERE c.age > 30),
+          (SELECT hp FROM th_serial), 'percentiles in workers (stored quantiles read there) equal the serial ones');
+SELECT is((SELECT count(*) FROM contributions c WHERE aigc_score('th_1a', c) > 0)::int,
+          (SELECT count(*) FROM contributions)::int, 'a parallel filter on the score sees every row');
+RESET ROLE;
+SET LOCAL ROLE aigc_th_none;
+SELECT is(pg_temp.outcome($$SELECT sum(aigc_score('th_1a', c)) FROM contributions c$$), '42501',
+          'in parallel workers too, a role without privilege "use" is refused');
+RESET ROLE;
+SELECT ok((SELECT bool_or(line ~ 'Gather') FROM pg_temp.plan_lines($$SELECT sum(aigc_score('th_1a', c)) FROM contributions c$$) line),
+          'and that refused query had a parallel plan');
+
+SELECT * FROM finish();
+ROLLBACK;
