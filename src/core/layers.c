@@ -1,6 +1,7 @@
 /*
  * layers.c
- *		Linear and ReLU layers over OpenBLAS.
+ *		Linear, ReLU, dropout, batch-norm and softmax layers; the products go
+ *		to OpenBLAS, the element-wise loops are written to vectorise.
  */
 #include "postgres.h"
 
@@ -8,6 +9,7 @@
 #include <string.h>
 #include <cblas.h>
 
+#include "core/fastmath.h"
 #include "core/layers.h"
 
 /*
@@ -34,25 +36,68 @@ aigc_linear_init(AigcLinear *l, int in, int out, AigcRng *rng)
 		l->bias.w[i] = (float) ((2.0 * aigc_rng_uniform(rng) - 1.0) * bound);
 }
 
-void
-aigc_linear_forward(const AigcLinear *l, const float *x, int n, float *y)
+/* y (n x out) = x W^T + b, with ReLU applied when relu */
+static AIGC_VECTOR_CLONES void
+add_bias(float *y, const float *b, int n, int out, bool relu)
 {
 	for (int r = 0; r < n; r++)
-		memcpy(y + (int64) r * l->out, l->bias.w, sizeof(float) * l->out);
+	{
+		float	   *yr = y + (int64) r * out;
 
+		if (relu)
+			for (int j = 0; j < out; j++)
+			{
+				float		v = yr[j] + b[j];
+
+				yr[j] = v > 0.0f ? v : 0.0f;
+			}
+		else
+			for (int j = 0; j < out; j++)
+				yr[j] += b[j];
+	}
+}
+
+static void
+linear_forward(const AigcLinear *l, const float *x, int n, float *y, bool relu)
+{
 	/*
 	 * One row (scoring in a trigger) is a matrix-vector product: sgemm would
 	 * pack the whole weight matrix first, several times slower than sgemv.
 	 */
 	if (n == 1)
-	{
 		cblas_sgemv(CblasRowMajor, CblasNoTrans, l->out, l->in, 1.0f,
-					l->weight.w, l->in, x, 1, 1.0f, y, 1);
-		return;
+					l->weight.w, l->in, x, 1, 0.0f, y, 1);
+	else
+		/* y (n x out) = x (n x in) * W^T (in x out) */
+		cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, n, l->out, l->in,
+					1.0f, x, l->in, l->weight.w, l->in, 0.0f, y, l->out);
+	/* the bias and the activation in one pass over y */
+	add_bias(y, l->bias.w, n, l->out, relu);
+}
+
+void
+aigc_linear_forward(const AigcLinear *l, const float *x, int n, float *y)
+{
+	linear_forward(l, x, n, y, false);
+}
+
+void
+aigc_linear_relu_forward(const AigcLinear *l, const float *x, int n, float *y)
+{
+	linear_forward(l, x, n, y, true);
+}
+
+/* g (w) += the column sums of dy (n x w) */
+static AIGC_VECTOR_CLONES void
+add_column_sums(const float *dy, int n, int w, float *g)
+{
+	for (int r = 0; r < n; r++)
+	{
+		const float *row = dy + (int64) r * w;
+
+		for (int j = 0; j < w; j++)
+			g[j] += row[j];
 	}
-	/* y (n x out) += x (n x in) * W^T (in x out) */
-	cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, n, l->out, l->in,
-				1.0f, x, l->in, l->weight.w, l->in, 1.0f, y, l->out);
 }
 
 void
@@ -61,13 +106,7 @@ aigc_linear_backward(AigcLinear *l, const float *x, const float *dy, int n, floa
 	/* dW (out x in) += dy^T (out x n) * x (n x in) */
 	cblas_sgemm(CblasRowMajor, CblasTrans, CblasNoTrans, l->out, l->in, n,
 				1.0f, dy, l->out, x, l->in, 1.0f, l->weight.g, l->in);
-	for (int r = 0; r < n; r++)
-	{
-		const float *row = dy + (int64) r * l->out;
-
-		for (int j = 0; j < l->out; j++)
-			l->bias.g[j] += row[j];
-	}
+	add_column_sums(dy, n, l->out, l->bias.g);
 	if (dx != NULL)
 		aigc_linear_input_grad(l, dy, n, dx);
 }
@@ -90,14 +129,107 @@ aigc_linear_flops(const AigcLinear *l, int n, bool need_dx)
 }
 
 void
+aigc_sparse_rows_init(AigcSparseRows *s, int batch, int in, int out)
+{
+	s->n = 0;
+	s->in = in;
+	s->out = out;
+	s->start = palloc(sizeof(int) * (batch + 1));
+	s->index = palloc(sizeof(int) * (Size) batch * in);
+	s->value = palloc(sizeof(float) * (Size) batch * in);
+	s->wt = palloc(sizeof(float) * (Size) in * out);
+	s->gt = palloc(sizeof(float) * (Size) in * out);
+}
+
+bool
+aigc_sparse_rows_fill(AigcSparseRows *s, const float *x, int n,
+					  double max_density)
+{
+	int			in = s->in;
+	int64		limit = (int64) (max_density * n * in);
+	int64		k = 0;
+
+	limit = Min(limit, (int64) n * in);
+	for (int r = 0; r < n; r++)
+	{
+		const float *xr = x + (int64) r * in;
+
+		s->start[r] = (int) k;
+		for (int j = 0; j < in; j++)
+			if (xr[j] != 0.0f)
+			{
+				if (k == limit)
+					return false;
+				s->index[k] = j;
+				s->value[k++] = xr[j];
+			}
+	}
+	s->start[n] = (int) k;
+	s->n = n;
+	return true;
+}
+
+/* yr (w) += v * row (w) */
+static inline void
+axpy(float *restrict yr, const float *restrict row, float v, int w)
+{
+	for (int j = 0; j < w; j++)
+		yr[j] += v * row[j];
+}
+
+AIGC_VECTOR_CLONES void
+aigc_linear_sparse_forward(const AigcLinear *l, AigcSparseRows *s, float *y,
+						   bool relu)
+{
+	int			in = l->in;
+	int			out = l->out;
+
+	Assert(s->in == in && s->out == out);
+	/* W (out x in) to wt (in x out): input column j's weights contiguous */
+	for (int o = 0; o < out; o++)
+		for (int j = 0; j < in; j++)
+			s->wt[(int64) j * out + o] = l->weight.w[(int64) o * in + j];
+	for (int r = 0; r < s->n; r++)
+	{
+		float	   *yr = y + (int64) r * out;
+
+		memcpy(yr, l->bias.w, sizeof(float) * out);
+		for (int k = s->start[r]; k < s->start[r + 1]; k++)
+			axpy(yr, s->wt + (int64) s->index[k] * out, s->value[k], out);
+		if (relu)
+			for (int j = 0; j < out; j++)
+				yr[j] = yr[j] > 0.0f ? yr[j] : 0.0f;
+	}
+}
+
+AIGC_VECTOR_CLONES void
+aigc_linear_sparse_backward(AigcLinear *l, AigcSparseRows *s, const float *dy)
+{
+	int			in = l->in;
+	int			out = l->out;
+
+	Assert(s->in == in && s->out == out);
+	/* gt (in x out): row j += value x dy's row, for each non-zero in column j */
+	memset(s->gt, 0, sizeof(float) * (Size) in * out);
+	for (int r = 0; r < s->n; r++)
+		for (int k = s->start[r]; k < s->start[r + 1]; k++)
+			axpy(s->gt + (int64) s->index[k] * out, dy + (int64) r * out,
+				 s->value[k], out);
+	for (int o = 0; o < out; o++)
+		for (int j = 0; j < in; j++)
+			l->weight.g[(int64) o * in + j] += s->gt[(int64) j * out + o];
+	add_column_sums(dy, s->n, out, l->bias.g);
+}
+
+/* Branch-free (the signs are random) so that the loops vectorise */
+AIGC_VECTOR_CLONES void
 aigc_relu_forward(float *y, int64 count)
 {
-	/* branch-free so the compiler vectorises it */
 	for (int64 i = 0; i < count; i++)
 		y[i] = y[i] > 0.0f ? y[i] : 0.0f;
 }
 
-void
+AIGC_VECTOR_CLONES void
 aigc_relu_backward(const float *y, float *dy, int64 count)
 {
 	for (int64 i = 0; i < count; i++)
@@ -111,20 +243,18 @@ aigc_params_zero_grad(AigcParam *params, int nparams)
 		memset(params[i].g, 0, sizeof(float) * params[i].n);
 }
 
-void
+AIGC_VECTOR_CLONES void
 aigc_leaky_relu_forward(float *y, int64 count, float slope)
 {
 	for (int64 i = 0; i < count; i++)
-		if (y[i] < 0.0f)
-			y[i] *= slope;
+		y[i] = y[i] < 0.0f ? y[i] * slope : y[i];
 }
 
-void
+AIGC_VECTOR_CLONES void
 aigc_leaky_relu_backward(const float *y, float *dy, int64 count, float slope)
 {
 	for (int64 i = 0; i < count; i++)
-		if (y[i] < 0.0f)
-			dy[i] *= slope;
+		dy[i] = y[i] < 0.0f ? dy[i] * slope : dy[i];
 }
 
 void
@@ -146,7 +276,7 @@ aigc_dropout_forward(float *y, float *mask, int64 count, double p, AigcRng *rng)
 	}
 }
 
-void
+AIGC_VECTOR_CLONES void
 aigc_mul_inplace(float *dy, const float *mask, int64 count)
 {
 	for (int64 i = 0; i < count; i++)
@@ -334,6 +464,17 @@ aigc_size_add_param(AigcSizeEstimate *e, double n)
 {
 	for (int i = 0; i < 4; i++)
 		aigc_size_add(e, n, sizeof(float));
+}
+
+void
+aigc_size_add_sparse_rows(AigcSizeEstimate *e, double batch, double in,
+						  double out)
+{
+	aigc_size_add(e, batch + 1, sizeof(int));
+	aigc_size_add(e, batch * in, sizeof(int));
+	aigc_size_add(e, batch * in, sizeof(float));
+	aigc_size_add(e, in * out, sizeof(float));
+	aigc_size_add(e, in * out, sizeof(float));
 }
 
 double

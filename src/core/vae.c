@@ -12,6 +12,7 @@
 #include "miscadmin.h"
 
 #include "core/dp_sgd.h"
+#include "core/fastmath.h"
 #include "core/vae.h"
 
 #define VAE_DIM_MAX 1000000
@@ -92,6 +93,11 @@ aigc_vae_buffers_init(AigcVaeBuffers *buf, const AigcVae *vae, int batch)
 	buf->out = palloc(sizeof(float) * batch * cfg->data_dim);
 	buf->grad_a = palloc(sizeof(float) * batch * widest);
 	buf->grad_b = palloc(sizeof(float) * batch * widest);
+	buf->x_sparse = false;
+	buf->sparse_max_density = AIGC_VAE_SPARSE_DENSITY;
+	buf->sparse_min_rows = AIGC_VAE_SPARSE_MIN_ROWS;
+	if (cfg->n_enc > 0)
+		aigc_sparse_rows_init(&buf->sparse, batch, cfg->data_dim, cfg->enc_dims[0]);
 }
 
 /* Mirrors aigc_vae_init, aigc_vae_buffers_init and train.c's train_vae */
@@ -142,6 +148,8 @@ aigc_vae_train_size(const AigcVaeConfig *cfg, int batch, AigcSizeEstimate *e)
 	/* grad_a, grad_b */
 	aigc_size_add(e, b * widest, sizeof(float));
 	aigc_size_add(e, b * widest, sizeof(float));
+	if (cfg->n_enc > 0)
+		aigc_size_add_sparse_rows(e, b, D, cfg->enc_dims[0]);
 }
 
 /* Encoder from x to buf->mu and buf->logvar */
@@ -151,10 +159,16 @@ encode(AigcVae *vae, AigcVaeBuffers *buf, const float *x, int n)
 	const float *h = x;
 
 	Assert(n <= buf->batch);
+	/* the first layer on one-hot rows: a sum of a few weight rows each */
+	buf->x_sparse = vae->cfg.n_enc > 0 && n >= buf->sparse_min_rows &&
+		aigc_sparse_rows_fill(&buf->sparse, x, n, buf->sparse_max_density);
 	for (int i = 0; i < vae->cfg.n_enc; i++)
 	{
-		aigc_linear_forward(&vae->enc[i], h, n, buf->enc_act[i]);
-		aigc_relu_forward(buf->enc_act[i], (int64) n * vae->cfg.enc_dims[i]);
+		if (i == 0 && buf->x_sparse)
+			aigc_linear_sparse_forward(&vae->enc[0], &buf->sparse,
+									   buf->enc_act[0], true);
+		else
+			aigc_linear_relu_forward(&vae->enc[i], h, n, buf->enc_act[i]);
 		h = buf->enc_act[i];
 	}
 	aigc_linear_forward(&vae->mu, h, n, buf->mu);
@@ -169,8 +183,7 @@ decode(AigcVae *vae, AigcVaeBuffers *buf, int n)
 
 	for (int i = 0; i < vae->cfg.n_dec; i++)
 	{
-		aigc_linear_forward(&vae->dec[i], h, n, buf->dec_act[i]);
-		aigc_relu_forward(buf->dec_act[i], (int64) n * vae->cfg.dec_dims[i]);
+		aigc_linear_relu_forward(&vae->dec[i], h, n, buf->dec_act[i]);
 		h = buf->dec_act[i];
 	}
 	aigc_linear_forward(&vae->dec[vae->cfg.n_dec], h, n, buf->out);
@@ -221,10 +234,10 @@ span_loss(const AigcSpan *span, const float *xr, const float *or,
 		if (xr[off + target] <= 0.0f)
 			target = least;
 		for (int k = 0; k < w; k++)
-			sum += exp(or[off + k] - mx);
+			sum += aigc_expf((float) (or[off + k] - mx));
 		if (dr != NULL)
 			for (int k = 0; k < w; k++)
-				dr[off + k] = (float) (scale * (exp(or[off + k] - mx) / sum -
+				dr[off + k] = (float) (scale * (aigc_expf((float) (or[off + k] - mx)) / sum -
 												(k == target ? 1.0 : 0.0)));
 		return mx + log(sum) - or[off + target];
 	}
@@ -254,25 +267,74 @@ aigc_vae_recon_loss(const AigcSpan *spans, int nspans, int dim,
 	return loss * scale;
 }
 
+/* Lanes of KL's partial sums: float sums in lanes vectorise, one sum would not */
+#define KL_LANES 16
+
+/* Sum of 1 + logvar - mu^2 - exp(logvar) over count entries */
+static AIGC_VECTOR_CLONES double
+kl_sum(const float *mu, const float *logvar, int64 count)
+{
+	float		lane[KL_LANES] = {0};
+	double		sum = 0.0;
+	int64		i;
+
+	for (i = 0; i + KL_LANES <= count; i += KL_LANES)
+		for (int l = 0; l < KL_LANES; l++)
+		{
+			float		m = mu[i + l],
+						lv = logvar[i + l];
+
+			lane[l] += 1.0f + lv - m * m - aigc_expf(lv);
+		}
+	for (; i < count; i++)
+		sum += 1.0 + logvar[i] - (double) mu[i] * mu[i] - aigc_expf(logvar[i]);
+	for (int l = 0; l < KL_LANES; l++)
+		sum += lane[l];
+	return sum;
+}
+
+static AIGC_VECTOR_CLONES void
+kl_grad(const float *mu, const float *logvar, int64 count, float inv_n,
+		float *dmu, float *dlogvar)
+{
+	for (int64 i = 0; i < count; i++)
+	{
+		dmu[i] = mu[i] * inv_n;
+		dlogvar[i] = -0.5f * (1.0f - aigc_expf(logvar[i])) * inv_n;
+	}
+}
+
 /* KL(q(z|x) || N(0, I)) / n and its gradients */
 double
 aigc_vae_kl_loss(const float *mu, const float *logvar, int n, int latent,
 				 float *dmu, float *dlogvar)
 {
-	double		kl = 0.0;
 	int64		count = (int64) n * latent;
 
-	for (int64 i = 0; i < count; i++)
-	{
-		double		ev = exp(logvar[i]);
+	if (dmu != NULL)
+		kl_grad(mu, logvar, count, 1.0f / n, dmu, dlogvar);
+	return -0.5 * kl_sum(mu, logvar, count) / n;
+}
 
-		kl += -0.5 * (1.0 + logvar[i] - (double) mu[i] * mu[i] - ev);
-		if (dmu == NULL)
-			continue;
-		dmu[i] = (float) (mu[i] / n);
-		dlogvar[i] = (float) (-0.5 * (1.0 - ev) / n);
+/* z = mu + eps * std, std = exp(logvar / 2); distinct buffers */
+static AIGC_VECTOR_CLONES void
+reparam_forward(const float *restrict mu, const float *restrict logvar,
+				const float *restrict eps, float *restrict std,
+				float *restrict z, int64 nl)
+{
+	for (int64 i = 0; i < nl; i++)
+	{
+		std[i] = aigc_expf(0.5f * logvar[i]);
+		z[i] = mu[i] + eps[i] * std[i];
 	}
-	return kl / n;
+}
+
+/* a += b */
+static AIGC_VECTOR_CLONES void
+add_inplace(float *a, const float *b, int64 count)
+{
+	for (int64 i = 0; i < count; i++)
+		a[i] += b[i];
 }
 
 /* Encoder, a draw of z from the posterior, decoder */
@@ -283,24 +345,28 @@ forward_sampled(AigcVae *vae, AigcVaeBuffers *buf, const float *x, int n,
 	int64		nl = (int64) n * vae->cfg.latent_dim;
 
 	encode(vae, buf, x, n);
+	aigc_rng_normals(rng, buf->eps, nl);
+	reparam_forward(buf->mu, buf->logvar, buf->eps, buf->std, buf->z, nl);
+	decode(vae, buf, n);
+}
+
+static AIGC_VECTOR_CLONES void
+reparam_grad(const float *restrict dz, const float *restrict eps,
+			 const float *restrict std, float *restrict dmu,
+			 float *restrict dlogvar, int64 nl)
+{
 	for (int64 i = 0; i < nl; i++)
 	{
-		buf->std[i] = expf(0.5f * buf->logvar[i]);
-		buf->eps[i] = (float) aigc_rng_normal(rng);
-		buf->z[i] = buf->mu[i] + buf->eps[i] * buf->std[i];
+		dmu[i] += dz[i];
+		dlogvar[i] += dz[i] * eps[i] * 0.5f * std[i];
 	}
-	decode(vae, buf, n);
 }
 
 /* The reparameterisation z = mu + eps * exp(logvar / 2), backwards from dz */
 static void
 reparam_backward(AigcVaeBuffers *buf, const float *dz, int64 nl)
 {
-	for (int64 i = 0; i < nl; i++)
-	{
-		buf->dmu[i] += dz[i];
-		buf->dlogvar[i] += dz[i] * buf->eps[i] * 0.5f * buf->std[i];
-	}
+	reparam_grad(dz, buf->eps, buf->std, buf->dmu, buf->dlogvar, nl);
 }
 
 void
@@ -353,18 +419,16 @@ aigc_vae_forward_backward(AigcVae *vae, AigcVaeBuffers *buf, const float *x,
 	aigc_linear_backward(&vae->logvar, h, buf->dlogvar, n, cfg->n_enc > 0 ? gb : NULL);
 	if (cfg->n_enc == 0)
 		return;
-	{
-		int64		count = (int64) n * cfg->enc_dims[cfg->n_enc - 1];
-
-		for (int64 i = 0; i < count; i++)
-			ga[i] += gb[i];
-	}
+	add_inplace(ga, gb, (int64) n * cfg->enc_dims[cfg->n_enc - 1]);
 	for (int i = cfg->n_enc - 1; i >= 0; i--)
 	{
 		const float *in = (i == 0) ? x : buf->enc_act[i - 1];
 
 		aigc_relu_backward(buf->enc_act[i], ga, (int64) n * cfg->enc_dims[i]);
-		aigc_linear_backward(&vae->enc[i], in, ga, n, i == 0 ? NULL : gb);
+		if (i == 0 && buf->x_sparse)
+			aigc_linear_sparse_backward(&vae->enc[0], &buf->sparse, ga);
+		else
+			aigc_linear_backward(&vae->enc[i], in, ga, n, i == 0 ? NULL : gb);
 		tmp = ga;
 		ga = gb;
 		gb = tmp;
@@ -515,8 +579,7 @@ aigc_vae_generate(AigcVae *vae, AigcVaeBuffers *buf, int n, AigcRng *rng,
 	int64		nl = (int64) n * vae->cfg.latent_dim;
 
 	Assert(n <= buf->batch);
-	for (int64 i = 0; i < nl; i++)
-		buf->z[i] = (float) aigc_rng_normal(rng);
+	aigc_rng_normals(rng, buf->z, nl);
 	decode(vae, buf, n);
 	aigc_vae_activate(vae, buf->out, n, rng, act);
 }
@@ -667,8 +730,7 @@ aigc_vae_dp_norms(AigcVae *vae, AigcVaeBuffers *buf, AigcVaeDpBuffers *dp,
 
 		aigc_linear_input_grad(&vae->mu, buf->dmu, n, delta[ne - 1]);
 		aigc_linear_input_grad(&vae->logvar, buf->dlogvar, n, buf->grad_b);
-		for (int64 i = 0; i < count; i++)
-			delta[ne - 1][i] += buf->grad_b[i];
+		add_inplace(delta[ne - 1], buf->grad_b, count);
 		aigc_relu_backward(buf->enc_act[ne - 1], delta[ne - 1], count);
 		for (int i = ne - 1; i > 0; i--)
 		{
@@ -745,6 +807,17 @@ aigc_vae_step_flops(AigcVae *vae, int n)
 	for (int i = 0; i < nl; i++)
 		flops += aigc_linear_flops(layers[i], n, need_dx[i]);
 	return flops;
+}
+
+double
+aigc_vae_sparse_saved_flops(const AigcVae *vae, const AigcVaeBuffers *buf,
+							int n, bool backward)
+{
+	const AigcLinear *first = &vae->enc[0];
+
+	if (!buf->x_sparse)
+		return 0.0;
+	return 2.0 * n * first->in * first->out * (backward ? 2.0 : 1.0);
 }
 
 void

@@ -59,7 +59,23 @@ typedef struct AigcVaeBuffers
 	float	   *grad_b;			/* (B, W) */
 	float	   *dmu;			/* (B, L) */
 	float	   *dlogvar;		/* (B, L) */
+
+	/*
+	 * The encoder's input rows as sparse rows when at most
+	 * sparse_max_density of their entries are non-zero and there are at
+	 * least sparse_min_rows of them (fewer do not pay for transposing the
+	 * first layer's weights); x_sparse says whether the last forward pass
+	 * used them.
+	 */
+	AigcSparseRows sparse;
+	double		sparse_max_density;
+	int			sparse_min_rows;
+	bool		x_sparse;
 } AigcVaeBuffers;
+
+/* Defaults of the sparse first layer's thresholds (docs/performance.md) */
+#define AIGC_VAE_SPARSE_DENSITY 0.3
+#define AIGC_VAE_SPARSE_MIN_ROWS 32
 
 extern void aigc_vae_init(AigcVae *vae, const AigcVaeConfig *cfg,
 						  const AigcSpan *spans, int nspans, AigcRng *rng);
@@ -125,6 +141,14 @@ extern double aigc_vae_kl_loss(const float *mu, const float *logvar, int n,
 #define AIGC_VAE_MAX_LINEARS (2 * AIGC_MAX_HIDDEN + 3)
 extern int	aigc_vae_linears(AigcVae *vae, AigcLinear **layers, bool *need_dx);
 extern double aigc_vae_step_flops(AigcVae *vae, int n);
+/*
+ * The GEMM flops of aigc_vae_step_flops the last pass over n rows did not
+ * do because its input was sparse: the first layer's product, and with
+ * backward its weight gradient.
+ */
+extern double aigc_vae_sparse_saved_flops(const AigcVae *vae,
+										  const AigcVaeBuffers *buf, int n,
+										  bool backward);
 /*
  * DP-SGD (docs/privacy.md): per-row output gradients of every linear layer
  * (in aigc_vae_linears' order) and of sigma, for batches of up to `batch`
