@@ -20,8 +20,6 @@
 void
 aigc_linear_init(AigcLinear *l, int in, int out, AigcRng *rng)
 {
-	double		bound = 1.0 / sqrt((double) in);
-
 	l->in = in;
 	l->out = out;
 	l->weight.n = (int64) in * out;
@@ -30,9 +28,17 @@ aigc_linear_init(AigcLinear *l, int in, int out, AigcRng *rng)
 	l->bias.n = out;
 	l->bias.w = palloc(sizeof(float) * out);
 	l->bias.g = palloc0(sizeof(float) * out);
+	aigc_linear_fill(l, rng);
+}
+
+void
+aigc_linear_fill(AigcLinear *l, AigcRng *rng)
+{
+	double		bound = 1.0 / sqrt((double) l->in);
+
 	for (int64 i = 0; i < l->weight.n; i++)
 		l->weight.w[i] = (float) ((2.0 * aigc_rng_uniform(rng) - 1.0) * bound);
-	for (int i = 0; i < out; i++)
+	for (int i = 0; i < l->out; i++)
 		l->bias.w[i] = (float) ((2.0 * aigc_rng_uniform(rng) - 1.0) * bound);
 }
 
@@ -158,7 +164,7 @@ aigc_sparse_rows_fill(AigcSparseRows *s, const float *x, int n,
 		for (int j = 0; j < in; j++)
 			if (xr[j] != 0.0f)
 			{
-				if (k == limit)
+				if (k >= limit)
 					return false;
 				s->index[k] = j;
 				s->value[k++] = xr[j];

@@ -35,6 +35,8 @@ typedef struct AigcLinear
 } AigcLinear;
 
 extern void aigc_linear_init(AigcLinear *l, int in, int out, AigcRng *rng);
+/* The initial values of aigc_linear_init into a layer already placed */
+extern void aigc_linear_fill(AigcLinear *l, AigcRng *rng);
 extern void aigc_linear_forward(const AigcLinear *l, const float *x, int n, float *y);
 /* y = ReLU(x W^T + b), the bias and the activation in one pass */
 extern void aigc_linear_relu_forward(const AigcLinear *l, const float *x, int n,

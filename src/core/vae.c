@@ -34,33 +34,107 @@ collect_params(AigcVae *vae)
 	vae->nparams = np;
 }
 
+/* The next n floats of the parameter block and of its gradient */
+static void
+place(AigcParam *p, int64 n, float **w, float **g)
+{
+	p->n = n;
+	p->w = *w;
+	p->g = *g;
+	*w += n;
+	*g += n;
+}
+
+static void
+place_linear(AigcLinear *l, int in, int out, float **w, float **g)
+{
+	l->in = in;
+	l->out = out;
+	place(&l->weight, (int64) in * out, w, g);
+	place(&l->bias, out, w, g);
+}
+
+/* Parameters of a configuration, in the layers of aigc_vae_train_size */
+static int64
+vae_param_count(const AigcVaeConfig *cfg)
+{
+	int64		n = cfg->data_dim;	/* sigma */
+	int64		prev = cfg->data_dim;
+
+	for (int i = 0; i < cfg->n_enc; i++)
+	{
+		n += (prev + 1) * cfg->enc_dims[i];
+		prev = cfg->enc_dims[i];
+	}
+	n += 2 * (prev + 1) * cfg->latent_dim;
+	prev = cfg->latent_dim;
+	for (int i = 0; i < cfg->n_dec; i++)
+	{
+		n += (prev + 1) * cfg->dec_dims[i];
+		prev = cfg->dec_dims[i];
+	}
+	return n + (prev + 1) * cfg->data_dim;
+}
+
+/*
+ * Every parameter lives in one block (Adam and zeroing the gradients then
+ * run over one array) and mu's and logvar's weights are adjacent rows, as
+ * are their biases, so that the two heads are one product (heads).  The
+ * stored order stays params' (collect_params), the initial values those of
+ * separate layers drawn in the same order.
+ */
 void
 aigc_vae_init(AigcVae *vae, const AigcVaeConfig *cfg,
 			  const AigcSpan *spans, int nspans, AigcRng *rng)
 {
 	int			prev = cfg->data_dim;
+	int			L = cfg->latent_dim;
+	int64		total = vae_param_count(cfg);
+	float	   *w,
+			   *g;
 
 	memset(vae, 0, sizeof(*vae));
 	vae->cfg = *cfg;
 	vae->spans = spans;
 	vae->nspans = nspans;
+	vae->block.n = total;
+	vae->block.w = w = palloc(sizeof(float) * total);
+	vae->block.g = g = palloc0(sizeof(float) * total);
 	for (int i = 0; i < cfg->n_enc; i++)
 	{
-		aigc_linear_init(&vae->enc[i], prev, cfg->enc_dims[i], rng);
+		place_linear(&vae->enc[i], prev, cfg->enc_dims[i], &w, &g);
 		prev = cfg->enc_dims[i];
 	}
-	aigc_linear_init(&vae->mu, prev, cfg->latent_dim, rng);
-	aigc_linear_init(&vae->logvar, prev, cfg->latent_dim, rng);
-	prev = cfg->latent_dim;
-	for (int i = 0; i < cfg->n_dec; i++)
+	vae->mu.in = vae->logvar.in = vae->heads.in = prev;
+	vae->mu.out = vae->logvar.out = L;
+	vae->heads.out = 2 * L;
+	place(&vae->heads.weight, (int64) 2 * L * prev, &w, &g);
+	place(&vae->heads.bias, 2 * L, &w, &g);
+	vae->mu.weight = vae->logvar.weight = vae->heads.weight;
+	vae->mu.weight.n = vae->logvar.weight.n = (int64) L * prev;
+	vae->logvar.weight.w += (int64) L * prev;
+	vae->logvar.weight.g += (int64) L * prev;
+	vae->mu.bias = vae->logvar.bias = vae->heads.bias;
+	vae->mu.bias.n = vae->logvar.bias.n = L;
+	vae->logvar.bias.w += L;
+	vae->logvar.bias.g += L;
+	prev = L;
+	for (int i = 0; i <= cfg->n_dec; i++)
 	{
-		aigc_linear_init(&vae->dec[i], prev, cfg->dec_dims[i], rng);
-		prev = cfg->dec_dims[i];
+		int			out = i < cfg->n_dec ? cfg->dec_dims[i] : cfg->data_dim;
+
+		place_linear(&vae->dec[i], prev, out, &w, &g);
+		prev = out;
 	}
-	aigc_linear_init(&vae->dec[cfg->n_dec], prev, cfg->data_dim, rng);
-	vae->sigma.n = cfg->data_dim;
-	vae->sigma.w = palloc(sizeof(float) * cfg->data_dim);
-	vae->sigma.g = palloc0(sizeof(float) * cfg->data_dim);
+	place(&vae->sigma, cfg->data_dim, &w, &g);
+	Assert(w == vae->block.w + total);
+
+	for (int i = 0; i < cfg->n_enc; i++)
+		aigc_linear_fill(&vae->enc[i], rng);
+	aigc_linear_fill(&vae->mu, rng);
+	aigc_linear_fill(&vae->logvar, rng);
+	for (int i = 0; i <= cfg->n_dec; i++)
+		aigc_linear_fill(&vae->dec[i], rng);
 	for (int j = 0; j < cfg->data_dim; j++)
 		vae->sigma.w[j] = 0.1f;
 	collect_params(vae);
@@ -83,6 +157,7 @@ aigc_vae_buffers_init(AigcVaeBuffers *buf, const AigcVae *vae, int batch)
 		buf->dec_act[i] = palloc(sizeof(float) * batch * cfg->dec_dims[i]);
 		widest = Max(widest, cfg->dec_dims[i]);
 	}
+	buf->heads = palloc(sizeof(float) * batch * 2 * cfg->latent_dim);
 	buf->mu = palloc(sizeof(float) * batch * cfg->latent_dim);
 	buf->logvar = palloc(sizeof(float) * batch * cfg->latent_dim);
 	buf->std = palloc(sizeof(float) * batch * cfg->latent_dim);
@@ -107,30 +182,21 @@ aigc_vae_train_size(const AigcVaeConfig *cfg, int batch, AigcSizeEstimate *e)
 	double		b = batch;
 	double		D = cfg->data_dim;
 	double		L = cfg->latent_dim;
-	double		prev = D;
-	double		weights = 0.0;
+	double		weights = vae_param_count(cfg);
 	int			widest = Max(cfg->data_dim, cfg->latent_dim);
 
+	/* the parameter block: weights, gradients and Adam's two moments */
+	aigc_size_add_param(e, weights);
 	for (int i = 0; i < cfg->n_enc; i++)
 	{
-		weights += aigc_size_add_linear(e, prev, cfg->enc_dims[i]);
-		prev = cfg->enc_dims[i];
 		aigc_size_add(e, b * cfg->enc_dims[i], sizeof(float));
 		widest = Max(widest, cfg->enc_dims[i]);
 	}
-	weights += aigc_size_add_linear(e, prev, L);	/* mu */
-	weights += aigc_size_add_linear(e, prev, L);	/* logvar */
-	prev = L;
 	for (int i = 0; i < cfg->n_dec; i++)
 	{
-		weights += aigc_size_add_linear(e, prev, cfg->dec_dims[i]);
-		prev = cfg->dec_dims[i];
 		aigc_size_add(e, b * cfg->dec_dims[i], sizeof(float));
 		widest = Max(widest, cfg->dec_dims[i]);
 	}
-	weights += aigc_size_add_linear(e, prev, D);
-	aigc_size_add_param(e, D);	/* sigma */
-	weights += D;
 	/*
 	 * The stored model: a buffer that grows by doubling (to at most twice
 	 * the weights, one allocation no larger than them when it must fit in
@@ -139,7 +205,8 @@ aigc_vae_train_size(const AigcVaeConfig *cfg, int batch, AigcSizeEstimate *e)
 	aigc_size_add(e, weights, sizeof(float));
 	aigc_size_add(e, weights, sizeof(float));
 	aigc_size_add(e, weights, sizeof(float));
-	/* mu, logvar, std, eps, z, dmu, dlogvar */
+	/* heads, then mu, logvar, std, eps, z, dmu, dlogvar */
+	aigc_size_add(e, b * 2 * L, sizeof(float));
 	for (int i = 0; i < 7; i++)
 		aigc_size_add(e, b * L, sizeof(float));
 	/* out, the training batch, calibration's samples */
@@ -157,6 +224,7 @@ static void
 encode(AigcVae *vae, AigcVaeBuffers *buf, const float *x, int n)
 {
 	const float *h = x;
+	int			L = vae->cfg.latent_dim;
 
 	Assert(n <= buf->batch);
 	/* the first layer on one-hot rows: a sum of a few weight rows each */
@@ -171,8 +239,15 @@ encode(AigcVae *vae, AigcVaeBuffers *buf, const float *x, int n)
 			aigc_linear_relu_forward(&vae->enc[i], h, n, buf->enc_act[i]);
 		h = buf->enc_act[i];
 	}
-	aigc_linear_forward(&vae->mu, h, n, buf->mu);
-	aigc_linear_forward(&vae->logvar, h, n, buf->logvar);
+	/* both heads in one product, then split into mu and logvar */
+	aigc_linear_forward(&vae->heads, h, n, buf->heads);
+	for (int r = 0; r < n; r++)
+	{
+		memcpy(buf->mu + (int64) r * L, buf->heads + (int64) r * 2 * L,
+			   sizeof(float) * L);
+		memcpy(buf->logvar + (int64) r * L, buf->heads + (int64) r * 2 * L + L,
+			   sizeof(float) * L);
+	}
 }
 
 /* Decoder from buf->z to buf->out (pre-activation) */
@@ -392,7 +467,7 @@ aigc_vae_forward_backward(AigcVae *vae, AigcVaeBuffers *buf, const float *x,
 		*kl = aigc_vae_kl_loss(buf->mu, buf->logvar, n, L, NULL, NULL);
 		return;
 	}
-	aigc_params_zero_grad(vae->params, vae->nparams);
+	aigc_params_zero_grad(&vae->block, 1);
 	*recon = aigc_vae_recon_loss(vae->spans, vae->nspans, cfg->data_dim, x,
 								 buf->out, vae->sigma.w, n, cfg->loss_factor,
 								 ga, vae->sigma.g);
@@ -414,12 +489,18 @@ aigc_vae_forward_backward(AigcVae *vae, AigcVaeBuffers *buf, const float *x,
 
 	reparam_backward(buf, ga, nl);
 
+	/* d heads (n x 2L): the rows of d mu and d logvar side by side */
+	for (int r = 0; r < n; r++)
+	{
+		memcpy(buf->heads + (int64) r * 2 * L, buf->dmu + (int64) r * L,
+			   sizeof(float) * L);
+		memcpy(buf->heads + (int64) r * 2 * L + L, buf->dlogvar + (int64) r * L,
+			   sizeof(float) * L);
+	}
 	h = (cfg->n_enc > 0) ? buf->enc_act[cfg->n_enc - 1] : x;
-	aigc_linear_backward(&vae->mu, h, buf->dmu, n, cfg->n_enc > 0 ? ga : NULL);
-	aigc_linear_backward(&vae->logvar, h, buf->dlogvar, n, cfg->n_enc > 0 ? gb : NULL);
+	aigc_linear_backward(&vae->heads, h, buf->heads, n, cfg->n_enc > 0 ? ga : NULL);
 	if (cfg->n_enc == 0)
 		return;
-	add_inplace(ga, gb, (int64) n * cfg->enc_dims[cfg->n_enc - 1]);
 	for (int i = cfg->n_enc - 1; i >= 0; i--)
 	{
 		const float *in = (i == 0) ? x : buf->enc_act[i - 1];

@@ -31,12 +31,14 @@ typedef struct AigcVae
 	AigcLinear	enc[AIGC_MAX_HIDDEN];
 	AigcLinear	mu;
 	AigcLinear	logvar;
+	AigcLinear	heads;			/* mu's then logvar's rows: one product */
 	AigcLinear	dec[AIGC_MAX_HIDDEN + 1];	/* hidden layers, then output */
 	AigcParam	sigma;			/* per-output std of the Gaussian decoder */
 	int			nspans;
 	const AigcSpan *spans;		/* borrowed from the column encoder */
 	int			nparams;
 	AigcParam	params[2 * (2 * AIGC_MAX_HIDDEN + 3) + 1];
+	AigcParam	block;			/* every parameter above, one allocation */
 } AigcVae;
 
 /*
@@ -48,6 +50,7 @@ typedef struct AigcVaeBuffers
 {
 	int			batch;
 	float	   *enc_act[AIGC_MAX_HIDDEN];	/* (B, E[i]) */
+	float	   *heads;			/* (B, 2L) mu and logvar rows, then their gradient */
 	float	   *mu;				/* (B, L) */
 	float	   *logvar;			/* (B, L) */
 	float	   *std;			/* (B, L) */

@@ -64,7 +64,7 @@ aigc_vae_train_begin(void *net, const float *x, int64 nrows,
 	run->privacy = opts->privacy.enabled ? &opts->privacy : NULL;
 	if (run->privacy)
 		aigc_vae_dp_buffers_init(&run->dp, vae, &run->buf);
-	aigc_adam_init(&run->adam, vae->params, vae->nparams, opts->learning_rate,
+	aigc_adam_init(&run->adam, &vae->block, 1, opts->learning_rate,
 				   0.9, 0.999, opts->weight_decay);
 	for (int64 i = 0; i < nrows; i++)
 		run->perm[i] = i;
@@ -102,7 +102,7 @@ dp_step(VaeRun *run, double *recon_sum, double *kl_sum, int64 *rows,
 	int64		r = dp_poisson_next(run->rng, -1, p->sample_rate);
 	float		scale = (float) (1.0 / run->batch);
 
-	aigc_params_zero_grad(vae->params, vae->nparams);
+	aigc_params_zero_grad(&vae->block, 1);
 	while (r < run->nrows)
 	{
 		int			n = 0;
