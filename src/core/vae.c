@@ -309,10 +309,17 @@ span_loss(const AigcSpan *span, const float *xr, const float *or,
 		if (xr[off + target] <= 0.0f)
 			target = least;
 		for (int k = 0; k < w; k++)
-			sum += aigc_expf((float) (or[off + k] - mx));
+		{
+			float		e = aigc_expf((float) (or[off + k] - mx));
+
+			sum += e;
+			/* the gradient's softmax reuses the exponentials */
+			if (dr != NULL)
+				dr[off + k] = e;
+		}
 		if (dr != NULL)
 			for (int k = 0; k < w; k++)
-				dr[off + k] = (float) (scale * (aigc_expf((float) (or[off + k] - mx)) / sum -
+				dr[off + k] = (float) (scale * (dr[off + k] / sum -
 												(k == target ? 1.0 : 0.0)));
 		return mx + log(sum) - or[off + target];
 	}
@@ -888,6 +895,13 @@ aigc_vae_step_flops(AigcVae *vae, int n)
 	for (int i = 0; i < nl; i++)
 		flops += aigc_linear_flops(layers[i], n, need_dx[i]);
 	return flops;
+}
+
+bool
+aigc_vae_sparse_input(const AigcVae *vae)
+{
+	return vae->cfg.n_enc > 0 &&
+		vae->nspans <= AIGC_VAE_SPARSE_DENSITY * vae->cfg.data_dim;
 }
 
 double

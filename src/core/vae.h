@@ -149,6 +149,11 @@ extern double aigc_vae_step_flops(AigcVae *vae, int n);
  * do because its input was sparse: the first layer's product, and with
  * backward its weight gradient.
  */
+/*
+ * Whether training batches take the sparse first layer: an encoded row has
+ * at most one non-zero per span
+ */
+extern bool aigc_vae_sparse_input(const AigcVae *vae);
 extern double aigc_vae_sparse_saved_flops(const AigcVae *vae,
 										  const AigcVaeBuffers *buf, int n,
 										  bool backward);
