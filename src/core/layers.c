@@ -134,15 +134,24 @@ aigc_linear_flops(const AigcLinear *l, int n, bool need_dx)
 	return one * (need_dx ? 3.0 : 2.0);
 }
 
+/* Non-zeros held for batches of `batch` rows: what fill may accept */
+static int64
+sparse_capacity(double batch, double in, double max_density)
+{
+	return (int64) ceil(Min(Max(max_density, 0.0), 1.0) * batch * in);
+}
+
 void
-aigc_sparse_rows_init(AigcSparseRows *s, int batch, int in, int out)
+aigc_sparse_rows_init(AigcSparseRows *s, int batch, int in, int out,
+					  double max_density)
 {
 	s->n = 0;
 	s->in = in;
 	s->out = out;
+	s->capacity = sparse_capacity(batch, in, max_density);
 	s->start = palloc(sizeof(int) * (batch + 1));
-	s->index = palloc(sizeof(int) * (Size) batch * in);
-	s->value = palloc(sizeof(float) * (Size) batch * in);
+	s->index = palloc(sizeof(int) * s->capacity);
+	s->value = palloc(sizeof(float) * s->capacity);
 	s->wt = palloc(sizeof(float) * (Size) in * out);
 	s->gt = palloc(sizeof(float) * (Size) in * out);
 }
@@ -155,7 +164,7 @@ aigc_sparse_rows_fill(AigcSparseRows *s, const float *x, int n,
 	int64		limit = (int64) (max_density * n * in);
 	int64		k = 0;
 
-	limit = Min(limit, (int64) n * in);
+	limit = Min(limit, s->capacity);
 	for (int r = 0; r < n; r++)
 	{
 		const float *xr = x + (int64) r * in;
@@ -474,11 +483,13 @@ aigc_size_add_param(AigcSizeEstimate *e, double n)
 
 void
 aigc_size_add_sparse_rows(AigcSizeEstimate *e, double batch, double in,
-						  double out)
+						  double out, double max_density)
 {
+	double		capacity = sparse_capacity(batch, in, max_density);
+
 	aigc_size_add(e, batch + 1, sizeof(int));
-	aigc_size_add(e, batch * in, sizeof(int));
-	aigc_size_add(e, batch * in, sizeof(float));
+	aigc_size_add(e, capacity, sizeof(int));
+	aigc_size_add(e, capacity, sizeof(float));
 	aigc_size_add(e, in * out, sizeof(float));
 	aigc_size_add(e, in * out, sizeof(float));
 }

@@ -60,14 +60,17 @@ typedef struct AigcSparseRows
 	int			n;				/* rows held */
 	int			in;				/* width of the rows */
 	int			out;			/* the layer's outputs */
+	int64		capacity;		/* non-zeros it can hold */
 	int		   *start;			/* (B + 1) each row's first non-zero */
-	int		   *index;			/* (B in) column of each non-zero */
-	float	   *value;			/* (B in) its value */
+	int		   *index;			/* (capacity) column of each non-zero */
+	float	   *value;			/* (capacity) its value */
 	float	   *wt;				/* (in, out) the weight, transposed */
 	float	   *gt;				/* (in, out) its gradient, transposed */
 } AigcSparseRows;
 
-extern void aigc_sparse_rows_init(AigcSparseRows *s, int batch, int in, int out);
+/* For batches of up to `batch` rows holding at most max_density non-zeros */
+extern void aigc_sparse_rows_init(AigcSparseRows *s, int batch, int in, int out,
+								  double max_density);
 
 /*
  * Holds the non-zeros of x (n x in) unless there are more than
@@ -165,6 +168,6 @@ extern double aigc_size_add_linear(AigcSizeEstimate *e, double in, double out);
 
 /* What aigc_sparse_rows_init allocates */
 extern void aigc_size_add_sparse_rows(AigcSizeEstimate *e, double batch,
-									  double in, double out);
+									  double in, double out, double max_density);
 
 #endif

@@ -172,7 +172,8 @@ aigc_vae_buffers_init(AigcVaeBuffers *buf, const AigcVae *vae, int batch)
 	buf->sparse_max_density = AIGC_VAE_SPARSE_DENSITY;
 	buf->sparse_min_rows = AIGC_VAE_SPARSE_MIN_ROWS;
 	if (cfg->n_enc > 0)
-		aigc_sparse_rows_init(&buf->sparse, batch, cfg->data_dim, cfg->enc_dims[0]);
+		aigc_sparse_rows_init(&buf->sparse, batch, cfg->data_dim, cfg->enc_dims[0],
+							  buf->sparse_max_density);
 }
 
 /* Mirrors aigc_vae_init, aigc_vae_buffers_init and train.c's train_vae */
@@ -216,7 +217,8 @@ aigc_vae_train_size(const AigcVaeConfig *cfg, int batch, AigcSizeEstimate *e)
 	aigc_size_add(e, b * widest, sizeof(float));
 	aigc_size_add(e, b * widest, sizeof(float));
 	if (cfg->n_enc > 0)
-		aigc_size_add_sparse_rows(e, b, D, cfg->enc_dims[0]);
+		aigc_size_add_sparse_rows(e, b, D, cfg->enc_dims[0],
+								  AIGC_VAE_SPARSE_DENSITY);
 }
 
 /* Encoder from x to buf->mu and buf->logvar */

@@ -68,7 +68,8 @@ typedef struct AigcVaeBuffers
 	 * sparse_max_density of their entries are non-zero and there are at
 	 * least sparse_min_rows of them (fewer do not pay for transposing the
 	 * first layer's weights); x_sparse says whether the last forward pass
-	 * used them.
+	 * used them.  sparse holds up to the sparse_max_density the buffers
+	 * were made with.
 	 */
 	AigcSparseRows sparse;
 	double		sparse_max_density;

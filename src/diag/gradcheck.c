@@ -395,6 +395,7 @@ check_vae(CheckOutput *out, AigcRng *rng)
 	 */
 	ctx.buf.sparse_max_density = 1.0;
 	ctx.buf.sparse_min_rows = 1;
+	aigc_sparse_rows_init(&ctx.buf.sparse, ctx.n, TEST_DIM, cfg.enc_dims[0], 1.0);
 	aigc_rng_seed(&noise, ctx.noise_seed);
 	aigc_vae_forward_backward(&ctx.vae, &ctx.buf, ctx.x, ctx.n, &noise, true,
 							  &recon, &kl);
