@@ -1,6 +1,7 @@
 /*
  * layers.c
- *		Linear and ReLU layers over OpenBLAS.
+ *		Linear, ReLU, dropout, batch-norm and softmax layers; the products go
+ *		to OpenBLAS, the element-wise loops are written to vectorise.
  */
 #include "postgres.h"
 
@@ -8,6 +9,7 @@
 #include <string.h>
 #include <cblas.h>
 
+#include "core/fastmath.h"
 #include "core/layers.h"
 
 /*
@@ -18,8 +20,6 @@
 void
 aigc_linear_init(AigcLinear *l, int in, int out, AigcRng *rng)
 {
-	double		bound = 1.0 / sqrt((double) in);
-
 	l->in = in;
 	l->out = out;
 	l->weight.n = (int64) in * out;
@@ -28,31 +28,82 @@ aigc_linear_init(AigcLinear *l, int in, int out, AigcRng *rng)
 	l->bias.n = out;
 	l->bias.w = palloc(sizeof(float) * out);
 	l->bias.g = palloc0(sizeof(float) * out);
-	for (int64 i = 0; i < l->weight.n; i++)
-		l->weight.w[i] = (float) ((2.0 * aigc_rng_uniform(rng) - 1.0) * bound);
-	for (int i = 0; i < out; i++)
-		l->bias.w[i] = (float) ((2.0 * aigc_rng_uniform(rng) - 1.0) * bound);
+	aigc_linear_fill(l, rng);
 }
 
 void
-aigc_linear_forward(const AigcLinear *l, const float *x, int n, float *y)
+aigc_linear_fill(AigcLinear *l, AigcRng *rng)
+{
+	double		bound = 1.0 / sqrt((double) l->in);
+
+	for (int64 i = 0; i < l->weight.n; i++)
+		l->weight.w[i] = (float) ((2.0 * aigc_rng_uniform(rng) - 1.0) * bound);
+	for (int i = 0; i < l->out; i++)
+		l->bias.w[i] = (float) ((2.0 * aigc_rng_uniform(rng) - 1.0) * bound);
+}
+
+/* y (n x out) = x W^T + b, with ReLU applied when relu */
+static AIGC_VECTOR_CLONES void
+add_bias(float *y, const float *b, int n, int out, bool relu)
 {
 	for (int r = 0; r < n; r++)
-		memcpy(y + (int64) r * l->out, l->bias.w, sizeof(float) * l->out);
+	{
+		float	   *yr = y + (int64) r * out;
 
+		if (relu)
+			for (int j = 0; j < out; j++)
+			{
+				float		v = yr[j] + b[j];
+
+				yr[j] = v > 0.0f ? v : 0.0f;
+			}
+		else
+			for (int j = 0; j < out; j++)
+				yr[j] += b[j];
+	}
+}
+
+static void
+linear_forward(const AigcLinear *l, const float *x, int n, float *y, bool relu)
+{
 	/*
 	 * One row (scoring in a trigger) is a matrix-vector product: sgemm would
 	 * pack the whole weight matrix first, several times slower than sgemv.
 	 */
 	if (n == 1)
-	{
 		cblas_sgemv(CblasRowMajor, CblasNoTrans, l->out, l->in, 1.0f,
-					l->weight.w, l->in, x, 1, 1.0f, y, 1);
-		return;
+					l->weight.w, l->in, x, 1, 0.0f, y, 1);
+	else
+		/* y (n x out) = x (n x in) * W^T (in x out) */
+		cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, n, l->out, l->in,
+					1.0f, x, l->in, l->weight.w, l->in, 0.0f, y, l->out);
+	/* the bias and the activation in one pass over y */
+	add_bias(y, l->bias.w, n, l->out, relu);
+}
+
+void
+aigc_linear_forward(const AigcLinear *l, const float *x, int n, float *y)
+{
+	linear_forward(l, x, n, y, false);
+}
+
+void
+aigc_linear_relu_forward(const AigcLinear *l, const float *x, int n, float *y)
+{
+	linear_forward(l, x, n, y, true);
+}
+
+/* g (w) += the column sums of dy (n x w) */
+static AIGC_VECTOR_CLONES void
+add_column_sums(const float *dy, int n, int w, float *g)
+{
+	for (int r = 0; r < n; r++)
+	{
+		const float *row = dy + (int64) r * w;
+
+		for (int j = 0; j < w; j++)
+			g[j] += row[j];
 	}
-	/* y (n x out) += x (n x in) * W^T (in x out) */
-	cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, n, l->out, l->in,
-				1.0f, x, l->in, l->weight.w, l->in, 1.0f, y, l->out);
 }
 
 void
@@ -61,13 +112,7 @@ aigc_linear_backward(AigcLinear *l, const float *x, const float *dy, int n, floa
 	/* dW (out x in) += dy^T (out x n) * x (n x in) */
 	cblas_sgemm(CblasRowMajor, CblasTrans, CblasNoTrans, l->out, l->in, n,
 				1.0f, dy, l->out, x, l->in, 1.0f, l->weight.g, l->in);
-	for (int r = 0; r < n; r++)
-	{
-		const float *row = dy + (int64) r * l->out;
-
-		for (int j = 0; j < l->out; j++)
-			l->bias.g[j] += row[j];
-	}
+	add_column_sums(dy, n, l->out, l->bias.g);
 	if (dx != NULL)
 		aigc_linear_input_grad(l, dy, n, dx);
 }
@@ -89,15 +134,117 @@ aigc_linear_flops(const AigcLinear *l, int n, bool need_dx)
 	return one * (need_dx ? 3.0 : 2.0);
 }
 
+/* Non-zeros held for batches of `batch` rows: what fill may accept */
+static int64
+sparse_capacity(double batch, double in, double max_density)
+{
+	return (int64) ceil(Min(Max(max_density, 0.0), 1.0) * batch * in);
+}
+
 void
+aigc_sparse_rows_init(AigcSparseRows *s, int batch, int in, int out,
+					  double max_density)
+{
+	s->n = 0;
+	s->in = in;
+	s->out = out;
+	s->capacity = sparse_capacity(batch, in, max_density);
+	s->start = palloc(sizeof(int) * (batch + 1));
+	s->index = palloc(sizeof(int) * s->capacity);
+	s->value = palloc(sizeof(float) * s->capacity);
+	s->wt = palloc(sizeof(float) * (Size) in * out);
+	s->gt = palloc(sizeof(float) * (Size) in * out);
+}
+
+bool
+aigc_sparse_rows_fill(AigcSparseRows *s, const float *x, int n,
+					  double max_density)
+{
+	int			in = s->in;
+	int64		limit = (int64) (max_density * n * in);
+	int64		k = 0;
+
+	limit = Min(limit, s->capacity);
+	for (int r = 0; r < n; r++)
+	{
+		const float *xr = x + (int64) r * in;
+
+		s->start[r] = (int) k;
+		for (int j = 0; j < in; j++)
+			if (xr[j] != 0.0f)
+			{
+				if (k >= limit)
+					return false;
+				s->index[k] = j;
+				s->value[k++] = xr[j];
+			}
+	}
+	s->start[n] = (int) k;
+	s->n = n;
+	return true;
+}
+
+/* yr (w) += v * row (w) */
+static inline void
+axpy(float *restrict yr, const float *restrict row, float v, int w)
+{
+	for (int j = 0; j < w; j++)
+		yr[j] += v * row[j];
+}
+
+AIGC_VECTOR_CLONES void
+aigc_linear_sparse_forward(const AigcLinear *l, AigcSparseRows *s, float *y,
+						   bool relu)
+{
+	int			in = l->in;
+	int			out = l->out;
+
+	Assert(s->in == in && s->out == out);
+	/* W (out x in) to wt (in x out): input column j's weights contiguous */
+	for (int o = 0; o < out; o++)
+		for (int j = 0; j < in; j++)
+			s->wt[(int64) j * out + o] = l->weight.w[(int64) o * in + j];
+	for (int r = 0; r < s->n; r++)
+	{
+		float	   *yr = y + (int64) r * out;
+
+		memcpy(yr, l->bias.w, sizeof(float) * out);
+		for (int k = s->start[r]; k < s->start[r + 1]; k++)
+			axpy(yr, s->wt + (int64) s->index[k] * out, s->value[k], out);
+		if (relu)
+			for (int j = 0; j < out; j++)
+				yr[j] = yr[j] > 0.0f ? yr[j] : 0.0f;
+	}
+}
+
+AIGC_VECTOR_CLONES void
+aigc_linear_sparse_backward(AigcLinear *l, AigcSparseRows *s, const float *dy)
+{
+	int			in = l->in;
+	int			out = l->out;
+
+	Assert(s->in == in && s->out == out);
+	/* gt (in x out): row j += value x dy's row, for each non-zero in column j */
+	memset(s->gt, 0, sizeof(float) * (Size) in * out);
+	for (int r = 0; r < s->n; r++)
+		for (int k = s->start[r]; k < s->start[r + 1]; k++)
+			axpy(s->gt + (int64) s->index[k] * out, dy + (int64) r * out,
+				 s->value[k], out);
+	for (int o = 0; o < out; o++)
+		for (int j = 0; j < in; j++)
+			l->weight.g[(int64) o * in + j] += s->gt[(int64) j * out + o];
+	add_column_sums(dy, s->n, out, l->bias.g);
+}
+
+/* Branch-free (the signs are random) so that the loops vectorise */
+AIGC_VECTOR_CLONES void
 aigc_relu_forward(float *y, int64 count)
 {
-	/* branch-free so the compiler vectorises it */
 	for (int64 i = 0; i < count; i++)
 		y[i] = y[i] > 0.0f ? y[i] : 0.0f;
 }
 
-void
+AIGC_VECTOR_CLONES void
 aigc_relu_backward(const float *y, float *dy, int64 count)
 {
 	for (int64 i = 0; i < count; i++)
@@ -111,20 +258,18 @@ aigc_params_zero_grad(AigcParam *params, int nparams)
 		memset(params[i].g, 0, sizeof(float) * params[i].n);
 }
 
-void
+AIGC_VECTOR_CLONES void
 aigc_leaky_relu_forward(float *y, int64 count, float slope)
 {
 	for (int64 i = 0; i < count; i++)
-		if (y[i] < 0.0f)
-			y[i] *= slope;
+		y[i] = y[i] < 0.0f ? y[i] * slope : y[i];
 }
 
-void
+AIGC_VECTOR_CLONES void
 aigc_leaky_relu_backward(const float *y, float *dy, int64 count, float slope)
 {
 	for (int64 i = 0; i < count; i++)
-		if (y[i] < 0.0f)
-			dy[i] *= slope;
+		dy[i] = y[i] < 0.0f ? dy[i] * slope : dy[i];
 }
 
 void
@@ -146,7 +291,7 @@ aigc_dropout_forward(float *y, float *mask, int64 count, double p, AigcRng *rng)
 	}
 }
 
-void
+AIGC_VECTOR_CLONES void
 aigc_mul_inplace(float *dy, const float *mask, int64 count)
 {
 	for (int64 i = 0; i < count; i++)
@@ -334,6 +479,19 @@ aigc_size_add_param(AigcSizeEstimate *e, double n)
 {
 	for (int i = 0; i < 4; i++)
 		aigc_size_add(e, n, sizeof(float));
+}
+
+void
+aigc_size_add_sparse_rows(AigcSizeEstimate *e, double batch, double in,
+						  double out, double max_density)
+{
+	double		capacity = sparse_capacity(batch, in, max_density);
+
+	aigc_size_add(e, batch + 1, sizeof(int));
+	aigc_size_add(e, capacity, sizeof(int));
+	aigc_size_add(e, capacity, sizeof(float));
+	aigc_size_add(e, in * out, sizeof(float));
+	aigc_size_add(e, in * out, sizeof(float));
 }
 
 double

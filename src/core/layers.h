@@ -35,13 +35,55 @@ typedef struct AigcLinear
 } AigcLinear;
 
 extern void aigc_linear_init(AigcLinear *l, int in, int out, AigcRng *rng);
+/* The initial values of aigc_linear_init into a layer already placed */
+extern void aigc_linear_fill(AigcLinear *l, AigcRng *rng);
 extern void aigc_linear_forward(const AigcLinear *l, const float *x, int n, float *y);
+/* y = ReLU(x W^T + b), the bias and the activation in one pass */
+extern void aigc_linear_relu_forward(const AigcLinear *l, const float *x, int n,
+									 float *y);
 extern void aigc_linear_backward(AigcLinear *l, const float *x, const float *dy,
 								 int n, float *dx);
 /* dx (n x in) = dy W, without touching the parameters' gradients */
 extern void aigc_linear_input_grad(const AigcLinear *l, const float *dy, int n,
 								   float *dx);
 extern double aigc_linear_flops(const AigcLinear *l, int n, bool need_dx);
+
+/*
+ * A batch of input rows that are mostly zeros (one-hot spans) as compressed
+ * sparse rows, for a first layer: its product becomes a sum of weight rows
+ * and its weight gradient a scatter-add, in proportion to the non-zeros
+ * instead of the width.  The weight is transposed for the gather (in x out,
+ * contiguous per input column) and its gradient gathered transposed too.
+ */
+typedef struct AigcSparseRows
+{
+	int			n;				/* rows held */
+	int			in;				/* width of the rows */
+	int			out;			/* the layer's outputs */
+	int64		capacity;		/* non-zeros it can hold */
+	int		   *start;			/* (B + 1) each row's first non-zero */
+	int		   *index;			/* (capacity) column of each non-zero */
+	float	   *value;			/* (capacity) its value */
+	float	   *wt;				/* (in, out) the weight, transposed */
+	float	   *gt;				/* (in, out) its gradient, transposed */
+} AigcSparseRows;
+
+/* For batches of up to `batch` rows holding at most max_density non-zeros */
+extern void aigc_sparse_rows_init(AigcSparseRows *s, int batch, int in, int out,
+								  double max_density);
+
+/*
+ * Holds the non-zeros of x (n x in) unless there are more than
+ * max_density x n x in of them; returns whether it did.
+ */
+extern bool aigc_sparse_rows_fill(AigcSparseRows *s, const float *x, int n,
+								  double max_density);
+/* y (n x out) = x W^T + b from the sparse rows, ReLU applied when relu */
+extern void aigc_linear_sparse_forward(const AigcLinear *l, AigcSparseRows *s,
+									   float *y, bool relu);
+/* The parameters' gradients from dy (n x out); no input gradient */
+extern void aigc_linear_sparse_backward(AigcLinear *l, AigcSparseRows *s,
+										const float *dy);
 
 /* ReLU in place; backward uses the saved output */
 extern void aigc_relu_forward(float *y, int64 count);
@@ -123,5 +165,9 @@ extern void aigc_size_add_param(AigcSizeEstimate *e, double n);
 
 /* A Linear layer's weight and bias as trainable tensors; returns in * out + out */
 extern double aigc_size_add_linear(AigcSizeEstimate *e, double in, double out);
+
+/* What aigc_sparse_rows_init allocates */
+extern void aigc_size_add_sparse_rows(AigcSizeEstimate *e, double batch,
+									  double in, double out, double max_density);
 
 #endif

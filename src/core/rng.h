@@ -21,6 +21,11 @@ extern void aigc_rng_seed(AigcRng *rng, uint64 seed);
 extern uint64 aigc_rng_next(AigcRng *rng);
 extern double aigc_rng_uniform(AigcRng *rng);	/* in [0, 1) */
 extern double aigc_rng_normal(AigcRng *rng);	/* standard normal */
+/*
+ * n standard normals in float, vectorised: another stream than
+ * aigc_rng_normal's, sharing its spare
+ */
+extern void aigc_rng_normals(AigcRng *rng, float *out, int64 n);
 extern uint64 aigc_rng_below(AigcRng *rng, uint64 bound);	/* in [0, bound) */
 extern void aigc_rng_shuffle(AigcRng *rng, int64 *items, int64 n);
 extern int	aigc_rng_categorical(AigcRng *rng, const float *probs, int n);

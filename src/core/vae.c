@@ -12,6 +12,7 @@
 #include "miscadmin.h"
 
 #include "core/dp_sgd.h"
+#include "core/fastmath.h"
 #include "core/vae.h"
 
 #define VAE_DIM_MAX 1000000
@@ -33,33 +34,107 @@ collect_params(AigcVae *vae)
 	vae->nparams = np;
 }
 
+/* The next n floats of the parameter block and of its gradient */
+static void
+place(AigcParam *p, int64 n, float **w, float **g)
+{
+	p->n = n;
+	p->w = *w;
+	p->g = *g;
+	*w += n;
+	*g += n;
+}
+
+static void
+place_linear(AigcLinear *l, int in, int out, float **w, float **g)
+{
+	l->in = in;
+	l->out = out;
+	place(&l->weight, (int64) in * out, w, g);
+	place(&l->bias, out, w, g);
+}
+
+/* Parameters of a configuration, in the layers of aigc_vae_train_size */
+static int64
+vae_param_count(const AigcVaeConfig *cfg)
+{
+	int64		n = cfg->data_dim;	/* sigma */
+	int64		prev = cfg->data_dim;
+
+	for (int i = 0; i < cfg->n_enc; i++)
+	{
+		n += (prev + 1) * cfg->enc_dims[i];
+		prev = cfg->enc_dims[i];
+	}
+	n += 2 * (prev + 1) * cfg->latent_dim;
+	prev = cfg->latent_dim;
+	for (int i = 0; i < cfg->n_dec; i++)
+	{
+		n += (prev + 1) * cfg->dec_dims[i];
+		prev = cfg->dec_dims[i];
+	}
+	return n + (prev + 1) * cfg->data_dim;
+}
+
+/*
+ * Every parameter lives in one block (Adam and zeroing the gradients then
+ * run over one array) and mu's and logvar's weights are adjacent rows, as
+ * are their biases, so that the two heads are one product (heads).  The
+ * stored order stays params' (collect_params), the initial values those of
+ * separate layers drawn in the same order.
+ */
 void
 aigc_vae_init(AigcVae *vae, const AigcVaeConfig *cfg,
 			  const AigcSpan *spans, int nspans, AigcRng *rng)
 {
 	int			prev = cfg->data_dim;
+	int			L = cfg->latent_dim;
+	int64		total = vae_param_count(cfg);
+	float	   *w,
+			   *g;
 
 	memset(vae, 0, sizeof(*vae));
 	vae->cfg = *cfg;
 	vae->spans = spans;
 	vae->nspans = nspans;
+	vae->block.n = total;
+	vae->block.w = w = palloc(sizeof(float) * total);
+	vae->block.g = g = palloc0(sizeof(float) * total);
 	for (int i = 0; i < cfg->n_enc; i++)
 	{
-		aigc_linear_init(&vae->enc[i], prev, cfg->enc_dims[i], rng);
+		place_linear(&vae->enc[i], prev, cfg->enc_dims[i], &w, &g);
 		prev = cfg->enc_dims[i];
 	}
-	aigc_linear_init(&vae->mu, prev, cfg->latent_dim, rng);
-	aigc_linear_init(&vae->logvar, prev, cfg->latent_dim, rng);
-	prev = cfg->latent_dim;
-	for (int i = 0; i < cfg->n_dec; i++)
+	vae->mu.in = vae->logvar.in = vae->heads.in = prev;
+	vae->mu.out = vae->logvar.out = L;
+	vae->heads.out = 2 * L;
+	place(&vae->heads.weight, (int64) 2 * L * prev, &w, &g);
+	place(&vae->heads.bias, 2 * L, &w, &g);
+	vae->mu.weight = vae->logvar.weight = vae->heads.weight;
+	vae->mu.weight.n = vae->logvar.weight.n = (int64) L * prev;
+	vae->logvar.weight.w += (int64) L * prev;
+	vae->logvar.weight.g += (int64) L * prev;
+	vae->mu.bias = vae->logvar.bias = vae->heads.bias;
+	vae->mu.bias.n = vae->logvar.bias.n = L;
+	vae->logvar.bias.w += L;
+	vae->logvar.bias.g += L;
+	prev = L;
+	for (int i = 0; i <= cfg->n_dec; i++)
 	{
-		aigc_linear_init(&vae->dec[i], prev, cfg->dec_dims[i], rng);
-		prev = cfg->dec_dims[i];
+		int			out = i < cfg->n_dec ? cfg->dec_dims[i] : cfg->data_dim;
+
+		place_linear(&vae->dec[i], prev, out, &w, &g);
+		prev = out;
 	}
-	aigc_linear_init(&vae->dec[cfg->n_dec], prev, cfg->data_dim, rng);
-	vae->sigma.n = cfg->data_dim;
-	vae->sigma.w = palloc(sizeof(float) * cfg->data_dim);
-	vae->sigma.g = palloc0(sizeof(float) * cfg->data_dim);
+	place(&vae->sigma, cfg->data_dim, &w, &g);
+	Assert(w == vae->block.w + total);
+
+	for (int i = 0; i < cfg->n_enc; i++)
+		aigc_linear_fill(&vae->enc[i], rng);
+	aigc_linear_fill(&vae->mu, rng);
+	aigc_linear_fill(&vae->logvar, rng);
+	for (int i = 0; i <= cfg->n_dec; i++)
+		aigc_linear_fill(&vae->dec[i], rng);
 	for (int j = 0; j < cfg->data_dim; j++)
 		vae->sigma.w[j] = 0.1f;
 	collect_params(vae);
@@ -101,6 +176,7 @@ aigc_vae_buffers_init(AigcVaeBuffers *buf, const AigcVae *vae, int batch)
 		buf->dec_act[i] = palloc(sizeof(float) * batch * cfg->dec_dims[i]);
 		widest = Max(widest, cfg->dec_dims[i]);
 	}
+	buf->heads = palloc(sizeof(float) * batch * 2 * cfg->latent_dim);
 	buf->mu = palloc(sizeof(float) * batch * cfg->latent_dim);
 	buf->logvar = palloc(sizeof(float) * batch * cfg->latent_dim);
 	buf->std = palloc(sizeof(float) * batch * cfg->latent_dim);
@@ -111,6 +187,12 @@ aigc_vae_buffers_init(AigcVaeBuffers *buf, const AigcVae *vae, int batch)
 	buf->out = palloc(sizeof(float) * batch * cfg->data_dim);
 	buf->grad_a = palloc(sizeof(float) * batch * widest);
 	buf->grad_b = palloc(sizeof(float) * batch * widest);
+	buf->x_sparse = false;
+	buf->sparse_max_density = AIGC_VAE_SPARSE_DENSITY;
+	buf->sparse_min_rows = AIGC_VAE_SPARSE_MIN_ROWS;
+	if (cfg->n_enc > 0)
+		aigc_sparse_rows_init(&buf->sparse, batch, cfg->data_dim, cfg->enc_dims[0],
+							  buf->sparse_max_density);
 }
 
 /* Mirrors aigc_vae_init, aigc_vae_buffers_init and train.c's train_vae */
@@ -120,30 +202,21 @@ aigc_vae_train_size(const AigcVaeConfig *cfg, int batch, AigcSizeEstimate *e)
 	double		b = batch;
 	double		D = cfg->data_dim;
 	double		L = cfg->latent_dim;
-	double		prev = D;
-	double		weights = 0.0;
+	double		weights = vae_param_count(cfg);
 	int			widest = Max(cfg->data_dim, cfg->latent_dim);
 
+	/* the parameter block: weights, gradients and Adam's two moments */
+	aigc_size_add_param(e, weights);
 	for (int i = 0; i < cfg->n_enc; i++)
 	{
-		weights += aigc_size_add_linear(e, prev, cfg->enc_dims[i]);
-		prev = cfg->enc_dims[i];
 		aigc_size_add(e, b * cfg->enc_dims[i], sizeof(float));
 		widest = Max(widest, cfg->enc_dims[i]);
 	}
-	weights += aigc_size_add_linear(e, prev, L);	/* mu */
-	weights += aigc_size_add_linear(e, prev, L);	/* logvar */
-	prev = L;
 	for (int i = 0; i < cfg->n_dec; i++)
 	{
-		weights += aigc_size_add_linear(e, prev, cfg->dec_dims[i]);
-		prev = cfg->dec_dims[i];
 		aigc_size_add(e, b * cfg->dec_dims[i], sizeof(float));
 		widest = Max(widest, cfg->dec_dims[i]);
 	}
-	weights += aigc_size_add_linear(e, prev, D);
-	aigc_size_add_param(e, D);	/* sigma */
-	weights += D;
 	/*
 	 * The stored model: a buffer that grows by doubling (to at most twice
 	 * the weights, one allocation no larger than them when it must fit in
@@ -152,7 +225,8 @@ aigc_vae_train_size(const AigcVaeConfig *cfg, int batch, AigcSizeEstimate *e)
 	aigc_size_add(e, weights, sizeof(float));
 	aigc_size_add(e, weights, sizeof(float));
 	aigc_size_add(e, weights, sizeof(float));
-	/* mu, logvar, std, eps, z, dmu, dlogvar */
+	/* heads, then mu, logvar, std, eps, z, dmu, dlogvar */
+	aigc_size_add(e, b * 2 * L, sizeof(float));
 	for (int i = 0; i < 7; i++)
 		aigc_size_add(e, b * L, sizeof(float));
 	/* out, the training batch, calibration's samples */
@@ -161,6 +235,9 @@ aigc_vae_train_size(const AigcVaeConfig *cfg, int batch, AigcSizeEstimate *e)
 	/* grad_a, grad_b */
 	aigc_size_add(e, b * widest, sizeof(float));
 	aigc_size_add(e, b * widest, sizeof(float));
+	if (cfg->n_enc > 0)
+		aigc_size_add_sparse_rows(e, b, D, cfg->enc_dims[0],
+								  AIGC_VAE_SPARSE_DENSITY);
 }
 
 /* Encoder from x to buf->mu and buf->logvar */
@@ -168,16 +245,30 @@ static void
 encode(AigcVae *vae, AigcVaeBuffers *buf, const float *x, int n)
 {
 	const float *h = x;
+	int			L = vae->cfg.latent_dim;
 
 	Assert(n <= buf->batch);
+	/* the first layer on one-hot rows: a sum of a few weight rows each */
+	buf->x_sparse = vae->cfg.n_enc > 0 && n >= buf->sparse_min_rows &&
+		aigc_sparse_rows_fill(&buf->sparse, x, n, buf->sparse_max_density);
 	for (int i = 0; i < vae->cfg.n_enc; i++)
 	{
-		aigc_linear_forward(&vae->enc[i], h, n, buf->enc_act[i]);
-		aigc_relu_forward(buf->enc_act[i], (int64) n * vae->cfg.enc_dims[i]);
+		if (i == 0 && buf->x_sparse)
+			aigc_linear_sparse_forward(&vae->enc[0], &buf->sparse,
+									   buf->enc_act[0], true);
+		else
+			aigc_linear_relu_forward(&vae->enc[i], h, n, buf->enc_act[i]);
 		h = buf->enc_act[i];
 	}
-	aigc_linear_forward(&vae->mu, h, n, buf->mu);
-	aigc_linear_forward(&vae->logvar, h, n, buf->logvar);
+	/* both heads in one product, then split into mu and logvar */
+	aigc_linear_forward(&vae->heads, h, n, buf->heads);
+	for (int r = 0; r < n; r++)
+	{
+		memcpy(buf->mu + (int64) r * L, buf->heads + (int64) r * 2 * L,
+			   sizeof(float) * L);
+		memcpy(buf->logvar + (int64) r * L, buf->heads + (int64) r * 2 * L + L,
+			   sizeof(float) * L);
+	}
 }
 
 /* Decoder from buf->z to buf->out (pre-activation) */
@@ -188,8 +279,7 @@ decode(AigcVae *vae, AigcVaeBuffers *buf, int n)
 
 	for (int i = 0; i < vae->cfg.n_dec; i++)
 	{
-		aigc_linear_forward(&vae->dec[i], h, n, buf->dec_act[i]);
-		aigc_relu_forward(buf->dec_act[i], (int64) n * vae->cfg.dec_dims[i]);
+		aigc_linear_relu_forward(&vae->dec[i], h, n, buf->dec_act[i]);
 		h = buf->dec_act[i];
 	}
 	aigc_linear_forward(&vae->dec[vae->cfg.n_dec], h, n, buf->out);
@@ -240,10 +330,17 @@ span_loss(const AigcSpan *span, const float *xr, const float *or,
 		if (xr[off + target] <= 0.0f)
 			target = least;
 		for (int k = 0; k < w; k++)
-			sum += exp(or[off + k] - mx);
+		{
+			float		e = aigc_expf((float) (or[off + k] - mx));
+
+			sum += e;
+			/* the gradient's softmax reuses the exponentials */
+			if (dr != NULL)
+				dr[off + k] = e;
+		}
 		if (dr != NULL)
 			for (int k = 0; k < w; k++)
-				dr[off + k] = (float) (scale * (exp(or[off + k] - mx) / sum -
+				dr[off + k] = (float) (scale * (dr[off + k] / sum -
 												(k == target ? 1.0 : 0.0)));
 		return mx + log(sum) - or[off + target];
 	}
@@ -273,25 +370,74 @@ aigc_vae_recon_loss(const AigcSpan *spans, int nspans, int dim,
 	return loss * scale;
 }
 
+/* Lanes of KL's partial sums: float sums in lanes vectorise, one sum would not */
+#define KL_LANES 16
+
+/* Sum of 1 + logvar - mu^2 - exp(logvar) over count entries */
+static AIGC_VECTOR_CLONES double
+kl_sum(const float *mu, const float *logvar, int64 count)
+{
+	float		lane[KL_LANES] = {0};
+	double		sum = 0.0;
+	int64		i;
+
+	for (i = 0; i + KL_LANES <= count; i += KL_LANES)
+		for (int l = 0; l < KL_LANES; l++)
+		{
+			float		m = mu[i + l],
+						lv = logvar[i + l];
+
+			lane[l] += 1.0f + lv - m * m - aigc_expf(lv);
+		}
+	for (; i < count; i++)
+		sum += 1.0 + logvar[i] - (double) mu[i] * mu[i] - aigc_expf(logvar[i]);
+	for (int l = 0; l < KL_LANES; l++)
+		sum += lane[l];
+	return sum;
+}
+
+static AIGC_VECTOR_CLONES void
+kl_grad(const float *mu, const float *logvar, int64 count, float inv_n,
+		float *dmu, float *dlogvar)
+{
+	for (int64 i = 0; i < count; i++)
+	{
+		dmu[i] = mu[i] * inv_n;
+		dlogvar[i] = -0.5f * (1.0f - aigc_expf(logvar[i])) * inv_n;
+	}
+}
+
 /* KL(q(z|x) || N(0, I)) / n and its gradients */
 double
 aigc_vae_kl_loss(const float *mu, const float *logvar, int n, int latent,
 				 float *dmu, float *dlogvar)
 {
-	double		kl = 0.0;
 	int64		count = (int64) n * latent;
 
-	for (int64 i = 0; i < count; i++)
-	{
-		double		ev = exp(logvar[i]);
+	if (dmu != NULL)
+		kl_grad(mu, logvar, count, 1.0f / n, dmu, dlogvar);
+	return -0.5 * kl_sum(mu, logvar, count) / n;
+}
 
-		kl += -0.5 * (1.0 + logvar[i] - (double) mu[i] * mu[i] - ev);
-		if (dmu == NULL)
-			continue;
-		dmu[i] = (float) (mu[i] / n);
-		dlogvar[i] = (float) (-0.5 * (1.0 - ev) / n);
+/* z = mu + eps * std, std = exp(logvar / 2); distinct buffers */
+static AIGC_VECTOR_CLONES void
+reparam_forward(const float *restrict mu, const float *restrict logvar,
+				const float *restrict eps, float *restrict std,
+				float *restrict z, int64 nl)
+{
+	for (int64 i = 0; i < nl; i++)
+	{
+		std[i] = aigc_expf(0.5f * logvar[i]);
+		z[i] = mu[i] + eps[i] * std[i];
 	}
-	return kl / n;
+}
+
+/* a += b */
+static AIGC_VECTOR_CLONES void
+add_inplace(float *a, const float *b, int64 count)
+{
+	for (int64 i = 0; i < count; i++)
+		a[i] += b[i];
 }
 
 /* Encoder, a draw of z from the posterior, decoder */
@@ -302,24 +448,28 @@ forward_sampled(AigcVae *vae, AigcVaeBuffers *buf, const float *x, int n,
 	int64		nl = (int64) n * vae->cfg.latent_dim;
 
 	encode(vae, buf, x, n);
+	aigc_rng_normals(rng, buf->eps, nl);
+	reparam_forward(buf->mu, buf->logvar, buf->eps, buf->std, buf->z, nl);
+	decode(vae, buf, n);
+}
+
+static AIGC_VECTOR_CLONES void
+reparam_grad(const float *restrict dz, const float *restrict eps,
+			 const float *restrict std, float *restrict dmu,
+			 float *restrict dlogvar, int64 nl)
+{
 	for (int64 i = 0; i < nl; i++)
 	{
-		buf->std[i] = expf(0.5f * buf->logvar[i]);
-		buf->eps[i] = (float) aigc_rng_normal(rng);
-		buf->z[i] = buf->mu[i] + buf->eps[i] * buf->std[i];
+		dmu[i] += dz[i];
+		dlogvar[i] += dz[i] * eps[i] * 0.5f * std[i];
 	}
-	decode(vae, buf, n);
 }
 
 /* The reparameterisation z = mu + eps * exp(logvar / 2), backwards from dz */
 static void
 reparam_backward(AigcVaeBuffers *buf, const float *dz, int64 nl)
 {
-	for (int64 i = 0; i < nl; i++)
-	{
-		buf->dmu[i] += dz[i];
-		buf->dlogvar[i] += dz[i] * buf->eps[i] * 0.5f * buf->std[i];
-	}
+	reparam_grad(dz, buf->eps, buf->std, buf->dmu, buf->dlogvar, nl);
 }
 
 void
@@ -345,7 +495,7 @@ aigc_vae_forward_backward(AigcVae *vae, AigcVaeBuffers *buf, const float *x,
 		*kl = aigc_vae_kl_loss(buf->mu, buf->logvar, n, L, NULL, NULL);
 		return;
 	}
-	aigc_params_zero_grad(vae->params, vae->nparams);
+	aigc_params_zero_grad(&vae->block, 1);
 	*recon = aigc_vae_recon_loss(vae->spans, vae->nspans, cfg->data_dim, x,
 								 buf->out, vae->sigma.w, n, cfg->loss_factor,
 								 ga, vae->sigma.g);
@@ -367,23 +517,27 @@ aigc_vae_forward_backward(AigcVae *vae, AigcVaeBuffers *buf, const float *x,
 
 	reparam_backward(buf, ga, nl);
 
+	/* d heads (n x 2L): the rows of d mu and d logvar side by side */
+	for (int r = 0; r < n; r++)
+	{
+		memcpy(buf->heads + (int64) r * 2 * L, buf->dmu + (int64) r * L,
+			   sizeof(float) * L);
+		memcpy(buf->heads + (int64) r * 2 * L + L, buf->dlogvar + (int64) r * L,
+			   sizeof(float) * L);
+	}
 	h = (cfg->n_enc > 0) ? buf->enc_act[cfg->n_enc - 1] : x;
-	aigc_linear_backward(&vae->mu, h, buf->dmu, n, cfg->n_enc > 0 ? ga : NULL);
-	aigc_linear_backward(&vae->logvar, h, buf->dlogvar, n, cfg->n_enc > 0 ? gb : NULL);
+	aigc_linear_backward(&vae->heads, h, buf->heads, n, cfg->n_enc > 0 ? ga : NULL);
 	if (cfg->n_enc == 0)
 		return;
-	{
-		int64		count = (int64) n * cfg->enc_dims[cfg->n_enc - 1];
-
-		for (int64 i = 0; i < count; i++)
-			ga[i] += gb[i];
-	}
 	for (int i = cfg->n_enc - 1; i >= 0; i--)
 	{
 		const float *in = (i == 0) ? x : buf->enc_act[i - 1];
 
 		aigc_relu_backward(buf->enc_act[i], ga, (int64) n * cfg->enc_dims[i]);
-		aigc_linear_backward(&vae->enc[i], in, ga, n, i == 0 ? NULL : gb);
+		if (i == 0 && buf->x_sparse)
+			aigc_linear_sparse_backward(&vae->enc[0], &buf->sparse, ga);
+		else
+			aigc_linear_backward(&vae->enc[i], in, ga, n, i == 0 ? NULL : gb);
 		tmp = ga;
 		ga = gb;
 		gb = tmp;
@@ -534,8 +688,7 @@ aigc_vae_generate(AigcVae *vae, AigcVaeBuffers *buf, int n, AigcRng *rng,
 	int64		nl = (int64) n * vae->cfg.latent_dim;
 
 	Assert(n <= buf->batch);
-	for (int64 i = 0; i < nl; i++)
-		buf->z[i] = (float) aigc_rng_normal(rng);
+	aigc_rng_normals(rng, buf->z, nl);
 	decode(vae, buf, n);
 	aigc_vae_activate(vae, buf->out, n, rng, act);
 }
@@ -686,8 +839,7 @@ aigc_vae_dp_norms(AigcVae *vae, AigcVaeBuffers *buf, AigcVaeDpBuffers *dp,
 
 		aigc_linear_input_grad(&vae->mu, buf->dmu, n, delta[ne - 1]);
 		aigc_linear_input_grad(&vae->logvar, buf->dlogvar, n, buf->grad_b);
-		for (int64 i = 0; i < count; i++)
-			delta[ne - 1][i] += buf->grad_b[i];
+		add_inplace(delta[ne - 1], buf->grad_b, count);
 		aigc_relu_backward(buf->enc_act[ne - 1], delta[ne - 1], count);
 		for (int i = ne - 1; i > 0; i--)
 		{
@@ -764,6 +916,24 @@ aigc_vae_step_flops(AigcVae *vae, int n)
 	for (int i = 0; i < nl; i++)
 		flops += aigc_linear_flops(layers[i], n, need_dx[i]);
 	return flops;
+}
+
+bool
+aigc_vae_sparse_input(const AigcVae *vae)
+{
+	return vae->cfg.n_enc > 0 &&
+		vae->nspans <= AIGC_VAE_SPARSE_DENSITY * vae->cfg.data_dim;
+}
+
+double
+aigc_vae_sparse_saved_flops(const AigcVae *vae, const AigcVaeBuffers *buf,
+							int n, bool backward)
+{
+	const AigcLinear *first = &vae->enc[0];
+
+	if (!buf->x_sparse)
+		return 0.0;
+	return 2.0 * n * first->in * first->out * (backward ? 2.0 : 1.0);
 }
 
 void

@@ -31,12 +31,14 @@ typedef struct AigcVae
 	AigcLinear	enc[AIGC_MAX_HIDDEN];
 	AigcLinear	mu;
 	AigcLinear	logvar;
+	AigcLinear	heads;			/* mu's then logvar's rows: one product */
 	AigcLinear	dec[AIGC_MAX_HIDDEN + 1];	/* hidden layers, then output */
 	AigcParam	sigma;			/* per-output std of the Gaussian decoder */
 	int			nspans;
 	const AigcSpan *spans;		/* borrowed from the column encoder */
 	int			nparams;
 	AigcParam	params[2 * (2 * AIGC_MAX_HIDDEN + 3) + 1];
+	AigcParam	block;			/* every parameter above, one allocation */
 } AigcVae;
 
 /*
@@ -48,6 +50,7 @@ typedef struct AigcVaeBuffers
 {
 	int			batch;
 	float	   *enc_act[AIGC_MAX_HIDDEN];	/* (B, E[i]) */
+	float	   *heads;			/* (B, 2L) mu and logvar rows, then their gradient */
 	float	   *mu;				/* (B, L) */
 	float	   *logvar;			/* (B, L) */
 	float	   *std;			/* (B, L) */
@@ -59,7 +62,24 @@ typedef struct AigcVaeBuffers
 	float	   *grad_b;			/* (B, W) */
 	float	   *dmu;			/* (B, L) */
 	float	   *dlogvar;		/* (B, L) */
+
+	/*
+	 * The encoder's input rows as sparse rows when at most
+	 * sparse_max_density of their entries are non-zero and there are at
+	 * least sparse_min_rows of them (fewer do not pay for transposing the
+	 * first layer's weights); x_sparse says whether the last forward pass
+	 * used them.  sparse holds up to the sparse_max_density the buffers
+	 * were made with.
+	 */
+	AigcSparseRows sparse;
+	double		sparse_max_density;
+	int			sparse_min_rows;
+	bool		x_sparse;
 } AigcVaeBuffers;
+
+/* Defaults of the sparse first layer's thresholds (docs/performance.md) */
+#define AIGC_VAE_SPARSE_DENSITY 0.3
+#define AIGC_VAE_SPARSE_MIN_ROWS 32
 
 extern void aigc_vae_init(AigcVae *vae, const AigcVaeConfig *cfg,
 						  const AigcSpan *spans, int nspans, AigcRng *rng);
@@ -127,6 +147,19 @@ extern double aigc_vae_kl_loss(const float *mu, const float *logvar, int n,
 #define AIGC_VAE_MAX_LINEARS (2 * AIGC_MAX_HIDDEN + 3)
 extern int	aigc_vae_linears(AigcVae *vae, AigcLinear **layers, bool *need_dx);
 extern double aigc_vae_step_flops(AigcVae *vae, int n);
+/*
+ * The GEMM flops of aigc_vae_step_flops the last pass over n rows did not
+ * do because its input was sparse: the first layer's product, and with
+ * backward its weight gradient.
+ */
+/*
+ * Whether training batches take the sparse first layer: an encoded row has
+ * at most one non-zero per span
+ */
+extern bool aigc_vae_sparse_input(const AigcVae *vae);
+extern double aigc_vae_sparse_saved_flops(const AigcVae *vae,
+										  const AigcVaeBuffers *buf, int n,
+										  bool backward);
 /*
  * DP-SGD (docs/privacy.md): per-row output gradients of every linear layer
  * (in aigc_vae_linears' order) and of sigma, for batches of up to `batch`

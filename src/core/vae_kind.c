@@ -119,12 +119,30 @@ vae_data_dim(const void *net)
 }
 
 /* Every layer multiplies the whole batch */
+/*
+ * The dense products of a training step: the heads as the one product they
+ * are, and the first layer only when the encoded rows are not sparse enough
+ * for its gather and scatter-add (which are no GEMMs)
+ */
 static int
 vae_linears(void *net, int batch, AigcLinear **layers, int *rows,
 			bool *need_dx)
 {
-	int			n = aigc_vae_linears(net, layers, need_dx);
+	AigcVae    *vae = net;
+	int			n = 0;
 
+	for (int i = aigc_vae_sparse_input(vae) ? 1 : 0; i < vae->cfg.n_enc; i++)
+	{
+		need_dx[n] = i > 0;
+		layers[n++] = &vae->enc[i];
+	}
+	need_dx[n] = vae->cfg.n_enc > 0;
+	layers[n++] = &vae->heads;
+	for (int i = 0; i <= vae->cfg.n_dec; i++)
+	{
+		need_dx[n] = true;
+		layers[n++] = &vae->dec[i];
+	}
 	for (int i = 0; i < n; i++)
 		rows[i] = batch;
 	return n;

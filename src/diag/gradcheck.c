@@ -380,11 +380,27 @@ check_vae(CheckOutput *out, AigcRng *rng)
 	ctx.x = palloc(sizeof(float) * ctx.n * TEST_DIM);
 	fill_encoded(ctx.x, ctx.n, rng);
 
+	/* the dense first layer (the rows are 4 non-zeros in 9) */
+	ctx.buf.sparse_max_density = 0.0;
 	aigc_rng_seed(&noise, ctx.noise_seed);
 	aigc_vae_forward_backward(&ctx.vae, &ctx.buf, ctx.x, ctx.n, &noise, true,
 							  &recon, &kl);
-	Assert(ctx.vae.nparams == lengthof(names));
+	Assert(ctx.vae.nparams == lengthof(names) && !ctx.buf.x_sparse);
 	check_params(out, "vae end to end", ctx.vae.params, ctx.vae.nparams, names,
+				 vae_loss, &ctx);
+
+	/*
+	 * The sparse first layer (gather forward, scatter-add weight gradient):
+	 * its parameters are the first two, the rest is computed alike.
+	 */
+	ctx.buf.sparse_max_density = 1.0;
+	ctx.buf.sparse_min_rows = 1;
+	aigc_sparse_rows_init(&ctx.buf.sparse, ctx.n, TEST_DIM, cfg.enc_dims[0], 1.0);
+	aigc_rng_seed(&noise, ctx.noise_seed);
+	aigc_vae_forward_backward(&ctx.vae, &ctx.buf, ctx.x, ctx.n, &noise, true,
+							  &recon, &kl);
+	Assert(ctx.buf.x_sparse);
+	check_params(out, "vae end to end, sparse input", ctx.vae.params, 2, names,
 				 vae_loss, &ctx);
 }
 
