@@ -20,10 +20,12 @@
 #   AIGC_PEERS_QUICK=1 bash bench/peers.sh   # one small table, 1 and 3 epochs: a few minutes
 #
 # Settings (environment):
-#   AIGC_PEERS_QUICK     1: only AIGC_PEERS_TABLES (default slid), 1 and 3
+#   AIGC_PEERS_QUICK     1: only AIGC_PEERS_TABLES (default health_insurance), 1 and 3
 #                        epochs, 20000 sampled rows
 #   AIGC_PEERS_TABLES    tables to run (default: contributions, randhie and
-#                        every table of the data folder)
+#                        every table of the data folder; quick: health_insurance).
+#                        Rows with a NULL number are left out on both sides:
+#                        SDV's transformer cannot invert them (slid has some)
 #   AIGC_PEERS_E1, AIGC_PEERS_E2   the two epoch counts (2, 7)
 #   AIGC_PEERS_THREADS   thread counts (default "1 2")
 #   AIGC_PEERS_SAMPLE    rows sampled by each side (100000)
@@ -54,7 +56,7 @@ if [ -n "$QUICK" ]; then
     E1="${AIGC_PEERS_E1:-1}"
     E2="${AIGC_PEERS_E2:-3}"
     NSAMPLE="${AIGC_PEERS_SAMPLE:-20000}"
-    TABLES="${AIGC_PEERS_TABLES:-slid}"
+    TABLES="${AIGC_PEERS_TABLES:-health_insurance}"
 else
     E1="${AIGC_PEERS_E1:-2}"
     E2="${AIGC_PEERS_E2:-7}"
@@ -78,18 +80,26 @@ WORK="$(mktemp -d)"
 chmod 755 "$WORK"
 trap 'stop_cluster; rm -rf "$WORK"' EXIT
 
-# the demo tables, then each shared table not already loaded under its name
-load_demo_data "$DB"
-loaded=(contributions randhie)
+# The demo tables and each shared table not named like one; only those
+# to run are loaded.
+declare -A source_of=([contributions]=demo [randhie]=demo)
+available=(contributions randhie)
 shopt -s nullglob
 for sql in "$DATA_DIR"/*.sql; do
     t="$(basename "$sql" .sql)"
-    case " ${loaded[*]} " in *" $t "*) continue ;; esac
-    (cd "$DATA_DIR" && pg_psql -d "$DB" -f "$(basename "$sql")" >/dev/null)
-    loaded+=("$t")
+    [ -n "${source_of[$t]:-}" ] && continue
+    source_of[$t]="$sql"
+    available+=("$t")
 done
 shopt -u nullglob
-[ -n "$TABLES" ] || TABLES="${loaded[*]}"
+[ -n "$TABLES" ] || TABLES="${available[*]}"
+for table in $TABLES; do
+    case "${source_of[$table]:-}" in
+        "") die "no table $table among: ${available[*]}" ;;
+        demo) (cd "$ROOT" && pg_psql -d "$DB" -f "data/$table.sql" >/dev/null) ;;
+        *) (cd "$DATA_DIR" && pg_psql -d "$DB" -f "$(basename "${source_of[$table]}")" >/dev/null) ;;
+    esac
+done
 
 # Does this build have aigc.threads?  (A custom setting exists once the
 # library is loaded.)
@@ -128,6 +138,20 @@ SELECT string_agg(quote_ident(attname), ', ' ORDER BY attnum)
 SQL
 }
 
+# Rows both sides train on: SDV's transformer cannot invert NULLs of a
+# continuous column (inverse_transform fails), so rows with a NULL number
+# are left out on both sides (slid's).
+rows_filter() {
+    pg_psql -d "$DB" -At -v t="$1" <<'SQL'
+SELECT coalesce(' WHERE ' || string_agg(quote_ident(attname) || ' IS NOT NULL', ' AND ' ORDER BY attnum), '')
+  FROM pg_attribute
+ WHERE attrelid = :'t'::regclass AND attnum > 0 AND NOT attisdropped AND attidentity = ''
+   AND NOT attnotnull
+   AND atttypid IN ('int2'::regtype, 'int4'::regtype, 'int8'::regtype, 'float4'::regtype,
+                    'float8'::regtype, 'numeric'::regtype)
+SQL
+}
+
 # a field of a peer's JSON result: python expression over r
 json_get() {
     /usr/bin/python3 -c "import json,sys; r=json.load(open(sys.argv[1])); print($2)" "$1"
@@ -159,9 +183,9 @@ for t in $THREADS; do
     for table in $TABLES; do
         cols="$(columns_of "$table")"
         [ -n "$cols" ] || die "table $table has no columns"
+        query="SELECT $cols FROM $table$(rows_filter "$table")"
         csv="$WORK/$table.csv"
-        [ -f "$csv" ] || pg_psql -d "$DB" -c "\\copy (SELECT $cols FROM $table) TO '$csv' WITH (FORMAT csv, HEADER true)"
-        query="SELECT $cols FROM $table"
+        [ -f "$csv" ] || pg_psql -d "$DB" -c "\\copy ($query) TO '$csv' WITH (FORMAT csv, HEADER true)"
         for kind in $KINDS; do
             peer="${peer_of[$kind]}"
             log "$table: $kind and ${PEER_NAME[$kind]} at $t thread(s)"
@@ -202,7 +226,8 @@ SQL
             json="$WORK/$table-$peer-$t.json"
             /usr/bin/python3 "$PEERS_DIR/sdv_bench.py" --csv "$csv" --model "$peer" \
                 --epochs "$E2" --threads "$t" --flush-denormal --seed "$SEED" \
-                --no-quality --sample-rows "$NSAMPLE" --out "$json" >/dev/null
+                --no-quality --sample-rows "$NSAMPLE" --out "$json" >"$WORK/peer.log" 2>&1 ||
+                { cat "$WORK/peer.log" >&2; die "sdv_bench.py failed on $table ($peer)"; }
             peer_ep="$(json_get "$json" "'%.3f' % (sum(r['timing']['epoch_s'][$E1:$E2]) / ($E2 - $E1))")"
             peer_rs="$(json_get "$json" "'%.0f' % r['timing']['extra_samples'][0]['rows_per_s']")"
 
