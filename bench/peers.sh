@@ -24,8 +24,8 @@
 #                        epochs, 20000 sampled rows
 #   AIGC_PEERS_TABLES    tables to run (default: contributions, randhie and
 #                        every table of the data folder; quick: health_insurance).
-#                        Rows with a NULL number are left out on both sides:
-#                        SDV's transformer cannot invert them (slid has some)
+#                        SDV's transformer cannot invert NULLs of a numeric
+#                        column: its copy has the column's minimum instead
 #   AIGC_PEERS_E1, AIGC_PEERS_E2   the two epoch counts (2, 7)
 #   AIGC_PEERS_THREADS   thread counts (default "1 2")
 #   AIGC_PEERS_SAMPLE    rows sampled by each side (100000)
@@ -138,17 +138,20 @@ SELECT string_agg(quote_ident(attname), ', ' ORDER BY attnum)
 SQL
 }
 
-# Rows both sides train on: SDV's transformer cannot invert NULLs of a
-# continuous column (inverse_transform fails), so rows with a NULL number
-# are left out on both sides (slid's).
-rows_filter() {
+# The peer's copy of the rows: SDV's transformer cannot invert NULLs of a
+# continuous column (its inverse_transform fails), so there a NULL number
+# becomes the column's minimum (a spike SDV models as one more mode, where
+# aigc_pg has a NULL slot); every row stays on both sides.
+peer_columns() {
     pg_psql -d "$DB" -At -v t="$1" <<'SQL'
-SELECT coalesce(' WHERE ' || string_agg(quote_ident(attname) || ' IS NOT NULL', ' AND ' ORDER BY attnum), '')
+SELECT string_agg(CASE WHEN NOT attnotnull
+                            AND atttypid IN ('int2'::regtype, 'int4'::regtype, 'int8'::regtype,
+                                             'float4'::regtype, 'float8'::regtype, 'numeric'::regtype)
+                       THEN format('coalesce(%1$I, (SELECT min(%1$I) FROM %2$s)) AS %1$I', attname, :'t'::regclass)
+                       ELSE quote_ident(attname) END,
+                  ', ' ORDER BY attnum)
   FROM pg_attribute
  WHERE attrelid = :'t'::regclass AND attnum > 0 AND NOT attisdropped AND attidentity = ''
-   AND NOT attnotnull
-   AND atttypid IN ('int2'::regtype, 'int4'::regtype, 'int8'::regtype, 'float4'::regtype,
-                    'float8'::regtype, 'numeric'::regtype)
 SQL
 }
 
@@ -183,9 +186,10 @@ for t in $THREADS; do
     for table in $TABLES; do
         cols="$(columns_of "$table")"
         [ -n "$cols" ] || die "table $table has no columns"
-        query="SELECT $cols FROM $table$(rows_filter "$table")"
+        query="SELECT $cols FROM $table"
         csv="$WORK/$table.csv"
-        [ -f "$csv" ] || pg_psql -d "$DB" -c "\\copy ($query) TO '$csv' WITH (FORMAT csv, HEADER true)"
+        [ -f "$csv" ] ||
+            pg_psql -d "$DB" -c "\\copy (SELECT $(peer_columns "$table") FROM $table) TO '$csv' WITH (FORMAT csv, HEADER true)"
         for kind in $KINDS; do
             peer="${peer_of[$kind]}"
             log "$table: $kind and ${PEER_NAME[$kind]} at $t thread(s)"
