@@ -831,6 +831,11 @@ aigc_column_encoder_encode_row(const AigcColumnEncoder *colenc, const double *va
 					 out + colenc->cols[c].offset, NULL);
 }
 
+/* 10^0 .. 10^15, every one exact as a double (as pow(10, k) returns them) */
+const double aigc_exact_pow10[AIGC_EXACT_POW10] = {
+	1e0, 1e1, 1e2, 1e3, 1e4, 1e5, 1e6, 1e7, 1e8, 1e9, 1e10, 1e11, 1e12, 1e13, 1e14, 1e15
+};
+
 /*
  * A decoded value as its column will store it: integers rounded, and
  * numeric(p, s) to s decimals, so that conditions see what the row holds.
@@ -849,7 +854,8 @@ as_stored(const AigcColumn *col, double x)
 
 		if (scale >= -15 && scale <= 15)
 		{
-			double		p = pow(10.0, scale);
+			/* pow() per value costs as much as the rest of the row */
+			double		p = scale >= 0 ? aigc_exact_pow10[scale] : pow(10.0, scale);
 			double		r = rint(x * p) / p;
 
 			/* a range off the scale's grid (a forged blob) must still hold */

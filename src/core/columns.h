@@ -90,4 +90,8 @@ typedef struct AigcSpan
 	int			column;			/* index of the owning column */
 } AigcSpan;
 
+/* 10^k for k = 0 .. AIGC_EXACT_POW10 - 1, each exact as a double */
+#define AIGC_EXACT_POW10 16
+extern const double aigc_exact_pow10[AIGC_EXACT_POW10];
+
 #endif

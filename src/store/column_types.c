@@ -183,7 +183,33 @@ aigc_double_to_datum(double v, Oid typid, int32 typmod)
 			return Float8GetDatum(v);
 		case NUMERICOID:
 			{
-				Datum		n = DirectFunctionCall1(float8_numeric, Float8GetDatum(v));
+				Datum		n;
+
+				/*
+				 * A value already on numeric(p, s)'s grid (decoding rounds
+				 * to it): its digits as an integer, without float8_numeric's
+				 * printing and parsing, which cost more than making the row.
+				 */
+				if (typmod >= (int32) VARHDRSZ)
+				{
+					int			scale = ((((typmod - VARHDRSZ) & 0x7ff) ^ 1024) - 1024);
+
+					if (scale >= 0 && scale < AIGC_EXACT_POW10)
+					{
+						double		k = rint(v * aigc_exact_pow10[scale]);
+
+						/*
+						 * Below 10^15 float8_numeric's 15 significant digits
+						 * print k / 10^s exactly when v is the double
+						 * nearest it, so the result is the same Numeric.
+						 */
+						if (fabs(k) < 1e15 && k / aigc_exact_pow10[scale] == v)
+							return DirectFunctionCall2(numeric,
+													   NumericGetDatum(int64_div_fast_to_numeric((int64) k, scale)),
+													   Int32GetDatum(typmod));
+					}
+				}
+				n = DirectFunctionCall1(float8_numeric, Float8GetDatum(v));
 
 				if (typmod >= 0)
 					n = DirectFunctionCall2(numeric, n, Int32GetDatum(typmod));

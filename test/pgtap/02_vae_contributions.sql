@@ -1,6 +1,6 @@
 -- Train a VAE on the generated contributions table and check what the samples preserve.
 BEGIN;
-SELECT plan(29);
+SELECT plan(30);
 
 SELECT lives_ok($$SELECT aigc_train('contrib_vae', 'contributions'::regclass, kind => 'vae',
                                      options => '{"epochs": 50, "seed": 42}')$$,
@@ -55,6 +55,11 @@ SELECT ok((SELECT min(age) >= (SELECT min(age) FROM contributions) AND max(age) 
               AND max(month) <= (SELECT max(month) FROM contributions) FROM synth),
           'values within the observed ranges');
 SELECT ok((SELECT bool_and(monthly_wage = round(monthly_wage, 2)) FROM synth), 'numeric(10,2) typmod applied');
+-- numeric(p, s) values are built from their digits, not printed and parsed: the same value and scale
+SELECT ok((SELECT bool_and(x = x::float8::numeric(10, 2) AND x::text = (x::float8::numeric(10, 2))::text
+                           AND scale(x) = 2)
+             FROM synth, LATERAL (VALUES (monthly_wage), (contribution_base), (amount)) v(x)),
+          'numeric(10,2) values and display scale as converting their doubles gives');
 
 SELECT is((SELECT md5(string_agg(t::text, ',')) FROM aigc_sample(NULL::contributions, 'contrib_vae', 200, seed => 11) t),
           (SELECT md5(string_agg(t::text, ',')) FROM aigc_sample(NULL::contributions, 'contrib_vae', 200, seed => 11) t),
