@@ -974,6 +974,10 @@ aigc_train_options_jsonb(const AigcTrainOptions *opts, AigcModelKind kind)
 
 		if (!o->stored || !has_option(o, kind))
 			continue;
+		/* public metadata only when given: {} is every model's default */
+		if ((o->type == OPT_BOUNDS || o->type == OPT_CATEGORIES) &&
+			*(List *const *) ((const char *) opts + o->offset) == NIL)
+			continue;
 		appendStringInfo(&buf, ", \"%s\": ", o->name);
 		append_value(&buf, o, opts);
 	}
