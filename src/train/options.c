@@ -582,14 +582,7 @@ add_bound(const TrainOption *o, char *key, const JsonbValue *v, List *list)
 		bad_option(o->name, expected_of(o));
 	b->min_quoted = lo->type == jbvString;
 	b->max_quoted = hi->type == jbvString;
-	/* strings are compared once converted to the column's type */
-	if (lo->type == jbvNumeric && hi->type == jbvNumeric &&
-		numeric_compare(lo->val.numeric, hi->val.numeric) > 0)
-		ereport(ERROR,
-				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
-				 errmsg("invalid value for training option \"%s\"", o->name),
-				 errdetail("The minimum of column \"%s\" (%s) is above its maximum (%s).",
-						   key, b->min, b->max)));
+	/* the order is checked once both are read as the column's type */
 	return lappend(list, b);
 }
 
@@ -1023,6 +1016,10 @@ aigc_train_options_jsonb(const AigcTrainOptions *opts, AigcModelKind kind)
 		const TrainOption *o = &train_options[i];
 
 		if (!o->stored || !has_option(o, kind))
+			continue;
+		/* public metadata only when given: {} is every model's default */
+		if ((o->type == OPT_BOUNDS || o->type == OPT_CATEGORIES) &&
+			*(List *const *) ((const char *) opts + o->offset) == NIL)
 			continue;
 		appendStringInfo(&buf, ", \"%s\": ", o->name);
 		append_value(&buf, o, opts);
