@@ -718,6 +718,20 @@ argmax(const float *v, int w)
 	return best;
 }
 
+/*
+ * The category a real row holds in a one-hot span, or -1 when the span is
+ * all zero: under privacy a value only a few rows hold (a rare category,
+ * NULLs without a noisy NULL slot) has no slot, and such a row counts for no
+ * category rather than for the first.
+ */
+static int
+held_slot(const float *v, int w)
+{
+	int			k = argmax(v, w);
+
+	return v[k] > 0.0f ? k : -1;
+}
+
 void
 aigc_gan_sampler_init(AigcGanSampler *s, AigcGan *gan, const float *x,
 					  int64 nrows, bool log_frequency)
@@ -1017,10 +1031,11 @@ aigc_gan_dp_chunk(AigcGanTrainer *t, int n, AigcRng *rng, double *real_sum,
 		for (int c = 0; c < gan->ncond; c++)
 		{
 			const AigcCondColumn *cc = &gan->cond[c];
+			int			k = held_slot(t->real + (int64) r * W + cc->data_offset,
+									  cc->width);
 
-			dp->step_counts[cc->cond_offset +
-							argmax(t->real + (int64) r * W + cc->data_offset, cc->width)] +=
-				(float) dp->count_scale;
+			if (k >= 0)
+				dp->step_counts[cc->cond_offset + k] += (float) dp->count_scale;
 		}
 }
 
@@ -1040,9 +1055,12 @@ dp_real_row(AigcGanTrainer *t, int64 row, int r, AigcRng *rng)
 	if (C > 0)
 	{
 		const AigcCondColumn *cc = &gan->cond[aigc_rng_below(rng, gan->ncond)];
+		int			k = held_slot(dst + cc->data_offset, cc->width);
 
+		/* a row holding no category of the column drawn is unconditioned */
 		memset(dst + D, 0, sizeof(float) * C);
-		dst[D + cc->cond_offset + argmax(dst + cc->data_offset, cc->width)] = 1.0f;
+		if (k >= 0)
+			dst[D + cc->cond_offset + k] = 1.0f;
 	}
 }
 

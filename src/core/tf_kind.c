@@ -120,7 +120,9 @@ typedef struct TfRun
 {
 	TfNet	   *net;
 	int32	   *tokens;			/* (nrows, T) */
-	int64		nrows;
+	int64		nrows;			/* rows with a token sequence */
+	int64		untokenised;	/* rows without one (left out) */
+	int64		dp_steps;		/* DP-SGD steps an epoch, as accounted */
 	int64	   *perm;
 	int			batch;
 	int32	   *btokens;		/* (batch, T) */
@@ -147,16 +149,27 @@ tf_train_begin(void *netp, const float *x, int64 nrows,
 										 sizeof(int32) * (Size) Max(nrows, 1) * T);
 	run->perm = MemoryContextAllocHuge(CurrentMemoryContext,
 									   sizeof(int64) * (Size) Max(nrows, 1));
-	/* the column encoder was fitted on these rows: every value has a token */
+	/*
+	 * The column encoder was fitted on these rows, but under privacy a value
+	 * only a few rows hold (a rare category, NULLs without a noisy NULL slot)
+	 * has no token: such a row is left out, which changes no other row's
+	 * term, so DP-SGD's per-row accounting still holds.
+	 */
 	for (int64 r = 0; r < nrows; r++)
 	{
-		if (!aigc_tf_tokens_from_encoded(&net->tk, x + (Size) r * dim,
-										 run->tokens + (Size) r * T))
-			elog(ERROR, "training row " INT64_FORMAT " has no token sequence", r);
-		run->perm[r] = r;
+		int32	   *dst = run->tokens + (Size) run->nrows * T;
+
+		if (aigc_tf_tokens_from_encoded(&net->tk, x + (Size) r * dim, dst))
+		{
+			run->perm[run->nrows] = run->nrows;
+			run->nrows++;
+		}
+		else
+			run->untokenised++;
 	}
-	run->nrows = nrows;
 	run->batch = (int) Max(Min((int64) opts->batch_size, nrows), 1);
+	/* plan_privacy's steps: as many an epoch as batches cover all rows */
+	run->dp_steps = (nrows + run->batch - 1) / run->batch;
 	run->btokens = palloc(sizeof(int32) * (Size) run->batch * T);
 	run->allowed = MemoryContextAllocHuge(CurrentMemoryContext,
 										  (Size) run->batch * net->m.V);
@@ -224,8 +237,7 @@ tf_train_epoch(void *state, double *losses, AigcTrainWork *work)
 	{
 		int64		rows = 0;
 
-		/* as many steps an epoch as batches cover the rows (plan_privacy) */
-		for (int64 b = 0; b < (run->nrows + run->batch - 1) / run->batch; b++)
+		for (int64 b = 0; b < run->dp_steps; b++)
 			tf_dp_step(run, &sum, &rows, work);
 		losses[0] = rows > 0 ? sum / rows : 0.0;
 		return;
@@ -270,8 +282,9 @@ tf_train_end(void *state, StringInfo stats)
 {
 	TfRun	   *run = state;
 
-	appendStringInfo(stats, ", \"positions\": %d, \"tokens\": %d, \"parameters\": " INT64_FORMAT,
-					 run->net->m.T, run->net->m.V, run->net->m.nparams);
+	appendStringInfo(stats, ", \"positions\": %d, \"tokens\": %d, \"parameters\": " INT64_FORMAT
+					 ", \"rows_without_tokens\": " INT64_FORMAT,
+					 run->net->m.T, run->net->m.V, run->net->m.nparams, run->untokenised);
 }
 
 static void

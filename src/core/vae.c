@@ -144,18 +144,30 @@ aigc_vae_init(AigcVae *vae, const AigcVaeConfig *cfg,
 void
 aigc_vae_replica(const AigcVae *src, AigcVae *dst)
 {
-	AigcLinear *layers[AIGC_VAE_MAX_LINEARS];
-	bool		need_dx[AIGC_VAE_MAX_LINEARS];
-	int			n;
+	float	   *g = palloc0(sizeof(float) * src->block.n);
 
 	*dst = *src;
-	n = aigc_vae_linears(dst, layers, need_dx);
-	for (int i = 0; i < n; i++)
+	dst->block.g = g;
+	/* every gradient at its offset in the replica's own block */
+#define REBASE(p) ((p).g = g + ((p).g - src->block.g))
+	for (int i = 0; i < dst->cfg.n_enc; i++)
 	{
-		layers[i]->weight.g = palloc0(sizeof(float) * layers[i]->weight.n);
-		layers[i]->bias.g = palloc0(sizeof(float) * layers[i]->bias.n);
+		REBASE(dst->enc[i].weight);
+		REBASE(dst->enc[i].bias);
 	}
-	dst->sigma.g = palloc0(sizeof(float) * dst->sigma.n);
+	REBASE(dst->heads.weight);
+	REBASE(dst->heads.bias);
+	REBASE(dst->mu.weight);
+	REBASE(dst->mu.bias);
+	REBASE(dst->logvar.weight);
+	REBASE(dst->logvar.bias);
+	for (int i = 0; i <= dst->cfg.n_dec; i++)
+	{
+		REBASE(dst->dec[i].weight);
+		REBASE(dst->dec[i].bias);
+	}
+	REBASE(dst->sigma);
+#undef REBASE
 	collect_params(dst);
 }
 

@@ -160,29 +160,23 @@ replica_step(void *arg, int t, int nthreads)
 static void
 reduce_gradients(VaeRun *run, int n)
 {
-	AigcVae    *vae = run->vae;
+	AigcParam  *block = &run->vae->block;
 	int			nthreads = aigc_pool_size(run->pool);
 	float		share0 = (float) run->replicas[0].n / (float) n;
 
-	for (int k = 0; k < vae->nparams; k++)
+	/* thread 0 always has rows: aigc_split gives it the first extra one */
+	for (int64 j = 0; j < block->n; j++)
+		block->g[j] *= share0;
+	for (int i = 1; i < nthreads; i++)
 	{
-		float	   *g = vae->params[k].g;
-		int64		count = vae->params[k].n;
+		const VaeReplica *rep = &run->replicas[i];
+		const float *gi = rep->vae.block.g;
+		float		share = (float) rep->n / (float) n;
 
-		/* thread 0 always has rows: aigc_split gives it the first extra one */
-		for (int64 j = 0; j < count; j++)
-			g[j] *= share0;
-		for (int i = 1; i < nthreads; i++)
-		{
-			const VaeReplica *rep = &run->replicas[i];
-			const float *gi = rep->vae.params[k].g;
-			float		share = (float) rep->n / (float) n;
-
-			if (rep->n == 0)
-				continue;
-			for (int64 j = 0; j < count; j++)
-				g[j] += share * gi[j];
-		}
+		if (rep->n == 0)
+			continue;
+		for (int64 j = 0; j < block->n; j++)
+			block->g[j] += share * gi[j];
 	}
 }
 
