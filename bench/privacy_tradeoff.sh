@@ -74,7 +74,7 @@ SET client_min_messages = warning;
 SELECT format('bench_%s_%s_%s', :'table', :'kind', :'eps') AS model \gset
 SELECT jsonb_build_object('epochs', :epochs, 'seed', :seed, 'progress_every', 0) ||
        CASE WHEN :'eps' = 'none' THEN '{}'::jsonb
-            ELSE jsonb_build_object('privacy', jsonb_build_object('epsilon', :'eps'::float8, 'delta', 1e-6))
+            ELSE jsonb_build_object('privacy', jsonb_build_object('epsilon', nullif(:'eps', 'none')::float8, 'delta', 1e-6))
        END AS options \gset
 SELECT (aigc_train(:'model', 'bench_train'::regclass, :'kind', :'options'::jsonb)).version AS v \gset
 CREATE TEMP TABLE report AS
