@@ -7,7 +7,7 @@
 -- per-row norms and the clipped sum: 22_dp_sgd.sql; bad input:
 -- 12_bad_input.sql.
 BEGIN;
-SELECT plan(14);
+SELECT plan(16);
 
 SET LOCAL client_min_messages = warning;
 CREATE TABLE dpt_c AS
@@ -86,6 +86,22 @@ SELECT lives_ok($$SELECT aigc_train('dpt_sigma2', 'dpt_c'::regclass, 'transforme
 SELECT is((SELECT loss FROM aigc.models WHERE name = 'dpt_sigma2'),
           (SELECT loss FROM aigc.models WHERE name = 'dpt_sigma'),
           'the same seed gives the same private training');
+
+-- a category two rows hold and a few NULLs: the private statistics give
+-- them no token, so those rows are left out of training (and counted)
+CREATE TABLE dpt_rare AS
+SELECT age, CASE WHEN id <= 2 THEN 'unicorn' ELSE gender END AS gender,
+       CASE WHEN id % 500 <> 0 THEN region END AS region, monthly_wage
+  FROM contributions WHERE id <= 3000;
+SELECT lives_ok($$SELECT aigc_train('dpt_rare', 'dpt_rare'::regclass, 'transformer',
+    '{"epochs": 1, "seed": 7, "batch_size": 300, "n_layer": 1, "d_model": 16, "n_head": 2,
+      "progress_every": 0, "privacy": {"epsilon": 3, "delta": 1e-6}}')$$,
+    'a private transformer trains on rows whose rare category and NULLs the private statistics drop');
+SELECT ok((SELECT (stats->>'rows_without_tokens')::int FROM aigc.models WHERE name = 'dpt_rare') >= 2
+          AND (SELECT count(*) FROM aigc_sample(NULL::dpt_rare, 'dpt_rare', 500, seed => 1)
+                WHERE gender = 'unicorn') = 0,
+          format('those rows are left out (%s) and the category is never sampled',
+                 (SELECT stats->>'rows_without_tokens' FROM aigc.models WHERE name = 'dpt_rare')));
 
 SELECT * FROM finish();
 ROLLBACK;
