@@ -922,8 +922,7 @@ dp_init(AigcGanTrainer *t, int64 nrows, const AigcPrivacyOptions *privacy)
 
 	/*
 	 * No per-category index; until counts are released, uniform cond
-	 * vectors.  Hook: DP category counts kept by the column encoder (issue
-	 * 15, point 3) could seed dp->counts here, with dp->steps to match.
+	 * vectors (the column encoder's noisy counts could seed dp->counts).
 	 */
 	t->sampler.nrows = nrows;
 	t->sampler.slot_start = NULL;
