@@ -15,14 +15,20 @@
 
 #include "core/dp_sgd.h"
 
-static double
-row_sq_norm(const float *v, int len)
+double
+dp_dot(const float *x, const float *y, int64 len)
 {
 	double		s = 0.0;
 
-	for (int j = 0; j < len; j++)
-		s += (double) v[j] * v[j];
+	for (int64 j = 0; j < len; j++)
+		s += (double) x[j] * y[j];
 	return s;
+}
+
+static double
+row_sq_norm(const float *v, int64 len)
+{
+	return dp_dot(v, v, len);
 }
 
 void
@@ -35,16 +41,6 @@ dp_linear_sq_norms(const float *a, const float *delta, int n, int in, int out,
 
 		sq_norms[i] += dd * row_sq_norm(a + (int64) i * in, in) + (bias ? dd : 0.0);
 	}
-}
-
-static double
-dot(const float *x, const float *y, int len)
-{
-	double		s = 0.0;
-
-	for (int j = 0; j < len; j++)
-		s += (double) x[j] * y[j];
-	return s;
 }
 
 /* ||A + B||_F^2 = ||A||^2 + ||B||^2 + 2 <A, B>, <d a^T, u v^T> = (d.u)(a.v) */
@@ -61,10 +57,10 @@ dp_linear_pair_sq_norms(const float *a, const float *delta, const float *u,
 		const float *vi = v + (int64) i * in;
 		double		dd = row_sq_norm(di, out);
 		double		uu = u != NULL ? row_sq_norm(u + (int64) i * out, out) : 1.0;
-		double		du = u != NULL ? dot(di, u + (int64) i * out, out) : di[0];
+		double		du = u != NULL ? dp_dot(di, u + (int64) i * out, out) : di[0];
 
 		sq_norms[i] += dd * row_sq_norm(ai, in) + uu * row_sq_norm(vi, in) +
-			2.0 * du * dot(ai, vi, in) + (bias ? dd : 0.0);
+			2.0 * du * dp_dot(ai, vi, in) + (bias ? dd : 0.0);
 	}
 }
 

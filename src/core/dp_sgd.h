@@ -17,6 +17,9 @@
 #include "core/layers.h"
 #include "core/rng.h"
 
+/* x . y accumulated in double: per-example norms need the precision */
+extern double dp_dot(const float *x, const float *y, int64 len);
+
 /*
  * sq_norms[i] += ||d_i a_i^T||_F^2 (+ ||d_i||^2 with a bias) for the layer
  * y = a W^T + b with input rows a (n x in) and output gradients d (n x out).

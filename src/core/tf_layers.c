@@ -9,6 +9,7 @@
 #include <string.h>
 #include <cblas.h>
 
+#include "core/dp_sgd.h"
 #include "core/tf_layers.h"
 
 #define LN_EPS 1e-5
@@ -408,21 +409,7 @@ aigc_tf_softmax_xent_backward(float *dlogits, const float *probs,
 static double
 sq_norm(const float *v, int len)
 {
-	double		s = 0.0;
-
-	for (int i = 0; i < len; i++)
-		s += (double) v[i] * v[i];
-	return s;
-}
-
-static double
-dot(const float *u, const float *v, int len)
-{
-	double		s = 0.0;
-
-	for (int i = 0; i < len; i++)
-		s += (double) u[i] * v[i];
-	return s;
+	return dp_dot(v, v, len);
 }
 
 void
@@ -441,7 +428,7 @@ aigc_tf_embed_row_sq_norms(const float *dout, const int32 *inp, int N, int T,
 			sq += 2.0 * sq_norm(d + (int64) t * C, C);
 			for (int s = t + 1; s < T; s++)
 				if (tok[s] == tok[t])
-					sq += 2.0 * dot(d + (int64) t * C, d + (int64) s * C, C);
+					sq += 2.0 * dp_dot(d + (int64) t * C, d + (int64) s * C, C);
 		}
 		sq_norms[n] += sq;
 	}

@@ -18,6 +18,7 @@
 #include "utils/builtins.h"
 #include "utils/tuplestore.h"
 
+#include "core/dp_sgd.h"
 #include "core/gan.h"
 #include "core/layers.h"
 #include "core/tf_layers.h"
@@ -674,15 +675,6 @@ check_gan(CheckOutput *out, AigcRng *rng)
 }
 
 /* ---- transformer layers: loss = sum(c * layer(x)) unless stated ---- */
-static double
-weighted_sum(const float *c, const float *y, int64 n)
-{
-	double		s = 0.0;
-
-	for (int64 i = 0; i < n; i++)
-		s += (double) c[i] * y[i];
-	return s;
-}
 
 typedef struct TfLayerNormCtx
 {
@@ -704,7 +696,7 @@ tf_layernorm_loss(void *arg)
 
 	aigc_tf_layernorm_forward(ctx->y, ctx->mean, ctx->rstd, ctx->x, ctx->w,
 							  ctx->b, ctx->R, ctx->C);
-	return weighted_sum(ctx->c, ctx->y, ctx->R * ctx->C);
+	return dp_dot(ctx->c, ctx->y, ctx->R * ctx->C);
 }
 
 static void
@@ -763,7 +755,7 @@ tf_attention_loss(void *arg)
 
 	aigc_tf_attention_forward(ctx->y, ctx->att, ctx->qkv, ctx->N, ctx->T,
 							  ctx->C, ctx->NH);
-	return weighted_sum(ctx->c, ctx->y, ctx->N * ctx->T * ctx->C);
+	return dp_dot(ctx->c, ctx->y, ctx->N * ctx->T * ctx->C);
 }
 
 static void
@@ -807,7 +799,7 @@ tf_gelu_loss(void *arg)
 	TfGeluCtx  *ctx = arg;
 
 	aigc_tf_gelu_forward(ctx->y, ctx->x, 16);
-	return weighted_sum(ctx->c, ctx->y, 16);
+	return dp_dot(ctx->c, ctx->y, 16);
 }
 
 static void
@@ -838,7 +830,7 @@ tf_embed_loss(void *arg)
 	TfEmbedCtx *ctx = arg;
 
 	aigc_tf_embed_forward(ctx->y, ctx->inp, ctx->wte, ctx->wpe, 2, 3, 4);
-	return weighted_sum(ctx->c, ctx->y, 6 * 4);
+	return dp_dot(ctx->c, ctx->y, 6 * 4);
 }
 
 static void

@@ -13,23 +13,7 @@ SET LOCAL client_min_messages = warning;
 CREATE TABLE dp_c AS
 SELECT age, gender, region, part_time, monthly_wage FROM contributions WHERE id <= 3000;
 
-CREATE FUNCTION pg_temp.rel_err(x float8, y float8) RETURNS float8
-LANGUAGE sql IMMUTABLE AS $$ SELECT abs(x - y) / greatest(abs(y), 1e-300) $$;
--- the default order grid of the accountant, and epsilon of every charge composed
-CREATE FUNCTION pg_temp.orders() RETURNS float8[] LANGUAGE sql IMMUTABLE AS $$
-SELECT array_agg(o ORDER BY o) FROM (
-  SELECT 1.0::float8 + x / 10.0::float8 AS o FROM generate_series(1, 99) x
-  UNION ALL SELECT a FROM generate_series(12, 64) a
-  UNION ALL SELECT unnest('{128, 256, 512}'::float8[])) g $$;
-CREATE FUNCTION pg_temp.composed_epsilon(p jsonb) RETURNS float8 LANGUAGE sql AS $$
-SELECT epsilon FROM aigc.dp_rdp_to_epsilon(pg_temp.orders(),
-    (SELECT array_agg(r ORDER BY k) FROM (
-        SELECT k, sum(r) AS r
-          FROM jsonb_array_elements(p->'charges') c,
-               unnest(aigc.dp_rdp((c->>'noise_multiplier')::float8, (c->>'sample_rate')::float8,
-                                  (c->>'steps')::int, pg_temp.orders())) WITH ORDINALITY u(r, k)
-         GROUP BY k) s),
-    (p->>'conversion_delta')::float8) $$;
+\ir helpers/dp_compose.psql
 
 SELECT lives_ok($$SELECT aigc_train('dp_eps', 'dp_c'::regclass, 'vae',
     '{"epochs": 3, "seed": 5, "batch_size": 300, "latent_dim": 16,

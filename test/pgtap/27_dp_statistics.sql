@@ -16,23 +16,7 @@ SELECT age, gender, region, CASE WHEN id % 50 = 0 THEN NULL ELSE monthly_wage EN
 -- a category of three rows, which no private list may reveal
 UPDATE dps SET region = 'atlantis' WHERE ctid IN (SELECT ctid FROM dps LIMIT 3);
 
-CREATE FUNCTION pg_temp.rel_err(x float8, y float8) RETURNS float8
-LANGUAGE sql IMMUTABLE AS $$ SELECT abs(x - y) / greatest(abs(y), 1e-300) $$;
-CREATE FUNCTION pg_temp.orders() RETURNS float8[] LANGUAGE sql IMMUTABLE AS $$
-SELECT array_agg(o ORDER BY o) FROM (
-  SELECT 1.0::float8 + x / 10.0::float8 AS o FROM generate_series(1, 99) x
-  UNION ALL SELECT a FROM generate_series(12, 64) a
-  UNION ALL SELECT unnest('{128, 256, 512}'::float8[])) g $$;
--- the charges composed in the accountant's sense: RDP curves added order by order
-CREATE FUNCTION pg_temp.composed_epsilon(p jsonb) RETURNS float8 LANGUAGE sql AS $$
-SELECT epsilon FROM aigc.dp_rdp_to_epsilon(pg_temp.orders(),
-    (SELECT array_agg(r ORDER BY k) FROM (
-        SELECT k, sum(r) AS r
-          FROM jsonb_array_elements(p->'charges') c,
-               unnest(aigc.dp_rdp((c->>'noise_multiplier')::float8, (c->>'sample_rate')::float8,
-                                  (c->>'steps')::int, pg_temp.orders())) WITH ORDINALITY u(r, k)
-         GROUP BY k) s),
-    (p->>'conversion_delta')::float8) $$;
+\ir helpers/dp_compose.psql
 -- a stored column description of a model
 CREATE FUNCTION pg_temp.col(model text, col text) RETURNS jsonb LANGUAGE sql AS $$
 SELECT c FROM aigc.models, jsonb_array_elements(columns) c

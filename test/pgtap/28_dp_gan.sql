@@ -12,8 +12,6 @@ SET LOCAL client_min_messages = warning;
 CREATE TABLE dpg_c AS
 SELECT age, gender, region, part_time, monthly_wage FROM contributions WHERE id <= 3000;
 
-CREATE FUNCTION pg_temp.rel_err(x float8, y float8) RETURNS float8
-LANGUAGE sql IMMUTABLE AS $$ SELECT abs(x - y) / greatest(abs(y), 1e-300) $$;
 \ir helpers/dp_compose.psql
 
 SELECT lives_ok($$SELECT aigc_train('dpg_eps', 'dpg_c'::regclass, 'gan',

@@ -13,8 +13,6 @@ SET LOCAL client_min_messages = warning;
 CREATE TABLE dpt_c AS
 SELECT age, gender, region, part_time, monthly_wage FROM contributions WHERE id <= 3000;
 
-CREATE FUNCTION pg_temp.rel_err(x float8, y float8) RETURNS float8
-LANGUAGE sql IMMUTABLE AS $$ SELECT abs(x - y) / greatest(abs(y), 1e-300) $$;
 \ir helpers/dp_compose.psql
 -- a column's range as the private model stores it (noisy, not the data's)
 CREATE FUNCTION pg_temp.model_range(model text, col text, OUT lo numeric, OUT hi numeric)
