@@ -50,6 +50,7 @@ typedef struct AigcKindOps
 	const char *name;			/* as in aigc_train(kind => ...) */
 	AigcModelKind id;			/* stored in the blob */
 	uint32		format_version; /* lowest blob version holding the kind */
+	uint32		write_version;	/* the version its blobs are written in */
 
 	/* The network for data_dim-wide encoded rows, from the options */
 	void	   *(*config_from_options) (const AigcTrainOptions *opts,
@@ -116,11 +117,14 @@ typedef struct AigcKindOps
 	const char *last_term;
 
 	/*
-	 * The stored form, after the column encoder's; read checks every count.
-	 * init and read may keep colenc: the model's own, which outlives the net.
+	 * The stored form, after the column encoder's; read checks every count
+	 * and reads the layout of the blob's format version (at least
+	 * format_version).  init and read may keep colenc: the model's own,
+	 * which outlives the net.
 	 */
 	void		(*write) (const void *net, StringInfo buf);
-	void	   *(*read) (AigcReader *r, const AigcColumnEncoder *colenc);
+	void	   *(*read) (AigcReader *r, const AigcColumnEncoder *colenc,
+						 uint32 version);
 	int			(*data_dim) (const void *net);
 
 	/*

@@ -43,8 +43,8 @@ aigc_model_format_version(const AigcModel *model)
 {
 	for (int c = 0; c < model->colenc.ncols; c++)
 		if (model->colenc.cols[c].has_exact_range)
-			return Max(model->ops->format_version, 3);
-	return model->ops->format_version;
+			return Max(model->ops->write_version, 3);
+	return model->ops->write_version;
 }
 
 bytea *
@@ -135,7 +135,7 @@ aigc_model_deserialize(const char *data, Size len)
 	model->excluded = palloc(sizeof(char *) * (model->nexcluded + 1));
 	for (int i = 0; i < model->nexcluded; i++)
 		model->excluded[i] = aigc_read_string(&r);
-	model->net = ops->read(&r, &model->colenc);
+	model->net = ops->read(&r, &model->colenc, version);
 	if (ops->data_dim(model->net) != model->colenc.dim)
 		aigc_corrupt("The network's width does not match the column encoding.");
 	if (r.pos != r.len)

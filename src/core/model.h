@@ -14,11 +14,12 @@
 /*
  * Bump when the blob layout changes; older versions stay readable.
  * Version 2 added GAN payloads (kind 2), version 3 the exact ranges of
- * bigint columns, version 4 transformer payloads (kind 3).  A blob carries the lowest version that can read it (its
- * kind's format_version, or 3 with such a column), so VAE blobs without
- * bigint columns are still written as version 1.
+ * bigint columns, version 4 transformer payloads (kind 3), version 5 the
+ * transformer's sampling temperature.  A blob carries the lowest version
+ * that can read it (its kind's write_version, or 3 with such a column), so
+ * VAE blobs without bigint columns are still written as version 1.
  */
-#define AIGC_MODEL_FORMAT_VERSION 4
+#define AIGC_MODEL_FORMAT_VERSION 5
 
 typedef struct AigcModel
 {

@@ -31,6 +31,7 @@ typedef struct TfKindConfig
 	int			n_head;
 	int			nbins;
 	int			data_dim;
+	double		temperature;	/* of sampling, in (0, 1] */
 } TfKindConfig;
 
 typedef struct TfNet
@@ -50,6 +51,7 @@ tf_config_from_options(const AigcTrainOptions *opts, int data_dim)
 	cfg->n_head = opts->n_head;
 	cfg->nbins = opts->offset_bins;
 	cfg->data_dim = data_dim;
+	cfg->temperature = opts->temperature;
 	return cfg;
 }
 
@@ -234,7 +236,8 @@ tf_generator_init(void *netp, int batch)
 }
 
 /*
- * Rows from p(row) at temperature 1, under the structural mask only.
+ * Rows from p(row) at the model's temperature (1 unless trained with a
+ * lower one), under the structural mask only.
  * Conditions are left to sampling's rejection (cond_col is always -1 for
  * this kind): masking a condition's token where its column comes in the
  * row would draw the earlier columns from their marginal, not from their
@@ -247,7 +250,8 @@ tf_generate(void *netp, void *gen, int n, int cond_col, int cond_slot,
 	TfNet	   *net = netp;
 	TfGen	   *g = gen;
 
-	aigc_tf_sample(&net->m, &g->acts, n, 1.0, aigc_tf_tokens_mask, &net->tk,
+	aigc_tf_sample(&net->m, &g->acts, n, net->cfg.temperature,
+				   aigc_tf_tokens_mask, &net->tk,
 				   rng, g->tokens);
 	aigc_tf_tokens_activate(&net->tk, g->tokens, n, act, rng);
 }
@@ -350,7 +354,10 @@ tf_encode(void *netp, void *scorer, int *len)
 	return ((TfScorer *) scorer)->code;
 }
 
-/* The configuration, the sequence's shape (checked on reading), the parameters */
+/*
+ * The configuration, the sequence's shape (checked on reading), the
+ * parameters, then (from format version 5) the sampling temperature
+ */
 static void
 tf_write(const void *netp, StringInfo buf)
 {
@@ -364,10 +371,11 @@ tf_write(const void *netp, StringInfo buf)
 	aigc_write_u32(buf, net->m.V);
 	aigc_write_u64(buf, net->m.nparams);
 	aigc_write_floats(buf, net->m.params, net->m.nparams);
+	aigc_write_f64(buf, net->cfg.temperature);
 }
 
 static void *
-tf_read(AigcReader *r, const AigcColumnEncoder *colenc)
+tf_read(AigcReader *r, const AigcColumnEncoder *colenc, uint32 version)
 {
 	TfNet	   *net = palloc0(sizeof(TfNet));
 	AigcTfConfig mc;
@@ -400,6 +408,14 @@ tf_read(AigcReader *r, const AigcColumnEncoder *colenc)
 	aigc_rng_seed(&rng, 0);
 	aigc_tf_init(&net->m, &mc, false, &rng);
 	aigc_read_floats(r, net->m.params, net->m.nparams);
+	/* version 4 sampled at temperature 1 only */
+	net->cfg.temperature = 1.0;
+	if (version >= 5)
+	{
+		net->cfg.temperature = aigc_read_f64(r);
+		if (!(net->cfg.temperature > 0.0 && net->cfg.temperature <= 1.0))
+			aigc_corrupt("The transformer's sampling temperature is out of range.");
+	}
 	return net;
 }
 
@@ -455,6 +471,7 @@ const AigcKindOps aigc_transformer_ops = {
 	.name = "transformer",
 	.id = AIGC_KIND_TRANSFORMER,
 	.format_version = 4,
+	.write_version = 5,
 	.config_from_options = tf_config_from_options,
 	.init = tf_init,
 	.likeliest_modes = true,

@@ -258,6 +258,10 @@ INSERT INTO cases (what, sql, expected) VALUES
 ('transformer n_head as a string',   $$SELECT aigc_train('x', 'bad_t'::regclass, 'transformer', '{"n_head": "4"}')$$, '22023'),
 ('transformer offset_bins = 1',      $$SELECT aigc_train('x', 'bad_t'::regclass, 'transformer', '{"offset_bins": 1}')$$, '22023'),
 ('transformer offset_bins = 65537',  $$SELECT aigc_train('x', 'bad_t'::regclass, 'transformer', '{"offset_bins": 65537}')$$, '22023'),
+('transformer temperature = 0',      $$SELECT aigc_train('x', 'bad_t'::regclass, 'transformer', '{"temperature": 0}')$$, '22023'),
+('transformer temperature = 1.5',    $$SELECT aigc_train('x', 'bad_t'::regclass, 'transformer', '{"temperature": 1.5}')$$, '22023'),
+('transformer temperature as a string', $$SELECT aigc_train('x', 'bad_t'::regclass, 'transformer', '{"temperature": "0.5"}')$$, '22023'),
+('temperature for a VAE',            $$SELECT aigc_train('x', 'bad_t'::regclass, 'vae', '{"temperature": 0.5}')$$, '22023'),
 ('transformer network over the memory limit', $$SELECT aigc_train('x', 'bad_t'::regclass, 'transformer', '{"n_layer": 64, "d_model": 4096, "n_head": 1}')$$, '54000'),
 ('n_head for a VAE',                 $$SELECT aigc_train('x', 'bad_t'::regclass, 'vae', '{"n_head": 2}')$$, '22023'),
 ('latent_dim for a transformer',     $$SELECT aigc_train('x', 'bad_t'::regclass, 'transformer', '{"latent_dim": 8}')$$, '22023');

@@ -5,7 +5,7 @@
 -- data/contributions_anomalies.sql above the real rows.  Trained on a
 -- quarter of the table for a few epochs, so the file stays cheap.
 BEGIN;
-SELECT plan(21);
+SELECT plan(25);
 
 SELECT is((aigc_train('tf_contrib', 'SELECT * FROM contributions WHERE id % 4 = 0', 'transformer',
                       '{"epochs": 5, "seed": 42, "exclude": ["id"], "progress_every": 0}')).train_rows,
@@ -95,6 +95,31 @@ SELECT is((SELECT array_length(aigc_encode('tf_contrib', c), 1) FROM contributio
 -- the sgemm benchmark multiplies batch x positions rows per projection
 SELECT ok(aigc.sgemm_gflops('tf_contrib', 256, seconds => 0.1) > 0,
           'aigc.sgemm_gflops runs the projections of a transformer');
+
+-- temperature: the same training (same seed) sampled at 1 and at 0.5; a
+-- lower temperature sharpens every softmax, so the modal employer type
+-- (private, about 62% of the table) takes a larger share
+CREATE TEMP TABLE tf_re AS SELECT region, employer_type FROM contributions WHERE id % 4 = 0;
+SELECT aigc_train('tf_t' || t, 'tf_re'::regclass, 'transformer',
+                  jsonb_build_object('epochs', 2, 'seed', 5, 'progress_every', 0, 'temperature', t))
+  FROM (VALUES (1), (0.5)) v(t);
+SELECT is((SELECT hyperparams->>'temperature' FROM aigc.model_store WHERE name = 'tf_t0.5'), '0.5',
+          'the temperature is stored with the model');
+SELECT is((SELECT substr(weights, 9, 8) FROM aigc.model_store WHERE name = 'tf_t0.5'),
+          '\x0500000003000000'::bytea, 'a transformer blob is format version 5 (with its temperature), kind 3');
+CREATE TEMP TABLE tf_temp AS
+SELECT t, (SELECT count(*) FILTER (WHERE employer_type = 'private')::float8 / count(*)
+             FROM aigc_sample(NULL::tf_re, 'tf_t' || t, 2000, 9)) AS private_share
+  FROM (VALUES ('1'), ('0.5')) v(t);
+SELECT ok((SELECT abs(private_share - (SELECT avg((employer_type = 'private')::int) FROM contributions))
+             FROM tf_temp WHERE t = '1') <= 0.05,
+          format('at temperature 1 the private share follows the table''s (%s vs %s)',
+                 (SELECT round(private_share::numeric, 3) FROM tf_temp WHERE t = '1'),
+                 (SELECT round(avg((employer_type = 'private')::int), 3) FROM contributions)));
+SELECT ok((SELECT private_share FROM tf_temp WHERE t = '0.5') >= (SELECT private_share FROM tf_temp WHERE t = '1') + 0.1,
+          format('at temperature 0.5 the modal category''s share rises (%s vs %s)',
+                 (SELECT round(private_share::numeric, 3) FROM tf_temp WHERE t = '0.5'),
+                 (SELECT round(private_share::numeric, 3) FROM tf_temp WHERE t = '1')));
 
 \i data/contributions_anomalies.sql
 CREATE TEMP TABLE tf_scored AS
