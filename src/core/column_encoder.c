@@ -487,6 +487,29 @@ aigc_column_encoder_encode_row(const AigcColumnEncoder *colenc, const double *va
 					 out + colenc->cols[c].offset, NULL);
 }
 
+/* numeric(p, s)'s scale s, when within the range as_stored rounds to */
+static bool
+numeric_scale(const AigcColumn *col, int *scale)
+{
+	if (col->typid != NUMERICOID || col->typmod < (int32) VARHDRSZ)
+		return false;
+	/* numeric's typmod packs the scale as 11 signed bits */
+	*scale = ((((col->typmod - VARHDRSZ) & 0x7ff) ^ 1024) - 1024);
+	return *scale >= -15 && *scale <= 15;
+}
+
+double
+aigc_column_rounding_step(const AigcColumn *col)
+{
+	int			scale;
+
+	if (col->integral)
+		return 1.0;
+	if (numeric_scale(col, &scale))
+		return pow(10.0, -scale);
+	return 0.0;
+}
+
 /*
  * A decoded value as its column will store it: integers rounded, and
  * numeric(p, s) to s decimals, so that conditions see what the row holds.
@@ -496,25 +519,21 @@ aigc_column_encoder_encode_row(const AigcColumnEncoder *colenc, const double *va
 static double
 as_stored(const AigcColumn *col, double x)
 {
+	int			scale;
+
 	if (col->integral)
 		return rint(x);
-	if (col->typid == NUMERICOID && col->typmod >= (int32) VARHDRSZ)
+	if (numeric_scale(col, &scale))
 	{
-		/* numeric's typmod packs the scale as 11 signed bits */
-		int			scale = ((((col->typmod - VARHDRSZ) & 0x7ff) ^ 1024) - 1024);
+		double		p = pow(10.0, scale);
+		double		r = rint(x * p) / p;
 
-		if (scale >= -15 && scale <= 15)
-		{
-			double		p = pow(10.0, scale);
-			double		r = rint(x * p) / p;
-
-			/* a range off the scale's grid (a forged blob) must still hold */
-			if (r < col->min)
-				r = ceil(col->min * p) / p;
-			if (r > col->max)
-				r = floor(col->max * p) / p;
-			return r >= col->min && r <= col->max ? r : x;
-		}
+		/* a range off the scale's grid (a forged blob) must still hold */
+		if (r < col->min)
+			r = ceil(col->min * p) / p;
+		if (r > col->max)
+			r = floor(col->max * p) / p;
+		return r >= col->min && r <= col->max ? r : x;
 	}
 	return x;
 }

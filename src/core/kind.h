@@ -38,6 +38,16 @@ typedef enum AigcModelKind
 /* Most linear layers of any kind's network (gemm benchmark) */
 #define AIGC_KIND_MAX_LINEARS (2 * AIGC_MAX_HIDDEN + 3)
 
+/* A condition on sampled rows (sample/conditions.c parses them) */
+typedef struct AigcCondition
+{
+	int			column;			/* column of the column encoder */
+	bool		is_null;		/* the column must be NULL */
+	int			category;		/* categorical: index of the label */
+	double		min;			/* continuous: inclusive bounds */
+	double		max;
+} AigcCondition;
+
 /* GEMM work of training, summed by the kind's epochs */
 typedef struct AigcTrainWork
 {
@@ -98,6 +108,15 @@ typedef struct AigcKindOps
 	void	   *(*generator_init) (void *net, int batch);
 	void		(*generate) (void *net, void *gen, int n, int cond_col,
 							 int cond_slot, AigcRng *rng, float *act);
+
+	/*
+	 * Optional: the sampling call's conditions, before its first generate,
+	 * for a kind that can meet some of them by construction without
+	 * changing the distribution of the rows that meet them all (sampling
+	 * still checks every row and rejects the others).
+	 */
+	void		(*condition) (void *net, void *gen, const AigcCondition *conds,
+							  int nconds);
 
 	/*
 	 * Scoring n <= rows encoded rows: scores gets n scores; terms, unless

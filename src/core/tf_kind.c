@@ -15,6 +15,7 @@
 #include <string.h>
 
 #include "miscadmin.h"
+#include "utils/memutils.h"
 
 #include "core/kind.h"
 #include "core/tf_model.h"
@@ -222,6 +223,20 @@ typedef struct TfGen
 {
 	AigcTfActs	acts;
 	int32	   *tokens;			/* (batch, T) */
+	const AigcTfTokens *tk;		/* the net's */
+
+	/*
+	 * Conditions met by construction (tf_condition): the first nforced
+	 * positions take the tokens of fixed[], and, when range_col >= 0, its
+	 * two positions from range_pos on a (mode, bin) pair drawn from cum.
+	 */
+	int			nforced;
+	int32	   *fixed;			/* (T) */
+	int			range_col;
+	int			range_pos;
+	double	   *cum;			/* (modes and NULL) x nbins cumulative weights */
+	double	   *alo;			/* per mode: the offsets that can meet the range */
+	double	   *ahi;
 } TfGen;
 
 static void *
@@ -232,16 +247,259 @@ tf_generator_init(void *netp, int batch)
 
 	aigc_tf_acts_init(&g->acts, &net->m, batch);
 	g->tokens = palloc(sizeof(int32) * (Size) batch * net->m.T);
+	g->tk = &net->tk;
+	g->range_col = -1;
 	return g;
+}
+
+/* out = softmax(scale * logits), cnt of them, in double */
+static void
+softmax_scaled(const float *logits, int cnt, double scale, double *out)
+{
+	double		mx = -HUGE_VAL;
+	double		sum = 0.0;
+
+	for (int k = 0; k < cnt; k++)
+		mx = Max(mx, scale * logits[k]);
+	for (int k = 0; k < cnt; k++)
+		sum += out[k] = exp(scale * logits[k] - mx);
+	for (int k = 0; k < cnt; k++)
+		out[k] /= sum;
+}
+
+/*
+ * The joint distribution of a range-conditioned column's (mode, bin) pair
+ * after the fixed tokens of positions < its mode position p: p(mode) (at
+ * the temperature) times p(bin | mode) times the share of the bin's
+ * offsets whose value decodes into the range, into g->cum.  One forward of
+ * one row per mode token gives both positions' logits: the prefix is the
+ * same for every row, so the table is the same for every row.
+ */
+static void
+range_table(TfNet *net, TfGen *g, int c, const AigcCondition *cond)
+{
+	const AigcColumn *col = &net->tk.enc->cols[c];
+	AigcTfModel *m = &net->m;
+	int			T = m->T;
+	int			V = m->V;
+	int			p = net->tk.col_pos[c];
+	int			K = m->first[p + 1] - m->first[p];
+	int			nb = net->tk.nbins;
+	double		w = 2.0 / nb;
+	double		inv_temp = 1.0 / net->cfg.temperature;
+	double		lo = cond->min;
+	double		hi = cond->max;
+	double		slack;
+	double		total = 0.0;
+	double	   *pk;
+	double	   *pb;
+	int32	   *rows;
+	AigcTfActs	acts;
+	MemoryContext scratch;
+	MemoryContext caller;
+
+	/*
+	 * Every value that can come out in the range: decoding clamps to the
+	 * training range, then rounds to the column's grid (and float4 to its
+	 * precision).  A wider set only costs rejections.
+	 */
+	if (lo <= col->min)
+		lo = -HUGE_VAL;
+	if (hi >= col->max)
+		hi = HUGE_VAL;
+	slack = 0.5 * aigc_column_rounding_step(col) +
+		1e-6 * Max(Max(fabs(cond->min), fabs(cond->max)), 1.0);
+	lo -= slack;
+	hi += slack;
+
+	g->cum = palloc(sizeof(double) * (Size) K * nb);
+	g->alo = palloc(sizeof(double) * K);
+	g->ahi = palloc(sizeof(double) * K);
+	/* the K rows' activations live only for this table */
+	scratch = AllocSetContextCreate(CurrentMemoryContext, "transformer range table",
+									ALLOCSET_DEFAULT_SIZES);
+	caller = MemoryContextSwitchTo(scratch);
+	pk = palloc(sizeof(double) * K);
+	pb = palloc(sizeof(double) * nb);
+	rows = palloc(sizeof(int32) * (Size) K * T);
+	for (int k = 0; k < K; k++)
+		for (int t = 0; t < T; t++)
+			rows[(Size) k * T + t] = t < p ? g->fixed[t] :
+				t == p ? m->first[p] + k : m->first[t];
+	aigc_tf_acts_init(&acts, m, K);
+	aigc_tf_forward(m, &acts, rows, NULL, K);
+
+	softmax_scaled(acts.logits + m->first[p], K, inv_temp, pk);
+	for (int k = 0; k < K; k++)
+	{
+		/* the NULL token (k == nmodes) never meets a range */
+		g->alo[k] = 1.0;
+		g->ahi[k] = -1.0;
+		if (k < col->nmodes && col->mode_std[k] > 0.0)
+		{
+			g->alo[k] = Max((lo - col->mode_mean[k]) / (4.0 * col->mode_std[k]), -1.0);
+			g->ahi[k] = Min((hi - col->mode_mean[k]) / (4.0 * col->mode_std[k]), 1.0);
+		}
+		else if (k < col->nmodes && col->mode_mean[k] >= lo && col->mode_mean[k] <= hi)
+		{
+			g->alo[k] = -1.0;
+			g->ahi[k] = 1.0;
+		}
+		softmax_scaled(acts.logits + (Size) k * V + m->first[p + 1], nb, inv_temp, pb);
+		for (int b = 0; b < nb; b++)
+		{
+			double		blo = -1.0 + b * w;
+			double		inside = Min(blo + w, g->ahi[k]) - Max(blo, g->alo[k]);
+
+			if (inside > 0.0)
+				total += pk[k] * pb[b] * Min(inside / w, 1.0);
+			g->cum[(Size) k * nb + b] = total;
+		}
+	}
+	MemoryContextSwitchTo(caller);
+	MemoryContextDelete(scratch);
+	if (!(total > 0.0))
+		ereport(ERROR,
+				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
+				 errmsg("no value of column \"%s\" the model can sample satisfies the condition",
+						col->name),
+				 errdetail("The model's modes of \"%s\" put no probability in the range.",
+						   col->name)));
+	g->range_col = c;
+	g->range_pos = p;
+}
+
+/*
+ * Conditions the sequence order lets sampling meet exactly: those on the
+ * row's leading columns.  A category or NULL there fixes its tokens; the
+ * first range (or single value) on a continuous column is drawn from the
+ * table of range_table, given the fixed tokens before it, and ends the
+ * run, as does the first column without a condition.  Given the leading
+ * values, the model's distribution of the rest is untouched, so every
+ * row's probability is the model's, renormalised over the conditions:
+ * what rejection alone would keep.  Conditions further on are left to
+ * rejection (masking them would draw the columns before them from their
+ * marginal, not given the condition); so is a value that rounds out of the
+ * range.
+ */
+static void
+tf_condition(void *netp, void *gen, const AigcCondition *conds, int nconds)
+{
+	TfNet	   *net = netp;
+	TfGen	   *g = gen;
+	const AigcColumnEncoder *enc = net->tk.enc;
+
+	g->fixed = palloc(sizeof(int32) * net->m.T);
+	for (int c = 0; c < enc->ncols; c++)
+	{
+		const AigcColumn *col = &enc->cols[c];
+		const AigcCondition *cond = NULL;
+		int			p = net->tk.col_pos[c];
+
+		for (int i = 0; i < nconds; i++)
+			if (conds[i].column == c)
+				cond = &conds[i];
+		if (cond == NULL)
+			break;
+		if (col->kind == AIGC_CONTINUOUS && !cond->is_null)
+		{
+			range_table(net, g, c, cond);
+			g->nforced = p + 2;
+			break;
+		}
+		/* a category, or NULL (after a NULL mode, offset bin 0) */
+		g->fixed[p] = net->m.first[p] + (!cond->is_null ? cond->category :
+										 col->kind == AIGC_CONTINUOUS ? col->nmodes :
+										 col->ncats);
+		if (col->kind == AIGC_CONTINUOUS)
+			g->fixed[p + 1] = net->m.first[p + 1];
+		g->nforced = p + (col->kind == AIGC_CONTINUOUS ? 2 : 1);
+	}
+}
+
+/* Positions before g->nforced: only the token already in the row */
+static void
+tf_forced_mask(void *arg, int64 row, int pos, const int32 *prefix,
+			   uint8 *allowed)
+{
+	TfGen	   *g = arg;
+
+	if (pos < g->nforced)
+	{
+		memset(allowed, 0, g->tk->first[pos + 1] - g->tk->first[pos]);
+		allowed[prefix[pos] - g->tk->first[pos]] = 1;
+	}
+	else
+		aigc_tf_tokens_mask((void *) g->tk, row, pos, prefix, allowed);
+}
+
+/*
+ * The leading tokens tf_condition fixed or tabulated, into rows [0, n);
+ * for a range, the (mode, bin) pair of each row from the table
+ */
+static void
+force_tokens(TfNet *net, TfGen *g, int n, AigcRng *rng)
+{
+	int			T = net->m.T;
+	int			nb = net->tk.nbins;
+
+	for (int r = 0; r < n; r++)
+	{
+		int32	   *row = g->tokens + (Size) r * T;
+
+		memcpy(row, g->fixed, sizeof(int32) * (g->range_col >= 0 ? g->range_pos : g->nforced));
+		if (g->range_col >= 0)
+		{
+			int			p = g->range_pos;
+			int			cells = (net->m.first[p + 1] - net->m.first[p]) * nb;
+			double		u = aigc_rng_uniform(rng) * g->cum[cells - 1];
+			int			lo = 0,
+						hi = cells - 1;
+
+			/* the first cell whose cumulative weight exceeds u */
+			while (lo < hi)
+			{
+				int			mid = (lo + hi) / 2;
+
+				if (g->cum[mid] > u)
+					hi = mid;
+				else
+					lo = mid + 1;
+			}
+			row[p] = net->m.first[p] + lo / nb;
+			row[p + 1] = net->m.first[p + 1] + lo % nb;
+		}
+	}
+}
+
+/*
+ * A range-conditioned column's offsets, redrawn uniform within the part of
+ * their bin that meets the range (rows [0, n) of act)
+ */
+static void
+range_offsets(TfNet *net, TfGen *g, int n, AigcRng *rng, float *act)
+{
+	const AigcColumn *col = &net->tk.enc->cols[g->range_col];
+	int			p = g->range_pos;
+	double		w = 2.0 / net->tk.nbins;
+
+	for (int r = 0; r < n; r++)
+	{
+		const int32 *row = g->tokens + (Size) r * net->m.T;
+		int			k = row[p] - net->m.first[p];
+		double		blo = -1.0 + (row[p + 1] - net->m.first[p + 1]) * w;
+		double		lo = Max(blo, g->alo[k]);
+		double		hi = Min(blo + w, g->ahi[k]);
+
+		act[(Size) r * net->cfg.data_dim + col->offset] =
+			(float) (lo + aigc_rng_uniform(rng) * (hi - lo));
+	}
 }
 
 /*
  * Rows from p(row) at the model's temperature (1 unless trained with a
- * lower one), under the structural mask only.
- * Conditions are left to sampling's rejection (cond_col is always -1 for
- * this kind): masking a condition's token where its column comes in the
- * row would draw the earlier columns from their marginal, not from their
- * distribution given the condition.
+ * lower one), under the structural mask and the leading conditions of
+ * tf_condition (cond_col is always -1 for this kind).
  */
 static void
 tf_generate(void *netp, void *gen, int n, int cond_col, int cond_slot,
@@ -250,10 +508,13 @@ tf_generate(void *netp, void *gen, int n, int cond_col, int cond_slot,
 	TfNet	   *net = netp;
 	TfGen	   *g = gen;
 
+	if (g->nforced > 0)
+		force_tokens(net, g, n, rng);
 	aigc_tf_sample(&net->m, &g->acts, n, net->cfg.temperature,
-				   aigc_tf_tokens_mask, &net->tk,
-				   rng, g->tokens);
+				   tf_forced_mask, g, rng, g->tokens);
 	aigc_tf_tokens_activate(&net->tk, g->tokens, n, act, rng);
+	if (g->range_col >= 0)
+		range_offsets(net, g, n, rng, act);
 }
 
 typedef struct TfScorer
@@ -484,6 +745,7 @@ const AigcKindOps aigc_transformer_ops = {
 	.describe_losses = tf_describe_losses,
 	.generator_init = tf_generator_init,
 	.generate = tf_generate,
+	.condition = tf_condition,
 	.scorer_init = tf_scorer_init,
 	.score = tf_score,
 	.explain = tf_explain,

@@ -5,7 +5,7 @@
 -- data/contributions_anomalies.sql above the real rows.  Trained on a
 -- quarter of the table for a few epochs, so the file stays cheap.
 BEGIN;
-SELECT plan(25);
+SELECT plan(30);
 
 SELECT is((aigc_train('tf_contrib', 'SELECT * FROM contributions WHERE id % 4 = 0', 'transformer',
                       '{"epochs": 5, "seed": 42, "exclude": ["id"], "progress_every": 0}')).train_rows,
@@ -99,7 +99,7 @@ SELECT ok(aigc.sgemm_gflops('tf_contrib', 256, seconds => 0.1) > 0,
 -- temperature: the same training (same seed) sampled at 1 and at 0.5; a
 -- lower temperature sharpens every softmax, so the modal employer type
 -- (private, about 62% of the table) takes a larger share
-CREATE TEMP TABLE tf_re AS SELECT region, employer_type FROM contributions WHERE id % 4 = 0;
+CREATE TEMP TABLE tf_re AS SELECT age, region, employer_type, monthly_wage FROM contributions WHERE id % 4 = 0;
 SELECT aigc_train('tf_t' || t, 'tf_re'::regclass, 'transformer',
                   jsonb_build_object('epochs', 2, 'seed', 5, 'progress_every', 0, 'temperature', t))
   FROM (VALUES (1), (0.5)) v(t);
@@ -120,6 +120,33 @@ SELECT ok((SELECT private_share FROM tf_temp WHERE t = '0.5') >= (SELECT private
           format('at temperature 0.5 the modal category''s share rises (%s vs %s)',
                  (SELECT round(private_share::numeric, 3) FROM tf_temp WHERE t = '0.5'),
                  (SELECT round(private_share::numeric, 3) FROM tf_temp WHERE t = '1')));
+
+-- conditions on the leading column are met by construction: a range on
+-- age (the first column of tf_re) draws its mode and offset bin from the
+-- model's distribution restricted to the range, so nearly every generated
+-- row is kept (about 5% of the table is 30 or 31); a range on a later
+-- column is left to rejection
+SELECT is((SELECT count(*)::int FROM aigc_sample(NULL::tf_re, 'tf_t1', 900, 3,
+                                                 conditions => '{"age": {"min": 30, "max": 31}}')
+            WHERE age BETWEEN 30 AND 31),
+          900, 'a range on the leading column: n rows, all within it');
+SELECT is((SELECT count(*)::int FROM aigc.sample_batches(NULL::tf_re, 'tf_t1', 900, 3, NULL,
+                                                         '{"age": {"min": 30, "max": 31}}')),
+          1, 'a range on the leading column: one batch of 1000 generated rows gives 900 (acceptance >= 90%)');
+SELECT ok((SELECT count(*) FROM aigc.sample_batches(NULL::tf_re, 'tf_t1', 900, 3, NULL,
+                                                    '{"monthly_wage": {"min": 3000, "max": 3100}}')) > 5,
+          'a range on a later column goes through rejection (more than 5 batches)');
+CREATE TEMP TABLE tf_age_wage AS
+SELECT (SELECT avg(monthly_wage) FROM aigc_sample(NULL::tf_re, 'tf_t1', 1000, 4,
+                                                  conditions => '{"age": [30, 31]}')) AS sample_mean,
+       (SELECT avg(monthly_wage) FROM tf_re WHERE age BETWEEN 30 AND 31) AS table_mean;
+SELECT ok((SELECT abs(sample_mean / table_mean - 1) <= 0.15 FROM tf_age_wage),
+          format('given age 30 to 31, mean monthly_wage within 15%% of the table''s (%s vs %s)',
+                 (SELECT round(sample_mean, 0) FROM tf_age_wage), (SELECT round(table_mean, 0) FROM tf_age_wage)));
+SELECT is((SELECT count(*)::int FROM aigc_sample(NULL::tf_re, 'tf_t1', 300, 5,
+                                                 conditions => '{"age": [30, 31], "region": "north"}')
+            WHERE age BETWEEN 30 AND 31 AND region = 'north'),
+          300, 'a leading range and a later category together');
 
 \i data/contributions_anomalies.sql
 CREATE TEMP TABLE tf_scored AS
