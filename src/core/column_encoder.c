@@ -222,6 +222,30 @@ fit_gmm(const double *z, int n, int max_modes,
 	return k;
 }
 
+/*
+ * The column's value nearest to x, if one lies within width of it (else
+ * x): a mixture component collapsed onto a point mass (its variance only
+ * the regularisation) then decodes to exactly that value at offset 0
+ */
+static double
+nearest_value(const AigcColumnData *d, int64 nrows, double x, double width)
+{
+	double		best = x;
+	double		gap = width;
+
+	for (int64 r = 0; r < nrows; r++)
+	{
+		if (r % INTERRUPT_EVERY == 0)
+			CHECK_FOR_INTERRUPTS();
+		if (!d->isnull[r] && fabs(d->value[r] - x) <= gap)
+		{
+			gap = fabs(d->value[r] - x);
+			best = d->value[r];
+		}
+	}
+	return best;
+}
+
 static void
 fit_continuous(AigcColumn *col, const AigcColumnData *d, int64 nrows,
 			   int max_modes, AigcRng *rng)
@@ -350,6 +374,10 @@ fit_continuous(AigcColumn *col, const AigcColumnData *d, int64 nrows,
 		col->mode_mean[j] = Min(Max(m_j, -DBL_MAX), DBL_MAX);
 		col->mode_std[j] = Min(Max(scale * (sd * sqrt(var[j])), std_floor),
 							   MAX_MODE_STD);
+		/* a mode of one repeated value has it as its mean, bit for bit */
+		if (var[j] <= 1.01 * GMM_REG)
+			col->mode_mean[j] = nearest_value(d, nrows, col->mode_mean[j],
+											  col->mode_std[j]);
 	}
 }
 

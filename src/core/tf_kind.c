@@ -125,7 +125,30 @@ typedef struct TfRun
 	AigcTfActs	acts;
 	AigcAdam	adam;
 	AigcRng    *rng;
+	double		peak_lr;		/* the option learning_rate */
+	int64		total_steps;	/* of the whole run */
 } TfRun;
+
+/*
+ * The learning rate of step s of a run of total steps: a linear warm-up
+ * over the first 2% of the steps (at most 100), then a cosine decay
+ * towards 0 at the end, as GPT training schedules it (llm.c).  The decay
+ * lets the last steps settle instead of leaving the parameters where the
+ * last noisy steps of a constant rate put them; what the last layers of
+ * the sequence learn (the later columns' conditionals, which carry the
+ * marginals of the columns after the first) is most sensitive to that.
+ */
+static double
+tf_learning_rate(double peak, int64 s, int64 total)
+{
+	int64		warmup = Min(Max(total / 50, 1), 100);
+
+	if (s < warmup)
+		return peak * (s + 1) / warmup;
+	if (total <= warmup)
+		return peak;
+	return peak * 0.5 * (1.0 + cos(M_PI * (double) (s - warmup) / (total - warmup)));
+}
 
 static void *
 tf_train_begin(void *netp, const float *x, int64 nrows,
@@ -151,6 +174,9 @@ tf_train_begin(void *netp, const float *x, int64 nrows,
 		run->perm[r] = r;
 	}
 	run->nrows = nrows;
+	/* which values a mode holds is the table's: not under DP-SGD */
+	if (!opts->privacy.enabled)
+		aigc_tf_tokens_find_atoms(&net->tk, x, run->tokens, nrows);
 	run->batch = (int) Max(Min((int64) opts->batch_size, nrows), 1);
 	run->btokens = palloc(sizeof(int32) * (Size) run->batch * T);
 	run->allowed = MemoryContextAllocHuge(CurrentMemoryContext,
@@ -158,6 +184,8 @@ tf_train_begin(void *netp, const float *x, int64 nrows,
 	aigc_tf_acts_init(&run->acts, &net->m, run->batch);
 	aigc_tf_adam_init(&net->m, &run->adam, opts->learning_rate, TF_BETA1,
 					  TF_BETA2, opts->weight_decay);
+	run->peak_lr = opts->learning_rate;
+	run->total_steps = (int64) opts->epochs * ((nrows + run->batch - 1) / run->batch);
 	return run;
 }
 
@@ -195,6 +223,8 @@ tf_train_epoch(void *state, double *losses, AigcTrainWork *work)
 						  &run->net->tk, run->allowed);
 		sum += aigc_tf_forward(m, &run->acts, run->btokens, run->allowed, n) * n;
 		aigc_tf_backward(m, &run->acts, run->btokens, n);
+		run->adam.lr = tf_learning_rate(run->peak_lr, run->adam.step,
+										run->total_steps);
 		aigc_adam_step(&run->adam);
 		/* a step is about three forwards */
 		step_flops = 3.0 * aigc_tf_forward_flops(m) * n;
@@ -271,7 +301,8 @@ softmax_scaled(const float *logits, int cnt, double scale, double *out)
  * The joint distribution of a range-conditioned column's (mode, bin) pair
  * after the fixed tokens of positions < its mode position p: p(mode) (at
  * the temperature) times p(bin | mode) times the share of the bin's
- * offsets whose value decodes into the range, into g->cum.  One forward of
+ * offsets (aigc_tf_tokens_offset_share) whose value decodes into the
+ * range, into g->cum.  One forward of
  * one row per mode token gives both positions' logits: the prefix is the
  * same for every row, so the table is the same for every row.
  */
@@ -346,15 +377,17 @@ range_table(TfNet *net, TfGen *g, int c, const AigcCondition *cond)
 			g->ahi[k] = 1.0;
 		}
 		softmax_scaled(acts.logits + (Size) k * V + m->first[p + 1], nb, inv_temp, pb);
-		for (int b = 0; b < nb; b++)
+		for (int b = 0; b < nb && k < col->nmodes; b++)
 		{
 			double		blo = -1.0 + b * w;
-			double		inside = Min(blo + w, g->ahi[k]) - Max(blo, g->alo[k]);
 
-			if (inside > 0.0)
-				total += pk[k] * pb[b] * Min(inside / w, 1.0);
+			total += pk[k] * pb[b] *
+				aigc_tf_tokens_offset_share(&net->tk, p, k, blo, blo + w,
+											g->alo[k], g->ahi[k]);
 			g->cum[(Size) k * nb + b] = total;
 		}
+		for (int b = 0; b < nb && k == col->nmodes; b++)
+			g->cum[(Size) k * nb + b] = total;
 	}
 	MemoryContextSwitchTo(caller);
 	MemoryContextDelete(scratch);
@@ -473,8 +506,9 @@ force_tokens(TfNet *net, TfGen *g, int n, AigcRng *rng)
 }
 
 /*
- * A range-conditioned column's offsets, redrawn uniform within the part of
- * their bin that meets the range (rows [0, n) of act)
+ * A range-conditioned column's offsets, redrawn within the part of their
+ * bin that meets the range (rows [0, n) of act), as activation draws them
+ * within the bin
  */
 static void
 range_offsets(TfNet *net, TfGen *g, int n, AigcRng *rng, float *act)
@@ -488,11 +522,10 @@ range_offsets(TfNet *net, TfGen *g, int n, AigcRng *rng, float *act)
 		const int32 *row = g->tokens + (Size) r * net->m.T;
 		int			k = row[p] - net->m.first[p];
 		double		blo = -1.0 + (row[p + 1] - net->m.first[p + 1]) * w;
-		double		lo = Max(blo, g->alo[k]);
-		double		hi = Min(blo + w, g->ahi[k]);
 
 		act[(Size) r * net->cfg.data_dim + col->offset] =
-			(float) (lo + aigc_rng_uniform(rng) * (hi - lo));
+			(float) aigc_tf_tokens_offset(&net->tk, p, k, Max(blo, g->alo[k]),
+										  Min(blo + w, g->ahi[k]), rng);
 	}
 }
 
@@ -623,6 +656,7 @@ static void
 tf_write(const void *netp, StringInfo buf)
 {
 	const TfNet *net = netp;
+	uint32		natoms;
 
 	aigc_write_u32(buf, net->cfg.n_layer);
 	aigc_write_u32(buf, net->cfg.d_model);
@@ -633,6 +667,13 @@ tf_write(const void *netp, StringInfo buf)
 	aigc_write_u64(buf, net->m.nparams);
 	aigc_write_floats(buf, net->m.params, net->m.nparams);
 	aigc_write_f64(buf, net->cfg.temperature);
+	natoms = 0;
+	for (int t = 0; t < net->m.V; t++)
+		natoms += net->tk.atom[t];
+	aigc_write_u32(buf, natoms);
+	for (int t = 0; t < net->m.V; t++)
+		if (net->tk.atom[t])
+			aigc_write_u32(buf, t);
 }
 
 static void *
@@ -642,7 +683,8 @@ tf_read(AigcReader *r, const AigcColumnEncoder *colenc, uint32 version)
 	AigcTfConfig mc;
 	AigcRng		rng;
 	uint32		T,
-				V;
+				V,
+				natoms;
 	uint64		nparams;
 
 	net->cfg.n_layer = aigc_read_count(r, TF_MAX_LAYERS, "transformer layers");
@@ -676,6 +718,23 @@ tf_read(AigcReader *r, const AigcColumnEncoder *colenc, uint32 version)
 		net->cfg.temperature = aigc_read_f64(r);
 		if (!(net->cfg.temperature > 0.0 && net->cfg.temperature <= 1.0))
 			aigc_corrupt("The transformer's sampling temperature is out of range.");
+		natoms = aigc_read_count(r, net->tk.first[net->tk.T], "transformer point-mass modes");
+		for (uint32 i = 0; i < natoms; i++)
+		{
+			uint32		t = aigc_read_u32(r);
+			int			p;
+			const AigcColumn *col;
+
+			if (t >= (uint32) net->tk.first[net->tk.T])
+				aigc_corrupt("A transformer point-mass mode is not a token.");
+			for (p = 0; (uint32) net->tk.first[p + 1] <= t; p++)
+				;
+			col = &colenc->cols[net->tk.pos_col[p]];
+			if (col->kind != AIGC_CONTINUOUS || net->tk.col_pos[net->tk.pos_col[p]] != p ||
+				t - net->tk.first[p] >= (uint32) col->nmodes)
+				aigc_corrupt("A transformer point-mass mode is not a mode token.");
+			net->tk.atom[t] = 1;
+		}
 	}
 	return net;
 }
