@@ -15,7 +15,6 @@
 #include <string.h>
 
 #include "miscadmin.h"
-#include "utils/memutils.h"
 
 #include "core/kind.h"
 #include "core/tf_model.h"
@@ -325,9 +324,7 @@ range_table(TfNet *net, TfGen *g, int c, const AigcCondition *cond)
 	double	   *pk;
 	double	   *pb;
 	int32	   *rows;
-	AigcTfActs	acts;
-	MemoryContext scratch;
-	MemoryContext caller;
+	AigcTfActs *acts = &g->acts;
 
 	/*
 	 * Every value that can come out in the range: decoding clamps to the
@@ -346,10 +343,6 @@ range_table(TfNet *net, TfGen *g, int c, const AigcCondition *cond)
 	g->cum = palloc(sizeof(double) * (Size) K * nb);
 	g->alo = palloc(sizeof(double) * K);
 	g->ahi = palloc(sizeof(double) * K);
-	/* the K rows' activations live only for this table */
-	scratch = AllocSetContextCreate(CurrentMemoryContext, "transformer range table",
-									ALLOCSET_DEFAULT_SIZES);
-	caller = MemoryContextSwitchTo(scratch);
 	pk = palloc(sizeof(double) * K);
 	pb = palloc(sizeof(double) * nb);
 	rows = palloc(sizeof(int32) * (Size) K * T);
@@ -357,12 +350,18 @@ range_table(TfNet *net, TfGen *g, int c, const AigcCondition *cond)
 		for (int t = 0; t < T; t++)
 			rows[(Size) k * T + t] = t < p ? g->fixed[t] :
 				t == p ? m->first[p] + k : m->first[t];
-	aigc_tf_acts_init(&acts, m, K);
-	aigc_tf_forward(m, &acts, rows, NULL, K);
 
-	softmax_scaled(acts.logits + m->first[p], K, inv_temp, pk);
+	/* the generator's activations, in batches of its rows */
 	for (int k = 0; k < K; k++)
 	{
+		int			i = k % acts->batch;
+
+		if (i == 0)
+			aigc_tf_forward(m, acts, rows + (Size) k * T, NULL,
+							Min(acts->batch, K - k));
+		if (k == 0)
+			softmax_scaled(acts->logits + m->first[p], K, inv_temp, pk);
+
 		/* the NULL token (k == nmodes) never meets a range */
 		g->alo[k] = 1.0;
 		g->ahi[k] = -1.0;
@@ -376,7 +375,7 @@ range_table(TfNet *net, TfGen *g, int c, const AigcCondition *cond)
 			g->alo[k] = -1.0;
 			g->ahi[k] = 1.0;
 		}
-		softmax_scaled(acts.logits + (Size) k * V + m->first[p + 1], nb, inv_temp, pb);
+		softmax_scaled(acts->logits + (Size) i * V + m->first[p + 1], nb, inv_temp, pb);
 		for (int b = 0; b < nb && k < col->nmodes; b++)
 		{
 			double		blo = -1.0 + b * w;
@@ -389,8 +388,9 @@ range_table(TfNet *net, TfGen *g, int c, const AigcCondition *cond)
 		for (int b = 0; b < nb && k == col->nmodes; b++)
 			g->cum[(Size) k * nb + b] = total;
 	}
-	MemoryContextSwitchTo(caller);
-	MemoryContextDelete(scratch);
+	pfree(rows);
+	pfree(pk);
+	pfree(pb);
 	if (!(total > 0.0))
 		ereport(ERROR,
 				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
