@@ -5,7 +5,7 @@
 -- data/contributions_anomalies.sql above the real rows.  Trained on a
 -- quarter of the table for a few epochs, so the file stays cheap.
 BEGIN;
-SELECT plan(30);
+SELECT plan(32);
 
 SELECT is((aigc_train('tf_contrib', 'SELECT * FROM contributions WHERE id % 4 = 0', 'transformer',
                       '{"epochs": 5, "seed": 42, "exclude": ["id"], "progress_every": 0}')).train_rows,
@@ -147,6 +147,18 @@ SELECT is((SELECT count(*)::int FROM aigc_sample(NULL::tf_re, 'tf_t1', 300, 5,
                                                  conditions => '{"age": [30, 31], "region": "north"}')
             WHERE age BETWEEN 30 AND 31 AND region = 'north'),
           300, 'a leading range and a later category together');
+
+-- a category on the leading column fixes its token and the run goes on:
+-- the range on the next column is then drawn given it
+CREATE TEMP TABLE tf_ra AS SELECT region, age FROM tf_re;
+SELECT aigc_train('tf_ra', 'tf_ra'::regclass, 'transformer', '{"epochs": 1, "seed": 6, "progress_every": 0}');
+SELECT is((SELECT count(*)::int FROM aigc_sample(NULL::tf_ra, 'tf_ra', 500, 3,
+                                                 conditions => '{"region": "north", "age": {"min": 30, "max": 35}}')
+            WHERE region = 'north' AND age BETWEEN 30 AND 35),
+          500, 'a leading category and a range on the next column: n rows, all satisfying both');
+SELECT is((SELECT count(*)::int FROM aigc.sample_batches(NULL::tf_ra, 'tf_ra', 500, 3, NULL,
+                                                         '{"region": "north", "age": {"min": 30, "max": 35}}')),
+          1, 'both met by construction: one batch of 1000 generated rows gives 500');
 
 \i data/contributions_anomalies.sql
 CREATE TEMP TABLE tf_scored AS
