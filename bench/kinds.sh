@@ -24,6 +24,10 @@
 #                        evaluation still compares against the whole table
 #   AIGC_BENCH_N         synthetic rows evaluated (10000)
 #   AIGC_BENCH_SEED      seed of training, sampling and evaluation (1)
+#   AIGC_BENCH_KINDS     the kinds to train, space-separated ("vae gan
+#                        transformer")
+#   AIGC_BENCH_TABLES    the tables, space-separated (contributions and every
+#                        table of the data folder)
 # and those of scripts/common.sh (AIGC_PGBIN, AIGC_BASE, AIGC_PGPORT) for
 # the throwaway cluster this script starts.  Timings depend on the machine
 # and its load: compare runs on the same one.
@@ -40,7 +44,7 @@ ROWS="${AIGC_BENCH_ROWS:-}"
 N="${AIGC_BENCH_N:-10000}"
 SEED="${AIGC_BENCH_SEED:-1}"
 DB=aigc_bench
-KINDS=(vae gan transformer)
+read -r -a KINDS <<<"${AIGC_BENCH_KINDS:-vae gan transformer}"
 
 [ -z "$EPOCHS" ] || [ -z "$BUDGET" ] || die "set AIGC_BENCH_EPOCHS or AIGC_BENCH_SECONDS, not both"
 [ -d "$DATA_DIR" ] || die "data folder $DATA_DIR not found (set AIGC_DATA_DIR)"
@@ -69,7 +73,7 @@ printf '\naigc_pg kinds benchmark: %s; training rows %s; seed %s; %s synthetic r
 printf '%-18s %-11s %7s %6s %8s %8s %7s %7s %8s\n' \
     table kind rows epochs train_s quality shapes pairs anom_auc
 
-for table in contributions $(for sql in "${tables[@]}"; do basename "$sql" .sql; done); do
+for table in ${AIGC_BENCH_TABLES:-contributions $(for sql in "${tables[@]}"; do basename "$sql" .sql; done)}; do
     for kind in "${KINDS[@]}"; do
         pg_psql -d "$DB" -At -F ' ' -v table="$table" -v kind="$kind" -v seed="$SEED" -v n="$N" \
             -v epochs="$EPOCHS" -v budget="$BUDGET" -v probe="$PROBE" -v rows="$ROWS" <<'SQL' |

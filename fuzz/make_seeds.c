@@ -147,6 +147,7 @@ build_blob(const SeedSpec *spec)
 		opts.n_head = spec->n_dec;
 		opts.d_model = 4 * spec->n_dec;
 		opts.offset_bins = 4;
+		opts.temperature = spec->n_dec == 2 ? 0.5 : 1.0;
 		model.net = model.ops->init(model.ops->config_from_options(&opts, model.colenc.dim),
 									&model.colenc, &rng);
 		return aigc_model_serialize(&model);

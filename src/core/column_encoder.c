@@ -249,11 +249,38 @@ fit_gmm(const double *z, int n, int max_modes,
 }
 
 /*
+ * The column's value nearest to x, if one lies within width of it (else
+ * x): a mixture component collapsed onto a point mass (its variance only
+ * the regularisation) then decodes to exactly that value at offset 0
+ */
+static double
+nearest_value(const AigcColumnData *d, int64 nrows, double x, double width)
+{
+	double		best = x;
+	double		gap = width;
+
+	for (int64 r = 0; r < nrows; r++)
+	{
+		if (r % INTERRUPT_EVERY == 0)
+			CHECK_FOR_INTERRUPTS();
+		if (!d->isnull[r] && fabs(d->value[r] - x) <= gap)
+		{
+			gap = fabs(d->value[r] - x);
+			best = d->value[r];
+		}
+	}
+	return best;
+}
+
+/*
  * Fit col's mixture to the m values of sample (freed here), inside col's
- * range.  Standardised first, so GMM_REG is relative to the spread.
+ * range.  Standardised first, so GMM_REG is relative to the spread.  With
+ * rows d, a point-mass mode's mean becomes the nearest value they hold;
+ * private statistics pass none (the value would be a row's).
  */
 static void
-fit_mixture(AigcColumn *col, double *sample, int m, int max_modes)
+fit_mixture(AigcColumn *col, double *sample, int m, int max_modes,
+			const AigcColumnData *d, int64 nrows)
 {
 	double		mu = 0.0;
 	double		sd = 0.0;
@@ -318,6 +345,10 @@ fit_mixture(AigcColumn *col, double *sample, int m, int max_modes)
 		col->mode_mean[j] = Min(Max(m_j, -DBL_MAX), DBL_MAX);
 		col->mode_std[j] = Min(Max(scale * (sd * sqrt(var[j])), std_floor),
 							   MAX_MODE_STD);
+		/* a mode of one repeated value has it as its mean, bit for bit */
+		if (d != NULL && var[j] <= 1.01 * GMM_REG)
+			col->mode_mean[j] = nearest_value(d, nrows, col->mode_mean[j],
+											  col->mode_std[j]);
 	}
 }
 
@@ -407,7 +438,7 @@ fit_continuous(AigcColumn *col, AigcColumnData *d, int64 nrows,
 			sample[taken++] = d->value[r];
 		seen++;
 	}
-	fit_mixture(col, sample, m, max_modes);
+	fit_mixture(col, sample, m, max_modes, d, nrows);
 }
 
 /* Magnitude of the upper edge of log-scale bin j (1 .. LOG_NMAG) */
@@ -622,7 +653,7 @@ fit_continuous_dp(AigcColumn *col, AigcColumnData *d, int64 nrows, int max_modes
 		single_mode(col);
 		return;
 	}
-	fit_mixture(col, sample, m, max_modes);
+	fit_mixture(col, sample, m, max_modes, NULL, 0);
 }
 
 static void
@@ -836,6 +867,29 @@ const double aigc_exact_pow10[AIGC_EXACT_POW10] = {
 	1e0, 1e1, 1e2, 1e3, 1e4, 1e5, 1e6, 1e7, 1e8, 1e9, 1e10, 1e11, 1e12, 1e13, 1e14, 1e15
 };
 
+/* numeric(p, s)'s scale s, when within the range as_stored rounds to */
+static bool
+numeric_scale(const AigcColumn *col, int *scale)
+{
+	if (col->typid != NUMERICOID || col->typmod < (int32) VARHDRSZ)
+		return false;
+	/* numeric's typmod packs the scale as 11 signed bits */
+	*scale = ((((col->typmod - VARHDRSZ) & 0x7ff) ^ 1024) - 1024);
+	return *scale >= -15 && *scale <= 15;
+}
+
+double
+aigc_column_rounding_step(const AigcColumn *col)
+{
+	int			scale;
+
+	if (col->integral)
+		return 1.0;
+	if (numeric_scale(col, &scale))
+		return pow(10.0, -scale);
+	return 0.0;
+}
+
 /*
  * A decoded value as its column will store it: integers rounded, and
  * numeric(p, s) to s decimals, so that conditions see what the row holds.
@@ -845,26 +899,22 @@ const double aigc_exact_pow10[AIGC_EXACT_POW10] = {
 static double
 as_stored(const AigcColumn *col, double x)
 {
+	int			scale;
+
 	if (col->integral)
 		return rint(x);
-	if (col->typid == NUMERICOID && col->typmod >= (int32) VARHDRSZ)
+	if (numeric_scale(col, &scale))
 	{
-		/* numeric's typmod packs the scale as 11 signed bits */
-		int			scale = ((((col->typmod - VARHDRSZ) & 0x7ff) ^ 1024) - 1024);
+		/* pow() per value costs as much as the rest of the row */
+		double		p = scale >= 0 ? aigc_exact_pow10[scale] : pow(10.0, scale);
+		double		r = rint(x * p) / p;
 
-		if (scale >= -15 && scale <= 15)
-		{
-			/* pow() per value costs as much as the rest of the row */
-			double		p = scale >= 0 ? aigc_exact_pow10[scale] : pow(10.0, scale);
-			double		r = rint(x * p) / p;
-
-			/* a range off the scale's grid (a forged blob) must still hold */
-			if (r < col->min)
-				r = ceil(col->min * p) / p;
-			if (r > col->max)
-				r = floor(col->max * p) / p;
-			return r >= col->min && r <= col->max ? r : x;
-		}
+		/* a range off the scale's grid (a forged blob) must still hold */
+		if (r < col->min)
+			r = ceil(col->min * p) / p;
+		if (r > col->max)
+			r = floor(col->max * p) / p;
+		return r >= col->min && r <= col->max ? r : x;
 	}
 	return x;
 }

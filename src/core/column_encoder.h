@@ -109,6 +109,12 @@ extern int	aigc_column_encoder_find_category(const AigcColumn *col,
 										   const char *label, int len);
 
 /* Index of a column by name, or -1 */
+/*
+ * The grid decoding rounds a continuous column's values to (1 for integers
+ * and dates, 10^-s for numeric(p, s)), 0 when it does not round
+ */
+extern double aigc_column_rounding_step(const AigcColumn *col);
+
 extern int	aigc_column_encoder_find_column(const AigcColumnEncoder *colenc, const char *name);
 
 #endif

@@ -182,7 +182,7 @@ gan_write(const void *net, StringInfo buf)
 }
 
 static void *
-gan_read(AigcReader *r, const AigcColumnEncoder *colenc)
+gan_read(AigcReader *r, const AigcColumnEncoder *colenc, uint32 version)
 {
 	AigcGan    *gan = palloc0(sizeof(AigcGan));
 
@@ -221,6 +221,7 @@ const AigcKindOps aigc_gan_ops = {
 	.name = "gan",
 	.id = AIGC_KIND_GAN,
 	.format_version = 2,
+	.write_version = 2,
 	.config_from_options = gan_config_from_options,
 	.init = gan_init,
 	.train_size = gan_train_size,

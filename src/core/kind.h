@@ -38,6 +38,16 @@ typedef enum AigcModelKind
 /* Most linear layers of any kind's network (gemm benchmark) */
 #define AIGC_KIND_MAX_LINEARS (2 * AIGC_MAX_HIDDEN + 3)
 
+/* A condition on sampled rows (sample/conditions.c parses them) */
+typedef struct AigcCondition
+{
+	int			column;			/* column of the column encoder */
+	bool		is_null;		/* the column must be NULL */
+	int			category;		/* categorical: index of the label */
+	double		min;			/* continuous: inclusive bounds */
+	double		max;
+} AigcCondition;
+
 /* GEMM work of training, summed by the kind's epochs */
 typedef struct AigcTrainWork
 {
@@ -50,6 +60,7 @@ typedef struct AigcKindOps
 	const char *name;			/* as in aigc_train(kind => ...) */
 	AigcModelKind id;			/* stored in the blob */
 	uint32		format_version; /* lowest blob version holding the kind */
+	uint32		write_version;	/* the version its blobs are written in */
 
 	/* The network for data_dim-wide encoded rows, from the options */
 	void	   *(*config_from_options) (const AigcTrainOptions *opts,
@@ -97,6 +108,15 @@ typedef struct AigcKindOps
 							 int cond_slot, AigcRng *rng, float *act);
 
 	/*
+	 * Optional: the sampling call's conditions, before its first generate,
+	 * for a kind that can meet some of them by construction without
+	 * changing the distribution of the rows that meet them all (sampling
+	 * still checks every row and rejects the others).
+	 */
+	void		(*condition) (void *net, void *gen, const AigcCondition *conds,
+							  int nconds);
+
+	/*
 	 * Scoring n <= rows encoded rows: scores gets n scores; terms, unless
 	 * NULL, n rows of ncols column terms and a last term (its label:
 	 * last_term; the columns': column_term).  explain writes the expected
@@ -114,11 +134,14 @@ typedef struct AigcKindOps
 	const char *last_term;
 
 	/*
-	 * The stored form, after the column encoder's; read checks every count.
-	 * init and read may keep colenc: the model's own, which outlives the net.
+	 * The stored form, after the column encoder's; read checks every count
+	 * and reads the layout of the blob's format version (at least
+	 * format_version).  init and read may keep colenc: the model's own,
+	 * which outlives the net.
 	 */
 	void		(*write) (const void *net, StringInfo buf);
-	void	   *(*read) (AigcReader *r, const AigcColumnEncoder *colenc);
+	void	   *(*read) (AigcReader *r, const AigcColumnEncoder *colenc,
+						 uint32 version);
 	int			(*data_dim) (const void *net);
 
 	/*

@@ -42,7 +42,7 @@ aigc_model_excludes(const AigcModel *model, const char *colname)
 uint32
 aigc_model_format_version(const AigcModel *model)
 {
-	uint32		version = model->ops->format_version;
+	uint32		version = model->ops->write_version;
 
 	for (int c = 0; c < model->colenc.ncols; c++)
 	{
@@ -142,7 +142,7 @@ aigc_model_deserialize(const char *data, Size len)
 	model->excluded = palloc(sizeof(char *) * (model->nexcluded + 1));
 	for (int i = 0; i < model->nexcluded; i++)
 		model->excluded[i] = aigc_read_string(&r);
-	model->net = ops->read(&r, &model->colenc);
+	model->net = ops->read(&r, &model->colenc, version);
 	if (ops->data_dim(model->net) != model->colenc.dim)
 		aigc_corrupt("The network's width does not match the column encoding.");
 	if (r.pos != r.len)

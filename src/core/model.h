@@ -15,10 +15,11 @@
  * Bump when the blob layout changes; older versions stay readable.
  * Version 2 added GAN payloads (kind 2), version 3 the exact ranges of
  * bigint columns, version 4 transformer payloads (kind 3), version 5 the
- * noisy slot counts of a private model's categorical columns.  A blob
- * carries the lowest version that can read it (its kind's format_version,
- * or 3 with such a column, 5 with slot counts), so VAE blobs without
- * bigint columns or privacy are still written as version 1.
+ * noisy slot counts of a private model's categorical columns and the
+ * transformer's sampling temperature.  A blob carries the lowest version
+ * that can read it (its kind's write_version, or 3 with such a column, 5
+ * with slot counts), so VAE blobs without bigint columns or privacy are
+ * still written as version 1.
  */
 #define AIGC_MODEL_FORMAT_VERSION 5
 

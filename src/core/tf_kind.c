@@ -32,6 +32,7 @@ typedef struct TfKindConfig
 	int			n_head;
 	int			nbins;
 	int			data_dim;
+	double		temperature;	/* of sampling, in (0, 1] */
 } TfKindConfig;
 
 typedef struct TfNet
@@ -51,6 +52,7 @@ tf_config_from_options(const AigcTrainOptions *opts, int data_dim)
 	cfg->n_head = opts->n_head;
 	cfg->nbins = opts->offset_bins;
 	cfg->data_dim = data_dim;
+	cfg->temperature = opts->temperature;
 	return cfg;
 }
 
@@ -132,7 +134,30 @@ typedef struct TfRun
 	AigcRng    *rng;
 	const AigcPrivacyOptions *privacy;	/* NULL without DP-SGD */
 	AigcTfDpBuffers dp;
+	double		peak_lr;		/* the option learning_rate */
+	int64		total_steps;	/* of the whole run */
 } TfRun;
+
+/*
+ * The learning rate of step s of a run of total steps: a linear warm-up
+ * over the first 2% of the steps (at most 100), then a cosine decay
+ * towards 0 at the end, as GPT training schedules it (llm.c).  The decay
+ * lets the last steps settle instead of leaving the parameters where the
+ * last noisy steps of a constant rate put them; what the last layers of
+ * the sequence learn (the later columns' conditionals, which carry the
+ * marginals of the columns after the first) is most sensitive to that.
+ */
+static double
+tf_learning_rate(double peak, int64 s, int64 total)
+{
+	int64		warmup = Min(Max(total / 50, 1), 100);
+
+	if (s < warmup)
+		return peak * (s + 1) / warmup;
+	if (total <= warmup)
+		return peak;
+	return peak * 0.5 * (1.0 + cos(M_PI * (double) (s - warmup) / (total - warmup)));
+}
 
 static void *
 tf_train_begin(void *netp, const float *x, int64 nrows,
@@ -167,6 +192,15 @@ tf_train_begin(void *netp, const float *x, int64 nrows,
 		else
 			run->untokenised++;
 	}
+	/*
+	 * which values a mode holds is the table's: not under DP-SGD (without
+	 * it every row has its tokens, so x's rows and the tokens' align)
+	 */
+	if (!opts->privacy.enabled)
+	{
+		Assert(run->untokenised == 0);
+		aigc_tf_tokens_find_atoms(&net->tk, x, run->tokens, nrows);
+	}
 	run->batch = (int) Max(Min((int64) opts->batch_size, nrows), 1);
 	/* plan_privacy's steps: as many an epoch as batches cover all rows */
 	run->dp_steps = (nrows + run->batch - 1) / run->batch;
@@ -179,6 +213,8 @@ tf_train_begin(void *netp, const float *x, int64 nrows,
 		aigc_tf_dp_buffers_init(&run->dp, &net->m, run->batch);
 	aigc_tf_adam_init(&net->m, &run->adam, opts->learning_rate, TF_BETA1,
 					  TF_BETA2, opts->weight_decay);
+	run->peak_lr = opts->learning_rate;
+	run->total_steps = (int64) opts->epochs * ((nrows + run->batch - 1) / run->batch);
 	return run;
 }
 
@@ -220,6 +256,8 @@ tf_dp_step(TfRun *run, double *sum, int64 *rows, AigcTrainWork *work)
 				 run->rng);
 	for (int64 j = 0; j < m->nparams; j++)
 		m->grads[j] *= scale;
+	run->adam.lr = tf_learning_rate(run->peak_lr, run->adam.step,
+									run->total_steps);
 	aigc_adam_step(&run->adam);
 	work->steps++;
 }
@@ -268,6 +306,8 @@ tf_train_epoch(void *state, double *losses, AigcTrainWork *work)
 						  &run->net->tk, run->allowed);
 		sum += aigc_tf_forward(m, &run->acts, run->btokens, run->allowed, n) * n;
 		aigc_tf_backward(m, &run->acts, run->btokens, n);
+		run->adam.lr = tf_learning_rate(run->peak_lr, run->adam.step,
+										run->total_steps);
 		aigc_adam_step(&run->adam);
 		/* a step is about three forwards */
 		step_flops = 3.0 * aigc_tf_forward_flops(m) * n;
@@ -297,6 +337,20 @@ typedef struct TfGen
 {
 	AigcTfActs	acts;
 	int32	   *tokens;			/* (batch, T) */
+	const AigcTfTokens *tk;		/* the net's */
+
+	/*
+	 * Conditions met by construction (tf_condition): the first nforced
+	 * positions take the tokens of fixed[], and, when range_col >= 0, its
+	 * two positions from range_pos on a (mode, bin) pair drawn from cum.
+	 */
+	int			nforced;
+	int32	   *fixed;			/* (T) */
+	int			range_col;
+	int			range_pos;
+	double	   *cum;			/* (modes and NULL) x nbins cumulative weights */
+	double	   *alo;			/* per mode: the offsets that can meet the range */
+	double	   *ahi;
 } TfGen;
 
 static void *
@@ -307,15 +361,263 @@ tf_generator_init(void *netp, int batch)
 
 	aigc_tf_acts_init(&g->acts, &net->m, batch);
 	g->tokens = palloc(sizeof(int32) * (Size) batch * net->m.T);
+	g->tk = &net->tk;
+	g->range_col = -1;
 	return g;
 }
 
+/* out = softmax(scale * logits), cnt of them, in double */
+static void
+softmax_scaled(const float *logits, int cnt, double scale, double *out)
+{
+	double		mx = -HUGE_VAL;
+	double		sum = 0.0;
+
+	for (int k = 0; k < cnt; k++)
+		mx = Max(mx, scale * logits[k]);
+	for (int k = 0; k < cnt; k++)
+		sum += out[k] = exp(scale * logits[k] - mx);
+	for (int k = 0; k < cnt; k++)
+		out[k] /= sum;
+}
+
 /*
- * Rows from p(row) at temperature 1, under the structural mask only.
- * Conditions are left to sampling's rejection (cond_col is always -1 for
- * this kind): masking a condition's token where its column comes in the
- * row would draw the earlier columns from their marginal, not from their
- * distribution given the condition.
+ * The joint distribution of a range-conditioned column's (mode, bin) pair
+ * after the fixed tokens of positions < its mode position p: p(mode) (at
+ * the temperature) times p(bin | mode) times the share of the bin's
+ * offsets (aigc_tf_tokens_offset_share) whose value decodes into the
+ * range, into g->cum.  One forward of
+ * one row per mode token gives both positions' logits: the prefix is the
+ * same for every row, so the table is the same for every row.
+ */
+static void
+range_table(TfNet *net, TfGen *g, int c, const AigcCondition *cond)
+{
+	const AigcColumn *col = &net->tk.enc->cols[c];
+	AigcTfModel *m = &net->m;
+	int			T = m->T;
+	int			V = m->V;
+	int			p = net->tk.col_pos[c];
+	int			K = m->first[p + 1] - m->first[p];
+	int			nb = net->tk.nbins;
+	double		w = 2.0 / nb;
+	double		inv_temp = 1.0 / net->cfg.temperature;
+	double		lo = cond->min;
+	double		hi = cond->max;
+	double		slack;
+	double		total = 0.0;
+	double	   *pk;
+	double	   *pb;
+	int32	   *rows;
+	AigcTfActs *acts = &g->acts;
+
+	/*
+	 * Every value that can come out in the range: decoding clamps to the
+	 * training range, then rounds to the column's grid (and float4 to its
+	 * precision).  A wider set only costs rejections.
+	 */
+	if (lo <= col->min)
+		lo = -HUGE_VAL;
+	if (hi >= col->max)
+		hi = HUGE_VAL;
+	slack = 0.5 * aigc_column_rounding_step(col) +
+		1e-6 * Max(Max(fabs(cond->min), fabs(cond->max)), 1.0);
+	lo -= slack;
+	hi += slack;
+
+	g->cum = palloc(sizeof(double) * (Size) K * nb);
+	g->alo = palloc(sizeof(double) * K);
+	g->ahi = palloc(sizeof(double) * K);
+	pk = palloc(sizeof(double) * K);
+	pb = palloc(sizeof(double) * nb);
+	rows = palloc(sizeof(int32) * (Size) K * T);
+	for (int k = 0; k < K; k++)
+		for (int t = 0; t < T; t++)
+			rows[(Size) k * T + t] = t < p ? g->fixed[t] :
+				t == p ? m->first[p] + k : m->first[t];
+
+	/* the generator's activations, in batches of its rows */
+	for (int k = 0; k < K; k++)
+	{
+		int			i = k % acts->batch;
+
+		if (i == 0)
+			aigc_tf_forward(m, acts, rows + (Size) k * T, NULL,
+							Min(acts->batch, K - k));
+		if (k == 0)
+			softmax_scaled(acts->logits + m->first[p], K, inv_temp, pk);
+
+		/* the NULL token (k == nmodes) never meets a range */
+		g->alo[k] = 1.0;
+		g->ahi[k] = -1.0;
+		if (k < col->nmodes && col->mode_std[k] > 0.0)
+		{
+			g->alo[k] = Max((lo - col->mode_mean[k]) / (4.0 * col->mode_std[k]), -1.0);
+			g->ahi[k] = Min((hi - col->mode_mean[k]) / (4.0 * col->mode_std[k]), 1.0);
+		}
+		else if (k < col->nmodes && col->mode_mean[k] >= lo && col->mode_mean[k] <= hi)
+		{
+			g->alo[k] = -1.0;
+			g->ahi[k] = 1.0;
+		}
+		softmax_scaled(acts->logits + (Size) i * V + m->first[p + 1], nb, inv_temp, pb);
+		for (int b = 0; b < nb && k < col->nmodes; b++)
+		{
+			double		blo = -1.0 + b * w;
+
+			total += pk[k] * pb[b] *
+				aigc_tf_tokens_offset_share(&net->tk, p, k, blo, blo + w,
+											g->alo[k], g->ahi[k]);
+			g->cum[(Size) k * nb + b] = total;
+		}
+		for (int b = 0; b < nb && k == col->nmodes; b++)
+			g->cum[(Size) k * nb + b] = total;
+	}
+	pfree(rows);
+	pfree(pk);
+	pfree(pb);
+	if (!(total > 0.0))
+		ereport(ERROR,
+				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
+				 errmsg("no value of column \"%s\" the model can sample satisfies the condition",
+						col->name),
+				 errdetail("The model's modes of \"%s\" put no probability in the range.",
+						   col->name)));
+	g->range_col = c;
+	g->range_pos = p;
+}
+
+/*
+ * Conditions the sequence order lets sampling meet exactly: those on the
+ * row's leading columns.  A category or NULL there fixes its tokens; the
+ * first range (or single value) on a continuous column is drawn from the
+ * table of range_table, given the fixed tokens before it, and ends the
+ * run, as does the first column without a condition.  Given the leading
+ * values, the model's distribution of the rest is untouched, so every
+ * row's probability is the model's, renormalised over the conditions:
+ * what rejection alone would keep.  Conditions further on are left to
+ * rejection (masking them would draw the columns before them from their
+ * marginal, not given the condition); so is a value that rounds out of the
+ * range.
+ */
+static void
+tf_condition(void *netp, void *gen, const AigcCondition *conds, int nconds)
+{
+	TfNet	   *net = netp;
+	TfGen	   *g = gen;
+	const AigcColumnEncoder *enc = net->tk.enc;
+
+	g->fixed = palloc(sizeof(int32) * net->m.T);
+	for (int c = 0; c < enc->ncols; c++)
+	{
+		const AigcColumn *col = &enc->cols[c];
+		const AigcCondition *cond = NULL;
+		int			p = net->tk.col_pos[c];
+
+		for (int i = 0; i < nconds; i++)
+			if (conds[i].column == c)
+				cond = &conds[i];
+		if (cond == NULL)
+			break;
+		if (col->kind == AIGC_CONTINUOUS && !cond->is_null)
+		{
+			range_table(net, g, c, cond);
+			g->nforced = p + 2;
+			break;
+		}
+		/* a category, or NULL (after a NULL mode, offset bin 0) */
+		g->fixed[p] = net->m.first[p] + (!cond->is_null ? cond->category :
+										 col->kind == AIGC_CONTINUOUS ? col->nmodes :
+										 col->ncats);
+		if (col->kind == AIGC_CONTINUOUS)
+			g->fixed[p + 1] = net->m.first[p + 1];
+		g->nforced = p + (col->kind == AIGC_CONTINUOUS ? 2 : 1);
+	}
+}
+
+/* Positions before g->nforced: only the token already in the row */
+static void
+tf_forced_mask(void *arg, int64 row, int pos, const int32 *prefix,
+			   uint8 *allowed)
+{
+	TfGen	   *g = arg;
+
+	if (pos < g->nforced)
+	{
+		memset(allowed, 0, g->tk->first[pos + 1] - g->tk->first[pos]);
+		allowed[prefix[pos] - g->tk->first[pos]] = 1;
+	}
+	else
+		aigc_tf_tokens_mask((void *) g->tk, row, pos, prefix, allowed);
+}
+
+/*
+ * The leading tokens tf_condition fixed or tabulated, into rows [0, n);
+ * for a range, the (mode, bin) pair of each row from the table
+ */
+static void
+force_tokens(TfNet *net, TfGen *g, int n, AigcRng *rng)
+{
+	int			T = net->m.T;
+	int			nb = net->tk.nbins;
+
+	for (int r = 0; r < n; r++)
+	{
+		int32	   *row = g->tokens + (Size) r * T;
+
+		memcpy(row, g->fixed, sizeof(int32) * (g->range_col >= 0 ? g->range_pos : g->nforced));
+		if (g->range_col >= 0)
+		{
+			int			p = g->range_pos;
+			int			cells = (net->m.first[p + 1] - net->m.first[p]) * nb;
+			double		u = aigc_rng_uniform(rng) * g->cum[cells - 1];
+			int			lo = 0,
+						hi = cells - 1;
+
+			/* the first cell whose cumulative weight exceeds u */
+			while (lo < hi)
+			{
+				int			mid = (lo + hi) / 2;
+
+				if (g->cum[mid] > u)
+					hi = mid;
+				else
+					lo = mid + 1;
+			}
+			row[p] = net->m.first[p] + lo / nb;
+			row[p + 1] = net->m.first[p + 1] + lo % nb;
+		}
+	}
+}
+
+/*
+ * A range-conditioned column's offsets, redrawn within the part of their
+ * bin that meets the range (rows [0, n) of act), as activation draws them
+ * within the bin
+ */
+static void
+range_offsets(TfNet *net, TfGen *g, int n, AigcRng *rng, float *act)
+{
+	const AigcColumn *col = &net->tk.enc->cols[g->range_col];
+	int			p = g->range_pos;
+	double		w = 2.0 / net->tk.nbins;
+
+	for (int r = 0; r < n; r++)
+	{
+		const int32 *row = g->tokens + (Size) r * net->m.T;
+		int			k = row[p] - net->m.first[p];
+		double		blo = -1.0 + (row[p + 1] - net->m.first[p + 1]) * w;
+
+		act[(Size) r * net->cfg.data_dim + col->offset] =
+			(float) aigc_tf_tokens_offset(&net->tk, p, k, Max(blo, g->alo[k]),
+										  Min(blo + w, g->ahi[k]), rng);
+	}
+}
+
+/*
+ * Rows from p(row) at the model's temperature (1 unless trained with a
+ * lower one), under the structural mask and the leading conditions of
+ * tf_condition (cond_col is always -1 for this kind).
  */
 static void
 tf_generate(void *netp, void *gen, int n, int cond_col, int cond_slot,
@@ -324,9 +626,13 @@ tf_generate(void *netp, void *gen, int n, int cond_col, int cond_slot,
 	TfNet	   *net = netp;
 	TfGen	   *g = gen;
 
-	aigc_tf_sample(&net->m, &g->acts, n, 1.0, aigc_tf_tokens_mask, &net->tk,
-				   rng, g->tokens);
+	if (g->nforced > 0)
+		force_tokens(net, g, n, rng);
+	aigc_tf_sample(&net->m, &g->acts, n, net->cfg.temperature,
+				   tf_forced_mask, g, rng, g->tokens);
 	aigc_tf_tokens_activate(&net->tk, g->tokens, n, act, rng);
+	if (g->range_col >= 0)
+		range_offsets(net, g, n, rng, act);
 }
 
 typedef struct TfScorer
@@ -427,11 +733,15 @@ tf_encode(void *netp, void *scorer, int *len)
 	return ((TfScorer *) scorer)->code;
 }
 
-/* The configuration, the sequence's shape (checked on reading), the parameters */
+/*
+ * The configuration, the sequence's shape (checked on reading), the
+ * parameters, then (from format version 5) the sampling temperature
+ */
 static void
 tf_write(const void *netp, StringInfo buf)
 {
 	const TfNet *net = netp;
+	uint32		natoms;
 
 	aigc_write_u32(buf, net->cfg.n_layer);
 	aigc_write_u32(buf, net->cfg.d_model);
@@ -441,16 +751,25 @@ tf_write(const void *netp, StringInfo buf)
 	aigc_write_u32(buf, net->m.V);
 	aigc_write_u64(buf, net->m.nparams);
 	aigc_write_floats(buf, net->m.params, net->m.nparams);
+	aigc_write_f64(buf, net->cfg.temperature);
+	natoms = 0;
+	for (int t = 0; t < net->m.V; t++)
+		natoms += net->tk.atom[t];
+	aigc_write_u32(buf, natoms);
+	for (int t = 0; t < net->m.V; t++)
+		if (net->tk.atom[t])
+			aigc_write_u32(buf, t);
 }
 
 static void *
-tf_read(AigcReader *r, const AigcColumnEncoder *colenc)
+tf_read(AigcReader *r, const AigcColumnEncoder *colenc, uint32 version)
 {
 	TfNet	   *net = palloc0(sizeof(TfNet));
 	AigcTfConfig mc;
 	AigcRng		rng;
 	uint32		T,
-				V;
+				V,
+				natoms;
 	uint64		nparams;
 
 	net->cfg.n_layer = aigc_read_count(r, TF_MAX_LAYERS, "transformer layers");
@@ -477,6 +796,31 @@ tf_read(AigcReader *r, const AigcColumnEncoder *colenc)
 	aigc_rng_seed(&rng, 0);
 	aigc_tf_init(&net->m, &mc, false, &rng);
 	aigc_read_floats(r, net->m.params, net->m.nparams);
+	/* version 4 sampled at temperature 1 only */
+	net->cfg.temperature = 1.0;
+	if (version >= 5)
+	{
+		net->cfg.temperature = aigc_read_f64(r);
+		if (!(net->cfg.temperature > 0.0 && net->cfg.temperature <= 1.0))
+			aigc_corrupt("The transformer's sampling temperature is out of range.");
+		natoms = aigc_read_count(r, net->tk.first[net->tk.T], "transformer point-mass modes");
+		for (uint32 i = 0; i < natoms; i++)
+		{
+			uint32		t = aigc_read_u32(r);
+			int			p;
+			const AigcColumn *col;
+
+			if (t >= (uint32) net->tk.first[net->tk.T])
+				aigc_corrupt("A transformer point-mass mode is not a token.");
+			for (p = 0; (uint32) net->tk.first[p + 1] <= t; p++)
+				;
+			col = &colenc->cols[net->tk.pos_col[p]];
+			if (col->kind != AIGC_CONTINUOUS || net->tk.col_pos[net->tk.pos_col[p]] != p ||
+				t - net->tk.first[p] >= (uint32) col->nmodes)
+				aigc_corrupt("A transformer point-mass mode is not a mode token.");
+			net->tk.atom[t] = 1;
+		}
+	}
 	return net;
 }
 
@@ -532,6 +876,7 @@ const AigcKindOps aigc_transformer_ops = {
 	.name = "transformer",
 	.id = AIGC_KIND_TRANSFORMER,
 	.format_version = 4,
+	.write_version = 5,
 	.config_from_options = tf_config_from_options,
 	.init = tf_init,
 	.likeliest_modes = true,
@@ -544,6 +889,7 @@ const AigcKindOps aigc_transformer_ops = {
 	.describe_losses = tf_describe_losses,
 	.generator_init = tf_generator_init,
 	.generate = tf_generate,
+	.condition = tf_condition,
 	.scorer_init = tf_scorer_init,
 	.score = tf_score,
 	.explain = tf_explain,

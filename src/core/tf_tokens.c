@@ -59,6 +59,37 @@ aigc_tf_tokens_init(AigcTfTokens *tk, const AigcColumnEncoder *enc, int nbins)
 							PG_INT32_MAX)));
 	}
 	tk->first[T] = (int) V;
+	tk->atom = palloc0(V);
+}
+
+void
+aigc_tf_tokens_find_atoms(AigcTfTokens *tk, const float *x,
+						  const int32 *tokens, int64 nrows)
+{
+	const AigcColumnEncoder *enc = tk->enc;
+	uint8	   *spread = palloc0(tk->first[tk->T]);
+
+	memset(tk->atom, 0, tk->first[tk->T]);
+	for (int64 r = 0; r < nrows; r++)
+		for (int c = 0; c < enc->ncols; c++)
+		{
+			const AigcColumn *col = &enc->cols[c];
+			int32		tok = tokens[r * tk->T + tk->col_pos[c]];
+
+			if (col->kind != AIGC_CONTINUOUS)
+				continue;
+			if (x[(Size) r * enc->dim + col->offset] == 0.0f)
+				tk->atom[tok] = 1;
+			else
+				spread[tok] = 1;
+		}
+	for (int t = 0; t < tk->first[tk->T]; t++)
+		tk->atom[t] &= !spread[t];
+	/* a NULL token has no value */
+	for (int c = 0; c < enc->ncols; c++)
+		if (enc->cols[c].kind == AIGC_CONTINUOUS && enc->cols[c].has_nulls)
+			tk->atom[tk->first[tk->col_pos[c]] + enc->cols[c].nmodes] = 0;
+	pfree(spread);
 }
 
 /* The set slot among w one-hot slots, or -1 if none is */
@@ -116,6 +147,69 @@ aigc_tf_tokens_encode_row(AigcTfTokens *tk, const double *value,
 	return aigc_tf_tokens_from_encoded(tk, tk->scratch, tokens);
 }
 
+/*
+ * The grid values (aigc_column_rounding_step) of mode k's values whose
+ * offset is in [lo, hi), as grid indices g0 .. g1; false when the column
+ * has no grid or none lies there
+ */
+static bool
+grid_span(const AigcColumn *col, int k, double lo, double hi, double *g0,
+		  double *g1)
+{
+	double		step = aigc_column_rounding_step(col);
+	double		scale = 4.0 * col->mode_std[k];
+
+	if (!(step > 0.0) || !(scale > 0.0) || !(hi > lo))
+		return false;
+	*g0 = ceil((col->mode_mean[k] + lo * scale) / step);
+	*g1 = ceil((col->mode_mean[k] + hi * scale) / step) - 1.0;
+	/* (and not so many that a double cannot count them) */
+	return *g1 >= *g0 && *g1 - *g0 < 1e15;
+}
+
+double
+aigc_tf_tokens_offset(const AigcTfTokens *tk, int p, int k, double lo,
+					  double hi, AigcRng *rng)
+{
+	const AigcColumn *col = &tk->enc->cols[tk->pos_col[p]];
+	double		u = rng ? aigc_rng_uniform(rng) : 0.5;
+	double		g0,
+				g1;
+
+	if (tk->atom[tk->first[p] + k])
+		return 0.0;
+	if (grid_span(col, k, lo, hi, &g0, &g1))
+	{
+		double		g = Min(g0 + floor(u * (g1 - g0 + 1.0)), g1);
+
+		return (g * aigc_column_rounding_step(col) - col->mode_mean[k]) /
+			(4.0 * col->mode_std[k]);
+	}
+	return lo + u * (hi - lo);
+}
+
+double
+aigc_tf_tokens_offset_share(const AigcTfTokens *tk, int p, int k, double lo,
+							double hi, double alo, double ahi)
+{
+	const AigcColumn *col = &tk->enc->cols[tk->pos_col[p]];
+	double		g0,
+				g1,
+				s0,
+				s1;
+	double		from = Max(lo, alo);
+	double		to = Min(hi, ahi);
+
+	if (tk->atom[tk->first[p] + k])
+		return alo <= 0.0 && 0.0 < ahi ? 1.0 : 0.0;
+	if (!(to > from))
+		return 0.0;
+	if (grid_span(col, k, lo, hi, &g0, &g1))
+		return grid_span(col, k, from, to, &s0, &s1) ?
+			(s1 - s0 + 1.0) / (g1 - g0 + 1.0) : 0.0;
+	return (to - from) / (hi - lo);
+}
+
 void
 aigc_tf_tokens_activate(const AigcTfTokens *tk, const int32 *tokens, int n,
 						float *act, AigcRng *rng)
@@ -139,9 +233,11 @@ aigc_tf_tokens_activate(const AigcTfTokens *tk, const int32 *tokens, int n,
 			if (col->kind == AIGC_CONTINUOUS)
 			{
 				int			bin = row[p + 1] - tk->first[p + 1];
-				double		u = rng ? aigc_rng_uniform(rng) : 0.5;
 
-				a[col->offset] = (float) (-1.0 + (bin + u) * width);
+				/* a NULL's offset does not matter */
+				a[col->offset] = k == col->nmodes ? 0.0f :
+					(float) aigc_tf_tokens_offset(tk, p, k, -1.0 + bin * width,
+												  -1.0 + (bin + 1) * width, rng);
 				a[col->offset + 1 + k] = 1.0f;
 			}
 			else

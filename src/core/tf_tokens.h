@@ -31,6 +31,13 @@ typedef struct AigcTfTokens
 	int		   *col_pos;		/* ncols: each column's first position */
 	int		   *pos_col;		/* T: each position's column */
 	float	   *scratch;		/* enc->dim: one encoded row */
+
+	/*
+	 * (V) 1 for a mode token whose training values were all one value, its
+	 * mean (the column encoder's point-mass modes): it decodes to exactly
+	 * that value whatever the bin.  All 0 until aigc_tf_tokens_find_atoms.
+	 */
+	uint8	   *atom;
 } AigcTfTokens;
 
 extern void aigc_tf_tokens_init(AigcTfTokens *tk, const AigcColumnEncoder *enc,
@@ -56,9 +63,28 @@ extern bool aigc_tf_tokens_from_encoded(const AigcTfTokens *tk, const float *x,
 										int32 *tokens);
 
 /*
+ * Marks in tk->atom the mode tokens of nrows training rows (n, T) whose
+ * offsets x (the encoded rows, (nrows, enc->dim)) are all exactly 0.
+ */
+extern void aigc_tf_tokens_find_atoms(AigcTfTokens *tk, const float *x,
+									  const int32 *tokens, int64 nrows);
+/*
+ * An offset of mode k of continuous column col, at position p, in [lo, hi)
+ * (a bin, or a part of one), drawn from rng (the middle with a NULL rng):
+ * 0 for an atom; uniform, or, for a column decoded to a grid (integers,
+ * dates, numeric(p, s): its training values all lie on the grid), at one
+ * of the grid values there, uniformly, when there is one.
+ */
+extern double aigc_tf_tokens_offset(const AigcTfTokens *tk, int p, int k,
+									double lo, double hi, AigcRng *rng);
+/* The share of aigc_tf_tokens_offset(tk, p, k, lo, hi) in [alo, ahi) */
+extern double aigc_tf_tokens_offset_share(const AigcTfTokens *tk, int p, int k,
+										  double lo, double hi, double alo,
+										  double ahi);
+/*
  * n rows of tokens (n, T) as activated rows (n, enc->dim), the input of
  * aigc_column_encoder_decode: one-hots that are certain and an offset
- * uniform within its bin (drawn from rng; the bin's centre with a NULL rng)
+ * within its bin (aigc_tf_tokens_offset; the bin's middle with a NULL rng)
  */
 extern void aigc_tf_tokens_activate(const AigcTfTokens *tk, const int32 *tokens,
 									int n, float *act, AigcRng *rng);

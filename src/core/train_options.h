@@ -90,6 +90,7 @@ typedef struct AigcTrainOptions
 	int			d_model;
 	int			n_head;
 	int			offset_bins;
+	double		temperature;	/* of sampling; 1 is the model's own p(row) */
 } AigcTrainOptions;
 
 #endif

@@ -104,7 +104,7 @@ vae_write(const void *net, StringInfo buf)
 }
 
 static void *
-vae_read(AigcReader *r, const AigcColumnEncoder *colenc)
+vae_read(AigcReader *r, const AigcColumnEncoder *colenc, uint32 version)
 {
 	AigcVae    *vae = palloc0(sizeof(AigcVae));
 
@@ -163,6 +163,7 @@ const AigcKindOps aigc_vae_ops = {
 	.name = "vae",
 	.id = AIGC_KIND_VAE,
 	.format_version = 1,
+	.write_version = 1,
 	.config_from_options = vae_config_from_options,
 	.init = vae_init,
 	.train_size = vae_train_size,

@@ -13,15 +13,6 @@
 #include "core/gan.h"
 #include "core/model.h"
 
-typedef struct AigcCondition
-{
-	int			column;			/* column of the column encoder */
-	bool		is_null;		/* the column must be NULL */
-	int			category;		/* categorical: index of the label */
-	double		min;			/* continuous: inclusive bounds */
-	double		max;
-} AigcCondition;
-
 typedef struct AigcConditions
 {
 	int			n;

@@ -402,6 +402,9 @@ sample_init(FunctionCallInfo fcinfo)
 	if (st->conds != NULL && st->model->kind == AIGC_KIND_GAN)
 		aigc_conditions_gan_slot(st->conds, st->model->net, &st->gen.cond_col,
 								 &st->gen.cond_slot);
+	if (st->conds != NULL && st->model->ops->condition != NULL)
+		st->model->ops->condition(st->model->net, st->gen.kind_buf,
+								  st->conds->conds, st->conds->n);
 	st->max_draws = st->n > PG_INT64_MAX / DRAWS_PER_ROW ? PG_INT64_MAX :
 		Max(DRAWS_PER_ROW * st->n, MIN_DRAWS);
 	st->values = palloc(sizeof(Datum) * Max(st->desc->natts, 1));

@@ -294,6 +294,12 @@ static const TrainOption train_options[] = {
 		.offset = FIELD(offset_bins),
 		.kinds = KIND(AIGC_KIND_TRANSFORMER), .all = "32", .stored = true, .sizes = true
 	},
+	/* how the model samples, stored in it: 1 draws from p(row) itself */
+	{
+		.name = "temperature", .type = OPT_REAL, .lo = 0, .hi = 1,
+		.offset = FIELD(temperature), .lo_open = true,
+		.kinds = KIND(AIGC_KIND_TRANSFORMER), .all = "1", .stored = true
+	},
 };
 
 #define NOPTIONS lengthof(train_options)

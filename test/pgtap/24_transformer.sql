@@ -5,7 +5,7 @@
 -- data/contributions_anomalies.sql above the real rows.  Trained on a
 -- quarter of the table for a few epochs, so the file stays cheap.
 BEGIN;
-SELECT plan(21);
+SELECT plan(32);
 
 SELECT is((aigc_train('tf_contrib', 'SELECT * FROM contributions WHERE id % 4 = 0', 'transformer',
                       '{"epochs": 5, "seed": 42, "exclude": ["id"], "progress_every": 0}')).train_rows,
@@ -95,6 +95,70 @@ SELECT is((SELECT array_length(aigc_encode('tf_contrib', c), 1) FROM contributio
 -- the sgemm benchmark multiplies batch x positions rows per projection
 SELECT ok(aigc.sgemm_gflops('tf_contrib', 256, seconds => 0.1) > 0,
           'aigc.sgemm_gflops runs the projections of a transformer');
+
+-- temperature: the same training (same seed) sampled at 1 and at 0.5; a
+-- lower temperature sharpens every softmax, so the modal employer type
+-- (private, about 62% of the table) takes a larger share
+CREATE TEMP TABLE tf_re AS SELECT age, region, employer_type, monthly_wage FROM contributions WHERE id % 4 = 0;
+SELECT aigc_train('tf_t' || t, 'tf_re'::regclass, 'transformer',
+                  jsonb_build_object('epochs', 2, 'seed', 5, 'progress_every', 0, 'temperature', t))
+  FROM (VALUES (1), (0.5)) v(t);
+SELECT is((SELECT hyperparams->>'temperature' FROM aigc.model_store WHERE name = 'tf_t0.5'), '0.5',
+          'the temperature is stored with the model');
+SELECT is((SELECT substr(weights, 9, 8) FROM aigc.model_store WHERE name = 'tf_t0.5'),
+          '\x0500000003000000'::bytea, 'a transformer blob is format version 5 (with its temperature), kind 3');
+CREATE TEMP TABLE tf_temp AS
+SELECT t, (SELECT count(*) FILTER (WHERE employer_type = 'private')::float8 / count(*)
+             FROM aigc_sample(NULL::tf_re, 'tf_t' || t, 2000, 9)) AS private_share
+  FROM (VALUES ('1'), ('0.5')) v(t);
+SELECT ok((SELECT abs(private_share - (SELECT avg((employer_type = 'private')::int) FROM contributions))
+             FROM tf_temp WHERE t = '1') <= 0.05,
+          format('at temperature 1 the private share follows the table''s (%s vs %s)',
+                 (SELECT round(private_share::numeric, 3) FROM tf_temp WHERE t = '1'),
+                 (SELECT round(avg((employer_type = 'private')::int), 3) FROM contributions)));
+SELECT ok((SELECT private_share FROM tf_temp WHERE t = '0.5') >= (SELECT private_share FROM tf_temp WHERE t = '1') + 0.1,
+          format('at temperature 0.5 the modal category''s share rises (%s vs %s)',
+                 (SELECT round(private_share::numeric, 3) FROM tf_temp WHERE t = '0.5'),
+                 (SELECT round(private_share::numeric, 3) FROM tf_temp WHERE t = '1')));
+
+-- conditions on the leading column are met by construction: a range on
+-- age (the first column of tf_re) draws its mode and offset bin from the
+-- model's distribution restricted to the range, so nearly every generated
+-- row is kept (about 5% of the table is 30 or 31); a range on a later
+-- column is left to rejection
+SELECT is((SELECT count(*)::int FROM aigc_sample(NULL::tf_re, 'tf_t1', 900, 3,
+                                                 conditions => '{"age": {"min": 30, "max": 31}}')
+            WHERE age BETWEEN 30 AND 31),
+          900, 'a range on the leading column: n rows, all within it');
+SELECT is((SELECT count(*)::int FROM aigc.sample_batches(NULL::tf_re, 'tf_t1', 900, 3, NULL,
+                                                         '{"age": {"min": 30, "max": 31}}')),
+          1, 'a range on the leading column: one batch of 1000 generated rows gives 900 (acceptance >= 90%)');
+SELECT ok((SELECT count(*) FROM aigc.sample_batches(NULL::tf_re, 'tf_t1', 900, 3, NULL,
+                                                    '{"monthly_wage": {"min": 3000, "max": 3100}}')) > 5,
+          'a range on a later column goes through rejection (more than 5 batches)');
+CREATE TEMP TABLE tf_age_wage AS
+SELECT (SELECT avg(monthly_wage) FROM aigc_sample(NULL::tf_re, 'tf_t1', 1000, 4,
+                                                  conditions => '{"age": [30, 31]}')) AS sample_mean,
+       (SELECT avg(monthly_wage) FROM tf_re WHERE age BETWEEN 30 AND 31) AS table_mean;
+SELECT ok((SELECT abs(sample_mean / table_mean - 1) <= 0.15 FROM tf_age_wage),
+          format('given age 30 to 31, mean monthly_wage within 15%% of the table''s (%s vs %s)',
+                 (SELECT round(sample_mean, 0) FROM tf_age_wage), (SELECT round(table_mean, 0) FROM tf_age_wage)));
+SELECT is((SELECT count(*)::int FROM aigc_sample(NULL::tf_re, 'tf_t1', 300, 5,
+                                                 conditions => '{"age": [30, 31], "region": "north"}')
+            WHERE age BETWEEN 30 AND 31 AND region = 'north'),
+          300, 'a leading range and a later category together');
+
+-- a category on the leading column fixes its token and the run goes on:
+-- the range on the next column is then drawn given it
+CREATE TEMP TABLE tf_ra AS SELECT region, age FROM tf_re;
+SELECT aigc_train('tf_ra', 'tf_ra'::regclass, 'transformer', '{"epochs": 1, "seed": 6, "progress_every": 0}');
+SELECT is((SELECT count(*)::int FROM aigc_sample(NULL::tf_ra, 'tf_ra', 500, 3,
+                                                 conditions => '{"region": "north", "age": {"min": 30, "max": 35}}')
+            WHERE region = 'north' AND age BETWEEN 30 AND 35),
+          500, 'a leading category and a range on the next column: n rows, all satisfying both');
+SELECT is((SELECT count(*)::int FROM aigc.sample_batches(NULL::tf_ra, 'tf_ra', 500, 3, NULL,
+                                                         '{"region": "north", "age": {"min": 30, "max": 35}}')),
+          1, 'both met by construction: one batch of 1000 generated rows gives 500');
 
 \i data/contributions_anomalies.sql
 CREATE TEMP TABLE tf_scored AS
