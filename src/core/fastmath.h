@@ -19,7 +19,8 @@
 
 #include <string.h>
 
-#if defined(__GNUC__) && defined(__x86_64__) && defined(__has_attribute)
+/* gcc only: clang 14 leaves the clones' dispatcher out of other files' links */
+#if defined(__GNUC__) && !defined(__clang__) && defined(__x86_64__) && defined(__has_attribute)
 #if __has_attribute(target_clones)
 #define AIGC_VECTOR_CLONES __attribute__((target_clones("avx512f", "avx2", "default")))
 #endif
