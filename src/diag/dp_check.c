@@ -99,7 +99,7 @@ check_clipping(ReturnSetInfo *rsinfo, AigcRng *rng)
 				sq_l1[NET_N] = {0},
 				sq_l2[NET_N] = {0},
 				sq_net[NET_N] = {0},
-				sorted[NET_N],
+				norms[NET_N],
 				clipped[NET_PARAMS] = {0},
 				ghost[NET_PARAMS],
 				err_l1 = 0.0,
@@ -148,22 +148,14 @@ check_clipping(ReturnSetInfo *rsinfo, AigcRng *rng)
 		err_l1 = Max(err_l1, rel_err(sqrt(sq_l1[i]), sqrt(e1)));
 		err_l2 = Max(err_l2, rel_err(sqrt(sq_l2[i]), sqrt(e2)));
 		err_net = Max(err_net, rel_err(sqrt(sq_net[i]), sqrt(e1 + e2)));
-		sorted[i] = sqrt(e1 + e2);
+		norms[i] = sqrt(e1 + e2);
 	}
 	aigc_diag_emit(rsinfo, "per-example norms", "max relative error, first linear layer", err_l1, NET_N);
 	aigc_diag_emit(rsinfo, "per-example norms", "max relative error, second linear layer", err_l2, NET_N);
 	aigc_diag_emit(rsinfo, "per-example norms", "max relative error, whole network", err_net, NET_N);
 
 	/* clip at the median norm, so that some examples are clipped and some not */
-	for (int i = 1; i < NET_N; i++)
-		for (int j = i; j > 0 && sorted[j - 1] > sorted[j]; j--)
-		{
-			double		t = sorted[j];
-
-			sorted[j] = sorted[j - 1];
-			sorted[j - 1] = t;
-		}
-	max_grad_norm = sorted[NET_N / 2];
+	max_grad_norm = aigc_diag_median(norms, NET_N);
 	dp_clip_factors(sq_net, NET_N, max_grad_norm, factors);
 	for (int i = 0; i < NET_N; i++)
 	{
@@ -232,16 +224,12 @@ check_vae_norms(ReturnSetInfo *rsinfo, AigcRng *rng)
 	AigcVaeDpBuffers dp;
 	float		x[VAE_N * VAE_D];
 	double		norms[VAE_N],
-				sorted[VAE_N],
 				recon,
 				kl,
 				err = 0.0,
 				err_sigma = 0.0,
-				diff = 0.0,
-				ref = 0.0,
 				max_grad_norm;
 	double	   *per_row,
-			   *clipped,
 			   *ghost;
 	int64		np;
 
@@ -262,7 +250,6 @@ check_vae_norms(ReturnSetInfo *rsinfo, AigcRng *rng)
 	aigc_vae_dp_buffers_init(&dp, &vae, &buf);
 	np = vae_gather(&vae, NULL);
 	per_row = palloc(sizeof(double) * np * VAE_N);
-	clipped = palloc0(sizeof(double) * np);
 	ghost = palloc(sizeof(double) * np);
 
 	/* one seed for both: row r draws the same posterior noise either way */
@@ -289,39 +276,21 @@ check_vae_norms(ReturnSetInfo *rsinfo, AigcRng *rng)
 		}
 		err = Max(err, rel_err(sqrt(dp.sq_norms[r]), sqrt(sq)));
 		err_sigma = Max(err_sigma, rel_err(sqrt(ghost_sigma), sqrt(sq_sigma)));
-		norms[r] = sorted[r] = sqrt(sq);
+		norms[r] = sqrt(sq);
 	}
 	aigc_diag_emit(rsinfo, "vae per-example norms", "max relative error, every parameter", err, VAE_N);
 	aigc_diag_emit(rsinfo, "vae per-example norms", "max relative error, sigma alone", err_sigma, VAE_N);
 
 	/* the clipped sum at the median norm against the materialised gradients */
-	for (int i = 1; i < VAE_N; i++)
-		for (int j = i; j > 0 && sorted[j - 1] > sorted[j]; j--)
-		{
-			double		t = sorted[j];
-
-			sorted[j] = sorted[j - 1];
-			sorted[j - 1] = t;
-		}
-	max_grad_norm = sorted[VAE_N / 2];
-	for (int r = 0; r < VAE_N; r++)
-	{
-		double		c = Min(1.0, max_grad_norm / norms[r]);
-
-		for (int64 k = 0; k < np; k++)
-			clipped[k] += c * per_row[r * np + k];
-	}
+	max_grad_norm = aigc_diag_median(norms, VAE_N);
 	aigc_params_zero_grad(vae.params, vae.nparams);
 	aigc_rng_seed(rng, 99);
 	aigc_vae_dp_accumulate(&vae, &buf, &dp, x, VAE_N, rng, max_grad_norm,
 						   &recon, &kl);
 	vae_gather(&vae, ghost);
-	for (int64 k = 0; k < np; k++)
-	{
-		diff += (ghost[k] - clipped[k]) * (ghost[k] - clipped[k]);
-		ref += clipped[k] * clipped[k];
-	}
-	aigc_diag_emit(rsinfo, "vae per-example norms", "clipped sum at the median norm, relative error", sqrt(diff / ref), (int) np);
+	aigc_diag_emit(rsinfo, "vae per-example norms", "clipped sum at the median norm, relative error",
+				   aigc_diag_clipped_sum_error(per_row, norms, VAE_N, np, max_grad_norm, ghost),
+				   (int) np);
 }
 
 /* A linear layer over each of SEQ_T positions of SEQ_N examples */
@@ -397,13 +366,10 @@ check_transformer(ReturnSetInfo *rsinfo, AigcRng *rng)
 	AigcTfDpBuffers dp;
 	int32		tokens[TF_N * TF_T];
 	double		norms[TF_N],
-				sorted[TF_N],
 				err = 0.0,
-				diff = 0.0,
-				ref = 0.0,
 				max_grad_norm;
 	double	   *per_row,
-			   *clipped;
+			   *ghost;
 	int64		np;
 
 	aigc_tf_init(&m, &cfg, true, rng);
@@ -417,7 +383,7 @@ check_transformer(ReturnSetInfo *rsinfo, AigcRng *rng)
 	aigc_tf_acts_init(&one, &m, 1);
 	aigc_tf_dp_buffers_init(&dp, &m, TF_N);
 	per_row = palloc(sizeof(double) * np * TF_N);
-	clipped = palloc0(sizeof(double) * np);
+	ghost = palloc(sizeof(double) * np);
 
 	/* a one-row pass's gradient is that row's own, -log p(row) unscaled */
 	for (int r = 0; r < TF_N; r++)
@@ -431,7 +397,7 @@ check_transformer(ReturnSetInfo *rsinfo, AigcRng *rng)
 			per_row[r * np + k] = m.grads[k];
 			sq += (double) m.grads[k] * m.grads[k];
 		}
-		norms[r] = sorted[r] = sqrt(sq);
+		norms[r] = sqrt(sq);
 	}
 	aigc_tf_forward(&m, &acts, tokens, NULL, TF_N);
 	aigc_tf_dp_norms(&m, &acts, &dp, tokens, TF_N);
@@ -440,30 +406,14 @@ check_transformer(ReturnSetInfo *rsinfo, AigcRng *rng)
 	aigc_diag_emit(rsinfo, "transformer per-example norms", "max relative error, every parameter", err, TF_N);
 
 	/* the clipped sum at the median norm against the materialised gradients */
-	for (int i = 1; i < TF_N; i++)
-		for (int j = i; j > 0 && sorted[j - 1] > sorted[j]; j--)
-		{
-			double		t = sorted[j];
-
-			sorted[j] = sorted[j - 1];
-			sorted[j - 1] = t;
-		}
-	max_grad_norm = sorted[TF_N / 2];
-	for (int r = 0; r < TF_N; r++)
-	{
-		double		c = Min(1.0, max_grad_norm / norms[r]);
-
-		for (int64 k = 0; k < np; k++)
-			clipped[k] += c * per_row[r * np + k];
-	}
+	max_grad_norm = aigc_diag_median(norms, TF_N);
 	memset(m.grads, 0, sizeof(float) * np);
 	aigc_tf_dp_accumulate(&m, &acts, &dp, tokens, TF_N, max_grad_norm);
 	for (int64 k = 0; k < np; k++)
-	{
-		diff += (m.grads[k] - clipped[k]) * (m.grads[k] - clipped[k]);
-		ref += clipped[k] * clipped[k];
-	}
-	aigc_diag_emit(rsinfo, "transformer per-example norms", "clipped sum at the median norm, relative error", sqrt(diff / ref), (int) np);
+		ghost[k] = m.grads[k];
+	aigc_diag_emit(rsinfo, "transformer per-example norms", "clipped sum at the median norm, relative error",
+				   aigc_diag_clipped_sum_error(per_row, norms, TF_N, np, max_grad_norm, ghost),
+				   (int) np);
 }
 
 #define NOISE_N 200000

@@ -64,15 +64,11 @@ aigc_dp_check_gan(ReturnSetInfo *rsinfo, AigcRng *rng)
 	AigcGanBuffers one;
 	float		x[GAN_N * GAN_D];
 	double		norms[GAN_N],
-				sorted[GAN_N],
 				real_sum = 0.0,
 				penalty_sum = 0.0,
 				err = 0.0,
-				diff = 0.0,
-				ref = 0.0,
 				count_err = 0.0;
 	double	   *per_row,
-			   *clipped,
 			   *ghost;
 	int64		np;
 	int			W;
@@ -110,7 +106,6 @@ aigc_dp_check_gan(ReturnSetInfo *rsinfo, AigcRng *rng)
 	}
 	np = dis_gather(&gan, NULL);
 	per_row = palloc(sizeof(double) * np * GAN_N);
-	clipped = palloc0(sizeof(double) * np);
 	ghost = palloc(sizeof(double) * np);
 
 	/* materialised: each row's critic and penalty terms, alone */
@@ -127,40 +122,23 @@ aigc_dp_check_gan(ReturnSetInfo *rsinfo, AigcRng *rng)
 		dis_gather(&gan, per_row + r * np);
 		for (int64 k = 0; k < np; k++)
 			sq += per_row[r * np + k] * per_row[r * np + k];
-		norms[r] = sorted[r] = sqrt(sq);
+		norms[r] = sqrt(sq);
 	}
 
 	/* the chunk, clipping at the median norm */
-	for (int i = 1; i < GAN_N; i++)
-		for (int j = i; j > 0 && sorted[j - 1] > sorted[j]; j--)
-		{
-			double		tmp = sorted[j];
-
-			sorted[j] = sorted[j - 1];
-			sorted[j - 1] = tmp;
-		}
-	t.dp->clip = sorted[GAN_N / 2];
+	t.dp->clip = aigc_diag_median(norms, GAN_N);
 	aigc_params_zero_grad(gan.dparams, gan.n_dparams);
 	memset(t.dp->step_counts, 0, sizeof(float) * gan.cfg.cond_dim);
 	aigc_gan_dp_chunk(&t, GAN_N, rng, &real_sum, &penalty_sum);
 	dis_gather(&gan, ghost);
 	for (int r = 0; r < GAN_N; r++)
-	{
-		double		c = Min(1.0, t.dp->clip / norms[r]);
-
 		err = Max(err, rel_err(sqrt(t.dp->sq_norms[r]), norms[r]));
-		for (int64 k = 0; k < np; k++)
-			clipped[k] += c * per_row[r * np + k];
-	}
-	for (int64 k = 0; k < np; k++)
-	{
-		diff += (ghost[k] - clipped[k]) * (ghost[k] - clipped[k]);
-		ref += clipped[k] * clipped[k];
-	}
 	/* three rows per category, one cond column: 3 beta each */
 	for (int k = 0; k < gan.cfg.cond_dim; k++)
 		count_err = Max(count_err, rel_err(t.dp->step_counts[k], 3.0 * t.dp->count_scale));
 	aigc_diag_emit(rsinfo, "gan per-example norms", "max relative error, critic and penalty", err, GAN_N);
-	aigc_diag_emit(rsinfo, "gan per-example norms", "clipped sum at the median norm, relative error", sqrt(diff / ref), (int) np);
+	aigc_diag_emit(rsinfo, "gan per-example norms", "clipped sum at the median norm, relative error",
+				   aigc_diag_clipped_sum_error(per_row, norms, GAN_N, np, t.dp->clip, ghost),
+				   (int) np);
 	aigc_diag_emit(rsinfo, "gan per-example norms", "category counts, max relative error", count_err, gan.cfg.cond_dim);
 }
