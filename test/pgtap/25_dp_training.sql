@@ -23,7 +23,7 @@ SELECT lives_ok($$SELECT aigc_train('dp_eps', 'dp_c'::regclass, 'vae',
 
 CREATE TEMP TABLE rec AS SELECT privacy AS p, hyperparams AS h FROM aigc.models WHERE name = 'dp_eps';
 
-SELECT ok((p->>'epsilon')::float8 <= 3 AND (p->>'epsilon')::float8 >= 3 * 0.99,
+SELECT ok(pg_temp.spends_target(p, 3),
           format('the epsilon spent is at most the target and within 1%% of it (%s)', p->>'epsilon'))
   FROM rec;
 SELECT ok(pg_temp.rel_err(pg_temp.composed_epsilon(p), (p->>'epsilon')::float8) <= 1e-9,
@@ -33,9 +33,7 @@ SELECT is((p->>'sample_rate')::float8, 300 / 3000.0::float8, 'sample rate = batc
 SELECT is((p->>'steps')::int, 3 * 10, 'steps = epochs x rows / batch_size') FROM rec;
 SELECT is((p->>'delta')::float8, 1e-6::float8, 'delta as given') FROM rec;
 SELECT is((p->>'max_grad_norm')::float8, 1::float8, 'max_grad_norm defaults to 1') FROM rec;
-SELECT is((p->'charges'->-1) - 'epsilon',
-          jsonb_build_object('mechanism', 'dp-sgd', 'noise_multiplier', p->'noise_multiplier',
-                             'sample_rate', p->'sample_rate', 'steps', p->'steps'),
+SELECT ok(pg_temp.sgd_charge_last(p),
           'the last charge is DP-SGD''s, with the run''s noise, sample rate and steps') FROM rec;
 SELECT ok(NOT p ? 'column_statistics' AND jsonb_array_length(p->'charges') = 2 * 2 + 3 + 1,
           'no "not private" marker: every column statistic is a charge (2 per numeric column, 1 per categorical)') FROM rec;
@@ -55,11 +53,7 @@ SELECT lives_ok($$SELECT aigc_train('dp_sigma', 'dp_c'::regclass, 'vae',
       "encoder_dims": [32], "decoder_dims": [32], "progress_every": 0,
       "privacy": {"noise_multiplier": 1.1, "delta": 1e-5, "max_grad_norm": 0.5}}')$$,
     'a VAE trains with a given noise multiplier');
-SELECT ok(pg_temp.rel_err((privacy->'charges'->-1->>'epsilon')::float8,
-                          aigc.dp_epsilon(1.1, 200 / 3000.0::float8, 2 * 15, (privacy->>'conversion_delta')::float8)) <= 1e-9
-          AND pg_temp.rel_err((privacy->>'epsilon')::float8, pg_temp.composed_epsilon(privacy)) <= 1e-9
-          AND (privacy->>'noise_multiplier')::float8 = 1.1
-          AND (privacy->>'max_grad_norm')::float8 = 0.5,
+SELECT ok(pg_temp.sigma_record(privacy, 1.1, 200 / 3000.0::float8, 2 * 15, 0.5),
           format('with a noise multiplier DP-SGD''s charge is the accountant''s for it, and the total (%s) composes the charges', privacy->>'epsilon'))
   FROM aigc.models WHERE name = 'dp_sigma';
 

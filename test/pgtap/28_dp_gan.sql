@@ -22,7 +22,7 @@ SELECT lives_ok($$SELECT aigc_train('dpg_eps', 'dpg_c'::regclass, 'gan',
 
 CREATE TEMP TABLE rec AS SELECT privacy AS p, hyperparams AS h FROM aigc.models WHERE name = 'dpg_eps';
 
-SELECT ok((p->>'epsilon')::float8 <= 3 AND (p->>'epsilon')::float8 >= 3 * 0.99,
+SELECT ok(pg_temp.spends_target(p, 3),
           format('the epsilon spent is at most the target and within 1%% of it (%s)', p->>'epsilon'))
   FROM rec;
 SELECT ok(pg_temp.rel_err(pg_temp.composed_epsilon(p), (p->>'epsilon')::float8) <= 1e-9,
@@ -30,9 +30,7 @@ SELECT ok(pg_temp.rel_err(pg_temp.composed_epsilon(p), (p->>'epsilon')::float8) 
   FROM rec;
 SELECT is((p->>'sample_rate')::float8, 300 / 3000.0::float8, 'sample rate = batch_size / rows') FROM rec;
 SELECT is((p->>'steps')::int, 30 * 10, 'steps = epochs x rows / batch_size discriminator updates') FROM rec;
-SELECT is((p->'charges'->-1) - 'epsilon',
-          jsonb_build_object('mechanism', 'dp-sgd', 'noise_multiplier', p->'noise_multiplier',
-                             'sample_rate', p->'sample_rate', 'steps', p->'steps'),
+SELECT ok(pg_temp.sgd_charge_last(p),
           'the last charge is DP-SGD''s (the conditional sampler''s category counts ride in its release)') FROM rec;
 SELECT is(h->'pac', '1'::jsonb, 'pac defaults to 1 under privacy (the discriminator clips rows, not groups)') FROM rec;
 SELECT is(h->'log_frequency', 'false'::jsonb, 'log_frequency defaults to false under privacy') FROM rec;
@@ -65,11 +63,7 @@ SELECT lives_ok($$SELECT aigc_train('dpg_sigma', 'dpg_c'::regclass, 'gan',
       "discriminator_dims": [16], "discriminator_steps": 2, "progress_every": 0,
       "privacy": {"noise_multiplier": 1.1, "delta": 1e-5, "max_grad_norm": 0.5}}')$$,
     'a GAN trains with a given noise multiplier and discriminator_steps 2');
-SELECT ok(pg_temp.rel_err((privacy->'charges'->-1->>'epsilon')::float8,
-                          aigc.dp_epsilon(1.1, 200 / 3000.0::float8, 2 * 15, (privacy->>'conversion_delta')::float8)) <= 1e-9
-          AND pg_temp.rel_err((privacy->>'epsilon')::float8, pg_temp.composed_epsilon(privacy)) <= 1e-9
-          AND (privacy->>'steps')::int = 2 * 15
-          AND (privacy->>'max_grad_norm')::float8 = 0.5,
+SELECT ok(pg_temp.sigma_record(privacy, 1.1, 200 / 3000.0::float8, 2 * 15, 0.5),
           format('with a noise multiplier DP-SGD''s charge is the accountant''s for 2 x 15 noisy steps, and the total (%s) composes the charges', privacy->>'epsilon'))
   FROM aigc.models WHERE name = 'dpg_sigma';
 

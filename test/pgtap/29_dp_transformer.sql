@@ -27,7 +27,7 @@ SELECT lives_ok($$SELECT aigc_train('dpt_eps', 'dpt_c'::regclass, 'transformer',
 
 CREATE TEMP TABLE rec AS SELECT privacy AS p, loss AS l FROM aigc.models WHERE name = 'dpt_eps';
 
-SELECT ok((p->>'epsilon')::float8 <= 3 AND (p->>'epsilon')::float8 >= 3 * 0.99,
+SELECT ok(pg_temp.spends_target(p, 3),
           format('the epsilon spent is at most the target and within 1%% of it (%s)', p->>'epsilon'))
   FROM rec;
 SELECT ok(pg_temp.rel_err(pg_temp.composed_epsilon(p), (p->>'epsilon')::float8) <= 1e-9,
@@ -35,9 +35,7 @@ SELECT ok(pg_temp.rel_err(pg_temp.composed_epsilon(p), (p->>'epsilon')::float8) 
   FROM rec;
 SELECT is((p->>'sample_rate')::float8 || '/' || (p->>'steps'), (300 / 3000.0::float8) || '/' || 3 * 10,
           'sample rate = batch_size / rows, steps = epochs x rows / batch_size') FROM rec;
-SELECT is((p->'charges'->-1) - 'epsilon',
-          jsonb_build_object('mechanism', 'dp-sgd', 'noise_multiplier', p->'noise_multiplier',
-                             'sample_rate', p->'sample_rate', 'steps', p->'steps'),
+SELECT ok(pg_temp.sgd_charge_last(p),
           'the last charge is DP-SGD''s, with the run''s noise, sample rate and steps') FROM rec;
 SELECT ok(jsonb_array_length(l->'nll') = 3
           AND (SELECT bool_and(v::float8 > 0 AND v::float8 < 'Infinity') FROM jsonb_array_elements_text(l->'nll') v),
@@ -68,11 +66,7 @@ SELECT lives_ok($$SELECT aigc_train('dpt_sigma', 'dpt_c'::regclass, 'transformer
     '{"epochs": 2, "seed": 6, "batch_size": 200, "n_layer": 1, "d_model": 16, "n_head": 2,
       "progress_every": 0, "privacy": {"noise_multiplier": 1.1, "delta": 1e-5, "max_grad_norm": 0.5}}')$$,
     'a transformer trains with a given noise multiplier');
-SELECT ok(pg_temp.rel_err((privacy->'charges'->-1->>'epsilon')::float8,
-                          aigc.dp_epsilon(1.1, 200 / 3000.0::float8, 2 * 15, (privacy->>'conversion_delta')::float8)) <= 1e-9
-          AND pg_temp.rel_err((privacy->>'epsilon')::float8, pg_temp.composed_epsilon(privacy)) <= 1e-9
-          AND (privacy->>'noise_multiplier')::float8 = 1.1
-          AND (privacy->>'max_grad_norm')::float8 = 0.5,
+SELECT ok(pg_temp.sigma_record(privacy, 1.1, 200 / 3000.0::float8, 2 * 15, 0.5),
           format('with a noise multiplier DP-SGD''s charge is the accountant''s for it, and the total (%s) composes the charges', privacy->>'epsilon'))
   FROM aigc.models WHERE name = 'dpt_sigma';
 
