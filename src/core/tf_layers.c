@@ -175,7 +175,7 @@ aigc_tf_layernorm_backward(float *dinp, float *dweight, float *dbias,
 }
 
 /* Softmax in place of an attention row's first len scores, the visible ones */
-static void
+static inline void
 softmax_prefix(float *row, int len)
 {
 	float		mx = row[0],
@@ -183,11 +183,11 @@ softmax_prefix(float *row, int len)
 
 	for (int s = 1; s < len; s++)
 		mx = Max(mx, row[s]);
+	/* the exponentials apart from the sum, so that their loop vectorises */
 	for (int s = 0; s < len; s++)
-	{
 		row[s] = aigc_expf(row[s] - mx);
+	for (int s = 0; s < len; s++)
 		sum += row[s];
-	}
 	sum = 1.0f / sum;
 	for (int s = 0; s < len; s++)
 		row[s] *= sum;
