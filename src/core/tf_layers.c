@@ -195,12 +195,11 @@ softmax_prefix(float *row, int len)
 
 /*
  * Per (row, head), with Q, K, V the (T, hs) slices of qkv (row stride 3C):
- * att = causal_softmax(Q K^T / sqrt(hs)) and out = att V, the upper
- * triangle skipped (stored as zeros).  Direct loops over the head size, not
- * sgemm: at table sizes (T a few dozen, hs a few dozen) one sgemm call per
- * (row, head) cost more in OpenBLAS's packing and dispatch than in flops.
+ * att = causal_softmax(Q K^T / sqrt(hs)) and out = att V.  The upper
+ * triangle of Q K^T is computed and then discarded: one GEMM of T x T is
+ * cheaper than T dot-product loops at these sizes.
  */
-AIGC_VECTOR_CLONES void
+void
 aigc_tf_attention_forward(float *out, float *att, const float *qkv,
 						  int N, int T, int C, int NH)
 {
@@ -211,41 +210,31 @@ aigc_tf_attention_forward(float *out, float *att, const float *qkv,
 	for (int n = 0; n < N; n++)
 		for (int h = 0; h < NH; h++)
 		{
-			const float *qkv_nh = qkv + (int64) n * T * C3 + h * hs;
+			const float *q = qkv + (int64) n * T * C3 + h * hs;
+			const float *k = q + C;
+			const float *v = q + 2 * C;
 			float	   *a = att + ((int64) n * NH + h) * T * T;
 
+			/* a (T, T) = scale * Q (T, hs) K^T (hs, T) */
+			cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, T, T, hs,
+						scale, q, C3, k, C3, 0.0f, a, T);
 			for (int t = 0; t < T; t++)
 			{
-				const float *q = qkv_nh + (int64) t * C3;
-				float	   *arow = a + t * T;
-				float	   *o = out + ((int64) n * T + t) * C + h * hs;
-
-				/* arow[s] = scale q_t . k_s for s <= t */
-				for (int s = 0; s <= t; s++)
-					arow[s] = scale * row_dot(q, qkv_nh + (int64) s * C3 + C, hs);
-				softmax_prefix(arow, t + 1);
-				memset(arow + t + 1, 0, sizeof(float) * (T - t - 1));
-				/* o (hs) = sum_s arow[s] v_s */
-				memset(o, 0, sizeof(float) * hs);
-				for (int s = 0; s <= t; s++)
-				{
-					const float *v = qkv_nh + (int64) s * C3 + 2 * C;
-					float		w = arow[s];
-
-					for (int i = 0; i < hs; i++)
-						o[i] += w * v[i];
-				}
+				softmax_prefix(a + t * T, t + 1);
+				memset(a + t * T + t + 1, 0, sizeof(float) * (T - t - 1));
 			}
+			/* out (T, hs), row stride C = a (T, T) V (T, hs) */
+			cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, T, hs, T,
+						1.0f, a, T, v, C3, 0.0f, out + (int64) n * T * C + h * hs, C);
 		}
 }
 
 /*
  * dV = att^T dout, datt = dout V^T, dpre = att * (datt - rowsum(att *
  * datt)) (zero above the diagonal since att is), dQ = scale dpre K and
- * dK = scale dpre^T Q, over s <= t only.  Each (row, head) writes its own
- * slices of dqkv; scratch holds one row of datt.
+ * dK = scale dpre^T Q.  Each (row, head) writes its own slices of dqkv.
  */
-AIGC_VECTOR_CLONES void
+void
 aigc_tf_attention_backward(float *dqkv, const float *dout, const float *qkv,
 						   const float *att, float *scratch, int N, int T,
 						   int C, int NH)
@@ -257,43 +246,38 @@ aigc_tf_attention_backward(float *dqkv, const float *dout, const float *qkv,
 	for (int n = 0; n < N; n++)
 		for (int h = 0; h < NH; h++)
 		{
-			const float *qkv_nh = qkv + (int64) n * T * C3 + h * hs;
-			float	   *dqkv_nh = dqkv + (int64) n * T * C3 + h * hs;
+			const float *q = qkv + (int64) n * T * C3 + h * hs;
+			const float *k = q + C;
+			const float *v = q + 2 * C;
+			float	   *dq = dqkv + (int64) n * T * C3 + h * hs;
+			float	   *dk = dq + C;
+			float	   *dv = dq + 2 * C;
 			const float *a = att + ((int64) n * NH + h) * T * T;
+			const float *d = dout + (int64) n * T * C + h * hs;
 
-			for (int t = 0; t < T; t++)
-				for (int j = 0; j < 3; j++)
-					memset(dqkv_nh + (int64) t * C3 + j * C, 0, sizeof(float) * hs);
+			/* dV (T, hs) = att^T (T, T) dout (T, hs) */
+			cblas_sgemm(CblasRowMajor, CblasTrans, CblasNoTrans, T, hs, T,
+						1.0f, a, T, d, C, 0.0f, dv, C3);
+			/* datt (T, T) = dout (T, hs) V^T (hs, T) */
+			cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, T, T, hs,
+						1.0f, d, C, v, C3, 0.0f, scratch, T);
 			for (int t = 0; t < T; t++)
 			{
 				const float *arow = a + t * T;
-				const float *d = dout + ((int64) n * T + t) * C + h * hs;
-				const float *q = qkv_nh + (int64) t * C3;
-				float	   *dq = dqkv_nh + (int64) t * C3;
+				float	   *drow = scratch + t * T;
 				float		dot = 0.0f;
 
-				/* scratch[s] = datt[t, s] = dout_t . v_s */
 				for (int s = 0; s <= t; s++)
-				{
-					scratch[s] = row_dot(d, qkv_nh + (int64) s * C3 + 2 * C, hs);
-					dot += arow[s] * scratch[s];
-				}
-				for (int s = 0; s <= t; s++)
-				{
-					const float *k = qkv_nh + (int64) s * C3 + C;
-					float	   *dk = dqkv_nh + (int64) s * C3 + C;
-					float	   *dv = dk + C;
-					float		w = arow[s];
-					float		dpre = scale * w * (scratch[s] - dot);
-
-					for (int i = 0; i < hs; i++)
-					{
-						dv[i] += w * d[i];
-						dq[i] += dpre * k[i];
-						dk[i] += dpre * q[i];
-					}
-				}
+					dot += arow[s] * drow[s];
+				for (int s = 0; s < T; s++)
+					drow[s] = arow[s] * (drow[s] - dot);
 			}
+			/* dQ (T, hs) = scale dpre (T, T) K (T, hs) */
+			cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, T, hs, T,
+						scale, scratch, T, k, C3, 0.0f, dq, C3);
+			/* dK (T, hs) = scale dpre^T (T, T) Q (T, hs) */
+			cblas_sgemm(CblasRowMajor, CblasTrans, CblasNoTrans, T, hs, T,
+						scale, scratch, T, q, C3, 0.0f, dk, C3);
 		}
 }
 

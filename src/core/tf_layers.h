@@ -50,12 +50,12 @@ extern void aigc_tf_layernorm_backward(float *dinp, float *dweight, float *dbias
  * query, key and value (C each, head h at h * hs within them); att
  * (N, NH, T, T) receives the attention weights (row t is the softmax of
  * q_t . k_s / sqrt(hs) over s <= t, zero for s > t), out (N, T, C) the
- * weighted values.
+ * weighted values.  Two sgemm per (row, head).
  */
 extern void aigc_tf_attention_forward(float *out, float *att, const float *qkv,
 									  int N, int T, int C, int NH);
 /*
- * dqkv (N, T, 3C) from dout (N, T, C); scratch holds T floats
+ * dqkv (N, T, 3C) from dout (N, T, C); scratch holds T * T floats
  */
 extern void aigc_tf_attention_backward(float *dqkv, const float *dout,
 									   const float *qkv, const float *att,
