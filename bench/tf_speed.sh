@@ -4,7 +4,8 @@
 # by side in one run on the same machine: aigc_train trains the kind's
 # defaults on contributions (without id) for AIGC_TF_EPOCHS epochs, then
 # tf_torch.py trains the same positions and vocabulary slices (read off
-# the stored model's columns) on as many rows, at the same thread count.
+# the stored model's columns) on as many rows, at the same thread count
+# (aigc.threads, which sets OpenBLAS's threads during training, and torch's).
 # Prints seconds per epoch of both and their ratio.
 #
 #   OPENBLAS_NUM_THREADS=1 bash bench/tf_speed.sh
@@ -26,8 +27,9 @@ export OPENBLAS_NUM_THREADS="$THREADS"
 
 bench_cluster "$DB"
 (cd "$ROOT" && pg_psql -d "$DB" -f data/contributions.sql >/dev/null)
-read -r rows slices ours < <(pg_psql -d "$DB" -At -F ' ' -v epochs="$EPOCHS" <<'SQL'
+read -r rows slices ours < <(pg_psql -d "$DB" -At -F ' ' -v epochs="$EPOCHS" -v threads="$THREADS" <<'SQL'
 SET client_min_messages = warning;
+SET aigc.threads = :threads;
 SELECT aigc_train('tf_speed', 'contributions'::regclass, 'transformer',
                   jsonb_build_object('epochs', :epochs, 'seed', 1, 'exclude', '["id"]'::jsonb,
                                      'progress_every', 0)) IS NOT NULL AS trained \gset

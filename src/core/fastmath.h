@@ -29,6 +29,17 @@
 #define AIGC_VECTOR_CLONES
 #endif
 
+/*
+ * Before an element-wise loop that may run in place (output == input):
+ * no iteration reads another's output, so GCC need not guard the vector
+ * loop with an overlap check that in-place calls would fail.
+ */
+#if defined(__GNUC__) && !defined(__clang__)
+#define AIGC_IVDEP _Pragma("GCC ivdep")
+#else
+#define AIGC_IVDEP
+#endif
+
 static inline float
 aigc_bits_float(int32 bits)
 {

@@ -10,11 +10,12 @@
 #include <cblas.h>
 
 #include "core/dp_sgd.h"
+#include "core/fastmath.h"
 #include "core/tf_layers.h"
 
 #define LN_EPS 1e-5
-#define GELU_SCALE 0.7978845608028654	/* sqrt(2 / pi) */
-#define GELU_CUBE 0.044715
+#define GELU_SCALE 0.7978845608028654f	/* sqrt(2 / pi) */
+#define GELU_CUBE 0.044715f
 
 void
 aigc_tf_embed_forward(float *out, const int32 *inp, const float *wte,
@@ -51,7 +52,76 @@ aigc_tf_embed_backward(float *dwte, float *dwpe, const float *dout,
 		}
 }
 
-void
+/*
+ * Row reductions in eight interleaved float sums: one running sum fixes the
+ * order of the additions and keeps the loop scalar; eight independent ones
+ * vectorise (C is a few dozen, so float sums lose nothing that matters).
+ */
+#define LANES 8
+
+static inline float
+lanes_total(const float *acc)
+{
+	return ((acc[0] + acc[1]) + (acc[2] + acc[3])) +
+		((acc[4] + acc[5]) + (acc[6] + acc[7]));
+}
+
+static inline float
+row_sum(const float *x, int C)
+{
+	float		acc[LANES] = {0};
+	int			i = 0;
+
+	for (; i + LANES <= C; i += LANES)
+		for (int j = 0; j < LANES; j++)
+			acc[j] += x[i + j];
+	for (; i < C; i++)
+		acc[0] += x[i];
+	return lanes_total(acc);
+}
+
+/*
+ * sum of (x[i] - m) (y ? y[i] : x[i] - m) (z ? z[i] : 1): LayerNorm's
+ * squared deviations and its backward's sum of g (x - m)
+ */
+static inline float
+row_centered_dot(const float *x, float m, const float *y, const float *z,
+				 int C)
+{
+	float		acc[LANES] = {0};
+	int			i = 0;
+
+	for (; i + LANES <= C; i += LANES)
+		for (int j = 0; j < LANES; j++)
+		{
+			float		c = x[i + j] - m;
+
+			acc[j] += c * (y ? y[i + j] : c) * (z ? z[i + j] : 1.0f);
+		}
+	for (; i < C; i++)
+	{
+		float		c = x[i] - m;
+
+		acc[0] += c * (y ? y[i] : c) * (z ? z[i] : 1.0f);
+	}
+	return lanes_total(acc);
+}
+
+static inline float
+row_dot(const float *a, const float *b, int C)
+{
+	float		acc[LANES] = {0};
+	int			i = 0;
+
+	for (; i + LANES <= C; i += LANES)
+		for (int j = 0; j < LANES; j++)
+			acc[j] += a[i + j] * b[i + j];
+	for (; i < C; i++)
+		acc[0] += a[i] * b[i];
+	return lanes_total(acc);
+}
+
+AIGC_VECTOR_CLONES void
 aigc_tf_layernorm_forward(float *out, float *mean, float *rstd,
 						  const float *inp, const float *weight,
 						  const float *bias, int R, int C)
@@ -60,20 +130,15 @@ aigc_tf_layernorm_forward(float *out, float *mean, float *rstd,
 	{
 		const float *x = inp + (int64) r * C;
 		float	   *o = out + (int64) r * C;
-		double		m = 0.0,
-					v = 0.0;
-		float		s;
+		float		m,
+					s;
 
+		m = row_sum(x, C) / C;
+		s = 1.0f / sqrtf(row_centered_dot(x, m, NULL, NULL, C) / C +
+						 (float) LN_EPS);
 		for (int i = 0; i < C; i++)
-			m += x[i];
-		m /= C;
-		for (int i = 0; i < C; i++)
-			v += (x[i] - m) * (x[i] - m);
-		v /= C;
-		s = (float) (1.0 / sqrt(v + LN_EPS));
-		for (int i = 0; i < C; i++)
-			o[i] = (float) ((x[i] - m) * s) * weight[i] + bias[i];
-		mean[r] = (float) m;
+			o[i] = (x[i] - m) * s * weight[i] + bias[i];
+		mean[r] = m;
 		rstd[r] = s;
 	}
 }
@@ -82,7 +147,7 @@ aigc_tf_layernorm_forward(float *out, float *mean, float *rstd,
  * With xhat = (x - mean) * rstd and g = weight * dout:
  * dx = rstd * (g - mean(g) - xhat * mean(g * xhat)).
  */
-void
+AIGC_VECTOR_CLONES void
 aigc_tf_layernorm_backward(float *dinp, float *dweight, float *dbias,
 						   const float *dout, const float *inp,
 						   const float *weight, const float *mean,
@@ -95,32 +160,22 @@ aigc_tf_layernorm_backward(float *dinp, float *dweight, float *dbias,
 		float	   *dx = dinp + (int64) r * C;
 		float		m = mean[r],
 					s = rstd[r];
-		double		g_mean = 0.0,
-					gx_mean = 0.0;
+		float		g_mean = row_dot(weight, d, C) / C;
+		float		gx_mean = s * row_centered_dot(x, m, weight, d, C) / C;
 
 		for (int i = 0; i < C; i++)
 		{
 			float		xhat = (x[i] - m) * s;
-			float		g = weight[i] * d[i];
 
-			g_mean += g;
-			gx_mean += (double) g * xhat;
 			dbias[i] += d[i];
 			dweight[i] += xhat * d[i];
-		}
-		g_mean /= C;
-		gx_mean /= C;
-		for (int i = 0; i < C; i++)
-		{
-			float		xhat = (x[i] - m) * s;
-
-			dx[i] += (float) (s * (weight[i] * d[i] - g_mean - xhat * gx_mean));
+			dx[i] += s * (weight[i] * d[i] - g_mean - xhat * gx_mean);
 		}
 	}
 }
 
 /* Softmax in place of an attention row's first len scores, the visible ones */
-static void
+static inline void
 softmax_prefix(float *row, int len)
 {
 	float		mx = row[0],
@@ -128,13 +183,14 @@ softmax_prefix(float *row, int len)
 
 	for (int s = 1; s < len; s++)
 		mx = Max(mx, row[s]);
+	/* the exponentials apart from the sum, so that their loop vectorises */
 	for (int s = 0; s < len; s++)
-	{
-		row[s] = expf(row[s] - mx);
+		row[s] = aigc_expf(row[s] - mx);
+	for (int s = 0; s < len; s++)
 		sum += row[s];
-	}
+	sum = 1.0f / sum;
 	for (int s = 0; s < len; s++)
-		row[s] /= sum;
+		row[s] *= sum;
 }
 
 /*
@@ -253,35 +309,39 @@ aigc_tf_attention_step(float *out, const float *cache, float *scratch, int t,
 
 /*
  * 0.5 x (1 + tanh u) with u = sqrt(2/pi) (x + 0.044715 x^3), written as
- * x sigmoid(2u): the same function, and expf is several times cheaper than
- * tanhf, which otherwise dominates a training step at table widths.
+ * x sigmoid(2u): the same function, with fastmath's branch-free expf so
+ * that the loop vectorises (libm's tanhf or expf kept it scalar, and it
+ * dominated a training step at table widths).  In place (out == inp) is
+ * allowed: each element reads only its own input.
  */
-void
+AIGC_VECTOR_CLONES void
 aigc_tf_gelu_forward(float *out, const float *inp, int64 count)
 {
+	AIGC_IVDEP
 	for (int64 i = 0; i < count; i++)
 	{
 		float		x = inp[i];
-		float		u = (float) (GELU_SCALE * (x + GELU_CUBE * x * x * x));
+		float		u = GELU_SCALE * (x + GELU_CUBE * x * x * x);
 
-		out[i] = x / (1.0f + expf(-2.0f * u));
+		out[i] = x / (1.0f + aigc_expf(-2.0f * u));
 	}
 }
 
 /*
  * With s = sigmoid(2u): d/dx x s = s + 2 x s (1 - s) u',
- * u' = sqrt(2/pi) (1 + 3 * 0.044715 x^2)
+ * u' = sqrt(2/pi) (1 + 3 * 0.044715 x^2).  dinp may be dout.
  */
-void
+AIGC_VECTOR_CLONES void
 aigc_tf_gelu_backward(float *dinp, const float *inp, const float *dout,
 					  int64 count)
 {
+	AIGC_IVDEP
 	for (int64 i = 0; i < count; i++)
 	{
 		float		x = inp[i];
-		float		u = (float) (GELU_SCALE * (x + GELU_CUBE * x * x * x));
-		float		s = 1.0f / (1.0f + expf(-2.0f * u));
-		float		du = (float) (GELU_SCALE * (1.0 + 3.0 * GELU_CUBE * x * x));
+		float		u = GELU_SCALE * (x + GELU_CUBE * x * x * x);
+		float		s = 1.0f / (1.0f + aigc_expf(-2.0f * u));
+		float		du = GELU_SCALE * (1.0f + 3.0f * GELU_CUBE * x * x);
 
 		dinp[i] = (s + 2.0f * x * s * (1.0f - s) * du) * dout[i];
 	}
