@@ -667,8 +667,7 @@ fill_generator_input(AigcGan *gan, AigcGanBuffers *buf, int n, const float *cond
 	{
 		float	   *row = buf->gin + (int64) r * (Z + C);
 
-		for (int j = 0; j < Z; j++)
-			row[j] = (float) aigc_rng_normal(rng);
+		aigc_rng_normals(rng, row, Z);
 		if (C > 0)
 			memcpy(row + Z, cond + (int64) r * C, sizeof(float) * C);
 	}
