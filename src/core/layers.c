@@ -368,6 +368,8 @@ aigc_batchnorm_forward(AigcBatchNorm *bn, const float *x, int n, bool training,
 	int			d = bn->dim;
 	double	   *mean = bn->scratch;
 	double	   *ss = bn->scratch + d;
+	float	   *centre;
+	float	   *scale;
 
 	if (training)
 	{
@@ -399,20 +401,37 @@ aigc_batchnorm_forward(AigcBatchNorm *bn, const float *x, int n, bool training,
 			mean[j] = bn->running_mean[j];
 			bn->inv_std[j] = (float) (1.0 / sqrt(bn->running_var[j] + bn->eps));
 		}
+
+	/*
+	 * In float, with per-feature factors in the second half of scratch (its
+	 * sums are spent): xhat = (x - mean) inv_std in training, y = (x - mean)
+	 * gamma inv_std + beta in evaluation.
+	 */
+	centre = (float *) ss;
+	scale = centre + d;
+	for (int j = 0; j < d; j++)
+	{
+		centre[j] = (float) mean[j];
+		scale[j] = training ? bn->inv_std[j] : bn->gamma.w[j] * bn->inv_std[j];
+	}
 	for (int r = 0; r < n; r++)
 	{
 		const float *xr = x + (int64) r * d;
 		float	   *yr = y + (int64) r * d;
-		float	   *hr = xhat + (int64) r * d;
 
-		for (int j = 0; j < d; j++)
+		if (training)
 		{
-			float		h = (float) ((xr[j] - mean[j]) * bn->inv_std[j]);
+			float	   *hr = xhat + (int64) r * d;
 
-			if (training)
-				hr[j] = h;
-			yr[j] = bn->gamma.w[j] * h + bn->beta.w[j];
+			for (int j = 0; j < d; j++)
+			{
+				hr[j] = (xr[j] - centre[j]) * scale[j];
+				yr[j] = bn->gamma.w[j] * hr[j] + bn->beta.w[j];
+			}
 		}
+		else
+			for (int j = 0; j < d; j++)
+				yr[j] = (xr[j] - centre[j]) * scale[j] + bn->beta.w[j];
 	}
 }
 
