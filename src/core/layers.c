@@ -508,19 +508,26 @@ gumbel_chunk(const float *logits, const int32 *bits, float *y, int w,
 }
 
 void
-aigc_gumbel_softmax_forward(const float *logits, float *y, int w, double tau,
-							AigcRng *rng)
+aigc_gumbel_noise(const float *logits, float *y, int64 count, double tau,
+				  AigcRng *rng)
 {
 	int32		bits[RNG_CHUNK];
 
-	for (int done = 0; done < w; done += RNG_CHUNK)
+	for (int64 done = 0; done < count; done += RNG_CHUNK)
 	{
-		int			m = Min(RNG_CHUNK, w - done);
+		int			m = (int) Min((int64) RNG_CHUNK, count - done);
 
 		for (int k = 0; k < m; k++)
 			bits[k] = (int32) (aigc_rng_next(rng) >> 41);
 		gumbel_chunk(logits + done, bits, y + done, m, (float) (1.0 / tau));
 	}
+}
+
+void
+aigc_gumbel_softmax_forward(const float *logits, float *y, int w, double tau,
+							AigcRng *rng)
+{
+	aigc_gumbel_noise(logits, y, w, tau, rng);
 	aigc_softmax(y, y, w);
 }
 
