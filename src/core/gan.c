@@ -297,13 +297,19 @@ aigc_gan_train_size(const AigcGanConfig *cfg, int batch, bool average,
 	aigc_size_add(e, weights, sizeof(float));
 }
 
-/* Output activations: tanh on scalars; Gumbel-softmax or plain softmax */
+/*
+ * Output activations: tanh on scalars; Gumbel-softmax or plain softmax.
+ * Training draws the noise for the whole n x D block in one vectorised
+ * pass (the scalars' share is drawn and overwritten), then softmaxes spans.
+ */
 static void
 activate(const AigcGan *gan, const float *logits, float *out, int n,
 		 bool training, AigcRng *rng)
 {
 	int			D = gan->cfg.data_dim;
 
+	if (training)
+		aigc_gumbel_noise(logits, out, (int64) n * D, gan->cfg.tau, rng);
 	for (int r = 0; r < n; r++)
 	{
 		const float *o = logits + (int64) r * D;
@@ -317,7 +323,7 @@ activate(const AigcGan *gan, const float *logits, float *out, int n,
 			if (gan->spans[s].is_scalar)
 				a[off] = tanhf(o[off]);
 			else if (training)
-				aigc_gumbel_softmax_forward(o + off, a + off, w, gan->cfg.tau, rng);
+				aigc_softmax(a + off, a + off, w);
 			else
 				aigc_softmax(o + off, a + off, w);
 		}
@@ -667,8 +673,7 @@ fill_generator_input(AigcGan *gan, AigcGanBuffers *buf, int n, const float *cond
 	{
 		float	   *row = buf->gin + (int64) r * (Z + C);
 
-		for (int j = 0; j < Z; j++)
-			row[j] = (float) aigc_rng_normal(rng);
+		aigc_rng_normals(rng, row, Z);
 		if (C > 0)
 			memcpy(row + Z, cond + (int64) r * C, sizeof(float) * C);
 	}

@@ -12,6 +12,9 @@
 #include "core/fastmath.h"
 #include "core/layers.h"
 
+/* random draws are taken in chunks of this many (even) before a vector pass */
+#define RNG_CHUNK 256
+
 /*
  * torch.nn.Linear's default initialisation (Kaiming-uniform with a = sqrt(5))
  * reduces to U(-1/sqrt(in), 1/sqrt(in)) for weights and bias; using the same
@@ -272,10 +275,28 @@ aigc_leaky_relu_backward(const float *y, float *dy, int64 count, float slope)
 		dy[i] = y[i] < 0.0f ? dy[i] * slope : dy[i];
 }
 
+/* mask and scale a chunk from 32-bit uniforms: dropped below threshold */
+static AIGC_VECTOR_CLONES void
+dropout_chunk(float *y, float *mask, const uint32 *bits, int count,
+			  uint32 threshold, float keep)
+{
+	for (int i = 0; i < count; i++)
+	{
+		mask[i] = bits[i] < threshold ? 0.0f : keep;
+		y[i] *= mask[i];
+	}
+}
+
+/*
+ * Each 64-bit draw gives two units their 32-bit uniforms, compared as
+ * integers so that the masking vectorises.
+ */
 void
 aigc_dropout_forward(float *y, float *mask, int64 count, double p, AigcRng *rng)
 {
 	float		keep = (float) (1.0 / (1.0 - p));
+	uint32		threshold = (uint32) Min(p * 4294967296.0, 4294967295.0);
+	uint32		bits[RNG_CHUNK];
 
 	/* without a generator, evaluation: every unit is kept, unscaled */
 	if (rng == NULL)
@@ -284,10 +305,18 @@ aigc_dropout_forward(float *y, float *mask, int64 count, double p, AigcRng *rng)
 			mask[i] = 1.0f;
 		return;
 	}
-	for (int64 i = 0; i < count; i++)
+	for (int64 done = 0; done < count; done += RNG_CHUNK)
 	{
-		mask[i] = aigc_rng_uniform(rng) < p ? 0.0f : keep;
-		y[i] *= mask[i];
+		int			m = (int) Min((int64) RNG_CHUNK, count - done);
+
+		for (int i = 0; i < m; i += 2)
+		{
+			uint64		r = aigc_rng_next(rng);
+
+			bits[i] = (uint32) (r >> 32);
+			bits[i + 1] = (uint32) r;
+		}
+		dropout_chunk(y + done, mask + done, bits, m, threshold, keep);
 	}
 }
 
@@ -332,13 +361,15 @@ column_sums(const float *x, int n, int d, double *sum)
 	}
 }
 
-void
+AIGC_VECTOR_CLONES void
 aigc_batchnorm_forward(AigcBatchNorm *bn, const float *x, int n, bool training,
 					   float *xhat, float *y)
 {
 	int			d = bn->dim;
 	double	   *mean = bn->scratch;
 	double	   *ss = bn->scratch + d;
+	float	   *centre;
+	float	   *scale;
 
 	if (training)
 	{
@@ -370,20 +401,37 @@ aigc_batchnorm_forward(AigcBatchNorm *bn, const float *x, int n, bool training,
 			mean[j] = bn->running_mean[j];
 			bn->inv_std[j] = (float) (1.0 / sqrt(bn->running_var[j] + bn->eps));
 		}
+
+	/*
+	 * In float, with per-feature factors in the second half of scratch (its
+	 * sums are spent): xhat = (x - mean) inv_std in training, y = (x - mean)
+	 * gamma inv_std + beta in evaluation.
+	 */
+	centre = (float *) ss;
+	scale = centre + d;
+	for (int j = 0; j < d; j++)
+	{
+		centre[j] = (float) mean[j];
+		scale[j] = training ? bn->inv_std[j] : bn->gamma.w[j] * bn->inv_std[j];
+	}
 	for (int r = 0; r < n; r++)
 	{
 		const float *xr = x + (int64) r * d;
 		float	   *yr = y + (int64) r * d;
-		float	   *hr = xhat + (int64) r * d;
 
-		for (int j = 0; j < d; j++)
+		if (training)
 		{
-			float		h = (float) ((xr[j] - mean[j]) * bn->inv_std[j]);
+			float	   *hr = xhat + (int64) r * d;
 
-			if (training)
-				hr[j] = h;
-			yr[j] = bn->gamma.w[j] * h + bn->beta.w[j];
+			for (int j = 0; j < d; j++)
+			{
+				hr[j] = (xr[j] - centre[j]) * scale[j];
+				yr[j] = bn->gamma.w[j] * hr[j] + bn->beta.w[j];
+			}
 		}
+		else
+			for (int j = 0; j < d; j++)
+				yr[j] = (xr[j] - centre[j]) * scale[j] + bn->beta.w[j];
 	}
 }
 
@@ -391,7 +439,7 @@ aigc_batchnorm_forward(AigcBatchNorm *bn, const float *x, int n, bool training,
  * dx = gamma * inv_std * (dy - mean(dy) - xhat * mean(dy * xhat)), the
  * batch statistics being functions of x too.
  */
-void
+AIGC_VECTOR_CLONES void
 aigc_batchnorm_backward(AigcBatchNorm *bn, const float *xhat, float *dy, int n)
 {
 	int			d = bn->dim;
@@ -424,7 +472,8 @@ aigc_batchnorm_backward(AigcBatchNorm *bn, const float *xhat, float *dy, int n)
 	}
 }
 
-void
+/* fastmath's exp, so that the loops vectorise */
+AIGC_VECTOR_CLONES void
 aigc_softmax(const float *in, float *out, int w)
 {
 	float		mx = in[0];
@@ -434,24 +483,51 @@ aigc_softmax(const float *in, float *out, int w)
 		mx = Max(mx, in[k]);
 	for (int k = 0; k < w; k++)
 	{
-		out[k] = expf(in[k] - mx);
+		out[k] = aigc_expf(in[k] - mx);
 		sum += out[k];
 	}
 	for (int k = 0; k < w; k++)
 		out[k] /= sum;
 }
 
+/*
+ * (logits + g) / tau for Gumbel(0, 1) noise g = -log(-log u), u in (0, 1)
+ * from 23 random bits (1 - 2^-24 at most, which a float holds exactly, and
+ * fastmath's log is relatively accurate near 1, so -log u stays positive).
+ */
+static AIGC_VECTOR_CLONES void
+gumbel_chunk(const float *logits, const int32 *bits, float *y, int w,
+			 float inv_tau)
+{
+	for (int k = 0; k < w; k++)
+	{
+		float		u = ((float) bits[k] + 0.5f) * (1.0f / 8388608.0f);
+
+		y[k] = (logits[k] - aigc_logf(-aigc_logf(u))) * inv_tau;
+	}
+}
+
+void
+aigc_gumbel_noise(const float *logits, float *y, int64 count, double tau,
+				  AigcRng *rng)
+{
+	int32		bits[RNG_CHUNK];
+
+	for (int64 done = 0; done < count; done += RNG_CHUNK)
+	{
+		int			m = (int) Min((int64) RNG_CHUNK, count - done);
+
+		for (int k = 0; k < m; k++)
+			bits[k] = (int32) (aigc_rng_next(rng) >> 41);
+		gumbel_chunk(logits + done, bits, y + done, m, (float) (1.0 / tau));
+	}
+}
+
 void
 aigc_gumbel_softmax_forward(const float *logits, float *y, int w, double tau,
 							AigcRng *rng)
 {
-	for (int k = 0; k < w; k++)
-	{
-		/* Gumbel(0, 1) noise; 1 - u keeps the logarithm's argument positive */
-		double		g = -log(-log(1.0 - aigc_rng_uniform(rng)) + 1e-20);
-
-		y[k] = (float) ((logits[k] + g) / tau);
-	}
+	aigc_gumbel_noise(logits, y, w, tau, rng);
 	aigc_softmax(y, y, w);
 }
 

@@ -135,6 +135,12 @@ extern void aigc_softmax(const float *in, float *out, int w);
  * Gumbel-softmax (hard = false) of w logits at temperature tau; backward
  * needs only the output.
  */
+/*
+ * (logits + g) / tau with Gumbel(0, 1) noise g, for count values: the
+ * forward's first half, over many spans at once when they are contiguous
+ */
+extern void aigc_gumbel_noise(const float *logits, float *y, int64 count,
+							  double tau, AigcRng *rng);
 extern void aigc_gumbel_softmax_forward(const float *logits, float *y, int w,
 										double tau, AigcRng *rng);
 extern void aigc_gumbel_softmax_backward(const float *y, const float *dy,
