@@ -207,18 +207,15 @@ aigc_vae_buffers_init(AigcVaeBuffers *buf, const AigcVae *vae, int batch)
 							  buf->sparse_max_density);
 }
 
-/* Mirrors aigc_vae_init, aigc_vae_buffers_init and train.c's train_vae */
-void
-aigc_vae_train_size(const AigcVaeConfig *cfg, int batch, AigcSizeEstimate *e)
+/*
+ * Adds b rows of every hidden layer's activations to e; returns the widest
+ * layer, data and latent included (the gradient scratch's width)
+ */
+static int
+hidden_acts_size(const AigcVaeConfig *cfg, double b, AigcSizeEstimate *e)
 {
-	double		b = batch;
-	double		D = cfg->data_dim;
-	double		L = cfg->latent_dim;
-	double		weights = vae_param_count(cfg);
 	int			widest = Max(cfg->data_dim, cfg->latent_dim);
 
-	/* the parameter block: weights, gradients and Adam's two moments */
-	aigc_size_add_param(e, weights);
 	for (int i = 0; i < cfg->n_enc; i++)
 	{
 		aigc_size_add(e, b * cfg->enc_dims[i], sizeof(float));
@@ -229,6 +226,22 @@ aigc_vae_train_size(const AigcVaeConfig *cfg, int batch, AigcSizeEstimate *e)
 		aigc_size_add(e, b * cfg->dec_dims[i], sizeof(float));
 		widest = Max(widest, cfg->dec_dims[i]);
 	}
+	return widest;
+}
+
+/* Mirrors aigc_vae_init, aigc_vae_buffers_init and train.c's train_vae */
+void
+aigc_vae_train_size(const AigcVaeConfig *cfg, int batch, AigcSizeEstimate *e)
+{
+	double		b = batch;
+	double		D = cfg->data_dim;
+	double		L = cfg->latent_dim;
+	double		weights = vae_param_count(cfg);
+	int			widest;
+
+	/* the parameter block: weights, gradients and Adam's two moments */
+	aigc_size_add_param(e, weights);
+	widest = hidden_acts_size(cfg, b, e);
 	/*
 	 * The stored model: a buffer that grows by doubling (to at most twice
 	 * the weights, one allocation no larger than them when it must fit in
@@ -765,18 +778,8 @@ void
 aigc_vae_dp_size(const AigcVaeConfig *cfg, int batch, AigcSizeEstimate *e)
 {
 	double		b = batch;
-	int			widest = Max(cfg->data_dim, cfg->latent_dim);
+	int			widest = hidden_acts_size(cfg, b, e);
 
-	for (int i = 0; i < cfg->n_enc; i++)
-	{
-		aigc_size_add(e, b * cfg->enc_dims[i], sizeof(float));
-		widest = Max(widest, cfg->enc_dims[i]);
-	}
-	for (int i = 0; i < cfg->n_dec; i++)
-	{
-		aigc_size_add(e, b * cfg->dec_dims[i], sizeof(float));
-		widest = Max(widest, cfg->dec_dims[i]);
-	}
 	aigc_size_add(e, b * cfg->data_dim, sizeof(float));	/* output layer */
 	aigc_size_add(e, b * cfg->data_dim, sizeof(float));	/* dsigma */
 	aigc_size_add(e, b, sizeof(double));
