@@ -3,14 +3,7 @@
 -- The table below is the reference list (docs: README "Bad input").
 BEGIN;
 
-CREATE FUNCTION pg_temp.outcome(sql text) RETURNS text LANGUAGE plpgsql AS $$
-BEGIN
-    EXECUTE sql;
-    RETURN 'ok';
-EXCEPTION WHEN OTHERS THEN
-    RETURN SQLSTATE;
-END
-$$;
+\ir helpers/outcome.psql
 
 SET LOCAL client_min_messages = warning;
 CREATE TABLE bad_t AS SELECT age, gender, monthly_wage FROM contributions WHERE id <= 600;

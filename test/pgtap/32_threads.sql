@@ -64,14 +64,7 @@ BEGIN
     RETURN QUERY EXECUTE 'EXPLAIN (ANALYZE, COSTS OFF, TIMING OFF, SUMMARY OFF) ' || query;
 END
 $$;
-CREATE FUNCTION pg_temp.outcome(sql text) RETURNS text LANGUAGE plpgsql AS $$
-BEGIN
-    EXECUTE sql;
-    RETURN 'ok';
-EXCEPTION WHEN OTHERS THEN
-    RETURN SQLSTATE;
-END
-$$;
+\ir helpers/outcome.psql
 SELECT aigc_calibrate('th_1a', 'th_t'::regclass) \gset
 SET LOCAL max_parallel_workers_per_gather = 0;
 CREATE TEMP TABLE th_serial AS
