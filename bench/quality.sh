@@ -1,13 +1,15 @@
 #!/usr/bin/env bash
 # Quality per training second: for every table of the shared data folder
-# (../shared/data relative to the repository root, or AIGC_DATA_DIR), train
-# a VAE with a fixed budget, then print the aigc_evaluate() report's main
-# figures next to the training time.
+# (../shared/data relative to the repository root, or AIGC_DATA_DIR) and
+# every kind asked for, train a model with a fixed budget, then print the
+# aigc_evaluate() report's main figures next to the training time.
 #
 #   bash bench/quality.sh
+#   AIGC_BENCH_KINDS="vae gan transformer" bash bench/quality.sh
 #
-# Settings (environment): AIGC_BENCH_EPOCHS (30), AIGC_BENCH_SEED (1),
-# AIGC_BENCH_N synthetic rows evaluated (10000), and those of
+# Settings (environment): AIGC_BENCH_KINDS (vae), AIGC_BENCH_EPOCHS (30),
+# AIGC_BENCH_SEED (1), AIGC_BENCH_N synthetic rows evaluated (10000),
+# AIGC_BENCH_TABLES (every table of the data folder), and those of
 # scripts/common.sh (AIGC_PGBIN, AIGC_BASE, AIGC_PGPORT) for the throwaway
 # cluster this script starts.  Timings depend on the machine: compare runs
 # on the same one.
@@ -20,33 +22,40 @@ DATA_DIR="${AIGC_DATA_DIR:-$ROOT/../shared/data}"
 EPOCHS="${AIGC_BENCH_EPOCHS:-30}"
 SEED="${AIGC_BENCH_SEED:-1}"
 N="${AIGC_BENCH_N:-10000}"
+KINDS="${AIGC_BENCH_KINDS:-vae}"
 DB=aigc_bench
 
 [ -d "$DATA_DIR" ] || die "data folder $DATA_DIR not found (set AIGC_DATA_DIR)"
 shopt -s nullglob
 tables=("$DATA_DIR"/*.sql)
 shopt -u nullglob
+if [ -n "${AIGC_BENCH_TABLES:-}" ]; then
+    tables=()
+    for t in $AIGC_BENCH_TABLES; do tables+=("$DATA_DIR/$t.sql"); done
+fi
 [ "${#tables[@]}" -gt 0 ] || die "no *.sql tables in $DATA_DIR"
 
 bench_cluster "$DB"
 
-printf '\naigc_pg quality benchmark: VAE, %s epochs, seed %s, %s synthetic rows evaluated; %s\n\n' \
-    "$EPOCHS" "$SEED" "$N" "$(nproc) CPU(s)"
-printf '%-18s %7s %8s %8s %7s %7s %7s %7s %7s %7s %9s\n' \
-    table rows train_s quality shapes pairs det_auc dcr_p5 copies eval_s quality/s
+printf '\naigc_pg quality benchmark: %s, %s epochs, seed %s, %s synthetic rows evaluated; %s; %s\n\n' \
+    "$KINDS" "$EPOCHS" "$SEED" "$N" "$(nproc) CPU(s)" "$(git -C "$ROOT" describe --always --dirty 2>/dev/null || echo unknown)"
+printf '%-18s %-11s %7s %8s %8s %7s %7s %7s %7s %7s %7s %9s\n' \
+    table kind rows train_s quality shapes pairs det_auc dcr_p5 copies eval_s quality/s
 for sql in "${tables[@]}"; do
     table="$(basename "$sql" .sql)"
+    [ -f "$sql" ] || die "$sql not found"
     # \copy paths in the data files are relative to their folder
     (cd "$DATA_DIR" && pg_psql -d "$DB" -f "$(basename "$sql")" >/dev/null)
-    pg_psql -d "$DB" -At -F ' ' -v table="$table" -v epochs="$EPOCHS" -v seed="$SEED" -v n="$N" <<'SQL' |
+    for kind in $KINDS; do
+        pg_psql -d "$DB" -At -F ' ' -v table="$table" -v kind="$kind" -v epochs="$EPOCHS" -v seed="$SEED" -v n="$N" <<'SQL' |
 SET client_min_messages = warning;
 SELECT train_rows, train_seconds
-  FROM aigc_train('bench_' || :'table', :'table'::regclass, 'vae',
+  FROM aigc_train('bench_' || :'kind' || '_' || :'table', :'table'::regclass, :'kind',
                   jsonb_build_object('epochs', :epochs, 'seed', :seed, 'progress_every', 0)) \gset
 SELECT clock_timestamp() AS eval_start \gset
 CREATE TEMP TABLE report AS
-SELECT * FROM aigc_evaluate('bench_' || :'table', :'table'::regclass, n => :n, seed => :seed);
-SELECT :'table', :train_rows, round(:train_seconds::numeric, 1),
+SELECT * FROM aigc_evaluate('bench_' || :'kind' || '_' || :'table', :'table'::regclass, n => :n, seed => :seed);
+SELECT :'table', :'kind', :train_rows, round(:train_seconds::numeric, 1),
        round(max(value) FILTER (WHERE metric = 'Quality Score')::numeric, 4),
        round(max(value) FILTER (WHERE property = 'Overall' AND metric = 'Column Shapes')::numeric, 4),
        round(max(value) FILTER (WHERE property = 'Overall' AND metric = 'Column Pair Trends')::numeric, 4),
@@ -57,9 +66,10 @@ SELECT :'table', :train_rows, round(:train_seconds::numeric, 1),
        round((max(value) FILTER (WHERE metric = 'Quality Score') / :train_seconds)::numeric, 5)
   FROM report;
 SQL
-    while read -r t rows train q shapes pairs auc dcr copies eval qps; do
-        printf '%-18s %7s %8s %8s %7s %7s %7s %7s %7s %7s %9s\n' \
-            "$t" "$rows" "$train" "$q" "$shapes" "$pairs" "$auc" "$dcr" "$copies" "$eval" "$qps"
+        while read -r t k rows train q shapes pairs auc dcr copies eval qps; do
+            printf '%-18s %-11s %7s %8s %8s %7s %7s %7s %7s %7s %7s %9s\n' \
+                "$t" "$k" "$rows" "$train" "$q" "$shapes" "$pairs" "$auc" "$dcr" "$copies" "$eval" "$qps"
+        done
     done
 done
 cat <<'EOF2'
