@@ -174,6 +174,23 @@ aigc_blas_set_threads(int n)
 	return old;
 }
 
+/*
+ * OpenBLAS's pthread build starts cores - 1 threads of its own when the
+ * library loads, and after every multi-threaded call they spin on
+ * sched_yield for about 2^28 cycles before they sleep.  A process that keeps
+ * OpenBLAS on one thread (a parallel query's worker) has no use for them,
+ * and their spinning takes the cores the query's other processes score on.
+ * The symbol is weak: a BLAS without it (an OpenMP build) still loads.
+ */
+extern int	blas_thread_shutdown_(void) __attribute__((weak));
+
+void
+aigc_blas_stop_threads(void)
+{
+	if (blas_thread_shutdown_ != NULL)
+		blas_thread_shutdown_();
+}
+
 int
 aigc_cores(void)
 {

@@ -42,6 +42,9 @@ extern void aigc_split(int64 n, int thread, int nthreads, int64 *first,
 /* Sets OpenBLAS's thread count (at most the machine's cores); returns the old one */
 extern int	aigc_blas_set_threads(int n);
 
+/* Stops OpenBLAS's own threads for good, where a process never runs it on more than one */
+extern void aigc_blas_stop_threads(void);
+
 /* The machine's online cores, 1 if unknown */
 extern int	aigc_cores(void);
 

@@ -17,6 +17,7 @@
 #include "fmgr.h"
 #include "miscadmin.h"
 #include "storage/proc.h"
+#include "access/parallel.h"
 #include "access/xact.h"
 #include "utils/inval.h"
 #include "utils/lsyscache.h"
@@ -101,6 +102,9 @@ load(const char *name, int name_len, int version)
 	}
 	if (!OidIsValid(store_relid))
 		store_relid = model_store_oid();
+	/* a parallel worker runs OpenBLAS on one thread for its whole life */
+	if (IsParallelWorker())
+		aigc_blas_stop_threads();
 	/* an invalidation that arrives while loading makes the entry stale */
 	gen = generation;
 
