@@ -74,25 +74,43 @@ aigc_adam_init_state(AigcAdam *opt, AigcParam *params, int nparams,
 	adam_setup(opt, params, nparams, lr, beta1, beta2, weight_decay);
 }
 
+/* The bias-corrected step size and 1 / sqrt(bias correction 2) of opt->step */
+static void
+adam_corrections(const AigcAdam *opt, float *step_size, float *inv_sqrt_bc2)
+{
+	double		bc1 = 1.0 - pow(opt->beta1, (double) opt->step);
+	double		bc2 = 1.0 - pow(opt->beta2, (double) opt->step);
+
+	*step_size = (float) (opt->lr / bc1);
+	*inv_sqrt_bc2 = (float) (1.0 / sqrt(bc2));
+}
+
 void
 aigc_adam_step(AigcAdam *opt)
 {
-	double		bc1,
-				bc2;
 	float		step_size,
-				b1 = (float) opt->beta1,
-				b2 = (float) opt->beta2,
-				wd = (float) opt->weight_decay,
-				eps = (float) opt->eps,
 				inv_sqrt_bc2;
 
 	opt->step++;
-	bc1 = 1.0 - pow(opt->beta1, (double) opt->step);
-	bc2 = 1.0 - pow(opt->beta2, (double) opt->step);
-	step_size = (float) (opt->lr / bc1);
-	inv_sqrt_bc2 = (float) (1.0 / sqrt(bc2));
-
+	adam_corrections(opt, &step_size, &inv_sqrt_bc2);
 	for (int p = 0; p < opt->nparams; p++)
 		adam_update(opt->params[p].w, opt->params[p].g, opt->m[p], opt->v[p],
-					opt->params[p].n, b1, b2, wd, eps, step_size, inv_sqrt_bc2);
+					opt->params[p].n, (float) opt->beta1, (float) opt->beta2,
+					(float) opt->weight_decay, (float) opt->eps, step_size,
+					inv_sqrt_bc2);
+}
+
+void
+aigc_adam_update_part(const AigcAdam *opt, int64 first, int64 count)
+{
+	float		step_size,
+				inv_sqrt_bc2;
+
+	Assert(opt->nparams == 1 && first >= 0 && first + count <= opt->params[0].n);
+	adam_corrections(opt, &step_size, &inv_sqrt_bc2);
+	adam_update(opt->params[0].w + first, opt->params[0].g + first,
+				opt->m[0] + first, opt->v[0] + first, count,
+				(float) opt->beta1, (float) opt->beta2,
+				(float) opt->weight_decay, (float) opt->eps, step_size,
+				inv_sqrt_bc2);
 }

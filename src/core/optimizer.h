@@ -35,4 +35,12 @@ extern void aigc_adam_init_state(AigcAdam *opt, AigcParam *params, int nparams,
 								 double beta2, double weight_decay);
 extern void aigc_adam_step(AigcAdam *opt);
 
+/*
+ * A step split between threads, over one parameter (a model's block): the
+ * caller increments opt->step once, then each thread updates its elements
+ * [first, first + count) with this, as aigc_adam_step would (element-wise,
+ * so the split changes no bit of the result).
+ */
+extern void aigc_adam_update_part(const AigcAdam *opt, int64 first, int64 count);
+
 #endif

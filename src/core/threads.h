@@ -35,6 +35,12 @@ extern int	aigc_pool_size(const AigcPool *pool);
 /* task on every thread of the pool, the caller as thread 0; returns when all are done */
 extern void aigc_pool_run(AigcPool *pool, AigcPoolTask task, void *arg);
 
+/*
+ * Inside a task: returns once every thread of the pool has called it (each
+ * must, as often as the others, in every run)
+ */
+extern void aigc_pool_barrier(AigcPool *pool);
+
 /* The share [*first, *first + *count) of n items that thread gets */
 extern void aigc_split(int64 n, int thread, int nthreads, int64 *first,
 					   int64 *count);
