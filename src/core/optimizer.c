@@ -6,6 +6,9 @@
 #include "postgres.h"
 
 #include <math.h>
+#ifdef __SSE__
+#include <xmmintrin.h>
+#endif
 
 #include "core/fastmath.h"
 #include "core/optimizer.h"
@@ -23,6 +26,38 @@ adam_update(float *w, const float *g, float *m, float *v, int64 n, float b1,
 		v[i] = b2 * v[i] + (1.0f - b2) * gi * gi;
 		w[i] -= step_size * m[i] / (sqrtf(v[i]) * inv_sqrt_bc2 + eps);
 	}
+}
+
+/* The same, the new weights to out (not in place) */
+static AIGC_VECTOR_CLONES void
+adam_update_out(const float *restrict w, float *restrict out,
+				const float *restrict g, float *restrict m, float *restrict v,
+				int64 n, float b1, float b2, float wd, float eps,
+				float step_size, float inv_sqrt_bc2)
+{
+	for (int64 i = 0; i < n; i++)
+	{
+		float		gi = g[i] + wd * w[i];
+
+		m[i] = b1 * m[i] + (1.0f - b1) * gi;
+		v[i] = b2 * v[i] + (1.0f - b2) * gi * gi;
+		out[i] = w[i] - step_size * m[i] / (sqrtf(v[i]) * inv_sqrt_bc2 + eps);
+	}
+}
+
+/*
+ * dst = src for n floats, n a multiple of 4, both 16-byte aligned, with
+ * non-temporal stores where the CPU has them (the caller fences)
+ */
+static void
+stream_floats(float *dst, const float *src, int64 n)
+{
+#ifdef __SSE__
+	for (int64 i = 0; i < n; i += 4)
+		_mm_stream_ps(dst + i, _mm_load_ps(src + i));
+#else
+	memcpy(dst, src, sizeof(float) * n);
+#endif
 }
 
 /* Everything but the moments */
@@ -101,16 +136,41 @@ aigc_adam_step(AigcAdam *opt)
 }
 
 void
-aigc_adam_update_part(const AigcAdam *opt, int64 first, int64 count)
+aigc_adam_update_part(const AigcAdam *opt, const float *g, int64 first,
+					  int64 count)
 {
-	float		step_size,
+	/* the new weights of up to 16 cache lines at a time */
+#define PART_CHUNK 256
+	float		out[PART_CHUNK] pg_attribute_aligned(64);
+	float	   *w = opt->params[0].w + first;
+	float	   *m = opt->m[0] + first;
+	float	   *v = opt->v[0] + first;
+	float		b1 = (float) opt->beta1,
+				b2 = (float) opt->beta2,
+				wd = (float) opt->weight_decay,
+				eps = (float) opt->eps,
+				step_size,
 				inv_sqrt_bc2;
+	int64		head = Min(count, (int64) ((64 - (uintptr_t) w % 64) % 64 / sizeof(float)));
+	int64		i;
 
 	Assert(opt->nparams == 1 && first >= 0 && first + count <= opt->params[0].n);
 	adam_corrections(opt, &step_size, &inv_sqrt_bc2);
-	adam_update(opt->params[0].w + first, opt->params[0].g + first,
-				opt->m[0] + first, opt->v[0] + first, count,
-				(float) opt->beta1, (float) opt->beta2,
-				(float) opt->weight_decay, (float) opt->eps, step_size,
-				inv_sqrt_bc2);
+	/* whole lines in place, the partial ones at either end stay cached */
+	adam_update(w, g, m, v, head, b1, b2, wd, eps, step_size, inv_sqrt_bc2);
+	for (i = head; i + 16 <= count; i += PART_CHUNK)
+	{
+		int64		n = Min((int64) PART_CHUNK, (count - i) / 16 * 16);
+
+		adam_update_out(w + i, out, g + i, m + i, v + i, n, b1, b2, wd, eps,
+						step_size, inv_sqrt_bc2);
+		stream_floats(w + i, out, n);
+	}
+	adam_update(w + i, g + i, m + i, v + i, count - i, b1, b2, wd, eps,
+				step_size, inv_sqrt_bc2);
+#ifdef __SSE__
+	/* the streamed stores reach memory before the threads meet again */
+	_mm_sfence();
+#endif
+#undef PART_CHUNK
 }

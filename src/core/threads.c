@@ -15,6 +15,10 @@
 #include <time.h>
 #include <unistd.h>
 
+#ifdef __SSE2__
+#include <emmintrin.h>
+#endif
+
 #include <cblas.h>
 
 #include "port/atomics.h"
@@ -233,6 +237,21 @@ aigc_pool_barrier(AigcPool *pool)
 	}
 	else
 		await(pool, &pool->arrivals, target);
+}
+
+void
+aigc_cache_evict(const void *p, Size bytes)
+{
+#ifdef __SSE2__
+	const char *c = p;
+
+	if (bytes == 0)
+		return;
+	for (Size i = 0; i < bytes; i += 64)
+		_mm_clflush(c + i);
+	/* the last line, if p is not at a line's start */
+	_mm_clflush(c + bytes - 1);
+#endif
 }
 
 void

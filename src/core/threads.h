@@ -41,6 +41,14 @@ extern void aigc_pool_run(AigcPool *pool, AigcPoolTask task, void *arg);
  */
 extern void aigc_pool_barrier(AigcPool *pool);
 
+/*
+ * Evicts the cache lines of [p, p + bytes) from every core's caches, where
+ * the CPU allows it (a hint: no effect on the values).  After reading what
+ * another thread wrote and will write again: its next stores then need not
+ * wait for this core to give the lines up.
+ */
+extern void aigc_cache_evict(const void *p, Size bytes);
+
 /* The share [*first, *first + *count) of n items that thread gets */
 extern void aigc_split(int64 n, int thread, int nthreads, int64 *first,
 					   int64 *count);

@@ -79,6 +79,7 @@ struct VaeRun
 	AigcVaeDpBuffers dp;
 	AigcPool   *pool;			/* NULL on one thread */
 	VaeReplica *replicas;		/* (threads) */
+	int64		part_lead;		/* block elements before the weights' first 64-byte line */
 };
 
 /*
@@ -130,49 +131,65 @@ aigc_vae_replicas_size(const AigcVaeConfig *cfg, int batch, int threads,
 	}
 }
 
-/* g = share g, the first term of a weighted sum */
+/* Elements of the parameters one thread's update sums at a time */
+#define UPDATE_CHUNK 256
+
+/* out = share g, the first term of a weighted sum */
 static AIGC_VECTOR_CLONES void
-scale_part(float *restrict g, float share, int64 count)
+scale_into(float *restrict out, const float *restrict g, float share, int n)
 {
-	for (int64 j = 0; j < count; j++)
-		g[j] *= share;
+	for (int j = 0; j < n; j++)
+		out[j] = share * g[j];
 }
 
-/* g += share gi, the next term */
+/* out += share g, the next term */
 static AIGC_VECTOR_CLONES void
-add_scaled_part(float *restrict g, const float *restrict gi, float share,
-				int64 count)
+add_scaled(float *restrict out, const float *restrict g, float share, int n)
 {
-	for (int64 j = 0; j < count; j++)
-		g[j] += share * gi[j];
+	for (int j = 0; j < n; j++)
+		out[j] += share * g[j];
 }
 
 /*
- * Thread t's range of the parameters, once every slice is done: each
- * gradient the replicas' gradients (each the mean over its slice) weighted
- * by their slices' share of the batch, summed in thread order into thread
- * 0's, which are the run's; then Adam and the sigma clamp there.
+ * Thread t's range of the parameters, once every slice is done, a chunk at
+ * a time: each gradient the replicas' gradients (each the mean over its
+ * slice) weighted by their slices' share of the batch, summed in thread
+ * order; then Adam and the sigma clamp there.  The other replicas' lines
+ * read are evicted: their threads write them again next step.
  */
 static void
 update_part(VaeRun *run, int n, int t, int nthreads)
 {
 	const VaeReplica *own = &run->replicas[t];
-	int64		first = own->part_first;
-	int64		count = own->part_count;
-	float	   *g = run->vae->block.g + first;
+	int64		end = own->part_first + own->part_count;
+	float		g[UPDATE_CHUNK];
 
-	/* thread 0 always has rows: aigc_split gives it the first extra one */
-	scale_part(g, (float) run->replicas[0].n / (float) n, count);
-	for (int i = 1; i < nthreads; i++)
+	for (int64 first = own->part_first; first < end;)
 	{
-		const VaeReplica *rep = &run->replicas[i];
+		/* chunks end on the weights' cache lines (see aigc_vae_train_begin) */
+		int64		next = first < run->part_lead ? run->part_lead :
+			run->part_lead + ((first - run->part_lead) / UPDATE_CHUNK + 1) * UPDATE_CHUNK;
+		int			count = (int) (Min(next, end) - first);
 
-		if (rep->n > 0)
-			add_scaled_part(g, rep->vae.block.g + first,
-							(float) rep->n / (float) n, count);
+		/* thread 0 always has rows: aigc_split gives it the first extra one */
+		scale_into(g, run->replicas[0].vae.block.g + first,
+				   (float) run->replicas[0].n / (float) n, count);
+		for (int i = 1; i < nthreads; i++)
+		{
+			const VaeReplica *rep = &run->replicas[i];
+
+			if (rep->n > 0)
+				add_scaled(g, rep->vae.block.g + first, (float) rep->n / (float) n,
+						   count);
+		}
+		for (int i = 0; i < nthreads; i++)
+			if (i != t)
+				aigc_cache_evict(run->replicas[i].vae.block.g + first,
+								 sizeof(float) * count);
+		aigc_adam_update_part(&run->adam, g, first, count);
+		first += count;
 	}
-	aigc_adam_update_part(&run->adam, first, count);
-	aigc_vae_clamp_sigma_part(run->vae, first, count);
+	aigc_vae_clamp_sigma_part(run->vae, own->part_first, own->part_count);
 }
 
 /*
@@ -262,18 +279,28 @@ aigc_vae_train_begin(void *net, const float *x, int64 nrows,
 	if (opts->threads > 1 && !run->privacy)
 	{
 		int			slice = (run->batch + opts->threads - 1) / opts->threads;
-		/* whole cache lines (16 floats) per thread: none writes another's */
-		int64		lines = (vae->block.n + 15) / 16;
+		int64		lines;
 
+		/*
+		 * The threads' ranges of the parameters split the weights at their
+		 * 64-byte cache lines (16 floats): none writes another's lines
+		 */
+		run->part_lead = Min(vae->block.n,
+							 (int64) ((64 - (uintptr_t) vae->block.w % 64) % 64 / sizeof(float)));
+		lines = (vae->block.n - run->part_lead + 15) / 16;
 		run->replicas = palloc(sizeof(VaeReplica) * opts->threads);
 		for (int t = 0; t < opts->threads; t++)
 		{
 			VaeReplica *rep = &run->replicas[t];
+			int64		first,
+						count,
+						end;
 
-			aigc_split(lines, t, opts->threads, &rep->part_first, &rep->part_count);
-			rep->part_first *= 16;
-			rep->part_count = Max(Min(rep->part_count * 16,
-									  vae->block.n - rep->part_first), 0);
+			aigc_split(lines, t, opts->threads, &first, &count);
+			end = t == opts->threads - 1 ? vae->block.n :
+				Min(run->part_lead + 16 * (first + count), vae->block.n);
+			rep->part_first = t == 0 ? 0 : Min(run->part_lead + 16 * first, vae->block.n);
+			rep->part_count = Max(end - rep->part_first, 0);
 		}
 		run->replicas[0].vae = *vae;
 		run->replicas[0].buf = run->buf;
