@@ -28,8 +28,13 @@ adam_update(float *w, const float *g, float *m, float *v, int64 n, float b1,
 	}
 }
 
-/* The same, the new weights to out (not in place) */
-static AIGC_VECTOR_CLONES void
+/*
+ * The same, the new weights to out (not in place), each operation rounded
+ * on its own: a fused multiply-add in the vector loop but not in the scalar
+ * one would make an element's bits depend on which of the two it fell in,
+ * and so on the block's address (aigc_adam_update_part)
+ */
+static AIGC_VECTOR_CLONES AIGC_NO_FP_CONTRACT void
 adam_update_out(const float *restrict w, float *restrict out,
 				const float *restrict g, float *restrict m, float *restrict v,
 				int64 n, float b1, float b2, float wd, float eps,
@@ -143,31 +148,26 @@ aigc_adam_update_part(const AigcAdam *opt, const float *g, int64 first,
 #define PART_CHUNK 256
 	float		out[PART_CHUNK] pg_attribute_aligned(64);
 	float	   *w = opt->params[0].w + first;
-	float	   *m = opt->m[0] + first;
-	float	   *v = opt->v[0] + first;
-	float		b1 = (float) opt->beta1,
-				b2 = (float) opt->beta2,
-				wd = (float) opt->weight_decay,
-				eps = (float) opt->eps,
-				step_size,
-				inv_sqrt_bc2;
 	int64		head = Min(count, (int64) ((64 - (uintptr_t) w % 64) % 64 / sizeof(float)));
-	int64		i;
+	float		step_size,
+				inv_sqrt_bc2;
 
 	Assert(opt->nparams == 1 && first >= 0 && first + count <= opt->params[0].n);
 	adam_corrections(opt, &step_size, &inv_sqrt_bc2);
-	/* whole lines in place, the partial ones at either end stay cached */
-	adam_update(w, g, m, v, head, b1, b2, wd, eps, step_size, inv_sqrt_bc2);
-	for (i = head; i + 16 <= count; i += PART_CHUNK)
+	/* the partial line before w's first whole one, then up to PART_CHUNK at a time */
+	for (int64 i = 0, n; i < count; i += n)
 	{
-		int64		n = Min((int64) PART_CHUNK, (count - i) / 16 * 16);
+		int64		lines;
 
-		adam_update_out(w + i, out, g + i, m + i, v + i, n, b1, b2, wd, eps,
-						step_size, inv_sqrt_bc2);
-		stream_floats(w + i, out, n);
+		n = i < head ? head : Min((int64) PART_CHUNK, count - i);
+		lines = i < head ? 0 : n / 16 * 16;
+		adam_update_out(w + i, out, g + i, opt->m[0] + first + i,
+						opt->v[0] + first + i, n, (float) opt->beta1,
+						(float) opt->beta2, (float) opt->weight_decay,
+						(float) opt->eps, step_size, inv_sqrt_bc2);
+		stream_floats(w + i, out, lines);
+		memcpy(w + i + lines, out + lines, sizeof(float) * (n - lines));
 	}
-	adam_update(w + i, g + i, m + i, v + i, count - i, b1, b2, wd, eps,
-				step_size, inv_sqrt_bc2);
 #ifdef __SSE__
 	/* the streamed stores reach memory before the threads meet again */
 	_mm_sfence();

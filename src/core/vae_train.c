@@ -134,8 +134,11 @@ aigc_vae_replicas_size(const AigcVaeConfig *cfg, int batch, int threads,
 /* Elements of the parameters one thread's update sums at a time */
 #define UPDATE_CHUNK 256
 
-/* out = share g, the first term of a weighted sum */
-static AIGC_VECTOR_CLONES void
+/*
+ * out = share g, the first term of a weighted sum (fused or not alike
+ * whatever the chunk's length and address: see aigc_adam_update_part)
+ */
+static AIGC_VECTOR_CLONES AIGC_NO_FP_CONTRACT void
 scale_into(float *restrict out, const float *restrict g, float share, int n)
 {
 	for (int j = 0; j < n; j++)
@@ -143,7 +146,7 @@ scale_into(float *restrict out, const float *restrict g, float share, int n)
 }
 
 /* out += share g, the next term */
-static AIGC_VECTOR_CLONES void
+static AIGC_VECTOR_CLONES AIGC_NO_FP_CONTRACT void
 add_scaled(float *restrict out, const float *restrict g, float share, int n)
 {
 	for (int j = 0; j < n; j++)
