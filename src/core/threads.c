@@ -12,6 +12,7 @@
 
 #include <pthread.h>
 #include <signal.h>
+#include <stdatomic.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -21,7 +22,6 @@
 
 #include <cblas.h>
 
-#include "port/atomics.h"
 #include "utils/memutils.h"
 
 #include "core/threads.h"
@@ -40,9 +40,9 @@ struct AigcPool
 	int			nthreads;
 	int			started;		/* workers running */
 	pthread_t  *workers;		/* (nthreads - 1) */
-	pg_atomic_uint64 runs;		/* runs begun (and 1 more for shutdown) */
-	pg_atomic_uint64 finished;	/* workers' parts finished, over all runs */
-	pg_atomic_uint64 arrivals;	/* arrivals at barriers, over all runs */
+	_Atomic uint64 runs;		/* runs begun (and 1 more for shutdown) */
+	_Atomic uint64 finished;	/* workers' parts finished, over all runs */
+	_Atomic uint64 arrivals;	/* arrivals at barriers, over all runs */
 	bool		shutdown;
 	AigcPoolTask task;
 	void	   *arg;
@@ -57,6 +57,17 @@ typedef struct WorkerStart
 	int			thread;
 } WorkerStart;
 
+/* A pause in a spin loop, easing the core for its sibling hyperthread */
+static inline void
+spin_pause(void)
+{
+#if defined(__x86_64__) || defined(__i386__)
+	__builtin_ia32_pause();
+#elif defined(__aarch64__)
+	__asm__ __volatile__("yield");
+#endif
+}
+
 static uint64
 now_ns(void)
 {
@@ -66,13 +77,17 @@ now_ns(void)
 	return (uint64) ts.tv_sec * 1000000000 + ts.tv_nsec;
 }
 
-/* Returns once *counter >= target: spinning up to SPIN_NS, then asleep */
+/*
+ * Returns once *counter >= target: spinning up to SPIN_NS, then asleep.
+ * The loads acquire: what the threads wrote before moving the counter is
+ * seen after.
+ */
 static void
-await(AigcPool *pool, pg_atomic_uint64 *counter, uint64 target)
+await(AigcPool *pool, _Atomic uint64 *counter, uint64 target)
 {
 	uint64		deadline = 0;
 
-	for (int i = 1; pg_atomic_read_u64(counter) < target; i++)
+	for (int i = 1; atomic_load_explicit(counter, memory_order_acquire) < target; i++)
 	{
 		if (i % SPINS_PER_CLOCK == 0)
 		{
@@ -83,16 +98,14 @@ await(AigcPool *pool, pg_atomic_uint64 *counter, uint64 target)
 			else if (t >= deadline)
 			{
 				pthread_mutex_lock(&pool->lock);
-				while (pg_atomic_read_u64(counter) < target)
+				while (atomic_load_explicit(counter, memory_order_acquire) < target)
 					pthread_cond_wait(&pool->moved, &pool->lock);
 				pthread_mutex_unlock(&pool->lock);
 				break;
 			}
 		}
-		pg_spin_delay();
+		spin_pause();
 	}
-	/* what the threads wrote before moving the counter is seen after */
-	pg_read_barrier();
 }
 
 /*
@@ -101,9 +114,9 @@ await(AigcPool *pool, pg_atomic_uint64 *counter, uint64 target)
  * one that saw the old value is waiting by the time the broadcast comes.
  */
 static void
-advance(AigcPool *pool, pg_atomic_uint64 *counter, uint64 target)
+advance(AigcPool *pool, _Atomic uint64 *counter, uint64 target)
 {
-	uint64		now = pg_atomic_add_fetch_u64(counter, 1);
+	uint64		now = atomic_fetch_add(counter, 1) + 1;
 
 	if (target == 0 || now == target)
 	{
@@ -159,9 +172,9 @@ aigc_pool_create(int nthreads)
 	pool->nthreads = nthreads;
 	pool->workers = palloc(sizeof(pthread_t) * Max(nthreads - 1, 1));
 	starts = palloc(sizeof(WorkerStart) * Max(nthreads - 1, 1));
-	pg_atomic_init_u64(&pool->runs, 0);
-	pg_atomic_init_u64(&pool->finished, 0);
-	pg_atomic_init_u64(&pool->arrivals, 0);
+	atomic_init(&pool->runs, 0);
+	atomic_init(&pool->finished, 0);
+	atomic_init(&pool->arrivals, 0);
 	pthread_mutex_init(&pool->lock, NULL);
 	pthread_cond_init(&pool->moved, NULL);
 	pool->cleanup.func = pool_stop;
@@ -207,8 +220,8 @@ aigc_pool_run(AigcPool *pool, AigcPoolTask task, void *arg)
 	}
 	pool->task = task;
 	pool->arg = arg;
-	/* a full barrier: the workers see task and arg once they see the run */
-	run = pg_atomic_read_u64(&pool->runs) + 1;
+	/* sequentially consistent: the workers see task and arg once they see the run */
+	run = atomic_load(&pool->runs) + 1;
 	advance(pool, &pool->runs, 0);
 
 	task(arg, 0, pool->nthreads);
@@ -226,7 +239,7 @@ aigc_pool_barrier(AigcPool *pool)
 	if (n == 1)
 		return;
 	/* every thread arrives at one barrier before any can at the next */
-	before = pg_atomic_fetch_add_u64(&pool->arrivals, 1);
+	before = atomic_fetch_add(&pool->arrivals, 1);
 	target = (before / n + 1) * n;
 	if (before + 1 == target)
 	{
