@@ -30,6 +30,18 @@
 #endif
 
 /*
+ * A function whose float results must not depend on which elements its
+ * vector loop takes and which its scalar one: no multiply-add is fused
+ * (GCC fuses by default, and not always alike in the two loops; clang fuses
+ * only within a statement, alike in both)
+ */
+#if defined(__GNUC__) && !defined(__clang__)
+#define AIGC_NO_FP_CONTRACT __attribute__((optimize("fp-contract=off")))
+#else
+#define AIGC_NO_FP_CONTRACT
+#endif
+
+/*
  * Before an element-wise loop that may run in place (output == input):
  * no iteration reads another's output, so GCC need not guard the vector
  * loop with an overlap check that in-place calls would fail.

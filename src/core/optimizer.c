@@ -6,6 +6,9 @@
 #include "postgres.h"
 
 #include <math.h>
+#ifdef __SSE__
+#include <xmmintrin.h>
+#endif
 
 #include "core/fastmath.h"
 #include "core/optimizer.h"
@@ -23,6 +26,43 @@ adam_update(float *w, const float *g, float *m, float *v, int64 n, float b1,
 		v[i] = b2 * v[i] + (1.0f - b2) * gi * gi;
 		w[i] -= step_size * m[i] / (sqrtf(v[i]) * inv_sqrt_bc2 + eps);
 	}
+}
+
+/*
+ * The same, the new weights to out (not in place), each operation rounded
+ * on its own: a fused multiply-add in the vector loop but not in the scalar
+ * one would make an element's bits depend on which of the two it fell in,
+ * and so on the block's address (aigc_adam_update_part)
+ */
+static AIGC_VECTOR_CLONES AIGC_NO_FP_CONTRACT void
+adam_update_out(const float *restrict w, float *restrict out,
+				const float *restrict g, float *restrict m, float *restrict v,
+				int64 n, float b1, float b2, float wd, float eps,
+				float step_size, float inv_sqrt_bc2)
+{
+	for (int64 i = 0; i < n; i++)
+	{
+		float		gi = g[i] + wd * w[i];
+
+		m[i] = b1 * m[i] + (1.0f - b1) * gi;
+		v[i] = b2 * v[i] + (1.0f - b2) * gi * gi;
+		out[i] = w[i] - step_size * m[i] / (sqrtf(v[i]) * inv_sqrt_bc2 + eps);
+	}
+}
+
+/*
+ * dst = src for n floats, n a multiple of 4, both 16-byte aligned, with
+ * non-temporal stores where the CPU has them (the caller fences)
+ */
+static void
+stream_floats(float *dst, const float *src, int64 n)
+{
+#ifdef __SSE__
+	for (int64 i = 0; i < n; i += 4)
+		_mm_stream_ps(dst + i, _mm_load_ps(src + i));
+#else
+	memcpy(dst, src, sizeof(float) * n);
+#endif
 }
 
 /* Everything but the moments */
@@ -74,25 +114,63 @@ aigc_adam_init_state(AigcAdam *opt, AigcParam *params, int nparams,
 	adam_setup(opt, params, nparams, lr, beta1, beta2, weight_decay);
 }
 
+/* The bias-corrected step size and 1 / sqrt(bias correction 2) of opt->step */
+static void
+adam_corrections(const AigcAdam *opt, float *step_size, float *inv_sqrt_bc2)
+{
+	double		bc1 = 1.0 - pow(opt->beta1, (double) opt->step);
+	double		bc2 = 1.0 - pow(opt->beta2, (double) opt->step);
+
+	*step_size = (float) (opt->lr / bc1);
+	*inv_sqrt_bc2 = (float) (1.0 / sqrt(bc2));
+}
+
 void
 aigc_adam_step(AigcAdam *opt)
 {
-	double		bc1,
-				bc2;
 	float		step_size,
-				b1 = (float) opt->beta1,
-				b2 = (float) opt->beta2,
-				wd = (float) opt->weight_decay,
-				eps = (float) opt->eps,
 				inv_sqrt_bc2;
 
 	opt->step++;
-	bc1 = 1.0 - pow(opt->beta1, (double) opt->step);
-	bc2 = 1.0 - pow(opt->beta2, (double) opt->step);
-	step_size = (float) (opt->lr / bc1);
-	inv_sqrt_bc2 = (float) (1.0 / sqrt(bc2));
-
+	adam_corrections(opt, &step_size, &inv_sqrt_bc2);
 	for (int p = 0; p < opt->nparams; p++)
 		adam_update(opt->params[p].w, opt->params[p].g, opt->m[p], opt->v[p],
-					opt->params[p].n, b1, b2, wd, eps, step_size, inv_sqrt_bc2);
+					opt->params[p].n, (float) opt->beta1, (float) opt->beta2,
+					(float) opt->weight_decay, (float) opt->eps, step_size,
+					inv_sqrt_bc2);
+}
+
+void
+aigc_adam_update_part(const AigcAdam *opt, const float *g, int64 first,
+					  int64 count)
+{
+	/* the new weights of up to 16 cache lines at a time */
+#define PART_CHUNK 256
+	float		out[PART_CHUNK] pg_attribute_aligned(64);
+	float	   *w = opt->params[0].w + first;
+	int64		head = Min(count, (int64) ((64 - (uintptr_t) w % 64) % 64 / sizeof(float)));
+	float		step_size,
+				inv_sqrt_bc2;
+
+	Assert(opt->nparams == 1 && first >= 0 && first + count <= opt->params[0].n);
+	adam_corrections(opt, &step_size, &inv_sqrt_bc2);
+	/* the partial line before w's first whole one, then up to PART_CHUNK at a time */
+	for (int64 i = 0, n; i < count; i += n)
+	{
+		int64		lines;
+
+		n = i < head ? head : Min((int64) PART_CHUNK, count - i);
+		lines = i < head ? 0 : n / 16 * 16;
+		adam_update_out(w + i, out, g + i, opt->m[0] + first + i,
+						opt->v[0] + first + i, n, (float) opt->beta1,
+						(float) opt->beta2, (float) opt->weight_decay,
+						(float) opt->eps, step_size, inv_sqrt_bc2);
+		stream_floats(w + i, out, lines);
+		memcpy(w + i + lines, out + lines, sizeof(float) * (n - lines));
+	}
+#ifdef __SSE__
+	/* the streamed stores reach memory before the threads meet again */
+	_mm_sfence();
+#endif
+#undef PART_CHUNK
 }

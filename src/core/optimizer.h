@@ -35,4 +35,18 @@ extern void aigc_adam_init_state(AigcAdam *opt, AigcParam *params, int nparams,
 								 double beta2, double weight_decay);
 extern void aigc_adam_step(AigcAdam *opt);
 
+/*
+ * A step split between threads, over one parameter (a model's block): the
+ * caller increments opt->step once, then each thread updates its elements
+ * [first, first + count) with this, g holding this step's gradient of those
+ * (count floats).  Element by element, each operation rounded on its own,
+ * so how the elements are split changes no bit of the weights.  The
+ * weights' whole cache lines are written with non-temporal stores, past
+ * this core's caches: the other threads read them next, and a plain store
+ * to a line another core holds waits for that core to give it up
+ * (docs/performance.md).
+ */
+extern void aigc_adam_update_part(const AigcAdam *opt, const float *g,
+								  int64 first, int64 count);
+
 #endif

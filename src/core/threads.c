@@ -1,15 +1,24 @@
 /*
  * threads.c
- *		The thread pool of threads.h: the caller and nthreads - 1 workers
- *		meet at every run through one mutex and two condition variables, in
- *		the manner of a barrier; a generation count tells workers a new run
- *		has begun.
+ *		The thread pool of threads.h.  The threads meet through counters that
+ *		only grow (runs begun, parts finished, barrier arrivals): a thread
+ *		waiting for one to reach a value spins on it briefly, then sleeps on
+ *		a condition variable; whoever moves it there wakes the sleepers.
+ *		Spinning first matters: a training step is a millisecond or two, and
+ *		waking a sleeping thread can take tens of microseconds (more in a
+ *		virtual machine) at each of a step's meetings.
  */
 #include "postgres.h"
 
 #include <pthread.h>
 #include <signal.h>
+#include <stdatomic.h>
+#include <time.h>
 #include <unistd.h>
+
+#ifdef __SSE2__
+#include <emmintrin.h>
+#endif
 
 #include <cblas.h>
 
@@ -17,19 +26,28 @@
 
 #include "core/threads.h"
 
+/*
+ * How long a waiting thread spins before it sleeps: longer than a step's
+ * usual waits (a few microseconds between runs, slices' uneven ends), short
+ * enough that a partner the machine has descheduled costs little CPU
+ */
+#define SPIN_NS 50000
+/* Pauses between looks at the clock while spinning */
+#define SPINS_PER_CLOCK 32
+
 struct AigcPool
 {
 	int			nthreads;
 	int			started;		/* workers running */
 	pthread_t  *workers;		/* (nthreads - 1) */
-	pthread_mutex_t lock;
-	pthread_cond_t wake;		/* a new run, or shutdown */
-	pthread_cond_t done;		/* the last worker finished its part */
-	uint64		generation;
-	int			pending;		/* workers still in this run */
+	_Atomic uint64 runs;		/* runs begun (and 1 more for shutdown) */
+	_Atomic uint64 finished;	/* workers' parts finished, over all runs */
+	_Atomic uint64 arrivals;	/* arrivals at barriers, over all runs */
 	bool		shutdown;
 	AigcPoolTask task;
 	void	   *arg;
+	pthread_mutex_t lock;		/* for sleeping: the waits and the wake-ups */
+	pthread_cond_t moved;		/* a counter moved */
 	MemoryContextCallback cleanup;
 };
 
@@ -39,29 +57,91 @@ typedef struct WorkerStart
 	int			thread;
 } WorkerStart;
 
+/* A pause in a spin loop, easing the core for its sibling hyperthread */
+static inline void
+spin_pause(void)
+{
+#if defined(__x86_64__) || defined(__i386__)
+	__builtin_ia32_pause();
+#elif defined(__aarch64__)
+	__asm__ __volatile__("yield");
+#endif
+}
+
+static uint64
+now_ns(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (uint64) ts.tv_sec * 1000000000 + ts.tv_nsec;
+}
+
+/*
+ * Returns once *counter >= target: spinning up to SPIN_NS, then asleep.
+ * The loads acquire: what the threads wrote before moving the counter is
+ * seen after.
+ */
+static void
+await(AigcPool *pool, _Atomic uint64 *counter, uint64 target)
+{
+	uint64		deadline = 0;
+
+	for (int i = 1; atomic_load_explicit(counter, memory_order_acquire) < target; i++)
+	{
+		if (i % SPINS_PER_CLOCK == 0)
+		{
+			uint64		t = now_ns();
+
+			if (deadline == 0)
+				deadline = t + SPIN_NS;
+			else if (t >= deadline)
+			{
+				pthread_mutex_lock(&pool->lock);
+				while (atomic_load_explicit(counter, memory_order_acquire) < target)
+					pthread_cond_wait(&pool->moved, &pool->lock);
+				pthread_mutex_unlock(&pool->lock);
+				break;
+			}
+		}
+		spin_pause();
+	}
+}
+
+/*
+ * Adds 1 to *counter; wakes the sleepers if it reached target (or always,
+ * with target 0).  The lock orders the increment before a sleeper's check:
+ * one that saw the old value is waiting by the time the broadcast comes.
+ */
+static void
+advance(AigcPool *pool, _Atomic uint64 *counter, uint64 target)
+{
+	uint64		now = atomic_fetch_add(counter, 1) + 1;
+
+	if (target == 0 || now == target)
+	{
+		pthread_mutex_lock(&pool->lock);
+		pthread_cond_broadcast(&pool->moved);
+		pthread_mutex_unlock(&pool->lock);
+	}
+}
+
 static void *
 worker_main(void *p)
 {
 	WorkerStart *ws = p;
 	AigcPool   *pool = ws->pool;
 	int			thread = ws->thread;
-	uint64		seen = 0;
+	int			nworkers = pool->nthreads - 1;
 
-	pthread_mutex_lock(&pool->lock);
-	for (;;)
+	for (uint64 run = 1;; run++)
 	{
-		while (!pool->shutdown && pool->generation == seen)
-			pthread_cond_wait(&pool->wake, &pool->lock);
+		await(pool, &pool->runs, run);
 		if (pool->shutdown)
 			break;
-		seen = pool->generation;
-		pthread_mutex_unlock(&pool->lock);
 		pool->task(pool->arg, thread, pool->nthreads);
-		pthread_mutex_lock(&pool->lock);
-		if (--pool->pending == 0)
-			pthread_cond_signal(&pool->done);
+		advance(pool, &pool->finished, run * nworkers);
 	}
-	pthread_mutex_unlock(&pool->lock);
 	return NULL;
 }
 
@@ -70,16 +150,13 @@ pool_stop(void *p)
 {
 	AigcPool   *pool = p;
 
-	pthread_mutex_lock(&pool->lock);
 	pool->shutdown = true;
-	pthread_cond_broadcast(&pool->wake);
-	pthread_mutex_unlock(&pool->lock);
+	advance(pool, &pool->runs, 0);
 	for (int i = 0; i < pool->started; i++)
 		pthread_join(pool->workers[i], NULL);
 	pool->started = 0;
 	pthread_mutex_destroy(&pool->lock);
-	pthread_cond_destroy(&pool->wake);
-	pthread_cond_destroy(&pool->done);
+	pthread_cond_destroy(&pool->moved);
 }
 
 AigcPool *
@@ -95,9 +172,11 @@ aigc_pool_create(int nthreads)
 	pool->nthreads = nthreads;
 	pool->workers = palloc(sizeof(pthread_t) * Max(nthreads - 1, 1));
 	starts = palloc(sizeof(WorkerStart) * Max(nthreads - 1, 1));
+	atomic_init(&pool->runs, 0);
+	atomic_init(&pool->finished, 0);
+	atomic_init(&pool->arrivals, 0);
 	pthread_mutex_init(&pool->lock, NULL);
-	pthread_cond_init(&pool->wake, NULL);
-	pthread_cond_init(&pool->done, NULL);
+	pthread_cond_init(&pool->moved, NULL);
 	pool->cleanup.func = pool_stop;
 	pool->cleanup.arg = pool;
 	MemoryContextRegisterResetCallback(CurrentMemoryContext, &pool->cleanup);
@@ -132,25 +211,60 @@ aigc_pool_size(const AigcPool *pool)
 void
 aigc_pool_run(AigcPool *pool, AigcPoolTask task, void *arg)
 {
+	uint64		run;
+
 	if (pool->nthreads == 1)
 	{
 		task(arg, 0, 1);
 		return;
 	}
-	pthread_mutex_lock(&pool->lock);
 	pool->task = task;
 	pool->arg = arg;
-	pool->pending = pool->nthreads - 1;
-	pool->generation++;
-	pthread_cond_broadcast(&pool->wake);
-	pthread_mutex_unlock(&pool->lock);
+	/* sequentially consistent: the workers see task and arg once they see the run */
+	run = atomic_load(&pool->runs) + 1;
+	advance(pool, &pool->runs, 0);
 
 	task(arg, 0, pool->nthreads);
 
-	pthread_mutex_lock(&pool->lock);
-	while (pool->pending > 0)
-		pthread_cond_wait(&pool->done, &pool->lock);
-	pthread_mutex_unlock(&pool->lock);
+	await(pool, &pool->finished, run * (pool->nthreads - 1));
+}
+
+void
+aigc_pool_barrier(AigcPool *pool)
+{
+	uint64		n = pool->nthreads;
+	uint64		before,
+				target;
+
+	if (n == 1)
+		return;
+	/* every thread arrives at one barrier before any can at the next */
+	before = atomic_fetch_add(&pool->arrivals, 1);
+	target = (before / n + 1) * n;
+	if (before + 1 == target)
+	{
+		/* the last to arrive: wake any that sleep */
+		pthread_mutex_lock(&pool->lock);
+		pthread_cond_broadcast(&pool->moved);
+		pthread_mutex_unlock(&pool->lock);
+	}
+	else
+		await(pool, &pool->arrivals, target);
+}
+
+void
+aigc_cache_evict(const void *p, Size bytes)
+{
+#ifdef __SSE2__
+	const char *c = p;
+
+	if (bytes == 0)
+		return;
+	for (Size i = 0; i < bytes; i += 64)
+		_mm_clflush(c + i);
+	/* the last line, if p is not at a line's start */
+	_mm_clflush(c + bytes - 1);
+#endif
 }
 
 void

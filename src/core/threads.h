@@ -35,6 +35,20 @@ extern int	aigc_pool_size(const AigcPool *pool);
 /* task on every thread of the pool, the caller as thread 0; returns when all are done */
 extern void aigc_pool_run(AigcPool *pool, AigcPoolTask task, void *arg);
 
+/*
+ * Inside a task: returns once every thread of the pool has called it (each
+ * must, as often as the others, in every run)
+ */
+extern void aigc_pool_barrier(AigcPool *pool);
+
+/*
+ * Evicts the cache lines of [p, p + bytes) from every core's caches, where
+ * the CPU allows it (a hint: no effect on the values).  After reading what
+ * another thread wrote and will write again: its next stores then need not
+ * wait for this core to give the lines up.
+ */
+extern void aigc_cache_evict(const void *p, Size bytes);
+
 /* The share [*first, *first + *count) of n items that thread gets */
 extern void aigc_split(int64 n, int thread, int nthreads, int64 *first,
 					   int64 *count);

@@ -576,6 +576,17 @@ aigc_vae_clamp_sigma(AigcVae *vae)
 		vae->sigma.w[j] = Min(Max(vae->sigma.w[j], 0.01f), 1.0f);
 }
 
+void
+aigc_vae_clamp_sigma_part(AigcVae *vae, int64 first, int64 count)
+{
+	int64		at = vae->sigma.w - vae->block.w;
+	int64		lo = Max(first, at) - at;
+	int64		hi = Min(first + count, at + vae->cfg.data_dim) - at;
+
+	for (int64 j = lo; j < hi; j++)
+		vae->sigma.w[j] = Min(Max(vae->sigma.w[j], 0.01f), 1.0f);
+}
+
 /*
  * Scalars become tanh(out), plus with a generator the decoder's own
  * Gaussian noise as TVAE samples; one-hot spans become softmax

@@ -104,6 +104,8 @@ extern void aigc_vae_forward_backward(AigcVae *vae, AigcVaeBuffers *buf,
 									  bool backward, double *recon, double *kl);
 /* Keeps the decoder's sigma where TVAE keeps it, [0.01, 1] */
 extern void aigc_vae_clamp_sigma(AigcVae *vae);
+/* The same for those of sigma's values among the block's [first, first + count) */
+extern void aigc_vae_clamp_sigma_part(AigcVae *vae, int64 first, int64 count);
 
 /* n activated rows (column_encoder_decode's input) from the prior */
 extern void aigc_vae_generate(AigcVae *vae, AigcVaeBuffers *buf, int n,

@@ -11,9 +11,11 @@
  * (threads.h): each runs forward and backward on its slice, into a replica
  * of the network that shares the weights and keeps its own gradients and
  * buffers, with single-threaded OpenBLAS and its own random stream (seeded
- * from the run's at every step); the replicas' gradients, weighted by their
- * share of the batch, are then summed in thread order, so a seed gives the
- * same weights at the same thread count.
+ * from the run's at every step).  Once every slice is done the threads meet
+ * and each updates its own range of the parameters: the replicas' gradients
+ * there, weighted by their share of the batch, summed in thread order, then
+ * Adam and the sigma clamp, element by element; so a seed gives the same
+ * weights at the same thread count.
  */
 #include "postgres.h"
 
@@ -22,6 +24,7 @@
 #include "miscadmin.h"
 
 #include "core/dp_sgd.h"
+#include "core/fastmath.h"
 #include "core/optimizer.h"
 #include "core/threads.h"
 #include "core/vae.h"
@@ -39,6 +42,8 @@ typedef struct VaeReplica
 	AigcVae		vae;			/* the run's weights, its own gradients */
 	AigcVaeBuffers buf;			/* for ceil(batch / threads) rows */
 	AigcRng		rng;
+	int64		part_first;		/* the parameters it updates: block elements */
+	int64		part_count;		/* [part_first, part_first + part_count) */
 	int			n;				/* its rows of this step's batch */
 	double		recon;
 	double		kl;
@@ -74,6 +79,7 @@ struct VaeRun
 	AigcVaeDpBuffers dp;
 	AigcPool   *pool;			/* NULL on one thread */
 	VaeReplica *replicas;		/* (threads) */
+	int64		part_lead;		/* block elements before the weights' first 64-byte line */
 };
 
 /*
@@ -125,7 +131,74 @@ aigc_vae_replicas_size(const AigcVaeConfig *cfg, int batch, int threads,
 	}
 }
 
-/* Thread t's slice of the step: its rows gathered, forward and backward */
+/* Elements of the parameters one thread's update sums at a time */
+#define UPDATE_CHUNK 256
+
+/*
+ * out = share g, the first term of a weighted sum (fused or not alike
+ * whatever the chunk's length and address: see aigc_adam_update_part)
+ */
+static AIGC_VECTOR_CLONES AIGC_NO_FP_CONTRACT void
+scale_into(float *restrict out, const float *restrict g, float share, int n)
+{
+	for (int j = 0; j < n; j++)
+		out[j] = share * g[j];
+}
+
+/* out += share g, the next term */
+static AIGC_VECTOR_CLONES AIGC_NO_FP_CONTRACT void
+add_scaled(float *restrict out, const float *restrict g, float share, int n)
+{
+	for (int j = 0; j < n; j++)
+		out[j] += share * g[j];
+}
+
+/*
+ * Thread t's range of the parameters, once every slice is done, a chunk at
+ * a time: each gradient the replicas' gradients (each the mean over its
+ * slice) weighted by their slices' share of the batch, summed in thread
+ * order; then Adam and the sigma clamp there.  The other replicas' lines
+ * read are evicted: their threads write them again next step.
+ */
+static void
+update_part(VaeRun *run, int n, int t, int nthreads)
+{
+	const VaeReplica *own = &run->replicas[t];
+	int64		end = own->part_first + own->part_count;
+	float		g[UPDATE_CHUNK];
+
+	for (int64 first = own->part_first; first < end;)
+	{
+		/* chunks end on the weights' cache lines (see aigc_vae_train_begin) */
+		int64		next = first < run->part_lead ? run->part_lead :
+			run->part_lead + ((first - run->part_lead) / UPDATE_CHUNK + 1) * UPDATE_CHUNK;
+		int			count = (int) (Min(next, end) - first);
+
+		/* thread 0 always has rows: aigc_split gives it the first extra one */
+		scale_into(g, run->replicas[0].vae.block.g + first,
+				   (float) run->replicas[0].n / (float) n, count);
+		for (int i = 1; i < nthreads; i++)
+		{
+			const VaeReplica *rep = &run->replicas[i];
+
+			if (rep->n > 0)
+				add_scaled(g, rep->vae.block.g + first, (float) rep->n / (float) n,
+						   count);
+		}
+		for (int i = 0; i < nthreads; i++)
+			if (i != t)
+				aigc_cache_evict(run->replicas[i].vae.block.g + first,
+								 sizeof(float) * count);
+		aigc_adam_update_part(&run->adam, g, first, count);
+		first += count;
+	}
+	aigc_vae_clamp_sigma_part(run->vae, own->part_first, own->part_count);
+}
+
+/*
+ * Thread t's part of a step: its slice's rows gathered, forward and
+ * backward; then, once every thread's slice is done, its parameters' update
+ */
 static void
 replica_step(void *arg, int t, int nthreads)
 {
@@ -134,53 +207,29 @@ replica_step(void *arg, int t, int nthreads)
 	VaeReplica *rep = &run->replicas[t];
 	int64		first,
 				n;
-	float	   *xb;
 
 	aigc_split(step->n, t, nthreads, &first, &n);
 	rep->n = (int) n;
 	rep->recon = rep->kl = 0.0;
-	if (n == 0)
-		return;
-	xb = run->xb + first * run->dim;
-	for (int64 r = 0; r < n; r++)
-		memcpy(xb + r * run->dim,
-			   run->x + (Size) run->perm[step->first + first + r] * run->dim,
-			   sizeof(float) * run->dim);
-	aigc_vae_forward_backward(&rep->vae, &rep->buf, xb, (int) n, &rep->rng,
-							  true, &rep->recon, &rep->kl);
+	if (n > 0)
+	{
+		float	   *xb = run->xb + first * run->dim;
+
+		for (int64 r = 0; r < n; r++)
+			memcpy(xb + r * run->dim,
+				   run->x + (Size) run->perm[step->first + first + r] * run->dim,
+				   sizeof(float) * run->dim);
+		aigc_vae_forward_backward(&rep->vae, &rep->buf, xb, (int) n, &rep->rng,
+								  true, &rep->recon, &rep->kl);
+	}
+	aigc_pool_barrier(run->pool);
+	update_part(run, step->n, t, nthreads);
 }
 
 /*
- * Every parameter's gradient: the replicas' gradients (each the mean over
- * its slice) weighted by their slices' share of the batch, summed in thread
- * order into thread 0's, which are the run's.  On the backend's thread once
- * the slices are done: a second meeting of the threads per step would cost
- * more than this pass over the gradients.
+ * A step over the n rows from perm[first] on, split across the pool,
+ * parameters updated; the batch means of the losses
  */
-static void
-reduce_gradients(VaeRun *run, int n)
-{
-	AigcParam  *block = &run->vae->block;
-	int			nthreads = aigc_pool_size(run->pool);
-	float		share0 = (float) run->replicas[0].n / (float) n;
-
-	/* thread 0 always has rows: aigc_split gives it the first extra one */
-	for (int64 j = 0; j < block->n; j++)
-		block->g[j] *= share0;
-	for (int i = 1; i < nthreads; i++)
-	{
-		const VaeReplica *rep = &run->replicas[i];
-		const float *gi = rep->vae.block.g;
-		float		share = (float) rep->n / (float) n;
-
-		if (rep->n == 0)
-			continue;
-		for (int64 j = 0; j < block->n; j++)
-			block->g[j] += share * gi[j];
-	}
-}
-
-/* The n rows from perm[first] on, split across the pool; the batch means of the losses */
 static void
 parallel_step(VaeRun *run, int64 first, int n, double *recon, double *kl)
 {
@@ -189,8 +238,9 @@ parallel_step(VaeRun *run, int64 first, int n, double *recon, double *kl)
 
 	for (int t = 0; t < nthreads; t++)
 		aigc_rng_seed(&run->replicas[t].rng, aigc_rng_next(run->rng));
+	/* the threads' aigc_adam_update_part take this step's count */
+	run->adam.step++;
 	aigc_pool_run(run->pool, replica_step, &step);
-	reduce_gradients(run, n);
 	*recon = *kl = 0.0;
 	for (int t = 0; t < nthreads; t++)
 	{
@@ -232,8 +282,29 @@ aigc_vae_train_begin(void *net, const float *x, int64 nrows,
 	if (opts->threads > 1 && !run->privacy)
 	{
 		int			slice = (run->batch + opts->threads - 1) / opts->threads;
+		int64		lines;
 
+		/*
+		 * The threads' ranges of the parameters split the weights at their
+		 * 64-byte cache lines (16 floats): none writes another's lines
+		 */
+		run->part_lead = Min(vae->block.n,
+							 (int64) ((64 - (uintptr_t) vae->block.w % 64) % 64 / sizeof(float)));
+		lines = (vae->block.n - run->part_lead + 15) / 16;
 		run->replicas = palloc(sizeof(VaeReplica) * opts->threads);
+		for (int t = 0; t < opts->threads; t++)
+		{
+			VaeReplica *rep = &run->replicas[t];
+			int64		first,
+						count,
+						end;
+
+			aigc_split(lines, t, opts->threads, &first, &count);
+			end = t == opts->threads - 1 ? vae->block.n :
+				Min(run->part_lead + 16 * (first + count), vae->block.n);
+			rep->part_first = t == 0 ? 0 : Min(run->part_lead + 16 * first, vae->block.n);
+			rep->part_count = Max(end - rep->part_first, 0);
+		}
 		run->replicas[0].vae = *vae;
 		run->replicas[0].buf = run->buf;
 		for (int t = 1; t < opts->threads; t++)
@@ -353,9 +424,9 @@ aigc_vae_train_epoch(void *state, double *losses, AigcTrainWork *work)
 					   sizeof(float) * run->dim);
 			aigc_vae_forward_backward(run->vae, &run->buf, run->xb, n, run->rng,
 									  true, &recon, &kl);
+			aigc_adam_step(&run->adam);
+			aigc_vae_clamp_sigma(run->vae);
 		}
-		aigc_adam_step(&run->adam);
-		aigc_vae_clamp_sigma(run->vae);
 		recon_sum += recon / run->nbatches;
 		kl_sum += kl / run->nbatches;
 		count_flops(run, n, true, work);

@@ -4,7 +4,7 @@
 -- from the store itself, with the caller's privileges (07_scoring.sql checks
 -- the owner's parallel scores; here a grantee's, and a refusal).
 BEGIN;
-SELECT plan(14);
+SELECT plan(15);
 
 SET LOCAL client_min_messages = warning;
 CREATE TABLE th_t AS SELECT age, gender, region, monthly_wage FROM contributions WHERE id <= 3000;
@@ -22,10 +22,17 @@ SET LOCAL aigc.threads = 2;
 SELECT aigc_train('th_2a', 'th_t'::regclass, options => '{"epochs": 2, "seed": 7, "calibrate": false, "progress_every": 0}') \gset
 SELECT aigc_train('th_2b', 'th_t'::regclass, options => '{"epochs": 2, "seed": 7, "calibrate": false, "progress_every": 0}') \gset
 SELECT aigc_train('th_2g', 'th_t'::regclass, 'gan', options => '{"epochs": 1, "seed": 7, "progress_every": 0}') \gset
+-- three: uneven slices of the batch and ranges of the parameters
+SET LOCAL aigc.threads = 3;
+SELECT aigc_train('th_3a', 'th_t'::regclass, options => '{"epochs": 1, "seed": 7, "calibrate": false, "progress_every": 0}') \gset
+SELECT aigc_train('th_3b', 'th_t'::regclass, options => '{"epochs": 1, "seed": 7, "calibrate": false, "progress_every": 0}') \gset
+SET LOCAL aigc.threads = 2;
 SELECT is((SELECT md5(weights) FROM aigc.model_store WHERE name = 'th_1a'),
           (SELECT md5(weights) FROM aigc.model_store WHERE name = 'th_1b'), 'one thread: a seed reproduces the weights');
 SELECT is((SELECT md5(weights) FROM aigc.model_store WHERE name = 'th_2a'),
           (SELECT md5(weights) FROM aigc.model_store WHERE name = 'th_2b'), 'two threads: a seed reproduces the weights');
+SELECT is((SELECT md5(weights) FROM aigc.model_store WHERE name = 'th_3a'),
+          (SELECT md5(weights) FROM aigc.model_store WHERE name = 'th_3b'), 'three threads: a seed reproduces the weights');
 SELECT isnt((SELECT md5(weights) FROM aigc.model_store WHERE name = 'th_1a'),
             (SELECT md5(weights) FROM aigc.model_store WHERE name = 'th_2a'),
             'the thread count is part of what a seed reproduces (docs/performance.md)');
