@@ -145,11 +145,12 @@ gan_generator_init(void *net, int batch)
 	return buf;
 }
 
-static void
+static bool
 gan_generate(void *net, void *gen, int n, int cond_col, int cond_slot,
 			 AigcRng *rng, float *act)
 {
 	aigc_gan_generate(net, gen, n, cond_col, cond_slot, rng, act);
+	return true;
 }
 
 static void *
