@@ -18,7 +18,7 @@
 #include "core/threads.h"
 
 /* Rows of one chunk: a thread's unit of work and random stream */
-#define AIGC_GENERATE_CHUNK 125
+#define AIGC_GENERATE_CHUNK 250
 
 typedef struct AigcGenerator
 {
