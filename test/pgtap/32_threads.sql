@@ -4,7 +4,7 @@
 -- from the store itself, with the caller's privileges (07_scoring.sql checks
 -- the owner's parallel scores; here a grantee's, and a refusal).
 BEGIN;
-SELECT plan(19);
+SELECT plan(21);
 
 SET LOCAL client_min_messages = warning;
 CREATE TABLE th_t AS SELECT age, gender, region, monthly_wage FROM contributions WHERE id <= 3000;
@@ -73,6 +73,10 @@ SELECT pg_temp.cancelled_train() AS outcome \gset
 SET LOCAL statement_timeout = 0;
 SELECT is(:'outcome'::text, 'cancelled', 'training on two threads is cancelled');
 SELECT is(pg_temp.backend_threads(), (SELECT n FROM th_before), 'and leaves no thread behind');
+-- sampling's threads stop with the call, also when a LIMIT ends it early
+SELECT is((SELECT pg_temp.backend_threads() FROM aigc_sample(NULL::th_t, 'th_1a', 100000, seed => 1) LIMIT 1),
+          (SELECT n + 1 FROM th_before), 'sampling at aigc.threads 2 runs on a second thread');
+SELECT is(pg_temp.backend_threads(), (SELECT n FROM th_before), 'sampling on two threads stopped by a LIMIT leaves no thread behind');
 
 -- parallel scoring by a grantee: workers load the model with the caller's privileges
 CREATE ROLE aigc_th_user;
