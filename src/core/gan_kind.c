@@ -139,10 +139,10 @@ gan_describe_losses(StringInfo buf, const double *losses)
 static void *
 gan_generator_init(void *net, int batch)
 {
-	AigcGanBuffers *buf = palloc(sizeof(AigcGanBuffers));
+	AigcGanGenerator *g = palloc(sizeof(AigcGanGenerator));
 
-	aigc_gan_buffers_init(buf, net, batch);
-	return buf;
+	aigc_gan_generator_init(g, net, batch);
+	return g;
 }
 
 static bool
