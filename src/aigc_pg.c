@@ -27,8 +27,8 @@ _PG_init(void)
 	aigc_threads = aigc_cores();
 	DefineCustomIntVariable("aigc.threads",
 							"Threads one backend may use to train, sample and score.",
-							"Training splits each batch across them; sampling and scoring "
-							"give them to OpenBLAS. Parallel query workers use one each.",
+							"Training and sampling split each batch across them; scoring "
+							"gives them to OpenBLAS. Parallel query workers use one each.",
 							&aigc_threads,
 							aigc_threads, 1, AIGC_MAX_THREADS,
 							PGC_USERSET, 0,

@@ -923,12 +923,30 @@ void
 aigc_column_encoder_decode(const AigcColumnEncoder *colenc, const float *act, int n,
 						AigcColumnData *out, AigcRng *rng)
 {
+	AigcColumnData *part = palloc(sizeof(AigcColumnData) * Max(colenc->ncols, 1));
+
+	for (int first = 0; first < n; first += INTERRUPT_EVERY)
+	{
+		CHECK_FOR_INTERRUPTS();
+		for (int c = 0; c < colenc->ncols; c++)
+		{
+			part[c].value = out[c].value + first;
+			part[c].isnull = out[c].isnull + first;
+		}
+		aigc_column_encoder_decode_rows(colenc, act + (Size) first * colenc->dim,
+										Min(n - first, INTERRUPT_EVERY), part, rng);
+	}
+	pfree(part);
+}
+
+void
+aigc_column_encoder_decode_rows(const AigcColumnEncoder *colenc, const float *act,
+								int n, AigcColumnData *out, AigcRng *rng)
+{
 	for (int i = 0; i < n; i++)
 	{
 		const float *row = act + (Size) i * colenc->dim;
 
-		if (i % INTERRUPT_EVERY == 0)
-			CHECK_FOR_INTERRUPTS();
 		for (int c = 0; c < colenc->ncols; c++)
 		{
 			const AigcColumn *col = &colenc->cols[c];

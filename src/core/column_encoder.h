@@ -91,6 +91,10 @@ extern void aigc_column_encoder_encode_row(const AigcColumnEncoder *colenc,
  */
 extern void aigc_column_encoder_decode(const AigcColumnEncoder *colenc, const float *act,
 									int n, AigcColumnData *out, AigcRng *rng);
+/* The same without interrupt checks: safe on the pool's threads (threads.h) */
+extern void aigc_column_encoder_decode_rows(const AigcColumnEncoder *colenc,
+											const float *act, int n,
+											AigcColumnData *out, AigcRng *rng);
 
 /*
  * Stored form, part of the model blob; version 3 added the exact ranges of

@@ -661,9 +661,9 @@ aigc_gan_cond_loss(const AigcGan *gan, const float *gout, const float *cond,
 	return loss / n;
 }
 
-/* Noise, then a cond vector per row (when there are cond columns) */
+/* Noise, then a cond vector per row (when there are cond columns), into gin */
 static void
-fill_generator_input(AigcGan *gan, AigcGanBuffers *buf, int n, const float *cond,
+fill_generator_input(const AigcGan *gan, float *gin, int n, const float *cond,
 					 AigcRng *rng)
 {
 	int			Z = gan->cfg.noise_dim;
@@ -671,7 +671,7 @@ fill_generator_input(AigcGan *gan, AigcGanBuffers *buf, int n, const float *cond
 
 	for (int r = 0; r < n; r++)
 	{
-		float	   *row = buf->gin + (int64) r * (Z + C);
+		float	   *row = gin + (int64) r * (Z + C);
 
 		aigc_rng_normals(rng, row, Z);
 		if (C > 0)
@@ -680,13 +680,57 @@ fill_generator_input(AigcGan *gan, AigcGanBuffers *buf, int n, const float *cond
 }
 
 void
-aigc_gan_generate(AigcGan *gan, AigcGanBuffers *buf, int n, int fixed_col,
+aigc_gan_generator_init(AigcGanGenerator *g, const AigcGan *gan, int batch)
+{
+	const AigcGanConfig *cfg = &gan->cfg;
+	int			width = gen_input_width(cfg);
+
+	g->batch = batch;
+	g->gin = palloc(sizeof(float) * batch * width);
+	g->cond = palloc(sizeof(float) * batch * Max(cfg->cond_dim, 1));
+	for (int i = 0; i < cfg->n_gen; i++)
+	{
+		const AigcLinear *l = &gan->gen[i];
+		const AigcBatchNorm *bn = &gan->bn[i];
+		AigcLinear *f = &g->folded[i];
+
+		/* relu((x W' + b - mean) gamma / sqrt(var + eps) + beta), in one layer */
+		f->in = l->in;
+		f->out = l->out;
+		f->weight.n = l->weight.n;
+		f->weight.w = palloc(sizeof(float) * l->weight.n);
+		f->weight.g = NULL;
+		f->bias.n = l->bias.n;
+		f->bias.w = palloc(sizeof(float) * l->bias.n);
+		f->bias.g = NULL;
+		for (int j = 0; j < l->out; j++)
+		{
+			double		scale = bn->gamma.w[j] / sqrt(bn->running_var[j] + bn->eps);
+
+			for (int k = 0; k < l->in; k++)
+				f->weight.w[(int64) j * l->in + k] =
+					(float) (l->weight.w[(int64) j * l->in + k] * scale);
+			f->bias.w[j] = (float) ((l->bias.w[j] - bn->running_mean[j]) * scale +
+									bn->beta.w[j]);
+		}
+		g->grelu[i] = palloc(sizeof(float) * batch * l->out);
+		width += l->out;
+		g->gact[i] = palloc(sizeof(float) * batch * width);
+	}
+	g->gout = palloc(sizeof(float) * batch * cfg->data_dim);
+}
+
+void
+aigc_gan_generate(const AigcGan *gan, AigcGanGenerator *g, int n, int fixed_col,
 				  int fixed_slot, AigcRng *rng, float *act)
 {
-	int			C = gan->cfg.cond_dim;
-	float	   *cond = buf->grad_a;
+	const AigcGanConfig *cfg = &gan->cfg;
+	int			C = cfg->cond_dim;
+	float	   *cond = g->cond;
+	const float *h = g->gin;
+	int			width = gen_input_width(cfg);
 
-	Assert(n <= buf->batch);
+	Assert(n <= g->batch);
 	if (C > 0)
 	{
 		memset(cond, 0, sizeof(float) * n * C);
@@ -706,9 +750,18 @@ aigc_gan_generate(AigcGan *gan, AigcGanBuffers *buf, int n, int fixed_col,
 			cond[(int64) r * C + cc->cond_offset + slot] = 1.0f;
 		}
 	}
-	fill_generator_input(gan, buf, n, cond, rng);
-	aigc_gan_generator_forward(gan, buf, n, false, rng);
-	memcpy(act, buf->fake, sizeof(float) * n * gan->cfg.data_dim);
+	fill_generator_input(gan, g->gin, n, cond, rng);
+	for (int i = 0; i < cfg->n_gen; i++)
+	{
+		int			hd = cfg->gen_dims[i];
+
+		aigc_linear_relu_forward(&g->folded[i], h, n, g->grelu[i]);
+		concat_rows(g->gact[i], g->grelu[i], hd, h, width, n);
+		h = g->gact[i];
+		width += hd;
+	}
+	aigc_linear_forward(&gan->gen_out, h, n, g->gout);
+	activate(gan, g->gout, act, n, false, NULL);
 }
 
 /* Index of the largest of w values */
@@ -1092,7 +1145,7 @@ dp_discriminator_step(AigcGanTrainer *t, AigcRng *rng, AigcGanStepLosses *losses
 
 	dp_frequencies(t, t->sampler.weight);
 	sample_condvec(t, rng);
-	fill_generator_input(gan, buf, t->batch, t->cond, rng);
+	fill_generator_input(gan, buf->gin, t->batch, t->cond, rng);
 	aigc_gan_generator_forward(gan, buf, t->batch, true, rng);
 	fake_rows(t);
 
@@ -1150,7 +1203,7 @@ discriminator_step(AigcGanTrainer *t, AigcRng *rng, AigcGanStepLosses *losses,
 				fake_mean;
 
 	sample_condvec(t, rng);
-	fill_generator_input(gan, buf, n, t->cond, rng);
+	fill_generator_input(gan, buf->gin, n, t->cond, rng);
 	aigc_gan_generator_forward(gan, buf, n, true, rng);
 	fake_rows(t);
 
@@ -1224,7 +1277,7 @@ aigc_gan_train_step(AigcGanTrainer *t, int dis_steps, AigcRng *rng,
 			discriminator_step(t, rng, losses, dis_steps);
 
 	sample_condvec(t, rng);
-	fill_generator_input(gan, buf, n, t->cond, rng);
+	fill_generator_input(gan, buf->gin, n, t->cond, rng);
 	aigc_gan_generator_forward(gan, buf, n, true, rng);
 	fake_rows(t);
 	aigc_gan_discriminator_forward(gan, buf, t->fake, groups, rng);
@@ -1273,7 +1326,7 @@ aigc_gan_trainer_finish(AigcGanTrainer *t, AigcRng *rng)
 		for (int i = 0; i < gan->cfg.n_gen; i++)
 			gan->bn[i].momentum = 1.0 / (k + 1);
 		sample_condvec(t, rng);
-		fill_generator_input(gan, &t->buf, t->batch, t->cond, rng);
+		fill_generator_input(gan, t->buf.gin, t->batch, t->cond, rng);
 		aigc_gan_generator_forward(gan, &t->buf, t->batch, true, rng);
 	}
 	for (int i = 0; i < gan->cfg.n_gen; i++)

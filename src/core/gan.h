@@ -161,11 +161,32 @@ extern double aigc_gan_cond_loss(const AigcGan *gan, const float *gout,
 								 float *dgout);
 
 /*
+ * Sampling's generator for batches of up to `batch` rows: its own copies of
+ * the hidden layers with the evaluation-mode batch norms folded in (each
+ * layer's weights and bias scaled by gamma / sqrt(running var + eps), the
+ * running mean and beta in the bias), so that generating reads the network
+ * only and many generators can run on one network at once.
+ */
+typedef struct AigcGanGenerator
+{
+	int			batch;
+	float	   *gin;			/* (B, Z + C) noise then cond vector */
+	float	   *cond;			/* (B, C) */
+	AigcLinear	folded[AIGC_MAX_HIDDEN];
+	float	   *grelu[AIGC_MAX_HIDDEN]; /* (B, H[i]) */
+	float	   *gact[AIGC_MAX_HIDDEN];	/* (B, In[i]) */
+	float	   *gout;			/* (B, D) logits */
+} AigcGanGenerator;
+
+extern void aigc_gan_generator_init(AigcGanGenerator *g, const AigcGan *gan,
+									int batch);
+
+/*
  * n activated rows (column_encoder_decode's input).  The conditional vector
  * picks a column uniformly and a category by its training frequency, as
  * CTGAN samples, or is fixed to slot fixed_slot of cond column fixed_col.
  */
-extern void aigc_gan_generate(AigcGan *gan, AigcGanBuffers *buf, int n,
+extern void aigc_gan_generate(const AigcGan *gan, AigcGanGenerator *g, int n,
 							  int fixed_col, int fixed_slot, AigcRng *rng,
 							  float *act);
 

@@ -139,17 +139,18 @@ gan_describe_losses(StringInfo buf, const double *losses)
 static void *
 gan_generator_init(void *net, int batch)
 {
-	AigcGanBuffers *buf = palloc(sizeof(AigcGanBuffers));
+	AigcGanGenerator *g = palloc(sizeof(AigcGanGenerator));
 
-	aigc_gan_buffers_init(buf, net, batch);
-	return buf;
+	aigc_gan_generator_init(g, net, batch);
+	return g;
 }
 
-static void
+static bool
 gan_generate(void *net, void *gen, int n, int cond_col, int cond_slot,
 			 AigcRng *rng, float *act)
 {
 	aigc_gan_generate(net, gen, n, cond_col, cond_slot, rng, act);
+	return true;
 }
 
 static void *

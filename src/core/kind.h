@@ -102,16 +102,23 @@ typedef struct AigcKindOps
 	/*
 	 * Generation: n <= batch activated rows (column_encoder_decode's input);
 	 * cond_col >= 0 fixes a conditional vector, for kinds that have one.
+	 * Sampling calls generate on the pool's threads (threads.h), each with
+	 * generators of its own over the shared net: it only reads the net and
+	 * may not allocate, raise errors or check for interrupts.  It returns
+	 * false when it cannot make the rows; generate_error (required then)
+	 * raises the ERROR saying why, later, on the backend's thread.
 	 */
 	void	   *(*generator_init) (void *net, int batch);
-	void		(*generate) (void *net, void *gen, int n, int cond_col,
+	bool		(*generate) (void *net, void *gen, int n, int cond_col,
 							 int cond_slot, AigcRng *rng, float *act);
+	void		(*generate_error) (void *net, void *gen);
 
 	/*
 	 * Optional: the sampling call's conditions, before its first generate,
 	 * for a kind that can meet some of them by construction without
 	 * changing the distribution of the rows that meet them all (sampling
-	 * still checks every row and rejects the others).
+	 * still checks every row and rejects the others).  Called once for
+	 * each of the call's generators.
 	 */
 	void		(*condition) (void *net, void *gen, const AigcCondition *conds,
 							  int nconds);

@@ -351,6 +351,7 @@ typedef struct TfGen
 	double	   *cum;			/* (modes and NULL) x nbins cumulative weights */
 	double	   *alo;			/* per mode: the offsets that can meet the range */
 	double	   *ahi;
+	int			bad_pos;		/* where the last failed generate found no token */
 } TfGen;
 
 static void *
@@ -619,7 +620,7 @@ range_offsets(TfNet *net, TfGen *g, int n, AigcRng *rng, float *act)
  * lower one), under the structural mask and the leading conditions of
  * tf_condition (cond_col is always -1 for this kind).
  */
-static void
+static bool
 tf_generate(void *netp, void *gen, int n, int cond_col, int cond_slot,
 			AigcRng *rng, float *act)
 {
@@ -628,11 +629,24 @@ tf_generate(void *netp, void *gen, int n, int cond_col, int cond_slot,
 
 	if (g->nforced > 0)
 		force_tokens(net, g, n, rng);
-	aigc_tf_sample(&net->m, &g->acts, n, net->cfg.temperature,
-				   tf_forced_mask, g, rng, g->tokens);
+	if (!aigc_tf_sample(&net->m, &g->acts, n, net->cfg.temperature,
+						tf_forced_mask, g, rng, g->tokens, &g->bad_pos))
+		return false;
 	aigc_tf_tokens_activate(&net->tk, g->tokens, n, act, rng);
 	if (g->range_col >= 0)
 		range_offsets(net, g, n, rng, act);
+	return true;
+}
+
+/* The structural mask and the fixed tokens left a position no token */
+static void
+tf_generate_error(void *netp, void *gen)
+{
+	ereport(ERROR,
+			(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
+			 errmsg("no token is possible at position %d of a sampled row",
+					((TfGen *) gen)->bad_pos),
+			 errdetail("The conditions exclude every value the model knows.")));
 }
 
 typedef struct TfScorer
@@ -889,6 +903,7 @@ const AigcKindOps aigc_transformer_ops = {
 	.describe_losses = tf_describe_losses,
 	.generator_init = tf_generator_init,
 	.generate = tf_generate,
+	.generate_error = tf_generate_error,
 	.condition = tf_condition,
 	.scorer_init = tf_scorer_init,
 	.score = tf_score,

@@ -374,7 +374,7 @@ forward_body(AigcTfModel *m, AigcTfActs *a, const int32 *tokens, int n)
  * activations use the gradient scratch, which sampling has no use for.
  */
 static void
-forward_step(AigcTfModel *m, AigcTfActs *a, const int32 *tokens, int n, int t)
+forward_step(const AigcTfModel *m, AigcTfActs *a, const int32 *tokens, int n, int t)
 {
 	int			C = m->C;
 	int			T = m->T;
@@ -779,19 +779,16 @@ aigc_tf_fill_mask(const AigcTfModel *m, const int32 *tokens, int64 n,
 						  allowed + r * m->V);
 }
 
-void
-aigc_tf_sample(AigcTfModel *m, AigcTfActs *a, int64 n, double temperature,
+bool
+aigc_tf_sample(const AigcTfModel *m, AigcTfActs *a, int64 n, double temperature,
 			   AigcTfMaskFn mask_fn, void *mask_arg, AigcRng *rng,
-			   int32 *tokens)
+			   int32 *tokens, int *bad_pos)
 {
 	int			T = m->T;
 	int			V = m->V;
 	float		inv_temp;
 
-	if (!(temperature > 0.0) || isinf(temperature))
-		ereport(ERROR,
-				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
-				 errmsg("temperature must be positive and finite")));
+	Assert(temperature > 0.0 && temperature <= 1.0);
 	inv_temp = (float) (1.0 / temperature);
 
 	for (int64 done = 0; done < n; done += a->batch)
@@ -804,7 +801,6 @@ aigc_tf_sample(AigcTfModel *m, AigcTfActs *a, int64 n, double temperature,
 			int			f = m->first[t];
 			int			cnt = m->first[t + 1] - f;
 
-			CHECK_FOR_INTERRUPTS();
 			forward_step(m, a, rows, b, t);
 			aigc_tf_head_forward(a->logits, a->lnf, m->tensors[TF_HEADW].w,
 								 m->tensors[TF_HEADB].w, m->first, b, T,
@@ -828,16 +824,16 @@ aigc_tf_sample(AigcTfModel *m, AigcTfActs *a, int64 n, double temperature,
 				while (k < cnt && !ok[k])
 					k++;
 				if (k == cnt)
-					ereport(ERROR,
-							(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
-							 errmsg("no token is possible at position %d of sampled row %lld",
-									t, (long long) (done + r)),
-							 errdetail("The conditions exclude every value the model knows.")));
+				{
+					*bad_pos = t;
+					return false;
+				}
 				rows[(int64) r * T + t] = f +
 					aigc_rng_categorical(rng, a->probs + (int64) r * V + f, cnt);
 			}
 		}
 	}
+	return true;
 }
 
 /*

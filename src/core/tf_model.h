@@ -220,12 +220,15 @@ extern void aigc_tf_fill_mask(const AigcTfModel *m, const int32 *tokens, int64 n
  * the logits / temperature over the tokens mask_fn allows (all when NULL),
  * one draw from rng per row and position.  Each position runs the layers
  * on that position alone, attending to the cached queries, keys and values
- * of the earlier ones, so a row costs about one scoring forward.  ERROR
- * when a mask allows nothing.
+ * of the earlier ones, so a row costs about one scoring forward.
+ * temperature is in (0, 1].  Returns false, with the position in *bad_pos,
+ * when a mask allows nothing.  Safe on the pool's threads (threads.h): it
+ * reads m only and neither raises errors nor checks for interrupts.
  */
-extern void aigc_tf_sample(AigcTfModel *m, AigcTfActs *a, int64 n,
+extern bool aigc_tf_sample(const AigcTfModel *m, AigcTfActs *a, int64 n,
 						   double temperature, AigcTfMaskFn mask_fn,
-						   void *mask_arg, AigcRng *rng, int32 *tokens);
+						   void *mask_arg, AigcRng *rng, int32 *tokens,
+						   int *bad_pos);
 
 /* Floating-point operations of one forward pass over one row */
 extern double aigc_tf_forward_flops(const AigcTfModel *m);

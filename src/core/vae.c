@@ -588,14 +588,14 @@ aigc_vae_clamp_sigma_part(AigcVae *vae, int64 first, int64 count)
 }
 
 /*
- * Scalars become tanh(out), plus with a generator the decoder's own
- * Gaussian noise as TVAE samples; one-hot spans become softmax
- * probabilities, from which the column encoder draws (TVAE takes the argmax,
- * which starves rare categories) or, without a generator, takes the argmax.
+ * Scalars become tanh(out), plus with noise the decoder's own Gaussian
+ * noise as TVAE samples; one-hot spans become softmax probabilities, from
+ * which the column encoder draws (TVAE takes the argmax, which starves rare
+ * categories) or, without a generator, takes the argmax.
  */
 void
-aigc_vae_activate(const AigcVae *vae, const float *out, int n, AigcRng *rng,
-				  float *act)
+aigc_vae_activate(const AigcVae *vae, const float *out, int n,
+				  const float *noise, float *act)
 {
 	int			D = vae->cfg.data_dim;
 
@@ -610,8 +610,7 @@ aigc_vae_activate(const AigcVae *vae, const float *out, int n, AigcRng *rng,
 			int			w = vae->spans[s].width;
 
 			if (vae->spans[s].is_scalar)
-				a[off] = (float) (tanh(o[off]) +
-								  (rng ? vae->sigma.w[off] * aigc_rng_normal(rng) : 0.0));
+				a[off] = tanhf(o[off]) + (noise ? vae->sigma.w[off] * *noise++ : 0.0f);
 			else
 				aigc_softmax(o + off, a + off, w);
 		}
@@ -722,11 +721,16 @@ aigc_vae_generate(AigcVae *vae, AigcVaeBuffers *buf, int n, AigcRng *rng,
 				  float *act)
 {
 	int64		nl = (int64) n * vae->cfg.latent_dim;
+	int			nscalars = 0;
 
 	Assert(n <= buf->batch);
 	aigc_rng_normals(rng, buf->z, nl);
 	decode(vae, buf, n);
-	aigc_vae_activate(vae, buf->out, n, rng, act);
+	/* the scalars' output noise, one vectorised draw (grad_a is idle) */
+	for (int s = 0; s < vae->nspans; s++)
+		nscalars += vae->spans[s].is_scalar;
+	aigc_rng_normals(rng, buf->grad_a, (int64) n * nscalars);
+	aigc_vae_activate(vae, buf->out, n, buf->grad_a, act);
 }
 
 /*

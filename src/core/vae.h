@@ -123,11 +123,12 @@ extern void aigc_vae_calibrate_marginals(AigcVae *vae, AigcVaeBuffers *buf,
 										 double *gap_after);
 
 /*
- * Activate decoder outputs: tanh scalars (plus the decoder's noise when rng
- * is not NULL) and softmax probabilities over each one-hot span.
+ * Activate decoder outputs: tanh scalars (plus sigma times the decoder's
+ * noise, n rows of one standard normal per scalar span, unless NULL) and
+ * softmax probabilities over each one-hot span.
  */
 extern void aigc_vae_activate(const AigcVae *vae, const float *out, int n,
-							  AigcRng *rng, float *act);
+							  const float *noise, float *act);
 
 /*
  * Deterministic scoring of n encoded rows (z = posterior mean): terms gets

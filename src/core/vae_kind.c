@@ -59,11 +59,12 @@ vae_generator_init(void *net, int batch)
 }
 
 /* A VAE has no conditional vector: cond_col is always -1 for it */
-static void
+static bool
 vae_generate(void *net, void *gen, int n, int cond_col, int cond_slot,
 			 AigcRng *rng, float *act)
 {
 	aigc_vae_generate(net, gen, n, rng, act);
+	return true;
 }
 
 static void *

@@ -3,6 +3,11 @@
  *		Synthetic rows from a trained model, batch by batch, as the column
  *		values (numbers or category indices) that the column encoder decodes.
  *		Shared by aigc_sample() and aigc_evaluate().
+ *
+ * A batch is made in chunks of AIGC_GENERATE_CHUNK rows, spread over up to
+ * aigc.threads threads; each chunk draws from a stream of its own, seeded
+ * from the run's stream in chunk order, so a seed gives the same rows at
+ * any thread count.
  */
 #ifndef AIGC_GENERATE_H
 #define AIGC_GENERATE_H
@@ -10,22 +15,40 @@
 #include "postgres.h"
 
 #include "core/model.h"
+#include "core/threads.h"
+
+/* Rows of one chunk: a thread's unit of work and random stream */
+#define AIGC_GENERATE_CHUNK 250
 
 typedef struct AigcGenerator
 {
 	AigcModel  *model;
-	AigcRng    *rng;
+	AigcRng    *rng;			/* the run's stream: seeds the chunks' */
 	int			batch;			/* most rows one call produces */
-	void	   *kind_buf;		/* the model's kind's generator buffers */
 	int			cond_col;		/* GAN: conditional vector fixed to this */
 	int			cond_slot;		/* category of this column, or -1 for none */
+	int			nthreads;
+	AigcPool   *pool;			/* NULL on one thread */
+	void	  **kind_bufs;		/* (nthreads) the kind's generator buffers */
+	int			nchunks;		/* chunks of the current call */
+	int			rows;			/* rows of the current call */
+	AigcRng    *chunk_rngs;		/* (chunks of a batch) */
+	bool	   *failed;			/* (chunks of a batch) generate returned false */
 	float	   *act;			/* (batch, dim) activated network output */
 	AigcColumnData *decoded;	/* colenc.ncols arrays of batch values */
+	AigcColumnData *chunk_decoded;	/* (chunks, ncols) views into decoded */
 } AigcGenerator;
 
-/* A generator of either kind of model, unconditioned (cond_col -1) */
+/*
+ * A generator of any kind of model, unconditioned (cond_col -1), for calls
+ * of at most batch rows; its threads stop when CurrentMemoryContext goes
+ */
 extern void aigc_generator_init(AigcGenerator *gen, AigcModel *model,
 								AigcRng *rng, int batch);
+
+/* The kind's conditions (AigcKindOps.condition), if it has them */
+extern void aigc_generator_condition(AigcGenerator *gen,
+									 const AigcCondition *conds, int nconds);
 
 /* Fills gen->decoded[c] rows [0, n) with n new rows, n <= gen->batch */
 extern void aigc_generator_next(AigcGenerator *gen, int n);

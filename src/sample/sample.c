@@ -397,14 +397,16 @@ sample_init(FunctionCallInfo fcinfo)
 	if (!PG_ARGISNULL(5))
 		st->conds = aigc_conditions_parse(PG_GETARG_JSONB_P(5), st->model, st->name);
 	aigc_rng_seed(&st->rng, seed);
-	aigc_generator_init(&st->gen, st->model, &st->rng, SAMPLE_BATCH);
+	/* without rejection no call makes more rows than were asked for */
+	aigc_generator_init(&st->gen, st->model, &st->rng,
+						st->conds != NULL || st->domains ? SAMPLE_BATCH :
+						(int) Max(Min((int64) SAMPLE_BATCH, st->n), 1));
 	/* CTGAN's sampling with a condition column: fix the conditional vector */
 	if (st->conds != NULL && st->model->kind == AIGC_KIND_GAN)
 		aigc_conditions_gan_slot(st->conds, st->model->net, &st->gen.cond_col,
 								 &st->gen.cond_slot);
-	if (st->conds != NULL && st->model->ops->condition != NULL)
-		st->model->ops->condition(st->model->net, st->gen.kind_buf,
-								  st->conds->conds, st->conds->n);
+	if (st->conds != NULL)
+		aigc_generator_condition(&st->gen, st->conds->conds, st->conds->n);
 	st->max_draws = st->n > PG_INT64_MAX / DRAWS_PER_ROW ? PG_INT64_MAX :
 		Max(DRAWS_PER_ROW * st->n, MIN_DRAWS);
 	st->values = palloc(sizeof(Datum) * Max(st->desc->natts, 1));

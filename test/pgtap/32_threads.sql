@@ -4,7 +4,7 @@
 -- from the store itself, with the caller's privileges (07_scoring.sql checks
 -- the owner's parallel scores; here a grantee's, and a refusal).
 BEGIN;
-SELECT plan(15);
+SELECT plan(22);
 
 SET LOCAL client_min_messages = warning;
 CREATE TABLE th_t AS SELECT age, gender, region, monthly_wage FROM contributions WHERE id <= 3000;
@@ -40,6 +40,26 @@ SELECT ok((SELECT abs((a.loss->'loss'->>1)::float8 - (b.loss->'loss'->>1)::float
              FROM aigc.model_store a, aigc.model_store b WHERE a.name = 'th_1a' AND b.name = 'th_2a'),
           'two threads learn like one: the second epoch''s loss within 5%');
 
+-- sampling makes each batch in chunks whose streams are seeded in chunk
+-- order, so a seed gives the same rows at any thread count: several
+-- batches, a short last chunk, and for each kind conditions too (the
+-- transformer meets a leading one by construction in every thread's buffers)
+SELECT aigc_train('th_2t', 'th_t'::regclass, 'transformer', options => '{"epochs": 1, "seed": 7, "progress_every": 0}') \gset
+CREATE FUNCTION pg_temp.sample_md5(model text, threads int, conds jsonb DEFAULT NULL) RETURNS text LANGUAGE plpgsql AS $$
+BEGIN
+    PERFORM set_config('aigc.threads', threads::text, true);
+    RETURN (SELECT md5(string_agg(t::text, ',')) FROM aigc_sample(NULL::th_t, model, 2610, seed => 5, conditions => conds) t);
+END
+$$;
+SELECT is(pg_temp.sample_md5('th_1a', 2), pg_temp.sample_md5('th_1a', 1), 'vae: a seed samples the same rows on one thread and two');
+SELECT is(pg_temp.sample_md5('th_2g', 2), pg_temp.sample_md5('th_2g', 1), 'gan: a seed samples the same rows on one thread and two');
+SELECT is(pg_temp.sample_md5('th_2t', 2), pg_temp.sample_md5('th_2t', 1), 'transformer: a seed samples the same rows on one thread and two');
+SELECT is(pg_temp.sample_md5('th_2t', 3, '{"age": [30, 40]}'), pg_temp.sample_md5('th_2t', 1, '{"age": [30, 40]}'),
+          'transformer with a range condition: the same rows on one thread and three');
+SELECT is(pg_temp.sample_md5('th_2g', 2, '{"region": "north"}'), pg_temp.sample_md5('th_2g', 1, '{"region": "north"}'),
+          'gan with a condition: the same rows on one thread and two');
+SET LOCAL aigc.threads = 2;
+
 -- a cancelled training on two threads leaves no thread behind (the pool is
 -- joined when the run's memory goes, on error too)
 CREATE FUNCTION pg_temp.backend_threads() RETURNS bigint LANGUAGE sql AS $$
@@ -60,6 +80,10 @@ SELECT pg_temp.cancelled_train() AS outcome \gset
 SET LOCAL statement_timeout = 0;
 SELECT is(:'outcome'::text, 'cancelled', 'training on two threads is cancelled');
 SELECT is(pg_temp.backend_threads(), (SELECT n FROM th_before), 'and leaves no thread behind');
+-- sampling's threads stop with the call, also when a LIMIT ends it early
+SELECT is((SELECT pg_temp.backend_threads() FROM aigc_sample(NULL::th_t, 'th_1a', 100000, seed => 1) LIMIT 1),
+          (SELECT n + 1 FROM th_before), 'sampling at aigc.threads 2 runs on a second thread');
+SELECT is(pg_temp.backend_threads(), (SELECT n FROM th_before), 'sampling on two threads stopped by a LIMIT leaves no thread behind');
 
 -- parallel scoring by a grantee: workers load the model with the caller's privileges
 CREATE ROLE aigc_th_user;
