@@ -33,6 +33,7 @@
 #include "miscadmin.h"
 
 #include "core/dp_sgd.h"
+#include "core/fastmath.h"
 #include "core/gan.h"
 
 #define GAN_DIM_MAX 1000000
@@ -162,37 +163,37 @@ aigc_gan_buffers_init(AigcGanBuffers *buf, const AigcGan *gan, int batch)
 	int			width = gen_input_width(cfg);
 	int			widest = Max(width, cfg->data_dim);
 	int64		dis_in = (int64) groups * cfg->pac * dis_row_width(cfg);
+	int64		scratch;
 
 	buf->batch = batch;
-	buf->gin = palloc(sizeof(float) * batch * width);
 	for (int i = 0; i < cfg->n_gen; i++)
 	{
-		int			h = cfg->gen_dims[i];
-
-		buf->glin[i] = palloc(sizeof(float) * batch * h);
-		buf->gxhat[i] = palloc(sizeof(float) * batch * h);
-		buf->grelu[i] = palloc(sizeof(float) * batch * h);
-		width += h;
-		buf->gact[i] = palloc(sizeof(float) * batch * width);
+		buf->gxhat[i] = palloc(sizeof(float) * batch * cfg->gen_dims[i]);
+		width += cfg->gen_dims[i];
 		widest = Max(widest, width);
 	}
+	buf->gx_width = width;
+	buf->gx = palloc(sizeof(float) * batch * width);
+	buf->gin = buf->gx + width - gen_input_width(cfg);
+	buf->dgx = palloc(sizeof(float) * batch * Max(width - gen_input_width(cfg), 1));
 	buf->gout = palloc(sizeof(float) * batch * cfg->data_dim);
 	buf->fake = palloc(sizeof(float) * batch * cfg->data_dim);
 	buf->dgout = palloc(sizeof(float) * batch * cfg->data_dim);
 	buf->dfake = palloc(sizeof(float) * batch * cfg->data_dim);
 	for (int i = 0; i < cfg->n_dis; i++)
 	{
-		buf->dact[i] = palloc(sizeof(float) * groups * cfg->dis_dims[i]);
-		buf->dmask[i] = palloc(sizeof(float) * groups * cfg->dis_dims[i]);
+		buf->dact[i] = palloc(sizeof(float) * 3 * groups * cfg->dis_dims[i]);
+		buf->deriv[i] = palloc(sizeof(float) * 3 * groups * cfg->dis_dims[i]);
 		buf->du[i] = palloc(sizeof(float) * groups * cfg->dis_dims[i]);
 		widest = Max(widest, cfg->dis_dims[i]);
 	}
-	buf->score = palloc(sizeof(float) * groups);
-	buf->dscore = palloc(sizeof(float) * groups);
+	buf->score = palloc(sizeof(float) * 3 * groups);
+	buf->dscore = palloc(sizeof(float) * 3 * groups);
 	buf->dinput = palloc(sizeof(float) * dis_in);
-	buf->grad_a = palloc(sizeof(float) * Max((int64) batch * widest, dis_in));
-	buf->grad_b = palloc(sizeof(float) * Max((int64) batch * widest, dis_in));
-	buf->grad_c = palloc(sizeof(float) * Max((int64) batch * widest, dis_in));
+	scratch = Max((int64) Max(batch, 2 * groups) * widest, dis_in);
+	buf->grad_a = palloc(sizeof(float) * scratch);
+	buf->grad_b = palloc(sizeof(float) * scratch);
+	buf->grad_c = palloc(sizeof(float) * scratch);
 }
 
 /* A generator tensor of n floats, with its running average when kept */
@@ -221,7 +222,6 @@ aigc_gan_train_size(const AigcGanConfig *cfg, int batch, bool average,
 	double		prev;
 	double		weights = 0.0;
 
-	aigc_size_add(e, b, sizeof(float) * width); /* gin */
 	for (int i = 0; i < cfg->n_gen; i++)
 	{
 		double		h = cfg->gen_dims[i];
@@ -232,14 +232,13 @@ aigc_gan_train_size(const AigcGanConfig *cfg, int batch, bool average,
 		weights += gen_param_size(e, h, average) + gen_param_size(e, h, average);
 		for (int k = 0; k < 3; k++)
 			aigc_size_add(e, h, sizeof(float));
-		aigc_size_add(e, 2 * h, sizeof(double));
-		/* glin, gxhat, grelu, then gact of the grown width */
-		for (int k = 0; k < 3; k++)
-			aigc_size_add(e, b * h, sizeof(float));
+		aigc_size_add(e, 3 * h, sizeof(float));
+		aigc_size_add(e, b * h, sizeof(float)); /* gxhat */
 		width += h;
-		aigc_size_add(e, b * width, sizeof(float));
 		widest = Max(widest, width);
 	}
+	aigc_size_add(e, b * width, sizeof(float)); /* gx */
+	aigc_size_add(e, b * Max(width - gen_input_width(cfg), 1), sizeof(float)); /* dgx */
 	weights += gen_param_size(e, width * D, average);
 	weights += gen_param_size(e, D, average);
 	/* gout, fake, dgout, dfake */
@@ -253,25 +252,25 @@ aigc_gan_train_size(const AigcGanConfig *cfg, int batch, bool average,
 
 		weights += aigc_size_add_linear(e, prev, h);
 		prev = h;
-		/* dact, dmask, du */
-		for (int k = 0; k < 3; k++)
-			aigc_size_add(e, groups * h, sizeof(float));
+		/* dact and deriv for three passes, du */
+		for (int k = 0; k < 2; k++)
+			aigc_size_add(e, 3 * groups * h, sizeof(float));
+		aigc_size_add(e, groups * h, sizeof(float));
 		widest = Max(widest, h);
 	}
 	weights += aigc_size_add_linear(e, prev, 1);
-	aigc_size_add(e, 2 * groups, sizeof(float));	/* score, dscore */
+	aigc_size_add(e, 6 * groups, sizeof(float));	/* score, dscore */
 	aigc_size_add(e, dis_in, sizeof(float));
 	/* grad_a, grad_b, grad_c */
 	for (int k = 0; k < 3; k++)
-		aigc_size_add(e, Max(b * widest, dis_in), sizeof(float));
+		aigc_size_add(e, Max(Max(b, 2 * groups) * widest, dis_in), sizeof(float));
 
 	/* the trainer: colsel, slot, perm, cond, then real, fake and interp rows */
 	aigc_size_add(e, b, sizeof(int));
 	aigc_size_add(e, b, sizeof(int));
 	aigc_size_add(e, b, sizeof(int64));
 	aigc_size_add(e, b * C, sizeof(float));
-	for (int k = 0; k < 3; k++)
-		aigc_size_add(e, b * W, sizeof(float));
+	aigc_size_add(e, 3 * b * W, sizeof(float));
 	/* cond frequencies, the sampler's slot starts, weights and fill */
 	aigc_size_add(e, C, sizeof(float) * 2 + sizeof(int64) * 2);
 	if (dp)
@@ -295,6 +294,26 @@ aigc_gan_train_size(const AigcGanConfig *cfg, int batch, bool average,
 	aigc_size_add(e, weights, sizeof(float));
 	aigc_size_add(e, weights, sizeof(float));
 	aigc_size_add(e, weights, sizeof(float));
+}
+
+/* Softmax of a short span, inline: a call per span of 2-10 values costs more */
+static inline void
+span_softmax(const float *in, float *out, int w)
+{
+	float		mx = in[0];
+	float		sum = 0.0f;
+	float		inv;
+
+	for (int k = 1; k < w; k++)
+		mx = Max(mx, in[k]);
+	for (int k = 0; k < w; k++)
+	{
+		out[k] = aigc_expf(in[k] - mx);
+		sum += out[k];
+	}
+	inv = 1.0f / sum;
+	for (int k = 0; k < w; k++)
+		out[k] *= inv;
 }
 
 /*
@@ -321,11 +340,9 @@ activate(const AigcGan *gan, const float *logits, float *out, int n,
 			int			w = gan->spans[s].width;
 
 			if (gan->spans[s].is_scalar)
-				a[off] = tanhf(o[off]);
-			else if (training)
-				aigc_softmax(a + off, a + off, w);
+				a[off] = aigc_tanhf(o[off]);
 			else
-				aigc_softmax(o + off, a + off, w);
+				span_softmax(training ? a + off : o + off, a + off, w);
 		}
 	}
 }
@@ -380,57 +397,53 @@ aigc_gan_generator_forward(AigcGan *gan, AigcGanBuffers *buf, int n,
 						   bool training, AigcRng *rng)
 {
 	const AigcGanConfig *cfg = &gan->cfg;
-	const float *h = buf->gin;
-	int			width = gen_input_width(cfg);
+	int			ld = buf->gx_width;
+	int			at = ld - gen_input_width(cfg);
 
 	Assert(n <= buf->batch);
+	/* block i reads gx's columns [at, ld) and writes its ReLU just before */
 	for (int i = 0; i < cfg->n_gen; i++)
 	{
 		int			hd = cfg->gen_dims[i];
 
-		aigc_linear_forward(&gan->gen[i], h, n, buf->glin[i]);
-		aigc_batchnorm_forward(&gan->bn[i], buf->glin[i], n, training,
-							   buf->gxhat[i], buf->grelu[i]);
-		aigc_relu_forward(buf->grelu[i], (int64) n * hd);
-		concat_rows(buf->gact[i], buf->grelu[i], hd, h, width, n);
-		h = buf->gact[i];
-		width += hd;
+		aigc_linear_forward_ld(&gan->gen[i], buf->gx + at, ld, n, buf->gxhat[i], false);
+		at -= hd;
+		aigc_batchnorm_relu_forward(&gan->bn[i], buf->gxhat[i], gan->gen[i].bias.w,
+									n, training, buf->gx + at, ld);
 	}
-	aigc_linear_forward(&gan->gen_out, h, n, buf->gout);
+	aigc_linear_forward_ld(&gan->gen_out, buf->gx, ld, n, buf->gout, true);
 	activate(gan, buf->gout, buf->fake, n, training, rng);
 }
 
+/*
+ * dgx gets the gradient of gx's ReLU columns only (the noise and cond need
+ * none): the output layer's product sets it, and each block, from the last
+ * back, adds its input's share before the blocks below read theirs.
+ */
 void
 aigc_gan_generator_backward(AigcGan *gan, AigcGanBuffers *buf, int n)
 {
 	const AigcGanConfig *cfg = &gan->cfg;
-	int			L = cfg->n_gen;
-	int			width = gen_input_width(cfg);
-	float	   *ga = buf->grad_a;
-	float	   *gb = buf->grad_b;
+	int			ld = buf->gx_width;
+	int			hidden = ld - gen_input_width(cfg);
+	int			at = 0;
 	float	   *gc = buf->grad_c;
 
-	for (int i = 0; i < L; i++)
-		width += cfg->gen_dims[i];
-	aigc_linear_backward(&gan->gen_out, L > 0 ? buf->gact[L - 1] : buf->gin,
-						 buf->dgout, n, L > 0 ? ga : NULL);
-	for (int i = L - 1; i >= 0; i--)
+	aigc_linear_param_grad(&gan->gen_out, buf->gx, ld, buf->dgout, n, true);
+	if (hidden > 0)
+		aigc_linear_input_grad_cols(&gan->gen_out, buf->dgout, n, hidden,
+									buf->dgx, hidden, false);
+	for (int i = cfg->n_gen - 1; i >= 0; i--)
 	{
-		int			hd = cfg->gen_dims[i];
-		int			prev = width - hd;
+		int			in_at = at + cfg->gen_dims[i];
 
-		/* ga: d of [relu | input]; the input part passes straight down */
-		take_columns(gc, ga, width, 0, hd, n);
-		if (i > 0)
-			take_columns(gb, ga, width, hd, prev, n);
-		aigc_relu_backward(buf->grelu[i], gc, (int64) n * hd);
-		aigc_batchnorm_backward(&gan->bn[i], buf->gxhat[i], gc, n);
-		aigc_linear_backward(&gan->gen[i], i > 0 ? buf->gact[i - 1] : buf->gin,
-							 gc, n, i > 0 ? ga : NULL);
-		if (i > 0)
-			for (int64 k = 0; k < (int64) n * prev; k++)
-				ga[k] += gb[k];
-		width = prev;
+		aigc_batchnorm_relu_backward(&gan->bn[i], buf->gxhat[i], buf->gx + at, ld,
+									 buf->dgx + at, hidden, n, gc);
+		aigc_linear_param_grad(&gan->gen[i], buf->gx + in_at, ld, gc, n, false);
+		if (in_at < hidden)
+			aigc_linear_input_grad_cols(&gan->gen[i], gc, n, hidden - in_at,
+										buf->dgx + in_at, hidden, true);
+		at = in_at;
 	}
 }
 
@@ -443,11 +456,11 @@ aigc_gan_discriminator_forward(AigcGan *gan, AigcGanBuffers *buf,
 
 	for (int i = 0; i < cfg->n_dis; i++)
 	{
-		int64		count = (int64) ngroups * cfg->dis_dims[i];
-
-		aigc_linear_forward(&gan->dis[i], h, ngroups, buf->dact[i]);
-		aigc_leaky_relu_forward(buf->dact[i], count, (float) cfg->leaky_slope);
-		aigc_dropout_forward(buf->dact[i], buf->dmask[i], count, cfg->dropout, rng);
+		aigc_linear_forward_ld(&gan->dis[i], h, gan->dis[i].in, ngroups,
+							   buf->dact[i], false);
+		aigc_bias_leaky_dropout(buf->dact[i], gan->dis[i].bias.w, ngroups,
+								cfg->dis_dims[i], (float) cfg->leaky_slope,
+								cfg->dropout, rng, buf->deriv[i]);
 		h = buf->dact[i];
 	}
 	aigc_linear_forward(&gan->dis[cfg->n_dis], h, ngroups, buf->score);
@@ -466,11 +479,9 @@ aigc_gan_discriminator_backward(AigcGan *gan, AigcGanBuffers *buf,
 	aigc_linear_backward(&gan->dis[L], buf->dact[L - 1], buf->dscore, ngroups, ga);
 	for (int i = L - 1; i >= 0; i--)
 	{
-		int64		count = (int64) ngroups * cfg->dis_dims[i];
 		float	   *tmp;
 
-		aigc_mul_inplace(ga, buf->dmask[i], count);
-		aigc_leaky_relu_backward(buf->dact[i], ga, count, (float) cfg->leaky_slope);
+		aigc_mul_inplace(ga, buf->deriv[i], (int64) ngroups * cfg->dis_dims[i]);
 		aigc_linear_backward(&gan->dis[i], i > 0 ? buf->dact[i - 1] : x, ga,
 							 ngroups, i > 0 ? gb : dx);
 		tmp = ga;
@@ -479,16 +490,40 @@ aigc_gan_discriminator_backward(AigcGan *gan, AigcGanBuffers *buf,
 	}
 }
 
-/* d activation / d pre-activation of hidden layer i: slope or 1, times mask */
+void
+aigc_gan_discriminator_input_grad(const AigcGan *gan, AigcGanBuffers *buf,
+								  int ngroups, float *dx)
+{
+	const AigcGanConfig *cfg = &gan->cfg;
+	int			L = cfg->n_dis;
+	float	   *ga = buf->grad_a;
+	float	   *gb = buf->grad_b;
+
+	Assert(L > 0);
+	aigc_linear_input_grad(&gan->dis[L], buf->dscore, ngroups, ga);
+	for (int i = L - 1; i >= 0; i--)
+	{
+		float	   *tmp;
+
+		aigc_mul_inplace(ga, buf->deriv[i], (int64) ngroups * cfg->dis_dims[i]);
+		aigc_linear_input_grad(&gan->dis[i], ga, ngroups, i > 0 ? gb : dx);
+		tmp = ga;
+		ga = gb;
+		gb = tmp;
+	}
+}
+
+/*
+ * d activation / d pre-activation of hidden layer i, for the groups of the
+ * last forward pass from `first` on
+ */
 static void
 multiply_slopes(const AigcGan *gan, const AigcGanBuffers *buf, int i,
-				float *v, int ngroups)
+				float *v, int first, int ngroups)
 {
-	int64		count = (int64) ngroups * gan->cfg.dis_dims[i];
-	float		slope = (float) gan->cfg.leaky_slope;
+	int			d = gan->cfg.dis_dims[i];
 
-	for (int64 k = 0; k < count; k++)
-		v[k] *= buf->dmask[i][k] * (buf->dact[i][k] < 0.0f ? slope : 1.0f);
+	aigc_mul_inplace(v, buf->deriv[i] + (int64) first * d, (int64) ngroups * d);
 }
 
 /*
@@ -514,13 +549,13 @@ penalty_weight_grad(AigcLinear *l, const float *u, const float *v,
 }
 
 /*
- * scale * sum over groups of (||d score / d x||_2 - 1)^2; with backward,
- * its weight gradients, or with save (aigc_gan_penalty_rows) their
- * per-group vectors v.
+ * scale * sum over the last forward pass's groups [first, first + ngroups)
+ * of (||d score / d x||_2 - 1)^2; with backward, its weight gradients, or
+ * with save (aigc_gan_penalty_rows) their per-group vectors v.
  */
 static double
-penalty(AigcGan *gan, AigcGanBuffers *buf, int ngroups, double scale,
-		bool backward, float **save)
+penalty(AigcGan *gan, AigcGanBuffers *buf, int first, int ngroups,
+		double scale, bool backward, float **save)
 {
 	const AigcGanConfig *cfg = &gan->cfg;
 	int			L = cfg->n_dis;
@@ -536,14 +571,14 @@ penalty(AigcGan *gan, AigcGanBuffers *buf, int ngroups, double scale,
 	for (int r = 0; r < ngroups; r++)
 		memcpy(buf->du[L - 1] + (int64) r * cfg->dis_dims[L - 1], wout,
 			   sizeof(float) * cfg->dis_dims[L - 1]);
-	multiply_slopes(gan, buf, L - 1, buf->du[L - 1], ngroups);
+	multiply_slopes(gan, buf, L - 1, buf->du[L - 1], first, ngroups);
 	for (int i = L - 1; i >= 1; i--)
 	{
 		cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, ngroups,
 					gan->dis[i].in, gan->dis[i].out, 1.0f, buf->du[i],
 					gan->dis[i].out, gan->dis[i].weight.w, gan->dis[i].in,
 					0.0f, buf->du[i - 1], gan->dis[i].in);
-		multiply_slopes(gan, buf, i - 1, buf->du[i - 1], ngroups);
+		multiply_slopes(gan, buf, i - 1, buf->du[i - 1], first, ngroups);
 	}
 	cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, ngroups, in0,
 				gan->dis[0].out, 1.0f, buf->du[0], gan->dis[0].out,
@@ -578,7 +613,7 @@ penalty(AigcGan *gan, AigcGanBuffers *buf, int ngroups, double scale,
 		float	   *tmp;
 
 		/* du holds d / d u_{i-1}; dv = s_{i-1} * du is d / d (u_i W_i) */
-		multiply_slopes(gan, buf, i - 1, du, ngroups);
+		multiply_slopes(gan, buf, i - 1, du, first, ngroups);
 		penalty_weight_grad(&gan->dis[i], buf->du[i], du, ngroups,
 							save != NULL ? save[i] : NULL);
 		cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, ngroups,
@@ -588,7 +623,7 @@ penalty(AigcGan *gan, AigcGanBuffers *buf, int ngroups, double scale,
 		du = dv;
 		dv = tmp;
 	}
-	multiply_slopes(gan, buf, L - 1, du, ngroups);
+	multiply_slopes(gan, buf, L - 1, du, first, ngroups);
 	penalty_weight_grad(&gan->dis[L], NULL, du, ngroups,
 						save != NULL ? save[L] : NULL);
 	return scale * total;
@@ -598,7 +633,7 @@ double
 aigc_gan_gradient_penalty(AigcGan *gan, AigcGanBuffers *buf, int ngroups,
 						  double lambda, bool backward)
 {
-	return penalty(gan, buf, ngroups, lambda / ngroups, backward, NULL);
+	return penalty(gan, buf, 0, ngroups, lambda / ngroups, backward, NULL);
 }
 
 double
@@ -606,7 +641,7 @@ aigc_gan_penalty_rows(AigcGan *gan, AigcGanBuffers *buf, int nrows,
 					  double lambda, float **v)
 {
 	Assert(gan->cfg.pac == 1);
-	return penalty(gan, buf, nrows, lambda, true, v);
+	return penalty(gan, buf, 0, nrows, lambda, true, v);
 }
 
 void
@@ -620,11 +655,8 @@ aigc_gan_discriminator_deltas(AigcGan *gan, AigcGanBuffers *buf, int nrows,
 	memcpy(delta[L], buf->dscore, sizeof(float) * nrows);
 	for (int i = L - 1; i >= 0; i--)
 	{
-		int64		count = (int64) nrows * cfg->dis_dims[i];
-
 		aigc_linear_input_grad(&gan->dis[i + 1], delta[i + 1], nrows, delta[i]);
-		aigc_mul_inplace(delta[i], buf->dmask[i], count);
-		aigc_leaky_relu_backward(buf->dact[i], delta[i], count, (float) cfg->leaky_slope);
+		multiply_slopes(gan, buf, i, delta[i], 0, nrows);
 	}
 }
 
@@ -642,8 +674,9 @@ aigc_gan_cond_loss(const AigcGan *gan, const float *gout, const float *cond,
 		const float *o = gout + (int64) r * D + cc->data_offset;
 		const float *c = cond + (int64) r * C + cc->cond_offset;
 		float	   *d = dgout + (int64) r * D + cc->data_offset;
-		double		mx = o[0],
-					sum = 0.0;
+		float		mx = o[0],
+					sum = 0.0f,
+					inv;
 		int			target = 0;
 
 		for (int k = 0; k < cc->width; k++)
@@ -653,10 +686,12 @@ aigc_gan_cond_loss(const AigcGan *gan, const float *gout, const float *cond,
 				target = k;
 		}
 		for (int k = 0; k < cc->width; k++)
-			sum += exp(o[k] - mx);
-		loss += mx + log(sum) - o[target];
+			sum += aigc_expf(o[k] - mx);
+		loss += mx + aigc_logf(sum) - o[target];
+		inv = 1.0f / (sum * n);
 		for (int k = 0; k < cc->width; k++)
-			d[k] += (float) ((exp(o[k] - mx) / sum - (k == target ? 1.0 : 0.0)) / n);
+			d[k] += aigc_expf(o[k] - mx) * inv;
+		d[target] -= 1.0f / n;
 	}
 	return loss / n;
 }
@@ -671,7 +706,7 @@ fill_generator_input(AigcGan *gan, AigcGanBuffers *buf, int n, const float *cond
 
 	for (int r = 0; r < n; r++)
 	{
-		float	   *row = buf->gin + (int64) r * (Z + C);
+		float	   *row = buf->gin + (int64) r * buf->gx_width;
 
 		aigc_rng_normals(rng, row, Z);
 		if (C > 0)
@@ -827,9 +862,9 @@ aigc_gan_trainer_init(AigcGanTrainer *t, AigcGan *gan, const float *x,
 	t->slot = palloc(sizeof(int) * batch);
 	t->perm = palloc(sizeof(int64) * batch);
 	t->cond = palloc(sizeof(float) * batch * Max(gan->cfg.cond_dim, 1));
-	t->real = palloc(sizeof(float) * batch * W);
-	t->fake = palloc(sizeof(float) * batch * W);
-	t->interp = palloc(sizeof(float) * batch * W);
+	t->fake = palloc(sizeof(float) * 3 * batch * W);
+	t->real = t->fake + (int64) batch * W;
+	t->interp = t->real + (int64) batch * W;
 }
 
 /*
@@ -867,20 +902,20 @@ fake_rows(AigcGanTrainer *t)
 }
 
 static double
-mean_score(const AigcGanBuffers *buf, int ngroups)
+mean_score(const float *score, int ngroups)
 {
 	double		s = 0.0;
 
 	for (int g = 0; g < ngroups; g++)
-		s += buf->score[g];
+		s += score[g];
 	return s / ngroups;
 }
 
 static void
-set_dscore(AigcGanBuffers *buf, int ngroups, double value)
+set_dscore(float *dscore, int ngroups, double value)
 {
 	for (int g = 0; g < ngroups; g++)
-		buf->dscore[g] = (float) value;
+		dscore[g] = (float) value;
 }
 
 /*
@@ -1096,7 +1131,6 @@ dp_discriminator_step(AigcGanTrainer *t, AigcRng *rng, AigcGanStepLosses *losses
 	aigc_gan_generator_forward(gan, buf, t->batch, true, rng);
 	fake_rows(t);
 
-	aigc_params_zero_grad(gan->dparams, gan->n_dparams);
 	memset(dp->step_counts, 0, sizeof(float) * Max(C, 1));
 	while (r < t->sampler.nrows)
 	{
@@ -1125,10 +1159,10 @@ dp_discriminator_step(AigcGanTrainer *t, AigcRng *rng, AigcGanStepLosses *losses
 	dp->steps++;
 
 	aigc_gan_discriminator_forward(gan, buf, t->fake, t->batch, rng);
-	fake_mean = mean_score(buf, t->batch);
-	set_dscore(buf, t->batch, 1.0 / t->batch);
+	fake_mean = mean_score(buf->score, t->batch);
+	set_dscore(buf->dscore, t->batch, 1.0 / t->batch);
 	aigc_gan_discriminator_backward(gan, buf, t->fake, t->batch, NULL);
-	aigc_adam_step(&t->dis_opt);
+	aigc_adam_step_zero(&t->dis_opt, NULL, 0.0);
 
 	losses->penalty += penalty_sum / dp->expected_rows / dis_steps;
 	losses->discriminator += (fake_mean - real_sum / dp->expected_rows) / dis_steps;
@@ -1178,17 +1212,6 @@ discriminator_step(AigcGanTrainer *t, AigcRng *rng, AigcGanStepLosses *losses,
 		memcpy(t->real + (int64) r * W, t->x + row * D, sizeof(float) * D);
 	}
 
-	aigc_params_zero_grad(gan->dparams, gan->n_dparams);
-	aigc_gan_discriminator_forward(gan, buf, t->fake, groups, rng);
-	fake_mean = mean_score(buf, groups);
-	set_dscore(buf, groups, 1.0 / groups);
-	aigc_gan_discriminator_backward(gan, buf, t->fake, groups, NULL);
-
-	aigc_gan_discriminator_forward(gan, buf, t->real, groups, rng);
-	real_mean = mean_score(buf, groups);
-	set_dscore(buf, groups, -1.0 / groups);
-	aigc_gan_discriminator_backward(gan, buf, t->real, groups, NULL);
-
 	/* one interpolation weight per pac group */
 	for (int g = 0; g < groups; g++)
 	{
@@ -1197,10 +1220,21 @@ discriminator_step(AigcGanTrainer *t, AigcRng *rng, AigcGanStepLosses *losses,
 		for (int64 j = g * group_width; j < (g + 1) * group_width; j++)
 			t->interp[j] = a * t->real[j] + (1.0f - a) * t->fake[j];
 	}
-	aigc_gan_discriminator_forward(gan, buf, t->interp, groups, rng);
-	losses->penalty += aigc_gan_gradient_penalty(gan, buf, groups, t->lambda, true) /
-		dis_steps;
-	aigc_adam_step(&t->dis_opt);
+
+	/*
+	 * The critic on fake, real and interpolated groups in one pass (the
+	 * blocks are consecutive), back from the first two, and the penalty at
+	 * the third.
+	 */
+	aigc_gan_discriminator_forward(gan, buf, t->fake, 3 * groups, rng);
+	fake_mean = mean_score(buf->score, groups);
+	real_mean = mean_score(buf->score + groups, groups);
+	set_dscore(buf->dscore, groups, 1.0 / groups);
+	set_dscore(buf->dscore + groups, groups, -1.0 / groups);
+	aigc_gan_discriminator_backward(gan, buf, t->fake, 2 * groups, NULL);
+	losses->penalty += penalty(gan, buf, 2 * groups, groups, t->lambda / groups,
+							   true, NULL) / dis_steps;
+	aigc_adam_step_zero(&t->dis_opt, NULL, 0.0);
 	losses->discriminator += (fake_mean - real_mean) / dis_steps;
 }
 
@@ -1228,26 +1262,15 @@ aigc_gan_train_step(AigcGanTrainer *t, int dis_steps, AigcRng *rng,
 	aigc_gan_generator_forward(gan, buf, n, true, rng);
 	fake_rows(t);
 	aigc_gan_discriminator_forward(gan, buf, t->fake, groups, rng);
-	losses->generator = -mean_score(buf, groups);
-	set_dscore(buf, groups, -1.0 / groups);
-	aigc_gan_discriminator_backward(gan, buf, t->fake, groups, buf->dinput);
+	losses->generator = -mean_score(buf->score, groups);
+	set_dscore(buf->dscore, groups, -1.0 / groups);
+	aigc_gan_discriminator_input_grad(gan, buf, groups, buf->dinput);
 	take_columns(buf->dfake, buf->dinput, W, 0, D, n);
 	aigc_gan_activation_backward(gan, buf->fake, buf->dfake, n, buf->dgout);
 	if (gan->cfg.cond_dim > 0)
 		ce = aigc_gan_cond_loss(gan, buf->gout, t->cond, t->colsel, n, buf->dgout);
-	aigc_params_zero_grad(gan->gparams, gan->n_gparams);
 	aigc_gan_generator_backward(gan, buf, n);
-	aigc_adam_step(&t->gen_opt);
-	if (t->gen_avg != NULL)
-		for (int p = 0; p < gan->n_gparams; p++)
-		{
-			const float *w = gan->gparams[p].w;
-			float	   *a = t->gen_avg[p];
-			float		k = (float) t->average;
-
-			for (int64 i = 0; i < gan->gparams[p].n; i++)
-				a[i] = k * a[i] + (1.0f - k) * w[i];
-		}
+	aigc_adam_step_zero(&t->gen_opt, t->gen_avg, t->average);
 	losses->generator += ce;
 	losses->cross_entropy = ce;
 }

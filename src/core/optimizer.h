@@ -35,4 +35,11 @@ extern void aigc_adam_init_state(AigcAdam *opt, AigcParam *params, int nparams,
 								 double beta2, double weight_decay);
 extern void aigc_adam_step(AigcAdam *opt);
 
+/*
+ * aigc_adam_step, then every gradient zeroed for the next step to
+ * accumulate into and, with avg (one array per parameter), the running
+ * average avg = k avg + (1 - k) w of the new weights: one pass over them
+ */
+extern void aigc_adam_step_zero(AigcAdam *opt, float **avg, double k);
+
 #endif
