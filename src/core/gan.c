@@ -296,39 +296,50 @@ aigc_gan_train_size(const AigcGanConfig *cfg, int batch, bool average,
 	aigc_size_add(e, weights, sizeof(float));
 }
 
-/* Softmax of a short span, inline: a call per span of 2-10 values costs more */
-static inline void
-span_softmax(const float *in, float *out, int w)
+/* e = exp(a - m), in place allowed (e == a) */
+static AIGC_VECTOR_CLONES void
+exp_shifted(const float *a, const float *m, float *e, int64 count)
 {
-	float		mx = in[0];
-	float		sum = 0.0f;
-	float		inv;
-
-	for (int k = 1; k < w; k++)
-		mx = Max(mx, in[k]);
-	for (int k = 0; k < w; k++)
-	{
-		out[k] = aigc_expf(in[k] - mx);
-		sum += out[k];
-	}
-	inv = 1.0f / sum;
-	for (int k = 0; k < w; k++)
-		out[k] *= inv;
+	AIGC_IVDEP
+	for (int64 i = 0; i < count; i++)
+		e[i] = aigc_expf(a[i] - m[i]);
 }
 
 /*
  * Output activations: tanh on scalars; Gumbel-softmax or plain softmax.
  * Training draws the noise for the whole n x D block in one vectorised
- * pass (the scalars' share is drawn and overwritten), then softmaxes spans.
+ * pass (the scalars' share is drawn and overwritten).  The spans are short
+ * (2-10 values), so their exponentials too are taken over the whole block
+ * at once, each value shifted by its span's maximum (in scratch, n x D);
+ * only the maxima, sums and scaling go span by span.
  */
 static void
 activate(const AigcGan *gan, const float *logits, float *out, int n,
-		 bool training, AigcRng *rng)
+		 bool training, AigcRng *rng, float *scratch)
 {
 	int			D = gan->cfg.data_dim;
+	const float *in = training ? out : logits;
 
 	if (training)
 		aigc_gumbel_noise(logits, out, (int64) n * D, gan->cfg.tau, rng);
+	for (int r = 0; r < n; r++)
+	{
+		const float *a = in + (int64) r * D;
+		float	   *m = scratch + (int64) r * D;
+
+		for (int s = 0; s < gan->nspans; s++)
+		{
+			int			off = gan->spans[s].offset;
+			int			w = gan->spans[s].width;
+			float		mx = a[off];
+
+			for (int k = 1; k < w; k++)
+				mx = Max(mx, a[off + k]);
+			for (int k = 0; k < w; k++)
+				m[off + k] = mx;
+		}
+	}
+	exp_shifted(in, scratch, out, (int64) n * D);
 	for (int r = 0; r < n; r++)
 	{
 		const float *o = logits + (int64) r * D;
@@ -338,11 +349,19 @@ activate(const AigcGan *gan, const float *logits, float *out, int n,
 		{
 			int			off = gan->spans[s].offset;
 			int			w = gan->spans[s].width;
+			float		sum = 0.0f;
+			float		inv;
 
 			if (gan->spans[s].is_scalar)
+			{
 				a[off] = aigc_tanhf(o[off]);
-			else
-				span_softmax(training ? a + off : o + off, a + off, w);
+				continue;
+			}
+			for (int k = 0; k < w; k++)
+				sum += a[off + k];
+			inv = 1.0f / sum;
+			for (int k = 0; k < w; k++)
+				a[off + k] *= inv;
 		}
 	}
 }
@@ -412,7 +431,7 @@ aigc_gan_generator_forward(AigcGan *gan, AigcGanBuffers *buf, int n,
 									n, training, buf->gx + at, ld);
 	}
 	aigc_linear_forward_ld(&gan->gen_out, buf->gx, ld, n, buf->gout, true);
-	activate(gan, buf->gout, buf->fake, n, training, rng);
+	activate(gan, buf->gout, buf->fake, n, training, rng, buf->dfake);
 }
 
 /*

@@ -82,7 +82,7 @@ typedef struct AigcGanBuffers
 	float	   *gout;			/* (B, D) generator logits */
 	float	   *fake;			/* (B, D) activated rows */
 	float	   *dgout;			/* (B, D) */
-	float	   *dfake;			/* (B, D) */
+	float	   *dfake;			/* (B, D); the forward pass's scratch */
 	/* the critic runs on up to 3G groups at once: fake, real, interpolated */
 	float	   *dact[AIGC_MAX_HIDDEN];	/* (3G, Dh[i]) after dropout */
 	float	   *deriv[AIGC_MAX_HIDDEN]; /* (3G, Dh[i]) LeakyReLU's slope x mask */

@@ -288,18 +288,29 @@ aigc_params_zero_grad(AigcParam *params, int nparams)
 
 /* mask, slope and scale a chunk of a row; bits NULL: no dropout */
 static AIGC_VECTOR_CLONES void
-leaky_dropout_chunk(float *y, const float *b, float *deriv, const uint32 *bits,
+leaky_dropout_chunk(float *restrict y, const float *restrict b,
+					float *restrict deriv, const uint32 *restrict bits,
 					int count, float slope, uint32 threshold, float keep)
 {
-	for (int i = 0; i < count; i++)
-	{
-		float		v = y[i] + b[i];
-		float		d = (v < 0.0f ? slope : 1.0f) *
-			(bits == NULL ? 1.0f : (bits[i] < threshold ? 0.0f : keep));
+	if (bits == NULL)
+		for (int i = 0; i < count; i++)
+		{
+			float		v = y[i] + b[i];
+			float		d = v < 0.0f ? slope : 1.0f;
 
-		y[i] = v * d;
-		deriv[i] = d;
-	}
+			y[i] = v * d;
+			deriv[i] = d;
+		}
+	else
+		for (int i = 0; i < count; i++)
+		{
+			float		v = y[i] + b[i];
+			float		d = (v < 0.0f ? slope : 1.0f) *
+				(bits[i] < threshold ? 0.0f : keep);
+
+			y[i] = v * d;
+			deriv[i] = d;
+		}
 }
 
 /*
@@ -371,19 +382,21 @@ aigc_batchnorm_relu_forward(AigcBatchNorm *bn, float *x, const float *bias,
 							int n, bool training, float *y, int ldy)
 {
 	int			d = bn->dim;
-	float	   *centre = bn->scratch;
-	float	   *scale = centre + d;
-	float	   *shift = scale + d;
+	float	   *restrict centre = bn->scratch;
+	float	   *restrict scale = centre + d;
+	float	   *restrict shift = scale + d;
+	const float *restrict gamma = bn->gamma.w;
+	const float *restrict beta = bn->beta.w;
 
 	if (training)
 	{
-		float	   *ss = shift;
+		float	   *restrict ss = shift;
 
 		memset(centre, 0, sizeof(float) * d);
 		memset(ss, 0, sizeof(float) * d);
 		for (int r = 0; r < n; r++)
 		{
-			const float *xr = x + (int64) r * d;
+			const float *restrict xr = x + (int64) r * d;
 
 			for (int j = 0; j < d; j++)
 				centre[j] += xr[j];
@@ -392,7 +405,7 @@ aigc_batchnorm_relu_forward(AigcBatchNorm *bn, float *x, const float *bias,
 			centre[j] /= n;
 		for (int r = 0; r < n; r++)
 		{
-			const float *xr = x + (int64) r * d;
+			const float *restrict xr = x + (int64) r * d;
 
 			for (int j = 0; j < d; j++)
 				ss[j] += (xr[j] - centre[j]) * (xr[j] - centre[j]);
@@ -409,13 +422,13 @@ aigc_batchnorm_relu_forward(AigcBatchNorm *bn, float *x, const float *bias,
 		}
 		for (int r = 0; r < n; r++)
 		{
-			float	   *xr = x + (int64) r * d;
-			float	   *yr = y + (int64) r * ldy;
+			float	   *restrict xr = x + (int64) r * d;
+			float	   *restrict yr = y + (int64) r * ldy;
 
 			for (int j = 0; j < d; j++)
 			{
 				float		h = (xr[j] - centre[j]) * scale[j];
-				float		v = bn->gamma.w[j] * h + bn->beta.w[j];
+				float		v = gamma[j] * h + beta[j];
 
 				xr[j] = h;
 				yr[j] = v > 0.0f ? v : 0.0f;
@@ -428,13 +441,13 @@ aigc_batchnorm_relu_forward(AigcBatchNorm *bn, float *x, const float *bias,
 		for (int j = 0; j < d; j++)
 		{
 			bn->inv_std[j] = (float) (1.0 / sqrt(bn->running_var[j] + bn->eps));
-			scale[j] = bn->gamma.w[j] * bn->inv_std[j];
-			shift[j] = bn->beta.w[j] + (bias[j] - bn->running_mean[j]) * scale[j];
+			scale[j] = gamma[j] * bn->inv_std[j];
+			shift[j] = beta[j] + (bias[j] - bn->running_mean[j]) * scale[j];
 		}
 		for (int r = 0; r < n; r++)
 		{
-			const float *xr = x + (int64) r * d;
-			float	   *yr = y + (int64) r * ldy;
+			const float *restrict xr = x + (int64) r * d;
+			float	   *restrict yr = y + (int64) r * ldy;
 
 			for (int j = 0; j < d; j++)
 			{
@@ -457,21 +470,23 @@ aigc_batchnorm_relu_backward(AigcBatchNorm *bn, const float *xhat,
 							 int lddy, int n, float *dx)
 {
 	int			d = bn->dim;
-	float	   *sdy = bn->scratch;
-	float	   *sdyx = sdy + d;
-	float	   *factor = sdyx + d;
+	float	   *restrict sdy = bn->scratch;
+	float	   *restrict sdyx = sdy + d;
+	float	   *restrict factor = sdyx + d;
 
 	memset(sdy, 0, sizeof(float) * 2 * d);
 	for (int r = 0; r < n; r++)
 	{
-		const float *hr = xhat + (int64) r * d;
-		const float *yr = y + (int64) r * ldy;
-		const float *dyr = dy + (int64) r * lddy;
-		float	   *dr = dx + (int64) r * d;
+		const float *restrict hr = xhat + (int64) r * d;
+		const float *restrict yr = y + (int64) r * ldy;
+		const float *restrict dyr = dy + (int64) r * lddy;
+		float	   *restrict dr = dx + (int64) r * d;
 
+		/* copied first: a select of dr[j], stored anyway, vectorises */
+		memcpy(dr, dyr, sizeof(float) * d);
 		for (int j = 0; j < d; j++)
 		{
-			float		g = yr[j] > 0.0f ? dyr[j] : 0.0f;
+			float		g = yr[j] > 0.0f ? dr[j] : 0.0f;
 
 			dr[j] = g;
 			sdy[j] += g;
@@ -488,8 +503,8 @@ aigc_batchnorm_relu_backward(AigcBatchNorm *bn, const float *xhat,
 	}
 	for (int r = 0; r < n; r++)
 	{
-		const float *hr = xhat + (int64) r * d;
-		float	   *dr = dx + (int64) r * d;
+		const float *restrict hr = xhat + (int64) r * d;
+		float	   *restrict dr = dx + (int64) r * d;
 
 		for (int j = 0; j < d; j++)
 			dr[j] = factor[j] * (dr[j] - sdy[j] - hr[j] * sdyx[j]);
