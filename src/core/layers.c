@@ -314,8 +314,8 @@ leaky_dropout_chunk(float *restrict y, const float *restrict b,
 }
 
 /*
- * One pass after the product: each unit's 32-bit uniform comes from half of
- * a 64-bit draw (a row's odd unit wastes the other half), compared as an
+ * One pass after the product: each unit's 32-bit uniform is one half of a
+ * 64-bit draw (a row's odd unit wastes the other half), compared as an
  * integer so that the loop vectorises.
  */
 void
@@ -336,8 +336,7 @@ aigc_bias_leaky_dropout(float *y, const float *bias, int n, int dim,
 			if (rng != NULL)
 			{
 				aigc_rng_fill(rng, draws, (m + 1) / 2);
-				for (int i = 0; i < m; i++)
-					bits[i] = (uint32) (i % 2 ? draws[i / 2] : draws[i / 2] >> 32);
+				memcpy(bits, draws, sizeof(uint32) * m);
 			}
 			leaky_dropout_chunk(y + at, bias + done, deriv + at,
 								rng != NULL ? bits : NULL, m, slope, threshold, keep);
