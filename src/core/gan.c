@@ -1352,7 +1352,9 @@ aigc_gan_linears(AigcGan *gan, int batch, AigcLinear **layers, int *rows,
  * discriminator forward and backward on fake and real rows, forward on
  * the interpolation and the gradient network (forward and backward, three
  * products per hidden layer); the generator update runs both networks
- * forward and backward.
+ * forward, the discriminator back to its input only (no weight gradients)
+ * and the generator back (input gradients only for its ReLU outputs, not
+ * the noise and cond).
  */
 double
 aigc_gan_step_flops(AigcGan *gan, int batch, int dis_steps)
@@ -1362,11 +1364,12 @@ aigc_gan_step_flops(AigcGan *gan, int batch, int dis_steps)
 	bool		need_dx[AIGC_GAN_MAX_LINEARS];
 	int			nl = aigc_gan_linears(gan, batch, layers, rows, need_dx);
 	int			ngen = gan->cfg.n_gen + 1;
+	int			noise_cond = gen_input_width(&gan->cfg);
 	double		gen_fwd = 0.0,
 				gen_step = 0.0,
 				dis_fb = 0.0,
 				dis_fwd = 0.0,
-				dis_full = 0.0,
+				dis_input = 0.0,
 				penalty = 0.0;
 
 	for (int i = 0; i < nl; i++)
@@ -1376,19 +1379,20 @@ aigc_gan_step_flops(AigcGan *gan, int batch, int dis_steps)
 		if (i < ngen)
 		{
 			gen_fwd += fwd;
-			gen_step += aigc_linear_flops(layers[i], rows[i], need_dx[i]);
+			gen_step += 2.0 * fwd +
+				2.0 * rows[i] * layers[i]->out * (layers[i]->in - noise_cond);
 		}
 		else
 		{
 			dis_fwd += fwd;
 			dis_fb += aigc_linear_flops(layers[i], rows[i], i > ngen);
-			dis_full += aigc_linear_flops(layers[i], rows[i], true);
+			dis_input += 2.0 * fwd;
 			if (i < nl - 1)
 				penalty += 3.0 * fwd;
 		}
 	}
 	return dis_steps * (gen_fwd + 2.0 * dis_fb + dis_fwd + penalty) +
-		gen_step + dis_full;
+		gen_step + dis_input;
 }
 
 void
