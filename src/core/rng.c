@@ -141,7 +141,7 @@ normal_pairs(const int32 *a, const int32 *b, int pairs, float *cos_out,
  * Normals in the order of the pairs, the odd one out kept as the spare, so
  * that the stream does not depend on how it is split into calls.
  */
-void
+AIGC_VECTOR_CLONES void
 aigc_rng_normals(AigcRng *rng, float *out, int64 n)
 {
 	int32		a[NORMAL_CHUNK];
