@@ -371,11 +371,10 @@ aigc_batchnorm_init(AigcBatchNorm *bn, int dim)
 }
 
 /*
- * Training: the per-feature mean and biased variance of x in one float pass
- * of sums about the first row (a value of the batch, so near its mean: the
- * variance keeps its digits), then x becomes xhat and y = ReLU(gamma xhat +
- * beta).  The layer's bias shifts x and its mean alike, so it only enters
- * the running mean.
+ * Training: the per-feature mean and biased variance of x in two float
+ * passes (the second about the mean, so no digits cancel), then x becomes
+ * xhat and y = ReLU(gamma xhat + beta).  The layer's bias shifts x and its
+ * mean alike, so it only enters the running mean.
  */
 AIGC_VECTOR_CLONES void
 aigc_batchnorm_relu_forward(AigcBatchNorm *bn, float *x, const float *bias,
@@ -390,33 +389,34 @@ aigc_batchnorm_relu_forward(AigcBatchNorm *bn, float *x, const float *bias,
 
 	if (training)
 	{
-		/* sums of (x - first row) in centre, of its squares in scale */
-		memcpy(shift, x, sizeof(float) * d);
+		float	   *restrict ss = shift;
+
 		memset(centre, 0, sizeof(float) * d);
-		memset(scale, 0, sizeof(float) * d);
-		for (int r = 1; r < n; r++)
+		memset(ss, 0, sizeof(float) * d);
+		for (int r = 0; r < n; r++)
 		{
 			const float *restrict xr = x + (int64) r * d;
 
 			for (int j = 0; j < d; j++)
-			{
-				float		v = xr[j] - shift[j];
+				centre[j] += xr[j];
+		}
+		for (int j = 0; j < d; j++)
+			centre[j] /= n;
+		for (int r = 0; r < n; r++)
+		{
+			const float *restrict xr = x + (int64) r * d;
 
-				centre[j] += v;
-				scale[j] += v * v;
-			}
+			for (int j = 0; j < d; j++)
+				ss[j] += (xr[j] - centre[j]) * (xr[j] - centre[j]);
 		}
 		for (int j = 0; j < d; j++)
 		{
-			double		m1 = (double) centre[j] / n;
-			double		var = Max((double) scale[j] / n - m1 * m1, 0.0);
-			double		mean = shift[j] + m1;
+			double		var = (double) ss[j] / n;
 
 			bn->running_mean[j] = (float) ((1.0 - bn->momentum) * bn->running_mean[j] +
-										   bn->momentum * (mean + bias[j]));
+										   bn->momentum * ((double) centre[j] + bias[j]));
 			bn->running_var[j] = (float) ((1.0 - bn->momentum) * bn->running_var[j] +
-										  bn->momentum * (n > 1 ? var * n / (n - 1) : var));
-			centre[j] = (float) mean;
+										  bn->momentum * (n > 1 ? (double) ss[j] / (n - 1) : var));
 			bn->inv_std[j] = scale[j] = (float) (1.0 / sqrt(var + bn->eps));
 		}
 		for (int r = 0; r < n; r++)
