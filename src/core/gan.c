@@ -35,6 +35,7 @@
 #include "core/dp_sgd.h"
 #include "core/fastmath.h"
 #include "core/gan.h"
+#include "core/threads.h"
 
 #define GAN_DIM_MAX 1000000
 
@@ -1201,6 +1202,7 @@ discriminator_step(AigcGanTrainer *t, AigcRng *rng, AigcGanStepLosses *losses,
 	int64		group_width = (int64) gan->cfg.pac * W;
 	double		real_mean,
 				fake_mean;
+	int			blas_threads;
 
 	sample_condvec(t, rng);
 	fill_generator_input(gan, buf, n, t->cond, rng);
@@ -1245,6 +1247,12 @@ discriminator_step(AigcGanTrainer *t, AigcRng *rng, AigcGanStepLosses *losses,
 	 * blocks are consecutive), back from the first two, and the penalty at
 	 * the third.
 	 */
+	/*
+	 * The critic's products have 50-150 rows (batch / pac): a second
+	 * OpenBLAS thread costs more than it gains there, as for sampling's
+	 * small passes, and stalls when another job holds the other core.
+	 */
+	blas_threads = aigc_blas_set_threads(1);
 	aigc_gan_discriminator_forward(gan, buf, t->fake, 3 * groups, rng);
 	fake_mean = mean_score(buf->score, groups);
 	real_mean = mean_score(buf->score + groups, groups);
@@ -1253,6 +1261,7 @@ discriminator_step(AigcGanTrainer *t, AigcRng *rng, AigcGanStepLosses *losses,
 	aigc_gan_discriminator_backward(gan, buf, t->fake, 2 * groups, NULL);
 	losses->penalty += penalty(gan, buf, 2 * groups, groups, t->lambda / groups,
 							   true, NULL) / dis_steps;
+	aigc_blas_set_threads(blas_threads);
 	aigc_adam_step_zero(&t->dis_opt, NULL, 0.0);
 	losses->discriminator += (fake_mean - real_mean) / dis_steps;
 }
@@ -1268,6 +1277,7 @@ aigc_gan_train_step(AigcGanTrainer *t, int dis_steps, AigcRng *rng,
 	int			W = D + gan->cfg.cond_dim;
 	int			groups = n / gan->cfg.pac;
 	double		ce = 0.0;
+	int			blas_threads;
 
 	memset(losses, 0, sizeof(*losses));
 	for (int d = 0; d < dis_steps; d++)
@@ -1280,10 +1290,13 @@ aigc_gan_train_step(AigcGanTrainer *t, int dis_steps, AigcRng *rng,
 	fill_generator_input(gan, buf, n, t->cond, rng);
 	aigc_gan_generator_forward(gan, buf, n, true, rng);
 	fake_rows(t);
+	/* one OpenBLAS thread for the critic, as in discriminator_step */
+	blas_threads = aigc_blas_set_threads(1);
 	aigc_gan_discriminator_forward(gan, buf, t->fake, groups, rng);
 	losses->generator = -mean_score(buf->score, groups);
 	set_dscore(buf->dscore, groups, -1.0 / groups);
 	aigc_gan_discriminator_input_grad(gan, buf, groups, buf->dinput);
+	aigc_blas_set_threads(blas_threads);
 	take_columns(buf->dfake, buf->dinput, W, 0, D, n);
 	aigc_gan_activation_backward(gan, buf->fake, buf->dfake, n, buf->dgout);
 	if (gan->cfg.cond_dim > 0)
