@@ -33,7 +33,7 @@ $(OBJS): $(HDRS)
 # The training loop's element-wise kernels (docs/performance.md): GCC's -O2
 # vectorises only loops whose trip count it knows, so these files use the
 # dynamic cost model, and no errno to set lets sqrtf inline into vector code.
-VECTOR_OBJS = src/core/layers.o src/core/optimizer.o src/core/rng.o src/core/vae.o \
+VECTOR_OBJS = src/core/layers.o src/core/optimizer.o src/core/rng.o src/core/vae.o src/core/gan.o \
 	src/core/vae_train.o \
 	src/core/tf_layers.o
 VECTOR_CFLAGS := $(shell $(CC) -Werror -fvect-cost-model=dynamic -fno-math-errno \

@@ -33,7 +33,9 @@
 #include "miscadmin.h"
 
 #include "core/dp_sgd.h"
+#include "core/fastmath.h"
 #include "core/gan.h"
+#include "core/threads.h"
 
 #define GAN_DIM_MAX 1000000
 
@@ -162,37 +164,37 @@ aigc_gan_buffers_init(AigcGanBuffers *buf, const AigcGan *gan, int batch)
 	int			width = gen_input_width(cfg);
 	int			widest = Max(width, cfg->data_dim);
 	int64		dis_in = (int64) groups * cfg->pac * dis_row_width(cfg);
+	int64		scratch;
 
 	buf->batch = batch;
-	buf->gin = palloc(sizeof(float) * batch * width);
 	for (int i = 0; i < cfg->n_gen; i++)
 	{
-		int			h = cfg->gen_dims[i];
-
-		buf->glin[i] = palloc(sizeof(float) * batch * h);
-		buf->gxhat[i] = palloc(sizeof(float) * batch * h);
-		buf->grelu[i] = palloc(sizeof(float) * batch * h);
-		width += h;
-		buf->gact[i] = palloc(sizeof(float) * batch * width);
+		buf->gxhat[i] = palloc(sizeof(float) * batch * cfg->gen_dims[i]);
+		width += cfg->gen_dims[i];
 		widest = Max(widest, width);
 	}
+	buf->gx_width = width;
+	buf->gx = palloc(sizeof(float) * batch * width);
+	buf->gin = buf->gx + width - gen_input_width(cfg);
+	buf->dgx = palloc(sizeof(float) * batch * Max(width - gen_input_width(cfg), 1));
 	buf->gout = palloc(sizeof(float) * batch * cfg->data_dim);
 	buf->fake = palloc(sizeof(float) * batch * cfg->data_dim);
 	buf->dgout = palloc(sizeof(float) * batch * cfg->data_dim);
 	buf->dfake = palloc(sizeof(float) * batch * cfg->data_dim);
 	for (int i = 0; i < cfg->n_dis; i++)
 	{
-		buf->dact[i] = palloc(sizeof(float) * groups * cfg->dis_dims[i]);
-		buf->dmask[i] = palloc(sizeof(float) * groups * cfg->dis_dims[i]);
+		buf->dact[i] = palloc(sizeof(float) * 3 * groups * cfg->dis_dims[i]);
+		buf->deriv[i] = palloc(sizeof(float) * 3 * groups * cfg->dis_dims[i]);
 		buf->du[i] = palloc(sizeof(float) * groups * cfg->dis_dims[i]);
 		widest = Max(widest, cfg->dis_dims[i]);
 	}
-	buf->score = palloc(sizeof(float) * groups);
-	buf->dscore = palloc(sizeof(float) * groups);
+	buf->score = palloc(sizeof(float) * 3 * groups);
+	buf->dscore = palloc(sizeof(float) * 3 * groups);
 	buf->dinput = palloc(sizeof(float) * dis_in);
-	buf->grad_a = palloc(sizeof(float) * Max((int64) batch * widest, dis_in));
-	buf->grad_b = palloc(sizeof(float) * Max((int64) batch * widest, dis_in));
-	buf->grad_c = palloc(sizeof(float) * Max((int64) batch * widest, dis_in));
+	scratch = Max((int64) Max(batch, 2 * groups) * widest, dis_in);
+	buf->grad_a = palloc(sizeof(float) * scratch);
+	buf->grad_b = palloc(sizeof(float) * scratch);
+	buf->grad_c = palloc(sizeof(float) * scratch);
 }
 
 /* A generator tensor of n floats, with its running average when kept */
@@ -221,7 +223,6 @@ aigc_gan_train_size(const AigcGanConfig *cfg, int batch, bool average,
 	double		prev;
 	double		weights = 0.0;
 
-	aigc_size_add(e, b, sizeof(float) * width); /* gin */
 	for (int i = 0; i < cfg->n_gen; i++)
 	{
 		double		h = cfg->gen_dims[i];
@@ -232,14 +233,13 @@ aigc_gan_train_size(const AigcGanConfig *cfg, int batch, bool average,
 		weights += gen_param_size(e, h, average) + gen_param_size(e, h, average);
 		for (int k = 0; k < 3; k++)
 			aigc_size_add(e, h, sizeof(float));
-		aigc_size_add(e, 2 * h, sizeof(double));
-		/* glin, gxhat, grelu, then gact of the grown width */
-		for (int k = 0; k < 3; k++)
-			aigc_size_add(e, b * h, sizeof(float));
+		aigc_size_add(e, 3 * h, sizeof(float));
+		aigc_size_add(e, b * h, sizeof(float)); /* gxhat */
 		width += h;
-		aigc_size_add(e, b * width, sizeof(float));
 		widest = Max(widest, width);
 	}
+	aigc_size_add(e, b * width, sizeof(float)); /* gx */
+	aigc_size_add(e, b * Max(width - gen_input_width(cfg), 1), sizeof(float)); /* dgx */
 	weights += gen_param_size(e, width * D, average);
 	weights += gen_param_size(e, D, average);
 	/* gout, fake, dgout, dfake */
@@ -253,25 +253,25 @@ aigc_gan_train_size(const AigcGanConfig *cfg, int batch, bool average,
 
 		weights += aigc_size_add_linear(e, prev, h);
 		prev = h;
-		/* dact, dmask, du */
-		for (int k = 0; k < 3; k++)
-			aigc_size_add(e, groups * h, sizeof(float));
+		/* dact and deriv for three passes, du */
+		for (int k = 0; k < 2; k++)
+			aigc_size_add(e, 3 * groups * h, sizeof(float));
+		aigc_size_add(e, groups * h, sizeof(float));
 		widest = Max(widest, h);
 	}
 	weights += aigc_size_add_linear(e, prev, 1);
-	aigc_size_add(e, 2 * groups, sizeof(float));	/* score, dscore */
+	aigc_size_add(e, 6 * groups, sizeof(float));	/* score, dscore */
 	aigc_size_add(e, dis_in, sizeof(float));
 	/* grad_a, grad_b, grad_c */
 	for (int k = 0; k < 3; k++)
-		aigc_size_add(e, Max(b * widest, dis_in), sizeof(float));
+		aigc_size_add(e, Max(Max(b, 2 * groups) * widest, dis_in), sizeof(float));
 
 	/* the trainer: colsel, slot, perm, cond, then real, fake and interp rows */
 	aigc_size_add(e, b, sizeof(int));
 	aigc_size_add(e, b, sizeof(int));
 	aigc_size_add(e, b, sizeof(int64));
 	aigc_size_add(e, b * C, sizeof(float));
-	for (int k = 0; k < 3; k++)
-		aigc_size_add(e, b * W, sizeof(float));
+	aigc_size_add(e, 3 * b * W, sizeof(float));
 	/* cond frequencies, the sampler's slot starts, weights and fill */
 	aigc_size_add(e, C, sizeof(float) * 2 + sizeof(int64) * 2);
 	if (dp)
@@ -297,19 +297,50 @@ aigc_gan_train_size(const AigcGanConfig *cfg, int batch, bool average,
 	aigc_size_add(e, weights, sizeof(float));
 }
 
+/* e = exp(a - m), in place allowed (e == a) */
+static AIGC_VECTOR_CLONES void
+exp_shifted(const float *a, const float *m, float *e, int64 count)
+{
+	AIGC_IVDEP
+	for (int64 i = 0; i < count; i++)
+		e[i] = aigc_expf(a[i] - m[i]);
+}
+
 /*
  * Output activations: tanh on scalars; Gumbel-softmax or plain softmax.
  * Training draws the noise for the whole n x D block in one vectorised
- * pass (the scalars' share is drawn and overwritten), then softmaxes spans.
+ * pass (the scalars' share is drawn and overwritten).  The spans are short
+ * (2-10 values), so their exponentials too are taken over the whole block
+ * at once, each value shifted by its span's maximum (in scratch, n x D);
+ * only the maxima, sums and scaling go span by span.
  */
 static void
 activate(const AigcGan *gan, const float *logits, float *out, int n,
-		 bool training, AigcRng *rng)
+		 bool training, AigcRng *rng, float *scratch)
 {
 	int			D = gan->cfg.data_dim;
+	const float *in = training ? out : logits;
 
 	if (training)
 		aigc_gumbel_noise(logits, out, (int64) n * D, gan->cfg.tau, rng);
+	for (int r = 0; r < n; r++)
+	{
+		const float *a = in + (int64) r * D;
+		float	   *m = scratch + (int64) r * D;
+
+		for (int s = 0; s < gan->nspans; s++)
+		{
+			int			off = gan->spans[s].offset;
+			int			w = gan->spans[s].width;
+			float		mx = a[off];
+
+			for (int k = 1; k < w; k++)
+				mx = Max(mx, a[off + k]);
+			for (int k = 0; k < w; k++)
+				m[off + k] = mx;
+		}
+	}
+	exp_shifted(in, scratch, out, (int64) n * D);
 	for (int r = 0; r < n; r++)
 	{
 		const float *o = logits + (int64) r * D;
@@ -319,13 +350,19 @@ activate(const AigcGan *gan, const float *logits, float *out, int n,
 		{
 			int			off = gan->spans[s].offset;
 			int			w = gan->spans[s].width;
+			float		sum = 0.0f;
+			float		inv;
 
 			if (gan->spans[s].is_scalar)
-				a[off] = tanhf(o[off]);
-			else if (training)
-				aigc_softmax(a + off, a + off, w);
-			else
-				aigc_softmax(o + off, a + off, w);
+			{
+				a[off] = aigc_tanhf(o[off]);
+				continue;
+			}
+			for (int k = 0; k < w; k++)
+				sum += a[off + k];
+			inv = 1.0f / sum;
+			for (int k = 0; k < w; k++)
+				a[off + k] *= inv;
 		}
 	}
 }
@@ -380,57 +417,53 @@ aigc_gan_generator_forward(AigcGan *gan, AigcGanBuffers *buf, int n,
 						   bool training, AigcRng *rng)
 {
 	const AigcGanConfig *cfg = &gan->cfg;
-	const float *h = buf->gin;
-	int			width = gen_input_width(cfg);
+	int			ld = buf->gx_width;
+	int			at = ld - gen_input_width(cfg);
 
 	Assert(n <= buf->batch);
+	/* block i reads gx's columns [at, ld) and writes its ReLU just before */
 	for (int i = 0; i < cfg->n_gen; i++)
 	{
 		int			hd = cfg->gen_dims[i];
 
-		aigc_linear_forward(&gan->gen[i], h, n, buf->glin[i]);
-		aigc_batchnorm_forward(&gan->bn[i], buf->glin[i], n, training,
-							   buf->gxhat[i], buf->grelu[i]);
-		aigc_relu_forward(buf->grelu[i], (int64) n * hd);
-		concat_rows(buf->gact[i], buf->grelu[i], hd, h, width, n);
-		h = buf->gact[i];
-		width += hd;
+		aigc_linear_forward_ld(&gan->gen[i], buf->gx + at, ld, n, buf->gxhat[i], false);
+		at -= hd;
+		aigc_batchnorm_relu_forward(&gan->bn[i], buf->gxhat[i], gan->gen[i].bias.w,
+									n, training, buf->gx + at, ld);
 	}
-	aigc_linear_forward(&gan->gen_out, h, n, buf->gout);
-	activate(gan, buf->gout, buf->fake, n, training, rng);
+	aigc_linear_forward_ld(&gan->gen_out, buf->gx, ld, n, buf->gout, true);
+	activate(gan, buf->gout, buf->fake, n, training, rng, buf->dfake);
 }
 
+/*
+ * dgx gets the gradient of gx's ReLU columns only (the noise and cond need
+ * none): the output layer's product sets it, and each block, from the last
+ * back, adds its input's share before the blocks below read theirs.
+ */
 void
 aigc_gan_generator_backward(AigcGan *gan, AigcGanBuffers *buf, int n)
 {
 	const AigcGanConfig *cfg = &gan->cfg;
-	int			L = cfg->n_gen;
-	int			width = gen_input_width(cfg);
-	float	   *ga = buf->grad_a;
-	float	   *gb = buf->grad_b;
+	int			ld = buf->gx_width;
+	int			hidden = ld - gen_input_width(cfg);
+	int			at = 0;
 	float	   *gc = buf->grad_c;
 
-	for (int i = 0; i < L; i++)
-		width += cfg->gen_dims[i];
-	aigc_linear_backward(&gan->gen_out, L > 0 ? buf->gact[L - 1] : buf->gin,
-						 buf->dgout, n, L > 0 ? ga : NULL);
-	for (int i = L - 1; i >= 0; i--)
+	aigc_linear_param_grad(&gan->gen_out, buf->gx, ld, buf->dgout, n, true);
+	if (hidden > 0)
+		aigc_linear_input_grad_cols(&gan->gen_out, buf->dgout, n, hidden,
+									buf->dgx, hidden, false);
+	for (int i = cfg->n_gen - 1; i >= 0; i--)
 	{
-		int			hd = cfg->gen_dims[i];
-		int			prev = width - hd;
+		int			in_at = at + cfg->gen_dims[i];
 
-		/* ga: d of [relu | input]; the input part passes straight down */
-		take_columns(gc, ga, width, 0, hd, n);
-		if (i > 0)
-			take_columns(gb, ga, width, hd, prev, n);
-		aigc_relu_backward(buf->grelu[i], gc, (int64) n * hd);
-		aigc_batchnorm_backward(&gan->bn[i], buf->gxhat[i], gc, n);
-		aigc_linear_backward(&gan->gen[i], i > 0 ? buf->gact[i - 1] : buf->gin,
-							 gc, n, i > 0 ? ga : NULL);
-		if (i > 0)
-			for (int64 k = 0; k < (int64) n * prev; k++)
-				ga[k] += gb[k];
-		width = prev;
+		aigc_batchnorm_relu_backward(&gan->bn[i], buf->gxhat[i], buf->gx + at, ld,
+									 buf->dgx + at, hidden, n, gc);
+		aigc_linear_param_grad(&gan->gen[i], buf->gx + in_at, ld, gc, n, false);
+		if (in_at < hidden)
+			aigc_linear_input_grad_cols(&gan->gen[i], gc, n, hidden - in_at,
+										buf->dgx + in_at, hidden, true);
+		at = in_at;
 	}
 }
 
@@ -443,11 +476,11 @@ aigc_gan_discriminator_forward(AigcGan *gan, AigcGanBuffers *buf,
 
 	for (int i = 0; i < cfg->n_dis; i++)
 	{
-		int64		count = (int64) ngroups * cfg->dis_dims[i];
-
-		aigc_linear_forward(&gan->dis[i], h, ngroups, buf->dact[i]);
-		aigc_leaky_relu_forward(buf->dact[i], count, (float) cfg->leaky_slope);
-		aigc_dropout_forward(buf->dact[i], buf->dmask[i], count, cfg->dropout, rng);
+		aigc_linear_forward_ld(&gan->dis[i], h, gan->dis[i].in, ngroups,
+							   buf->dact[i], false);
+		aigc_bias_leaky_dropout(buf->dact[i], gan->dis[i].bias.w, ngroups,
+								cfg->dis_dims[i], (float) cfg->leaky_slope,
+								cfg->dropout, rng, buf->deriv[i]);
 		h = buf->dact[i];
 	}
 	aigc_linear_forward(&gan->dis[cfg->n_dis], h, ngroups, buf->score);
@@ -466,11 +499,9 @@ aigc_gan_discriminator_backward(AigcGan *gan, AigcGanBuffers *buf,
 	aigc_linear_backward(&gan->dis[L], buf->dact[L - 1], buf->dscore, ngroups, ga);
 	for (int i = L - 1; i >= 0; i--)
 	{
-		int64		count = (int64) ngroups * cfg->dis_dims[i];
 		float	   *tmp;
 
-		aigc_mul_inplace(ga, buf->dmask[i], count);
-		aigc_leaky_relu_backward(buf->dact[i], ga, count, (float) cfg->leaky_slope);
+		aigc_mul_inplace(ga, buf->deriv[i], (int64) ngroups * cfg->dis_dims[i]);
 		aigc_linear_backward(&gan->dis[i], i > 0 ? buf->dact[i - 1] : x, ga,
 							 ngroups, i > 0 ? gb : dx);
 		tmp = ga;
@@ -479,16 +510,40 @@ aigc_gan_discriminator_backward(AigcGan *gan, AigcGanBuffers *buf,
 	}
 }
 
-/* d activation / d pre-activation of hidden layer i: slope or 1, times mask */
+void
+aigc_gan_discriminator_input_grad(const AigcGan *gan, AigcGanBuffers *buf,
+								  int ngroups, float *dx)
+{
+	const AigcGanConfig *cfg = &gan->cfg;
+	int			L = cfg->n_dis;
+	float	   *ga = buf->grad_a;
+	float	   *gb = buf->grad_b;
+
+	Assert(L > 0);
+	aigc_linear_input_grad(&gan->dis[L], buf->dscore, ngroups, ga);
+	for (int i = L - 1; i >= 0; i--)
+	{
+		float	   *tmp;
+
+		aigc_mul_inplace(ga, buf->deriv[i], (int64) ngroups * cfg->dis_dims[i]);
+		aigc_linear_input_grad(&gan->dis[i], ga, ngroups, i > 0 ? gb : dx);
+		tmp = ga;
+		ga = gb;
+		gb = tmp;
+	}
+}
+
+/*
+ * d activation / d pre-activation of hidden layer i, for the groups of the
+ * last forward pass from `first` on
+ */
 static void
 multiply_slopes(const AigcGan *gan, const AigcGanBuffers *buf, int i,
-				float *v, int ngroups)
+				float *v, int first, int ngroups)
 {
-	int64		count = (int64) ngroups * gan->cfg.dis_dims[i];
-	float		slope = (float) gan->cfg.leaky_slope;
+	int			d = gan->cfg.dis_dims[i];
 
-	for (int64 k = 0; k < count; k++)
-		v[k] *= buf->dmask[i][k] * (buf->dact[i][k] < 0.0f ? slope : 1.0f);
+	aigc_mul_inplace(v, buf->deriv[i] + (int64) first * d, (int64) ngroups * d);
 }
 
 /*
@@ -514,13 +569,13 @@ penalty_weight_grad(AigcLinear *l, const float *u, const float *v,
 }
 
 /*
- * scale * sum over groups of (||d score / d x||_2 - 1)^2; with backward,
- * its weight gradients, or with save (aigc_gan_penalty_rows) their
- * per-group vectors v.
+ * scale * sum over the last forward pass's groups [first, first + ngroups)
+ * of (||d score / d x||_2 - 1)^2; with backward, its weight gradients, or
+ * with save (aigc_gan_penalty_rows) their per-group vectors v.
  */
 static double
-penalty(AigcGan *gan, AigcGanBuffers *buf, int ngroups, double scale,
-		bool backward, float **save)
+penalty(AigcGan *gan, AigcGanBuffers *buf, int first, int ngroups,
+		double scale, bool backward, float **save)
 {
 	const AigcGanConfig *cfg = &gan->cfg;
 	int			L = cfg->n_dis;
@@ -536,14 +591,14 @@ penalty(AigcGan *gan, AigcGanBuffers *buf, int ngroups, double scale,
 	for (int r = 0; r < ngroups; r++)
 		memcpy(buf->du[L - 1] + (int64) r * cfg->dis_dims[L - 1], wout,
 			   sizeof(float) * cfg->dis_dims[L - 1]);
-	multiply_slopes(gan, buf, L - 1, buf->du[L - 1], ngroups);
+	multiply_slopes(gan, buf, L - 1, buf->du[L - 1], first, ngroups);
 	for (int i = L - 1; i >= 1; i--)
 	{
 		cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, ngroups,
 					gan->dis[i].in, gan->dis[i].out, 1.0f, buf->du[i],
 					gan->dis[i].out, gan->dis[i].weight.w, gan->dis[i].in,
 					0.0f, buf->du[i - 1], gan->dis[i].in);
-		multiply_slopes(gan, buf, i - 1, buf->du[i - 1], ngroups);
+		multiply_slopes(gan, buf, i - 1, buf->du[i - 1], first, ngroups);
 	}
 	cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, ngroups, in0,
 				gan->dis[0].out, 1.0f, buf->du[0], gan->dis[0].out,
@@ -578,7 +633,7 @@ penalty(AigcGan *gan, AigcGanBuffers *buf, int ngroups, double scale,
 		float	   *tmp;
 
 		/* du holds d / d u_{i-1}; dv = s_{i-1} * du is d / d (u_i W_i) */
-		multiply_slopes(gan, buf, i - 1, du, ngroups);
+		multiply_slopes(gan, buf, i - 1, du, first, ngroups);
 		penalty_weight_grad(&gan->dis[i], buf->du[i], du, ngroups,
 							save != NULL ? save[i] : NULL);
 		cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, ngroups,
@@ -588,7 +643,7 @@ penalty(AigcGan *gan, AigcGanBuffers *buf, int ngroups, double scale,
 		du = dv;
 		dv = tmp;
 	}
-	multiply_slopes(gan, buf, L - 1, du, ngroups);
+	multiply_slopes(gan, buf, L - 1, du, first, ngroups);
 	penalty_weight_grad(&gan->dis[L], NULL, du, ngroups,
 						save != NULL ? save[L] : NULL);
 	return scale * total;
@@ -598,7 +653,7 @@ double
 aigc_gan_gradient_penalty(AigcGan *gan, AigcGanBuffers *buf, int ngroups,
 						  double lambda, bool backward)
 {
-	return penalty(gan, buf, ngroups, lambda / ngroups, backward, NULL);
+	return penalty(gan, buf, 0, ngroups, lambda / ngroups, backward, NULL);
 }
 
 double
@@ -606,7 +661,7 @@ aigc_gan_penalty_rows(AigcGan *gan, AigcGanBuffers *buf, int nrows,
 					  double lambda, float **v)
 {
 	Assert(gan->cfg.pac == 1);
-	return penalty(gan, buf, nrows, lambda, true, v);
+	return penalty(gan, buf, 0, nrows, lambda, true, v);
 }
 
 void
@@ -620,11 +675,8 @@ aigc_gan_discriminator_deltas(AigcGan *gan, AigcGanBuffers *buf, int nrows,
 	memcpy(delta[L], buf->dscore, sizeof(float) * nrows);
 	for (int i = L - 1; i >= 0; i--)
 	{
-		int64		count = (int64) nrows * cfg->dis_dims[i];
-
 		aigc_linear_input_grad(&gan->dis[i + 1], delta[i + 1], nrows, delta[i]);
-		aigc_mul_inplace(delta[i], buf->dmask[i], count);
-		aigc_leaky_relu_backward(buf->dact[i], delta[i], count, (float) cfg->leaky_slope);
+		multiply_slopes(gan, buf, i, delta[i], 0, nrows);
 	}
 }
 
@@ -642,8 +694,9 @@ aigc_gan_cond_loss(const AigcGan *gan, const float *gout, const float *cond,
 		const float *o = gout + (int64) r * D + cc->data_offset;
 		const float *c = cond + (int64) r * C + cc->cond_offset;
 		float	   *d = dgout + (int64) r * D + cc->data_offset;
-		double		mx = o[0],
-					sum = 0.0;
+		float		mx = o[0],
+					sum = 0.0f,
+					inv;
 		int			target = 0;
 
 		for (int k = 0; k < cc->width; k++)
@@ -653,25 +706,27 @@ aigc_gan_cond_loss(const AigcGan *gan, const float *gout, const float *cond,
 				target = k;
 		}
 		for (int k = 0; k < cc->width; k++)
-			sum += exp(o[k] - mx);
-		loss += mx + log(sum) - o[target];
+			sum += aigc_expf(o[k] - mx);
+		loss += mx + aigc_logf(sum) - o[target];
+		inv = 1.0f / (sum * n);
 		for (int k = 0; k < cc->width; k++)
-			d[k] += (float) ((exp(o[k] - mx) / sum - (k == target ? 1.0 : 0.0)) / n);
+			d[k] += aigc_expf(o[k] - mx) * inv;
+		d[target] -= 1.0f / n;
 	}
 	return loss / n;
 }
 
 /* Noise, then a cond vector per row (when there are cond columns), into gin */
 static void
-fill_generator_input(const AigcGan *gan, float *gin, int n, const float *cond,
-					 AigcRng *rng)
+fill_generator_input(const AigcGan *gan, float *gin, int ld, int n,
+					 const float *cond, AigcRng *rng)
 {
 	int			Z = gan->cfg.noise_dim;
 	int			C = gan->cfg.cond_dim;
 
 	for (int r = 0; r < n; r++)
 	{
-		float	   *row = gin + (int64) r * (Z + C);
+		float	   *row = gin + (int64) r * ld;
 
 		aigc_rng_normals(rng, row, Z);
 		if (C > 0)
@@ -718,6 +773,7 @@ aigc_gan_generator_init(AigcGanGenerator *g, const AigcGan *gan, int batch)
 		g->gact[i] = palloc(sizeof(float) * batch * width);
 	}
 	g->gout = palloc(sizeof(float) * batch * cfg->data_dim);
+	g->scratch = palloc(sizeof(float) * batch * cfg->data_dim);
 }
 
 void
@@ -750,7 +806,7 @@ aigc_gan_generate(const AigcGan *gan, AigcGanGenerator *g, int n, int fixed_col,
 			cond[(int64) r * C + cc->cond_offset + slot] = 1.0f;
 		}
 	}
-	fill_generator_input(gan, g->gin, n, cond, rng);
+	fill_generator_input(gan, g->gin, gen_input_width(cfg), n, cond, rng);
 	for (int i = 0; i < cfg->n_gen; i++)
 	{
 		int			hd = cfg->gen_dims[i];
@@ -761,7 +817,7 @@ aigc_gan_generate(const AigcGan *gan, AigcGanGenerator *g, int n, int fixed_col,
 		width += hd;
 	}
 	aigc_linear_forward(&gan->gen_out, h, n, g->gout);
-	activate(gan, g->gout, act, n, false, NULL);
+	activate(gan, g->gout, act, n, false, NULL, g->scratch);
 }
 
 /* Index of the largest of w values */
@@ -880,9 +936,9 @@ aigc_gan_trainer_init(AigcGanTrainer *t, AigcGan *gan, const float *x,
 	t->slot = palloc(sizeof(int) * batch);
 	t->perm = palloc(sizeof(int64) * batch);
 	t->cond = palloc(sizeof(float) * batch * Max(gan->cfg.cond_dim, 1));
-	t->real = palloc(sizeof(float) * batch * W);
-	t->fake = palloc(sizeof(float) * batch * W);
-	t->interp = palloc(sizeof(float) * batch * W);
+	t->fake = palloc(sizeof(float) * 3 * batch * W);
+	t->real = t->fake + (int64) batch * W;
+	t->interp = t->real + (int64) batch * W;
 }
 
 /*
@@ -920,20 +976,20 @@ fake_rows(AigcGanTrainer *t)
 }
 
 static double
-mean_score(const AigcGanBuffers *buf, int ngroups)
+mean_score(const float *score, int ngroups)
 {
 	double		s = 0.0;
 
 	for (int g = 0; g < ngroups; g++)
-		s += buf->score[g];
+		s += score[g];
 	return s / ngroups;
 }
 
 static void
-set_dscore(AigcGanBuffers *buf, int ngroups, double value)
+set_dscore(float *dscore, int ngroups, double value)
 {
 	for (int g = 0; g < ngroups; g++)
-		buf->dscore[g] = (float) value;
+		dscore[g] = (float) value;
 }
 
 /*
@@ -1145,11 +1201,10 @@ dp_discriminator_step(AigcGanTrainer *t, AigcRng *rng, AigcGanStepLosses *losses
 
 	dp_frequencies(t, t->sampler.weight);
 	sample_condvec(t, rng);
-	fill_generator_input(gan, buf->gin, t->batch, t->cond, rng);
+	fill_generator_input(gan, buf->gin, buf->gx_width, t->batch, t->cond, rng);
 	aigc_gan_generator_forward(gan, buf, t->batch, true, rng);
 	fake_rows(t);
 
-	aigc_params_zero_grad(gan->dparams, gan->n_dparams);
 	memset(dp->step_counts, 0, sizeof(float) * Max(C, 1));
 	while (r < t->sampler.nrows)
 	{
@@ -1178,10 +1233,10 @@ dp_discriminator_step(AigcGanTrainer *t, AigcRng *rng, AigcGanStepLosses *losses
 	dp->steps++;
 
 	aigc_gan_discriminator_forward(gan, buf, t->fake, t->batch, rng);
-	fake_mean = mean_score(buf, t->batch);
-	set_dscore(buf, t->batch, 1.0 / t->batch);
+	fake_mean = mean_score(buf->score, t->batch);
+	set_dscore(buf->dscore, t->batch, 1.0 / t->batch);
 	aigc_gan_discriminator_backward(gan, buf, t->fake, t->batch, NULL);
-	aigc_adam_step(&t->dis_opt);
+	aigc_adam_step_zero(&t->dis_opt, NULL, 0.0);
 
 	losses->penalty += penalty_sum / dp->expected_rows / dis_steps;
 	losses->discriminator += (fake_mean - real_sum / dp->expected_rows) / dis_steps;
@@ -1201,9 +1256,10 @@ discriminator_step(AigcGanTrainer *t, AigcRng *rng, AigcGanStepLosses *losses,
 	int64		group_width = (int64) gan->cfg.pac * W;
 	double		real_mean,
 				fake_mean;
+	int			blas_threads;
 
 	sample_condvec(t, rng);
-	fill_generator_input(gan, buf->gin, n, t->cond, rng);
+	fill_generator_input(gan, buf->gin, buf->gx_width, n, t->cond, rng);
 	aigc_gan_generator_forward(gan, buf, n, true, rng);
 	fake_rows(t);
 
@@ -1231,17 +1287,6 @@ discriminator_step(AigcGanTrainer *t, AigcRng *rng, AigcGanStepLosses *losses,
 		memcpy(t->real + (int64) r * W, t->x + row * D, sizeof(float) * D);
 	}
 
-	aigc_params_zero_grad(gan->dparams, gan->n_dparams);
-	aigc_gan_discriminator_forward(gan, buf, t->fake, groups, rng);
-	fake_mean = mean_score(buf, groups);
-	set_dscore(buf, groups, 1.0 / groups);
-	aigc_gan_discriminator_backward(gan, buf, t->fake, groups, NULL);
-
-	aigc_gan_discriminator_forward(gan, buf, t->real, groups, rng);
-	real_mean = mean_score(buf, groups);
-	set_dscore(buf, groups, -1.0 / groups);
-	aigc_gan_discriminator_backward(gan, buf, t->real, groups, NULL);
-
 	/* one interpolation weight per pac group */
 	for (int g = 0; g < groups; g++)
 	{
@@ -1250,10 +1295,28 @@ discriminator_step(AigcGanTrainer *t, AigcRng *rng, AigcGanStepLosses *losses,
 		for (int64 j = g * group_width; j < (g + 1) * group_width; j++)
 			t->interp[j] = a * t->real[j] + (1.0f - a) * t->fake[j];
 	}
-	aigc_gan_discriminator_forward(gan, buf, t->interp, groups, rng);
-	losses->penalty += aigc_gan_gradient_penalty(gan, buf, groups, t->lambda, true) /
-		dis_steps;
-	aigc_adam_step(&t->dis_opt);
+
+	/*
+	 * The critic on fake, real and interpolated groups in one pass (the
+	 * blocks are consecutive), back from the first two, and the penalty at
+	 * the third.
+	 */
+	/*
+	 * The critic's products have 50-150 rows (batch / pac): a second
+	 * OpenBLAS thread costs more than it gains there, as for sampling's
+	 * small passes, and stalls when another job holds the other core.
+	 */
+	blas_threads = aigc_blas_set_threads(1);
+	aigc_gan_discriminator_forward(gan, buf, t->fake, 3 * groups, rng);
+	fake_mean = mean_score(buf->score, groups);
+	real_mean = mean_score(buf->score + groups, groups);
+	set_dscore(buf->dscore, groups, 1.0 / groups);
+	set_dscore(buf->dscore + groups, groups, -1.0 / groups);
+	aigc_gan_discriminator_backward(gan, buf, t->fake, 2 * groups, NULL);
+	losses->penalty += penalty(gan, buf, 2 * groups, groups, t->lambda / groups,
+							   true, NULL) / dis_steps;
+	aigc_blas_set_threads(blas_threads);
+	aigc_adam_step_zero(&t->dis_opt, NULL, 0.0);
 	losses->discriminator += (fake_mean - real_mean) / dis_steps;
 }
 
@@ -1268,6 +1331,7 @@ aigc_gan_train_step(AigcGanTrainer *t, int dis_steps, AigcRng *rng,
 	int			W = D + gan->cfg.cond_dim;
 	int			groups = n / gan->cfg.pac;
 	double		ce = 0.0;
+	int			blas_threads;
 
 	memset(losses, 0, sizeof(*losses));
 	for (int d = 0; d < dis_steps; d++)
@@ -1277,30 +1341,22 @@ aigc_gan_train_step(AigcGanTrainer *t, int dis_steps, AigcRng *rng,
 			discriminator_step(t, rng, losses, dis_steps);
 
 	sample_condvec(t, rng);
-	fill_generator_input(gan, buf->gin, n, t->cond, rng);
+	fill_generator_input(gan, buf->gin, buf->gx_width, n, t->cond, rng);
 	aigc_gan_generator_forward(gan, buf, n, true, rng);
 	fake_rows(t);
+	/* one OpenBLAS thread for the critic, as in discriminator_step */
+	blas_threads = aigc_blas_set_threads(1);
 	aigc_gan_discriminator_forward(gan, buf, t->fake, groups, rng);
-	losses->generator = -mean_score(buf, groups);
-	set_dscore(buf, groups, -1.0 / groups);
-	aigc_gan_discriminator_backward(gan, buf, t->fake, groups, buf->dinput);
+	losses->generator = -mean_score(buf->score, groups);
+	set_dscore(buf->dscore, groups, -1.0 / groups);
+	aigc_gan_discriminator_input_grad(gan, buf, groups, buf->dinput);
+	aigc_blas_set_threads(blas_threads);
 	take_columns(buf->dfake, buf->dinput, W, 0, D, n);
 	aigc_gan_activation_backward(gan, buf->fake, buf->dfake, n, buf->dgout);
 	if (gan->cfg.cond_dim > 0)
 		ce = aigc_gan_cond_loss(gan, buf->gout, t->cond, t->colsel, n, buf->dgout);
-	aigc_params_zero_grad(gan->gparams, gan->n_gparams);
 	aigc_gan_generator_backward(gan, buf, n);
-	aigc_adam_step(&t->gen_opt);
-	if (t->gen_avg != NULL)
-		for (int p = 0; p < gan->n_gparams; p++)
-		{
-			const float *w = gan->gparams[p].w;
-			float	   *a = t->gen_avg[p];
-			float		k = (float) t->average;
-
-			for (int64 i = 0; i < gan->gparams[p].n; i++)
-				a[i] = k * a[i] + (1.0f - k) * w[i];
-		}
+	aigc_adam_step_zero(&t->gen_opt, t->gen_avg, t->average);
 	losses->generator += ce;
 	losses->cross_entropy = ce;
 }
@@ -1326,7 +1382,7 @@ aigc_gan_trainer_finish(AigcGanTrainer *t, AigcRng *rng)
 		for (int i = 0; i < gan->cfg.n_gen; i++)
 			gan->bn[i].momentum = 1.0 / (k + 1);
 		sample_condvec(t, rng);
-		fill_generator_input(gan, t->buf.gin, t->batch, t->cond, rng);
+		fill_generator_input(gan, t->buf.gin, t->buf.gx_width, t->batch, t->cond, rng);
 		aigc_gan_generator_forward(gan, &t->buf, t->batch, true, rng);
 	}
 	for (int i = 0; i < gan->cfg.n_gen; i++)
@@ -1363,7 +1419,9 @@ aigc_gan_linears(AigcGan *gan, int batch, AigcLinear **layers, int *rows,
  * discriminator forward and backward on fake and real rows, forward on
  * the interpolation and the gradient network (forward and backward, three
  * products per hidden layer); the generator update runs both networks
- * forward and backward.
+ * forward, the discriminator back to its input only (no weight gradients)
+ * and the generator back (input gradients only for its ReLU outputs, not
+ * the noise and cond).
  */
 double
 aigc_gan_step_flops(AigcGan *gan, int batch, int dis_steps)
@@ -1373,11 +1431,12 @@ aigc_gan_step_flops(AigcGan *gan, int batch, int dis_steps)
 	bool		need_dx[AIGC_GAN_MAX_LINEARS];
 	int			nl = aigc_gan_linears(gan, batch, layers, rows, need_dx);
 	int			ngen = gan->cfg.n_gen + 1;
+	int			noise_cond = gen_input_width(&gan->cfg);
 	double		gen_fwd = 0.0,
 				gen_step = 0.0,
 				dis_fb = 0.0,
 				dis_fwd = 0.0,
-				dis_full = 0.0,
+				dis_input = 0.0,
 				penalty = 0.0;
 
 	for (int i = 0; i < nl; i++)
@@ -1387,19 +1446,20 @@ aigc_gan_step_flops(AigcGan *gan, int batch, int dis_steps)
 		if (i < ngen)
 		{
 			gen_fwd += fwd;
-			gen_step += aigc_linear_flops(layers[i], rows[i], need_dx[i]);
+			gen_step += 2.0 * fwd +
+				2.0 * rows[i] * layers[i]->out * (layers[i]->in - noise_cond);
 		}
 		else
 		{
 			dis_fwd += fwd;
 			dis_fb += aigc_linear_flops(layers[i], rows[i], i > ngen);
-			dis_full += aigc_linear_flops(layers[i], rows[i], true);
+			dis_input += 2.0 * fwd;
 			if (i < nl - 1)
 				penalty += 3.0 * fwd;
 		}
 	}
 	return dis_steps * (gen_fwd + 2.0 * dis_fb + dis_fwd + penalty) +
-		gen_step + dis_full;
+		gen_step + dis_input;
 }
 
 void

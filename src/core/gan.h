@@ -63,27 +63,32 @@ typedef struct AigcGan
 /*
  * Activation and gradient buffers for batches of up to `batch` rows (B);
  * G = ceil(B / pac) discriminator groups, D data_dim, Z + C noise and cond
- * widths, H[i] the generator's hidden widths, In[i] = Z + C + H[0] + ... +
- * H[i] its widths after each residual block, Dh[i] the discriminator's hidden widths, P =
- * G * pac * (D + C) its input, W the widest layer.
+ * widths, H[i] the generator's hidden widths, Dh[i] the discriminator's,
+ * P = G * pac * (D + C) its input, W the widest layer.
+ *
+ * The generator's residual blocks concatenate each ReLU output before its
+ * input, so its activations are one matrix, row [ReLU_{L-1} | ... | ReLU_0 |
+ * noise | cond] of width Wg = H[L-1] + ... + H[0] + Z + C: layer i's input
+ * is a suffix of that row (rows Wg apart), and no block copies a row.
  */
 typedef struct AigcGanBuffers
 {
 	int			batch;
-	float	   *gin;			/* (B, Z + C) noise then cond vector */
-	float	   *glin[AIGC_MAX_HIDDEN];	/* (B, H[i]) linear outputs */
+	int			gx_width;		/* Wg */
+	float	   *gx;				/* (B, Wg) the generator's activations */
+	float	   *gin;			/* gx's last Z + C columns: noise, then cond */
 	float	   *gxhat[AIGC_MAX_HIDDEN]; /* (B, H[i]) batch-normalised */
-	float	   *grelu[AIGC_MAX_HIDDEN]; /* (B, H[i]) */
-	float	   *gact[AIGC_MAX_HIDDEN];	/* (B, In[i]) ReLU output, then input */
+	float	   *dgx;			/* (B, Wg - Z - C) gradient of gx's ReLU part */
 	float	   *gout;			/* (B, D) generator logits */
 	float	   *fake;			/* (B, D) activated rows */
 	float	   *dgout;			/* (B, D) */
-	float	   *dfake;			/* (B, D) */
-	float	   *dact[AIGC_MAX_HIDDEN];	/* (G, Dh[i]) discriminator, after dropout */
-	float	   *dmask[AIGC_MAX_HIDDEN]; /* (G, Dh[i]) */
+	float	   *dfake;			/* (B, D); the forward pass's scratch */
+	/* the critic runs on up to 3G groups at once: fake, real, interpolated */
+	float	   *dact[AIGC_MAX_HIDDEN];	/* (3G, Dh[i]) after dropout */
+	float	   *deriv[AIGC_MAX_HIDDEN]; /* (3G, Dh[i]) LeakyReLU's slope x mask */
 	float	   *du[AIGC_MAX_HIDDEN];	/* (G, Dh[i]) gradient network, see gan.c */
-	float	   *score;			/* (G) */
-	float	   *dscore;			/* (G) */
+	float	   *score;			/* (3G) */
+	float	   *dscore;			/* (3G) */
 	float	   *dinput;			/* (P) gradient of the discriminator's input */
 	float	   *grad_a;			/* (max(B * W, P)) scratch */
 	float	   *grad_b;			/* (max(B * W, P)) */
@@ -108,10 +113,13 @@ extern int	aigc_gan_cond_dim(const AigcSpan *spans, int nspans);
 extern void aigc_gan_train_size(const AigcGanConfig *cfg, int batch,
 								bool average, bool dp, AigcSizeEstimate *e);
 
-/* Generator: gin (n x noise+cond) to buf->gout and activated buf->fake */
+/* Generator: gin (n rows of noise and cond) to buf->gout and activated buf->fake */
 extern void aigc_gan_generator_forward(AigcGan *gan, AigcGanBuffers *buf, int n,
 									   bool training, AigcRng *rng);
-/* From d loss / d buf->gout into the generator's parameter gradients */
+/*
+ * From d loss / d buf->gout into the generator's parameter gradients (its
+ * hidden layers' biases get none: in training batch norm cancels them)
+ */
 extern void aigc_gan_generator_backward(AigcGan *gan, AigcGanBuffers *buf, int n);
 /* Backward of the output activations: d fake to d gout (overwritten) */
 extern void aigc_gan_activation_backward(const AigcGan *gan, const float *fake,
@@ -124,6 +132,14 @@ extern void aigc_gan_discriminator_forward(AigcGan *gan, AigcGanBuffers *buf,
 /* From buf->dscore back; dx (may be NULL) gets d / d input */
 extern void aigc_gan_discriminator_backward(AigcGan *gan, AigcGanBuffers *buf,
 											const float *x, int ngroups, float *dx);
+
+/*
+ * d score / d input (x dx), weighted by buf->dscore, of the last forward
+ * pass's first ngroups groups, without the parameters' gradients
+ */
+extern void aigc_gan_discriminator_input_grad(const AigcGan *gan,
+											  AigcGanBuffers *buf, int ngroups,
+											  float *dx);
 
 /*
  * lambda * mean over groups of (||d score / d x||_2 - 1)^2 at the input of
@@ -176,6 +192,7 @@ typedef struct AigcGanGenerator
 	float	   *grelu[AIGC_MAX_HIDDEN]; /* (B, H[i]) */
 	float	   *gact[AIGC_MAX_HIDDEN];	/* (B, In[i]) */
 	float	   *gout;			/* (B, D) logits */
+	float	   *scratch;		/* (B, D) the output activations' working space */
 } AigcGanGenerator;
 
 extern void aigc_gan_generator_init(AigcGanGenerator *g, const AigcGan *gan,
@@ -250,9 +267,10 @@ typedef struct AigcGanTrainer
 	int		   *slot;			/* (batch) its category within that column */
 	int64	   *perm;			/* (batch) */
 	float	   *cond;			/* (batch, max(cond_dim, 1)) */
-	float	   *real;			/* (batch, data_dim + cond_dim) */
+	/* the critic's input, one block so that one pass takes all three */
 	float	   *fake;			/* (batch, data_dim + cond_dim) */
-	float	   *interp;			/* (batch, data_dim + cond_dim) */
+	float	   *real;			/* (batch, data_dim + cond_dim), after fake */
+	float	   *interp;			/* (batch, data_dim + cond_dim), after real */
 	AigcGanDp  *dp;				/* NULL without DP-SGD */
 } AigcGanTrainer;
 

@@ -43,7 +43,7 @@ aigc_gan_scorer_init(AigcGanScorer *s, const AigcGan *gan, int rows)
 	for (int i = 0; i < cfg->n_dis; i++)
 	{
 		s->buf.dact[i] = palloc(sizeof(float) * groups * cfg->dis_dims[i]);
-		s->buf.dmask[i] = palloc(sizeof(float) * groups * cfg->dis_dims[i]);
+		s->buf.deriv[i] = palloc(sizeof(float) * groups * cfg->dis_dims[i]);
 		widest = Max(widest, cfg->dis_dims[i]);
 	}
 	s->buf.score = palloc(sizeof(float) * groups);
@@ -106,13 +106,10 @@ aigc_gan_score_rows(AigcGan *gan, AigcGanScorer *s, const float *x, int n,
 	if (terms == NULL)
 		return;
 
-	/*
-	 * d score / d input.  The backward pass also adds to the critic's
-	 * weight gradients, which scoring never reads.
-	 */
+	/* d score / d input */
 	for (int g = 0; g < groups; g++)
 		s->buf.dscore[g] = (float) (-1.0 / reps);
-	aigc_gan_discriminator_backward(gan, &s->buf, s->input, groups, s->dinput);
+	aigc_gan_discriminator_input_grad(gan, &s->buf, groups, s->dinput);
 	for (int r = 0; r < n; r++)
 	{
 		double	   *t = terms + (int64) r * (ncols + 1);

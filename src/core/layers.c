@@ -67,7 +67,8 @@ add_bias(float *y, const float *b, int n, int out, bool relu)
 }
 
 static void
-linear_forward(const AigcLinear *l, const float *x, int n, float *y, bool relu)
+linear_forward(const AigcLinear *l, const float *x, int ldx, int n, float *y,
+			   bool bias, bool relu)
 {
 	/*
 	 * One row (scoring in a trigger) is a matrix-vector product: sgemm would
@@ -79,21 +80,22 @@ linear_forward(const AigcLinear *l, const float *x, int n, float *y, bool relu)
 	else
 		/* y (n x out) = x (n x in) * W^T (in x out) */
 		cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, n, l->out, l->in,
-					1.0f, x, l->in, l->weight.w, l->in, 0.0f, y, l->out);
+					1.0f, x, ldx, l->weight.w, l->in, 0.0f, y, l->out);
 	/* the bias and the activation in one pass over y */
-	add_bias(y, l->bias.w, n, l->out, relu);
+	if (bias)
+		add_bias(y, l->bias.w, n, l->out, relu);
 }
 
 void
 aigc_linear_forward(const AigcLinear *l, const float *x, int n, float *y)
 {
-	linear_forward(l, x, n, y, false);
+	linear_forward(l, x, l->in, n, y, true, false);
 }
 
 void
 aigc_linear_relu_forward(const AigcLinear *l, const float *x, int n, float *y)
 {
-	linear_forward(l, x, n, y, true);
+	linear_forward(l, x, l->in, n, y, true, true);
 }
 
 /* g (w) += the column sums of dy (n x w) */
@@ -112,10 +114,7 @@ add_column_sums(const float *dy, int n, int w, float *g)
 void
 aigc_linear_backward(AigcLinear *l, const float *x, const float *dy, int n, float *dx)
 {
-	/* dW (out x in) += dy^T (out x n) * x (n x in) */
-	cblas_sgemm(CblasRowMajor, CblasTrans, CblasNoTrans, l->out, l->in, n,
-				1.0f, dy, l->out, x, l->in, 1.0f, l->weight.g, l->in);
-	add_column_sums(dy, n, l->out, l->bias.g);
+	aigc_linear_param_grad(l, x, l->in, dy, n, true);
 	if (dx != NULL)
 		aigc_linear_input_grad(l, dy, n, dx);
 }
@@ -123,9 +122,35 @@ aigc_linear_backward(AigcLinear *l, const float *x, const float *dy, int n, floa
 void
 aigc_linear_input_grad(const AigcLinear *l, const float *dy, int n, float *dx)
 {
-	/* dx (n x in) = dy (n x out) * W (out x in) */
-	cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, n, l->in, l->out,
-				1.0f, dy, l->out, l->weight.w, l->in, 0.0f, dx, l->in);
+	aigc_linear_input_grad_cols(l, dy, n, l->in, dx, l->in, false);
+}
+
+void
+aigc_linear_forward_ld(const AigcLinear *l, const float *x, int ldx, int n,
+					   float *y, bool bias)
+{
+	linear_forward(l, x, ldx, n, y, bias, false);
+}
+
+void
+aigc_linear_param_grad(AigcLinear *l, const float *x, int ldx, const float *dy,
+					   int n, bool bias)
+{
+	/* dW (out x in) += dy^T (out x n) * x (n x in) */
+	cblas_sgemm(CblasRowMajor, CblasTrans, CblasNoTrans, l->out, l->in, n,
+				1.0f, dy, l->out, x, ldx, 1.0f, l->weight.g, l->in);
+	if (bias)
+		add_column_sums(dy, n, l->out, l->bias.g);
+}
+
+void
+aigc_linear_input_grad_cols(const AigcLinear *l, const float *dy, int n,
+							int cols, float *dx, int lddx, bool accumulate)
+{
+	/* dx (n x cols) = dy (n x out) * W[:, :cols] (out x cols) */
+	cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, n, cols, l->out,
+				1.0f, dy, l->out, l->weight.w, l->in, accumulate ? 1.0f : 0.0f,
+				dx, lddx);
 }
 
 /* Floating-point operations of one forward plus backward pass, for benchmarks */
@@ -261,63 +286,61 @@ aigc_params_zero_grad(AigcParam *params, int nparams)
 		memset(params[i].g, 0, sizeof(float) * params[i].n);
 }
 
-AIGC_VECTOR_CLONES void
-aigc_leaky_relu_forward(float *y, int64 count, float slope)
-{
-	for (int64 i = 0; i < count; i++)
-		y[i] = y[i] < 0.0f ? y[i] * slope : y[i];
-}
-
-AIGC_VECTOR_CLONES void
-aigc_leaky_relu_backward(const float *y, float *dy, int64 count, float slope)
-{
-	for (int64 i = 0; i < count; i++)
-		dy[i] = y[i] < 0.0f ? dy[i] * slope : dy[i];
-}
-
-/* mask and scale a chunk from 32-bit uniforms: dropped below threshold */
+/* mask, slope and scale a chunk of a row; bits NULL: no dropout */
 static AIGC_VECTOR_CLONES void
-dropout_chunk(float *y, float *mask, const uint32 *bits, int count,
-			  uint32 threshold, float keep)
+leaky_dropout_chunk(float *restrict y, const float *restrict b,
+					float *restrict deriv, const uint32 *restrict bits,
+					int count, float slope, uint32 threshold, float keep)
 {
-	for (int i = 0; i < count; i++)
-	{
-		mask[i] = bits[i] < threshold ? 0.0f : keep;
-		y[i] *= mask[i];
-	}
+	if (bits == NULL)
+		for (int i = 0; i < count; i++)
+		{
+			float		v = y[i] + b[i];
+			float		d = v < 0.0f ? slope : 1.0f;
+
+			y[i] = v * d;
+			deriv[i] = d;
+		}
+	else
+		for (int i = 0; i < count; i++)
+		{
+			float		v = y[i] + b[i];
+			float		d = (v < 0.0f ? slope : 1.0f) *
+				(bits[i] < threshold ? 0.0f : keep);
+
+			y[i] = v * d;
+			deriv[i] = d;
+		}
 }
 
 /*
- * Each 64-bit draw gives two units their 32-bit uniforms, compared as
- * integers so that the masking vectorises.
+ * One pass after the product: each unit's 32-bit uniform is one half of a
+ * 64-bit draw (a row's odd unit wastes the other half), compared as an
+ * integer so that the loop vectorises.
  */
 void
-aigc_dropout_forward(float *y, float *mask, int64 count, double p, AigcRng *rng)
+aigc_bias_leaky_dropout(float *y, const float *bias, int n, int dim,
+						float slope, double p, AigcRng *rng, float *deriv)
 {
 	float		keep = (float) (1.0 / (1.0 - p));
 	uint32		threshold = (uint32) Min(p * 4294967296.0, 4294967295.0);
 	uint32		bits[RNG_CHUNK];
+	uint64		draws[RNG_CHUNK / 2];
 
-	/* without a generator, evaluation: every unit is kept, unscaled */
-	if (rng == NULL)
-	{
-		for (int64 i = 0; i < count; i++)
-			mask[i] = 1.0f;
-		return;
-	}
-	for (int64 done = 0; done < count; done += RNG_CHUNK)
-	{
-		int			m = (int) Min((int64) RNG_CHUNK, count - done);
-
-		for (int i = 0; i < m; i += 2)
+	for (int r = 0; r < n; r++)
+		for (int done = 0; done < dim; done += RNG_CHUNK)
 		{
-			uint64		r = aigc_rng_next(rng);
+			int			m = Min(RNG_CHUNK, dim - done);
+			int64		at = (int64) r * dim + done;
 
-			bits[i] = (uint32) (r >> 32);
-			bits[i + 1] = (uint32) r;
+			if (rng != NULL)
+			{
+				aigc_rng_fill(rng, draws, (m + 1) / 2);
+				memcpy(bits, draws, sizeof(uint32) * m);
+			}
+			leaky_dropout_chunk(y + at, bias + done, deriv + at,
+								rng != NULL ? bits : NULL, m, slope, threshold, keep);
 		}
-		dropout_chunk(y + done, mask + done, bits, m, threshold, keep);
-	}
 }
 
 AIGC_VECTOR_CLONES void
@@ -342,133 +365,148 @@ aigc_batchnorm_init(AigcBatchNorm *bn, int dim)
 	bn->running_mean = palloc0(sizeof(float) * dim);
 	bn->running_var = palloc(sizeof(float) * dim);
 	bn->inv_std = palloc(sizeof(float) * dim);
-	bn->scratch = palloc(sizeof(double) * 2 * dim);
+	bn->scratch = palloc(sizeof(float) * 3 * dim);
 	for (int j = 0; j < dim; j++)
 		bn->gamma.w[j] = bn->running_var[j] = 1.0f;
 }
 
-/* Per-feature sum of an n x d matrix, row by row for contiguous access */
-static void
-column_sums(const float *x, int n, int d, double *sum)
-{
-	memset(sum, 0, sizeof(double) * d);
-	for (int r = 0; r < n; r++)
-	{
-		const float *row = x + (int64) r * d;
-
-		for (int j = 0; j < d; j++)
-			sum[j] += row[j];
-	}
-}
-
+/*
+ * Training: the per-feature mean and biased variance of x in two float
+ * passes (the second about the mean, so no digits cancel), then x becomes
+ * xhat and y = ReLU(gamma xhat + beta).  The layer's bias shifts x and its
+ * mean alike, so it only enters the running mean.
+ */
 AIGC_VECTOR_CLONES void
-aigc_batchnorm_forward(AigcBatchNorm *bn, const float *x, int n, bool training,
-					   float *xhat, float *y)
+aigc_batchnorm_relu_forward(AigcBatchNorm *bn, float *x, const float *bias,
+							int n, bool training, float *y, int ldy)
 {
 	int			d = bn->dim;
-	double	   *mean = bn->scratch;
-	double	   *ss = bn->scratch + d;
-	float	   *centre;
-	float	   *scale;
+	float	   *restrict centre = bn->scratch;
+	float	   *restrict scale = centre + d;
+	float	   *restrict shift = scale + d;
+	const float *restrict gamma = bn->gamma.w;
+	const float *restrict beta = bn->beta.w;
 
 	if (training)
 	{
-		column_sums(x, n, d, mean);
-		memset(ss, 0, sizeof(double) * d);
-		for (int j = 0; j < d; j++)
-			mean[j] /= n;
+		float	   *restrict ss = shift;
+
+		memset(centre, 0, sizeof(float) * d);
+		memset(ss, 0, sizeof(float) * d);
 		for (int r = 0; r < n; r++)
 		{
-			const float *row = x + (int64) r * d;
+			const float *restrict xr = x + (int64) r * d;
 
 			for (int j = 0; j < d; j++)
-				ss[j] += (row[j] - mean[j]) * (row[j] - mean[j]);
+				centre[j] += xr[j];
+		}
+		for (int j = 0; j < d; j++)
+			centre[j] /= n;
+		for (int r = 0; r < n; r++)
+		{
+			const float *restrict xr = x + (int64) r * d;
+
+			for (int j = 0; j < d; j++)
+				ss[j] += (xr[j] - centre[j]) * (xr[j] - centre[j]);
 		}
 		for (int j = 0; j < d; j++)
 		{
-			double		var = ss[j] / n;
+			double		var = (double) ss[j] / n;
 
 			bn->running_mean[j] = (float) ((1.0 - bn->momentum) * bn->running_mean[j] +
-										   bn->momentum * mean[j]);
+										   bn->momentum * ((double) centre[j] + bias[j]));
 			bn->running_var[j] = (float) ((1.0 - bn->momentum) * bn->running_var[j] +
-										  bn->momentum * (n > 1 ? ss[j] / (n - 1) : var));
-			bn->inv_std[j] = (float) (1.0 / sqrt(var + bn->eps));
+										  bn->momentum * (n > 1 ? (double) ss[j] / (n - 1) : var));
+			bn->inv_std[j] = scale[j] = (float) (1.0 / sqrt(var + bn->eps));
 		}
-	}
-	else
-		for (int j = 0; j < d; j++)
+		for (int r = 0; r < n; r++)
 		{
-			mean[j] = bn->running_mean[j];
-			bn->inv_std[j] = (float) (1.0 / sqrt(bn->running_var[j] + bn->eps));
-		}
-
-	/*
-	 * In float, with per-feature factors in the second half of scratch (its
-	 * sums are spent): xhat = (x - mean) inv_std in training, y = (x - mean)
-	 * gamma inv_std + beta in evaluation.
-	 */
-	centre = (float *) ss;
-	scale = centre + d;
-	for (int j = 0; j < d; j++)
-	{
-		centre[j] = (float) mean[j];
-		scale[j] = training ? bn->inv_std[j] : bn->gamma.w[j] * bn->inv_std[j];
-	}
-	for (int r = 0; r < n; r++)
-	{
-		const float *xr = x + (int64) r * d;
-		float	   *yr = y + (int64) r * d;
-
-		if (training)
-		{
-			float	   *hr = xhat + (int64) r * d;
+			float	   *restrict xr = x + (int64) r * d;
+			float	   *restrict yr = y + (int64) r * ldy;
 
 			for (int j = 0; j < d; j++)
 			{
-				hr[j] = (xr[j] - centre[j]) * scale[j];
-				yr[j] = bn->gamma.w[j] * hr[j] + bn->beta.w[j];
+				float		h = (xr[j] - centre[j]) * scale[j];
+				float		v = gamma[j] * h + beta[j];
+
+				xr[j] = h;
+				yr[j] = v > 0.0f ? v : 0.0f;
 			}
 		}
-		else
+	}
+	else
+	{
+		/* y = ReLU((x + bias - running mean) gamma inv_std + beta) */
+		for (int j = 0; j < d; j++)
+		{
+			bn->inv_std[j] = (float) (1.0 / sqrt(bn->running_var[j] + bn->eps));
+			scale[j] = gamma[j] * bn->inv_std[j];
+			shift[j] = beta[j] + (bias[j] - bn->running_mean[j]) * scale[j];
+		}
+		for (int r = 0; r < n; r++)
+		{
+			const float *restrict xr = x + (int64) r * d;
+			float	   *restrict yr = y + (int64) r * ldy;
+
 			for (int j = 0; j < d; j++)
-				yr[j] = (xr[j] - centre[j]) * scale[j] + bn->beta.w[j];
+			{
+				float		v = xr[j] * scale[j] + shift[j];
+
+				yr[j] = v > 0.0f ? v : 0.0f;
+			}
+		}
 	}
 }
 
 /*
- * dx = gamma * inv_std * (dy - mean(dy) - xhat * mean(dy * xhat)), the
- * batch statistics being functions of x too.
+ * g = dy where the ReLU's output y > 0, then dx = gamma inv_std (g -
+ * mean(g) - xhat mean(g xhat)), the batch statistics being functions of x
+ * too: a pass for the sums, one for dx.
  */
 AIGC_VECTOR_CLONES void
-aigc_batchnorm_backward(AigcBatchNorm *bn, const float *xhat, float *dy, int n)
+aigc_batchnorm_relu_backward(AigcBatchNorm *bn, const float *xhat,
+							 const float *y, int ldy, const float *dy,
+							 int lddy, int n, float *dx)
 {
 	int			d = bn->dim;
-	double	   *sdy = bn->scratch;
-	double	   *sdyx = bn->scratch + d;
+	float	   *restrict sdy = bn->scratch;
+	float	   *restrict sdyx = sdy + d;
+	float	   *restrict factor = sdyx + d;
 
-	column_sums(dy, n, d, sdy);
-	memset(sdyx, 0, sizeof(double) * d);
+	memset(sdy, 0, sizeof(float) * 2 * d);
 	for (int r = 0; r < n; r++)
 	{
-		const float *dr = dy + (int64) r * d;
-		const float *hr = xhat + (int64) r * d;
+		const float *restrict hr = xhat + (int64) r * d;
+		const float *restrict yr = y + (int64) r * ldy;
+		const float *restrict dyr = dy + (int64) r * lddy;
+		float	   *restrict dr = dx + (int64) r * d;
 
+		/* copied first: a select of dr[j], stored anyway, vectorises */
+		memcpy(dr, dyr, sizeof(float) * d);
 		for (int j = 0; j < d; j++)
-			sdyx[j] += (double) dr[j] * hr[j];
+		{
+			float		g = yr[j] > 0.0f ? dr[j] : 0.0f;
+
+			dr[j] = g;
+			sdy[j] += g;
+			sdyx[j] += g * hr[j];
+		}
 	}
 	for (int j = 0; j < d; j++)
 	{
-		bn->beta.g[j] += (float) sdy[j];
-		bn->gamma.g[j] += (float) sdyx[j];
+		bn->beta.g[j] += sdy[j];
+		bn->gamma.g[j] += sdyx[j];
+		factor[j] = bn->gamma.w[j] * bn->inv_std[j];
+		sdy[j] /= n;
+		sdyx[j] /= n;
 	}
 	for (int r = 0; r < n; r++)
 	{
-		float	   *dr = dy + (int64) r * d;
-		const float *hr = xhat + (int64) r * d;
+		const float *restrict hr = xhat + (int64) r * d;
+		float	   *restrict dr = dx + (int64) r * d;
 
 		for (int j = 0; j < d; j++)
-			dr[j] = (float) (bn->gamma.w[j] * bn->inv_std[j] *
-							 (dr[j] - sdy[j] / n - hr[j] * sdyx[j] / n));
+			dr[j] = factor[j] * (dr[j] - sdy[j] - hr[j] * sdyx[j]);
 	}
 }
 
@@ -512,13 +550,15 @@ aigc_gumbel_noise(const float *logits, float *y, int64 count, double tau,
 				  AigcRng *rng)
 {
 	int32		bits[RNG_CHUNK];
+	uint64		draws[RNG_CHUNK];
 
 	for (int64 done = 0; done < count; done += RNG_CHUNK)
 	{
 		int			m = (int) Min((int64) RNG_CHUNK, count - done);
 
+		aigc_rng_fill(rng, draws, m);
 		for (int k = 0; k < m; k++)
-			bits[k] = (int32) (aigc_rng_next(rng) >> 41);
+			bits[k] = (int32) (draws[k] >> 41);
 		gumbel_chunk(logits + done, bits, y + done, m, (float) (1.0 / tau));
 	}
 }

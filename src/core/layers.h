@@ -49,6 +49,23 @@ extern void aigc_linear_input_grad(const AigcLinear *l, const float *dy, int n,
 extern double aigc_linear_flops(const AigcLinear *l, int n, bool need_dx);
 
 /*
+ * The same products on inputs whose rows are ldx floats apart (a column
+ * range of a wider matrix): y (n x out) = x W^T, plus b with bias
+ */
+extern void aigc_linear_forward_ld(const AigcLinear *l, const float *x, int ldx,
+								   int n, float *y, bool bias);
+/* W's gradient += dy^T x, and with bias b's += dy's column sums */
+extern void aigc_linear_param_grad(AigcLinear *l, const float *x, int ldx,
+								   const float *dy, int n, bool bias);
+/*
+ * dx's first cols columns (rows lddx apart) = dy W[:, :cols], or += with
+ * accumulate: the input gradient of only the inputs that need one
+ */
+extern void aigc_linear_input_grad_cols(const AigcLinear *l, const float *dy,
+										int n, int cols, float *dx, int lddx,
+										bool accumulate);
+
+/*
  * A batch of input rows that are mostly zeros (one-hot spans) as compressed
  * sparse rows, for a first layer: its product becomes a sum of weight rows
  * and its weight gradient a scatter-add, in proportion to the non-zeros
@@ -89,17 +106,15 @@ extern void aigc_linear_sparse_backward(AigcLinear *l, AigcSparseRows *s,
 extern void aigc_relu_forward(float *y, int64 count);
 extern void aigc_relu_backward(const float *y, float *dy, int64 count);
 
-/* LeakyReLU in place; the output has the input's sign, so backward uses it */
-extern void aigc_leaky_relu_forward(float *y, int64 count, float slope);
-extern void aigc_leaky_relu_backward(const float *y, float *dy, int64 count,
-									 float slope);
-
 /*
- * Inverted dropout: draws a mask of 0 or 1/(1-p) from rng and multiplies y
- * by it; backward multiplies the gradient by the same mask.
+ * The discriminator's hidden activation after its product, in one pass:
+ * y (n x dim) = LeakyReLU(y + bias) times an inverted-dropout mask of 0 or
+ * 1/(1-p) drawn from rng (rng NULL, evaluation: no dropout); deriv gets
+ * d y / d (y + bias), the slope times the mask, for backward.
  */
-extern void aigc_dropout_forward(float *y, float *mask, int64 count, double p,
-								 AigcRng *rng);
+extern void aigc_bias_leaky_dropout(float *y, const float *bias, int n, int dim,
+									float slope, double p, AigcRng *rng,
+									float *deriv);
 extern void aigc_mul_inplace(float *dy, const float *mask, int64 count);
 
 /*
@@ -117,16 +132,30 @@ typedef struct AigcBatchNorm
 	float	   *running_mean;
 	float	   *running_var;
 	float	   *inv_std;		/* of the last training batch, for backward */
-	double	   *scratch;		/* 2 x dim per-feature sums */
+	float	   *scratch;		/* 3 x dim per-feature sums and factors */
 } AigcBatchNorm;
 
 extern void aigc_batchnorm_init(AigcBatchNorm *bn, int dim);
-/* y may equal x; xhat (n x dim) is kept for backward in training mode */
-extern void aigc_batchnorm_forward(AigcBatchNorm *bn, const float *x, int n,
-								   bool training, float *xhat, float *y);
-/* dy is replaced by the gradient of the input */
-extern void aigc_batchnorm_backward(AigcBatchNorm *bn, const float *xhat,
-									float *dy, int n);
+
+/*
+ * Batch norm then ReLU, for x (n x dim) a linear layer's output without
+ * its bias (in training the batch's mean cancels it, in evaluation it is
+ * added here).  Training replaces x by xhat, kept for backward; y gets the
+ * ReLU's output, its rows ldy floats apart.
+ */
+extern void aigc_batchnorm_relu_forward(AigcBatchNorm *bn, float *x,
+										const float *bias, int n, bool training,
+										float *y, int ldy);
+
+/*
+ * From dy, the gradient of the ReLU's output y (rows lddy and ldy apart), to
+ * dx (n x dim), that of the batch norm's input; adds gamma's and beta's
+ * gradients.
+ */
+extern void aigc_batchnorm_relu_backward(AigcBatchNorm *bn, const float *xhat,
+										 const float *y, int ldy,
+										 const float *dy, int lddy, int n,
+										 float *dx);
 
 /* Softmax of w logits into out (which may equal in) */
 extern void aigc_softmax(const float *in, float *out, int w);

@@ -65,6 +65,38 @@ stream_floats(float *dst, const float *src, int64 n)
 #endif
 }
 
+/*
+ * adam_update, then the gradient zeroed and, with avg, the running average
+ * avg = k avg + (1 - k) w of the new weights, in the same pass
+ */
+static AIGC_VECTOR_CLONES void
+adam_update_zero(float *w, float *g, float *m, float *v, float *avg, int64 n,
+				 float b1, float b2, float wd, float eps, float step_size,
+				 float inv_sqrt_bc2, float k)
+{
+	if (avg == NULL)
+		for (int64 i = 0; i < n; i++)
+		{
+			float		gi = g[i] + wd * w[i];
+
+			m[i] = b1 * m[i] + (1.0f - b1) * gi;
+			v[i] = b2 * v[i] + (1.0f - b2) * gi * gi;
+			w[i] -= step_size * m[i] / (sqrtf(v[i]) * inv_sqrt_bc2 + eps);
+			g[i] = 0.0f;
+		}
+	else
+		for (int64 i = 0; i < n; i++)
+		{
+			float		gi = g[i] + wd * w[i];
+
+			m[i] = b1 * m[i] + (1.0f - b1) * gi;
+			v[i] = b2 * v[i] + (1.0f - b2) * gi * gi;
+			w[i] -= step_size * m[i] / (sqrtf(v[i]) * inv_sqrt_bc2 + eps);
+			g[i] = 0.0f;
+			avg[i] = k * avg[i] + (1.0f - k) * w[i];
+		}
+}
+
 /* Everything but the moments */
 static void
 adam_setup(AigcAdam *opt, AigcParam *params, int nparams, double lr,
@@ -173,4 +205,20 @@ aigc_adam_update_part(const AigcAdam *opt, const float *g, int64 first,
 	_mm_sfence();
 #endif
 #undef PART_CHUNK
+}
+
+void
+aigc_adam_step_zero(AigcAdam *opt, float **avg, double k)
+{
+	float		step_size,
+				inv_sqrt_bc2;
+
+	opt->step++;
+	adam_corrections(opt, &step_size, &inv_sqrt_bc2);
+	for (int p = 0; p < opt->nparams; p++)
+		adam_update_zero(opt->params[p].w, opt->params[p].g, opt->m[p], opt->v[p],
+						 avg != NULL ? avg[p] : NULL, opt->params[p].n,
+						 (float) opt->beta1, (float) opt->beta2,
+						 (float) opt->weight_decay, (float) opt->eps, step_size,
+						 inv_sqrt_bc2, (float) k);
 }

@@ -49,4 +49,11 @@ extern void aigc_adam_step(AigcAdam *opt);
 extern void aigc_adam_update_part(const AigcAdam *opt, const float *g,
 								  int64 first, int64 count);
 
+/*
+ * aigc_adam_step, then every gradient zeroed for the next step to
+ * accumulate into and, with avg (one array per parameter), the running
+ * average avg = k avg + (1 - k) w of the new weights: one pass over them
+ */
+extern void aigc_adam_step_zero(AigcAdam *opt, float **avg, double k);
+
 #endif

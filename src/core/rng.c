@@ -57,6 +57,32 @@ aigc_rng_next(AigcRng *rng)
 	return result;
 }
 
+void
+aigc_rng_fill(AigcRng *rng, uint64 *out, int64 n)
+{
+	uint64		s0 = rng->s[0],
+				s1 = rng->s[1],
+				s2 = rng->s[2],
+				s3 = rng->s[3];
+
+	for (int64 i = 0; i < n; i++)
+	{
+		uint64		t = s1 << 17;
+
+		out[i] = rotl(s1 * 5, 7) * 9;
+		s2 ^= s0;
+		s3 ^= s1;
+		s1 ^= s2;
+		s0 ^= s3;
+		s2 ^= t;
+		s3 = rotl(s3, 45);
+	}
+	rng->s[0] = s0;
+	rng->s[1] = s1;
+	rng->s[2] = s2;
+	rng->s[3] = s3;
+}
+
 double
 aigc_rng_uniform(AigcRng *rng)
 {
@@ -115,13 +141,14 @@ normal_pairs(const int32 *a, const int32 *b, int pairs, float *cos_out,
  * Normals in the order of the pairs, the odd one out kept as the spare, so
  * that the stream does not depend on how it is split into calls.
  */
-void
+AIGC_VECTOR_CLONES void
 aigc_rng_normals(AigcRng *rng, float *out, int64 n)
 {
 	int32		a[NORMAL_CHUNK];
 	int32		b[NORMAL_CHUNK];
 	float		c[NORMAL_CHUNK];
 	float		s[NORMAL_CHUNK];
+	uint64		draws[NORMAL_CHUNK];
 	bool		odd;
 
 	if (n > 0 && rng->have_spare)
@@ -134,12 +161,11 @@ aigc_rng_normals(AigcRng *rng, float *out, int64 n)
 	{
 		int			pairs = (int) Min((int64) NORMAL_CHUNK, (n + 1) / 2);
 
+		aigc_rng_fill(rng, draws, pairs);
 		for (int i = 0; i < pairs; i++)
 		{
-			uint64		bits = aigc_rng_next(rng);
-
-			a[i] = (int32) (bits >> 40);
-			b[i] = (int32) ((bits >> 8) & 0xffffff);
+			a[i] = (int32) (draws[i] >> 40);
+			b[i] = (int32) ((draws[i] >> 8) & 0xffffff);
 		}
 		normal_pairs(a, b, pairs, c, s);
 		odd = 2 * (int64) pairs > n;

@@ -19,6 +19,8 @@ typedef struct AigcRng
 
 extern void aigc_rng_seed(AigcRng *rng, uint64 seed);
 extern uint64 aigc_rng_next(AigcRng *rng);
+/* n draws of aigc_rng_next, the state kept in registers meanwhile */
+extern void aigc_rng_fill(AigcRng *rng, uint64 *out, int64 n);
 extern double aigc_rng_uniform(AigcRng *rng);	/* in [0, 1) */
 extern double aigc_rng_normal(AigcRng *rng);	/* standard normal */
 /*

@@ -123,9 +123,11 @@ check_linear(CheckOutput *out, AigcRng *rng)
 typedef enum ElementwiseKind
 {
 	EW_RELU,
-	EW_LEAKY_RELU,
-	EW_DROPOUT
+	EW_LEAKY_DROPOUT
 } ElementwiseKind;
+
+/* the fused kernel is checked as a layer of EW_ROWS rows: input and bias */
+#define EW_ROWS 4
 
 typedef struct ElementwiseCtx
 {
@@ -133,6 +135,7 @@ typedef struct ElementwiseCtx
 	float	   *x;
 	float	   *y;
 	float	   *c;
+	float	   *bias;			/* n / EW_ROWS */
 	float	   *mask;
 	int			n;
 } ElementwiseCtx;
@@ -147,13 +150,12 @@ elementwise_loss(void *arg)
 	memcpy(ctx->y, ctx->x, sizeof(float) * ctx->n);
 	if (ctx->kind == EW_RELU)
 		aigc_relu_forward(ctx->y, ctx->n);
-	else if (ctx->kind == EW_LEAKY_RELU)
-		aigc_leaky_relu_forward(ctx->y, ctx->n, 0.2f);
 	else
 	{
 		/* the same mask on every evaluation */
 		aigc_rng_seed(&fixed, 3);
-		aigc_dropout_forward(ctx->y, ctx->mask, ctx->n, 0.5, &fixed);
+		aigc_bias_leaky_dropout(ctx->y, ctx->bias, EW_ROWS, ctx->n / EW_ROWS,
+								0.2f, 0.5, &fixed, ctx->mask);
 	}
 	for (int i = 0; i < ctx->n; i++)
 		s += (double) ctx->c[i] * ctx->y[i];
@@ -163,17 +165,22 @@ elementwise_loss(void *arg)
 static void
 check_elementwise(CheckOutput *out, AigcRng *rng, ElementwiseKind kind)
 {
-	static const char *const names[] = {"relu", "leaky relu", "dropout"};
+	static const char *const names[] = {"relu", "bias, leaky relu and dropout"};
 	ElementwiseCtx ctx;
 	float	   *dx;
+	float	   *dbias;
 
 	ctx.kind = kind;
 	ctx.n = 16;
 	ctx.x = palloc(sizeof(float) * ctx.n);
 	ctx.y = palloc(sizeof(float) * ctx.n);
 	ctx.c = palloc(sizeof(float) * ctx.n);
+	/* small, so that x + bias keeps x's sign, away from the kink */
+	ctx.bias = palloc(sizeof(float) * ctx.n / EW_ROWS);
+	aigc_diag_fill_uniform(ctx.bias, ctx.n / EW_ROWS, rng, -0.05, 0.05);
 	ctx.mask = palloc(sizeof(float) * ctx.n);
 	dx = palloc(sizeof(float) * ctx.n);
+	dbias = palloc0(sizeof(float) * ctx.n / EW_ROWS);
 	/* keep inputs away from the kink, where the derivative is undefined */
 	for (int i = 0; i < ctx.n; i++)
 		ctx.x[i] = (float) ((i % 2 ? 1 : -1) * (0.1 + aigc_rng_uniform(rng)));
@@ -182,11 +189,17 @@ check_elementwise(CheckOutput *out, AigcRng *rng, ElementwiseKind kind)
 	memcpy(dx, ctx.c, sizeof(float) * ctx.n);
 	if (kind == EW_RELU)
 		aigc_relu_backward(ctx.y, dx, ctx.n);
-	else if (kind == EW_LEAKY_RELU)
-		aigc_leaky_relu_backward(ctx.y, dx, ctx.n, 0.2f);
 	else
+	{
+		/* the kernel's deriv, d y / d (x + bias): the bias sums it over rows */
 		aigc_mul_inplace(dx, ctx.mask, ctx.n);
+		for (int i = 0; i < ctx.n; i++)
+			dbias[i % (ctx.n / EW_ROWS)] += dx[i];
+	}
 	check_tensor(out, names[kind], "input", ctx.x, dx, ctx.n, elementwise_loss, &ctx);
+	if (kind == EW_LEAKY_DROPOUT)
+		check_tensor(out, names[kind], "bias", ctx.bias, dbias, ctx.n / EW_ROWS,
+					 elementwise_loss, &ctx);
 }
 
 /* A small encoded layout: scalar, 3-way softmax, scalar, 4-way softmax */
@@ -405,13 +418,19 @@ check_vae(CheckOutput *out, AigcRng *rng)
 				 vae_loss, &ctx);
 }
 
-/* ---- batch norm (training mode): loss = sum(c * bn(x)) ---- */
+/*
+ * ---- batch norm then ReLU (training mode), the output's rows wider than
+ * the layer: loss = sum(c * relu(bn(x))) ----
+ */
+#define BN_LDY 7
+
 typedef struct BatchNormCtx
 {
 	AigcBatchNorm bn;
 	float	   *x;
 	float	   *xhat;
-	float	   *y;
+	float	   *bias;
+	float	   *y;				/* (n, BN_LDY) */
 	float	   *c;
 	int			n;
 } BatchNormCtx;
@@ -422,9 +441,12 @@ batchnorm_loss(void *arg)
 	BatchNormCtx *ctx = arg;
 	double		s = 0.0;
 
-	aigc_batchnorm_forward(&ctx->bn, ctx->x, ctx->n, true, ctx->xhat, ctx->y);
-	for (int i = 0; i < ctx->n * ctx->bn.dim; i++)
-		s += (double) ctx->c[i] * ctx->y[i];
+	memcpy(ctx->xhat, ctx->x, sizeof(float) * ctx->n * ctx->bn.dim);
+	aigc_batchnorm_relu_forward(&ctx->bn, ctx->xhat, ctx->bias, ctx->n, true,
+								ctx->y, BN_LDY);
+	for (int r = 0; r < ctx->n; r++)
+		for (int j = 0; j < ctx->bn.dim; j++)
+			s += (double) ctx->c[r * ctx->bn.dim + j] * ctx->y[r * BN_LDY + j];
 	return s;
 }
 
@@ -442,19 +464,20 @@ check_batchnorm(CheckOutput *out, AigcRng *rng)
 	aigc_diag_fill_uniform(ctx.bn.beta.w, 4, rng, -0.5, 0.5);
 	ctx.x = palloc(sizeof(float) * count);
 	ctx.xhat = palloc(sizeof(float) * count);
-	ctx.y = palloc(sizeof(float) * count);
+	ctx.bias = palloc0(sizeof(float) * 4);
+	ctx.y = palloc0(sizeof(float) * ctx.n * BN_LDY);
 	ctx.c = palloc(sizeof(float) * count);
 	dx = palloc(sizeof(float) * count);
 	aigc_diag_fill_uniform(ctx.x, count, rng, -2, 2);
 	aigc_diag_fill_uniform(ctx.c, count, rng, -1, 1);
 	batchnorm_loss(&ctx);
-	memcpy(dx, ctx.c, sizeof(float) * count);
-	aigc_batchnorm_backward(&ctx.bn, ctx.xhat, dx, ctx.n);
-	check_tensor(out, "batch norm", "gamma", ctx.bn.gamma.w, ctx.bn.gamma.g, 4,
+	aigc_batchnorm_relu_backward(&ctx.bn, ctx.xhat, ctx.y, BN_LDY, ctx.c, 4,
+								 ctx.n, dx);
+	check_tensor(out, "batch norm and relu", "gamma", ctx.bn.gamma.w, ctx.bn.gamma.g, 4,
 				 batchnorm_loss, &ctx);
-	check_tensor(out, "batch norm", "beta", ctx.bn.beta.w, ctx.bn.beta.g, 4,
+	check_tensor(out, "batch norm and relu", "beta", ctx.bn.beta.w, ctx.bn.beta.g, 4,
 				 batchnorm_loss, &ctx);
-	check_tensor(out, "batch norm", "input", ctx.x, dx, count, batchnorm_loss, &ctx);
+	check_tensor(out, "batch norm and relu", "input", ctx.x, dx, count, batchnorm_loss, &ctx);
 }
 
 /* ---- Gumbel-softmax with fixed noise: loss = sum(c * y) ---- */
@@ -552,7 +575,7 @@ gan_ctx_init(GanCtx *ctx, AigcRng *rng)
 	aigc_diag_fill_uniform(ctx->cscore, ctx->groups, rng, -1, 1);
 	for (int r = 0; r < ctx->n; r++)
 	{
-		float	   *row = ctx->buf.gin + r * (Z + C);
+		float	   *row = ctx->buf.gin + r * ctx->buf.gx_width;
 
 		for (int j = 0; j < Z; j++)
 			row[j] = (float) aigc_rng_normal(rng);
@@ -664,6 +687,12 @@ check_gan(CheckOutput *out, AigcRng *rng)
 				 dis_names, gan_discriminator_loss, &ctx);
 	check_tensor(out, "gan discriminator", "input", ctx.x, dx, ctx.n * W,
 				 gan_discriminator_loss, &ctx);
+	/* the input's gradient alone, as the generator's update takes it */
+	aigc_rng_seed(&fixed, 19);
+	aigc_gan_discriminator_forward(gan, &ctx.buf, ctx.x, ctx.groups, &fixed);
+	aigc_gan_discriminator_input_grad(gan, &ctx.buf, ctx.groups, dx);
+	check_tensor(out, "gan discriminator, input gradient only", "input", ctx.x,
+				 dx, ctx.n * W, gan_discriminator_loss, &ctx);
 
 	/* gradient penalty through the closed-form double backward */
 	aigc_rng_seed(&fixed, 13);
@@ -1022,8 +1051,7 @@ aigc_gradient_check(PG_FUNCTION_ARGS)
 	check_recon(&out, &rng);
 	check_kl(&out, &rng);
 	check_vae(&out, &rng);
-	check_elementwise(&out, &rng, EW_LEAKY_RELU);
-	check_elementwise(&out, &rng, EW_DROPOUT);
+	check_elementwise(&out, &rng, EW_LEAKY_DROPOUT);
 	check_batchnorm(&out, &rng);
 	check_gumbel(&out, &rng);
 	check_gan(&out, &rng);
