@@ -67,34 +67,19 @@ stream_floats(float *dst, const float *src, int64 n)
 
 /*
  * adam_update, then the gradient zeroed and, with avg, the running average
- * avg = k avg + (1 - k) w of the new weights, in the same pass
+ * avg = k avg + (1 - k) w of the new weights: passes over arrays still in
+ * cache, in place of separate passes over the whole model
  */
 static AIGC_VECTOR_CLONES void
 adam_update_zero(float *w, float *g, float *m, float *v, float *avg, int64 n,
 				 float b1, float b2, float wd, float eps, float step_size,
 				 float inv_sqrt_bc2, float k)
 {
-	if (avg == NULL)
+	adam_update(w, g, m, v, n, b1, b2, wd, eps, step_size, inv_sqrt_bc2);
+	memset(g, 0, sizeof(float) * n);
+	if (avg != NULL)
 		for (int64 i = 0; i < n; i++)
-		{
-			float		gi = g[i] + wd * w[i];
-
-			m[i] = b1 * m[i] + (1.0f - b1) * gi;
-			v[i] = b2 * v[i] + (1.0f - b2) * gi * gi;
-			w[i] -= step_size * m[i] / (sqrtf(v[i]) * inv_sqrt_bc2 + eps);
-			g[i] = 0.0f;
-		}
-	else
-		for (int64 i = 0; i < n; i++)
-		{
-			float		gi = g[i] + wd * w[i];
-
-			m[i] = b1 * m[i] + (1.0f - b1) * gi;
-			v[i] = b2 * v[i] + (1.0f - b2) * gi * gi;
-			w[i] -= step_size * m[i] / (sqrtf(v[i]) * inv_sqrt_bc2 + eps);
-			g[i] = 0.0f;
 			avg[i] = k * avg[i] + (1.0f - k) * w[i];
-		}
 }
 
 /* Everything but the moments */
