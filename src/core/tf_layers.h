@@ -48,15 +48,17 @@ extern void aigc_tf_layernorm_backward(float *dinp, float *dweight, float *dbias
 /*
  * Causal multi-head self-attention.  qkv (N, T, 3C) holds each position's
  * query, key and value (C each, head h at h * hs within them); att
- * (N, NH, T, T) receives the attention weights (row t is the softmax of
- * q_t . k_s / sqrt(hs) over s <= t, zero for s > t), out (N, T, C) the
- * weighted values.  Two sgemm per (row, head).
+ * receives the attention weights (row t is the softmax of
+ * q_t . k_s / sqrt(hs) over s <= t) in the kernels' own layout,
+ * aigc_tf_attention_floats(N, T, NH) floats; out (N, T, C) the weighted
+ * values.  scratch holds aigc_tf_attention_scratch_floats(T, C, NH) floats.
  */
+extern int64 aigc_tf_attention_floats(int N, int T, int NH);
+extern int64 aigc_tf_attention_scratch_floats(int T, int C, int NH);
 extern void aigc_tf_attention_forward(float *out, float *att, const float *qkv,
-									  int N, int T, int C, int NH);
-/*
- * dqkv (N, T, 3C) from dout (N, T, C); scratch holds T * T floats
- */
+									  float *scratch, int N, int T, int C,
+									  int NH);
+/* dqkv (N, T, 3C) from dout (N, T, C), att as the forward left it */
 extern void aigc_tf_attention_backward(float *dqkv, const float *dout,
 									   const float *qkv, const float *att,
 									   float *scratch, int N, int T, int C,

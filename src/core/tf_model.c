@@ -204,12 +204,12 @@ acts_floats(const AigcTfModel *m, int batch)
 	return BT * C						/* encoded */
 		+ L * BT * (C + 3 * C + C + C + C + 4 * C + 4 * C + C)	/* ln1 .. res3 */
 		+ L * BT * 4					/* ln1 and ln2 statistics */
-		+ L * BT * m->NH * m->T			/* att */
+		+ L * aigc_tf_attention_floats(batch, m->T, m->NH)	/* att */
 		+ BT * C + BT * 2				/* lnf */
 		+ BV * 2						/* logits, probs */
 		+ BT * (C + C + 3 * C + C + 4 * C)	/* dres .. dfch */
 		+ BV							/* dlogits */
-		+ (int64) m->T * m->T;			/* datt */
+		+ aigc_tf_attention_scratch_floats(m->T, m->C, m->NH);	/* datt */
 }
 
 /* A model with cfg's sizes and no allocations, for counting */
@@ -280,7 +280,7 @@ aigc_tf_acts_init(AigcTfActs *a, const AigcTfModel *m, int batch)
 	TAKE(ln1_rstd, L * BT);
 	TAKE(qkv, L * BT * 3 * C);
 	TAKE(atty, L * BT * C);
-	TAKE(att, L * BT * m->NH * m->T);
+	TAKE(att, L * aigc_tf_attention_floats(batch, m->T, m->NH));
 	TAKE(res2, L * BT * C);
 	TAKE(ln2, L * BT * C);
 	TAKE(ln2_mean, L * BT);
@@ -299,7 +299,7 @@ aigc_tf_acts_init(AigcTfActs *a, const AigcTfModel *m, int batch)
 	TAKE(datty, BT * C);
 	TAKE(dfch, BT * 4 * C);
 	TAKE(dlogits, BV);
-	TAKE(datt, (int64) m->T * m->T);
+	TAKE(datt, aigc_tf_attention_scratch_floats(m->T, m->C, m->NH));
 #undef TAKE
 }
 
@@ -309,6 +309,10 @@ aigc_tf_acts_init(AigcTfActs *a, const AigcTfModel *m, int batch)
  */
 #define LAYER(a, m, buf, l, width) \
 	((a)->buf + (int64) (l) * (a)->batch * (m)->T * (width))
+
+/* Layer l's attention weights */
+#define LAYER_ATT(a, m, l) \
+	((a)->att + (int64) (l) * aigc_tf_attention_floats((a)->batch, (m)->T, (m)->NH))
 
 /*
  * Transformer body over n rows: from the tokens (plus the start token,
@@ -337,7 +341,7 @@ forward_body(AigcTfModel *m, AigcTfActs *a, const int32 *tokens, int n)
 		float	   *ln1 = LAYER(a, m, ln1, l, C);
 		float	   *qkv = LAYER(a, m, qkv, l, 3 * C);
 		float	   *atty = LAYER(a, m, atty, l, C);
-		float	   *att = LAYER(a, m, att, l, m->NH * m->T);
+		float	   *att = LAYER_ATT(a, m, l);
 		float	   *res2 = LAYER(a, m, res2, l, C);
 		float	   *ln2 = LAYER(a, m, ln2, l, C);
 		float	   *fch = LAYER(a, m, fch, l, 4 * C);
@@ -349,7 +353,7 @@ forward_body(AigcTfModel *m, AigcTfActs *a, const int32 *tokens, int n)
 								  m->tensors[TF_LN1W].w + l * C,
 								  m->tensors[TF_LN1B].w + l * C, R, C);
 		aigc_linear_forward(&m->qkv[l], ln1, R, qkv);
-		aigc_tf_attention_forward(atty, att, qkv, n, T, C, m->NH);
+		aigc_tf_attention_forward(atty, att, qkv, a->datt, n, T, C, m->NH);
 		aigc_linear_forward(&m->attproj[l], atty, R, res2);
 		aigc_tf_residual_forward(res2, residual, (int64) R * C);
 		aigc_tf_layernorm_forward(ln2, LAYER(a, m, ln2_mean, l, 1),
@@ -576,7 +580,7 @@ backward_pass(AigcTfModel *m, AigcTfActs *a, const int32 *tokens, int n,
 		linear_back(&m->attproj[l], LAYER(a, m, atty, l, C), a->dres, n, T,
 					a->datty, dp);
 		aigc_tf_attention_backward(a->dqkv, a->datty, LAYER(a, m, qkv, l, 3 * C),
-								   LAYER(a, m, att, l, m->NH * T), a->datt,
+								   LAYER_ATT(a, m, l), a->datt,
 								   n, T, C, m->NH);
 		keep_delta(m, dp, l, TFD_QKV, a->dqkv, n, 3 * C);
 		linear_back(&m->qkv[l], LAYER(a, m, ln1, l, C), a->dqkv, n, T, a->dln, dp);

@@ -101,7 +101,8 @@ typedef struct AigcTfActs
 	float	   *ln1_rstd;		/* (L, B, T) */
 	float	   *qkv;			/* (L, B, T, 3C) */
 	float	   *atty;			/* (L, B, T, C) */
-	float	   *att;			/* (L, B, NH, T, T) */
+	float	   *att;			/* (L, ...) attention weights, each layer's
+								 * aigc_tf_attention_floats(B, T, NH) */
 	float	   *res2;			/* (L, B, T, C) residual after attention */
 	float	   *ln2;			/* (L, B, T, C) */
 	float	   *ln2_mean;		/* (L, B, T) */
@@ -123,7 +124,7 @@ typedef struct AigcTfActs
 	float	   *datty;			/* (B, T, C) */
 	float	   *dfch;			/* (B, T, 4C) */
 	float	   *dlogits;		/* (B, V) */
-	float	   *datt;			/* (T, T) */
+	float	   *datt;			/* the attention kernels' scratch */
 } AigcTfActs;
 
 /*

@@ -1,8 +1,8 @@
 -- Every backward pass agrees with central finite differences of its forward pass.
 BEGIN;
-SELECT plan(84);
+SELECT plan(85);
 
-SELECT is((SELECT count(*)::int FROM aigc.gradient_check()), 83,
+SELECT is((SELECT count(*)::int FROM aigc.gradient_check()), 84,
           'gradient check covers every layer, both VAE loss terms, every VAE and GAN parameter, the sparse first layer of the VAE, the GAN gradient penalty, every transformer layer and every transformer parameter');
 
 SELECT ok(max_rel_error < 1e-2 AND checked > 0,
