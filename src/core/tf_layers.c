@@ -249,26 +249,32 @@ aigc_tf_attention_scratch_floats(int T, int C, int NH)
  * m (16 vectors of 16) transposed in place: each round interleaves vector i
  * with vector i + 8, which rotates the 8 bits of (vector, lane) left by
  * one, so four rounds swap the vector and lane indices.  One two-input
- * shuffle per output vector (vpermt2ps with AVX-512).
+ * shuffle per output vector (vpermt2ps with AVX-512), written out so that
+ * the vectors stay in registers.
  */
+#define ATT_LO(a, b) __builtin_shufflevector(a, b, 0, 16, 1, 17, 2, 18, 3, 19, \
+											 4, 20, 5, 21, 6, 22, 7, 23)
+#define ATT_HI(a, b) __builtin_shufflevector(a, b, 8, 24, 9, 25, 10, 26, 11, 27, \
+											 12, 28, 13, 29, 14, 30, 15, 31)
+#define ATT_PAIR(x, y, i, o) \
+	do { y[2 * (i)] = ATT_LO(x[i], x[(i) + 8]); \
+		 y[2 * (i) + 1] = ATT_HI(x[i], x[(i) + 8]); } while (0)
+#define ATT_ROUND(x, y) \
+	do { ATT_PAIR(x, y, 0, o); ATT_PAIR(x, y, 1, o); ATT_PAIR(x, y, 2, o); \
+		 ATT_PAIR(x, y, 3, o); ATT_PAIR(x, y, 4, o); ATT_PAIR(x, y, 5, o); \
+		 ATT_PAIR(x, y, 6, o); ATT_PAIR(x, y, 7, o); } while (0)
+
+StaticAssertDecl(ATT_LANES == 16, "the attention's transpose is 16 x 16");
+
 static pg_attribute_always_inline void
 att_transpose(AttVec *m)
 {
-	for (int round = 0; round < 4; round++)
-	{
-		AttVec		o[ATT_LANES];
+	AttVec		o[ATT_LANES];
 
-		for (int i = 0; i < ATT_LANES / 2; i++)
-		{
-			o[2 * i] = __builtin_shufflevector(m[i], m[i + 8],
-											   0, 16, 1, 17, 2, 18, 3, 19,
-											   4, 20, 5, 21, 6, 22, 7, 23);
-			o[2 * i + 1] = __builtin_shufflevector(m[i], m[i + 8],
-												   8, 24, 9, 25, 10, 26, 11, 27,
-												   12, 28, 13, 29, 14, 30, 15, 31);
-		}
-		memcpy(m, o, sizeof(o));
-	}
+	ATT_ROUND(m, o);
+	ATT_ROUND(o, m);
+	ATT_ROUND(m, o);
+	ATT_ROUND(o, m);
 }
 
 /*
@@ -289,10 +295,12 @@ att_index(const AttCursor *c, int T, int hs)
 	return ((int64) c->g * T + c->t) * hs + c->i;
 }
 
+/* The cursor moved on by n values, n <= hs - i */
 static pg_attribute_always_inline void
-att_advance(AttCursor *c, int groups, int hs)
+att_advance(AttCursor *c, int n, int groups, int hs)
 {
-	if (++c->i == hs)
+	c->i += n;
+	if (c->i == hs)
 	{
 		c->i = 0;
 		if (++c->g == groups)
@@ -310,7 +318,8 @@ att_advance(AttCursor *c, int groups, int hs)
  * dst (width / hs, T, hs) AttVecs = rows n0 .. n0 + lanes - 1 of src
  * (N, T, width), each run of hs values of a position to its own head, zero
  * in the unused lanes: 16 values of the 16 rows at a time, transposed in
- * registers
+ * registers; the 16 go to consecutive AttVecs when they are one head's
+ * (always when hs is a multiple of 16), else one by one.
  */
 static pg_attribute_always_inline void
 att_gather(AttVec *dst, const float *src, int n0, int lanes, int T, int width,
@@ -320,27 +329,39 @@ att_gather(AttVec *dst, const float *src, int n0, int lanes, int T, int width,
 	int64		e = 0;
 	AttCursor	c = {0, 0, 0};
 	AttVec		zero = {0};
+	const float *rows = src + (int64) n0 * F;
 
 	for (; e + ATT_LANES <= F; e += ATT_LANES)
 	{
 		AttVec		m[ATT_LANES];
 
+#pragma GCC unroll 16
 		for (int j = 0; j < ATT_LANES; j++)
-			m[j] = j < lanes ? *(const AttVec *) (src + (n0 + j) * F + e) : zero;
+			m[j] = j < lanes ? *(const AttVec *) (rows + j * F + e) : zero;
 		att_transpose(m);
-		for (int k = 0; k < ATT_LANES; k++)
+		if (c.i + ATT_LANES <= hs)
 		{
-			dst[att_index(&c, T, hs)] = m[k];
-			att_advance(&c, width / hs, hs);
+			AttVec	   *d = dst + att_index(&c, T, hs);
+
+#pragma GCC unroll 16
+			for (int k = 0; k < ATT_LANES; k++)
+				d[k] = m[k];
+			att_advance(&c, ATT_LANES, width / hs, hs);
 		}
+		else
+			for (int k = 0; k < ATT_LANES; k++)
+			{
+				dst[att_index(&c, T, hs)] = m[k];
+				att_advance(&c, 1, width / hs, hs);
+			}
 	}
 	for (; e < F; e++)
 	{
 		AttVec	   *d = dst + att_index(&c, T, hs);
 
 		for (int j = 0; j < ATT_LANES; j++)
-			(*d)[j] = j < lanes ? src[(n0 + j) * F + e] : 0.0f;
-		att_advance(&c, width / hs, hs);
+			(*d)[j] = j < lanes ? rows[j * F + e] : 0.0f;
+		att_advance(&c, 1, width / hs, hs);
 	}
 }
 
@@ -352,27 +373,40 @@ att_scatter(float *dst, const AttVec *src, int n0, int lanes, int T,
 	int64		F = (int64) T * width;
 	int64		e = 0;
 	AttCursor	c = {0, 0, 0};
+	float	   *rows = dst + (int64) n0 * F;
 
 	for (; e + ATT_LANES <= F; e += ATT_LANES)
 	{
 		AttVec		m[ATT_LANES];
 
-		for (int k = 0; k < ATT_LANES; k++)
+		if (c.i + ATT_LANES <= hs)
 		{
-			m[k] = src[att_index(&c, T, hs)];
-			att_advance(&c, width / hs, hs);
+			const AttVec *x = src + att_index(&c, T, hs);
+
+#pragma GCC unroll 16
+			for (int k = 0; k < ATT_LANES; k++)
+				m[k] = x[k];
+			att_advance(&c, ATT_LANES, width / hs, hs);
 		}
+		else
+			for (int k = 0; k < ATT_LANES; k++)
+			{
+				m[k] = src[att_index(&c, T, hs)];
+				att_advance(&c, 1, width / hs, hs);
+			}
 		att_transpose(m);
-		for (int j = 0; j < lanes; j++)
-			*(AttVec *) (dst + (n0 + j) * F + e) = m[j];
+#pragma GCC unroll 16
+		for (int j = 0; j < ATT_LANES; j++)
+			if (j < lanes)
+				*(AttVec *) (rows + j * F + e) = m[j];
 	}
 	for (; e < F; e++)
 	{
 		const AttVec *x = src + att_index(&c, T, hs);
 
 		for (int j = 0; j < lanes; j++)
-			dst[(n0 + j) * F + e] = (*x)[j];
-		att_advance(&c, width / hs, hs);
+			rows[j * F + e] = (*x)[j];
+		att_advance(&c, 1, width / hs, hs);
 	}
 }
 
