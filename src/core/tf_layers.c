@@ -703,6 +703,27 @@ aigc_tf_residual_forward(float *out, const float *inp, int64 count)
 		out[i] += inp[i];
 }
 
+AIGC_VECTOR_CLONES void
+aigc_tf_bias_rows(float *restrict y, const float *restrict bias,
+				  const float *restrict residual, int R, int out)
+{
+	for (int r = 0; r < R; r++)
+	{
+		float	   *restrict yr = y + (int64) r * out;
+
+		if (residual != NULL)
+		{
+			const float *restrict res = residual + (int64) r * out;
+
+			for (int j = 0; j < out; j++)
+				yr[j] = res[j] + bias[j];
+		}
+		else
+			for (int j = 0; j < out; j++)
+				yr[j] = bias[j];
+	}
+}
+
 /*
  * Position t's logits are an sgemm of the N rows' hidden states at t
  * (row stride T * C) with the head rows of its own tokens, so the head

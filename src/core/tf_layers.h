@@ -80,6 +80,12 @@ extern void aigc_tf_gelu_forward(float *out, const float *inp, int64 count);
 extern void aigc_tf_gelu_backward(float *dinp, const float *inp,
 								  const float *dout, int64 count);
 
+/*
+ * y (R, out) = bias in every row, plus residual (R, out) unless NULL: a
+ * projection's output before sgemm adds its product (beta 1)
+ */
+extern void aigc_tf_bias_rows(float *y, const float *bias,
+							  const float *residual, int R, int out);
 /* out += inp, both count values (the residual connections) */
 extern void aigc_tf_residual_forward(float *out, const float *inp, int64 count);
 

@@ -7,6 +7,7 @@
 
 #include <math.h>
 #include <string.h>
+#include <cblas.h>
 
 #include "miscadmin.h"
 #include "utils/memutils.h"
@@ -315,6 +316,23 @@ aigc_tf_acts_init(AigcTfActs *a, const AigcTfModel *m, int batch)
 	((a)->att + (int64) (l) * aigc_tf_attention_floats((a)->batch, (m)->T, (m)->NH))
 
 /*
+ * y (R, out) = x W^T + b, plus residual (R, out) unless NULL: y starts as
+ * the bias (and the residual) and sgemm adds the product (beta 1), one pass
+ * over y fewer than aigc_linear_forward's bias pass after sgemm's zeroing
+ * (beta 0), and the residual's own pass less
+ */
+static void
+tf_linear_forward(const AigcLinear *l, const float *x, int R, float *y,
+				  const float *residual)
+{
+	int			out = l->out;
+
+	aigc_tf_bias_rows(y, l->bias.w, residual, R, out);
+	cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, R, out, l->in,
+				1.0f, x, l->in, l->weight.w, l->in, 1.0f, y, out);
+}
+
+/*
  * Transformer body over n rows: from the tokens (plus the start token,
  * minus the last token) to a->lnf (n, T, C)
  */
@@ -352,18 +370,16 @@ forward_body(AigcTfModel *m, AigcTfActs *a, const int32 *tokens, int n)
 								  LAYER(a, m, ln1_rstd, l, 1), residual,
 								  m->tensors[TF_LN1W].w + l * C,
 								  m->tensors[TF_LN1B].w + l * C, R, C);
-		aigc_linear_forward(&m->qkv[l], ln1, R, qkv);
+		tf_linear_forward(&m->qkv[l], ln1, R, qkv, NULL);
 		aigc_tf_attention_forward(atty, att, qkv, a->datt, n, T, C, m->NH);
-		aigc_linear_forward(&m->attproj[l], atty, R, res2);
-		aigc_tf_residual_forward(res2, residual, (int64) R * C);
+		tf_linear_forward(&m->attproj[l], atty, R, res2, residual);
 		aigc_tf_layernorm_forward(ln2, LAYER(a, m, ln2_mean, l, 1),
 								  LAYER(a, m, ln2_rstd, l, 1), res2,
 								  m->tensors[TF_LN2W].w + l * C,
 								  m->tensors[TF_LN2B].w + l * C, R, C);
-		aigc_linear_forward(&m->fc[l], ln2, R, fch);
+		tf_linear_forward(&m->fc[l], ln2, R, fch, NULL);
 		aigc_tf_gelu_forward(fch_gelu, fch, (int64) R * 4 * C);
-		aigc_linear_forward(&m->fcproj[l], fch_gelu, R, res3);
-		aigc_tf_residual_forward(res3, res2, (int64) R * C);
+		tf_linear_forward(&m->fcproj[l], fch_gelu, R, res3, res2);
 		residual = res3;
 	}
 	aigc_tf_layernorm_forward(a->lnf, a->lnf_mean, a->lnf_rstd, residual,
