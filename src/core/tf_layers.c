@@ -67,11 +67,12 @@ typedef float RowVec __attribute__((vector_size(LANES * sizeof(float)),
 
 #define ROWVEC(p, i) (*(const RowVec *) ((p) + (i)))
 
+/* by address: a vector argument's ABI depends on the vector extension */
 static inline float
-lanes_total(RowVec acc)
+lanes_total(const RowVec *acc)
 {
-	return ((acc[0] + acc[1]) + (acc[2] + acc[3])) +
-		((acc[4] + acc[5]) + (acc[6] + acc[7]));
+	return (((*acc)[0] + (*acc)[1]) + ((*acc)[2] + (*acc)[3])) +
+		(((*acc)[4] + (*acc)[5]) + ((*acc)[6] + (*acc)[7]));
 }
 
 static inline float
@@ -84,7 +85,7 @@ row_sum(const float *x, int C)
 		acc += ROWVEC(x, i);
 	for (; i < C; i++)
 		acc[0] += x[i];
-	return lanes_total(acc);
+	return lanes_total(&acc);
 }
 
 /* sum of (x[i] - m)^2: LayerNorm's squared deviations */
@@ -102,7 +103,7 @@ row_sq_dev(const float *x, float m, int C)
 	}
 	for (; i < C; i++)
 		acc[0] += (x[i] - m) * (x[i] - m);
-	return lanes_total(acc);
+	return lanes_total(&acc);
 }
 
 /* sum of (x[i] - m) w[i] d[i]: LayerNorm's backward's sum of g (x - m) */
@@ -116,7 +117,7 @@ row_dev_dot(const float *x, float m, const float *w, const float *d, int C)
 		acc += (ROWVEC(x, i) - m) * ROWVEC(w, i) * ROWVEC(d, i);
 	for (; i < C; i++)
 		acc[0] += (x[i] - m) * w[i] * d[i];
-	return lanes_total(acc);
+	return lanes_total(&acc);
 }
 
 static inline float
@@ -129,7 +130,7 @@ row_dot(const float *a, const float *b, int C)
 		acc += ROWVEC(a, i) * ROWVEC(b, i);
 	for (; i < C; i++)
 		acc[0] += a[i] * b[i];
-	return lanes_total(acc);
+	return lanes_total(&acc);
 }
 
 /*
@@ -414,8 +415,8 @@ att_scatter(float *dst, const AttVec *src, int n0, int lanes, int T,
  * The products below keep four independent sums: one chain of vector
  * multiply-adds would wait on the latency of each one.
  */
-static pg_attribute_always_inline AttVec
-att_dot(const AttVec *a, const AttVec *b, int hs)
+static pg_attribute_always_inline void
+att_dot(AttVec *out, const AttVec *a, const AttVec *b, int hs)
 {
 	AttVec		a0 = {0},
 				a1 = {0},
@@ -432,7 +433,7 @@ att_dot(const AttVec *a, const AttVec *b, int hs)
 	}
 	for (; i < hs; i++)
 		a0 += a[i] * b[i];
-	return (a0 + a1) + (a2 + a3);
+	*out = (a0 + a1) + (a2 + a3);
 }
 
 /* out (hs) = scale sum_{s < len} w[s] m (len, hs)[s] */
@@ -533,7 +534,10 @@ aigc_tf_attention_forward(float *out, float *att, const float *qkv,
 				const AttVec *qt = q + (int64) t * hs;
 
 				for (int s = 0; s <= t; s++)
-					pt[s] = att_dot(qt, k + (int64) s * hs, hs) * scale;
+				{
+					att_dot(&pt[s], qt, k + (int64) s * hs, hs);
+					pt[s] *= scale;
+				}
 				att_softmax(pt, t);
 				/* y_t = sum_s att[t, s] v_s */
 				att_combine(yh + (int64) t * hs, pt, v, t + 1, hs, 1.0f);
@@ -591,7 +595,7 @@ aigc_tf_attention_backward(float *dqkv, const float *dout, const float *qkv,
 				/* datt[t, s] = dout_t . v_s, then the softmax's backward */
 				for (int s = 0; s <= t; s++)
 				{
-					dt[s] = att_dot(dyt, v + (int64) s * hs, hs);
+					att_dot(&dt[s], dyt, v + (int64) s * hs, hs);
 					dot += pt[s] * dt[s];
 				}
 				for (int s = 0; s <= t; s++)
