@@ -253,6 +253,50 @@ aigc_tf_train_size(const AigcTfConfig *cfg, int batch, AigcSizeEstimate *e)
 }
 
 void
+aigc_tf_replicas_size(const AigcTfConfig *cfg, int batch, int threads,
+					  AigcSizeEstimate *e)
+{
+	AigcTfModel shell;
+	int			slice = (batch + threads - 1) / threads;
+
+	shell_model(cfg, &shell);
+	for (int t = 1; t < threads; t++)
+	{
+		aigc_size_add(e, (double) aigc_tf_param_count(cfg), sizeof(float));
+		aigc_size_add(e, (double) acts_floats(&shell, slice), sizeof(float));
+		aigc_size_add(e, (double) slice * shell.V, 1);
+		aigc_size_add(e, (double) slice * shell.T, sizeof(int32) + sizeof(double));
+	}
+}
+
+void
+aigc_tf_replica(const AigcTfModel *src, AigcTfModel *dst)
+{
+	float	   *g = MemoryContextAllocHuge(CurrentMemoryContext,
+										   sizeof(float) * src->nparams);
+
+	Assert(src->grads != NULL);
+	memset(g, 0, sizeof(float) * src->nparams);
+	*dst = *src;
+	dst->grads = g;
+	dst->adam_state = NULL;
+	dst->block.g = g;
+	for (int i = 0; i < TF_NTENSORS; i++)
+		dst->tensors[i].g = g + (src->tensors[i].g - src->grads);
+	dst->qkv = palloc(sizeof(AigcLinear) * dst->L);
+	dst->attproj = palloc(sizeof(AigcLinear) * dst->L);
+	dst->fc = palloc(sizeof(AigcLinear) * dst->L);
+	dst->fcproj = palloc(sizeof(AigcLinear) * dst->L);
+	for (int l = 0; l < dst->L; l++)
+	{
+		linear_view(&dst->qkv[l], dst, TF_QKVW, TF_QKVB, l, dst->C, 3 * dst->C);
+		linear_view(&dst->attproj[l], dst, TF_ATTPROJW, TF_ATTPROJB, l, dst->C, dst->C);
+		linear_view(&dst->fc[l], dst, TF_FCW, TF_FCB, l, dst->C, 4 * dst->C);
+		linear_view(&dst->fcproj[l], dst, TF_FCPROJW, TF_FCPROJB, l, 4 * dst->C, dst->C);
+	}
+}
+
+void
 aigc_tf_acts_init(AigcTfActs *a, const AigcTfModel *m, int batch)
 {
 	int64		BT = (int64) batch * m->T;

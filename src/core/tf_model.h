@@ -171,6 +171,16 @@ extern void aigc_tf_train_size(const AigcTfConfig *cfg, int batch,
 extern void aigc_tf_acts_init(AigcTfActs *a, const AigcTfModel *m, int batch);
 
 /*
+ * A replica for data-parallel training: src's parameters (shared, not
+ * copied) with a gradient block of its own and no optimiser state; and what
+ * threads - 1 replicas with activations for ceil(batch / threads) rows add
+ * to aigc_tf_train_size
+ */
+extern void aigc_tf_replica(const AigcTfModel *src, AigcTfModel *dst);
+extern void aigc_tf_replicas_size(const AigcTfConfig *cfg, int batch,
+								  int threads, AigcSizeEstimate *e);
+
+/*
  * Forward over n <= batch rows of tokens (n, T): a->nll gets the n x T
  * terms; returns their mean per row, -(1/n) sum log p(row).  allowed
  * (n, V) or NULL restricts each position's softmax (aigc_tf_fill_mask).
