@@ -4,7 +4,7 @@
 -- from the store itself, with the caller's privileges (07_scoring.sql checks
 -- the owner's parallel scores; here a grantee's, and a refusal).
 BEGIN;
-SELECT plan(14);
+SELECT plan(16);
 
 SET LOCAL client_min_messages = warning;
 CREATE TABLE th_t AS SELECT age, gender, region, monthly_wage FROM contributions WHERE id <= 3000;
@@ -22,6 +22,17 @@ SET LOCAL aigc.threads = 2;
 SELECT aigc_train('th_2a', 'th_t'::regclass, options => '{"epochs": 2, "seed": 7, "calibrate": false, "progress_every": 0}') \gset
 SELECT aigc_train('th_2b', 'th_t'::regclass, options => '{"epochs": 2, "seed": 7, "calibrate": false, "progress_every": 0}') \gset
 SELECT aigc_train('th_2g', 'th_t'::regclass, 'gan', options => '{"epochs": 1, "seed": 7, "progress_every": 0}') \gset
+SELECT aigc_train('th_2t', 'th_t'::regclass, 'transformer', options => '{"epochs": 1, "seed": 7, "progress_every": 0}') \gset
+SELECT aigc_train('th_2u', 'th_t'::regclass, 'transformer', options => '{"epochs": 1, "seed": 7, "progress_every": 0}') \gset
+SET LOCAL aigc.threads = 1;
+SELECT aigc_train('th_1t', 'th_t'::regclass, 'transformer', options => '{"epochs": 1, "seed": 7, "progress_every": 0}') \gset
+SET LOCAL aigc.threads = 2;
+SELECT is((SELECT md5(weights) FROM aigc.model_store WHERE name = 'th_2t'),
+          (SELECT md5(weights) FROM aigc.model_store WHERE name = 'th_2u'),
+          'transformer, batch split across two threads: a seed reproduces the weights');
+SELECT isnt((SELECT md5(weights) FROM aigc.model_store WHERE name = 'th_1t'),
+            (SELECT md5(weights) FROM aigc.model_store WHERE name = 'th_2t'),
+            'transformer: the thread count is part of what a seed reproduces');
 SELECT is((SELECT md5(weights) FROM aigc.model_store WHERE name = 'th_1a'),
           (SELECT md5(weights) FROM aigc.model_store WHERE name = 'th_1b'), 'one thread: a seed reproduces the weights');
 SELECT is((SELECT md5(weights) FROM aigc.model_store WHERE name = 'th_2a'),
