@@ -6,9 +6,11 @@
  * Shapes: N = batch rows, T = positions (tokens per row), C = model width,
  * NH = heads, hs = C / NH, V = vocabulary (all positions' tokens).
  * Activations are row-major, (N, T, C) means row n's position t starts at
- * (n * T + t) * C.  Every matrix product goes through cblas_sgemm; the
- * dense projections use AigcLinear (layers.h) over views of the model's
- * parameter block.  No state outside the arguments.
+ * (n * T + t) * C.  The dense projections and the head go through
+ * cblas_sgemm (the projections as AigcLinear, layers.h, over views of the
+ * model's parameter block); the attention's per-(row, head) products,
+ * too small for sgemm, are vector kernels over 16 rows at a time.  No state
+ * outside the arguments.
  *
  * Gradients: backward passes accumulate (+=) into parameter gradients.
  * Input gradients are overwritten, except layernorm_backward, which adds
