@@ -228,7 +228,10 @@ softmax_prefix(float *row, int len)
 typedef float AttVec __attribute__((vector_size(ATT_LANES * sizeof(float)),
 									aligned(sizeof(float)), may_alias));
 
-/* Offset of (t, s <= t) in a causal triangle stored row by row */
+/*
+ * Offset of (t, s <= t) in a causal triangle stored row by row; TRI(T, 0)
+ * is the size of a triangle of T rows
+ */
 #define TRI(t, s) ((int64) (t) * ((t) + 1) / 2 + (s))
 
 int64
@@ -251,19 +254,20 @@ aigc_tf_attention_scratch_floats(int T, int C, int NH)
  * with vector i + 8, which rotates the 8 bits of (vector, lane) left by
  * one, so four rounds swap the vector and lane indices.  One two-input
  * shuffle per output vector (vpermt2ps with AVX-512), written out so that
- * the vectors stay in registers.
+ * the vectors stay in registers.  __builtin_shufflevector: clang's, and
+ * GCC's from GCC 12 (Debian 12's).
  */
 #define ATT_LO(a, b) __builtin_shufflevector(a, b, 0, 16, 1, 17, 2, 18, 3, 19, \
 											 4, 20, 5, 21, 6, 22, 7, 23)
 #define ATT_HI(a, b) __builtin_shufflevector(a, b, 8, 24, 9, 25, 10, 26, 11, 27, \
 											 12, 28, 13, 29, 14, 30, 15, 31)
-#define ATT_PAIR(x, y, i, o) \
+#define ATT_PAIR(x, y, i) \
 	do { y[2 * (i)] = ATT_LO(x[i], x[(i) + 8]); \
 		 y[2 * (i) + 1] = ATT_HI(x[i], x[(i) + 8]); } while (0)
 #define ATT_ROUND(x, y) \
-	do { ATT_PAIR(x, y, 0, o); ATT_PAIR(x, y, 1, o); ATT_PAIR(x, y, 2, o); \
-		 ATT_PAIR(x, y, 3, o); ATT_PAIR(x, y, 4, o); ATT_PAIR(x, y, 5, o); \
-		 ATT_PAIR(x, y, 6, o); ATT_PAIR(x, y, 7, o); } while (0)
+	do { ATT_PAIR(x, y, 0); ATT_PAIR(x, y, 1); ATT_PAIR(x, y, 2); \
+		 ATT_PAIR(x, y, 3); ATT_PAIR(x, y, 4); ATT_PAIR(x, y, 5); \
+		 ATT_PAIR(x, y, 6); ATT_PAIR(x, y, 7); } while (0)
 
 StaticAssertDecl(ATT_LANES == 16, "the attention's transpose is 16 x 16");
 
