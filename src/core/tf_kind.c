@@ -20,6 +20,7 @@
 #include "core/kind.h"
 #include "core/tf_model.h"
 #include "core/tf_tokens.h"
+#include "core/threads.h"
 
 /* Adam's betas, as docs/transformer.md proposes */
 #define TF_BETA1 0.9
@@ -94,6 +95,8 @@ tf_train_size(const void *cfg, const AigcTrainOptions *opts,
 	aigc_tf_train_size(&mc, batch, e);
 	if (opts->privacy.enabled)
 		aigc_tf_dp_size(&mc, batch, e);
+	else
+		aigc_tf_replicas_size(&mc, batch, opts->threads, e);
 	/* the stored copy of the parameters */
 	aigc_size_add(e, (double) aigc_tf_param_count(&mc), sizeof(float));
 	/* the training rows' tokens */
@@ -113,6 +116,20 @@ tf_init(const void *cfg, const AigcColumnEncoder *colenc, AigcRng *rng)
 	aigc_tf_init(&net->m, &mc, true, rng);
 	return net;
 }
+
+/*
+ * One thread's share of a data-parallel step (aigc.threads above 1, not
+ * under DP-SGD), as the VAE's (vae_train.c): a replica sharing the weights
+ * with gradients and activations of its own; thread 0's is the run's model
+ * and activations
+ */
+typedef struct TfReplica
+{
+	AigcTfModel m;
+	AigcTfActs	acts;
+	int			n;				/* its rows of this step's batch */
+	double		loss;			/* their mean -log p(row) */
+} TfReplica;
 
 /*
  * Shuffled mini-batches of the training rows' tokens, one Adam step each;
@@ -136,6 +153,8 @@ typedef struct TfRun
 	AigcTfDpBuffers dp;
 	double		peak_lr;		/* the option learning_rate */
 	int64		total_steps;	/* of the whole run */
+	AigcPool   *pool;			/* NULL on one thread */
+	TfReplica  *replicas;		/* (threads) */
 } TfRun;
 
 /*
@@ -215,7 +234,89 @@ tf_train_begin(void *netp, const float *x, int64 nrows,
 					  TF_BETA2, opts->weight_decay);
 	run->peak_lr = opts->learning_rate;
 	run->total_steps = (int64) opts->epochs * ((nrows + run->batch - 1) / run->batch);
+	/* DP-SGD's per-row clipping stays on one thread */
+	if (opts->threads > 1 && !run->privacy)
+	{
+		int			slice = (run->batch + opts->threads - 1) / opts->threads;
+
+		run->replicas = palloc(sizeof(TfReplica) * opts->threads);
+		run->replicas[0].m = net->m;
+		run->replicas[0].acts = run->acts;
+		for (int t = 1; t < opts->threads; t++)
+		{
+			aigc_tf_replica(&net->m, &run->replicas[t].m);
+			aigc_tf_acts_init(&run->replicas[t].acts, &net->m, slice);
+		}
+		run->pool = aigc_pool_create(opts->threads);
+		/* train.c restores OpenBLAS's count when the run ends */
+		aigc_blas_set_threads(1);
+	}
 	return run;
+}
+
+typedef struct TfStep
+{
+	TfRun	   *run;
+	int			n;				/* rows of run->btokens */
+} TfStep;
+
+/* Thread t's slice of the batch: forward and backward into its replica */
+static void
+tf_replica_step(void *arg, int t, int nthreads)
+{
+	TfStep	   *step = arg;
+	TfRun	   *run = step->run;
+	TfReplica  *rep = &run->replicas[t];
+	int			T = rep->m.T;
+	int64		first,
+				n;
+
+	aigc_split(step->n, t, nthreads, &first, &n);
+	rep->n = (int) n;
+	rep->loss = 0.0;
+	if (n == 0)
+		return;
+	rep->loss = aigc_tf_forward(&rep->m, &rep->acts, run->btokens + first * T,
+								run->allowed + first * rep->m.V, (int) n);
+	aigc_tf_backward(&rep->m, &rep->acts, run->btokens + first * T, (int) n);
+}
+
+/*
+ * Forward and backward of the batch's n rows split across the pool; the
+ * gradient is the replicas' (each the mean over its slice) weighted by
+ * their share of the batch, summed in thread order into the run's, so a
+ * seed gives the same weights at the same thread count.  Returns the sum
+ * of the rows' -log p(row).
+ */
+static double
+tf_parallel_step(TfRun *run, int n)
+{
+	TfStep		step = {run, n};
+	AigcTfModel *m = &run->net->m;
+	int			nthreads = aigc_pool_size(run->pool);
+	double		sum = 0.0;
+
+	aigc_pool_run(run->pool, tf_replica_step, &step);
+	/* thread 0 always has rows: aigc_split gives it the first extra one */
+	{
+		float		share0 = (float) run->replicas[0].n / (float) n;
+
+		for (int64 j = 0; j < m->nparams; j++)
+			m->grads[j] *= share0;
+	}
+	for (int t = 1; t < nthreads; t++)
+	{
+		const TfReplica *rep = &run->replicas[t];
+		float		share = (float) rep->n / (float) n;
+
+		if (rep->n == 0)
+			continue;
+		for (int64 j = 0; j < m->nparams; j++)
+			m->grads[j] += share * rep->m.grads[j];
+	}
+	for (int t = 0; t < nthreads; t++)
+		sum += run->replicas[t].loss * run->replicas[t].n;
+	return sum;
 }
 
 /*
@@ -304,8 +405,13 @@ tf_train_epoch(void *state, double *losses, AigcTrainWork *work)
 		/* the structural mask, as scoring applies it */
 		aigc_tf_fill_mask(m, run->btokens, n, aigc_tf_tokens_mask,
 						  &run->net->tk, run->allowed);
-		sum += aigc_tf_forward(m, &run->acts, run->btokens, run->allowed, n) * n;
-		aigc_tf_backward(m, &run->acts, run->btokens, n);
+		if (run->pool != NULL)
+			sum += tf_parallel_step(run, n);
+		else
+		{
+			sum += aigc_tf_forward(m, &run->acts, run->btokens, run->allowed, n) * n;
+			aigc_tf_backward(m, &run->acts, run->btokens, n);
+		}
 		run->adam.lr = tf_learning_rate(run->peak_lr, run->adam.step,
 										run->total_steps);
 		aigc_adam_step(&run->adam);

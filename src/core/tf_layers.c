@@ -56,86 +56,103 @@ aigc_tf_embed_backward(float *dwte, float *dwpe, const float *dout,
  * Row reductions in eight interleaved float sums: one running sum fixes the
  * order of the additions and keeps the loop scalar; eight independent ones
  * vectorise (C is a few dozen, so float sums lose nothing that matters).
+ * The eight are one generic vector (GCC's and clang's vector_size), as
+ * under -fwrapv GCC did not see that x[i + j] of an int i is contiguous and
+ * built the sums' vectors lane by lane.
  */
 #define LANES 8
 
+typedef float RowVec __attribute__((vector_size(LANES * sizeof(float)),
+									aligned(sizeof(float)), may_alias));
+
+#define ROWVEC(p, i) (*(const RowVec *) ((p) + (i)))
+
+/* by address: a vector argument's ABI depends on the vector extension */
 static inline float
-lanes_total(const float *acc)
+lanes_total(const RowVec *acc)
 {
-	return ((acc[0] + acc[1]) + (acc[2] + acc[3])) +
-		((acc[4] + acc[5]) + (acc[6] + acc[7]));
+	return (((*acc)[0] + (*acc)[1]) + ((*acc)[2] + (*acc)[3])) +
+		(((*acc)[4] + (*acc)[5]) + ((*acc)[6] + (*acc)[7]));
 }
 
 static inline float
 row_sum(const float *x, int C)
 {
-	float		acc[LANES] = {0};
+	RowVec		acc = {0};
 	int			i = 0;
 
 	for (; i + LANES <= C; i += LANES)
-		for (int j = 0; j < LANES; j++)
-			acc[j] += x[i + j];
+		acc += ROWVEC(x, i);
 	for (; i < C; i++)
 		acc[0] += x[i];
-	return lanes_total(acc);
+	return lanes_total(&acc);
 }
 
-/*
- * sum of (x[i] - m) (y ? y[i] : x[i] - m) (z ? z[i] : 1): LayerNorm's
- * squared deviations and its backward's sum of g (x - m)
- */
+/* sum of (x[i] - m)^2: LayerNorm's squared deviations */
 static inline float
-row_centered_dot(const float *x, float m, const float *y, const float *z,
-				 int C)
+row_sq_dev(const float *x, float m, int C)
 {
-	float		acc[LANES] = {0};
+	RowVec		acc = {0};
 	int			i = 0;
 
 	for (; i + LANES <= C; i += LANES)
-		for (int j = 0; j < LANES; j++)
-		{
-			float		c = x[i + j] - m;
-
-			acc[j] += c * (y ? y[i + j] : c) * (z ? z[i + j] : 1.0f);
-		}
-	for (; i < C; i++)
 	{
-		float		c = x[i] - m;
+		RowVec		c = ROWVEC(x, i) - m;
 
-		acc[0] += c * (y ? y[i] : c) * (z ? z[i] : 1.0f);
+		acc += c * c;
 	}
-	return lanes_total(acc);
+	for (; i < C; i++)
+		acc[0] += (x[i] - m) * (x[i] - m);
+	return lanes_total(&acc);
+}
+
+/* sum of (x[i] - m) w[i] d[i]: LayerNorm's backward's sum of g (x - m) */
+static inline float
+row_dev_dot(const float *x, float m, const float *w, const float *d, int C)
+{
+	RowVec		acc = {0};
+	int			i = 0;
+
+	for (; i + LANES <= C; i += LANES)
+		acc += (ROWVEC(x, i) - m) * ROWVEC(w, i) * ROWVEC(d, i);
+	for (; i < C; i++)
+		acc[0] += (x[i] - m) * w[i] * d[i];
+	return lanes_total(&acc);
 }
 
 static inline float
 row_dot(const float *a, const float *b, int C)
 {
-	float		acc[LANES] = {0};
+	RowVec		acc = {0};
 	int			i = 0;
 
 	for (; i + LANES <= C; i += LANES)
-		for (int j = 0; j < LANES; j++)
-			acc[j] += a[i + j] * b[i + j];
+		acc += ROWVEC(a, i) * ROWVEC(b, i);
 	for (; i < C; i++)
 		acc[0] += a[i] * b[i];
-	return lanes_total(acc);
+	return lanes_total(&acc);
 }
 
+/*
+ * The pointers are restrict so that the row loops vectorise: with the
+ * gradients' read-modify-write beside the inputs, GCC otherwise kept the
+ * backward's loop scalar.
+ */
 AIGC_VECTOR_CLONES void
-aigc_tf_layernorm_forward(float *out, float *mean, float *rstd,
-						  const float *inp, const float *weight,
-						  const float *bias, int R, int C)
+aigc_tf_layernorm_forward(float *restrict out, float *restrict mean,
+						  float *restrict rstd, const float *restrict inp,
+						  const float *restrict weight,
+						  const float *restrict bias, int R, int C)
 {
 	for (int r = 0; r < R; r++)
 	{
-		const float *x = inp + (int64) r * C;
-		float	   *o = out + (int64) r * C;
+		const float *restrict x = inp + (int64) r * C;
+		float	   *restrict o = out + (int64) r * C;
 		float		m,
 					s;
 
 		m = row_sum(x, C) / C;
-		s = 1.0f / sqrtf(row_centered_dot(x, m, NULL, NULL, C) / C +
-						 (float) LN_EPS);
+		s = 1.0f / sqrtf(row_sq_dev(x, m, C) / C + (float) LN_EPS);
 		for (int i = 0; i < C; i++)
 			o[i] = (x[i] - m) * s * weight[i] + bias[i];
 		mean[r] = m;
@@ -148,20 +165,22 @@ aigc_tf_layernorm_forward(float *out, float *mean, float *rstd,
  * dx = rstd * (g - mean(g) - xhat * mean(g * xhat)).
  */
 AIGC_VECTOR_CLONES void
-aigc_tf_layernorm_backward(float *dinp, float *dweight, float *dbias,
-						   const float *dout, const float *inp,
-						   const float *weight, const float *mean,
-						   const float *rstd, int R, int C)
+aigc_tf_layernorm_backward(float *restrict dinp, float *restrict dweight,
+						   float *restrict dbias, const float *restrict dout,
+						   const float *restrict inp,
+						   const float *restrict weight,
+						   const float *restrict mean,
+						   const float *restrict rstd, int R, int C)
 {
 	for (int r = 0; r < R; r++)
 	{
-		const float *x = inp + (int64) r * C;
-		const float *d = dout + (int64) r * C;
-		float	   *dx = dinp + (int64) r * C;
+		const float *restrict x = inp + (int64) r * C;
+		const float *restrict d = dout + (int64) r * C;
+		float	   *restrict dx = dinp + (int64) r * C;
 		float		m = mean[r],
 					s = rstd[r];
 		float		g_mean = row_dot(weight, d, C) / C;
-		float		gx_mean = s * row_centered_dot(x, m, weight, d, C) / C;
+		float		gx_mean = s * row_dev_dot(x, m, weight, d, C) / C;
 
 		for (int i = 0; i < C; i++)
 		{
@@ -194,91 +213,429 @@ softmax_prefix(float *row, int len)
 }
 
 /*
- * Per (row, head), with Q, K, V the (T, hs) slices of qkv (row stride 3C):
- * att = causal_softmax(Q K^T / sqrt(hs)) and out = att V.  The upper
- * triangle of Q K^T is computed and then discarded: one GEMM of T x T is
- * cheaper than T dot-product loops at these sizes.
+ * The attention of a batch runs ATT_LANES rows at a time, one row per
+ * vector lane: a block's queries, keys and values are gathered into
+ * (head, T, hs) arrays of AttVec, so every product, the causal softmax and
+ * their backward are whole-vector operations over the rows, and only the
+ * causal triangle s <= t is computed.  Per (row, head) the products are
+ * T x T x hs, too small for sgemm's calls and packing to pay (they were a
+ * sixth of a training step as 2 + 4 sgemm calls per row and head).
+ * AttVec is GCC's generic vector type (clang's too), which each vector
+ * clone compiles to its own registers; unaligned, as palloc aligns to 8.
  */
-void
-aigc_tf_attention_forward(float *out, float *att, const float *qkv,
-						  int N, int T, int C, int NH)
+#define ATT_LANES 16
+
+typedef float AttVec __attribute__((vector_size(ATT_LANES * sizeof(float)),
+									aligned(sizeof(float)), may_alias));
+
+/*
+ * Offset of (t, s <= t) in a causal triangle stored row by row; TRI(T, 0)
+ * is the size of a triangle of T rows
+ */
+#define TRI(t, s) ((int64) (t) * ((t) + 1) / 2 + (s))
+
+int64
+aigc_tf_attention_floats(int N, int T, int NH)
 {
-	int			hs = C / NH;
-	int			C3 = 3 * C;
-	float		scale = (float) (1.0 / sqrt((double) hs));
+	int64		blocks = (N + ATT_LANES - 1) / ATT_LANES;
 
-	for (int n = 0; n < N; n++)
-		for (int h = 0; h < NH; h++)
-		{
-			const float *q = qkv + (int64) n * T * C3 + h * hs;
-			const float *k = q + C;
-			const float *v = q + 2 * C;
-			float	   *a = att + ((int64) n * NH + h) * T * T;
+	return blocks * NH * TRI(T, 0) * ATT_LANES;
+}
 
-			/* a (T, T) = scale * Q (T, hs) K^T (hs, T) */
-			cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, T, T, hs,
-						scale, q, C3, k, C3, 0.0f, a, T);
-			for (int t = 0; t < T; t++)
-			{
-				softmax_prefix(a + t * T, t + 1);
-				memset(a + t * T + t + 1, 0, sizeof(float) * (T - t - 1));
-			}
-			/* out (T, hs), row stride C = a (T, T) V (T, hs) */
-			cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, T, hs, T,
-						1.0f, a, T, v, C3, 0.0f, out + (int64) n * T * C + h * hs, C);
-		}
+int64
+aigc_tf_attention_scratch_floats(int T, int C, int NH)
+{
+	/* q, k, v, dout and their gradients of every head, one causal triangle */
+	return ((int64) 7 * T * C + TRI(T, 0)) * ATT_LANES;
 }
 
 /*
- * dV = att^T dout, datt = dout V^T, dpre = att * (datt - rowsum(att *
- * datt)) (zero above the diagonal since att is), dQ = scale dpre K and
- * dK = scale dpre^T Q.  Each (row, head) writes its own slices of dqkv.
+ * m (16 vectors of 16) transposed in place: each round interleaves vector i
+ * with vector i + 8, which rotates the 8 bits of (vector, lane) left by
+ * one, so four rounds swap the vector and lane indices.  One two-input
+ * shuffle per output vector (vpermt2ps with AVX-512), written out so that
+ * the vectors stay in registers.  __builtin_shufflevector: clang's, and
+ * GCC's from GCC 12 (Debian 12's).
  */
-void
+#define ATT_LO(a, b) __builtin_shufflevector(a, b, 0, 16, 1, 17, 2, 18, 3, 19, \
+											 4, 20, 5, 21, 6, 22, 7, 23)
+#define ATT_HI(a, b) __builtin_shufflevector(a, b, 8, 24, 9, 25, 10, 26, 11, 27, \
+											 12, 28, 13, 29, 14, 30, 15, 31)
+#define ATT_PAIR(x, y, i) \
+	do { y[2 * (i)] = ATT_LO(x[i], x[(i) + 8]); \
+		 y[2 * (i) + 1] = ATT_HI(x[i], x[(i) + 8]); } while (0)
+#define ATT_ROUND(x, y) \
+	do { ATT_PAIR(x, y, 0); ATT_PAIR(x, y, 1); ATT_PAIR(x, y, 2); \
+		 ATT_PAIR(x, y, 3); ATT_PAIR(x, y, 4); ATT_PAIR(x, y, 5); \
+		 ATT_PAIR(x, y, 6); ATT_PAIR(x, y, 7); } while (0)
+
+StaticAssertDecl(ATT_LANES == 16, "the attention's transpose is 16 x 16");
+
+static pg_attribute_always_inline void
+att_transpose(AttVec *m)
+{
+	AttVec		o[ATT_LANES];
+
+	ATT_ROUND(m, o);
+	ATT_ROUND(o, m);
+	ATT_ROUND(m, o);
+	ATT_ROUND(o, m);
+}
+
+/*
+ * Where a block's values go: value e of a row (T, width), position t, is
+ * the head group g's (width / hs groups) index i, at AttVec
+ * (g T + t) hs + i of the block's (width / hs, T, hs) arrays
+ */
+typedef struct AttCursor
+{
+	int			t;
+	int			g;
+	int			i;
+} AttCursor;
+
+static pg_attribute_always_inline int64
+att_index(const AttCursor *c, int T, int hs)
+{
+	return ((int64) c->g * T + c->t) * hs + c->i;
+}
+
+/* The cursor moved on by n values, n <= hs - i */
+static pg_attribute_always_inline void
+att_advance(AttCursor *c, int n, int groups, int hs)
+{
+	c->i += n;
+	if (c->i == hs)
+	{
+		c->i = 0;
+		if (++c->g == groups)
+		{
+			c->g = 0;
+			c->t++;
+		}
+	}
+}
+
+/*
+ * The helpers are inlined into the kernels, which are compiled per vector
+ * extension: a call would run AttVec code compiled for the baseline.
+ *
+ * dst (width / hs, T, hs) AttVecs = rows n0 .. n0 + lanes - 1 of src
+ * (N, T, width), each run of hs values of a position to its own head, zero
+ * in the unused lanes: 16 values of the 16 rows at a time, transposed in
+ * registers; the 16 go to consecutive AttVecs when they are one head's
+ * (always when hs is a multiple of 16), else one by one.
+ */
+static pg_attribute_always_inline void
+att_gather(AttVec *dst, const float *src, int n0, int lanes, int T, int width,
+		   int hs)
+{
+	int64		F = (int64) T * width;
+	int64		e = 0;
+	AttCursor	c = {0, 0, 0};
+	AttVec		zero = {0};
+	const float *rows = src + (int64) n0 * F;
+
+	for (; e + ATT_LANES <= F; e += ATT_LANES)
+	{
+		AttVec		m[ATT_LANES];
+
+#pragma GCC unroll 16
+		for (int j = 0; j < ATT_LANES; j++)
+			m[j] = j < lanes ? *(const AttVec *) (rows + j * F + e) : zero;
+		att_transpose(m);
+		if (c.i + ATT_LANES <= hs)
+		{
+			AttVec	   *d = dst + att_index(&c, T, hs);
+
+#pragma GCC unroll 16
+			for (int k = 0; k < ATT_LANES; k++)
+				d[k] = m[k];
+			att_advance(&c, ATT_LANES, width / hs, hs);
+		}
+		else
+			for (int k = 0; k < ATT_LANES; k++)
+			{
+				dst[att_index(&c, T, hs)] = m[k];
+				att_advance(&c, 1, width / hs, hs);
+			}
+	}
+	for (; e < F; e++)
+	{
+		AttVec	   *d = dst + att_index(&c, T, hs);
+
+		for (int j = 0; j < ATT_LANES; j++)
+			(*d)[j] = j < lanes ? rows[j * F + e] : 0.0f;
+		att_advance(&c, 1, width / hs, hs);
+	}
+}
+
+/* The reverse: src's used lanes into dst's rows */
+static pg_attribute_always_inline void
+att_scatter(float *dst, const AttVec *src, int n0, int lanes, int T,
+			int width, int hs)
+{
+	int64		F = (int64) T * width;
+	int64		e = 0;
+	AttCursor	c = {0, 0, 0};
+	float	   *rows = dst + (int64) n0 * F;
+
+	for (; e + ATT_LANES <= F; e += ATT_LANES)
+	{
+		AttVec		m[ATT_LANES];
+
+		if (c.i + ATT_LANES <= hs)
+		{
+			const AttVec *x = src + att_index(&c, T, hs);
+
+#pragma GCC unroll 16
+			for (int k = 0; k < ATT_LANES; k++)
+				m[k] = x[k];
+			att_advance(&c, ATT_LANES, width / hs, hs);
+		}
+		else
+			for (int k = 0; k < ATT_LANES; k++)
+			{
+				m[k] = src[att_index(&c, T, hs)];
+				att_advance(&c, 1, width / hs, hs);
+			}
+		att_transpose(m);
+#pragma GCC unroll 16
+		for (int j = 0; j < ATT_LANES; j++)
+			if (j < lanes)
+				*(AttVec *) (rows + j * F + e) = m[j];
+	}
+	for (; e < F; e++)
+	{
+		const AttVec *x = src + att_index(&c, T, hs);
+
+		for (int j = 0; j < lanes; j++)
+			rows[j * F + e] = (*x)[j];
+		att_advance(&c, 1, width / hs, hs);
+	}
+}
+
+/*
+ * The products below keep four independent sums: one chain of vector
+ * multiply-adds would wait on the latency of each one.
+ */
+static pg_attribute_always_inline void
+att_dot(AttVec *out, const AttVec *a, const AttVec *b, int hs)
+{
+	AttVec		a0 = {0},
+				a1 = {0},
+				a2 = {0},
+				a3 = {0};
+	int			i = 0;
+
+	for (; i + 4 <= hs; i += 4)
+	{
+		a0 += a[i] * b[i];
+		a1 += a[i + 1] * b[i + 1];
+		a2 += a[i + 2] * b[i + 2];
+		a3 += a[i + 3] * b[i + 3];
+	}
+	for (; i < hs; i++)
+		a0 += a[i] * b[i];
+	*out = (a0 + a1) + (a2 + a3);
+}
+
+/* out (hs) = scale sum_{s < len} w[s] m (len, hs)[s] */
+static pg_attribute_always_inline void
+att_combine(AttVec *out, const AttVec *w, const AttVec *m, int len, int hs,
+			float scale)
+{
+	int			i = 0;
+
+	for (; i + 4 <= hs; i += 4)
+	{
+		AttVec		a0 = {0},
+					a1 = {0},
+					a2 = {0},
+					a3 = {0};
+
+		for (int s = 0; s < len; s++)
+		{
+			const AttVec *ms = m + (int64) s * hs + i;
+
+			a0 += w[s] * ms[0];
+			a1 += w[s] * ms[1];
+			a2 += w[s] * ms[2];
+			a3 += w[s] * ms[3];
+		}
+		out[i] = a0 * scale;
+		out[i + 1] = a1 * scale;
+		out[i + 2] = a2 * scale;
+		out[i + 3] = a3 * scale;
+	}
+	for (; i < hs; i++)
+	{
+		AttVec		a0 = {0};
+
+		for (int s = 0; s < len; s++)
+			a0 += w[s] * m[(int64) s * hs + i];
+		out[i] = a0 * scale;
+	}
+}
+
+/* Causal softmax of row pt (s <= t), lane by lane */
+static pg_attribute_always_inline void
+att_softmax(AttVec *pt, int t)
+{
+	AttVec		sum = {0};
+	float		mx[ATT_LANES];
+
+	for (int j = 0; j < ATT_LANES; j++)
+		mx[j] = pt[0][j];
+	for (int s = 1; s <= t; s++)
+		for (int j = 0; j < ATT_LANES; j++)
+			mx[j] = Max(mx[j], pt[s][j]);
+	for (int s = 0; s <= t; s++)
+	{
+		AttVec		e;
+
+		for (int j = 0; j < ATT_LANES; j++)
+			e[j] = aigc_expf(pt[s][j] - mx[j]);
+		pt[s] = e;
+		sum += e;
+	}
+	sum = 1.0f / sum;
+	for (int s = 0; s <= t; s++)
+		pt[s] *= sum;
+}
+
+/*
+ * Per (row, head), with Q, K, V the (T, hs) slices of qkv (row stride 3C):
+ * att = causal_softmax(Q K^T / sqrt(hs)) and out = att V.
+ */
+AIGC_VECTOR_CLONES void
+aigc_tf_attention_forward(float *out, float *att, const float *qkv,
+						  float *scratch, int N, int T, int C, int NH)
+{
+	int			hs = C / NH;
+	int64		head = (int64) T * hs;	/* AttVecs of a head's q, k or v */
+	float		scale = (float) (1.0 / sqrt((double) hs));
+	AttVec	   *qkvb = (AttVec *) scratch;	/* (3 NH, T, hs) */
+	AttVec	   *y = qkvb + 3 * NH * head;	/* (NH, T, hs) */
+
+	for (int n0 = 0; n0 < N; n0 += ATT_LANES)
+	{
+		int			lanes = Min(ATT_LANES, N - n0);
+
+		att_gather(qkvb, qkv, n0, lanes, T, 3 * C, hs);
+		for (int h = 0; h < NH; h++)
+		{
+			AttVec	   *p = (AttVec *) att +
+				((int64) (n0 / ATT_LANES) * NH + h) * TRI(T, 0);
+			const AttVec *q = qkvb + h * head;
+			const AttVec *k = q + NH * head;
+			const AttVec *v = k + NH * head;
+			AttVec	   *yh = y + h * head;
+
+			for (int t = 0; t < T; t++)
+			{
+				AttVec	   *pt = p + TRI(t, 0);
+				const AttVec *qt = q + (int64) t * hs;
+
+				for (int s = 0; s <= t; s++)
+				{
+					att_dot(&pt[s], qt, k + (int64) s * hs, hs);
+					pt[s] *= scale;
+				}
+				att_softmax(pt, t);
+				/* y_t = sum_s att[t, s] v_s */
+				att_combine(yh + (int64) t * hs, pt, v, t + 1, hs, 1.0f);
+			}
+		}
+		att_scatter(out, y, n0, lanes, T, C, hs);
+	}
+}
+
+/*
+ * dV_s = sum_{t >= s} att[t, s] dout_t, datt[t, s] = dout_t . v_s,
+ * dpre[t, s] = att[t, s] (datt[t, s] - sum_s' att[t, s'] datt[t, s']),
+ * dQ_t = scale sum_{s <= t} dpre[t, s] k_s and
+ * dK_s = scale sum_{t >= s} dpre[t, s] q_t.  Each (row, head) writes its
+ * own slices of dqkv.
+ */
+AIGC_VECTOR_CLONES void
 aigc_tf_attention_backward(float *dqkv, const float *dout, const float *qkv,
 						   const float *att, float *scratch, int N, int T,
 						   int C, int NH)
 {
 	int			hs = C / NH;
-	int			C3 = 3 * C;
+	int64		head = (int64) T * hs;
 	float		scale = (float) (1.0 / sqrt((double) hs));
+	AttVec	   *qkvb = (AttVec *) scratch;	/* (3 NH, T, hs) */
+	AttVec	   *dyb = qkvb + 3 * NH * head; /* (NH, T, hs) */
+	AttVec	   *dqkvb = dyb + NH * head;	/* (3 NH, T, hs) */
+	AttVec	   *dpre = dqkvb + 3 * NH * head;	/* causal triangle */
 
-	for (int n = 0; n < N; n++)
+	for (int n0 = 0; n0 < N; n0 += ATT_LANES)
+	{
+		int			lanes = Min(ATT_LANES, N - n0);
+
+		att_gather(qkvb, qkv, n0, lanes, T, 3 * C, hs);
+		att_gather(dyb, dout, n0, lanes, T, C, hs);
 		for (int h = 0; h < NH; h++)
 		{
-			const float *q = qkv + (int64) n * T * C3 + h * hs;
-			const float *k = q + C;
-			const float *v = q + 2 * C;
-			float	   *dq = dqkv + (int64) n * T * C3 + h * hs;
-			float	   *dk = dq + C;
-			float	   *dv = dq + 2 * C;
-			const float *a = att + ((int64) n * NH + h) * T * T;
-			const float *d = dout + (int64) n * T * C + h * hs;
+			const AttVec *p = (const AttVec *) att +
+				((int64) (n0 / ATT_LANES) * NH + h) * TRI(T, 0);
+			const AttVec *q = qkvb + h * head;
+			const AttVec *k = q + NH * head;
+			const AttVec *v = k + NH * head;
+			const AttVec *dy = dyb + h * head;
+			AttVec	   *dq = dqkvb + h * head;
+			AttVec	   *dk = dq + NH * head;
+			AttVec	   *dv = dk + NH * head;
 
-			/* dV (T, hs) = att^T (T, T) dout (T, hs) */
-			cblas_sgemm(CblasRowMajor, CblasTrans, CblasNoTrans, T, hs, T,
-						1.0f, a, T, d, C, 0.0f, dv, C3);
-			/* datt (T, T) = dout (T, hs) V^T (hs, T) */
-			cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, T, T, hs,
-						1.0f, d, C, v, C3, 0.0f, scratch, T);
 			for (int t = 0; t < T; t++)
 			{
-				const float *arow = a + t * T;
-				float	   *drow = scratch + t * T;
-				float		dot = 0.0f;
+				const AttVec *pt = p + TRI(t, 0);
+				const AttVec *dyt = dy + (int64) t * hs;
+				AttVec	   *dt = dpre + TRI(t, 0);
+				AttVec		dot = {0};
 
+				/* datt[t, s] = dout_t . v_s, then the softmax's backward */
 				for (int s = 0; s <= t; s++)
-					dot += arow[s] * drow[s];
-				for (int s = 0; s < T; s++)
-					drow[s] = arow[s] * (drow[s] - dot);
+				{
+					att_dot(&dt[s], dyt, v + (int64) s * hs, hs);
+					dot += pt[s] * dt[s];
+				}
+				for (int s = 0; s <= t; s++)
+					dt[s] = pt[s] * (dt[s] - dot);
+				/* dQ_t */
+				att_combine(dq + (int64) t * hs, dt, k, t + 1, hs, scale);
 			}
-			/* dQ (T, hs) = scale dpre (T, T) K (T, hs) */
-			cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, T, hs, T,
-						scale, scratch, T, k, C3, 0.0f, dq, C3);
-			/* dK (T, hs) = scale dpre^T (T, T) Q (T, hs) */
-			cblas_sgemm(CblasRowMajor, CblasTrans, CblasNoTrans, T, hs, T,
-						scale, scratch, T, q, C3, 0.0f, dk, C3);
+			/* dV_s and dK_s, over the positions t >= s that see s */
+			for (int s = 0; s < T; s++)
+				for (int i = 0; i < hs; i += 2)
+				{
+					int			i1 = Min(i + 1, hs - 1);	/* i again if hs is odd */
+					AttVec		v0 = {0},
+								v1 = {0},
+								k0 = {0},
+								k1 = {0};
+
+					for (int t = s; t < T; t++)
+					{
+						AttVec		pts = p[TRI(t, s)];
+						AttVec		dts = dpre[TRI(t, s)];
+						int64		ti = (int64) t * hs;
+
+						v0 += pts * dy[ti + i];
+						v1 += pts * dy[ti + i1];
+						k0 += dts * q[ti + i];
+						k1 += dts * q[ti + i1];
+					}
+					dv[(int64) s * hs + i] = v0;
+					dk[(int64) s * hs + i] = k0 * scale;
+					dv[(int64) s * hs + i1] = v1;
+					dk[(int64) s * hs + i1] = k1 * scale;
+				}
 		}
+		att_scatter(dqkv, dqkvb, n0, lanes, T, 3 * C, hs);
+	}
 }
 
 void
@@ -352,6 +709,27 @@ aigc_tf_residual_forward(float *out, const float *inp, int64 count)
 {
 	for (int64 i = 0; i < count; i++)
 		out[i] += inp[i];
+}
+
+AIGC_VECTOR_CLONES void
+aigc_tf_bias_rows(float *restrict y, const float *restrict bias,
+				  const float *restrict residual, int R, int out)
+{
+	for (int r = 0; r < R; r++)
+	{
+		float	   *restrict yr = y + (int64) r * out;
+
+		if (residual != NULL)
+		{
+			const float *restrict res = residual + (int64) r * out;
+
+			for (int j = 0; j < out; j++)
+				yr[j] = res[j] + bias[j];
+		}
+		else
+			for (int j = 0; j < out; j++)
+				yr[j] = bias[j];
+	}
 }
 
 /*

@@ -6,9 +6,11 @@
  * Shapes: N = batch rows, T = positions (tokens per row), C = model width,
  * NH = heads, hs = C / NH, V = vocabulary (all positions' tokens).
  * Activations are row-major, (N, T, C) means row n's position t starts at
- * (n * T + t) * C.  Every matrix product goes through cblas_sgemm; the
- * dense projections use AigcLinear (layers.h) over views of the model's
- * parameter block.  No state outside the arguments.
+ * (n * T + t) * C.  The dense projections and the head go through
+ * cblas_sgemm (the projections as AigcLinear, layers.h, over views of the
+ * model's parameter block); the attention's per-(row, head) products,
+ * too small for sgemm, are vector kernels over 16 rows at a time.  No state
+ * outside the arguments.
  *
  * Gradients: backward passes accumulate (+=) into parameter gradients.
  * Input gradients are overwritten, except layernorm_backward, which adds
@@ -48,15 +50,17 @@ extern void aigc_tf_layernorm_backward(float *dinp, float *dweight, float *dbias
 /*
  * Causal multi-head self-attention.  qkv (N, T, 3C) holds each position's
  * query, key and value (C each, head h at h * hs within them); att
- * (N, NH, T, T) receives the attention weights (row t is the softmax of
- * q_t . k_s / sqrt(hs) over s <= t, zero for s > t), out (N, T, C) the
- * weighted values.  Two sgemm per (row, head).
+ * receives the attention weights (row t is the softmax of
+ * q_t . k_s / sqrt(hs) over s <= t) in the kernels' own layout,
+ * aigc_tf_attention_floats(N, T, NH) floats; out (N, T, C) the weighted
+ * values.  scratch holds aigc_tf_attention_scratch_floats(T, C, NH) floats.
  */
+extern int64 aigc_tf_attention_floats(int N, int T, int NH);
+extern int64 aigc_tf_attention_scratch_floats(int T, int C, int NH);
 extern void aigc_tf_attention_forward(float *out, float *att, const float *qkv,
-									  int N, int T, int C, int NH);
-/*
- * dqkv (N, T, 3C) from dout (N, T, C); scratch holds T * T floats
- */
+									  float *scratch, int N, int T, int C,
+									  int NH);
+/* dqkv (N, T, 3C) from dout (N, T, C), att as the forward left it */
 extern void aigc_tf_attention_backward(float *dqkv, const float *dout,
 									   const float *qkv, const float *att,
 									   float *scratch, int N, int T, int C,
@@ -78,6 +82,12 @@ extern void aigc_tf_gelu_forward(float *out, const float *inp, int64 count);
 extern void aigc_tf_gelu_backward(float *dinp, const float *inp,
 								  const float *dout, int64 count);
 
+/*
+ * y (R, out) = bias in every row, plus residual (R, out) unless NULL: a
+ * projection's output before sgemm adds its product (beta 1)
+ */
+extern void aigc_tf_bias_rows(float *y, const float *bias,
+							  const float *residual, int R, int out);
 /* out += inp, both count values (the residual connections) */
 extern void aigc_tf_residual_forward(float *out, const float *inp, int64 count);
 

@@ -7,6 +7,7 @@
 
 #include <math.h>
 #include <string.h>
+#include <cblas.h>
 
 #include "miscadmin.h"
 #include "utils/memutils.h"
@@ -204,12 +205,12 @@ acts_floats(const AigcTfModel *m, int batch)
 	return BT * C						/* encoded */
 		+ L * BT * (C + 3 * C + C + C + C + 4 * C + 4 * C + C)	/* ln1 .. res3 */
 		+ L * BT * 4					/* ln1 and ln2 statistics */
-		+ L * BT * m->NH * m->T			/* att */
+		+ L * aigc_tf_attention_floats(batch, m->T, m->NH)	/* att */
 		+ BT * C + BT * 2				/* lnf */
 		+ BV * 2						/* logits, probs */
 		+ BT * (C + C + 3 * C + C + 4 * C)	/* dres .. dfch */
 		+ BV							/* dlogits */
-		+ (int64) m->T * m->T;			/* datt */
+		+ aigc_tf_attention_scratch_floats(m->T, m->C, m->NH);	/* datt */
 }
 
 /* A model with cfg's sizes and no allocations, for counting */
@@ -252,6 +253,50 @@ aigc_tf_train_size(const AigcTfConfig *cfg, int batch, AigcSizeEstimate *e)
 }
 
 void
+aigc_tf_replicas_size(const AigcTfConfig *cfg, int batch, int threads,
+					  AigcSizeEstimate *e)
+{
+	AigcTfModel shell;
+	int			slice = (batch + threads - 1) / threads;
+
+	shell_model(cfg, &shell);
+	for (int t = 1; t < threads; t++)
+	{
+		aigc_size_add(e, (double) aigc_tf_param_count(cfg), sizeof(float));
+		aigc_size_add(e, (double) acts_floats(&shell, slice), sizeof(float));
+		aigc_size_add(e, (double) slice * shell.V, 1);
+		aigc_size_add(e, (double) slice * shell.T, sizeof(int32) + sizeof(double));
+	}
+}
+
+void
+aigc_tf_replica(const AigcTfModel *src, AigcTfModel *dst)
+{
+	float	   *g = MemoryContextAllocHuge(CurrentMemoryContext,
+										   sizeof(float) * src->nparams);
+
+	Assert(src->grads != NULL);
+	memset(g, 0, sizeof(float) * src->nparams);
+	*dst = *src;
+	dst->grads = g;
+	dst->adam_state = NULL;
+	dst->block.g = g;
+	for (int i = 0; i < TF_NTENSORS; i++)
+		dst->tensors[i].g = g + (src->tensors[i].g - src->grads);
+	dst->qkv = palloc(sizeof(AigcLinear) * dst->L);
+	dst->attproj = palloc(sizeof(AigcLinear) * dst->L);
+	dst->fc = palloc(sizeof(AigcLinear) * dst->L);
+	dst->fcproj = palloc(sizeof(AigcLinear) * dst->L);
+	for (int l = 0; l < dst->L; l++)
+	{
+		linear_view(&dst->qkv[l], dst, TF_QKVW, TF_QKVB, l, dst->C, 3 * dst->C);
+		linear_view(&dst->attproj[l], dst, TF_ATTPROJW, TF_ATTPROJB, l, dst->C, dst->C);
+		linear_view(&dst->fc[l], dst, TF_FCW, TF_FCB, l, dst->C, 4 * dst->C);
+		linear_view(&dst->fcproj[l], dst, TF_FCPROJW, TF_FCPROJB, l, 4 * dst->C, dst->C);
+	}
+}
+
+void
 aigc_tf_acts_init(AigcTfActs *a, const AigcTfModel *m, int batch)
 {
 	int64		BT = (int64) batch * m->T;
@@ -280,7 +325,7 @@ aigc_tf_acts_init(AigcTfActs *a, const AigcTfModel *m, int batch)
 	TAKE(ln1_rstd, L * BT);
 	TAKE(qkv, L * BT * 3 * C);
 	TAKE(atty, L * BT * C);
-	TAKE(att, L * BT * m->NH * m->T);
+	TAKE(att, L * aigc_tf_attention_floats(batch, m->T, m->NH));
 	TAKE(res2, L * BT * C);
 	TAKE(ln2, L * BT * C);
 	TAKE(ln2_mean, L * BT);
@@ -299,7 +344,7 @@ aigc_tf_acts_init(AigcTfActs *a, const AigcTfModel *m, int batch)
 	TAKE(datty, BT * C);
 	TAKE(dfch, BT * 4 * C);
 	TAKE(dlogits, BV);
-	TAKE(datt, (int64) m->T * m->T);
+	TAKE(datt, aigc_tf_attention_scratch_floats(m->T, m->C, m->NH));
 #undef TAKE
 }
 
@@ -309,6 +354,27 @@ aigc_tf_acts_init(AigcTfActs *a, const AigcTfModel *m, int batch)
  */
 #define LAYER(a, m, buf, l, width) \
 	((a)->buf + (int64) (l) * (a)->batch * (m)->T * (width))
+
+/* Layer l's attention weights */
+#define LAYER_ATT(a, m, l) \
+	((a)->att + (int64) (l) * aigc_tf_attention_floats((a)->batch, (m)->T, (m)->NH))
+
+/*
+ * y (R, out) = x W^T + b, plus residual (R, out) unless NULL: y starts as
+ * the bias (and the residual) and sgemm adds the product (beta 1), one pass
+ * over y fewer than aigc_linear_forward's bias pass after sgemm's zeroing
+ * (beta 0), and the residual's own pass less
+ */
+static void
+tf_linear_forward(const AigcLinear *l, const float *x, int R, float *y,
+				  const float *residual)
+{
+	int			out = l->out;
+
+	aigc_tf_bias_rows(y, l->bias.w, residual, R, out);
+	cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, R, out, l->in,
+				1.0f, x, l->in, l->weight.w, l->in, 1.0f, y, out);
+}
 
 /*
  * Transformer body over n rows: from the tokens (plus the start token,
@@ -337,7 +403,7 @@ forward_body(AigcTfModel *m, AigcTfActs *a, const int32 *tokens, int n)
 		float	   *ln1 = LAYER(a, m, ln1, l, C);
 		float	   *qkv = LAYER(a, m, qkv, l, 3 * C);
 		float	   *atty = LAYER(a, m, atty, l, C);
-		float	   *att = LAYER(a, m, att, l, m->NH * m->T);
+		float	   *att = LAYER_ATT(a, m, l);
 		float	   *res2 = LAYER(a, m, res2, l, C);
 		float	   *ln2 = LAYER(a, m, ln2, l, C);
 		float	   *fch = LAYER(a, m, fch, l, 4 * C);
@@ -348,18 +414,16 @@ forward_body(AigcTfModel *m, AigcTfActs *a, const int32 *tokens, int n)
 								  LAYER(a, m, ln1_rstd, l, 1), residual,
 								  m->tensors[TF_LN1W].w + l * C,
 								  m->tensors[TF_LN1B].w + l * C, R, C);
-		aigc_linear_forward(&m->qkv[l], ln1, R, qkv);
-		aigc_tf_attention_forward(atty, att, qkv, n, T, C, m->NH);
-		aigc_linear_forward(&m->attproj[l], atty, R, res2);
-		aigc_tf_residual_forward(res2, residual, (int64) R * C);
+		tf_linear_forward(&m->qkv[l], ln1, R, qkv, NULL);
+		aigc_tf_attention_forward(atty, att, qkv, a->datt, n, T, C, m->NH);
+		tf_linear_forward(&m->attproj[l], atty, R, res2, residual);
 		aigc_tf_layernorm_forward(ln2, LAYER(a, m, ln2_mean, l, 1),
 								  LAYER(a, m, ln2_rstd, l, 1), res2,
 								  m->tensors[TF_LN2W].w + l * C,
 								  m->tensors[TF_LN2B].w + l * C, R, C);
-		aigc_linear_forward(&m->fc[l], ln2, R, fch);
+		tf_linear_forward(&m->fc[l], ln2, R, fch, NULL);
 		aigc_tf_gelu_forward(fch_gelu, fch, (int64) R * 4 * C);
-		aigc_linear_forward(&m->fcproj[l], fch_gelu, R, res3);
-		aigc_tf_residual_forward(res3, res2, (int64) R * C);
+		tf_linear_forward(&m->fcproj[l], fch_gelu, R, res3, res2);
 		residual = res3;
 	}
 	aigc_tf_layernorm_forward(a->lnf, a->lnf_mean, a->lnf_rstd, residual,
@@ -576,7 +640,7 @@ backward_pass(AigcTfModel *m, AigcTfActs *a, const int32 *tokens, int n,
 		linear_back(&m->attproj[l], LAYER(a, m, atty, l, C), a->dres, n, T,
 					a->datty, dp);
 		aigc_tf_attention_backward(a->dqkv, a->datty, LAYER(a, m, qkv, l, 3 * C),
-								   LAYER(a, m, att, l, m->NH * T), a->datt,
+								   LAYER_ATT(a, m, l), a->datt,
 								   n, T, C, m->NH);
 		keep_delta(m, dp, l, TFD_QKV, a->dqkv, n, 3 * C);
 		linear_back(&m->qkv[l], LAYER(a, m, ln1, l, C), a->dqkv, n, T, a->dln, dp);

@@ -101,7 +101,8 @@ typedef struct AigcTfActs
 	float	   *ln1_rstd;		/* (L, B, T) */
 	float	   *qkv;			/* (L, B, T, 3C) */
 	float	   *atty;			/* (L, B, T, C) */
-	float	   *att;			/* (L, B, NH, T, T) */
+	float	   *att;			/* (L, ...) attention weights, each layer's
+								 * aigc_tf_attention_floats(B, T, NH) */
 	float	   *res2;			/* (L, B, T, C) residual after attention */
 	float	   *ln2;			/* (L, B, T, C) */
 	float	   *ln2_mean;		/* (L, B, T) */
@@ -123,7 +124,7 @@ typedef struct AigcTfActs
 	float	   *datty;			/* (B, T, C) */
 	float	   *dfch;			/* (B, T, 4C) */
 	float	   *dlogits;		/* (B, V) */
-	float	   *datt;			/* (T, T) */
+	float	   *datt;			/* the attention kernels' scratch */
 } AigcTfActs;
 
 /*
@@ -168,6 +169,16 @@ extern int64 aigc_tf_param_count(const AigcTfConfig *cfg);
 extern void aigc_tf_train_size(const AigcTfConfig *cfg, int batch,
 							   AigcSizeEstimate *e);
 extern void aigc_tf_acts_init(AigcTfActs *a, const AigcTfModel *m, int batch);
+
+/*
+ * A replica for data-parallel training: src's parameters (shared, not
+ * copied) with a gradient block of its own and no optimiser state; and what
+ * threads - 1 replicas with activations for ceil(batch / threads) rows add
+ * to aigc_tf_train_size
+ */
+extern void aigc_tf_replica(const AigcTfModel *src, AigcTfModel *dst);
+extern void aigc_tf_replicas_size(const AigcTfConfig *cfg, int batch,
+								  int threads, AigcSizeEstimate *e);
 
 /*
  * Forward over n <= batch rows of tokens (n, T): a->nll gets the n x T

@@ -4,7 +4,7 @@
 -- from the store itself, with the caller's privileges (07_scoring.sql checks
 -- the owner's parallel scores; here a grantee's, and a refusal).
 BEGIN;
-SELECT plan(22);
+SELECT plan(24);
 
 SET LOCAL client_min_messages = warning;
 CREATE TABLE th_t AS SELECT age, gender, region, monthly_wage FROM contributions WHERE id <= 3000;
@@ -27,6 +27,17 @@ SET LOCAL aigc.threads = 3;
 SELECT aigc_train('th_3a', 'th_t'::regclass, options => '{"epochs": 1, "seed": 7, "calibrate": false, "progress_every": 0}') \gset
 SELECT aigc_train('th_3b', 'th_t'::regclass, options => '{"epochs": 1, "seed": 7, "calibrate": false, "progress_every": 0}') \gset
 SET LOCAL aigc.threads = 2;
+SELECT aigc_train('th_2t', 'th_t'::regclass, 'transformer', options => '{"epochs": 1, "seed": 7, "progress_every": 0}') \gset
+SELECT aigc_train('th_2u', 'th_t'::regclass, 'transformer', options => '{"epochs": 1, "seed": 7, "progress_every": 0}') \gset
+SET LOCAL aigc.threads = 1;
+SELECT aigc_train('th_1t', 'th_t'::regclass, 'transformer', options => '{"epochs": 1, "seed": 7, "progress_every": 0}') \gset
+SET LOCAL aigc.threads = 2;
+SELECT is((SELECT md5(weights) FROM aigc.model_store WHERE name = 'th_2t'),
+          (SELECT md5(weights) FROM aigc.model_store WHERE name = 'th_2u'),
+          'transformer, batch split across two threads: a seed reproduces the weights');
+SELECT isnt((SELECT md5(weights) FROM aigc.model_store WHERE name = 'th_1t'),
+            (SELECT md5(weights) FROM aigc.model_store WHERE name = 'th_2t'),
+            'transformer: the thread count is part of what a seed reproduces');
 SELECT is((SELECT md5(weights) FROM aigc.model_store WHERE name = 'th_1a'),
           (SELECT md5(weights) FROM aigc.model_store WHERE name = 'th_1b'), 'one thread: a seed reproduces the weights');
 SELECT is((SELECT md5(weights) FROM aigc.model_store WHERE name = 'th_2a'),
@@ -43,8 +54,8 @@ SELECT ok((SELECT abs((a.loss->'loss'->>1)::float8 - (b.loss->'loss'->>1)::float
 -- sampling makes each batch in chunks whose streams are seeded in chunk
 -- order, so a seed gives the same rows at any thread count: several
 -- batches, a short last chunk, and for each kind conditions too (the
--- transformer meets a leading one by construction in every thread's buffers)
-SELECT aigc_train('th_2t', 'th_t'::regclass, 'transformer', options => '{"epochs": 1, "seed": 7, "progress_every": 0}') \gset
+-- transformer meets a leading one by construction in every thread's buffers;
+-- th_2t is the transformer trained above at two threads)
 CREATE FUNCTION pg_temp.sample_md5(model text, threads int, conds jsonb DEFAULT NULL) RETURNS text LANGUAGE plpgsql AS $$
 BEGIN
     PERFORM set_config('aigc.threads', threads::text, true);
