@@ -6,8 +6,9 @@
  *		spends outside GEMM.
  *
  * For that ratio to be honest the baseline runs as the loop does: at the
- * BLAS thread count this session trains with (OpenBLAS's own setting, so
- * the same as aigc_train in this backend), after an untimed warm-up pass
+ * thread count this session trains with (aigc.threads, which aigc_train
+ * gives OpenBLAS or splits the batch over; not OpenBLAS's own setting,
+ * which training restores when it ends), after an untimed warm-up pass
  * (OpenBLAS allocates its buffers and starts its threads on the first
  * call), with the products of every layer in the order of a step, and with
  * values that stay finite however long it runs.
@@ -21,6 +22,7 @@
 #include "portability/instr_time.h"
 #include "utils/builtins.h"
 
+#include "core/threads.h"
 #include "store/model_store.h"
 
 PG_FUNCTION_INFO_V1(aigc_sgemm_gflops);
@@ -45,6 +47,41 @@ layer_gemms(const AigcLinear *l, int n, bool need_dx, const float *x,
 					1.0f, y, l->out, w, l->in, 0.0f, dx, l->in);
 }
 
+/*
+ * GFLOP/s of every layer's products, in a step's order, for at least
+ * seconds, after an untimed warm-up pass (OpenBLAS's buffers and threads,
+ * the caches)
+ */
+static double
+time_gemms(AigcLinear **layers, const int *rows, const bool *need_dx,
+		   int nlayers, double seconds, const float *a, const float *b,
+		   float *c, float *d, float *e)
+{
+	double		flops = 0.0;
+	double		elapsed = 0.0;
+	instr_time	start;
+
+	for (int i = 0; i < nlayers; i++)
+		layer_gemms(layers[i], rows[i], need_dx[i], a, b, c, d, e);
+
+	INSTR_TIME_SET_CURRENT(start);
+	while (elapsed < seconds)
+	{
+		instr_time	now;
+
+		CHECK_FOR_INTERRUPTS();
+		for (int i = 0; i < nlayers; i++)
+		{
+			layer_gemms(layers[i], rows[i], need_dx[i], a, b, c, d, e);
+			flops += aigc_linear_flops(layers[i], rows[i], need_dx[i]);
+		}
+		INSTR_TIME_SET_CURRENT(now);
+		INSTR_TIME_SUBTRACT(now, start);
+		elapsed = INSTR_TIME_GET_DOUBLE(now);
+	}
+	return flops / elapsed / 1e9;
+}
+
 Datum
 aigc_sgemm_gflops(PG_FUNCTION_ARGS)
 {
@@ -65,9 +102,8 @@ aigc_sgemm_gflops(PG_FUNCTION_ARGS)
 			   *c,
 			   *d,
 			   *e;
-	double		flops = 0.0;
-	double		elapsed = 0.0;
-	instr_time	start;
+	double		gflops = 0.0;
+	int			blas_threads;
 	AigcRng		rng;
 
 	if (PG_ARGISNULL(0))
@@ -116,24 +152,15 @@ aigc_sgemm_gflops(PG_FUNCTION_ARGS)
 	for (int i = 0; i < widest * widest; i++)
 		b[i] = d[i] = (float) aigc_rng_normal(&rng) * 0.01f;
 
-	/* untimed warm-up: OpenBLAS's buffers and threads, the caches */
-	for (int i = 0; i < nlayers; i++)
-		layer_gemms(layers[i], rows[i], need_dx[i], a, b, c, d, e);
-
-	INSTR_TIME_SET_CURRENT(start);
-	while (elapsed < seconds)
+	blas_threads = aigc_blas_set_threads(aigc_threads);
+	PG_TRY();
 	{
-		instr_time	now;
-
-		CHECK_FOR_INTERRUPTS();
-		for (int i = 0; i < nlayers; i++)
-		{
-			layer_gemms(layers[i], rows[i], need_dx[i], a, b, c, d, e);
-			flops += aigc_linear_flops(layers[i], rows[i], need_dx[i]);
-		}
-		INSTR_TIME_SET_CURRENT(now);
-		INSTR_TIME_SUBTRACT(now, start);
-		elapsed = INSTR_TIME_GET_DOUBLE(now);
+		gflops = time_gemms(layers, rows, need_dx, nlayers, seconds, a, b, c, d, e);
 	}
-	PG_RETURN_FLOAT8(flops / elapsed / 1e9);
+	PG_FINALLY();
+	{
+		aigc_blas_set_threads(blas_threads);
+	}
+	PG_END_TRY();
+	PG_RETURN_FLOAT8(gflops);
 }
