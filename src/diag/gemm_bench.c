@@ -102,7 +102,7 @@ aigc_sgemm_gflops(PG_FUNCTION_ARGS)
 			   *c,
 			   *d,
 			   *e;
-	double		gflops = 0.0;
+	volatile double gflops = 0.0;
 	int			blas_threads;
 	AigcRng		rng;
 
