@@ -195,7 +195,15 @@ aigc_score_tuple(AigcCachedModel *m, AigcRowMap *map, HeapTuple tuple)
 
 	Assert(map->load_id == m->load_id);
 	encode_tuple(m->model, map, tuple, m->value, m->isnull, m->x);
-	/* OpenBLAS keeps one row's products on one thread by itself */
+
+	/*
+	 * One row's products on one thread: OpenBLAS threads a matrix-vector
+	 * product from 9216 weights on, and its threads then spin between the
+	 * rows, so a query would take a second core per process for a few
+	 * microseconds of work a row.  Left at one: whatever wants more threads
+	 * (training, sampling, batch scoring) sets its own count.
+	 */
+	aigc_blas_set_threads(1);
 	m->model->ops->score(m->model->net, m->scorer, m->x, 1, ncols, &score,
 						 m->terms);
 	return sum_terms(m->terms, ncols);
