@@ -282,7 +282,8 @@ aigc_blas_set_threads(int n)
 {
 	int			old = openblas_get_num_threads();
 
-	n = Max(Min(n, aigc_cores()), 1);
+	/* one thread needs no count of the cores: scoring sets it for every row */
+	n = n > 1 ? Min(n, aigc_cores()) : 1;
 	if (n != old)
 		openblas_set_num_threads(n);
 	return old;
