@@ -34,6 +34,7 @@ $(OBJS): $(HDRS)
 # vectorises only loops whose trip count it knows, so these files use the
 # dynamic cost model, and no errno to set lets sqrtf inline into vector code.
 VECTOR_OBJS = src/core/layers.o src/core/optimizer.o src/core/rng.o src/core/vae.o src/core/gan.o \
+	src/core/column_encoder.o \
 	src/core/vae_train.o \
 	src/core/tf_layers.o
 VECTOR_CFLAGS := $(shell $(CC) -Werror -fvect-cost-model=dynamic -fno-math-errno \

@@ -22,6 +22,7 @@
 
 #include "core/column_encoder.h"
 #include "core/dp_accountant.h"
+#include "core/fastmath.h"
 
 #define GMM_MAX_SAMPLE	20000	/* values a mixture is fitted on */
 #define GMM_MAX_ITER	200
@@ -30,6 +31,7 @@
 #define MODE_MIN_WEIGHT 0.005	/* CTGAN drops lighter modes */
 #define ALPHA_CLIP		0.99
 #define INTERRUPT_EVERY 4096	/* rows between interrupt checks */
+#define DECODE_ROWS		64		/* rows decoded at once (decode_rows) */
 
 /*
  * Mode widths are capped so that mean + 4 std * alpha stays finite or at
@@ -933,47 +935,120 @@ aigc_column_encoder_decode(const AigcColumnEncoder *colenc, const float *act, in
 			part[c].value = out[c].value + first;
 			part[c].isnull = out[c].isnull + first;
 		}
-		aigc_column_encoder_decode_rows(colenc, act + (Size) first * colenc->dim,
+		aigc_column_encoder_decode_rows(colenc, act + first, n,
 										Min(n - first, INTERRUPT_EVERY), part, rng);
 	}
 	pfree(part);
 }
 
+/*
+ * The slot of each of len rows drawn from its span's weights: w rows of the
+ * slot-major block p (row stride n), unnormalised and non-negative; u holds
+ * the rows' uniform draws in [0, 1).  Row r takes the first slot whose
+ * running sum exceeds u[r] times the span's total, counted without a
+ * branch; rounding past the end falls back to the last positive weight, so
+ * a zero weight is never chosen.  Without draws (u NULL), the heaviest
+ * slot, the first of equals.
+ */
+static AIGC_VECTOR_CLONES void
+draw_slots(const float *p, int w, int n, int len, const float *u, int *slot)
+{
+	float		total[DECODE_ROWS];
+	float		run[DECODE_ROWS];
+	int			last[DECODE_ROWS];
+
+	for (int r = 0; r < len; r++)
+	{
+		total[r] = p[r];
+		run[r] = 0.0f;
+		last[r] = 0;
+		slot[r] = 0;
+	}
+	if (u == NULL)
+	{
+		/* total holds the heaviest weight so far */
+		for (int k = 1; k < w; k++)
+			for (int r = 0; r < len; r++)
+			{
+				bool		heavier = p[(int64) k * n + r] > total[r];
+
+				total[r] = heavier ? p[(int64) k * n + r] : total[r];
+				slot[r] = heavier ? k : slot[r];
+			}
+		return;
+	}
+	for (int r = 0; r < len; r++)
+		total[r] = 0.0f;
+	for (int k = 0; k < w; k++)
+		for (int r = 0; r < len; r++)
+		{
+			total[r] += p[(int64) k * n + r];
+			last[r] = p[(int64) k * n + r] > 0.0f ? k : last[r];
+		}
+	for (int r = 0; r < len; r++)
+		total[r] *= u[r];
+	for (int k = 0; k < w; k++)
+		for (int r = 0; r < len; r++)
+		{
+			run[r] += p[(int64) k * n + r];
+			slot[r] += run[r] <= total[r];
+		}
+	for (int r = 0; r < len; r++)
+		slot[r] = slot[r] < w ? slot[r] : last[r];
+}
+
+/*
+ * Column by column over the rows, in blocks of DECODE_ROWS: slot-major, a
+ * span's slots for consecutive rows are contiguous, so every draw runs over
+ * a block of rows at once.  Each block and column takes its rows' uniforms
+ * in row order.
+ */
 void
 aigc_column_encoder_decode_rows(const AigcColumnEncoder *colenc, const float *act,
-								int n, AigcColumnData *out, AigcRng *rng)
+								int ld, int n, AigcColumnData *out, AigcRng *rng)
 {
-	for (int i = 0; i < n; i++)
+	for (int r0 = 0; r0 < n; r0 += DECODE_ROWS)
 	{
-		const float *row = act + (Size) i * colenc->dim;
+		int			len = Min(DECODE_ROWS, n - r0);
 
 		for (int c = 0; c < colenc->ncols; c++)
 		{
 			const AigcColumn *col = &colenc->cols[c];
-			const float *slots = row + col->offset;
-			int			k;
+			const float *t = act + (int64) col->offset * ld + r0;
+			double	   *value = out[c].value + r0;
+			bool	   *isnull = out[c].isnull + r0;
+			float		u[DECODE_ROWS];
+			int			k[DECODE_ROWS];
 
-			out[c].value[i] = 0.0;
+			if (rng != NULL)
+				for (int r = 0; r < len; r++)
+					u[r] = (float) (aigc_rng_next(rng) >> 40) * (1.0f / 16777216.0f);
 			if (col->kind == AIGC_CONTINUOUS)
 			{
-				double		alpha;
-				double		x;
+				draw_slots(t + ld, col->width - 1, ld, len, rng ? u : NULL, k);
+				for (int r = 0; r < len; r++)
+				{
+					double		alpha;
+					double		x;
 
-				k = choose(rng, slots + 1, col->width - 1);
-				out[c].isnull[i] = (k == col->nmodes);
-				if (out[c].isnull[i])
-					continue;
-				alpha = Min(Max((double) slots[0], -1.0), 1.0);
-				x = alpha * 4.0 * col->mode_std[k] + col->mode_mean[k];
-				x = Min(Max(x, col->min), col->max);
-				out[c].value[i] = as_stored(col, x);
+					value[r] = 0.0;
+					isnull[r] = (k[r] == col->nmodes);
+					if (isnull[r])
+						continue;
+					alpha = Min(Max((double) t[r], -1.0), 1.0);
+					x = alpha * 4.0 * col->mode_std[k[r]] + col->mode_mean[k[r]];
+					x = Min(Max(x, col->min), col->max);
+					value[r] = as_stored(col, x);
+				}
 			}
 			else
 			{
-				k = choose(rng, slots, col->width);
-				out[c].isnull[i] = (k == col->ncats);
-				if (!out[c].isnull[i])
-					out[c].value[i] = k;
+				draw_slots(t, col->width, ld, len, rng ? u : NULL, k);
+				for (int r = 0; r < len; r++)
+				{
+					isnull[r] = (k[r] == col->ncats);
+					value[r] = isnull[r] ? 0.0 : k[r];
+				}
 			}
 		}
 	}

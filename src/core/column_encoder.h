@@ -85,15 +85,20 @@ extern void aigc_column_encoder_encode_row(const AigcColumnEncoder *colenc,
 
 /*
  * Decode n activated rows (scalars in [-1, 1], each softmax span a
- * probability vector) into out[c].value/isnull for rows [0, n); the mode or
- * category of a row is drawn from its span's probabilities, or with a NULL
- * rng is the likeliest one.
+ * probability vector), held slot-major: act is dim x n, slot j of row r at
+ * act[j * n + r].  Writes out[c].value/isnull for rows [0, n); the mode or
+ * category of a row is drawn from its span's weights, or with a NULL rng is
+ * the likeliest one.
  */
 extern void aigc_column_encoder_decode(const AigcColumnEncoder *colenc, const float *act,
 									int n, AigcColumnData *out, AigcRng *rng);
-/* The same without interrupt checks: safe on the pool's threads (threads.h) */
+
+/*
+ * The same for n rows of a slot-major block whose slots are ld apart,
+ * without interrupt checks: safe on the pool's threads (threads.h)
+ */
 extern void aigc_column_encoder_decode_rows(const AigcColumnEncoder *colenc,
-											const float *act, int n,
+											const float *act, int ld, int n,
 											AigcColumnData *out, AigcRng *rng);
 
 /*

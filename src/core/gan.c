@@ -297,74 +297,21 @@ aigc_gan_train_size(const AigcGanConfig *cfg, int batch, bool average,
 	aigc_size_add(e, weights, sizeof(float));
 }
 
-/* e = exp(a - m), in place allowed (e == a) */
-static AIGC_VECTOR_CLONES void
-exp_shifted(const float *a, const float *m, float *e, int64 count)
-{
-	AIGC_IVDEP
-	for (int64 i = 0; i < count; i++)
-		e[i] = aigc_expf(a[i] - m[i]);
-}
-
 /*
  * Output activations: tanh on scalars; Gumbel-softmax or plain softmax.
  * Training draws the noise for the whole n x D block in one vectorised
- * pass (the scalars' share is drawn and overwritten).  The spans are short
- * (2-10 values), so their exponentials too are taken over the whole block
- * at once, each value shifted by its span's maximum (in scratch, n x D);
- * only the maxima, sums and scaling go span by span.
+ * pass (the scalars' share is drawn and overwritten).
  */
 static void
 activate(const AigcGan *gan, const float *logits, float *out, int n,
 		 bool training, AigcRng *rng, float *scratch)
 {
 	int			D = gan->cfg.data_dim;
-	const float *in = training ? out : logits;
 
 	if (training)
 		aigc_gumbel_noise(logits, out, (int64) n * D, gan->cfg.tau, rng);
-	for (int r = 0; r < n; r++)
-	{
-		const float *a = in + (int64) r * D;
-		float	   *m = scratch + (int64) r * D;
-
-		for (int s = 0; s < gan->nspans; s++)
-		{
-			int			off = gan->spans[s].offset;
-			int			w = gan->spans[s].width;
-			float		mx = a[off];
-
-			for (int k = 1; k < w; k++)
-				mx = Max(mx, a[off + k]);
-			for (int k = 0; k < w; k++)
-				m[off + k] = mx;
-		}
-	}
-	exp_shifted(in, scratch, out, (int64) n * D);
-	for (int r = 0; r < n; r++)
-	{
-		const float *o = logits + (int64) r * D;
-		float	   *a = out + (int64) r * D;
-
-		for (int s = 0; s < gan->nspans; s++)
-		{
-			int			off = gan->spans[s].offset;
-			int			w = gan->spans[s].width;
-			float		sum = 0.0f;
-			float		inv;
-
-			if (gan->spans[s].is_scalar)
-			{
-				a[off] = aigc_tanhf(o[off]);
-				continue;
-			}
-			for (int k = 0; k < w; k++)
-				sum += a[off + k];
-			inv = 1.0f / sum;
-			for (int k = 0; k < w; k++)
-				a[off + k] *= inv;
-		}
-	}
+	aigc_spans_activate(gan->spans, gan->nspans, D, n, training ? out : logits,
+						logits, out, scratch);
 }
 
 void
@@ -741,7 +688,9 @@ aigc_gan_generator_init(AigcGanGenerator *g, const AigcGan *gan, int batch)
 	int			width = gen_input_width(cfg);
 
 	g->batch = batch;
-	g->gin = palloc(sizeof(float) * batch * width);
+	g->ld = gan->gen_out.in;
+	g->gx = palloc(sizeof(float) * batch * g->ld);
+	g->gin = g->gx + g->ld - width;
 	g->cond = palloc(sizeof(float) * batch * Max(cfg->cond_dim, 1));
 	for (int i = 0; i < cfg->n_gen; i++)
 	{
@@ -768,12 +717,7 @@ aigc_gan_generator_init(AigcGanGenerator *g, const AigcGan *gan, int batch)
 			f->bias.w[j] = (float) ((l->bias.w[j] - bn->running_mean[j]) * scale +
 									bn->beta.w[j]);
 		}
-		g->grelu[i] = palloc(sizeof(float) * batch * l->out);
-		width += l->out;
-		g->gact[i] = palloc(sizeof(float) * batch * width);
 	}
-	g->gout = palloc(sizeof(float) * batch * cfg->data_dim);
-	g->scratch = palloc(sizeof(float) * batch * cfg->data_dim);
 }
 
 void
@@ -783,8 +727,7 @@ aigc_gan_generate(const AigcGan *gan, AigcGanGenerator *g, int n, int fixed_col,
 	const AigcGanConfig *cfg = &gan->cfg;
 	int			C = cfg->cond_dim;
 	float	   *cond = g->cond;
-	const float *h = g->gin;
-	int			width = gen_input_width(cfg);
+	int			at = g->ld - gen_input_width(cfg);
 
 	Assert(n <= g->batch);
 	if (C > 0)
@@ -806,18 +749,19 @@ aigc_gan_generate(const AigcGan *gan, AigcGanGenerator *g, int n, int fixed_col,
 			cond[(int64) r * C + cc->cond_offset + slot] = 1.0f;
 		}
 	}
-	fill_generator_input(gan, g->gin, gen_input_width(cfg), n, cond, rng);
+	fill_generator_input(gan, g->gin, g->ld, n, cond, rng);
+	/* block i reads gx's columns [at, ld) and writes its ReLU just before */
 	for (int i = 0; i < cfg->n_gen; i++)
 	{
 		int			hd = cfg->gen_dims[i];
 
-		aigc_linear_relu_forward(&g->folded[i], h, n, g->grelu[i]);
-		concat_rows(g->gact[i], g->grelu[i], hd, h, width, n);
-		h = g->gact[i];
-		width += hd;
+		aigc_linear_relu_forward_ld(&g->folded[i], g->gx + at, g->ld, n,
+									g->gx + at - hd, g->ld);
+		at -= hd;
 	}
-	aigc_linear_forward(&gan->gen_out, h, n, g->gout);
-	activate(gan, g->gout, act, n, false, NULL, g->scratch);
+	/* slot-major from the last product on: decoding works down the columns */
+	aigc_linear_forward_t(&gan->gen_out, g->gx, n, act);
+	aigc_spans_activate_t(gan->spans, gan->nspans, n, act);
 }
 
 /* Index of the largest of w values */

@@ -186,22 +186,21 @@ extern double aigc_gan_cond_loss(const AigcGan *gan, const float *gout,
 typedef struct AigcGanGenerator
 {
 	int			batch;
-	float	   *gin;			/* (B, Z + C) noise then cond vector */
+	int			ld;				/* gx's width: the output layer's input */
+	float	   *gx;				/* (B, ld) block n-1's ReLU, ..., block 0's, noise, cond */
+	float	   *gin;			/* noise then cond vector: gx's last columns */
 	float	   *cond;			/* (B, C) */
 	AigcLinear	folded[AIGC_MAX_HIDDEN];
-	float	   *grelu[AIGC_MAX_HIDDEN]; /* (B, H[i]) */
-	float	   *gact[AIGC_MAX_HIDDEN];	/* (B, In[i]) */
-	float	   *gout;			/* (B, D) logits */
-	float	   *scratch;		/* (B, D) the output activations' working space */
 } AigcGanGenerator;
 
 extern void aigc_gan_generator_init(AigcGanGenerator *g, const AigcGan *gan,
 									int batch);
 
 /*
- * n activated rows (column_encoder_decode's input).  The conditional vector
- * picks a column uniformly and a category by its training frequency, as
- * CTGAN samples, or is fixed to slot fixed_slot of cond column fixed_col.
+ * n activated rows, slot-major (column_encoder_decode's input).  The
+ * conditional vector picks a column uniformly and a category by its
+ * training frequency, as CTGAN samples, or is fixed to slot fixed_slot of
+ * cond column fixed_col.
  */
 extern void aigc_gan_generate(const AigcGan *gan, AigcGanGenerator *g, int n,
 							  int fixed_col, int fixed_slot, AigcRng *rng,

@@ -100,7 +100,8 @@ typedef struct AigcKindOps
 	void		(*describe_losses) (StringInfo buf, const double *losses);
 
 	/*
-	 * Generation: n <= batch activated rows (column_encoder_decode's input);
+	 * Generation: n <= batch activated rows, slot-major (dim x n, as
+	 * column_encoder_decode takes them);
 	 * cond_col >= 0 fixes a conditional vector, for kinds that have one.
 	 * Sampling calls generate on the pool's threads (threads.h), each with
 	 * generators of its own over the shared net: it only reads the net and

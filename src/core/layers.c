@@ -45,13 +45,13 @@ aigc_linear_fill(AigcLinear *l, AigcRng *rng)
 		l->bias.w[i] = (float) ((2.0 * aigc_rng_uniform(rng) - 1.0) * bound);
 }
 
-/* y (n x out) = x W^T + b, with ReLU applied when relu */
+/* y (n x out, rows ldy apart) += b, with ReLU applied when relu */
 static AIGC_VECTOR_CLONES void
-add_bias(float *y, const float *b, int n, int out, bool relu)
+add_bias(float *y, int ldy, const float *b, int n, int out, bool relu)
 {
 	for (int r = 0; r < n; r++)
 	{
-		float	   *yr = y + (int64) r * out;
+		float	   *yr = y + (int64) r * ldy;
 
 		if (relu)
 			for (int j = 0; j < out; j++)
@@ -66,9 +66,10 @@ add_bias(float *y, const float *b, int n, int out, bool relu)
 	}
 }
 
+/* y (n x out, rows ldy apart) = x W^T, plus b with bias, ReLU'd with relu */
 static void
 linear_forward(const AigcLinear *l, const float *x, int ldx, int n, float *y,
-			   bool bias, bool relu)
+			   int ldy, bool bias, bool relu)
 {
 	/*
 	 * One row (scoring in a trigger) is a matrix-vector product: sgemm would
@@ -80,22 +81,47 @@ linear_forward(const AigcLinear *l, const float *x, int ldx, int n, float *y,
 	else
 		/* y (n x out) = x (n x in) * W^T (in x out) */
 		cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, n, l->out, l->in,
-					1.0f, x, ldx, l->weight.w, l->in, 0.0f, y, l->out);
+					1.0f, x, ldx, l->weight.w, l->in, 0.0f, y, ldy);
 	/* the bias and the activation in one pass over y */
 	if (bias)
-		add_bias(y, l->bias.w, n, l->out, relu);
+		add_bias(y, ldy, l->bias.w, n, l->out, relu);
 }
 
 void
 aigc_linear_forward(const AigcLinear *l, const float *x, int n, float *y)
 {
-	linear_forward(l, x, l->in, n, y, true, false);
+	linear_forward(l, x, l->in, n, y, l->out, true, false);
+}
+
+/* yt (out x n) += b down each row: bias j on output j's row */
+static AIGC_VECTOR_CLONES void
+add_bias_t(float *yt, const float *b, int n, int out)
+{
+	for (int j = 0; j < out; j++)
+		for (int r = 0; r < n; r++)
+			yt[(int64) j * n + r] += b[j];
+}
+
+void
+aigc_linear_forward_t(const AigcLinear *l, const float *x, int n, float *yt)
+{
+	/* yt (out x n) = W (out x in) * x^T (in x n): sgemm transposes in packing */
+	cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, l->out, n, l->in,
+				1.0f, l->weight.w, l->in, x, l->in, 0.0f, yt, n);
+	add_bias_t(yt, l->bias.w, n, l->out);
 }
 
 void
 aigc_linear_relu_forward(const AigcLinear *l, const float *x, int n, float *y)
 {
-	linear_forward(l, x, l->in, n, y, true, true);
+	linear_forward(l, x, l->in, n, y, l->out, true, true);
+}
+
+void
+aigc_linear_relu_forward_ld(const AigcLinear *l, const float *x, int ldx, int n,
+							float *y, int ldy)
+{
+	linear_forward(l, x, ldx, n, y, ldy, true, true);
 }
 
 /* g (w) += the column sums of dy (n x w) */
@@ -129,7 +155,7 @@ void
 aigc_linear_forward_ld(const AigcLinear *l, const float *x, int ldx, int n,
 					   float *y, bool bias)
 {
-	linear_forward(l, x, ldx, n, y, bias, false);
+	linear_forward(l, x, ldx, n, y, l->out, bias, false);
 }
 
 void
@@ -526,6 +552,132 @@ aigc_softmax(const float *in, float *out, int w)
 	}
 	for (int k = 0; k < w; k++)
 		out[k] /= sum;
+}
+
+/* e = exp(a - m), in place allowed (e == a) */
+static AIGC_VECTOR_CLONES void
+exp_shifted(const float *a, const float *m, float *e, int64 count)
+{
+	AIGC_IVDEP
+	for (int64 i = 0; i < count; i++)
+		e[i] = aigc_expf(a[i] - m[i]);
+}
+
+/*
+ * The spans are short (2-10 values), so their exponentials are taken over
+ * the whole block at once, each value shifted by its span's maximum (in
+ * scratch); only the maxima, sums and scaling go span by span.
+ */
+void
+aigc_spans_activate(const AigcSpan *spans, int nspans, int D, int n,
+					const float *in, const float *scalar_in, float *out,
+					float *scratch)
+{
+	for (int r = 0; r < n; r++)
+	{
+		const float *a = in + (int64) r * D;
+		float	   *m = scratch + (int64) r * D;
+
+		for (int s = 0; s < nspans; s++)
+		{
+			int			off = spans[s].offset;
+			int			w = spans[s].width;
+			float		mx = a[off];
+
+			for (int k = 1; k < w; k++)
+				mx = Max(mx, a[off + k]);
+			for (int k = 0; k < w; k++)
+				m[off + k] = mx;
+		}
+	}
+	exp_shifted(in, scratch, out, (int64) n * D);
+	for (int r = 0; r < n; r++)
+	{
+		const float *x = scalar_in + (int64) r * D;
+		float	   *a = out + (int64) r * D;
+
+		for (int s = 0; s < nspans; s++)
+		{
+			int			off = spans[s].offset;
+			int			w = spans[s].width;
+			float		sum = 0.0f;
+			float		inv;
+
+			if (spans[s].is_scalar)
+			{
+				a[off] = aigc_tanhf(x[off]);
+				continue;
+			}
+			for (int k = 0; k < w; k++)
+				sum += a[off + k];
+			inv = 1.0f / sum;
+			for (int k = 0; k < w; k++)
+				a[off + k] *= inv;
+		}
+	}
+}
+
+/*
+ * Softmax down the columns of p (w rows of n): each of the n columns is one
+ * encoded row's span.  Blocks of SPAN_ROWS columns keep the maxima and sums
+ * on the stack and every loop vectorised over rows.
+ */
+#define SPAN_ROWS 64
+
+static AIGC_VECTOR_CLONES void
+softmax_columns(float *p, int w, int n)
+{
+	for (int r0 = 0; r0 < n; r0 += SPAN_ROWS)
+	{
+		int			len = Min(SPAN_ROWS, n - r0);
+		float		mx[SPAN_ROWS];
+		float		sum[SPAN_ROWS];
+		float	   *q = p + r0;
+
+		for (int r = 0; r < len; r++)
+		{
+			mx[r] = q[r];
+			sum[r] = 0.0f;
+		}
+		for (int k = 1; k < w; k++)
+			for (int r = 0; r < len; r++)
+				mx[r] = Max(mx[r], q[(int64) k * n + r]);
+		for (int k = 0; k < w; k++)
+			for (int r = 0; r < len; r++)
+			{
+				float		e = aigc_expf(q[(int64) k * n + r] - mx[r]);
+
+				q[(int64) k * n + r] = e;
+				sum[r] += e;
+			}
+		for (int r = 0; r < len; r++)
+			sum[r] = 1.0f / sum[r];
+		for (int k = 0; k < w; k++)
+			for (int r = 0; r < len; r++)
+				q[(int64) k * n + r] *= sum[r];
+	}
+}
+
+static AIGC_VECTOR_CLONES void
+tanh_in_place(float *x, int n)
+{
+	for (int i = 0; i < n; i++)
+		x[i] = aigc_tanhf(x[i]);
+}
+
+/* Held slot-major, a span's values for consecutive rows are contiguous */
+void
+aigc_spans_activate_t(const AigcSpan *spans, int nspans, int n, float *t)
+{
+	for (int s = 0; s < nspans; s++)
+	{
+		float	   *p = t + (int64) spans[s].offset * n;
+
+		if (spans[s].is_scalar)
+			tanh_in_place(p, n);
+		else
+			softmax_columns(p, spans[s].width, n);
+	}
 }
 
 /*

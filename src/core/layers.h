@@ -12,6 +12,7 @@
 
 #include "postgres.h"
 
+#include "core/columns.h"
 #include "core/rng.h"
 
 /* Most hidden layers of any network */
@@ -38,6 +39,12 @@ extern void aigc_linear_init(AigcLinear *l, int in, int out, AigcRng *rng);
 /* The initial values of aigc_linear_init into a layer already placed */
 extern void aigc_linear_fill(AigcLinear *l, AigcRng *rng);
 extern void aigc_linear_forward(const AigcLinear *l, const float *x, int n, float *y);
+/*
+ * yt (out x n) = (x W^T + b)^T: the output of n rows slot-major, for
+ * consumers that work down each output's column (sampling's decoding)
+ */
+extern void aigc_linear_forward_t(const AigcLinear *l, const float *x, int n,
+								  float *yt);
 /* y = ReLU(x W^T + b), the bias and the activation in one pass */
 extern void aigc_linear_relu_forward(const AigcLinear *l, const float *x, int n,
 									 float *y);
@@ -54,6 +61,9 @@ extern double aigc_linear_flops(const AigcLinear *l, int n, bool need_dx);
  */
 extern void aigc_linear_forward_ld(const AigcLinear *l, const float *x, int ldx,
 								   int n, float *y, bool bias);
+/* y = ReLU(x W^T + b), from rows ldx apart into rows ldy apart */
+extern void aigc_linear_relu_forward_ld(const AigcLinear *l, const float *x,
+										int ldx, int n, float *y, int ldy);
 /* W's gradient += dy^T x, and with bias b's += dy's column sums */
 extern void aigc_linear_param_grad(AigcLinear *l, const float *x, int ldx,
 								   const float *dy, int n, bool bias);
@@ -159,6 +169,22 @@ extern void aigc_batchnorm_relu_backward(AigcBatchNorm *bn, const float *xhat,
 
 /* Softmax of w logits into out (which may equal in) */
 extern void aigc_softmax(const float *in, float *out, int w);
+
+/*
+ * The output activations of n encoded rows (n x D): softmax of `in` over
+ * every one-hot span, tanh of scalar_in on every scalar slot.  out may equal
+ * in; scratch is n x D.
+ */
+extern void aigc_spans_activate(const AigcSpan *spans, int nspans, int D, int n,
+								const float *in, const float *scalar_in,
+								float *out, float *scratch);
+
+/*
+ * The same, in place, on n rows held slot-major: t is D x n, slot j of row
+ * r at t[j * n + r] (aigc_linear_forward_t's output), as sampling decodes.
+ */
+extern void aigc_spans_activate_t(const AigcSpan *spans, int nspans, int n,
+								  float *t);
 
 /*
  * Gumbel-softmax (hard = false) of w logits at temperature tau; backward

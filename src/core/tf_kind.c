@@ -715,7 +715,7 @@ range_offsets(TfNet *net, TfGen *g, int n, AigcRng *rng, float *act)
 		int			k = row[p] - net->m.first[p];
 		double		blo = -1.0 + (row[p + 1] - net->m.first[p + 1]) * w;
 
-		act[(Size) r * net->cfg.data_dim + col->offset] =
+		act[(Size) col->offset * n + r] =
 			(float) aigc_tf_tokens_offset(&net->tk, p, k, Max(blo, g->alo[k]),
 										  Min(blo + w, g->ahi[k]), rng);
 	}

@@ -221,7 +221,7 @@ aigc_tf_tokens_activate(const AigcTfTokens *tk, const int32 *tokens, int n,
 	for (int i = 0; i < n; i++)
 	{
 		const int32 *row = tokens + (int64) i * tk->T;
-		float	   *a = act + (Size) i * enc->dim;
+		float	   *a = act + i;	/* slot j at a[j * n] */
 
 		for (int c = 0; c < enc->ncols; c++)
 		{
@@ -235,13 +235,13 @@ aigc_tf_tokens_activate(const AigcTfTokens *tk, const int32 *tokens, int n,
 				int			bin = row[p + 1] - tk->first[p + 1];
 
 				/* a NULL's offset does not matter */
-				a[col->offset] = k == col->nmodes ? 0.0f :
+				a[(Size) col->offset * n] = k == col->nmodes ? 0.0f :
 					(float) aigc_tf_tokens_offset(tk, p, k, -1.0 + bin * width,
 												  -1.0 + (bin + 1) * width, rng);
-				a[col->offset + 1 + k] = 1.0f;
+				a[(Size) (col->offset + 1 + k) * n] = 1.0f;
 			}
 			else
-				a[col->offset + k] = 1.0f;
+				a[(Size) (col->offset + k) * n] = 1.0f;
 		}
 	}
 }

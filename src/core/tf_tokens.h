@@ -82,8 +82,8 @@ extern double aigc_tf_tokens_offset_share(const AigcTfTokens *tk, int p, int k,
 										  double lo, double hi, double alo,
 										  double ahi);
 /*
- * n rows of tokens (n, T) as activated rows (n, enc->dim), the input of
- * aigc_column_encoder_decode: one-hots that are certain and an offset
+ * n rows of tokens (n, T) as activated rows, slot-major (enc->dim, n) as
+ * aigc_column_encoder_decode takes them: one-hots that are certain and an offset
  * within its bin (aigc_tf_tokens_offset; the bin's middle with a NULL rng)
  */
 extern void aigc_tf_tokens_activate(const AigcTfTokens *tk, const int32 *tokens,

@@ -297,8 +297,9 @@ encode(AigcVae *vae, AigcVaeBuffers *buf, const float *x, int n)
 }
 
 /* Decoder from buf->z to buf->out (pre-activation) */
-static void
-decode(AigcVae *vae, AigcVaeBuffers *buf, int n)
+/* The decoder's hidden layers over buf->z; returns the last one's output */
+static const float *
+decode_hidden(AigcVae *vae, AigcVaeBuffers *buf, int n)
 {
 	const float *h = buf->z;
 
@@ -307,7 +308,14 @@ decode(AigcVae *vae, AigcVaeBuffers *buf, int n)
 		aigc_linear_relu_forward(&vae->dec[i], h, n, buf->dec_act[i]);
 		h = buf->dec_act[i];
 	}
-	aigc_linear_forward(&vae->dec[vae->cfg.n_dec], h, n, buf->out);
+	return h;
+}
+
+static void
+decode(AigcVae *vae, AigcVaeBuffers *buf, int n)
+{
+	aigc_linear_forward(&vae->dec[vae->cfg.n_dec], decode_hidden(vae, buf, n), n,
+						buf->out);
 }
 
 /*
@@ -588,33 +596,16 @@ aigc_vae_clamp_sigma_part(AigcVae *vae, int64 first, int64 count)
 }
 
 /*
- * Scalars become tanh(out), plus with noise the decoder's own Gaussian
- * noise as TVAE samples; one-hot spans become softmax probabilities, from
- * which the column encoder draws (TVAE takes the argmax, which starves rare
- * categories) or, without a generator, takes the argmax.
+ * Scalars become tanh(out); one-hot spans become softmax probabilities,
+ * from which the column encoder draws (TVAE takes the argmax, which starves
+ * rare categories) or, without a generator, takes the argmax.
  */
 void
-aigc_vae_activate(const AigcVae *vae, const float *out, int n,
-				  const float *noise, float *act)
+aigc_vae_activate(const AigcVae *vae, const float *out, int n, float *act,
+				  float *scratch)
 {
-	int			D = vae->cfg.data_dim;
-
-	for (int r = 0; r < n; r++)
-	{
-		const float *o = out + (int64) r * D;
-		float	   *a = act + (int64) r * D;
-
-		for (int s = 0; s < vae->nspans; s++)
-		{
-			int			off = vae->spans[s].offset;
-			int			w = vae->spans[s].width;
-
-			if (vae->spans[s].is_scalar)
-				a[off] = tanhf(o[off]) + (noise ? vae->sigma.w[off] * *noise++ : 0.0f);
-			else
-				aigc_softmax(o + off, a + off, w);
-		}
-	}
+	aigc_spans_activate(vae->spans, vae->nspans, vae->cfg.data_dim, n, out, out,
+						act, scratch);
 }
 
 /* Mean sampled probability of every softmax slot over `samples` prior draws */
@@ -631,15 +622,15 @@ sampled_shares(AigcVae *vae, AigcVaeBuffers *buf, AigcRng *rng, int samples,
 
 		CHECK_FOR_INTERRUPTS();
 		aigc_vae_generate(vae, buf, n, rng, act);
-		for (int r = 0; r < n; r++)
-			for (int s = 0; s < vae->nspans; s++)
-				if (!vae->spans[s].is_scalar)
-					for (int k = 0; k < vae->spans[s].width; k++)
-					{
-						int			j = vae->spans[s].offset + k;
+		for (int s = 0; s < vae->nspans; s++)
+			if (!vae->spans[s].is_scalar)
+				for (int k = 0; k < vae->spans[s].width; k++)
+				{
+					int			j = vae->spans[s].offset + k;
 
-						share[j] += act[(int64) r * D + j];
-					}
+					for (int r = 0; r < n; r++)
+						share[j] += act[(int64) j * n + r];
+				}
 		done += n;
 	}
 	for (int j = 0; j < D; j++)
@@ -721,16 +712,28 @@ aigc_vae_generate(AigcVae *vae, AigcVaeBuffers *buf, int n, AigcRng *rng,
 				  float *act)
 {
 	int64		nl = (int64) n * vae->cfg.latent_dim;
+	const float *noise = buf->grad_a;
 	int			nscalars = 0;
 
 	Assert(n <= buf->batch);
 	aigc_rng_normals(rng, buf->z, nl);
-	decode(vae, buf, n);
+	/* slot-major from the last product on: decoding works down the columns */
+	aigc_linear_forward_t(&vae->dec[vae->cfg.n_dec], decode_hidden(vae, buf, n), n,
+						  act);
+	aigc_spans_activate_t(vae->spans, vae->nspans, n, act);
 	/* the scalars' output noise, one vectorised draw (grad_a is idle) */
 	for (int s = 0; s < vae->nspans; s++)
 		nscalars += vae->spans[s].is_scalar;
 	aigc_rng_normals(rng, buf->grad_a, (int64) n * nscalars);
-	aigc_vae_activate(vae, buf->out, n, buf->grad_a, act);
+	for (int s = 0; s < vae->nspans; s++)
+		if (vae->spans[s].is_scalar)
+		{
+			float		sigma = vae->sigma.w[vae->spans[s].offset];
+			float	   *a = act + (int64) vae->spans[s].offset * n;
+
+			for (int r = 0; r < n; r++)
+				a[r] += sigma * *noise++;
+		}
 }
 
 /*

@@ -107,7 +107,7 @@ extern void aigc_vae_clamp_sigma(AigcVae *vae);
 /* The same for those of sigma's values among the block's [first, first + count) */
 extern void aigc_vae_clamp_sigma_part(AigcVae *vae, int64 first, int64 count);
 
-/* n activated rows (column_encoder_decode's input) from the prior */
+/* n activated rows from the prior, slot-major (column_encoder_decode's input) */
 extern void aigc_vae_generate(AigcVae *vae, AigcVaeBuffers *buf, int n,
 							  AigcRng *rng, float *act);
 
@@ -123,12 +123,11 @@ extern void aigc_vae_calibrate_marginals(AigcVae *vae, AigcVaeBuffers *buf,
 										 double *gap_after);
 
 /*
- * Activate decoder outputs: tanh scalars (plus sigma times the decoder's
- * noise, n rows of one standard normal per scalar span, unless NULL) and
- * softmax probabilities over each one-hot span.
+ * Activate n rows of decoder outputs: tanh scalars and softmax probabilities
+ * over each one-hot span; scratch is n x D.
  */
 extern void aigc_vae_activate(const AigcVae *vae, const float *out, int n,
-							  const float *noise, float *act);
+							  float *act, float *scratch);
 
 /*
  * Deterministic scoring of n encoded rows (z = posterior mean): terms gets

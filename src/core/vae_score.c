@@ -43,5 +43,5 @@ aigc_vae_score_rows(AigcVae *vae, AigcVaeScorer *s, const float *x, int n,
 void
 aigc_vae_expected_row(const AigcVae *vae, const AigcVaeScorer *s, float *act)
 {
-	aigc_vae_activate(vae, s->buf.out, 1, NULL, act);
+	aigc_vae_activate(vae, s->buf.out, 1, act, s->buf.grad_b);
 }

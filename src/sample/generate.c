@@ -87,7 +87,7 @@ generate_chunks(void *arg, int thread, int nthreads)
 											   &gen->chunk_rngs[k], act);
 		if (gen->failed[k])
 			return;
-		aigc_column_encoder_decode_rows(colenc, act, n, out, &gen->chunk_rngs[k]);
+		aigc_column_encoder_decode_rows(colenc, act, n, n, out, &gen->chunk_rngs[k]);
 
 		/*
 		 * A continuous column that was NULL in every training row has a

@@ -34,7 +34,7 @@ typedef struct AigcGenerator
 	int			rows;			/* rows of the current call */
 	AigcRng    *chunk_rngs;		/* (chunks of a batch) */
 	bool	   *failed;			/* (chunks of a batch) generate returned false */
-	float	   *act;			/* (batch, dim) activated network output */
+	float	   *act;			/* (batch x dim) activated output, each chunk dim x rows */
 	AigcColumnData *decoded;	/* colenc.ncols arrays of batch values */
 	AigcColumnData *chunk_decoded;	/* (chunks, ncols) views into decoded */
 } AigcGenerator;
