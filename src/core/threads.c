@@ -209,24 +209,31 @@ aigc_pool_size(const AigcPool *pool)
 }
 
 void
-aigc_pool_run(AigcPool *pool, AigcPoolTask task, void *arg)
+aigc_pool_start(AigcPool *pool, AigcPoolTask task, void *arg)
 {
-	uint64		run;
-
-	if (pool->nthreads == 1)
-	{
-		task(arg, 0, 1);
-		return;
-	}
 	pool->task = task;
 	pool->arg = arg;
+	if (pool->nthreads == 1)
+		return;
 	/* sequentially consistent: the workers see task and arg once they see the run */
-	run = atomic_load(&pool->runs) + 1;
 	advance(pool, &pool->runs, 0);
+}
 
-	task(arg, 0, pool->nthreads);
+void
+aigc_pool_join(AigcPool *pool, bool help)
+{
+	if (help)
+		pool->task(pool->arg, 0, pool->nthreads);
+	if (pool->nthreads > 1)
+		await(pool, &pool->finished,
+			  atomic_load(&pool->runs) * (pool->nthreads - 1));
+}
 
-	await(pool, &pool->finished, run * (pool->nthreads - 1));
+void
+aigc_pool_run(AigcPool *pool, AigcPoolTask task, void *arg)
+{
+	aigc_pool_start(pool, task, arg);
+	aigc_pool_join(pool, true);
 }
 
 void

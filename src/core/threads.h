@@ -36,6 +36,16 @@ extern int	aigc_pool_size(const AigcPool *pool);
 extern void aigc_pool_run(AigcPool *pool, AigcPoolTask task, void *arg);
 
 /*
+ * aigc_pool_run in two halves, so that the caller can do work of its own
+ * (which may palloc or raise errors) while the workers run the task: start
+ * sets threads 1 to nthreads - 1 going; join runs the task as thread 0 too
+ * when help is true, then returns once every worker is done.  Every start
+ * needs its join, on error too, before the task's memory may go.
+ */
+extern void aigc_pool_start(AigcPool *pool, AigcPoolTask task, void *arg);
+extern void aigc_pool_join(AigcPool *pool, bool help);
+
+/*
  * Inside a task: returns once every thread of the pool has called it (each
  * must, as often as the others, in every run)
  */

@@ -11,6 +11,19 @@
 
 #include "sample/generate.h"
 
+static AigcColumnData *
+column_set(int ncols, int batch)
+{
+	AigcColumnData *set = palloc(sizeof(AigcColumnData) * Max(ncols, 1));
+
+	for (int c = 0; c < ncols; c++)
+	{
+		set[c].value = palloc(sizeof(double) * batch);
+		set[c].isnull = palloc(sizeof(bool) * batch);
+	}
+	return set;
+}
+
 void
 aigc_generator_init(AigcGenerator *gen, AigcModel *model, AigcRng *rng,
 					int batch)
@@ -25,30 +38,26 @@ aigc_generator_init(AigcGenerator *gen, AigcModel *model, AigcRng *rng,
 	gen->cond_slot = 0;
 	gen->nchunks = 0;
 	gen->rows = 0;
+	gen->ahead = 0;
 	/* parallel query's workers stay on one thread each, as everywhere */
 	gen->nthreads = IsInParallelMode() ? 1 : Max(Min(aigc_threads, chunks), 1);
 	gen->kind_bufs = palloc(sizeof(void *) * gen->nthreads);
+	gen->views = palloc(sizeof(AigcColumnData *) * gen->nthreads);
 	for (int t = 0; t < gen->nthreads; t++)
+	{
 		gen->kind_bufs[t] = model->ops->generator_init(model->net,
 													   Min(batch, AIGC_GENERATE_CHUNK));
+		gen->views[t] = palloc(sizeof(AigcColumnData) * Max(ncols, 1));
+	}
 	gen->chunk_rngs = palloc(sizeof(AigcRng) * Max(chunks, 1));
 	gen->failed = palloc(sizeof(bool) * Max(chunks, 1));
+	gen->chunk_thread = palloc(sizeof(int) * Max(chunks, 1));
 	gen->act = palloc(sizeof(float) * (Size) batch * model->colenc.dim);
-	gen->decoded = palloc(sizeof(AigcColumnData) * Max(ncols, 1));
-	for (int c = 0; c < ncols; c++)
-	{
-		gen->decoded[c].value = palloc(sizeof(double) * batch);
-		gen->decoded[c].isnull = palloc(sizeof(bool) * batch);
-	}
-	gen->chunk_decoded = palloc(sizeof(AigcColumnData) * Max(chunks * ncols, 1));
-	for (int k = 0; k < chunks; k++)
-		for (int c = 0; c < ncols; c++)
-		{
-			gen->chunk_decoded[k * ncols + c].value =
-				gen->decoded[c].value + k * AIGC_GENERATE_CHUNK;
-			gen->chunk_decoded[k * ncols + c].isnull =
-				gen->decoded[c].isnull + k * AIGC_GENERATE_CHUNK;
-		}
+	gen->sets[0] = column_set(ncols, batch);
+	/* a second set only where a batch can be made while the last is read */
+	gen->sets[1] = gen->nthreads > 1 ? column_set(ncols, batch) : gen->sets[0];
+	gen->writing = 0;
+	gen->decoded = gen->sets[0];
 	gen->pool = gen->nthreads > 1 ? aigc_pool_create(gen->nthreads) : NULL;
 }
 
@@ -64,9 +73,9 @@ aigc_generator_condition(AigcGenerator *gen, const AigcCondition *conds,
 }
 
 /*
- * Chunks thread, thread + nthreads, ... of the call: generate, then
- * decode with the chunk's own stream.  A thread whose generate fails stops,
- * so its buffers still say why.
+ * Each thread takes the next chunk left: generate, then decode with the
+ * chunk's own stream into the set being written.  A failed generate leaves
+ * its thread's buffers saying why, so that thread takes no more chunks.
  */
 static void
 generate_chunks(void *arg, int thread, int nthreads)
@@ -74,19 +83,27 @@ generate_chunks(void *arg, int thread, int nthreads)
 	AigcGenerator *gen = arg;
 	const AigcModel *model = gen->model;
 	const AigcColumnEncoder *colenc = &model->colenc;
+	const AigcColumnData *set = gen->sets[gen->writing];
+	AigcColumnData *out = gen->views[thread];
+	int			k;
 
-	for (int k = thread; k < gen->nchunks; k += nthreads)
+	while ((k = atomic_fetch_add(&gen->next_chunk, 1)) < gen->nchunks)
 	{
 		int			first = k * AIGC_GENERATE_CHUNK;
 		int			n = Min(AIGC_GENERATE_CHUNK, gen->rows - first);
 		float	   *act = gen->act + (Size) first * colenc->dim;
-		AigcColumnData *out = gen->chunk_decoded + k * colenc->ncols;
 
+		gen->chunk_thread[k] = thread;
 		gen->failed[k] = !model->ops->generate(model->net, gen->kind_bufs[thread], n,
 											   gen->cond_col, gen->cond_slot,
 											   &gen->chunk_rngs[k], act);
 		if (gen->failed[k])
 			return;
+		for (int c = 0; c < colenc->ncols; c++)
+		{
+			out[c].value = set[c].value + first;
+			out[c].isnull = set[c].isnull + first;
+		}
 		aigc_column_encoder_decode_rows(colenc, act, n, n, out, &gen->chunk_rngs[k]);
 
 		/*
@@ -104,11 +121,10 @@ generate_chunks(void *arg, int thread, int nthreads)
 	}
 }
 
-void
-aigc_generator_next(AigcGenerator *gen, int n)
+/* Seeds the chunks of a batch of n rows, in chunk order, for generate_chunks */
+static void
+begin_batch(AigcGenerator *gen, int n)
 {
-	int			blas_threads;
-
 	Assert(n <= gen->batch);
 	gen->rows = n;
 	gen->nchunks = (n + AIGC_GENERATE_CHUNK - 1) / AIGC_GENERATE_CHUNK;
@@ -116,8 +132,35 @@ aigc_generator_next(AigcGenerator *gen, int n)
 	{
 		aigc_rng_seed(&gen->chunk_rngs[k], aigc_rng_next(gen->rng));
 		gen->failed[k] = false;
+		gen->chunk_thread[k] = 0;
 	}
+	atomic_store(&gen->next_chunk, 0);
+}
 
+/* The batch generated into sets[writing] becomes gen->decoded */
+static void
+end_batch(AigcGenerator *gen)
+{
+	for (int k = 0; k < gen->nchunks; k++)
+		if (gen->failed[k])
+			gen->model->ops->generate_error(gen->model->net,
+											gen->kind_bufs[gen->chunk_thread[k]]);
+	gen->decoded = gen->sets[gen->writing];
+}
+
+void
+aigc_generator_next(AigcGenerator *gen, int n)
+{
+	int			blas_threads;
+
+	if (gen->ahead > 0)
+	{
+		Assert(n == gen->ahead);
+		gen->ahead = 0;
+		end_batch(gen);
+		return;
+	}
+	begin_batch(gen, n);
 	/* each thread multiplies its own chunks: OpenBLAS stays on one thread */
 	blas_threads = aigc_blas_set_threads(1);
 	if (gen->pool != NULL && gen->nchunks > 1)
@@ -125,9 +168,39 @@ aigc_generator_next(AigcGenerator *gen, int n)
 	else
 		generate_chunks(gen, 0, 1);
 	aigc_blas_set_threads(blas_threads);
+	end_batch(gen);
+}
 
-	for (int k = 0; k < gen->nchunks; k++)
-		if (gen->failed[k])
-			gen->model->ops->generate_error(gen->model->net,
-											gen->kind_bufs[k % gen->nthreads]);
+void
+aigc_generator_ahead(AigcGenerator *gen, int n,
+					 void (*meanwhile) (void *arg), void *arg)
+{
+	int			blas_threads;
+
+	Assert(gen->ahead == 0);
+	if (gen->pool == NULL)
+	{
+		meanwhile(arg);
+		return;
+	}
+	/* write the set gen->decoded is not */
+	gen->writing = gen->decoded == gen->sets[0] ? 1 : 0;
+	begin_batch(gen, n);
+	blas_threads = aigc_blas_set_threads(1);
+	aigc_pool_start(gen->pool, generate_chunks, gen);
+	PG_TRY();
+	{
+		meanwhile(arg);
+	}
+	PG_CATCH();
+	{
+		/* the workers write memory an error may free: let them finish first */
+		aigc_pool_join(gen->pool, false);
+		aigc_blas_set_threads(blas_threads);
+		PG_RE_THROW();
+	}
+	PG_END_TRY();
+	aigc_pool_join(gen->pool, true);
+	aigc_blas_set_threads(blas_threads);
+	gen->ahead = n;
 }

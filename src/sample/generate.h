@@ -5,14 +5,17 @@
  *		Shared by aigc_sample() and aigc_evaluate().
  *
  * A batch is made in chunks of AIGC_GENERATE_CHUNK rows, spread over up to
- * aigc.threads threads; each chunk draws from a stream of its own, seeded
- * from the run's stream in chunk order, so a seed gives the same rows at
- * any thread count.
+ * aigc.threads threads (each takes the next chunk left); each chunk draws
+ * from a stream of its own, seeded from the run's stream in chunk order, so
+ * a seed gives the same rows at any thread count.  The next batch can be
+ * made while the caller turns the last one into tuples.
  */
 #ifndef AIGC_GENERATE_H
 #define AIGC_GENERATE_H
 
 #include "postgres.h"
+
+#include <stdatomic.h>
 
 #include "core/model.h"
 #include "core/threads.h"
@@ -30,13 +33,18 @@ typedef struct AigcGenerator
 	int			nthreads;
 	AigcPool   *pool;			/* NULL on one thread */
 	void	  **kind_bufs;		/* (nthreads) the kind's generator buffers */
-	int			nchunks;		/* chunks of the current call */
-	int			rows;			/* rows of the current call */
+	AigcColumnData **views;		/* (nthreads) a chunk's rows of the set written */
+	AigcColumnData *decoded;	/* the rows of the last aigc_generator_next */
+	AigcColumnData *sets[2];	/* each colenc.ncols arrays of batch values */
+	int			writing;		/* the set being (or last) generated */
+	int			ahead;			/* rows generated ahead into sets[writing], or 0 */
+	int			nchunks;		/* chunks of the batch being generated */
+	int			rows;			/* rows of the batch being generated */
+	_Atomic int next_chunk;		/* the next chunk a thread takes */
 	AigcRng    *chunk_rngs;		/* (chunks of a batch) */
 	bool	   *failed;			/* (chunks of a batch) generate returned false */
+	int		   *chunk_thread;	/* (chunks of a batch) the thread that made it */
 	float	   *act;			/* (batch x dim) activated output, each chunk dim x rows */
-	AigcColumnData *decoded;	/* colenc.ncols arrays of batch values */
-	AigcColumnData *chunk_decoded;	/* (chunks, ncols) views into decoded */
 } AigcGenerator;
 
 /*
@@ -50,7 +58,20 @@ extern void aigc_generator_init(AigcGenerator *gen, AigcModel *model,
 extern void aigc_generator_condition(AigcGenerator *gen,
 									 const AigcCondition *conds, int nconds);
 
-/* Fills gen->decoded[c] rows [0, n) with n new rows, n <= gen->batch */
+/*
+ * Fills gen->decoded[c] rows [0, n) with n new rows, n <= gen->batch: the
+ * ones aigc_generator_ahead made, if it was asked for n
+ */
 extern void aigc_generator_next(AigcGenerator *gen, int n);
+
+/*
+ * Runs meanwhile(arg) on the backend's thread (it may palloc and raise
+ * errors, but must not touch the generator) while the pool's other threads
+ * make the next n rows; then helps them finish.  gen->decoded stays as it
+ * is until aigc_generator_next(gen, n) takes the new rows.  On one thread,
+ * just meanwhile(arg).
+ */
+extern void aigc_generator_ahead(AigcGenerator *gen, int n,
+								 void (*meanwhile) (void *arg), void *arg);
 
 #endif

@@ -89,6 +89,7 @@ typedef struct SampleState
 	bool	   *nulls;
 	Datum	   *rows;			/* (nrows) one batch of accepted rows */
 	int			nrows;
+	int			batch_rows;		/* rows of the generator's batch */
 	int			next;			/* aigc_sample: the next row of rows to return */
 } SampleState;
 
@@ -418,13 +419,39 @@ sample_init(FunctionCallInfo fcinfo)
 }
 
 /*
+ * The rows of the generator's batch that pass the conditions and the
+ * domain constraints, as tuples into st->rows (st->batch_rows of them were
+ * generated)
+ */
+static void
+make_rows(void *arg)
+{
+	SampleState *st = arg;
+
+	for (int r = 0; r < st->batch_rows && st->accepted < st->n; r++)
+	{
+		if (st->conds &&
+			!aigc_conditions_accept(st->conds, &st->model->colenc, st->gen.decoded, r))
+			continue;
+		if (make_row(st, r, &st->rows[st->nrows]))
+		{
+			st->nrows++;
+			st->accepted++;
+		}
+	}
+}
+
+/*
  * The next batch of accepted rows into st->rows (st->nrows of them, in
  * st->batch_cxt until the next call); 0 once n rows were returned.  Without
  * rejection a batch is min(SAMPLE_BATCH, rows still due) rows; with
  * conditions or domain constraints, whole batches are drawn and the rows
  * that pass kept (rejection sampling).  Either way the generator sees the
  * same calls as when all rows were made at once, so a seed gives the same
- * rows.
+ * rows.  On more than one thread the generator makes the following batch
+ * while this one becomes tuples, unless domain constraints are checked:
+ * their expressions may call anything, model lookups included, which must
+ * not happen while the pool's threads read the model.
  */
 static int
 next_batch(SampleState *st)
@@ -435,6 +462,8 @@ next_batch(SampleState *st)
 		bool		rejecting = st->conds != NULL || st->domains;
 		int			batch = rejecting ? SAMPLE_BATCH :
 			(int) Min((int64) SAMPLE_BATCH, st->n - st->accepted);
+		int			following = rejecting ? SAMPLE_BATCH :
+			(int) Min((int64) SAMPLE_BATCH, st->n - st->accepted - batch);
 		MemoryContext caller;
 
 		CHECK_FOR_INTERRUPTS();
@@ -446,17 +475,11 @@ next_batch(SampleState *st)
 		caller = MemoryContextSwitchTo(st->batch_cxt);
 		aigc_generator_next(&st->gen, batch);
 		st->drawn += batch;
-		for (int r = 0; r < batch && st->accepted < st->n; r++)
-		{
-			if (st->conds &&
-				!aigc_conditions_accept(st->conds, &st->model->colenc, st->gen.decoded, r))
-				continue;
-			if (make_row(st, r, &st->rows[st->nrows]))
-			{
-				st->nrows++;
-				st->accepted++;
-			}
-		}
+		st->batch_rows = batch;
+		if (following > 0 && !st->domains)
+			aigc_generator_ahead(&st->gen, following, make_rows, st);
+		else
+			make_rows(st);
 		MemoryContextSwitchTo(caller);
 	}
 	return st->nrows;
