@@ -422,10 +422,12 @@ aigc_store_load(const char *name, int version, int *loaded_version)
 	bytea	   *blob;
 	AigcModel  *model;
 	AigcStoreAccess acc;
+	bool		in_use;
 
 	aigc_store_begin(&acc);
 	aigc_store_check(&acc, name, "use");
-	if (version <= 0)
+	in_use = version <= 0;
+	if (in_use)
 	{
 		version = aigc_store_version_in_use(name);
 		if (version == 0)
@@ -436,9 +438,15 @@ aigc_store_load(const char *name, int version, int *loaded_version)
 	}
 	values[0] = CStringGetTextDatum(name);
 	values[1] = Int32GetDatum(version);
+
+	/*
+	 * The version in use was read with a fresh snapshot; the statement's
+	 * own may predate the training that made it (a trigger's insert racing
+	 * a retrain and deploy), so its weights are read with a fresh one too.
+	 */
 	aigc_store_exec("SELECT weights FROM aigc.model_store "
 					" WHERE name OPERATOR(pg_catalog.=) $1 AND version OPERATOR(pg_catalog.=) $2",
-					2, types, values, NULL, true, SPI_OK_SELECT);
+					2, types, values, NULL, !in_use, SPI_OK_SELECT);
 	if (SPI_processed == 0)
 		ereport(ERROR,
 				(errcode(ERRCODE_UNDEFINED_OBJECT),
