@@ -2,7 +2,7 @@
 # Re-training and deploying a model while several sessions insert rows that
 # its trigger scores (pgbench): no row lost, no error, every row scored.
 source "$(dirname "${BASH_SOURCE[0]}")/lib/tap.sh"
-plan 5
+plan 7
 
 db=aigc_concurrency
 training_database "$db"
@@ -45,6 +45,22 @@ is "$(q "$db" "SELECT count(*) FROM ledger")" "$processed" "no row lost: every c
 is "$(q "$db" "SELECT count(*) FROM ledger WHERE score IS NULL OR score = 'NaN'")" "0" "every row was scored"
 [ "$_tap_failed" -eq 0 ] || tail -n 20 "$out" | sed 's/^/# /'
 
+# An insert whose statement began before a retrain and deploy committed: its
+# trigger loads the version in use then, whose weights its own snapshot
+# does not see (it used to fail with "model has no version N").
+late="$AIGC_BASE/concurrency.late"
+started=$(q "$db" "SELECT extract(epoch FROM clock_timestamp())")
+(q "$db" "INSERT INTO ledger (age, gender, wage) SELECT 30, 'F', 1000 FROM pg_sleep(4)
+          RETURNING score IS NOT NULL" >"$late" 2>&1; echo "exit $?" >>"$late") &
+sleep 0.5
+v=$(q "$db" "SELECT version FROM aigc_train('live', 'training'::regclass,
+             options => '{\"epochs\": 1, \"seed\": 5, \"encoder_dims\": [32], \"decoder_dims\": [32], \"latent_dim\": 8}')")
+q "$db" "SELECT aigc_deploy('live', $v)" >/dev/null
+deployed=$(q "$db" "SELECT extract(epoch FROM clock_timestamp()) - $started < 4")
+wait
+is "$deployed" "t" "a retrain and deploy committed while an insert statement slept"
+is "$(tr '\n' ' ' <"$late")" "t exit 0 " "that insert's trigger loaded the new version and scored its row"
+
 pg_psql -d postgres -c "DROP DATABASE $db" >/dev/null
-rm -f "$script" "$out"
+rm -f "$script" "$out" "$late"
 done_testing
