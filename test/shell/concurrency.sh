@@ -50,13 +50,13 @@ is "$(q "$db" "SELECT count(*) FROM ledger WHERE score IS NULL OR score = 'NaN'"
 # does not see (it used to fail with "model has no version N").
 late="$AIGC_BASE/concurrency.late"
 started=$(q "$db" "SELECT extract(epoch FROM clock_timestamp())")
-(q "$db" "INSERT INTO ledger (age, gender, wage) SELECT 30, 'F', 1000 FROM pg_sleep(4)
+(q "$db" "INSERT INTO ledger (age, gender, wage) SELECT 30, 'F', 1000 FROM pg_sleep(8)
           RETURNING score IS NOT NULL" >"$late" 2>&1; echo "exit $?" >>"$late") &
 sleep 0.5
 v=$(q "$db" "SELECT version FROM aigc_train('live', 'training'::regclass,
              options => '{\"epochs\": 1, \"seed\": 5, \"encoder_dims\": [32], \"decoder_dims\": [32], \"latent_dim\": 8}')")
 q "$db" "SELECT aigc_deploy('live', $v)" >/dev/null
-deployed=$(q "$db" "SELECT extract(epoch FROM clock_timestamp()) - $started < 4")
+deployed=$(q "$db" "SELECT extract(epoch FROM clock_timestamp()) - $started < 8")
 wait
 is "$deployed" "t" "a retrain and deploy committed while an insert statement slept"
 is "$(tr '\n' ' ' <"$late")" "t exit 0 " "that insert's trigger loaded the new version and scored its row"
