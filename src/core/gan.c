@@ -467,28 +467,105 @@ aigc_gan_generator_backward(AigcGan *gan, AigcGanBuffers *buf, int n)
 	}
 }
 
+/*
+ * The threads of a split pass meet here (pool NULL: one thread, no one to
+ * wait for)
+ */
+static void
+meet(AigcPool *pool)
+{
+	if (pool != NULL)
+		aigc_pool_barrier(pool);
+}
+
+/*
+ * The critic's forward pass over groups [first, first + n) of x.  Groups
+ * are independent, so threads each take a range, each with its own
+ * dropout draws.
+ */
+static void
+discriminator_forward_rows(const AigcGan *gan, AigcGanBuffers *buf,
+						   const float *x, int64 first, int64 n, AigcRng *rng)
+{
+	const AigcGanConfig *cfg = &gan->cfg;
+	const float *h = x + first * gan->dis[0].in;
+
+	for (int i = 0; i < cfg->n_dis; i++)
+	{
+		int			d = cfg->dis_dims[i];
+		float	   *a = buf->dact[i] + first * d;
+
+		aigc_linear_forward_ld(&gan->dis[i], h, gan->dis[i].in, (int) n, a, false);
+		aigc_bias_leaky_dropout(a, gan->dis[i].bias.w, (int) n, d,
+								(float) cfg->leaky_slope, cfg->dropout, rng,
+								buf->deriv[i] + first * d);
+		h = a;
+	}
+	aigc_linear_forward(&gan->dis[cfg->n_dis], h, (int) n, buf->score + first);
+}
+
 void
 aigc_gan_discriminator_forward(AigcGan *gan, AigcGanBuffers *buf,
 							   const float *x, int ngroups, AigcRng *rng)
 {
-	const AigcGanConfig *cfg = &gan->cfg;
-	const float *h = x;
+	discriminator_forward_rows(gan, buf, x, 0, ngroups, rng);
+}
 
-	for (int i = 0; i < cfg->n_dis; i++)
+/*
+ * Back from buf->dscore over the first ngroups groups, split in part `part`
+ * of nparts: the input gradients of its range of groups, and its share of
+ * every weight gradient's columns over all the groups (no reduction).  The
+ * parts meet (pool) before each hidden layer's weight gradient, which
+ * reads every group's output gradient.
+ */
+static void
+discriminator_backward_part(AigcGan *gan, AigcGanBuffers *buf, const float *x,
+							int ngroups, float *dx, AigcPool *pool, int part,
+							int nparts)
+{
+	const AigcGanConfig *cfg = &gan->cfg;
+	int			L = cfg->n_dis;
+	float	   *ga = buf->grad_a;
+	float	   *gb = buf->grad_b;
+	int64		first,
+				n;
+
+	Assert(L > 0);
+	aigc_split(ngroups, part, nparts, &first, &n);
+	aigc_linear_param_grad_part(&gan->dis[L], buf->dact[L - 1], gan->dis[L].in,
+								buf->dscore, ngroups, true, part, nparts);
+	aigc_linear_input_grad(&gan->dis[L], buf->dscore + first, (int) n,
+						   ga + first * cfg->dis_dims[L - 1]);
+	for (int i = L - 1; i >= 0; i--)
 	{
-		aigc_linear_forward_ld(&gan->dis[i], h, gan->dis[i].in, ngroups,
-							   buf->dact[i], false);
-		aigc_bias_leaky_dropout(buf->dact[i], gan->dis[i].bias.w, ngroups,
-								cfg->dis_dims[i], (float) cfg->leaky_slope,
-								cfg->dropout, rng, buf->deriv[i]);
-		h = buf->dact[i];
+		int			d = cfg->dis_dims[i];
+		int			in = gan->dis[i].in;
+		float	   *tmp;
+
+		aigc_mul_inplace(ga + first * d, buf->deriv[i] + first * d, n * d);
+		meet(pool);
+		aigc_linear_param_grad_part(&gan->dis[i], i > 0 ? buf->dact[i - 1] : x,
+									in, ga, ngroups, true, part, nparts);
+		if (i > 0 || dx != NULL)
+			aigc_linear_input_grad(&gan->dis[i], ga + first * d, (int) n,
+								   (i > 0 ? gb : dx) + first * in);
+		tmp = ga;
+		ga = gb;
+		gb = tmp;
 	}
-	aigc_linear_forward(&gan->dis[cfg->n_dis], h, ngroups, buf->score);
 }
 
 void
 aigc_gan_discriminator_backward(AigcGan *gan, AigcGanBuffers *buf,
 								const float *x, int ngroups, float *dx)
+{
+	discriminator_backward_part(gan, buf, x, ngroups, dx, NULL, 0, 1);
+}
+
+/* d score / d input of groups [first, first + n), as input_grad below */
+static void
+discriminator_input_grad_rows(const AigcGan *gan, AigcGanBuffers *buf,
+							  int64 first, int64 n, float *dx)
 {
 	const AigcGanConfig *cfg = &gan->cfg;
 	int			L = cfg->n_dis;
@@ -496,14 +573,16 @@ aigc_gan_discriminator_backward(AigcGan *gan, AigcGanBuffers *buf,
 	float	   *gb = buf->grad_b;
 
 	Assert(L > 0);
-	aigc_linear_backward(&gan->dis[L], buf->dact[L - 1], buf->dscore, ngroups, ga);
+	aigc_linear_input_grad(&gan->dis[L], buf->dscore + first, (int) n,
+						   ga + first * cfg->dis_dims[L - 1]);
 	for (int i = L - 1; i >= 0; i--)
 	{
+		int			d = cfg->dis_dims[i];
 		float	   *tmp;
 
-		aigc_mul_inplace(ga, buf->deriv[i], (int64) ngroups * cfg->dis_dims[i]);
-		aigc_linear_backward(&gan->dis[i], i > 0 ? buf->dact[i - 1] : x, ga,
-							 ngroups, i > 0 ? gb : dx);
+		aigc_mul_inplace(ga + first * d, buf->deriv[i] + first * d, n * d);
+		aigc_linear_input_grad(&gan->dis[i], ga + first * d, (int) n,
+							   (i > 0 ? gb : dx) + first * gan->dis[i].in);
 		tmp = ga;
 		ga = gb;
 		gb = tmp;
@@ -514,23 +593,7 @@ void
 aigc_gan_discriminator_input_grad(const AigcGan *gan, AigcGanBuffers *buf,
 								  int ngroups, float *dx)
 {
-	const AigcGanConfig *cfg = &gan->cfg;
-	int			L = cfg->n_dis;
-	float	   *ga = buf->grad_a;
-	float	   *gb = buf->grad_b;
-
-	Assert(L > 0);
-	aigc_linear_input_grad(&gan->dis[L], buf->dscore, ngroups, ga);
-	for (int i = L - 1; i >= 0; i--)
-	{
-		float	   *tmp;
-
-		aigc_mul_inplace(ga, buf->deriv[i], (int64) ngroups * cfg->dis_dims[i]);
-		aigc_linear_input_grad(&gan->dis[i], ga, ngroups, i > 0 ? gb : dx);
-		tmp = ga;
-		ga = gb;
-		gb = tmp;
-	}
+	discriminator_input_grad_rows(gan, buf, 0, ngroups, dx);
 }
 
 /*
@@ -548,34 +611,47 @@ multiply_slopes(const AigcGan *gan, const AigcGanBuffers *buf, int i,
 
 /*
  * Layer l's share of the penalty's weight gradient, sum over rows of the
- * outer products u_r v_r^T (u NULL: the score layer, u_r = 1): into the
- * gradient, or with save, v kept for DP-SGD's per-example clipping.
+ * outer products u_r v_r^T (u NULL: the score layer, u_r = 1): part `part`
+ * of nparts of its columns into the gradient, or with save (one part), v
+ * kept for DP-SGD's per-example clipping.
  */
 static void
 penalty_weight_grad(AigcLinear *l, const float *u, const float *v,
-					int ngroups, float *save)
+					int ngroups, float *save, int part, int nparts)
 {
+	int64		first,
+				count;
+
+	aigc_split(l->in, part, nparts, &first, &count);
 	if (save != NULL)
+	{
+		Assert(nparts == 1);
 		memcpy(save, v, sizeof(float) * ngroups * l->in);
+	}
 	else if (u == NULL)
 	{
 		for (int r = 0; r < ngroups; r++)
-			for (int j = 0; j < l->in; j++)
+			for (int64 j = first; j < first + count; j++)
 				l->weight.g[j] += v[(int64) r * l->in + j];
 	}
-	else
-		cblas_sgemm(CblasRowMajor, CblasTrans, CblasNoTrans, l->out, l->in,
-					ngroups, 1.0f, u, l->out, v, l->in, 1.0f, l->weight.g, l->in);
+	else if (count > 0)
+		cblas_sgemm(CblasRowMajor, CblasTrans, CblasNoTrans, l->out, (int) count,
+					ngroups, 1.0f, u, l->out, v + first, l->in, 1.0f,
+					l->weight.g + first, l->in);
 }
 
 /*
  * scale * sum over the last forward pass's groups [first, first + ngroups)
  * of (||d score / d x||_2 - 1)^2; with backward, its weight gradients, or
- * with save (aigc_gan_penalty_rows) their per-group vectors v.
+ * with save (aigc_gan_penalty_rows) their per-group vectors v.  Split as
+ * discriminator_backward_part: part `part` of nparts takes its range of
+ * the groups (and returns their terms) and its share of each weight
+ * gradient's columns, the parts meeting before each.
  */
 static double
 penalty(AigcGan *gan, AigcGanBuffers *buf, int first, int ngroups,
-		double scale, bool backward, float **save)
+		double scale, bool backward, float **save, AigcPool *pool, int part,
+		int nparts)
 {
 	const AigcGanConfig *cfg = &gan->cfg;
 	int			L = cfg->n_dis;
@@ -585,29 +661,36 @@ penalty(AigcGan *gan, AigcGanBuffers *buf, int first, int ngroups,
 	float	   *du = buf->grad_b;
 	float	   *dv = buf->grad_c;
 	double		total = 0.0;
+	int64		r0,
+				n;
 
 	Assert(L > 0);
+	aigc_split(ngroups, part, nparts, &r0, &n);
 	/* forward through the gradient network: u_{L-1}, ..., u_0, then g */
-	for (int r = 0; r < ngroups; r++)
-		memcpy(buf->du[L - 1] + (int64) r * cfg->dis_dims[L - 1], wout,
+	for (int64 r = r0; r < r0 + n; r++)
+		memcpy(buf->du[L - 1] + r * cfg->dis_dims[L - 1], wout,
 			   sizeof(float) * cfg->dis_dims[L - 1]);
-	multiply_slopes(gan, buf, L - 1, buf->du[L - 1], first, ngroups);
+	multiply_slopes(gan, buf, L - 1, buf->du[L - 1] + r0 * cfg->dis_dims[L - 1],
+					first + r0, n);
 	for (int i = L - 1; i >= 1; i--)
 	{
-		cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, ngroups,
-					gan->dis[i].in, gan->dis[i].out, 1.0f, buf->du[i],
-					gan->dis[i].out, gan->dis[i].weight.w, gan->dis[i].in,
-					0.0f, buf->du[i - 1], gan->dis[i].in);
-		multiply_slopes(gan, buf, i - 1, buf->du[i - 1], first, ngroups);
+		cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, (int) n,
+					gan->dis[i].in, gan->dis[i].out, 1.0f,
+					buf->du[i] + r0 * gan->dis[i].out, gan->dis[i].out,
+					gan->dis[i].weight.w, gan->dis[i].in, 0.0f,
+					buf->du[i - 1] + r0 * gan->dis[i].in, gan->dis[i].in);
+		multiply_slopes(gan, buf, i - 1, buf->du[i - 1] + r0 * gan->dis[i].in,
+						first + r0, n);
 	}
-	cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, ngroups, in0,
-				gan->dis[0].out, 1.0f, buf->du[0], gan->dis[0].out,
-				gan->dis[0].weight.w, in0, 0.0f, g, in0);
+	cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, (int) n, in0,
+				gan->dis[0].out, 1.0f, buf->du[0] + r0 * gan->dis[0].out,
+				gan->dis[0].out, gan->dis[0].weight.w, in0, 0.0f, g + r0 * in0,
+				in0);
 
 	/* the penalty, and d penalty / d g in place of g */
-	for (int r = 0; r < ngroups; r++)
+	for (int64 r = r0; r < r0 + n; r++)
 	{
-		float	   *gr = g + (int64) r * in0;
+		float	   *gr = g + r * in0;
 		double		norm = 0.0;
 		double		k;
 
@@ -623,29 +706,35 @@ penalty(AigcGan *gan, AigcGanBuffers *buf, int first, int ngroups,
 		return scale * total;
 
 	/* backward through the gradient network */
+	meet(pool);
 	penalty_weight_grad(&gan->dis[0], buf->du[0], g, ngroups,
-						save != NULL ? save[0] : NULL);
-	cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, ngroups,
-				gan->dis[0].out, in0, 1.0f, g, in0, gan->dis[0].weight.w, in0,
-				0.0f, du, gan->dis[0].out);
+						save != NULL ? save[0] : NULL, part, nparts);
+	cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, (int) n,
+				gan->dis[0].out, in0, 1.0f, g + r0 * in0, in0,
+				gan->dis[0].weight.w, in0, 0.0f, du + r0 * gan->dis[0].out,
+				gan->dis[0].out);
 	for (int i = 1; i < L; i++)
 	{
 		float	   *tmp;
 
 		/* du holds d / d u_{i-1}; dv = s_{i-1} * du is d / d (u_i W_i) */
-		multiply_slopes(gan, buf, i - 1, du, first, ngroups);
+		multiply_slopes(gan, buf, i - 1, du + r0 * gan->dis[i].in, first + r0, n);
+		meet(pool);
 		penalty_weight_grad(&gan->dis[i], buf->du[i], du, ngroups,
-							save != NULL ? save[i] : NULL);
-		cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, ngroups,
-					gan->dis[i].out, gan->dis[i].in, 1.0f, du, gan->dis[i].in,
-					gan->dis[i].weight.w, gan->dis[i].in, 0.0f, dv, gan->dis[i].out);
+							save != NULL ? save[i] : NULL, part, nparts);
+		cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, (int) n,
+					gan->dis[i].out, gan->dis[i].in, 1.0f,
+					du + r0 * gan->dis[i].in, gan->dis[i].in,
+					gan->dis[i].weight.w, gan->dis[i].in, 0.0f,
+					dv + r0 * gan->dis[i].out, gan->dis[i].out);
 		tmp = du;
 		du = dv;
 		dv = tmp;
 	}
-	multiply_slopes(gan, buf, L - 1, du, first, ngroups);
+	multiply_slopes(gan, buf, L - 1, du + r0 * gan->dis[L].in, first + r0, n);
+	meet(pool);
 	penalty_weight_grad(&gan->dis[L], NULL, du, ngroups,
-						save != NULL ? save[L] : NULL);
+						save != NULL ? save[L] : NULL, part, nparts);
 	return scale * total;
 }
 
@@ -653,7 +742,51 @@ double
 aigc_gan_gradient_penalty(AigcGan *gan, AigcGanBuffers *buf, int ngroups,
 						  double lambda, bool backward)
 {
-	return penalty(gan, buf, 0, ngroups, lambda / ngroups, backward, NULL);
+	return penalty(gan, buf, 0, ngroups, lambda / ngroups, backward, NULL,
+				   NULL, 0, 1);
+}
+
+/* A split critic backward of aigc_gan_critic_backward_split */
+typedef struct SplitBackward
+{
+	AigcGan    *gan;
+	AigcGanBuffers *buf;
+	const float *x;
+	int			ngroups;
+	float	   *dx;
+	double		lambda;
+	AigcPool   *pool;
+	double		penalty[AIGC_MAX_THREADS];
+} SplitBackward;
+
+static void
+split_backward_part(void *arg, int part, int nparts)
+{
+	SplitBackward *b = arg;
+
+	if (b->lambda > 0.0)
+		b->penalty[part] = penalty(b->gan, b->buf, 0, b->ngroups,
+								   b->lambda / b->ngroups, true, NULL, b->pool,
+								   part, nparts);
+	else
+		discriminator_backward_part(b->gan, b->buf, b->x, b->ngroups, b->dx,
+									b->pool, part, nparts);
+}
+
+double
+aigc_gan_critic_backward_split(AigcGan *gan, AigcGanBuffers *buf,
+							   const float *x, int ngroups, float *dx,
+							   double lambda, AigcPool *pool)
+{
+	SplitBackward b = {gan, buf, x, ngroups, dx, lambda, pool};
+	double		total = 0.0;
+	int			blas_threads = aigc_blas_set_threads(1);
+
+	aigc_pool_run(pool, split_backward_part, &b);
+	aigc_blas_set_threads(blas_threads);
+	for (int i = 0; i < aigc_pool_size(pool); i++)
+		total += b.penalty[i];
+	return total;
 }
 
 double
@@ -661,7 +794,7 @@ aigc_gan_penalty_rows(AigcGan *gan, AigcGanBuffers *buf, int nrows,
 					  double lambda, float **v)
 {
 	Assert(gan->cfg.pac == 1);
-	return penalty(gan, buf, 0, nrows, lambda, true, v);
+	return penalty(gan, buf, 0, nrows, lambda, true, v, NULL, 0, 1);
 }
 
 void
@@ -901,7 +1034,8 @@ aigc_gan_trainer_init(AigcGanTrainer *t, AigcGan *gan, const float *x,
 					  int64 nrows, int batch, bool log_frequency,
 					  double lambda, double average,
 					  double gen_lr, double gen_decay, double dis_lr,
-					  double dis_decay, const AigcPrivacyOptions *privacy)
+					  double dis_decay, const AigcPrivacyOptions *privacy,
+					  int threads)
 {
 	int			W = dis_row_width(&gan->cfg);
 
@@ -939,6 +1073,14 @@ aigc_gan_trainer_init(AigcGanTrainer *t, AigcGan *gan, const float *x,
 	t->fake = palloc(sizeof(float) * 3 * batch * W);
 	t->real = t->fake + (int64) batch * W;
 	t->interp = t->real + (int64) batch * W;
+	/* DP-SGD's critic steps stay on one thread */
+	t->pool = NULL;
+	t->rngs = NULL;
+	if (threads > 1 && privacy == NULL)
+	{
+		t->pool = aigc_pool_create(threads);
+		t->rngs = palloc(sizeof(AigcRng) * threads);
+	}
 }
 
 /*
@@ -1242,6 +1384,98 @@ dp_discriminator_step(AigcGanTrainer *t, AigcRng *rng, AigcGanStepLosses *losses
 	losses->discriminator += (fake_mean - real_sum / dp->expected_rows) / dis_steps;
 }
 
+/*
+ * A critic pass of a training step, its groups split across the trainer's
+ * threads (critic_part)
+ */
+typedef struct CriticPass
+{
+	AigcGanTrainer *t;
+	AigcRng    *rng;			/* the run's stream: part 0's dropout */
+	bool		update;			/* the critic's update, else the generator's */
+	int			nparts;
+	double		penalty[AIGC_MAX_THREADS];	/* each part's penalty terms */
+} CriticPass;
+
+/*
+ * Part `part` of nparts of a critic pass over t->fake (buf->dscore set).
+ * The critic's update: forward over the fake, real and interpolated groups
+ * (consecutive blocks of G), back from the first two, the penalty at the
+ * third, then Adam, each split by groups and by the weight gradients'
+ * columns.  The generator's: forward over the fake groups and back to the
+ * input, by groups alone.  Part 0 draws its dropout from the run's
+ * stream, the others from streams run_critic seeds from it.
+ */
+static void
+critic_part(void *arg, int part, int nparts)
+{
+	CriticPass *p = arg;
+	AigcGanTrainer *t = p->t;
+	AigcGan    *gan = t->gan;
+	AigcGanBuffers *buf = &t->buf;
+	int			groups = t->batch / gan->cfg.pac;
+	int64		first,
+				n;
+
+	aigc_split(p->update ? 3 * groups : groups, part, nparts, &first, &n);
+	discriminator_forward_rows(gan, buf, t->fake, first, n,
+							   part == 0 ? p->rng : &t->rngs[part]);
+	if (!p->update)
+	{
+		discriminator_input_grad_rows(gan, buf, first, n, buf->dinput);
+		return;
+	}
+	/* the weight gradients read every group's activations */
+	meet(t->pool);
+	discriminator_backward_part(gan, buf, t->fake, 2 * groups, NULL, t->pool,
+								part, nparts);
+	/* the penalty's first products overwrite the backward's scratch */
+	meet(t->pool);
+	p->penalty[part] = penalty(gan, buf, 2 * groups, groups, t->lambda / groups,
+							   true, NULL, t->pool, part, nparts);
+	meet(t->pool);
+	aigc_adam_step_zero_part(&t->dis_opt, NULL, 0.0, part, nparts);
+}
+
+/*
+ * The critic's products have 50-150 rows (batch / pac): on one OpenBLAS
+ * thread each, as for sampling's small passes, the groups split across
+ * the trainer's threads instead.  The other threads' streams are seeded
+ * first, so that one thread draws as before the split.
+ */
+static void
+run_critic(AigcGanTrainer *t, CriticPass *p, AigcRng *rng)
+{
+	int			blas_threads = aigc_blas_set_threads(1);
+
+	p->t = t;
+	p->rng = rng;
+	if (p->update)
+		t->dis_opt.step++;
+	if (t->pool == NULL)
+	{
+		p->nparts = 1;
+		critic_part(p, 0, 1);
+	}
+	else
+	{
+		p->nparts = aigc_pool_size(t->pool);
+		for (int i = 1; i < p->nparts; i++)
+			aigc_rng_seed(&t->rngs[i], aigc_rng_next(rng));
+		aigc_pool_run(t->pool, critic_part, p);
+	}
+	aigc_blas_set_threads(blas_threads);
+}
+
+/* Part `part` of nparts of the generator's Adam step (one thread: all) */
+static void
+generator_update_part(void *arg, int part, int nparts)
+{
+	AigcGanTrainer *t = arg;
+
+	aigc_adam_step_zero_part(&t->gen_opt, t->gen_avg, t->average, part, nparts);
+}
+
 static void
 discriminator_step(AigcGanTrainer *t, AigcRng *rng, AigcGanStepLosses *losses,
 				   int dis_steps)
@@ -1256,7 +1490,7 @@ discriminator_step(AigcGanTrainer *t, AigcRng *rng, AigcGanStepLosses *losses,
 	int64		group_width = (int64) gan->cfg.pac * W;
 	double		real_mean,
 				fake_mean;
-	int			blas_threads;
+	CriticPass	pass;
 
 	sample_condvec(t, rng);
 	fill_generator_input(gan, buf->gin, buf->gx_width, n, t->cond, rng);
@@ -1296,27 +1530,15 @@ discriminator_step(AigcGanTrainer *t, AigcRng *rng, AigcGanStepLosses *losses,
 			t->interp[j] = a * t->real[j] + (1.0f - a) * t->fake[j];
 	}
 
-	/*
-	 * The critic on fake, real and interpolated groups in one pass (the
-	 * blocks are consecutive), back from the first two, and the penalty at
-	 * the third.
-	 */
-	/*
-	 * The critic's products have 50-150 rows (batch / pac): a second
-	 * OpenBLAS thread costs more than it gains there, as for sampling's
-	 * small passes, and stalls when another job holds the other core.
-	 */
-	blas_threads = aigc_blas_set_threads(1);
-	aigc_gan_discriminator_forward(gan, buf, t->fake, 3 * groups, rng);
-	fake_mean = mean_score(buf->score, groups);
-	real_mean = mean_score(buf->score + groups, groups);
+	/* the critic on fake, real and interpolated groups: critic_part */
 	set_dscore(buf->dscore, groups, 1.0 / groups);
 	set_dscore(buf->dscore + groups, groups, -1.0 / groups);
-	aigc_gan_discriminator_backward(gan, buf, t->fake, 2 * groups, NULL);
-	losses->penalty += penalty(gan, buf, 2 * groups, groups, t->lambda / groups,
-							   true, NULL) / dis_steps;
-	aigc_blas_set_threads(blas_threads);
-	aigc_adam_step_zero(&t->dis_opt, NULL, 0.0);
+	pass.update = true;
+	run_critic(t, &pass, rng);
+	fake_mean = mean_score(buf->score, groups);
+	real_mean = mean_score(buf->score + groups, groups);
+	for (int i = 0; i < pass.nparts; i++)
+		losses->penalty += pass.penalty[i] / dis_steps;
 	losses->discriminator += (fake_mean - real_mean) / dis_steps;
 }
 
@@ -1331,7 +1553,7 @@ aigc_gan_train_step(AigcGanTrainer *t, int dis_steps, AigcRng *rng,
 	int			W = D + gan->cfg.cond_dim;
 	int			groups = n / gan->cfg.pac;
 	double		ce = 0.0;
-	int			blas_threads;
+	CriticPass	pass;
 
 	memset(losses, 0, sizeof(*losses));
 	for (int d = 0; d < dis_steps; d++)
@@ -1344,19 +1566,20 @@ aigc_gan_train_step(AigcGanTrainer *t, int dis_steps, AigcRng *rng,
 	fill_generator_input(gan, buf->gin, buf->gx_width, n, t->cond, rng);
 	aigc_gan_generator_forward(gan, buf, n, true, rng);
 	fake_rows(t);
-	/* one OpenBLAS thread for the critic, as in discriminator_step */
-	blas_threads = aigc_blas_set_threads(1);
-	aigc_gan_discriminator_forward(gan, buf, t->fake, groups, rng);
-	losses->generator = -mean_score(buf->score, groups);
 	set_dscore(buf->dscore, groups, -1.0 / groups);
-	aigc_gan_discriminator_input_grad(gan, buf, groups, buf->dinput);
-	aigc_blas_set_threads(blas_threads);
+	pass.update = false;
+	run_critic(t, &pass, rng);
+	losses->generator = -mean_score(buf->score, groups);
 	take_columns(buf->dfake, buf->dinput, W, 0, D, n);
 	aigc_gan_activation_backward(gan, buf->fake, buf->dfake, n, buf->dgout);
 	if (gan->cfg.cond_dim > 0)
 		ce = aigc_gan_cond_loss(gan, buf->gout, t->cond, t->colsel, n, buf->dgout);
 	aigc_gan_generator_backward(gan, buf, n);
-	aigc_adam_step_zero(&t->gen_opt, t->gen_avg, t->average);
+	t->gen_opt.step++;
+	if (t->pool != NULL)
+		aigc_pool_run(t->pool, generator_update_part, t);
+	else
+		generator_update_part(t, 0, 1);
 	losses->generator += ce;
 	losses->cross_entropy = ce;
 }

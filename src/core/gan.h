@@ -16,6 +16,7 @@
 #include "core/optimizer.h"
 #include "core/rng.h"
 #include "core/serialize.h"
+#include "core/threads.h"
 #include "core/train_options.h"
 
 typedef struct AigcGanConfig
@@ -151,6 +152,17 @@ extern double aigc_gan_gradient_penalty(AigcGan *gan, AigcGanBuffers *buf,
 										bool backward);
 
 /*
+ * The critic's backward from buf->dscore (lambda 0: its weights' and dx's
+ * gradients) or its gradient penalty's (lambda > 0, returned), over the
+ * last forward pass's ngroups groups, split across pool's threads as
+ * training splits them (for gradcheck.c)
+ */
+extern double aigc_gan_critic_backward_split(AigcGan *gan, AigcGanBuffers *buf,
+											 const float *x, int ngroups,
+											 float *dx, double lambda,
+											 AigcPool *pool);
+
+/*
  * DP-SGD (pac 1, docs/privacy.md): the penalty as a sum over rows,
  * lambda * sum_r (||d score_r / d x_r|| - 1)^2, returned; its weight
  * gradient is not accumulated but kept per row: layer i's is the outer
@@ -272,6 +284,8 @@ typedef struct AigcGanTrainer
 	float	   *real;			/* (batch, data_dim + cond_dim), after fake */
 	float	   *interp;			/* (batch, data_dim + cond_dim), after real */
 	AigcGanDp  *dp;				/* NULL without DP-SGD */
+	AigcPool   *pool;			/* the critic's threads; NULL on one thread */
+	AigcRng    *rngs;			/* (threads) their dropout streams, from 1 */
 } AigcGanTrainer;
 
 extern void aigc_gan_trainer_init(AigcGanTrainer *t, AigcGan *gan,
@@ -279,7 +293,8 @@ extern void aigc_gan_trainer_init(AigcGanTrainer *t, AigcGan *gan,
 								  bool log_frequency, double lambda, double average,
 								  double gen_lr, double gen_decay,
 								  double dis_lr, double dis_decay,
-								  const AigcPrivacyOptions *privacy);
+								  const AigcPrivacyOptions *privacy,
+								  int threads);
 
 /*
  * DP-SGD's work on a chunk of n <= batch real rows in t->real (with their

@@ -11,6 +11,7 @@
 
 #include "core/fastmath.h"
 #include "core/layers.h"
+#include "core/threads.h"
 
 /* random draws are taken in chunks of this many (even) before a vector pass */
 #define RNG_CHUNK 256
@@ -98,13 +99,13 @@ aigc_linear_relu_forward(const AigcLinear *l, const float *x, int n, float *y)
 	linear_forward(l, x, l->in, n, y, true, true);
 }
 
-/* g (w) += the column sums of dy (n x w) */
+/* g (w) += the column sums of dy (n x w, rows ld apart) */
 static AIGC_VECTOR_CLONES void
-add_column_sums(const float *dy, int n, int w, float *g)
+add_column_sums(const float *dy, int n, int w, int ld, float *g)
 {
 	for (int r = 0; r < n; r++)
 	{
-		const float *row = dy + (int64) r * w;
+		const float *row = dy + (int64) r * ld;
 
 		for (int j = 0; j < w; j++)
 			g[j] += row[j];
@@ -136,11 +137,26 @@ void
 aigc_linear_param_grad(AigcLinear *l, const float *x, int ldx, const float *dy,
 					   int n, bool bias)
 {
-	/* dW (out x in) += dy^T (out x n) * x (n x in) */
-	cblas_sgemm(CblasRowMajor, CblasTrans, CblasNoTrans, l->out, l->in, n,
-				1.0f, dy, l->out, x, ldx, 1.0f, l->weight.g, l->in);
-	if (bias)
-		add_column_sums(dy, n, l->out, l->bias.g);
+	aigc_linear_param_grad_part(l, x, ldx, dy, n, bias, 0, 1);
+}
+
+void
+aigc_linear_param_grad_part(AigcLinear *l, const float *x, int ldx,
+							const float *dy, int n, bool bias, int part,
+							int nparts)
+{
+	int64		first,
+				count;
+
+	/* dW[:, cols] (out x cols) += dy^T (out x n) * x[:, cols] (n x cols) */
+	aigc_split(l->in, part, nparts, &first, &count);
+	if (count > 0)
+		cblas_sgemm(CblasRowMajor, CblasTrans, CblasNoTrans, l->out, (int) count,
+					n, 1.0f, dy, l->out, x + first, ldx, 1.0f,
+					l->weight.g + first, l->in);
+	aigc_split(l->out, part, nparts, &first, &count);
+	if (bias && count > 0)
+		add_column_sums(dy + first, n, (int) count, l->out, l->bias.g + first);
 }
 
 void
@@ -261,7 +277,7 @@ aigc_linear_sparse_backward(AigcLinear *l, AigcSparseRows *s, const float *dy)
 	for (int o = 0; o < out; o++)
 		for (int j = 0; j < in; j++)
 			l->weight.g[(int64) o * in + j] += s->gt[(int64) j * out + o];
-	add_column_sums(dy, s->n, out, l->bias.g);
+	add_column_sums(dy, s->n, out, out, l->bias.g);
 }
 
 /* Branch-free (the signs are random) so that the loops vectorise */

@@ -58,6 +58,13 @@ extern void aigc_linear_forward_ld(const AigcLinear *l, const float *x, int ldx,
 extern void aigc_linear_param_grad(AigcLinear *l, const float *x, int ldx,
 								   const float *dy, int n, bool bias);
 /*
+ * Part `part` of nparts of the same (its share of W's columns and of the
+ * bias), for threads splitting one gradient without a reduction
+ */
+extern void aigc_linear_param_grad_part(AigcLinear *l, const float *x, int ldx,
+										const float *dy, int n, bool bias,
+										int part, int nparts);
+/*
  * dx's first cols columns (rows lddx apart) = dy W[:, :cols], or += with
  * accumulate: the input gradient of only the inputs that need one
  */

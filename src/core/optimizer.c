@@ -12,6 +12,7 @@
 
 #include "core/fastmath.h"
 #include "core/optimizer.h"
+#include "core/threads.h"
 
 /* One tensor's update, branch-free so that it vectorises */
 static AIGC_VECTOR_CLONES void
@@ -195,15 +196,35 @@ aigc_adam_update_part(const AigcAdam *opt, const float *g, int64 first,
 void
 aigc_adam_step_zero(AigcAdam *opt, float **avg, double k)
 {
+	opt->step++;
+	aigc_adam_step_zero_part(opt, avg, k, 0, 1);
+}
+
+void
+aigc_adam_step_zero_part(const AigcAdam *opt, float **avg, double k, int part,
+						 int nparts)
+{
 	float		step_size,
 				inv_sqrt_bc2;
 
-	opt->step++;
 	adam_corrections(opt, &step_size, &inv_sqrt_bc2);
 	for (int p = 0; p < opt->nparams; p++)
-		adam_update_zero(opt->params[p].w, opt->params[p].g, opt->m[p], opt->v[p],
-						 avg != NULL ? avg[p] : NULL, opt->params[p].n,
+	{
+		int64		n = opt->params[p].n;
+		int64		first,
+					count;
+
+		/* whole 16-float lines each, so that no two threads write one */
+		aigc_split((n + 15) / 16, part, nparts, &first, &count);
+		first *= 16;
+		count = Min(count * 16, n - first);
+		if (count <= 0)
+			continue;
+		adam_update_zero(opt->params[p].w + first, opt->params[p].g + first,
+						 opt->m[p] + first, opt->v[p] + first,
+						 avg != NULL ? avg[p] + first : NULL, count,
 						 (float) opt->beta1, (float) opt->beta2,
 						 (float) opt->weight_decay, (float) opt->eps, step_size,
 						 inv_sqrt_bc2, (float) k);
+	}
 }

@@ -23,6 +23,7 @@
 #include "core/layers.h"
 #include "core/tf_layers.h"
 #include "core/tf_model.h"
+#include "core/threads.h"
 #include "core/vae.h"
 #include "diag/diag.h"
 
@@ -645,6 +646,7 @@ check_gan(CheckOutput *out, AigcRng *rng)
 	int			W;
 	float	   *dgout,
 			   *dx;
+	AigcPool   *pool;
 	static const char *const gen_names[] = {
 		"residual 1 weight", "residual 1 bias", "residual 1 bn gamma", "residual 1 bn beta",
 		"residual 2 weight", "residual 2 bias", "residual 2 bn gamma", "residual 2 bn beta",
@@ -701,6 +703,28 @@ check_gan(CheckOutput *out, AigcRng *rng)
 	aigc_gan_gradient_penalty(gan, &ctx.buf, ctx.groups, 10.0, true);
 	check_params(out, "gan gradient penalty", gan->dparams, gan->n_dparams,
 				 dis_names, gan_penalty_loss, &ctx);
+
+	/*
+	 * both split across three threads as training splits them (ranges of
+	 * the groups and of the weights' columns, uneven where they do not
+	 * divide by three)
+	 */
+	pool = aigc_pool_create(3);
+	aigc_rng_seed(&fixed, 19);
+	aigc_gan_discriminator_forward(gan, &ctx.buf, ctx.x, ctx.groups, &fixed);
+	memcpy(ctx.buf.dscore, ctx.cscore, sizeof(float) * ctx.groups);
+	aigc_params_zero_grad(gan->dparams, gan->n_dparams);
+	aigc_gan_critic_backward_split(gan, &ctx.buf, ctx.x, ctx.groups, dx, 0.0, pool);
+	check_params(out, "gan discriminator, 3 threads", gan->dparams,
+				 gan->n_dparams, dis_names, gan_discriminator_loss, &ctx);
+	check_tensor(out, "gan discriminator, 3 threads", "input", ctx.x, dx,
+				 ctx.n * W, gan_discriminator_loss, &ctx);
+	aigc_rng_seed(&fixed, 13);
+	aigc_gan_discriminator_forward(gan, &ctx.buf, ctx.x, ctx.groups, &fixed);
+	aigc_params_zero_grad(gan->dparams, gan->n_dparams);
+	aigc_gan_critic_backward_split(gan, &ctx.buf, ctx.x, ctx.groups, NULL, 10.0, pool);
+	check_params(out, "gan gradient penalty, 3 threads", gan->dparams,
+				 gan->n_dparams, dis_names, gan_penalty_loss, &ctx);
 }
 
 /* ---- transformer layers: loss = sum(c * layer(x)) unless stated ---- */
