@@ -43,14 +43,14 @@ SELECT is((SELECT md5(weights) FROM aigc.model_store WHERE name = 'th_2t'),
 SELECT isnt((SELECT md5(weights) FROM aigc.model_store WHERE name = 'th_1t'),
             (SELECT md5(weights) FROM aigc.model_store WHERE name = 'th_2t'),
             'transformer: the thread count is part of what a seed reproduces');
-SELECT is((SELECT md5(weights) FROM aigc.model_store WHERE name = 'th_2g'),
-          (SELECT md5(weights) FROM aigc.model_store WHERE name = 'th_2h'),
+CREATE FUNCTION pg_temp.weights_md5(model text) RETURNS text LANGUAGE sql AS $$
+    SELECT md5(weights) FROM aigc.model_store WHERE name = model
+$$;
+SELECT is(pg_temp.weights_md5('th_2g'), pg_temp.weights_md5('th_2h'),
           'gan, critic split across two threads: a seed reproduces the weights');
-SELECT is((SELECT md5(weights) FROM aigc.model_store WHERE name = 'th_3g'),
-          (SELECT md5(weights) FROM aigc.model_store WHERE name = 'th_3h'),
+SELECT is(pg_temp.weights_md5('th_3g'), pg_temp.weights_md5('th_3h'),
           'gan on three threads (uneven parts): a seed reproduces the weights');
-SELECT isnt((SELECT md5(weights) FROM aigc.model_store WHERE name = 'th_1g'),
-            (SELECT md5(weights) FROM aigc.model_store WHERE name = 'th_2g'),
+SELECT isnt(pg_temp.weights_md5('th_1g'), pg_temp.weights_md5('th_2g'),
             'gan: the thread count is part of what a seed reproduces');
 SELECT is((SELECT md5(weights) FROM aigc.model_store WHERE name = 'th_1a'),
           (SELECT md5(weights) FROM aigc.model_store WHERE name = 'th_1b'), 'one thread: a seed reproduces the weights');
