@@ -412,61 +412,6 @@ take_columns(float *dst, const float *src, int width, int from, int w, int n)
 		memcpy(dst + (int64) r * w, src + (int64) r * width + from, sizeof(float) * w);
 }
 
-void
-aigc_gan_generator_forward(AigcGan *gan, AigcGanBuffers *buf, int n,
-						   bool training, AigcRng *rng)
-{
-	const AigcGanConfig *cfg = &gan->cfg;
-	int			ld = buf->gx_width;
-	int			at = ld - gen_input_width(cfg);
-
-	Assert(n <= buf->batch);
-	/* block i reads gx's columns [at, ld) and writes its ReLU just before */
-	for (int i = 0; i < cfg->n_gen; i++)
-	{
-		int			hd = cfg->gen_dims[i];
-
-		aigc_linear_forward_ld(&gan->gen[i], buf->gx + at, ld, n, buf->gxhat[i], false);
-		at -= hd;
-		aigc_batchnorm_relu_forward(&gan->bn[i], buf->gxhat[i], gan->gen[i].bias.w,
-									n, training, buf->gx + at, ld);
-	}
-	aigc_linear_forward_ld(&gan->gen_out, buf->gx, ld, n, buf->gout, true);
-	activate(gan, buf->gout, buf->fake, n, training, rng, buf->dfake);
-}
-
-/*
- * dgx gets the gradient of gx's ReLU columns only (the noise and cond need
- * none): the output layer's product sets it, and each block, from the last
- * back, adds its input's share before the blocks below read theirs.
- */
-void
-aigc_gan_generator_backward(AigcGan *gan, AigcGanBuffers *buf, int n)
-{
-	const AigcGanConfig *cfg = &gan->cfg;
-	int			ld = buf->gx_width;
-	int			hidden = ld - gen_input_width(cfg);
-	int			at = 0;
-	float	   *gc = buf->grad_c;
-
-	aigc_linear_param_grad(&gan->gen_out, buf->gx, ld, buf->dgout, n, true);
-	if (hidden > 0)
-		aigc_linear_input_grad_cols(&gan->gen_out, buf->dgout, n, hidden,
-									buf->dgx, hidden, false);
-	for (int i = cfg->n_gen - 1; i >= 0; i--)
-	{
-		int			in_at = at + cfg->gen_dims[i];
-
-		aigc_batchnorm_relu_backward(&gan->bn[i], buf->gxhat[i], buf->gx + at, ld,
-									 buf->dgx + at, hidden, n, gc);
-		aigc_linear_param_grad(&gan->gen[i], buf->gx + in_at, ld, gc, n, false);
-		if (in_at < hidden)
-			aigc_linear_input_grad_cols(&gan->gen[i], gc, n, hidden - in_at,
-										buf->dgx + in_at, hidden, true);
-		at = in_at;
-	}
-}
-
 /*
  * The threads of a split pass meet here (pool NULL: one thread, no one to
  * wait for)
@@ -476,6 +421,123 @@ meet(AigcPool *pool)
 {
 	if (pool != NULL)
 		aigc_pool_barrier(pool);
+}
+
+/*
+ * Part `part` of nparts of the generator's forward pass: each block's
+ * product and batch norm for its range of the block's units (the columns;
+ * batch norm's statistics are per column), the parts meeting before the
+ * next block reads them all; then the output layer and activations for its
+ * range of the rows.  Part 0 draws from rng, the others from rngs[part].
+ */
+static void
+generator_forward_part(AigcGan *gan, AigcGanBuffers *buf, int n,
+					   bool training, AigcRng *rng, AigcRng *rngs,
+					   AigcPool *pool, int part, int nparts)
+{
+	const AigcGanConfig *cfg = &gan->cfg;
+	int			ld = buf->gx_width;
+	int			at = ld - gen_input_width(cfg);
+	int			D = cfg->data_dim;
+	int64		first,
+				count;
+
+	Assert(n <= buf->batch);
+	/* block i reads gx's columns [at, ld) and writes its ReLU just before */
+	for (int i = 0; i < cfg->n_gen; i++)
+	{
+		AigcLinear *l = &gan->gen[i];
+		int			hd = cfg->gen_dims[i];
+
+		/* xhat[:, first:first + count] (n x count) = x W[first:first + count]^T */
+		aigc_split(hd, part, nparts, &first, &count);
+		if (count > 0)
+			cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, n, (int) count,
+						l->in, 1.0f, buf->gx + at, ld, l->weight.w + first * l->in,
+						l->in, 0.0f, buf->gxhat[i] + first, hd);
+		at -= hd;
+		aigc_batchnorm_relu_forward(&gan->bn[i], buf->gxhat[i], l->bias.w, n,
+									training, buf->gx + at, ld, (int) first,
+									(int) count);
+		meet(pool);
+	}
+	aigc_split(n, part, nparts, &first, &count);
+	aigc_linear_forward_ld(&gan->gen_out, buf->gx + first * ld, ld, (int) count,
+						   buf->gout + first * D, true);
+	activate(gan, buf->gout + first * D, buf->fake + first * D, (int) count,
+			 training, part == 0 ? rng : &rngs[part], buf->dfake + first * D);
+}
+
+void
+aigc_gan_generator_forward(AigcGan *gan, AigcGanBuffers *buf, int n,
+						   bool training, AigcRng *rng)
+{
+	generator_forward_part(gan, buf, n, training, rng, NULL, NULL, 0, 1);
+}
+
+/*
+ * Part `part` of nparts of the generator's backward pass from buf->dgout.
+ * dgx gets the gradient of gx's ReLU columns only (the noise and cond need
+ * none): the output layer's product sets it, and each block, from the last
+ * back, adds its input's share before the blocks below read theirs.  Split
+ * as forward: batch norm and each block's weight gradient by the block's
+ * units, the input gradients by rows, the output layer's weight gradient
+ * by its columns, meeting between.
+ */
+static void
+generator_backward_part(AigcGan *gan, AigcGanBuffers *buf, int n,
+						AigcPool *pool, int part, int nparts)
+{
+	const AigcGanConfig *cfg = &gan->cfg;
+	int			ld = buf->gx_width;
+	int			hidden = ld - gen_input_width(cfg);
+	int			at = 0;
+	float	   *gc = buf->grad_c;
+	int64		r0,
+				nr;
+
+	aigc_split(n, part, nparts, &r0, &nr);
+	aigc_linear_param_grad_part(&gan->gen_out, buf->gx, ld, buf->dgout, n, true,
+								part, nparts);
+	if (hidden > 0)
+		aigc_linear_input_grad_cols(&gan->gen_out, buf->dgout + r0 * cfg->data_dim,
+									(int) nr, hidden, buf->dgx + r0 * hidden,
+									hidden, false);
+	for (int i = cfg->n_gen - 1; i >= 0; i--)
+	{
+		AigcLinear *l = &gan->gen[i];
+		int			hd = cfg->gen_dims[i];
+		int			in_at = at + hd;
+		int64		first,
+					count;
+
+		/* batch norm's sums read every row of dgx */
+		meet(pool);
+		aigc_split(hd, part, nparts, &first, &count);
+		aigc_batchnorm_relu_backward(&gan->bn[i], buf->gxhat[i], buf->gx + at, ld,
+									 buf->dgx + at, hidden, n, gc, (int) first,
+									 (int) count);
+		/* W[first:first + count] += gc[:, first:first + count]^T x */
+		if (count > 0)
+			cblas_sgemm(CblasRowMajor, CblasTrans, CblasNoTrans, (int) count,
+						l->in, n, 1.0f, gc + first, hd, buf->gx + in_at, ld,
+						1.0f, l->weight.g + first * l->in, l->in);
+		if (in_at < hidden)
+		{
+			/* the input gradient reads every column of gc */
+			meet(pool);
+			aigc_linear_input_grad_cols(l, gc + r0 * hd, (int) nr, hidden - in_at,
+										buf->dgx + r0 * hidden + in_at, hidden,
+										true);
+		}
+		at = in_at;
+	}
+}
+
+void
+aigc_gan_generator_backward(AigcGan *gan, AigcGanBuffers *buf, int n)
+{
+	generator_backward_part(gan, buf, n, NULL, 0, 1);
 }
 
 /*
@@ -813,15 +875,17 @@ aigc_gan_discriminator_deltas(AigcGan *gan, AigcGanBuffers *buf, int nrows,
 	}
 }
 
-double
-aigc_gan_cond_loss(const AigcGan *gan, const float *gout, const float *cond,
-				   const int *colsel, int n, float *dgout)
+/* aigc_gan_cond_loss's terms of rows [first, first + count) of n */
+static double
+cond_loss_rows(const AigcGan *gan, const float *gout, const float *cond,
+			   const int *colsel, int64 first, int64 count, int n,
+			   float *dgout)
 {
 	int			D = gan->cfg.data_dim;
 	int			C = gan->cfg.cond_dim;
 	double		loss = 0.0;
 
-	for (int r = 0; r < n; r++)
+	for (int64 r = first; r < first + count; r++)
 	{
 		const AigcCondColumn *cc = &gan->cond[colsel[r]];
 		const float *o = gout + (int64) r * D + cc->data_offset;
@@ -847,6 +911,13 @@ aigc_gan_cond_loss(const AigcGan *gan, const float *gout, const float *cond,
 		d[target] -= 1.0f / n;
 	}
 	return loss / n;
+}
+
+double
+aigc_gan_cond_loss(const AigcGan *gan, const float *gout, const float *cond,
+				   const int *colsel, int n, float *dgout)
+{
+	return cond_loss_rows(gan, gout, cond, colsel, 0, n, n, dgout);
 }
 
 /* Noise, then a cond vector per row (when there are cond columns), into gin */
@@ -1080,6 +1151,8 @@ aigc_gan_trainer_init(AigcGanTrainer *t, AigcGan *gan, const float *x,
 	{
 		t->pool = aigc_pool_create(threads);
 		t->rngs = palloc(sizeof(AigcRng) * threads);
+		/* the threads split the products; train.c restores the count */
+		aigc_blas_set_threads(1);
 	}
 }
 
@@ -1109,12 +1182,18 @@ sample_condvec(AigcGanTrainer *t, AigcRng *rng)
 	}
 }
 
-/* Discriminator input rows: the generator's activated rows with their cond */
+/*
+ * Discriminator input rows [first, first + n): the generator's activated
+ * rows with their cond
+ */
 static void
-fake_rows(AigcGanTrainer *t)
+fake_rows(AigcGanTrainer *t, int64 first, int64 n)
 {
-	concat_rows(t->fake, t->buf.fake, t->gan->cfg.data_dim, t->cond,
-				t->gan->cfg.cond_dim, t->batch);
+	int			D = t->gan->cfg.data_dim;
+	int			C = t->gan->cfg.cond_dim;
+
+	concat_rows(t->fake + first * (D + C), t->buf.fake + first * D, D,
+				t->cond + first * C, C, (int) n);
 }
 
 static double
@@ -1345,7 +1424,7 @@ dp_discriminator_step(AigcGanTrainer *t, AigcRng *rng, AigcGanStepLosses *losses
 	sample_condvec(t, rng);
 	fill_generator_input(gan, buf->gin, buf->gx_width, t->batch, t->cond, rng);
 	aigc_gan_generator_forward(gan, buf, t->batch, true, rng);
-	fake_rows(t);
+	fake_rows(t, 0, t->batch);
 
 	memset(dp->step_counts, 0, sizeof(float) * Max(C, 1));
 	while (r < t->sampler.nrows)
@@ -1385,31 +1464,72 @@ dp_discriminator_step(AigcGanTrainer *t, AigcRng *rng, AigcGanStepLosses *losses
 }
 
 /*
- * A critic pass of a training step, its groups split across the trainer's
- * threads (critic_part)
+ * A pass of a training step split across the trainer's threads: part
+ * `part` of nparts runs on thread `part`, all of it on one thread without a
+ * pool.  Part 0 draws from the run's stream, the others from streams
+ * run_parts seeds from it first, so that one thread draws as before the
+ * split.
  */
-typedef struct CriticPass
+typedef struct GanPass
 {
 	AigcGanTrainer *t;
-	AigcRng    *rng;			/* the run's stream: part 0's dropout */
-	bool		update;			/* the critic's update, else the generator's */
+	AigcRng    *rng;			/* the run's stream: part 0's */
 	int			nparts;
 	double		penalty[AIGC_MAX_THREADS];	/* each part's penalty terms */
-} CriticPass;
+	double		ce[AIGC_MAX_THREADS];	/* and cross-entropy terms */
+} GanPass;
+
+static AigcRng *
+part_rng(GanPass *p, int part)
+{
+	return part == 0 ? p->rng : &p->t->rngs[part];
+}
+
+static void
+run_parts(AigcGanTrainer *t, AigcPoolTask task, GanPass *p, AigcRng *rng)
+{
+	p->t = t;
+	p->rng = rng;
+	if (t->pool == NULL)
+	{
+		p->nparts = 1;
+		task(p, 0, 1);
+		return;
+	}
+	p->nparts = aigc_pool_size(t->pool);
+	for (int i = 1; i < p->nparts; i++)
+		aigc_rng_seed(&t->rngs[i], aigc_rng_next(rng));
+	aigc_pool_run(t->pool, task, p);
+}
 
 /*
- * Part `part` of nparts of a critic pass over t->fake (buf->dscore set).
- * The critic's update: forward over the fake, real and interpolated groups
- * (consecutive blocks of G), back from the first two, the penalty at the
- * third, then Adam, each split by groups and by the weight gradients'
- * columns.  The generator's: forward over the fake groups and back to the
- * input, by groups alone.  Part 0 draws its dropout from the run's
- * stream, the others from streams run_critic seeds from it.
+ * The generator's fake rows and the critic's input rows from them, for the
+ * critic's update
  */
 static void
-critic_part(void *arg, int part, int nparts)
+fake_part(void *arg, int part, int nparts)
 {
-	CriticPass *p = arg;
+	GanPass    *p = arg;
+	AigcGanTrainer *t = p->t;
+	int64		first,
+				n;
+
+	generator_forward_part(t->gan, &t->buf, t->batch, true, p->rng, t->rngs,
+						   t->pool, part, nparts);
+	aigc_split(t->batch, part, nparts, &first, &n);
+	fake_rows(t, first, n);
+}
+
+/*
+ * The critic's update: forward over the fake, real and interpolated groups
+ * (consecutive blocks of G, buf->dscore set), back from the first two, the
+ * penalty at the third, then Adam; split by groups and by the weight
+ * gradients' columns.
+ */
+static void
+critic_update_part(void *arg, int part, int nparts)
+{
+	GanPass    *p = arg;
 	AigcGanTrainer *t = p->t;
 	AigcGan    *gan = t->gan;
 	AigcGanBuffers *buf = &t->buf;
@@ -1417,14 +1537,8 @@ critic_part(void *arg, int part, int nparts)
 	int64		first,
 				n;
 
-	aigc_split(p->update ? 3 * groups : groups, part, nparts, &first, &n);
-	discriminator_forward_rows(gan, buf, t->fake, first, n,
-							   part == 0 ? p->rng : &t->rngs[part]);
-	if (!p->update)
-	{
-		discriminator_input_grad_rows(gan, buf, first, n, buf->dinput);
-		return;
-	}
+	aigc_split(3 * groups, part, nparts, &first, &n);
+	discriminator_forward_rows(gan, buf, t->fake, first, n, part_rng(p, part));
 	/* the weight gradients read every group's activations */
 	meet(t->pool);
 	discriminator_backward_part(gan, buf, t->fake, 2 * groups, NULL, t->pool,
@@ -1438,41 +1552,50 @@ critic_part(void *arg, int part, int nparts)
 }
 
 /*
- * The critic's products have 50-150 rows (batch / pac): on one OpenBLAS
- * thread each, as for sampling's small passes, the groups split across
- * the trainer's threads instead.  The other threads' streams are seeded
- * first, so that one thread draws as before the split.
+ * The generator's update (buf->gin and t->cond drawn, buf->dscore set):
+ * forward through both networks, the critic back to its input only, the
+ * generator back, then Adam; split as the parts above, the activations'
+ * gradients and the cross-entropy by rows.
  */
-static void
-run_critic(AigcGanTrainer *t, CriticPass *p, AigcRng *rng)
-{
-	int			blas_threads = aigc_blas_set_threads(1);
-
-	p->t = t;
-	p->rng = rng;
-	if (p->update)
-		t->dis_opt.step++;
-	if (t->pool == NULL)
-	{
-		p->nparts = 1;
-		critic_part(p, 0, 1);
-	}
-	else
-	{
-		p->nparts = aigc_pool_size(t->pool);
-		for (int i = 1; i < p->nparts; i++)
-			aigc_rng_seed(&t->rngs[i], aigc_rng_next(rng));
-		aigc_pool_run(t->pool, critic_part, p);
-	}
-	aigc_blas_set_threads(blas_threads);
-}
-
-/* Part `part` of nparts of the generator's Adam step (one thread: all) */
 static void
 generator_update_part(void *arg, int part, int nparts)
 {
-	AigcGanTrainer *t = arg;
+	GanPass    *p = arg;
+	AigcGanTrainer *t = p->t;
+	AigcGan    *gan = t->gan;
+	AigcGanBuffers *buf = &t->buf;
+	int			n = t->batch;
+	int			D = gan->cfg.data_dim;
+	int			groups = n / gan->cfg.pac;
+	int64		first,
+				count;
 
+	fake_part(p, part, nparts);
+	meet(t->pool);
+	aigc_split(groups, part, nparts, &first, &count);
+	{
+		/* one OpenBLAS thread for the critic's 50-row products (one part) */
+		int			blas_threads = aigc_blas_set_threads(1);
+
+		discriminator_forward_rows(gan, buf, t->fake, first, count,
+								   part_rng(p, part));
+		discriminator_input_grad_rows(gan, buf, first, count, buf->dinput);
+		aigc_blas_set_threads(blas_threads);
+	}
+	meet(t->pool);
+	aigc_split(n, part, nparts, &first, &count);
+	take_columns(buf->dfake + first * D, buf->dinput + first * (D + gan->cfg.cond_dim),
+				 D + gan->cfg.cond_dim, 0, D, (int) count);
+	aigc_gan_activation_backward(gan, buf->fake + first * D, buf->dfake + first * D,
+								 (int) count, buf->dgout + first * D);
+	p->ce[part] = gan->cfg.cond_dim > 0 ?
+		cond_loss_rows(gan, buf->gout, t->cond, t->colsel, first, count, n,
+					   buf->dgout) : 0.0;
+	/* the output layer's weight gradient reads every row of dgout */
+	meet(t->pool);
+	generator_backward_part(gan, buf, n, t->pool, part, nparts);
+	/* Adam's ranges of the gradients are not the backward's */
+	meet(t->pool);
 	aigc_adam_step_zero_part(&t->gen_opt, t->gen_avg, t->average, part, nparts);
 }
 
@@ -1490,12 +1613,12 @@ discriminator_step(AigcGanTrainer *t, AigcRng *rng, AigcGanStepLosses *losses,
 	int64		group_width = (int64) gan->cfg.pac * W;
 	double		real_mean,
 				fake_mean;
-	CriticPass	pass;
+	GanPass		pass;
+	int			blas_threads;
 
 	sample_condvec(t, rng);
 	fill_generator_input(gan, buf->gin, buf->gx_width, n, t->cond, rng);
-	aigc_gan_generator_forward(gan, buf, n, true, rng);
-	fake_rows(t);
+	run_parts(t, fake_part, &pass, rng);
 
 	/* real rows of the sampled categories, paired with a shuffled cond */
 	for (int r = 0; r < n; r++)
@@ -1530,11 +1653,14 @@ discriminator_step(AigcGanTrainer *t, AigcRng *rng, AigcGanStepLosses *losses,
 			t->interp[j] = a * t->real[j] + (1.0f - a) * t->fake[j];
 	}
 
-	/* the critic on fake, real and interpolated groups: critic_part */
+	/* the critic on fake, real and interpolated groups */
 	set_dscore(buf->dscore, groups, 1.0 / groups);
 	set_dscore(buf->dscore + groups, groups, -1.0 / groups);
-	pass.update = true;
-	run_critic(t, &pass, rng);
+	t->dis_opt.step++;
+	/* the critic's 50-150-row products on one OpenBLAS thread (one part) */
+	blas_threads = aigc_blas_set_threads(1);
+	run_parts(t, critic_update_part, &pass, rng);
+	aigc_blas_set_threads(blas_threads);
 	fake_mean = mean_score(buf->score, groups);
 	real_mean = mean_score(buf->score + groups, groups);
 	for (int i = 0; i < pass.nparts; i++)
@@ -1549,11 +1675,8 @@ aigc_gan_train_step(AigcGanTrainer *t, int dis_steps, AigcRng *rng,
 	AigcGan    *gan = t->gan;
 	AigcGanBuffers *buf = &t->buf;
 	int			n = t->batch;
-	int			D = gan->cfg.data_dim;
-	int			W = D + gan->cfg.cond_dim;
 	int			groups = n / gan->cfg.pac;
-	double		ce = 0.0;
-	CriticPass	pass;
+	GanPass		pass;
 
 	memset(losses, 0, sizeof(*losses));
 	for (int d = 0; d < dis_steps; d++)
@@ -1564,24 +1687,13 @@ aigc_gan_train_step(AigcGanTrainer *t, int dis_steps, AigcRng *rng,
 
 	sample_condvec(t, rng);
 	fill_generator_input(gan, buf->gin, buf->gx_width, n, t->cond, rng);
-	aigc_gan_generator_forward(gan, buf, n, true, rng);
-	fake_rows(t);
 	set_dscore(buf->dscore, groups, -1.0 / groups);
-	pass.update = false;
-	run_critic(t, &pass, rng);
-	losses->generator = -mean_score(buf->score, groups);
-	take_columns(buf->dfake, buf->dinput, W, 0, D, n);
-	aigc_gan_activation_backward(gan, buf->fake, buf->dfake, n, buf->dgout);
-	if (gan->cfg.cond_dim > 0)
-		ce = aigc_gan_cond_loss(gan, buf->gout, t->cond, t->colsel, n, buf->dgout);
-	aigc_gan_generator_backward(gan, buf, n);
 	t->gen_opt.step++;
-	if (t->pool != NULL)
-		aigc_pool_run(t->pool, generator_update_part, t);
-	else
-		generator_update_part(t, 0, 1);
-	losses->generator += ce;
-	losses->cross_entropy = ce;
+	run_parts(t, generator_update_part, &pass, rng);
+	losses->generator = -mean_score(buf->score, groups);
+	for (int i = 0; i < pass.nparts; i++)
+		losses->cross_entropy += pass.ce[i];
+	losses->generator += losses->cross_entropy;
 }
 
 #define BN_REESTIMATE_BATCHES 20

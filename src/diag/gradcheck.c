@@ -443,8 +443,11 @@ batchnorm_loss(void *arg)
 	double		s = 0.0;
 
 	memcpy(ctx->xhat, ctx->x, sizeof(float) * ctx->n * ctx->bn.dim);
+	/* in two ranges of columns, as threads split it */
 	aigc_batchnorm_relu_forward(&ctx->bn, ctx->xhat, ctx->bias, ctx->n, true,
-								ctx->y, BN_LDY);
+								ctx->y, BN_LDY, 0, 1);
+	aigc_batchnorm_relu_forward(&ctx->bn, ctx->xhat, ctx->bias, ctx->n, true,
+								ctx->y, BN_LDY, 1, ctx->bn.dim - 1);
 	for (int r = 0; r < ctx->n; r++)
 		for (int j = 0; j < ctx->bn.dim; j++)
 			s += (double) ctx->c[r * ctx->bn.dim + j] * ctx->y[r * BN_LDY + j];
@@ -473,7 +476,9 @@ check_batchnorm(CheckOutput *out, AigcRng *rng)
 	aigc_diag_fill_uniform(ctx.c, count, rng, -1, 1);
 	batchnorm_loss(&ctx);
 	aigc_batchnorm_relu_backward(&ctx.bn, ctx.xhat, ctx.y, BN_LDY, ctx.c, 4,
-								 ctx.n, dx);
+								 ctx.n, dx, 0, 3);
+	aigc_batchnorm_relu_backward(&ctx.bn, ctx.xhat, ctx.y, BN_LDY, ctx.c, 4,
+								 ctx.n, dx, 3, 1);
 	check_tensor(out, "batch norm and relu", "gamma", ctx.bn.gamma.w, ctx.bn.gamma.g, 4,
 				 batchnorm_loss, &ctx);
 	check_tensor(out, "batch norm and relu", "beta", ctx.bn.beta.w, ctx.bn.beta.g, 4,
