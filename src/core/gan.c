@@ -1531,22 +1531,22 @@ critic_update_part(void *arg, int part, int nparts)
 {
 	GanPass    *p = arg;
 	AigcGanTrainer *t = p->t;
-	AigcGan    *gan = t->gan;
-	AigcGanBuffers *buf = &t->buf;
-	int			groups = t->batch / gan->cfg.pac;
+	int			groups = t->batch / t->gan->cfg.pac;
 	int64		first,
 				n;
 
 	aigc_split(3 * groups, part, nparts, &first, &n);
-	discriminator_forward_rows(gan, buf, t->fake, first, n, part_rng(p, part));
+	discriminator_forward_rows(t->gan, &t->buf, t->fake, first, n,
+							   part_rng(p, part));
 	/* the weight gradients read every group's activations */
 	meet(t->pool);
-	discriminator_backward_part(gan, buf, t->fake, 2 * groups, NULL, t->pool,
-								part, nparts);
+	discriminator_backward_part(t->gan, &t->buf, t->fake, 2 * groups, NULL,
+								t->pool, part, nparts);
 	/* the penalty's first products overwrite the backward's scratch */
 	meet(t->pool);
-	p->penalty[part] = penalty(gan, buf, 2 * groups, groups, t->lambda / groups,
-							   true, NULL, t->pool, part, nparts);
+	p->penalty[part] = penalty(t->gan, &t->buf, 2 * groups, groups,
+							   t->lambda / groups, true, NULL, t->pool, part,
+							   nparts);
 	meet(t->pool);
 	aigc_adam_step_zero_part(&t->dis_opt, NULL, 0.0, part, nparts);
 }
