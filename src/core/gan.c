@@ -808,13 +808,14 @@ aigc_gan_gradient_penalty(AigcGan *gan, AigcGanBuffers *buf, int ngroups,
 				   NULL, 0, 1);
 }
 
-/* A split critic backward of aigc_gan_critic_backward_split */
+/* A backward pass of aigc_gan_backward_split */
 typedef struct SplitBackward
 {
 	AigcGan    *gan;
 	AigcGanBuffers *buf;
+	AigcGanPass pass;
 	const float *x;
-	int			ngroups;
+	int			n;
 	float	   *dx;
 	double		lambda;
 	AigcPool   *pool;
@@ -826,21 +827,28 @@ split_backward_part(void *arg, int part, int nparts)
 {
 	SplitBackward *b = arg;
 
-	if (b->lambda > 0.0)
-		b->penalty[part] = penalty(b->gan, b->buf, 0, b->ngroups,
-								   b->lambda / b->ngroups, true, NULL, b->pool,
-								   part, nparts);
-	else
-		discriminator_backward_part(b->gan, b->buf, b->x, b->ngroups, b->dx,
-									b->pool, part, nparts);
+	switch (b->pass)
+	{
+		case AIGC_GAN_CRITIC:
+			discriminator_backward_part(b->gan, b->buf, b->x, b->n, b->dx,
+										b->pool, part, nparts);
+			break;
+		case AIGC_GAN_PENALTY:
+			b->penalty[part] = penalty(b->gan, b->buf, 0, b->n, b->lambda / b->n,
+									   true, NULL, b->pool, part, nparts);
+			break;
+		case AIGC_GAN_GENERATOR:
+			generator_backward_part(b->gan, b->buf, b->n, b->pool, part, nparts);
+			break;
+	}
 }
 
 double
-aigc_gan_critic_backward_split(AigcGan *gan, AigcGanBuffers *buf,
-							   const float *x, int ngroups, float *dx,
-							   double lambda, AigcPool *pool)
+aigc_gan_backward_split(AigcGan *gan, AigcGanBuffers *buf, AigcGanPass pass,
+						const float *x, int n, float *dx, double lambda,
+						AigcPool *pool)
 {
-	SplitBackward b = {gan, buf, x, ngroups, dx, lambda, pool};
+	SplitBackward b = {gan, buf, pass, x, n, dx, lambda, pool};
 	double		total = 0.0;
 	int			blas_threads = aigc_blas_set_threads(1);
 

@@ -152,15 +152,22 @@ extern double aigc_gan_gradient_penalty(AigcGan *gan, AigcGanBuffers *buf,
 										bool backward);
 
 /*
- * The critic's backward from buf->dscore (lambda 0: its weights' and dx's
- * gradients) or its gradient penalty's (lambda > 0, returned), over the
- * last forward pass's ngroups groups, split across pool's threads as
- * training splits them (for gradcheck.c)
+ * A backward pass split across pool's threads as training splits it (for
+ * gradcheck.c), after the matching forward pass over n groups or rows: the
+ * critic's from buf->dscore (its weights' gradients and dx's), its
+ * gradient penalty's (lambda; returned), or the generator's from
+ * buf->dgout
  */
-extern double aigc_gan_critic_backward_split(AigcGan *gan, AigcGanBuffers *buf,
-											 const float *x, int ngroups,
-											 float *dx, double lambda,
-											 AigcPool *pool);
+typedef enum AigcGanPass
+{
+	AIGC_GAN_CRITIC,
+	AIGC_GAN_PENALTY,
+	AIGC_GAN_GENERATOR
+} AigcGanPass;
+
+extern double aigc_gan_backward_split(AigcGan *gan, AigcGanBuffers *buf,
+									  AigcGanPass pass, const float *x, int n,
+									  float *dx, double lambda, AigcPool *pool);
 
 /*
  * DP-SGD (pac 1, docs/privacy.md): the penalty as a sum over rows,
@@ -284,7 +291,7 @@ typedef struct AigcGanTrainer
 	float	   *real;			/* (batch, data_dim + cond_dim), after fake */
 	float	   *interp;			/* (batch, data_dim + cond_dim), after real */
 	AigcGanDp  *dp;				/* NULL without DP-SGD */
-	AigcPool   *pool;			/* the critic's threads; NULL on one thread */
+	AigcPool   *pool;			/* the step's threads; NULL on one thread */
 	AigcRng    *rngs;			/* (threads) their dropout streams, from 1 */
 } AigcGanTrainer;
 

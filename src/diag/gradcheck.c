@@ -681,6 +681,16 @@ check_gan(CheckOutput *out, AigcRng *rng)
 	Assert(gan->n_gparams == lengthof(gen_names));
 	check_params(out, "gan generator", gan->gparams, gan->n_gparams, gen_names,
 				 gan_generator_loss, &ctx);
+	/* its backward split across three threads as training splits it */
+	pool = aigc_pool_create(3);
+	gan_generator_loss(&ctx);
+	aigc_gan_activation_backward(gan, ctx.buf.fake, ctx.c, ctx.n, ctx.buf.dgout);
+	aigc_gan_cond_loss(gan, ctx.buf.gout, ctx.cond, ctx.colsel, ctx.n, ctx.buf.dgout);
+	aigc_params_zero_grad(gan->gparams, gan->n_gparams);
+	aigc_gan_backward_split(gan, &ctx.buf, AIGC_GAN_GENERATOR, NULL, ctx.n, NULL,
+							0.0, pool);
+	check_params(out, "gan generator, 3 threads", gan->gparams, gan->n_gparams,
+				 gen_names, gan_generator_loss, &ctx);
 
 	/* discriminator, parameters and input */
 	dx = palloc(sizeof(float) * ctx.n * W);
@@ -714,12 +724,12 @@ check_gan(CheckOutput *out, AigcRng *rng)
 	 * the groups and of the weights' columns, uneven where they do not
 	 * divide by three)
 	 */
-	pool = aigc_pool_create(3);
 	aigc_rng_seed(&fixed, 19);
 	aigc_gan_discriminator_forward(gan, &ctx.buf, ctx.x, ctx.groups, &fixed);
 	memcpy(ctx.buf.dscore, ctx.cscore, sizeof(float) * ctx.groups);
 	aigc_params_zero_grad(gan->dparams, gan->n_dparams);
-	aigc_gan_critic_backward_split(gan, &ctx.buf, ctx.x, ctx.groups, dx, 0.0, pool);
+	aigc_gan_backward_split(gan, &ctx.buf, AIGC_GAN_CRITIC, ctx.x, ctx.groups, dx,
+							0.0, pool);
 	check_params(out, "gan discriminator, 3 threads", gan->dparams,
 				 gan->n_dparams, dis_names, gan_discriminator_loss, &ctx);
 	check_tensor(out, "gan discriminator, 3 threads", "input", ctx.x, dx,
@@ -727,7 +737,8 @@ check_gan(CheckOutput *out, AigcRng *rng)
 	aigc_rng_seed(&fixed, 13);
 	aigc_gan_discriminator_forward(gan, &ctx.buf, ctx.x, ctx.groups, &fixed);
 	aigc_params_zero_grad(gan->dparams, gan->n_dparams);
-	aigc_gan_critic_backward_split(gan, &ctx.buf, ctx.x, ctx.groups, NULL, 10.0, pool);
+	aigc_gan_backward_split(gan, &ctx.buf, AIGC_GAN_PENALTY, ctx.x, ctx.groups,
+							NULL, 10.0, pool);
 	check_params(out, "gan gradient penalty, 3 threads", gan->dparams,
 				 gan->n_dparams, dis_names, gan_penalty_loss, &ctx);
 }

@@ -27,7 +27,7 @@ SELECT aigc_train('th_2h', 'th_t'::regclass, 'gan', options => '{"epochs": 1, "s
 SET LOCAL aigc.threads = 3;
 SELECT aigc_train('th_3a', 'th_t'::regclass, options => '{"epochs": 1, "seed": 7, "calibrate": false, "progress_every": 0}') \gset
 SELECT aigc_train('th_3b', 'th_t'::regclass, options => '{"epochs": 1, "seed": 7, "calibrate": false, "progress_every": 0}') \gset
--- the GAN's critic: 30 and 90 pac groups over three threads, weight columns too
+-- the GAN: 30 and 90 pac groups, 300 rows and 256 units over three threads
 SELECT aigc_train('th_3g', 'th_t'::regclass, 'gan', options => '{"epochs": 1, "seed": 7, "batch_size": 300, "progress_every": 0}') \gset
 SELECT aigc_train('th_3h', 'th_t'::regclass, 'gan', options => '{"epochs": 1, "seed": 7, "batch_size": 300, "progress_every": 0}') \gset
 SET LOCAL aigc.threads = 2;
@@ -47,7 +47,7 @@ CREATE FUNCTION pg_temp.weights_md5(model text) RETURNS text LANGUAGE sql AS $$
     SELECT md5(weights) FROM aigc.model_store WHERE name = model
 $$;
 SELECT is(pg_temp.weights_md5('th_2g'), pg_temp.weights_md5('th_2h'),
-          'gan, critic split across two threads: a seed reproduces the weights');
+          'gan, each pass split across two threads: a seed reproduces the weights');
 SELECT is(pg_temp.weights_md5('th_3g'), pg_temp.weights_md5('th_3h'),
           'gan on three threads (uneven parts): a seed reproduces the weights');
 SELECT isnt(pg_temp.weights_md5('th_1g'), pg_temp.weights_md5('th_2g'),
