@@ -449,12 +449,13 @@ generator_forward_part(AigcGan *gan, AigcGanBuffers *buf, int n,
 		AigcLinear *l = &gan->gen[i];
 		int			hd = cfg->gen_dims[i];
 
-		/* xhat[:, first:first + count] (n x count) = x W[first:first + count]^T */
+		/* xhat[:, first:first + count] = x W[first:first + count]^T */
 		aigc_split(hd, part, nparts, &first, &count);
 		if (count > 0)
 			cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, n, (int) count,
-						l->in, 1.0f, buf->gx + at, ld, l->weight.w + first * l->in,
-						l->in, 0.0f, buf->gxhat[i] + first, hd);
+						l->in, 1.0f, buf->gx + at, ld,
+						l->weight.w + first * l->in, l->in, 0.0f,
+						buf->gxhat[i] + first, hd);
 		at -= hd;
 		aigc_batchnorm_relu_forward(&gan->bn[i], buf->gxhat[i], l->bias.w, n,
 									training, buf->gx + at, ld, (int) first,
@@ -500,9 +501,10 @@ generator_backward_part(AigcGan *gan, AigcGanBuffers *buf, int n,
 	aigc_linear_param_grad_part(&gan->gen_out, buf->gx, ld, buf->dgout, n, true,
 								part, nparts);
 	if (hidden > 0)
-		aigc_linear_input_grad_cols(&gan->gen_out, buf->dgout + r0 * cfg->data_dim,
-									(int) nr, hidden, buf->dgx + r0 * hidden,
-									hidden, false);
+		aigc_linear_input_grad_cols(&gan->gen_out,
+									buf->dgout + r0 * cfg->data_dim, (int) nr,
+									hidden, buf->dgx + r0 * hidden, hidden,
+									false);
 	for (int i = cfg->n_gen - 1; i >= 0; i--)
 	{
 		AigcLinear *l = &gan->gen[i];
@@ -526,7 +528,8 @@ generator_backward_part(AigcGan *gan, AigcGanBuffers *buf, int n,
 		{
 			/* the input gradient reads every column of gc */
 			meet(pool);
-			aigc_linear_input_grad_cols(l, gc + r0 * hd, (int) nr, hidden - in_at,
+			aigc_linear_input_grad_cols(l, gc + r0 * hd, (int) nr,
+										hidden - in_at,
 										buf->dgx + r0 * hidden + in_at, hidden,
 										true);
 		}
@@ -557,7 +560,8 @@ discriminator_forward_rows(const AigcGan *gan, AigcGanBuffers *buf,
 		int			d = cfg->dis_dims[i];
 		float	   *a = buf->dact[i] + first * d;
 
-		aigc_linear_forward_ld(&gan->dis[i], h, gan->dis[i].in, (int) n, a, false);
+		aigc_linear_forward_ld(&gan->dis[i], h, gan->dis[i].in, (int) n, a,
+							   false);
 		aigc_bias_leaky_dropout(a, gan->dis[i].bias.w, (int) n, d,
 								(float) cfg->leaky_slope, cfg->dropout, rng,
 								buf->deriv[i] + first * d);
@@ -780,7 +784,8 @@ penalty(AigcGan *gan, AigcGanBuffers *buf, int first, int ngroups,
 		float	   *tmp;
 
 		/* du holds d / d u_{i-1}; dv = s_{i-1} * du is d / d (u_i W_i) */
-		multiply_slopes(gan, buf, i - 1, du + r0 * gan->dis[i].in, first + r0, n);
+		multiply_slopes(gan, buf, i - 1, du + r0 * gan->dis[i].in, first + r0,
+						n);
 		meet(pool);
 		penalty_weight_grad(&gan->dis[i], buf->du[i], du, ngroups,
 							save != NULL ? save[i] : NULL, part, nparts);
@@ -1592,10 +1597,12 @@ generator_update_part(void *arg, int part, int nparts)
 	}
 	meet(t->pool);
 	aigc_split(n, part, nparts, &first, &count);
-	take_columns(buf->dfake + first * D, buf->dinput + first * (D + gan->cfg.cond_dim),
+	take_columns(buf->dfake + first * D,
+				 buf->dinput + first * (D + gan->cfg.cond_dim),
 				 D + gan->cfg.cond_dim, 0, D, (int) count);
-	aigc_gan_activation_backward(gan, buf->fake + first * D, buf->dfake + first * D,
-								 (int) count, buf->dgout + first * D);
+	aigc_gan_activation_backward(gan, buf->fake + first * D,
+								 buf->dfake + first * D, (int) count,
+								 buf->dgout + first * D);
 	p->ce[part] = gan->cfg.cond_dim > 0 ?
 		cond_loss_rows(gan, buf->gout, t->cond, t->colsel, first, count, n,
 					   buf->dgout) : 0.0;
