@@ -27,9 +27,9 @@ _PG_init(void)
 	aigc_threads = aigc_cores();
 	DefineCustomIntVariable("aigc.threads",
 							"Threads one backend may use to train, sample and score.",
-							"Training and sampling split each batch across them (the GAN's "
-							"training gives them to OpenBLAS), and so does scoring a batch; "
-							"scoring one row per call and parallel query workers use one.",
+							"Training and sampling split each batch across them; scoring a "
+							"batch gives them to OpenBLAS; scoring one row per call and "
+							"parallel query workers use one.",
 							&aigc_threads,
 							aigc_threads, 1, AIGC_MAX_THREADS,
 							PGC_USERSET, 0,

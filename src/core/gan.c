@@ -359,83 +359,226 @@ take_columns(float *dst, const float *src, int width, int from, int w, int n)
 		memcpy(dst + (int64) r * w, src + (int64) r * width + from, sizeof(float) * w);
 }
 
-void
-aigc_gan_generator_forward(AigcGan *gan, AigcGanBuffers *buf, int n,
-						   bool training, AigcRng *rng)
+/*
+ * The threads of a split pass meet here (pool NULL: one thread, no one to
+ * wait for)
+ */
+static void
+meet(AigcPool *pool)
+{
+	if (pool != NULL)
+		aigc_pool_barrier(pool);
+}
+
+/*
+ * Part `part` of nparts of the generator's forward pass: each block's
+ * product and batch norm for its range of the block's units (the columns;
+ * batch norm's statistics are per column), the parts meeting before the
+ * next block reads them all; then the output layer and activations for its
+ * range of the rows.  Part 0 draws from rng, the others from rngs[part].
+ */
+static void
+generator_forward_part(AigcGan *gan, AigcGanBuffers *buf, int n,
+					   bool training, AigcRng *rng, AigcRng *rngs,
+					   AigcPool *pool, int part, int nparts)
 {
 	const AigcGanConfig *cfg = &gan->cfg;
 	int			ld = buf->gx_width;
 	int			at = ld - gen_input_width(cfg);
+	int			D = cfg->data_dim;
+	int64		first,
+				count;
 
 	Assert(n <= buf->batch);
 	/* block i reads gx's columns [at, ld) and writes its ReLU just before */
 	for (int i = 0; i < cfg->n_gen; i++)
 	{
+		AigcLinear *l = &gan->gen[i];
 		int			hd = cfg->gen_dims[i];
 
-		aigc_linear_forward_ld(&gan->gen[i], buf->gx + at, ld, n, buf->gxhat[i], false);
+		/* xhat[:, first:first + count] = x W[first:first + count]^T */
+		aigc_split(hd, part, nparts, &first, &count);
+		if (count > 0)
+			cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, n, (int) count,
+						l->in, 1.0f, buf->gx + at, ld,
+						l->weight.w + first * l->in, l->in, 0.0f,
+						buf->gxhat[i] + first, hd);
 		at -= hd;
-		aigc_batchnorm_relu_forward(&gan->bn[i], buf->gxhat[i], gan->gen[i].bias.w,
-									n, training, buf->gx + at, ld);
+		aigc_batchnorm_relu_forward(&gan->bn[i], buf->gxhat[i], l->bias.w, n,
+									training, buf->gx + at, ld, (int) first,
+									(int) count);
+		meet(pool);
 	}
-	aigc_linear_forward_ld(&gan->gen_out, buf->gx, ld, n, buf->gout, true);
-	activate(gan, buf->gout, buf->fake, n, training, rng, buf->dfake);
+	aigc_split(n, part, nparts, &first, &count);
+	aigc_linear_forward_ld(&gan->gen_out, buf->gx + first * ld, ld, (int) count,
+						   buf->gout + first * D, true);
+	activate(gan, buf->gout + first * D, buf->fake + first * D, (int) count,
+			 training, part == 0 ? rng : &rngs[part], buf->dfake + first * D);
+}
+
+void
+aigc_gan_generator_forward(AigcGan *gan, AigcGanBuffers *buf, int n,
+						   bool training, AigcRng *rng)
+{
+	generator_forward_part(gan, buf, n, training, rng, NULL, NULL, 0, 1);
 }
 
 /*
+ * Part `part` of nparts of the generator's backward pass from buf->dgout.
  * dgx gets the gradient of gx's ReLU columns only (the noise and cond need
  * none): the output layer's product sets it, and each block, from the last
- * back, adds its input's share before the blocks below read theirs.
+ * back, adds its input's share before the blocks below read theirs.  Split
+ * as forward: batch norm and each block's weight gradient by the block's
+ * units, the input gradients by rows, the output layer's weight gradient
+ * by its columns, meeting between.
  */
-void
-aigc_gan_generator_backward(AigcGan *gan, AigcGanBuffers *buf, int n)
+static void
+generator_backward_part(AigcGan *gan, AigcGanBuffers *buf, int n,
+						AigcPool *pool, int part, int nparts)
 {
 	const AigcGanConfig *cfg = &gan->cfg;
 	int			ld = buf->gx_width;
 	int			hidden = ld - gen_input_width(cfg);
 	int			at = 0;
 	float	   *gc = buf->grad_c;
+	int64		r0,
+				nr;
 
-	aigc_linear_param_grad(&gan->gen_out, buf->gx, ld, buf->dgout, n, true);
+	aigc_split(n, part, nparts, &r0, &nr);
+	aigc_linear_param_grad_part(&gan->gen_out, buf->gx, ld, buf->dgout, n, true,
+								part, nparts);
 	if (hidden > 0)
-		aigc_linear_input_grad_cols(&gan->gen_out, buf->dgout, n, hidden,
-									buf->dgx, hidden, false);
+		aigc_linear_input_grad_cols(&gan->gen_out,
+									buf->dgout + r0 * cfg->data_dim, (int) nr,
+									hidden, buf->dgx + r0 * hidden, hidden,
+									false);
 	for (int i = cfg->n_gen - 1; i >= 0; i--)
 	{
-		int			in_at = at + cfg->gen_dims[i];
+		AigcLinear *l = &gan->gen[i];
+		int			hd = cfg->gen_dims[i];
+		int			in_at = at + hd;
+		int64		first,
+					count;
 
+		/* batch norm's sums read every row of dgx */
+		meet(pool);
+		aigc_split(hd, part, nparts, &first, &count);
 		aigc_batchnorm_relu_backward(&gan->bn[i], buf->gxhat[i], buf->gx + at, ld,
-									 buf->dgx + at, hidden, n, gc);
-		aigc_linear_param_grad(&gan->gen[i], buf->gx + in_at, ld, gc, n, false);
+									 buf->dgx + at, hidden, n, gc, (int) first,
+									 (int) count);
+		/* W[first:first + count] += gc[:, first:first + count]^T x */
+		if (count > 0)
+			cblas_sgemm(CblasRowMajor, CblasTrans, CblasNoTrans, (int) count,
+						l->in, n, 1.0f, gc + first, hd, buf->gx + in_at, ld,
+						1.0f, l->weight.g + first * l->in, l->in);
 		if (in_at < hidden)
-			aigc_linear_input_grad_cols(&gan->gen[i], gc, n, hidden - in_at,
-										buf->dgx + in_at, hidden, true);
+		{
+			/* the input gradient reads every column of gc */
+			meet(pool);
+			aigc_linear_input_grad_cols(l, gc + r0 * hd, (int) nr,
+										hidden - in_at,
+										buf->dgx + r0 * hidden + in_at, hidden,
+										true);
+		}
 		at = in_at;
 	}
+}
+
+void
+aigc_gan_generator_backward(AigcGan *gan, AigcGanBuffers *buf, int n)
+{
+	generator_backward_part(gan, buf, n, NULL, 0, 1);
+}
+
+/*
+ * The critic's forward pass over groups [first, first + n) of x.  Groups
+ * are independent, so threads each take a range, each with its own
+ * dropout draws.
+ */
+static void
+discriminator_forward_rows(const AigcGan *gan, AigcGanBuffers *buf,
+						   const float *x, int64 first, int64 n, AigcRng *rng)
+{
+	const AigcGanConfig *cfg = &gan->cfg;
+	const float *h = x + first * gan->dis[0].in;
+
+	for (int i = 0; i < cfg->n_dis; i++)
+	{
+		int			d = cfg->dis_dims[i];
+		float	   *a = buf->dact[i] + first * d;
+
+		aigc_linear_forward_ld(&gan->dis[i], h, gan->dis[i].in, (int) n, a,
+							   false);
+		aigc_bias_leaky_dropout(a, gan->dis[i].bias.w, (int) n, d,
+								(float) cfg->leaky_slope, cfg->dropout, rng,
+								buf->deriv[i] + first * d);
+		h = a;
+	}
+	aigc_linear_forward(&gan->dis[cfg->n_dis], h, (int) n, buf->score + first);
 }
 
 void
 aigc_gan_discriminator_forward(AigcGan *gan, AigcGanBuffers *buf,
 							   const float *x, int ngroups, AigcRng *rng)
 {
-	const AigcGanConfig *cfg = &gan->cfg;
-	const float *h = x;
+	discriminator_forward_rows(gan, buf, x, 0, ngroups, rng);
+}
 
-	for (int i = 0; i < cfg->n_dis; i++)
+/*
+ * Back from buf->dscore over the first ngroups groups, split in part `part`
+ * of nparts: the input gradients of its range of groups, and its share of
+ * every weight gradient's columns over all the groups (no reduction).  The
+ * parts meet (pool) before each hidden layer's weight gradient, which
+ * reads every group's output gradient.
+ */
+static void
+discriminator_backward_part(AigcGan *gan, AigcGanBuffers *buf, const float *x,
+							int ngroups, float *dx, AigcPool *pool, int part,
+							int nparts)
+{
+	const AigcGanConfig *cfg = &gan->cfg;
+	int			L = cfg->n_dis;
+	float	   *ga = buf->grad_a;
+	float	   *gb = buf->grad_b;
+	int64		first,
+				n;
+
+	Assert(L > 0);
+	aigc_split(ngroups, part, nparts, &first, &n);
+	aigc_linear_param_grad_part(&gan->dis[L], buf->dact[L - 1], gan->dis[L].in,
+								buf->dscore, ngroups, true, part, nparts);
+	aigc_linear_input_grad(&gan->dis[L], buf->dscore + first, (int) n,
+						   ga + first * cfg->dis_dims[L - 1]);
+	for (int i = L - 1; i >= 0; i--)
 	{
-		aigc_linear_forward_ld(&gan->dis[i], h, gan->dis[i].in, ngroups,
-							   buf->dact[i], false);
-		aigc_bias_leaky_dropout(buf->dact[i], gan->dis[i].bias.w, ngroups,
-								cfg->dis_dims[i], (float) cfg->leaky_slope,
-								cfg->dropout, rng, buf->deriv[i]);
-		h = buf->dact[i];
+		int			d = cfg->dis_dims[i];
+		int			in = gan->dis[i].in;
+		float	   *tmp;
+
+		aigc_mul_inplace(ga + first * d, buf->deriv[i] + first * d, n * d);
+		meet(pool);
+		aigc_linear_param_grad_part(&gan->dis[i], i > 0 ? buf->dact[i - 1] : x,
+									in, ga, ngroups, true, part, nparts);
+		if (i > 0 || dx != NULL)
+			aigc_linear_input_grad(&gan->dis[i], ga + first * d, (int) n,
+								   (i > 0 ? gb : dx) + first * in);
+		tmp = ga;
+		ga = gb;
+		gb = tmp;
 	}
-	aigc_linear_forward(&gan->dis[cfg->n_dis], h, ngroups, buf->score);
 }
 
 void
 aigc_gan_discriminator_backward(AigcGan *gan, AigcGanBuffers *buf,
 								const float *x, int ngroups, float *dx)
+{
+	discriminator_backward_part(gan, buf, x, ngroups, dx, NULL, 0, 1);
+}
+
+/* d score / d input of groups [first, first + n), as input_grad below */
+static void
+discriminator_input_grad_rows(const AigcGan *gan, AigcGanBuffers *buf,
+							  int64 first, int64 n, float *dx)
 {
 	const AigcGanConfig *cfg = &gan->cfg;
 	int			L = cfg->n_dis;
@@ -443,14 +586,16 @@ aigc_gan_discriminator_backward(AigcGan *gan, AigcGanBuffers *buf,
 	float	   *gb = buf->grad_b;
 
 	Assert(L > 0);
-	aigc_linear_backward(&gan->dis[L], buf->dact[L - 1], buf->dscore, ngroups, ga);
+	aigc_linear_input_grad(&gan->dis[L], buf->dscore + first, (int) n,
+						   ga + first * cfg->dis_dims[L - 1]);
 	for (int i = L - 1; i >= 0; i--)
 	{
+		int			d = cfg->dis_dims[i];
 		float	   *tmp;
 
-		aigc_mul_inplace(ga, buf->deriv[i], (int64) ngroups * cfg->dis_dims[i]);
-		aigc_linear_backward(&gan->dis[i], i > 0 ? buf->dact[i - 1] : x, ga,
-							 ngroups, i > 0 ? gb : dx);
+		aigc_mul_inplace(ga + first * d, buf->deriv[i] + first * d, n * d);
+		aigc_linear_input_grad(&gan->dis[i], ga + first * d, (int) n,
+							   (i > 0 ? gb : dx) + first * gan->dis[i].in);
 		tmp = ga;
 		ga = gb;
 		gb = tmp;
@@ -461,23 +606,7 @@ void
 aigc_gan_discriminator_input_grad(const AigcGan *gan, AigcGanBuffers *buf,
 								  int ngroups, float *dx)
 {
-	const AigcGanConfig *cfg = &gan->cfg;
-	int			L = cfg->n_dis;
-	float	   *ga = buf->grad_a;
-	float	   *gb = buf->grad_b;
-
-	Assert(L > 0);
-	aigc_linear_input_grad(&gan->dis[L], buf->dscore, ngroups, ga);
-	for (int i = L - 1; i >= 0; i--)
-	{
-		float	   *tmp;
-
-		aigc_mul_inplace(ga, buf->deriv[i], (int64) ngroups * cfg->dis_dims[i]);
-		aigc_linear_input_grad(&gan->dis[i], ga, ngroups, i > 0 ? gb : dx);
-		tmp = ga;
-		ga = gb;
-		gb = tmp;
-	}
+	discriminator_input_grad_rows(gan, buf, 0, ngroups, dx);
 }
 
 /*
@@ -495,34 +624,47 @@ multiply_slopes(const AigcGan *gan, const AigcGanBuffers *buf, int i,
 
 /*
  * Layer l's share of the penalty's weight gradient, sum over rows of the
- * outer products u_r v_r^T (u NULL: the score layer, u_r = 1): into the
- * gradient, or with save, v kept for DP-SGD's per-example clipping.
+ * outer products u_r v_r^T (u NULL: the score layer, u_r = 1): part `part`
+ * of nparts of its columns into the gradient, or with save (one part), v
+ * kept for DP-SGD's per-example clipping.
  */
 static void
 penalty_weight_grad(AigcLinear *l, const float *u, const float *v,
-					int ngroups, float *save)
+					int ngroups, float *save, int part, int nparts)
 {
+	int64		first,
+				count;
+
+	aigc_split(l->in, part, nparts, &first, &count);
 	if (save != NULL)
+	{
+		Assert(nparts == 1);
 		memcpy(save, v, sizeof(float) * ngroups * l->in);
+	}
 	else if (u == NULL)
 	{
 		for (int r = 0; r < ngroups; r++)
-			for (int j = 0; j < l->in; j++)
+			for (int64 j = first; j < first + count; j++)
 				l->weight.g[j] += v[(int64) r * l->in + j];
 	}
-	else
-		cblas_sgemm(CblasRowMajor, CblasTrans, CblasNoTrans, l->out, l->in,
-					ngroups, 1.0f, u, l->out, v, l->in, 1.0f, l->weight.g, l->in);
+	else if (count > 0)
+		cblas_sgemm(CblasRowMajor, CblasTrans, CblasNoTrans, l->out, (int) count,
+					ngroups, 1.0f, u, l->out, v + first, l->in, 1.0f,
+					l->weight.g + first, l->in);
 }
 
 /*
  * scale * sum over the last forward pass's groups [first, first + ngroups)
  * of (||d score / d x||_2 - 1)^2; with backward, its weight gradients, or
- * with save (aigc_gan_penalty_rows) their per-group vectors v.
+ * with save (aigc_gan_penalty_rows) their per-group vectors v.  Split as
+ * discriminator_backward_part: part `part` of nparts takes its range of
+ * the groups (and returns their terms) and its share of each weight
+ * gradient's columns, the parts meeting before each.
  */
 static double
 penalty(AigcGan *gan, AigcGanBuffers *buf, int first, int ngroups,
-		double scale, bool backward, float **save)
+		double scale, bool backward, float **save, AigcPool *pool, int part,
+		int nparts)
 {
 	const AigcGanConfig *cfg = &gan->cfg;
 	int			L = cfg->n_dis;
@@ -532,29 +674,36 @@ penalty(AigcGan *gan, AigcGanBuffers *buf, int first, int ngroups,
 	float	   *du = buf->grad_b;
 	float	   *dv = buf->grad_c;
 	double		total = 0.0;
+	int64		r0,
+				n;
 
 	Assert(L > 0);
+	aigc_split(ngroups, part, nparts, &r0, &n);
 	/* forward through the gradient network: u_{L-1}, ..., u_0, then g */
-	for (int r = 0; r < ngroups; r++)
-		memcpy(buf->du[L - 1] + (int64) r * cfg->dis_dims[L - 1], wout,
+	for (int64 r = r0; r < r0 + n; r++)
+		memcpy(buf->du[L - 1] + r * cfg->dis_dims[L - 1], wout,
 			   sizeof(float) * cfg->dis_dims[L - 1]);
-	multiply_slopes(gan, buf, L - 1, buf->du[L - 1], first, ngroups);
+	multiply_slopes(gan, buf, L - 1, buf->du[L - 1] + r0 * cfg->dis_dims[L - 1],
+					first + r0, n);
 	for (int i = L - 1; i >= 1; i--)
 	{
-		cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, ngroups,
-					gan->dis[i].in, gan->dis[i].out, 1.0f, buf->du[i],
-					gan->dis[i].out, gan->dis[i].weight.w, gan->dis[i].in,
-					0.0f, buf->du[i - 1], gan->dis[i].in);
-		multiply_slopes(gan, buf, i - 1, buf->du[i - 1], first, ngroups);
+		cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, (int) n,
+					gan->dis[i].in, gan->dis[i].out, 1.0f,
+					buf->du[i] + r0 * gan->dis[i].out, gan->dis[i].out,
+					gan->dis[i].weight.w, gan->dis[i].in, 0.0f,
+					buf->du[i - 1] + r0 * gan->dis[i].in, gan->dis[i].in);
+		multiply_slopes(gan, buf, i - 1, buf->du[i - 1] + r0 * gan->dis[i].in,
+						first + r0, n);
 	}
-	cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, ngroups, in0,
-				gan->dis[0].out, 1.0f, buf->du[0], gan->dis[0].out,
-				gan->dis[0].weight.w, in0, 0.0f, g, in0);
+	cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, (int) n, in0,
+				gan->dis[0].out, 1.0f, buf->du[0] + r0 * gan->dis[0].out,
+				gan->dis[0].out, gan->dis[0].weight.w, in0, 0.0f, g + r0 * in0,
+				in0);
 
 	/* the penalty, and d penalty / d g in place of g */
-	for (int r = 0; r < ngroups; r++)
+	for (int64 r = r0; r < r0 + n; r++)
 	{
-		float	   *gr = g + (int64) r * in0;
+		float	   *gr = g + r * in0;
 		double		norm = 0.0;
 		double		k;
 
@@ -570,29 +719,36 @@ penalty(AigcGan *gan, AigcGanBuffers *buf, int first, int ngroups,
 		return scale * total;
 
 	/* backward through the gradient network */
+	meet(pool);
 	penalty_weight_grad(&gan->dis[0], buf->du[0], g, ngroups,
-						save != NULL ? save[0] : NULL);
-	cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, ngroups,
-				gan->dis[0].out, in0, 1.0f, g, in0, gan->dis[0].weight.w, in0,
-				0.0f, du, gan->dis[0].out);
+						save != NULL ? save[0] : NULL, part, nparts);
+	cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, (int) n,
+				gan->dis[0].out, in0, 1.0f, g + r0 * in0, in0,
+				gan->dis[0].weight.w, in0, 0.0f, du + r0 * gan->dis[0].out,
+				gan->dis[0].out);
 	for (int i = 1; i < L; i++)
 	{
 		float	   *tmp;
 
 		/* du holds d / d u_{i-1}; dv = s_{i-1} * du is d / d (u_i W_i) */
-		multiply_slopes(gan, buf, i - 1, du, first, ngroups);
+		multiply_slopes(gan, buf, i - 1, du + r0 * gan->dis[i].in, first + r0,
+						n);
+		meet(pool);
 		penalty_weight_grad(&gan->dis[i], buf->du[i], du, ngroups,
-							save != NULL ? save[i] : NULL);
-		cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, ngroups,
-					gan->dis[i].out, gan->dis[i].in, 1.0f, du, gan->dis[i].in,
-					gan->dis[i].weight.w, gan->dis[i].in, 0.0f, dv, gan->dis[i].out);
+							save != NULL ? save[i] : NULL, part, nparts);
+		cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, (int) n,
+					gan->dis[i].out, gan->dis[i].in, 1.0f,
+					du + r0 * gan->dis[i].in, gan->dis[i].in,
+					gan->dis[i].weight.w, gan->dis[i].in, 0.0f,
+					dv + r0 * gan->dis[i].out, gan->dis[i].out);
 		tmp = du;
 		du = dv;
 		dv = tmp;
 	}
-	multiply_slopes(gan, buf, L - 1, du, first, ngroups);
+	multiply_slopes(gan, buf, L - 1, du + r0 * gan->dis[L].in, first + r0, n);
+	meet(pool);
 	penalty_weight_grad(&gan->dis[L], NULL, du, ngroups,
-						save != NULL ? save[L] : NULL);
+						save != NULL ? save[L] : NULL, part, nparts);
 	return scale * total;
 }
 
@@ -600,7 +756,59 @@ double
 aigc_gan_gradient_penalty(AigcGan *gan, AigcGanBuffers *buf, int ngroups,
 						  double lambda, bool backward)
 {
-	return penalty(gan, buf, 0, ngroups, lambda / ngroups, backward, NULL);
+	return penalty(gan, buf, 0, ngroups, lambda / ngroups, backward, NULL,
+				   NULL, 0, 1);
+}
+
+/* A backward pass of aigc_gan_backward_split */
+typedef struct SplitBackward
+{
+	AigcGan    *gan;
+	AigcGanBuffers *buf;
+	AigcGanPass pass;
+	const float *x;
+	int			n;
+	float	   *dx;
+	double		lambda;
+	AigcPool   *pool;
+	double		penalty[AIGC_MAX_THREADS];
+} SplitBackward;
+
+static void
+split_backward_part(void *arg, int part, int nparts)
+{
+	SplitBackward *b = arg;
+
+	switch (b->pass)
+	{
+		case AIGC_GAN_CRITIC:
+			discriminator_backward_part(b->gan, b->buf, b->x, b->n, b->dx,
+										b->pool, part, nparts);
+			break;
+		case AIGC_GAN_PENALTY:
+			b->penalty[part] = penalty(b->gan, b->buf, 0, b->n, b->lambda / b->n,
+									   true, NULL, b->pool, part, nparts);
+			break;
+		case AIGC_GAN_GENERATOR:
+			generator_backward_part(b->gan, b->buf, b->n, b->pool, part, nparts);
+			break;
+	}
+}
+
+double
+aigc_gan_backward_split(AigcGan *gan, AigcGanBuffers *buf, AigcGanPass pass,
+						const float *x, int n, float *dx, double lambda,
+						AigcPool *pool)
+{
+	SplitBackward b = {gan, buf, pass, x, n, dx, lambda, pool};
+	double		total = 0.0;
+	int			blas_threads = aigc_blas_set_threads(1);
+
+	aigc_pool_run(pool, split_backward_part, &b);
+	aigc_blas_set_threads(blas_threads);
+	for (int i = 0; i < aigc_pool_size(pool); i++)
+		total += b.penalty[i];
+	return total;
 }
 
 double
@@ -608,7 +816,7 @@ aigc_gan_penalty_rows(AigcGan *gan, AigcGanBuffers *buf, int nrows,
 					  double lambda, float **v)
 {
 	Assert(gan->cfg.pac == 1);
-	return penalty(gan, buf, 0, nrows, lambda, true, v);
+	return penalty(gan, buf, 0, nrows, lambda, true, v, NULL, 0, 1);
 }
 
 void
@@ -627,15 +835,17 @@ aigc_gan_discriminator_deltas(AigcGan *gan, AigcGanBuffers *buf, int nrows,
 	}
 }
 
-double
-aigc_gan_cond_loss(const AigcGan *gan, const float *gout, const float *cond,
-				   const int *colsel, int n, float *dgout)
+/* aigc_gan_cond_loss's terms of rows [first, first + count) of n */
+static double
+cond_loss_rows(const AigcGan *gan, const float *gout, const float *cond,
+			   const int *colsel, int64 first, int64 count, int n,
+			   float *dgout)
 {
 	int			D = gan->cfg.data_dim;
 	int			C = gan->cfg.cond_dim;
 	double		loss = 0.0;
 
-	for (int r = 0; r < n; r++)
+	for (int64 r = first; r < first + count; r++)
 	{
 		const AigcCondColumn *cc = &gan->cond[colsel[r]];
 		const float *o = gout + (int64) r * D + cc->data_offset;
@@ -661,6 +871,13 @@ aigc_gan_cond_loss(const AigcGan *gan, const float *gout, const float *cond,
 		d[target] -= 1.0f / n;
 	}
 	return loss / n;
+}
+
+double
+aigc_gan_cond_loss(const AigcGan *gan, const float *gout, const float *cond,
+				   const int *colsel, int n, float *dgout)
+{
+	return cond_loss_rows(gan, gout, cond, colsel, 0, n, n, dgout);
 }
 
 /* Noise, then a cond vector per row (when there are cond columns), into gin */
@@ -845,7 +1062,8 @@ aigc_gan_trainer_init(AigcGanTrainer *t, AigcGan *gan, const float *x,
 					  int64 nrows, int batch, bool log_frequency,
 					  double lambda, double average,
 					  double gen_lr, double gen_decay, double dis_lr,
-					  double dis_decay, const AigcPrivacyOptions *privacy)
+					  double dis_decay, const AigcPrivacyOptions *privacy,
+					  int threads)
 {
 	int			W = dis_row_width(&gan->cfg);
 
@@ -883,6 +1101,16 @@ aigc_gan_trainer_init(AigcGanTrainer *t, AigcGan *gan, const float *x,
 	t->fake = palloc(sizeof(float) * 3 * batch * W);
 	t->real = t->fake + (int64) batch * W;
 	t->interp = t->real + (int64) batch * W;
+	/* DP-SGD's critic steps stay on one thread */
+	t->pool = NULL;
+	t->rngs = NULL;
+	if (threads > 1 && privacy == NULL)
+	{
+		t->pool = aigc_pool_create(threads);
+		t->rngs = palloc(sizeof(AigcRng) * threads);
+		/* the threads split the products; train.c restores the count */
+		aigc_blas_set_threads(1);
+	}
 }
 
 /*
@@ -911,12 +1139,18 @@ sample_condvec(AigcGanTrainer *t, AigcRng *rng)
 	}
 }
 
-/* Discriminator input rows: the generator's activated rows with their cond */
+/*
+ * Discriminator input rows [first, first + n): the generator's activated
+ * rows with their cond
+ */
 static void
-fake_rows(AigcGanTrainer *t)
+fake_rows(AigcGanTrainer *t, int64 first, int64 n)
 {
-	concat_rows(t->fake, t->buf.fake, t->gan->cfg.data_dim, t->cond,
-				t->gan->cfg.cond_dim, t->batch);
+	int			D = t->gan->cfg.data_dim;
+	int			C = t->gan->cfg.cond_dim;
+
+	concat_rows(t->fake + first * (D + C), t->buf.fake + first * D, D,
+				t->cond + first * C, C, (int) n);
 }
 
 static double
@@ -1147,7 +1381,7 @@ dp_discriminator_step(AigcGanTrainer *t, AigcRng *rng, AigcGanStepLosses *losses
 	sample_condvec(t, rng);
 	fill_generator_input(gan, buf->gin, buf->gx_width, t->batch, t->cond, rng);
 	aigc_gan_generator_forward(gan, buf, t->batch, true, rng);
-	fake_rows(t);
+	fake_rows(t, 0, t->batch);
 
 	memset(dp->step_counts, 0, sizeof(float) * Max(C, 1));
 	while (r < t->sampler.nrows)
@@ -1186,6 +1420,144 @@ dp_discriminator_step(AigcGanTrainer *t, AigcRng *rng, AigcGanStepLosses *losses
 	losses->discriminator += (fake_mean - real_sum / dp->expected_rows) / dis_steps;
 }
 
+/*
+ * A pass of a training step split across the trainer's threads: part
+ * `part` of nparts runs on thread `part`, all of it on one thread without a
+ * pool.  Part 0 draws from the run's stream, the others from streams
+ * run_parts seeds from it first, so that one thread draws as before the
+ * split.
+ */
+typedef struct GanPass
+{
+	AigcGanTrainer *t;
+	AigcRng    *rng;			/* the run's stream: part 0's */
+	int			nparts;
+	double		penalty[AIGC_MAX_THREADS];	/* each part's penalty terms */
+	double		ce[AIGC_MAX_THREADS];	/* and cross-entropy terms */
+} GanPass;
+
+static AigcRng *
+part_rng(GanPass *p, int part)
+{
+	return part == 0 ? p->rng : &p->t->rngs[part];
+}
+
+static void
+run_parts(AigcGanTrainer *t, AigcPoolTask task, GanPass *p, AigcRng *rng)
+{
+	p->t = t;
+	p->rng = rng;
+	if (t->pool == NULL)
+	{
+		p->nparts = 1;
+		task(p, 0, 1);
+		return;
+	}
+	p->nparts = aigc_pool_size(t->pool);
+	for (int i = 1; i < p->nparts; i++)
+		aigc_rng_seed(&t->rngs[i], aigc_rng_next(rng));
+	aigc_pool_run(t->pool, task, p);
+}
+
+/*
+ * The generator's fake rows and the critic's input rows from them, for the
+ * critic's update
+ */
+static void
+fake_part(void *arg, int part, int nparts)
+{
+	GanPass    *p = arg;
+	AigcGanTrainer *t = p->t;
+	int64		first,
+				n;
+
+	generator_forward_part(t->gan, &t->buf, t->batch, true, p->rng, t->rngs,
+						   t->pool, part, nparts);
+	aigc_split(t->batch, part, nparts, &first, &n);
+	fake_rows(t, first, n);
+}
+
+/*
+ * The critic's update: forward over the fake, real and interpolated groups
+ * (consecutive blocks of G, buf->dscore set), back from the first two, the
+ * penalty at the third, then Adam; split by groups and by the weight
+ * gradients' columns.
+ */
+static void
+critic_update_part(void *arg, int part, int nparts)
+{
+	GanPass    *p = arg;
+	AigcGanTrainer *t = p->t;
+	int			groups = t->batch / t->gan->cfg.pac;
+	int64		first,
+				n;
+
+	aigc_split(3 * groups, part, nparts, &first, &n);
+	discriminator_forward_rows(t->gan, &t->buf, t->fake, first, n,
+							   part_rng(p, part));
+	/* the weight gradients read every group's activations */
+	meet(t->pool);
+	discriminator_backward_part(t->gan, &t->buf, t->fake, 2 * groups, NULL,
+								t->pool, part, nparts);
+	/* the penalty's first products overwrite the backward's scratch */
+	meet(t->pool);
+	p->penalty[part] = penalty(t->gan, &t->buf, 2 * groups, groups,
+							   t->lambda / groups, true, NULL, t->pool, part,
+							   nparts);
+	meet(t->pool);
+	aigc_adam_step_zero_part(&t->dis_opt, NULL, 0.0, part, nparts);
+}
+
+/*
+ * The generator's update (buf->gin and t->cond drawn, buf->dscore set):
+ * forward through both networks, the critic back to its input only, the
+ * generator back, then Adam; split as the parts above, the activations'
+ * gradients and the cross-entropy by rows.
+ */
+static void
+generator_update_part(void *arg, int part, int nparts)
+{
+	GanPass    *p = arg;
+	AigcGanTrainer *t = p->t;
+	AigcGan    *gan = t->gan;
+	AigcGanBuffers *buf = &t->buf;
+	int			n = t->batch;
+	int			D = gan->cfg.data_dim;
+	int			groups = n / gan->cfg.pac;
+	int64		first,
+				count;
+
+	fake_part(p, part, nparts);
+	meet(t->pool);
+	aigc_split(groups, part, nparts, &first, &count);
+	{
+		/* one OpenBLAS thread for the critic's 50-row products (one part) */
+		int			blas_threads = aigc_blas_set_threads(1);
+
+		discriminator_forward_rows(gan, buf, t->fake, first, count,
+								   part_rng(p, part));
+		discriminator_input_grad_rows(gan, buf, first, count, buf->dinput);
+		aigc_blas_set_threads(blas_threads);
+	}
+	meet(t->pool);
+	aigc_split(n, part, nparts, &first, &count);
+	take_columns(buf->dfake + first * D,
+				 buf->dinput + first * (D + gan->cfg.cond_dim),
+				 D + gan->cfg.cond_dim, 0, D, (int) count);
+	aigc_gan_activation_backward(gan, buf->fake + first * D,
+								 buf->dfake + first * D, (int) count,
+								 buf->dgout + first * D);
+	p->ce[part] = gan->cfg.cond_dim > 0 ?
+		cond_loss_rows(gan, buf->gout, t->cond, t->colsel, first, count, n,
+					   buf->dgout) : 0.0;
+	/* the output layer's weight gradient reads every row of dgout */
+	meet(t->pool);
+	generator_backward_part(gan, buf, n, t->pool, part, nparts);
+	/* Adam's ranges of the gradients are not the backward's */
+	meet(t->pool);
+	aigc_adam_step_zero_part(&t->gen_opt, t->gen_avg, t->average, part, nparts);
+}
+
 static void
 discriminator_step(AigcGanTrainer *t, AigcRng *rng, AigcGanStepLosses *losses,
 				   int dis_steps)
@@ -1200,12 +1572,12 @@ discriminator_step(AigcGanTrainer *t, AigcRng *rng, AigcGanStepLosses *losses,
 	int64		group_width = (int64) gan->cfg.pac * W;
 	double		real_mean,
 				fake_mean;
+	GanPass		pass;
 	int			blas_threads;
 
 	sample_condvec(t, rng);
 	fill_generator_input(gan, buf->gin, buf->gx_width, n, t->cond, rng);
-	aigc_gan_generator_forward(gan, buf, n, true, rng);
-	fake_rows(t);
+	run_parts(t, fake_part, &pass, rng);
 
 	/* real rows of the sampled categories, paired with a shuffled cond */
 	for (int r = 0; r < n; r++)
@@ -1240,27 +1612,18 @@ discriminator_step(AigcGanTrainer *t, AigcRng *rng, AigcGanStepLosses *losses,
 			t->interp[j] = a * t->real[j] + (1.0f - a) * t->fake[j];
 	}
 
-	/*
-	 * The critic on fake, real and interpolated groups in one pass (the
-	 * blocks are consecutive), back from the first two, and the penalty at
-	 * the third.
-	 */
-	/*
-	 * The critic's products have 50-150 rows (batch / pac): a second
-	 * OpenBLAS thread costs more than it gains there, as for sampling's
-	 * small passes, and stalls when another job holds the other core.
-	 */
-	blas_threads = aigc_blas_set_threads(1);
-	aigc_gan_discriminator_forward(gan, buf, t->fake, 3 * groups, rng);
-	fake_mean = mean_score(buf->score, groups);
-	real_mean = mean_score(buf->score + groups, groups);
+	/* the critic on fake, real and interpolated groups */
 	set_dscore(buf->dscore, groups, 1.0 / groups);
 	set_dscore(buf->dscore + groups, groups, -1.0 / groups);
-	aigc_gan_discriminator_backward(gan, buf, t->fake, 2 * groups, NULL);
-	losses->penalty += penalty(gan, buf, 2 * groups, groups, t->lambda / groups,
-							   true, NULL) / dis_steps;
+	t->dis_opt.step++;
+	/* the critic's 50-150-row products on one OpenBLAS thread (one part) */
+	blas_threads = aigc_blas_set_threads(1);
+	run_parts(t, critic_update_part, &pass, rng);
 	aigc_blas_set_threads(blas_threads);
-	aigc_adam_step_zero(&t->dis_opt, NULL, 0.0);
+	fake_mean = mean_score(buf->score, groups);
+	real_mean = mean_score(buf->score + groups, groups);
+	for (int i = 0; i < pass.nparts; i++)
+		losses->penalty += pass.penalty[i] / dis_steps;
 	losses->discriminator += (fake_mean - real_mean) / dis_steps;
 }
 
@@ -1271,11 +1634,8 @@ aigc_gan_train_step(AigcGanTrainer *t, int dis_steps, AigcRng *rng,
 	AigcGan    *gan = t->gan;
 	AigcGanBuffers *buf = &t->buf;
 	int			n = t->batch;
-	int			D = gan->cfg.data_dim;
-	int			W = D + gan->cfg.cond_dim;
 	int			groups = n / gan->cfg.pac;
-	double		ce = 0.0;
-	int			blas_threads;
+	GanPass		pass;
 
 	memset(losses, 0, sizeof(*losses));
 	for (int d = 0; d < dis_steps; d++)
@@ -1286,23 +1646,13 @@ aigc_gan_train_step(AigcGanTrainer *t, int dis_steps, AigcRng *rng,
 
 	sample_condvec(t, rng);
 	fill_generator_input(gan, buf->gin, buf->gx_width, n, t->cond, rng);
-	aigc_gan_generator_forward(gan, buf, n, true, rng);
-	fake_rows(t);
-	/* one OpenBLAS thread for the critic, as in discriminator_step */
-	blas_threads = aigc_blas_set_threads(1);
-	aigc_gan_discriminator_forward(gan, buf, t->fake, groups, rng);
-	losses->generator = -mean_score(buf->score, groups);
 	set_dscore(buf->dscore, groups, -1.0 / groups);
-	aigc_gan_discriminator_input_grad(gan, buf, groups, buf->dinput);
-	aigc_blas_set_threads(blas_threads);
-	take_columns(buf->dfake, buf->dinput, W, 0, D, n);
-	aigc_gan_activation_backward(gan, buf->fake, buf->dfake, n, buf->dgout);
-	if (gan->cfg.cond_dim > 0)
-		ce = aigc_gan_cond_loss(gan, buf->gout, t->cond, t->colsel, n, buf->dgout);
-	aigc_gan_generator_backward(gan, buf, n);
-	aigc_adam_step_zero(&t->gen_opt, t->gen_avg, t->average);
-	losses->generator += ce;
-	losses->cross_entropy = ce;
+	t->gen_opt.step++;
+	run_parts(t, generator_update_part, &pass, rng);
+	losses->generator = -mean_score(buf->score, groups);
+	for (int i = 0; i < pass.nparts; i++)
+		losses->cross_entropy += pass.ce[i];
+	losses->generator += losses->cross_entropy;
 }
 
 #define BN_REESTIMATE_BATCHES 20

@@ -16,6 +16,7 @@
 #include "core/optimizer.h"
 #include "core/rng.h"
 #include "core/serialize.h"
+#include "core/threads.h"
 #include "core/train_options.h"
 
 typedef struct AigcGanConfig
@@ -151,6 +152,24 @@ extern double aigc_gan_gradient_penalty(AigcGan *gan, AigcGanBuffers *buf,
 										bool backward);
 
 /*
+ * A backward pass split across pool's threads as training splits it (for
+ * gradcheck.c), after the matching forward pass over n groups or rows: the
+ * critic's from buf->dscore (its weights' gradients and dx's), its
+ * gradient penalty's (lambda; returned), or the generator's from
+ * buf->dgout
+ */
+typedef enum AigcGanPass
+{
+	AIGC_GAN_CRITIC,
+	AIGC_GAN_PENALTY,
+	AIGC_GAN_GENERATOR
+} AigcGanPass;
+
+extern double aigc_gan_backward_split(AigcGan *gan, AigcGanBuffers *buf,
+									  AigcGanPass pass, const float *x, int n,
+									  float *dx, double lambda, AigcPool *pool);
+
+/*
  * DP-SGD (pac 1, docs/privacy.md): the penalty as a sum over rows,
  * lambda * sum_r (||d score_r / d x_r|| - 1)^2, returned; its weight
  * gradient is not accumulated but kept per row: layer i's is the outer
@@ -271,6 +290,8 @@ typedef struct AigcGanTrainer
 	float	   *real;			/* (batch, data_dim + cond_dim), after fake */
 	float	   *interp;			/* (batch, data_dim + cond_dim), after real */
 	AigcGanDp  *dp;				/* NULL without DP-SGD */
+	AigcPool   *pool;			/* the step's threads; NULL on one thread */
+	AigcRng    *rngs;			/* (threads) their dropout streams, from 1 */
 } AigcGanTrainer;
 
 extern void aigc_gan_trainer_init(AigcGanTrainer *t, AigcGan *gan,
@@ -278,7 +299,8 @@ extern void aigc_gan_trainer_init(AigcGanTrainer *t, AigcGan *gan,
 								  bool log_frequency, double lambda, double average,
 								  double gen_lr, double gen_decay,
 								  double dis_lr, double dis_decay,
-								  const AigcPrivacyOptions *privacy);
+								  const AigcPrivacyOptions *privacy,
+								  int threads);
 
 /*
  * DP-SGD's work on a chunk of n <= batch real rows in t->real (with their

@@ -85,7 +85,8 @@ gan_train_begin(void *net, const float *x, int64 nrows,
 						  opts->generator_average,
 						  opts->learning_rate, opts->weight_decay,
 						  opts->dis_learning_rate, opts->dis_weight_decay,
-						  opts->privacy.enabled ? &opts->privacy : NULL);
+						  opts->privacy.enabled ? &opts->privacy : NULL,
+						  opts->threads);
 	run->dis_steps = opts->dis_steps;
 	run->dis_updates = opts->privacy.enabled ?
 		(nrows + batch - 1) / batch :

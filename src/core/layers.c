@@ -11,6 +11,7 @@
 
 #include "core/fastmath.h"
 #include "core/layers.h"
+#include "core/threads.h"
 
 /* random draws are taken in chunks of this many (even) before a vector pass */
 #define RNG_CHUNK 256
@@ -124,13 +125,13 @@ aigc_linear_relu_forward_ld(const AigcLinear *l, const float *x, int ldx, int n,
 	linear_forward(l, x, ldx, n, y, ldy, true, true);
 }
 
-/* g (w) += the column sums of dy (n x w) */
+/* g (w) += the column sums of dy (n x w, rows ld apart) */
 static AIGC_VECTOR_CLONES void
-add_column_sums(const float *dy, int n, int w, float *g)
+add_column_sums(const float *dy, int n, int w, int ld, float *g)
 {
 	for (int r = 0; r < n; r++)
 	{
-		const float *row = dy + (int64) r * w;
+		const float *row = dy + (int64) r * ld;
 
 		for (int j = 0; j < w; j++)
 			g[j] += row[j];
@@ -162,11 +163,26 @@ void
 aigc_linear_param_grad(AigcLinear *l, const float *x, int ldx, const float *dy,
 					   int n, bool bias)
 {
-	/* dW (out x in) += dy^T (out x n) * x (n x in) */
-	cblas_sgemm(CblasRowMajor, CblasTrans, CblasNoTrans, l->out, l->in, n,
-				1.0f, dy, l->out, x, ldx, 1.0f, l->weight.g, l->in);
-	if (bias)
-		add_column_sums(dy, n, l->out, l->bias.g);
+	aigc_linear_param_grad_part(l, x, ldx, dy, n, bias, 0, 1);
+}
+
+void
+aigc_linear_param_grad_part(AigcLinear *l, const float *x, int ldx,
+							const float *dy, int n, bool bias, int part,
+							int nparts)
+{
+	int64		first,
+				count;
+
+	/* dW[:, cols] (out x cols) += dy^T (out x n) * x[:, cols] (n x cols) */
+	aigc_split(l->in, part, nparts, &first, &count);
+	if (count > 0)
+		cblas_sgemm(CblasRowMajor, CblasTrans, CblasNoTrans, l->out, (int) count,
+					n, 1.0f, dy, l->out, x + first, ldx, 1.0f,
+					l->weight.g + first, l->in);
+	aigc_split(l->out, part, nparts, &first, &count);
+	if (bias && count > 0)
+		add_column_sums(dy + first, n, (int) count, l->out, l->bias.g + first);
 }
 
 void
@@ -287,7 +303,7 @@ aigc_linear_sparse_backward(AigcLinear *l, AigcSparseRows *s, const float *dy)
 	for (int o = 0; o < out; o++)
 		for (int j = 0; j < in; j++)
 			l->weight.g[(int64) o * in + j] += s->gt[(int64) j * out + o];
-	add_column_sums(dy, s->n, out, l->bias.g);
+	add_column_sums(dy, s->n, out, out, l->bias.g);
 }
 
 /* Branch-free (the signs are random) so that the loops vectorise */
@@ -404,14 +420,23 @@ aigc_batchnorm_init(AigcBatchNorm *bn, int dim)
  */
 AIGC_VECTOR_CLONES void
 aigc_batchnorm_relu_forward(AigcBatchNorm *bn, float *x, const float *bias,
-							int n, bool training, float *y, int ldy)
+							int n, bool training, float *y, int ldy, int first,
+							int count)
 {
-	int			d = bn->dim;
-	float	   *restrict centre = bn->scratch;
-	float	   *restrict scale = centre + d;
-	float	   *restrict shift = scale + d;
-	const float *restrict gamma = bn->gamma.w;
-	const float *restrict beta = bn->beta.w;
+	int			ld = bn->dim;
+	int			d = count;
+	float	   *restrict centre = bn->scratch + first;
+	float	   *restrict scale = centre + ld;
+	float	   *restrict shift = scale + ld;
+	const float *restrict gamma = bn->gamma.w + first;
+	const float *restrict beta = bn->beta.w + first;
+	float	   *restrict running_mean = bn->running_mean + first;
+	float	   *restrict running_var = bn->running_var + first;
+	float	   *restrict inv_std = bn->inv_std + first;
+
+	x += first;
+	y += first;
+	bias += first;
 
 	if (training)
 	{
@@ -421,7 +446,7 @@ aigc_batchnorm_relu_forward(AigcBatchNorm *bn, float *x, const float *bias,
 		memset(ss, 0, sizeof(float) * d);
 		for (int r = 0; r < n; r++)
 		{
-			const float *restrict xr = x + (int64) r * d;
+			const float *restrict xr = x + (int64) r * ld;
 
 			for (int j = 0; j < d; j++)
 				centre[j] += xr[j];
@@ -430,7 +455,7 @@ aigc_batchnorm_relu_forward(AigcBatchNorm *bn, float *x, const float *bias,
 			centre[j] /= n;
 		for (int r = 0; r < n; r++)
 		{
-			const float *restrict xr = x + (int64) r * d;
+			const float *restrict xr = x + (int64) r * ld;
 
 			for (int j = 0; j < d; j++)
 				ss[j] += (xr[j] - centre[j]) * (xr[j] - centre[j]);
@@ -439,15 +464,15 @@ aigc_batchnorm_relu_forward(AigcBatchNorm *bn, float *x, const float *bias,
 		{
 			double		var = (double) ss[j] / n;
 
-			bn->running_mean[j] = (float) ((1.0 - bn->momentum) * bn->running_mean[j] +
+			running_mean[j] = (float) ((1.0 - bn->momentum) * running_mean[j] +
 										   bn->momentum * ((double) centre[j] + bias[j]));
-			bn->running_var[j] = (float) ((1.0 - bn->momentum) * bn->running_var[j] +
+			running_var[j] = (float) ((1.0 - bn->momentum) * running_var[j] +
 										  bn->momentum * (n > 1 ? (double) ss[j] / (n - 1) : var));
-			bn->inv_std[j] = scale[j] = (float) (1.0 / sqrt(var + bn->eps));
+			inv_std[j] = scale[j] = (float) (1.0 / sqrt(var + bn->eps));
 		}
 		for (int r = 0; r < n; r++)
 		{
-			float	   *restrict xr = x + (int64) r * d;
+			float	   *restrict xr = x + (int64) r * ld;
 			float	   *restrict yr = y + (int64) r * ldy;
 
 			for (int j = 0; j < d; j++)
@@ -465,13 +490,13 @@ aigc_batchnorm_relu_forward(AigcBatchNorm *bn, float *x, const float *bias,
 		/* y = ReLU((x + bias - running mean) gamma inv_std + beta) */
 		for (int j = 0; j < d; j++)
 		{
-			bn->inv_std[j] = (float) (1.0 / sqrt(bn->running_var[j] + bn->eps));
-			scale[j] = gamma[j] * bn->inv_std[j];
-			shift[j] = beta[j] + (bias[j] - bn->running_mean[j]) * scale[j];
+			inv_std[j] = (float) (1.0 / sqrt(running_var[j] + bn->eps));
+			scale[j] = gamma[j] * inv_std[j];
+			shift[j] = beta[j] + (bias[j] - running_mean[j]) * scale[j];
 		}
 		for (int r = 0; r < n; r++)
 		{
-			const float *restrict xr = x + (int64) r * d;
+			const float *restrict xr = x + (int64) r * ld;
 			float	   *restrict yr = y + (int64) r * ldy;
 
 			for (int j = 0; j < d; j++)
@@ -492,20 +517,30 @@ aigc_batchnorm_relu_forward(AigcBatchNorm *bn, float *x, const float *bias,
 AIGC_VECTOR_CLONES void
 aigc_batchnorm_relu_backward(AigcBatchNorm *bn, const float *xhat,
 							 const float *y, int ldy, const float *dy,
-							 int lddy, int n, float *dx)
+							 int lddy, int n, float *dx, int first, int count)
 {
-	int			d = bn->dim;
-	float	   *restrict sdy = bn->scratch;
-	float	   *restrict sdyx = sdy + d;
-	float	   *restrict factor = sdyx + d;
+	int			ld = bn->dim;
+	int			d = count;
+	float	   *restrict sdy = bn->scratch + first;
+	float	   *restrict sdyx = sdy + ld;
+	float	   *restrict factor = sdyx + ld;
+	float	   *restrict gbeta = bn->beta.g + first;
+	float	   *restrict ggamma = bn->gamma.g + first;
+	const float *restrict gamma = bn->gamma.w + first;
+	const float *restrict inv_std = bn->inv_std + first;
 
-	memset(sdy, 0, sizeof(float) * 2 * d);
+	xhat += first;
+	y += first;
+	dy += first;
+	dx += first;
+	memset(sdy, 0, sizeof(float) * d);
+	memset(sdyx, 0, sizeof(float) * d);
 	for (int r = 0; r < n; r++)
 	{
-		const float *restrict hr = xhat + (int64) r * d;
+		const float *restrict hr = xhat + (int64) r * ld;
 		const float *restrict yr = y + (int64) r * ldy;
 		const float *restrict dyr = dy + (int64) r * lddy;
-		float	   *restrict dr = dx + (int64) r * d;
+		float	   *restrict dr = dx + (int64) r * ld;
 
 		/* copied first: a select of dr[j], stored anyway, vectorises */
 		memcpy(dr, dyr, sizeof(float) * d);
@@ -520,16 +555,16 @@ aigc_batchnorm_relu_backward(AigcBatchNorm *bn, const float *xhat,
 	}
 	for (int j = 0; j < d; j++)
 	{
-		bn->beta.g[j] += sdy[j];
-		bn->gamma.g[j] += sdyx[j];
-		factor[j] = bn->gamma.w[j] * bn->inv_std[j];
+		gbeta[j] += sdy[j];
+		ggamma[j] += sdyx[j];
+		factor[j] = gamma[j] * inv_std[j];
 		sdy[j] /= n;
 		sdyx[j] /= n;
 	}
 	for (int r = 0; r < n; r++)
 	{
-		const float *restrict hr = xhat + (int64) r * d;
-		float	   *restrict dr = dx + (int64) r * d;
+		const float *restrict hr = xhat + (int64) r * ld;
+		float	   *restrict dr = dx + (int64) r * ld;
 
 		for (int j = 0; j < d; j++)
 			dr[j] = factor[j] * (dr[j] - sdy[j] - hr[j] * sdyx[j]);

@@ -68,6 +68,13 @@ extern void aigc_linear_relu_forward_ld(const AigcLinear *l, const float *x,
 extern void aigc_linear_param_grad(AigcLinear *l, const float *x, int ldx,
 								   const float *dy, int n, bool bias);
 /*
+ * Part `part` of nparts of the same (its share of W's columns and of the
+ * bias), for threads splitting one gradient without a reduction
+ */
+extern void aigc_linear_param_grad_part(AigcLinear *l, const float *x, int ldx,
+										const float *dy, int n, bool bias,
+										int part, int nparts);
+/*
  * dx's first cols columns (rows lddx apart) = dy W[:, :cols], or += with
  * accumulate: the input gradient of only the inputs that need one
  */
@@ -151,21 +158,23 @@ extern void aigc_batchnorm_init(AigcBatchNorm *bn, int dim);
  * Batch norm then ReLU, for x (n x dim) a linear layer's output without
  * its bias (in training the batch's mean cancels it, in evaluation it is
  * added here).  Training replaces x by xhat, kept for backward; y gets the
- * ReLU's output, its rows ldy floats apart.
+ * ReLU's output, its rows ldy floats apart.  Only columns [first, first +
+ * count) (0 and dim: all): the statistics are per column, so threads can
+ * each take a range.
  */
 extern void aigc_batchnorm_relu_forward(AigcBatchNorm *bn, float *x,
 										const float *bias, int n, bool training,
-										float *y, int ldy);
+										float *y, int ldy, int first, int count);
 
 /*
  * From dy, the gradient of the ReLU's output y (rows lddy and ldy apart), to
  * dx (n x dim), that of the batch norm's input; adds gamma's and beta's
- * gradients.
+ * gradients.  Columns [first, first + count) only, as forward.
  */
 extern void aigc_batchnorm_relu_backward(AigcBatchNorm *bn, const float *xhat,
 										 const float *y, int ldy,
 										 const float *dy, int lddy, int n,
-										 float *dx);
+										 float *dx, int first, int count);
 
 /* Softmax of w logits into out (which may equal in) */
 extern void aigc_softmax(const float *in, float *out, int w);

@@ -12,6 +12,7 @@
 
 #include "core/fastmath.h"
 #include "core/optimizer.h"
+#include "core/threads.h"
 
 /* One tensor's update, branch-free so that it vectorises */
 static AIGC_VECTOR_CLONES void
@@ -157,19 +158,24 @@ aigc_adam_step(AigcAdam *opt)
 					inv_sqrt_bc2);
 }
 
-void
-aigc_adam_update_part(const AigcAdam *opt, const float *g, int64 first,
-					  int64 count)
+/*
+ * Parameter p's elements [first, first + count) with g their gradient: the
+ * new weights written with non-temporal stores (see aigc_adam_update_part)
+ * and, with avg, its running average avg = k avg + (1 - k) w
+ */
+static void
+update_streamed(const AigcAdam *opt, int p, const float *g, int64 first,
+				int64 count, float *avg, float k)
 {
 	/* the new weights of up to 16 cache lines at a time */
 #define PART_CHUNK 256
 	float		out[PART_CHUNK] pg_attribute_aligned(64);
-	float	   *w = opt->params[0].w + first;
+	float	   *w = opt->params[p].w + first;
 	int64		head = Min(count, (int64) ((64 - (uintptr_t) w % 64) % 64 / sizeof(float)));
 	float		step_size,
 				inv_sqrt_bc2;
 
-	Assert(opt->nparams == 1 && first >= 0 && first + count <= opt->params[0].n);
+	Assert(first >= 0 && first + count <= opt->params[p].n);
 	adam_corrections(opt, &step_size, &inv_sqrt_bc2);
 	/* the partial line before w's first whole one, then up to PART_CHUNK at a time */
 	for (int64 i = 0, n; i < count; i += n)
@@ -178,12 +184,15 @@ aigc_adam_update_part(const AigcAdam *opt, const float *g, int64 first,
 
 		n = i < head ? head : Min((int64) PART_CHUNK, count - i);
 		lines = i < head ? 0 : n / 16 * 16;
-		adam_update_out(w + i, out, g + i, opt->m[0] + first + i,
-						opt->v[0] + first + i, n, (float) opt->beta1,
+		adam_update_out(w + i, out, g + i, opt->m[p] + first + i,
+						opt->v[p] + first + i, n, (float) opt->beta1,
 						(float) opt->beta2, (float) opt->weight_decay,
 						(float) opt->eps, step_size, inv_sqrt_bc2);
 		stream_floats(w + i, out, lines);
 		memcpy(w + i + lines, out + lines, sizeof(float) * (n - lines));
+		if (avg != NULL)
+			for (int64 j = 0; j < n; j++)
+				avg[first + i + j] = k * avg[first + i + j] + (1.0f - k) * out[j];
 	}
 #ifdef __SSE__
 	/* the streamed stores reach memory before the threads meet again */
@@ -193,17 +202,57 @@ aigc_adam_update_part(const AigcAdam *opt, const float *g, int64 first,
 }
 
 void
+aigc_adam_update_part(const AigcAdam *opt, const float *g, int64 first,
+					  int64 count)
+{
+	Assert(opt->nparams == 1);
+	update_streamed(opt, 0, g, first, count, NULL, 0.0f);
+}
+
+void
 aigc_adam_step_zero(AigcAdam *opt, float **avg, double k)
+{
+	opt->step++;
+	aigc_adam_step_zero_part(opt, avg, k, 0, 1);
+}
+
+void
+aigc_adam_step_zero_part(const AigcAdam *opt, float **avg, double k, int part,
+						 int nparts)
 {
 	float		step_size,
 				inv_sqrt_bc2;
 
-	opt->step++;
 	adam_corrections(opt, &step_size, &inv_sqrt_bc2);
 	for (int p = 0; p < opt->nparams; p++)
-		adam_update_zero(opt->params[p].w, opt->params[p].g, opt->m[p], opt->v[p],
-						 avg != NULL ? avg[p] : NULL, opt->params[p].n,
-						 (float) opt->beta1, (float) opt->beta2,
-						 (float) opt->weight_decay, (float) opt->eps, step_size,
-						 inv_sqrt_bc2, (float) k);
+	{
+		int64		n = opt->params[p].n;
+		int64		first,
+					count;
+
+		/* whole 16-float lines each, so that no two threads write one */
+		aigc_split((n + 15) / 16, part, nparts, &first, &count);
+		first *= 16;
+		count = Min(count * 16, n - first);
+		if (count <= 0)
+			continue;
+		if (nparts == 1)
+			adam_update_zero(opt->params[p].w + first, opt->params[p].g + first,
+							 opt->m[p] + first, opt->v[p] + first,
+							 avg != NULL ? avg[p] + first : NULL, count,
+							 (float) opt->beta1, (float) opt->beta2,
+							 (float) opt->weight_decay, (float) opt->eps,
+							 step_size, inv_sqrt_bc2, (float) k);
+		else
+		{
+			/*
+			 * every thread read the weights in its products: streamed past
+			 * the caches, the new ones do not wait for the other cores to
+			 * give up their lines (docs/performance.md)
+			 */
+			update_streamed(opt, p, opt->params[p].g + first, first, count,
+							avg != NULL ? avg[p] : NULL, (float) k);
+			memset(opt->params[p].g + first, 0, sizeof(float) * count);
+		}
+	}
 }

@@ -56,4 +56,15 @@ extern void aigc_adam_update_part(const AigcAdam *opt, const float *g,
  */
 extern void aigc_adam_step_zero(AigcAdam *opt, float **avg, double k);
 
+/*
+ * Part `part` of nparts of the same, for threads sharing the step: the
+ * caller increments opt->step once first.  Each parameter is split at
+ * multiples of 16 floats (a cache line where the array is 64-byte aligned);
+ * with more than one part the new weights are written as by
+ * aigc_adam_update_part, and how they are split may change a weight's last
+ * bit.
+ */
+extern void aigc_adam_step_zero_part(const AigcAdam *opt, float **avg,
+									 double k, int part, int nparts);
+
 #endif

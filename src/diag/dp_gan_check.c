@@ -84,7 +84,7 @@ aigc_dp_check_gan(ReturnSetInfo *rsinfo, AigcRng *rng)
 		row[1 + r % 3] = 1.0f;
 	}
 	aigc_gan_trainer_init(&t, &gan, x, GAN_N, GAN_N, false, GAN_LAMBDA, 0.0,
-						  1e-3, 0.0, 1e-3, 0.0, &privacy);
+						  1e-3, 0.0, 1e-3, 0.0, &privacy, 1);
 	aigc_gan_buffers_init(&one, &gan, 1);
 	/* real rows with their own cond vectors, fake rows anywhere */
 	for (int r = 0; r < GAN_N; r++)

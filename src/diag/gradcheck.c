@@ -23,6 +23,7 @@
 #include "core/layers.h"
 #include "core/tf_layers.h"
 #include "core/tf_model.h"
+#include "core/threads.h"
 #include "core/vae.h"
 #include "diag/diag.h"
 
@@ -442,8 +443,11 @@ batchnorm_loss(void *arg)
 	double		s = 0.0;
 
 	memcpy(ctx->xhat, ctx->x, sizeof(float) * ctx->n * ctx->bn.dim);
+	/* in two ranges of columns, as threads split it */
 	aigc_batchnorm_relu_forward(&ctx->bn, ctx->xhat, ctx->bias, ctx->n, true,
-								ctx->y, BN_LDY);
+								ctx->y, BN_LDY, 0, 1);
+	aigc_batchnorm_relu_forward(&ctx->bn, ctx->xhat, ctx->bias, ctx->n, true,
+								ctx->y, BN_LDY, 1, ctx->bn.dim - 1);
 	for (int r = 0; r < ctx->n; r++)
 		for (int j = 0; j < ctx->bn.dim; j++)
 			s += (double) ctx->c[r * ctx->bn.dim + j] * ctx->y[r * BN_LDY + j];
@@ -472,7 +476,9 @@ check_batchnorm(CheckOutput *out, AigcRng *rng)
 	aigc_diag_fill_uniform(ctx.c, count, rng, -1, 1);
 	batchnorm_loss(&ctx);
 	aigc_batchnorm_relu_backward(&ctx.bn, ctx.xhat, ctx.y, BN_LDY, ctx.c, 4,
-								 ctx.n, dx);
+								 ctx.n, dx, 0, 3);
+	aigc_batchnorm_relu_backward(&ctx.bn, ctx.xhat, ctx.y, BN_LDY, ctx.c, 4,
+								 ctx.n, dx, 3, 1);
 	check_tensor(out, "batch norm and relu", "gamma", ctx.bn.gamma.w, ctx.bn.gamma.g, 4,
 				 batchnorm_loss, &ctx);
 	check_tensor(out, "batch norm and relu", "beta", ctx.bn.beta.w, ctx.bn.beta.g, 4,
@@ -645,6 +651,7 @@ check_gan(CheckOutput *out, AigcRng *rng)
 	int			W;
 	float	   *dgout,
 			   *dx;
+	AigcPool   *pool;
 	static const char *const gen_names[] = {
 		"residual 1 weight", "residual 1 bias", "residual 1 bn gamma", "residual 1 bn beta",
 		"residual 2 weight", "residual 2 bias", "residual 2 bn gamma", "residual 2 bn beta",
@@ -674,6 +681,16 @@ check_gan(CheckOutput *out, AigcRng *rng)
 	Assert(gan->n_gparams == lengthof(gen_names));
 	check_params(out, "gan generator", gan->gparams, gan->n_gparams, gen_names,
 				 gan_generator_loss, &ctx);
+	/* its backward split across three threads as training splits it */
+	pool = aigc_pool_create(3);
+	gan_generator_loss(&ctx);
+	aigc_gan_activation_backward(gan, ctx.buf.fake, ctx.c, ctx.n, ctx.buf.dgout);
+	aigc_gan_cond_loss(gan, ctx.buf.gout, ctx.cond, ctx.colsel, ctx.n, ctx.buf.dgout);
+	aigc_params_zero_grad(gan->gparams, gan->n_gparams);
+	aigc_gan_backward_split(gan, &ctx.buf, AIGC_GAN_GENERATOR, NULL, ctx.n, NULL,
+							0.0, pool);
+	check_params(out, "gan generator, 3 threads", gan->gparams, gan->n_gparams,
+				 gen_names, gan_generator_loss, &ctx);
 
 	/* discriminator, parameters and input */
 	dx = palloc(sizeof(float) * ctx.n * W);
@@ -701,6 +718,29 @@ check_gan(CheckOutput *out, AigcRng *rng)
 	aigc_gan_gradient_penalty(gan, &ctx.buf, ctx.groups, 10.0, true);
 	check_params(out, "gan gradient penalty", gan->dparams, gan->n_dparams,
 				 dis_names, gan_penalty_loss, &ctx);
+
+	/*
+	 * both split across three threads as training splits them (ranges of
+	 * the groups and of the weights' columns, uneven where they do not
+	 * divide by three)
+	 */
+	aigc_rng_seed(&fixed, 19);
+	aigc_gan_discriminator_forward(gan, &ctx.buf, ctx.x, ctx.groups, &fixed);
+	memcpy(ctx.buf.dscore, ctx.cscore, sizeof(float) * ctx.groups);
+	aigc_params_zero_grad(gan->dparams, gan->n_dparams);
+	aigc_gan_backward_split(gan, &ctx.buf, AIGC_GAN_CRITIC, ctx.x, ctx.groups, dx,
+							0.0, pool);
+	check_params(out, "gan discriminator, 3 threads", gan->dparams,
+				 gan->n_dparams, dis_names, gan_discriminator_loss, &ctx);
+	check_tensor(out, "gan discriminator, 3 threads", "input", ctx.x, dx,
+				 ctx.n * W, gan_discriminator_loss, &ctx);
+	aigc_rng_seed(&fixed, 13);
+	aigc_gan_discriminator_forward(gan, &ctx.buf, ctx.x, ctx.groups, &fixed);
+	aigc_params_zero_grad(gan->dparams, gan->n_dparams);
+	aigc_gan_backward_split(gan, &ctx.buf, AIGC_GAN_PENALTY, ctx.x, ctx.groups,
+							NULL, 10.0, pool);
+	check_params(out, "gan gradient penalty, 3 threads", gan->dparams,
+				 gan->n_dparams, dis_names, gan_penalty_loss, &ctx);
 }
 
 /* ---- transformer layers: loss = sum(c * layer(x)) unless stated ---- */

@@ -4,7 +4,7 @@
 -- from the store itself, with the caller's privileges (07_scoring.sql checks
 -- the owner's parallel scores; here a grantee's, and a refusal).
 BEGIN;
-SELECT plan(24);
+SELECT plan(27);
 
 SET LOCAL client_min_messages = warning;
 CREATE TABLE th_t AS SELECT age, gender, region, monthly_wage FROM contributions WHERE id <= 3000;
@@ -22,15 +22,20 @@ SET LOCAL aigc.threads = 2;
 SELECT aigc_train('th_2a', 'th_t'::regclass, options => '{"epochs": 2, "seed": 7, "calibrate": false, "progress_every": 0}') \gset
 SELECT aigc_train('th_2b', 'th_t'::regclass, options => '{"epochs": 2, "seed": 7, "calibrate": false, "progress_every": 0}') \gset
 SELECT aigc_train('th_2g', 'th_t'::regclass, 'gan', options => '{"epochs": 1, "seed": 7, "progress_every": 0}') \gset
+SELECT aigc_train('th_2h', 'th_t'::regclass, 'gan', options => '{"epochs": 1, "seed": 7, "progress_every": 0}') \gset
 -- three: uneven slices of the batch and ranges of the parameters
 SET LOCAL aigc.threads = 3;
 SELECT aigc_train('th_3a', 'th_t'::regclass, options => '{"epochs": 1, "seed": 7, "calibrate": false, "progress_every": 0}') \gset
 SELECT aigc_train('th_3b', 'th_t'::regclass, options => '{"epochs": 1, "seed": 7, "calibrate": false, "progress_every": 0}') \gset
+-- the GAN: 30 and 90 pac groups, 300 rows and 256 units over three threads
+SELECT aigc_train('th_3g', 'th_t'::regclass, 'gan', options => '{"epochs": 1, "seed": 7, "batch_size": 300, "progress_every": 0}') \gset
+SELECT aigc_train('th_3h', 'th_t'::regclass, 'gan', options => '{"epochs": 1, "seed": 7, "batch_size": 300, "progress_every": 0}') \gset
 SET LOCAL aigc.threads = 2;
 SELECT aigc_train('th_2t', 'th_t'::regclass, 'transformer', options => '{"epochs": 1, "seed": 7, "progress_every": 0}') \gset
 SELECT aigc_train('th_2u', 'th_t'::regclass, 'transformer', options => '{"epochs": 1, "seed": 7, "progress_every": 0}') \gset
 SET LOCAL aigc.threads = 1;
 SELECT aigc_train('th_1t', 'th_t'::regclass, 'transformer', options => '{"epochs": 1, "seed": 7, "progress_every": 0}') \gset
+SELECT aigc_train('th_1g', 'th_t'::regclass, 'gan', options => '{"epochs": 1, "seed": 7, "progress_every": 0}') \gset
 SET LOCAL aigc.threads = 2;
 SELECT is((SELECT md5(weights) FROM aigc.model_store WHERE name = 'th_2t'),
           (SELECT md5(weights) FROM aigc.model_store WHERE name = 'th_2u'),
@@ -38,6 +43,15 @@ SELECT is((SELECT md5(weights) FROM aigc.model_store WHERE name = 'th_2t'),
 SELECT isnt((SELECT md5(weights) FROM aigc.model_store WHERE name = 'th_1t'),
             (SELECT md5(weights) FROM aigc.model_store WHERE name = 'th_2t'),
             'transformer: the thread count is part of what a seed reproduces');
+CREATE FUNCTION pg_temp.weights_md5(model text) RETURNS text LANGUAGE sql AS $$
+    SELECT md5(weights) FROM aigc.model_store WHERE name = model
+$$;
+SELECT is(pg_temp.weights_md5('th_2g'), pg_temp.weights_md5('th_2h'),
+          'gan, each pass split across two threads: a seed reproduces the weights');
+SELECT is(pg_temp.weights_md5('th_3g'), pg_temp.weights_md5('th_3h'),
+          'gan on three threads (uneven parts): a seed reproduces the weights');
+SELECT isnt(pg_temp.weights_md5('th_1g'), pg_temp.weights_md5('th_2g'),
+            'gan: the thread count is part of what a seed reproduces');
 SELECT is((SELECT md5(weights) FROM aigc.model_store WHERE name = 'th_1a'),
           (SELECT md5(weights) FROM aigc.model_store WHERE name = 'th_1b'), 'one thread: a seed reproduces the weights');
 SELECT is((SELECT md5(weights) FROM aigc.model_store WHERE name = 'th_2a'),
