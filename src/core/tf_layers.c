@@ -668,40 +668,54 @@ aigc_tf_attention_step(float *out, const float *cache, float *scratch, int t,
  * 0.5 x (1 + tanh u) with u = sqrt(2/pi) (x + 0.044715 x^3), written as
  * x sigmoid(2u): the same function, with fastmath's branch-free expf so
  * that the loop vectorises (libm's tanhf or expf kept it scalar, and it
- * dominated a training step at table widths).  In place (out == inp) is
- * allowed: each element reads only its own input.
+ * dominated a training step at table widths).  With s = sigmoid(2u) the
+ * derivative is d/dx x s = s + 2 x s (1 - s) u' = s (1 + 2 x (1 - s) u'),
+ * u' = sqrt(2/pi) (1 + 3 * 0.044715 x^2).
+ */
+static inline float
+gelu_sigmoid(float x)
+{
+	float		u = GELU_SCALE * (x + GELU_CUBE * x * x * x);
+
+	return 1.0f / (1.0f + aigc_expf(-2.0f * u));
+}
+
+/*
+ * Training keeps the derivative from the forward, where the sigmoid is at
+ * hand: the backward is then one product instead of a second exp and
+ * division per element (a third of the GELU's time).  out may be inp
+ * (without deriv), deriv may be inp: each element reads only its own input.
  */
 AIGC_VECTOR_CLONES void
-aigc_tf_gelu_forward(float *out, const float *inp, int64 count)
+aigc_tf_gelu_forward(float *out, float *deriv, const float *inp, int64 count)
 {
+	if (deriv == NULL)
+	{
+		AIGC_IVDEP
+		for (int64 i = 0; i < count; i++)
+			out[i] = inp[i] * gelu_sigmoid(inp[i]);
+		return;
+	}
 	AIGC_IVDEP
 	for (int64 i = 0; i < count; i++)
 	{
 		float		x = inp[i];
-		float		u = GELU_SCALE * (x + GELU_CUBE * x * x * x);
+		float		s = gelu_sigmoid(x);
+		float		du = GELU_SCALE * (1.0f + 3.0f * GELU_CUBE * x * x);
 
-		out[i] = x / (1.0f + aigc_expf(-2.0f * u));
+		out[i] = x * s;
+		deriv[i] = s * (1.0f + 2.0f * x * (1.0f - s) * du);
 	}
 }
 
-/*
- * With s = sigmoid(2u): d/dx x s = s + 2 x s (1 - s) u',
- * u' = sqrt(2/pi) (1 + 3 * 0.044715 x^2).  dinp may be dout.
- */
+/* dinp = deriv * dout; dinp may be dout */
 AIGC_VECTOR_CLONES void
-aigc_tf_gelu_backward(float *dinp, const float *inp, const float *dout,
+aigc_tf_gelu_backward(float *dinp, const float *deriv, const float *dout,
 					  int64 count)
 {
 	AIGC_IVDEP
 	for (int64 i = 0; i < count; i++)
-	{
-		float		x = inp[i];
-		float		u = GELU_SCALE * (x + GELU_CUBE * x * x * x);
-		float		s = 1.0f / (1.0f + aigc_expf(-2.0f * u));
-		float		du = GELU_SCALE * (1.0f + 3.0f * GELU_CUBE * x * x);
-
-		dinp[i] = (s + 2.0f * x * s * (1.0f - s) * du) * dout[i];
-	}
+		dinp[i] = deriv[i] * dout[i];
 }
 
 void

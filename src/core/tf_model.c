@@ -422,7 +422,7 @@ forward_body(AigcTfModel *m, AigcTfActs *a, const int32 *tokens, int n)
 								  m->tensors[TF_LN2W].w + l * C,
 								  m->tensors[TF_LN2B].w + l * C, R, C);
 		tf_linear_forward(&m->fc[l], ln2, R, fch, NULL);
-		aigc_tf_gelu_forward(fch_gelu, fch, (int64) R * 4 * C);
+		aigc_tf_gelu_forward(fch_gelu, fch, fch, (int64) R * 4 * C);
 		tf_linear_forward(&m->fcproj[l], fch_gelu, R, res3, res2);
 		residual = res3;
 	}
@@ -473,7 +473,7 @@ forward_step(const AigcTfModel *m, AigcTfActs *a, const int32 *tokens, int n, in
 								  m->tensors[TF_LN2W].w + l * C,
 								  m->tensors[TF_LN2B].w + l * C, n, C);
 		aigc_linear_forward(&m->fc[l], y, n, a->dfch);
-		aigc_tf_gelu_forward(a->dfch, a->dfch, (int64) n * 4 * C);
+		aigc_tf_gelu_forward(a->dfch, NULL, a->dfch, (int64) n * 4 * C);
 		aigc_linear_forward(&m->fcproj[l], a->dfch, n, y);
 		aigc_tf_residual_forward(y, x, (int64) n * C);
 		swap = x;
