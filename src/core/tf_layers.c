@@ -552,6 +552,46 @@ aigc_tf_attention_forward(float *out, float *att, const float *qkv,
 }
 
 /*
+ * dV_s = sum_{t >= s} att[t, s] dout_t and dK_s = scale sum_{t >= s}
+ * dpre[t, s] q_t for the width values i .. i + width - 1 of a head (width
+ * a constant, so the sums stay in registers): each column's weights are
+ * loaded once for all of them, which the loop's loads bounded before.
+ */
+#define ATT_DKV_WIDTH 4
+
+static pg_attribute_always_inline void
+att_dkv(AttVec *dv, AttVec *dk, const AttVec *p, const AttVec *dpre,
+		const AttVec *dy, const AttVec *q, int s, int i, int width, int T,
+		int hs, float scale)
+{
+	AttVec		vs[ATT_DKV_WIDTH] = {{0}};
+	AttVec		ks[ATT_DKV_WIDTH] = {{0}};
+	int64		ts = TRI(s, s);
+
+	for (int t = s; t < T; t++)
+	{
+		AttVec		pts = p[ts];
+		AttVec		dts = dpre[ts];
+		const AttVec *dyt = dy + (int64) t * hs + i;
+		const AttVec *qt = q + (int64) t * hs + i;
+
+#pragma GCC unroll 4
+		for (int j = 0; j < width; j++)
+		{
+			vs[j] += pts * dyt[j];
+			ks[j] += dts * qt[j];
+		}
+		ts += t + 1;			/* TRI(t + 1, s) */
+	}
+#pragma GCC unroll 4
+	for (int j = 0; j < width; j++)
+	{
+		dv[(int64) s * hs + i + j] = vs[j];
+		dk[(int64) s * hs + i + j] = ks[j] * scale;
+	}
+}
+
+/*
  * dV_s = sum_{t >= s} att[t, s] dout_t, datt[t, s] = dout_t . v_s,
  * dpre[t, s] = att[t, s] (datt[t, s] - sum_s' att[t, s'] datt[t, s']),
  * dQ_t = scale sum_{s <= t} dpre[t, s] k_s and
@@ -609,30 +649,15 @@ aigc_tf_attention_backward(float *dqkv, const float *dout, const float *qkv,
 			}
 			/* dV_s and dK_s, over the positions t >= s that see s */
 			for (int s = 0; s < T; s++)
-				for (int i = 0; i < hs; i += 2)
-				{
-					int			i1 = Min(i + 1, hs - 1);	/* i again if hs is odd */
-					AttVec		v0 = {0},
-								v1 = {0},
-								k0 = {0},
-								k1 = {0};
+			{
+				int			i = 0;
 
-					for (int t = s; t < T; t++)
-					{
-						AttVec		pts = p[TRI(t, s)];
-						AttVec		dts = dpre[TRI(t, s)];
-						int64		ti = (int64) t * hs;
-
-						v0 += pts * dy[ti + i];
-						v1 += pts * dy[ti + i1];
-						k0 += dts * q[ti + i];
-						k1 += dts * q[ti + i1];
-					}
-					dv[(int64) s * hs + i] = v0;
-					dk[(int64) s * hs + i] = k0 * scale;
-					dv[(int64) s * hs + i1] = v1;
-					dk[(int64) s * hs + i1] = k1 * scale;
-				}
+				for (; i + ATT_DKV_WIDTH <= hs; i += ATT_DKV_WIDTH)
+					att_dkv(dv, dk, p, dpre, dy, q, s, i, ATT_DKV_WIDTH, T, hs,
+							scale);
+				for (; i < hs; i++)
+					att_dkv(dv, dk, p, dpre, dy, q, s, i, 1, T, hs, scale);
+			}
 		}
 		att_scatter(dqkv, dqkvb, n0, lanes, T, 3 * C, hs);
 	}
