@@ -554,8 +554,9 @@ aigc_tf_attention_forward(float *out, float *att, const float *qkv,
 /*
  * dV_s = sum_{t >= s} att[t, s] dout_t and dK_s = scale sum_{t >= s}
  * dpre[t, s] q_t for the width values i .. i + width - 1 of a head (width
- * a constant, so the sums stay in registers): each column's weights are
- * loaded once for all of them, which the loop's loads bounded before.
+ * a constant, so the sums stay in registers): each weight of the triangle
+ * is loaded once for all of them (with two values at a time the loop was
+ * bound by its loads).
  */
 #define ATT_DKV_WIDTH 4
 
@@ -708,8 +709,8 @@ gelu_sigmoid(float x)
 /*
  * Training keeps the derivative from the forward, where the sigmoid is at
  * hand: the backward is then one product instead of a second exp and
- * division per element (a third of the GELU's time).  out may be inp
- * (without deriv), deriv may be inp: each element reads only its own input.
+ * division per element.  out or deriv may be inp: each element reads only
+ * its own input before writing.
  */
 AIGC_VECTOR_CLONES void
 aigc_tf_gelu_forward(float *out, float *deriv, const float *inp, int64 count)

@@ -78,8 +78,8 @@ extern void aigc_tf_attention_step(float *out, const float *cache,
 
 /*
  * GELU, tanh approximation, elementwise over count values, and its
- * derivative into deriv unless NULL (for the backward): out may be inp
- * when deriv is NULL, deriv may be inp
+ * derivative into deriv unless NULL (for the backward): out or deriv may
+ * be inp
  */
 extern void aigc_tf_gelu_forward(float *out, float *deriv, const float *inp,
 								 int64 count);

@@ -554,9 +554,10 @@ keep_delta(const AigcTfModel *m, AigcTfDpBuffers *dp, int l, TfDelta d,
  * operands in place: OpenBLAS 0.3.21 takes them for products of at most
  * 100^3 multiply-adds on AVX-512 machines, where its packing of these thin
  * operands was a quarter of sgemm's time.  At width 64 the backward's
- * products ran 20 to 50% faster in such chunks (docs/transformer.md); a
+ * products ran 14 to 35% faster in such chunks (docs/transformer.md); a
  * chunk under TF_SMALL_GEMM_ROWS rows would gain nothing, so wider layers
- * keep one call.  The chunks' sums add the rows in the same order.
+ * keep one call.  The weight gradients add up chunk by chunk (the bias
+ * gradients' column sums still take the rows in order).
  */
 #define TF_SMALL_GEMM		1000000
 #define TF_SMALL_GEMM_ROWS	32
