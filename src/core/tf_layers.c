@@ -552,6 +552,47 @@ aigc_tf_attention_forward(float *out, float *att, const float *qkv,
 }
 
 /*
+ * dV_s = sum_{t >= s} att[t, s] dout_t and dK_s = scale sum_{t >= s}
+ * dpre[t, s] q_t for the width values i .. i + width - 1 of a head (width
+ * a constant, so the sums stay in registers): each weight of the triangle
+ * is loaded once for all of them (with two values at a time the loop was
+ * bound by its loads).
+ */
+#define ATT_DKV_WIDTH 4
+
+static pg_attribute_always_inline void
+att_dkv(AttVec *dv, AttVec *dk, const AttVec *p, const AttVec *dpre,
+		const AttVec *dy, const AttVec *q, int s, int i, int width, int T,
+		int hs, float scale)
+{
+	AttVec		vs[ATT_DKV_WIDTH] = {{0}};
+	AttVec		ks[ATT_DKV_WIDTH] = {{0}};
+	int64		ts = TRI(s, s);
+
+	for (int t = s; t < T; t++)
+	{
+		AttVec		pts = p[ts];
+		AttVec		dts = dpre[ts];
+		const AttVec *dyt = dy + (int64) t * hs + i;
+		const AttVec *qt = q + (int64) t * hs + i;
+
+#pragma GCC unroll 4
+		for (int j = 0; j < width; j++)
+		{
+			vs[j] += pts * dyt[j];
+			ks[j] += dts * qt[j];
+		}
+		ts += t + 1;			/* TRI(t + 1, s) */
+	}
+#pragma GCC unroll 4
+	for (int j = 0; j < width; j++)
+	{
+		dv[(int64) s * hs + i + j] = vs[j];
+		dk[(int64) s * hs + i + j] = ks[j] * scale;
+	}
+}
+
+/*
  * dV_s = sum_{t >= s} att[t, s] dout_t, datt[t, s] = dout_t . v_s,
  * dpre[t, s] = att[t, s] (datt[t, s] - sum_s' att[t, s'] datt[t, s']),
  * dQ_t = scale sum_{s <= t} dpre[t, s] k_s and
@@ -609,30 +650,15 @@ aigc_tf_attention_backward(float *dqkv, const float *dout, const float *qkv,
 			}
 			/* dV_s and dK_s, over the positions t >= s that see s */
 			for (int s = 0; s < T; s++)
-				for (int i = 0; i < hs; i += 2)
-				{
-					int			i1 = Min(i + 1, hs - 1);	/* i again if hs is odd */
-					AttVec		v0 = {0},
-								v1 = {0},
-								k0 = {0},
-								k1 = {0};
+			{
+				int			i = 0;
 
-					for (int t = s; t < T; t++)
-					{
-						AttVec		pts = p[TRI(t, s)];
-						AttVec		dts = dpre[TRI(t, s)];
-						int64		ti = (int64) t * hs;
-
-						v0 += pts * dy[ti + i];
-						v1 += pts * dy[ti + i1];
-						k0 += dts * q[ti + i];
-						k1 += dts * q[ti + i1];
-					}
-					dv[(int64) s * hs + i] = v0;
-					dk[(int64) s * hs + i] = k0 * scale;
-					dv[(int64) s * hs + i1] = v1;
-					dk[(int64) s * hs + i1] = k1 * scale;
-				}
+				for (; i + ATT_DKV_WIDTH <= hs; i += ATT_DKV_WIDTH)
+					att_dkv(dv, dk, p, dpre, dy, q, s, i, ATT_DKV_WIDTH, T, hs,
+							scale);
+				for (; i < hs; i++)
+					att_dkv(dv, dk, p, dpre, dy, q, s, i, 1, T, hs, scale);
+			}
 		}
 		att_scatter(dqkv, dqkvb, n0, lanes, T, 3 * C, hs);
 	}
@@ -668,40 +694,54 @@ aigc_tf_attention_step(float *out, const float *cache, float *scratch, int t,
  * 0.5 x (1 + tanh u) with u = sqrt(2/pi) (x + 0.044715 x^3), written as
  * x sigmoid(2u): the same function, with fastmath's branch-free expf so
  * that the loop vectorises (libm's tanhf or expf kept it scalar, and it
- * dominated a training step at table widths).  In place (out == inp) is
- * allowed: each element reads only its own input.
+ * dominated a training step at table widths).  With s = sigmoid(2u) the
+ * derivative is d/dx x s = s + 2 x s (1 - s) u' = s (1 + 2 x (1 - s) u'),
+ * u' = sqrt(2/pi) (1 + 3 * 0.044715 x^2).
+ */
+static inline float
+gelu_sigmoid(float x)
+{
+	float		u = GELU_SCALE * (x + GELU_CUBE * x * x * x);
+
+	return 1.0f / (1.0f + aigc_expf(-2.0f * u));
+}
+
+/*
+ * Training keeps the derivative from the forward, where the sigmoid is at
+ * hand: the backward is then one product instead of a second exp and
+ * division per element.  out or deriv may be inp: each element reads only
+ * its own input before writing.
  */
 AIGC_VECTOR_CLONES void
-aigc_tf_gelu_forward(float *out, const float *inp, int64 count)
+aigc_tf_gelu_forward(float *out, float *deriv, const float *inp, int64 count)
 {
+	if (deriv == NULL)
+	{
+		AIGC_IVDEP
+		for (int64 i = 0; i < count; i++)
+			out[i] = inp[i] * gelu_sigmoid(inp[i]);
+		return;
+	}
 	AIGC_IVDEP
 	for (int64 i = 0; i < count; i++)
 	{
 		float		x = inp[i];
-		float		u = GELU_SCALE * (x + GELU_CUBE * x * x * x);
+		float		s = gelu_sigmoid(x);
+		float		du = GELU_SCALE * (1.0f + 3.0f * GELU_CUBE * x * x);
 
-		out[i] = x / (1.0f + aigc_expf(-2.0f * u));
+		out[i] = x * s;
+		deriv[i] = s * (1.0f + 2.0f * x * (1.0f - s) * du);
 	}
 }
 
-/*
- * With s = sigmoid(2u): d/dx x s = s + 2 x s (1 - s) u',
- * u' = sqrt(2/pi) (1 + 3 * 0.044715 x^2).  dinp may be dout.
- */
+/* dinp = deriv * dout; dinp may be dout */
 AIGC_VECTOR_CLONES void
-aigc_tf_gelu_backward(float *dinp, const float *inp, const float *dout,
+aigc_tf_gelu_backward(float *dinp, const float *deriv, const float *dout,
 					  int64 count)
 {
 	AIGC_IVDEP
 	for (int64 i = 0; i < count; i++)
-	{
-		float		x = inp[i];
-		float		u = GELU_SCALE * (x + GELU_CUBE * x * x * x);
-		float		s = 1.0f / (1.0f + aigc_expf(-2.0f * u));
-		float		du = GELU_SCALE * (1.0f + 3.0f * GELU_CUBE * x * x);
-
-		dinp[i] = (s + 2.0f * x * s * (1.0f - s) * du) * dout[i];
-	}
+		dinp[i] = deriv[i] * dout[i];
 }
 
 void

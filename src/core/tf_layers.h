@@ -76,10 +76,15 @@ extern void aigc_tf_attention_step(float *out, const float *cache,
 								   float *scratch, int t, int N, int T, int C,
 								   int NH);
 
-/* GELU, tanh approximation, elementwise over count values: out may be inp */
-extern void aigc_tf_gelu_forward(float *out, const float *inp, int64 count);
-/* dinp = gelu'(inp) * dout; dinp may be dout */
-extern void aigc_tf_gelu_backward(float *dinp, const float *inp,
+/*
+ * GELU, tanh approximation, elementwise over count values, and its
+ * derivative into deriv unless NULL (for the backward): out or deriv may
+ * be inp
+ */
+extern void aigc_tf_gelu_forward(float *out, float *deriv, const float *inp,
+								 int64 count);
+/* dinp = deriv * dout, deriv from the forward; dinp may be dout */
+extern void aigc_tf_gelu_backward(float *dinp, const float *deriv,
 								  const float *dout, int64 count);
 
 /*

@@ -422,7 +422,7 @@ forward_body(AigcTfModel *m, AigcTfActs *a, const int32 *tokens, int n)
 								  m->tensors[TF_LN2W].w + l * C,
 								  m->tensors[TF_LN2B].w + l * C, R, C);
 		tf_linear_forward(&m->fc[l], ln2, R, fch, NULL);
-		aigc_tf_gelu_forward(fch_gelu, fch, (int64) R * 4 * C);
+		aigc_tf_gelu_forward(fch_gelu, fch, fch, (int64) R * 4 * C);
 		tf_linear_forward(&m->fcproj[l], fch_gelu, R, res3, res2);
 		residual = res3;
 	}
@@ -473,7 +473,7 @@ forward_step(const AigcTfModel *m, AigcTfActs *a, const int32 *tokens, int n, in
 								  m->tensors[TF_LN2W].w + l * C,
 								  m->tensors[TF_LN2B].w + l * C, n, C);
 		aigc_linear_forward(&m->fc[l], y, n, a->dfch);
-		aigc_tf_gelu_forward(a->dfch, a->dfch, (int64) n * 4 * C);
+		aigc_tf_gelu_forward(a->dfch, NULL, a->dfch, (int64) n * 4 * C);
 		aigc_linear_forward(&m->fcproj[l], a->dfch, n, y);
 		aigc_tf_residual_forward(y, x, (int64) n * C);
 		swap = x;
@@ -548,6 +548,42 @@ keep_delta(const AigcTfModel *m, AigcTfDpBuffers *dp, int l, TfDelta d,
 }
 
 /*
+ * A projection's backward over R rows: its parameters' gradients (unless
+ * input_only) and its input gradient into dx (unless NULL), in chunks of
+ * rows small enough for OpenBLAS's small-matrix kernels, which work on the
+ * operands in place: OpenBLAS 0.3.21 takes them for products of at most
+ * 100^3 multiply-adds on AVX-512 machines, where its packing of these thin
+ * operands was a quarter of sgemm's time.  At width 64 the backward's
+ * products ran 14 to 35% faster in such chunks (docs/transformer.md); a
+ * chunk under TF_SMALL_GEMM_ROWS rows would gain nothing, so wider layers
+ * keep one call.  The weight gradients add up chunk by chunk (the bias
+ * gradients' column sums still take the rows in order).
+ */
+#define TF_SMALL_GEMM		1000000
+#define TF_SMALL_GEMM_ROWS	32
+
+static void
+tf_linear_backward(AigcLinear *l, const float *x, const float *dy, int R,
+				   float *dx, bool input_only)
+{
+	int64		chunk = TF_SMALL_GEMM / ((int64) l->in * l->out);
+
+	if (chunk < TF_SMALL_GEMM_ROWS)
+		chunk = R;
+	for (int r0 = 0; r0 < R; r0 += chunk)
+	{
+		int			rows = (int) Min(chunk, (int64) R - r0);
+		const float *dyc = dy + (int64) r0 * l->out;
+
+		if (!input_only)
+			aigc_linear_param_grad(l, x + (int64) r0 * l->in, l->in, dyc, rows,
+								   true);
+		if (dx != NULL)
+			aigc_linear_input_grad(l, dyc, rows, dx + (int64) r0 * l->in);
+	}
+}
+
+/*
  * A projection's backward pass over n rows of T positions; in the norm pass
  * (dp) its per-row norms and the input gradient only
  */
@@ -555,15 +591,11 @@ static void
 linear_back(AigcLinear *l, const float *x, const float *dy, int n, int T,
 			float *dx, AigcTfDpBuffers *dp)
 {
-	if (dp == NULL)
-	{
-		aigc_linear_backward(l, x, dy, n * T, dx);
-		return;
-	}
-	dp_seq_linear_sq_norms(x, dy, n, T, l->in, l->out, true,
-						   dp_seq_linear_ghost(T, l->in, l->out), dp->scratch,
-						   dp->sq_norms);
-	aigc_linear_input_grad(l, dy, n * T, dx);
+	if (dp != NULL)
+		dp_seq_linear_sq_norms(x, dy, n, T, l->in, l->out, true,
+							   dp_seq_linear_ghost(T, l->in, l->out),
+							   dp->scratch, dp->sq_norms);
+	tf_linear_backward(l, x, dy, n * T, dx, dp != NULL);
 }
 
 /*
@@ -767,18 +799,18 @@ aigc_tf_dp_accumulate(AigcTfModel *m, AigcTfActs *a, AigcTfDpBuffers *dp,
 	{
 		const float *residual = l == 0 ? a->encoded : LAYER(a, m, res3, l - 1, C);
 
-		aigc_linear_backward(&m->fcproj[l], LAYER(a, m, fch_gelu, l, 4 * C),
-							 kept_delta(m, dp, l, TFD_FCPROJ), R, NULL);
-		aigc_linear_backward(&m->fc[l], LAYER(a, m, ln2, l, C),
-							 kept_delta(m, dp, l, TFD_FC), R, NULL);
+		tf_linear_backward(&m->fcproj[l], LAYER(a, m, fch_gelu, l, 4 * C),
+						   kept_delta(m, dp, l, TFD_FCPROJ), R, NULL, false);
+		tf_linear_backward(&m->fc[l], LAYER(a, m, ln2, l, C),
+						   kept_delta(m, dp, l, TFD_FC), R, NULL, false);
 		layernorm_back(m, TF_LN2W, TF_LN2B, l, a->dres,
 					   kept_delta(m, dp, l, TFD_LN2), LAYER(a, m, res2, l, C),
 					   LAYER(a, m, ln2_mean, l, 1), LAYER(a, m, ln2_rstd, l, 1),
 					   n, NULL);
-		aigc_linear_backward(&m->attproj[l], LAYER(a, m, atty, l, C),
-							 kept_delta(m, dp, l, TFD_ATTPROJ), R, NULL);
-		aigc_linear_backward(&m->qkv[l], LAYER(a, m, ln1, l, C),
-							 kept_delta(m, dp, l, TFD_QKV), R, NULL);
+		tf_linear_backward(&m->attproj[l], LAYER(a, m, atty, l, C),
+						   kept_delta(m, dp, l, TFD_ATTPROJ), R, NULL, false);
+		tf_linear_backward(&m->qkv[l], LAYER(a, m, ln1, l, C),
+						   kept_delta(m, dp, l, TFD_QKV), R, NULL, false);
 		layernorm_back(m, TF_LN1W, TF_LN1B, l, a->dres,
 					   kept_delta(m, dp, l, TFD_LN1), residual,
 					   LAYER(a, m, ln1_mean, l, 1), LAYER(a, m, ln1_rstd, l, 1),

@@ -107,7 +107,8 @@ typedef struct AigcTfActs
 	float	   *ln2;			/* (L, B, T, C) */
 	float	   *ln2_mean;		/* (L, B, T) */
 	float	   *ln2_rstd;		/* (L, B, T) */
-	float	   *fch;			/* (L, B, T, 4C) */
+	float	   *fch;			/* (L, B, T, 4C) the MLP's pre-activation,
+								 * then GELU's derivative at it */
 	float	   *fch_gelu;		/* (L, B, T, 4C) */
 	float	   *res3;			/* (L, B, T, C) residual after the MLP */
 	float	   *lnf;			/* (B, T, C) */

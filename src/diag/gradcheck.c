@@ -865,6 +865,7 @@ typedef struct TfGeluCtx
 	float		x[16];
 	float		y[16];
 	float		c[16];
+	float		deriv[16];
 } TfGeluCtx;
 
 static double
@@ -872,7 +873,7 @@ tf_gelu_loss(void *arg)
 {
 	TfGeluCtx  *ctx = arg;
 
-	aigc_tf_gelu_forward(ctx->y, ctx->x, 16);
+	aigc_tf_gelu_forward(ctx->y, NULL, ctx->x, 16);
 	return dp_dot(ctx->c, ctx->y, 16);
 }
 
@@ -884,7 +885,8 @@ check_tf_gelu(CheckOutput *out, AigcRng *rng)
 
 	aigc_diag_fill_uniform(ctx.x, 16, rng, -3, 3);
 	aigc_diag_fill_uniform(ctx.c, 16, rng, -1, 1);
-	aigc_tf_gelu_backward(dx, ctx.x, ctx.c, 16);
+	aigc_tf_gelu_forward(ctx.y, ctx.deriv, ctx.x, 16);
+	aigc_tf_gelu_backward(dx, ctx.deriv, ctx.c, 16);
 	check_tensor(out, "transformer gelu", "input", ctx.x, dx, 16,
 				 tf_gelu_loss, &ctx);
 }
