@@ -14,7 +14,10 @@
 #   - sampling speed: rows per second of SELECT count(*) FROM aigc_sample()
 #     and of CREATE TABLE ... AS SELECT * FROM aigc_sample() in a warm
 #     session, against SDV's sample() of the same number of rows from the
-#     same kind (the model trained for E2 epochs), and both ratios.
+#     same kind (the model trained for E2 epochs), and both ratios;
+#   - PostgreSQL's own ceiling for that CREATE TABLE AS: the same rows
+#     copied by CREATE TABLE ... AS SELECT * FROM the first copy, which
+#     is the insert alone (forming tuples, heap, WAL) with no generator.
 #
 #   bash bench/peers.sh                      # every table, 2 and 7 epochs, 1 and 2 threads
 #   AIGC_PEERS_QUICK=1 bash bench/peers.sh   # one small table, 1 and 3 epochs: a few minutes
@@ -185,6 +188,10 @@ DROP TABLE IF EXISTS peers_ctas;
 SELECT clock_timestamp() AS t0 \gset
 CREATE TABLE peers_ctas AS SELECT * FROM aigc_sample(NULL::public.:"rt", :'m' || '_e2', :n, seed => :seed);
 SELECT least(:'ctas_s'::float8, extract(epoch FROM clock_timestamp() - :'t0'::timestamptz)) AS ctas_s \gset
+SELECT clock_timestamp() AS t0 \gset
+CREATE TABLE peers_copy AS SELECT * FROM peers_ctas;
+SELECT least(:'copy_s'::float8, extract(epoch FROM clock_timestamp() - :'t0'::timestamptz)) AS copy_s \gset
+DROP TABLE peers_copy;
 DROP TABLE peers_ctas;
 SQL
 done
@@ -192,13 +199,13 @@ peer_rows="$(for _ in $(seq "$REPEAT"); do printf '%s,' "$NSAMPLE"; done)"
 peer_rows="${peer_rows%,}"
 
 train_hdr='%-17s %-4s %-5s %3s %7s | %9s %9s %6s | %8s %8s %5s\n'
-samp_hdr='%-17s %-4s %-5s %3s | %10s %10s %10s | %7s %7s\n'
+samp_hdr='%-17s %-4s %-5s %3s | %10s %10s %10s | %7s %7s | %10s %8s\n'
 train_out="$WORK/train.txt"
 samp_out="$WORK/sample.txt"
 # shellcheck disable=SC2059
 printf "$train_hdr" table kind peer thr rows aigc_s/ep peer_s/ep ratio loop_GF sgemm_GF eff >"$train_out"
 # shellcheck disable=SC2059
-printf "$samp_hdr" table kind peer thr "count r/s" "ctas r/s" "peer r/s" count_x ctas_x >"$samp_out"
+printf "$samp_hdr" table kind peer thr "count r/s" "ctas r/s" "peer r/s" count_x ctas_x "copy r/s" ctas/cnt >"$samp_out"
 
 for t in $THREADS; do
     if [ "$HAVE_THREADS_GUC" != 1 ]; then
@@ -216,7 +223,7 @@ for t in $THREADS; do
             log "$table: $kind and ${PEER_NAME[$kind]} at $t thread(s)"
 
             # aigc_pg: E1 and E2 epochs, GEMM efficiency, sampling in one warm session
-            read -r rows aigc_ep loop_gf sgemm_gf count_rs ctas_rs < <(
+            read -r rows aigc_ep loop_gf sgemm_gf count_rs ctas_rs copy_rs < <(
                 apsql "$t" -At -F ' ' -v kind="$kind" -v q="$query" -v tbl="$table" \
                     -v e1="$E1" -v e2="$E2" -v seed="$SEED" -v n="$NSAMPLE" -v threads="$t" \
                     -v sample_sql="$WORK/sample.sql" <<'SQL'
@@ -236,10 +243,10 @@ SELECT aigc.sgemm_gflops(:'m' || '_e2', :batch, seconds => 2.0) AS sgemm_gf \gse
 SELECT aigc_create_type(:'m' || '_e2', :'m' || '_row') AS rt \gset
 -- warm: the model in the session's cache, the plan's functions looked up
 SELECT count(*) FROM aigc_sample(NULL::public.:"rt", :'m' || '_e2', 1000, seed => :seed) \gset warm_
-SELECT 'Infinity' AS count_s, 'Infinity' AS ctas_s \gset
+SELECT 'Infinity' AS count_s, 'Infinity' AS ctas_s, 'Infinity' AS copy_s \gset
 \i :sample_sql
 SELECT :train_rows, round(:per_epoch::numeric, 3), round(:loop_gf::numeric, 1), round(:sgemm_gf::numeric, 1),
-       round(:n / :'count_s'::float8), round(:n / :'ctas_s'::float8);
+       round(:n / :'count_s'::float8), round(:n / :'ctas_s'::float8), round(:n / :'copy_s'::float8);
 SQL
             )
 
@@ -261,7 +268,8 @@ SQL
             # shellcheck disable=SC2059
             printf "$samp_hdr" "$table" "$kind" "${PEER_NAME[$kind]}" "$t" "$count_rs" "$ctas_rs" "$peer_rs" \
                 "$(awk -v a="$count_rs" -v p="$peer_rs" 'BEGIN { printf "%.2f", a / p }')" \
-                "$(awk -v a="$ctas_rs" -v p="$peer_rs" 'BEGIN { printf "%.2f", a / p }')" >>"$samp_out"
+                "$(awk -v a="$ctas_rs" -v p="$peer_rs" 'BEGIN { printf "%.2f", a / p }')" \
+                "$copy_rs" "$(awk -v a="$ctas_rs" -v c="$count_rs" 'BEGIN { printf "%.2f", a / c }')" >>"$samp_out"
         done
     done
 done
@@ -270,6 +278,8 @@ printf '\nTraining, seconds per epoch (ratio = peer / aigc_pg, above 1 means aig
 printf 'loop_GF = the loop'"'"'s GEMM-counted GFLOP/s, sgemm_GF = sgemm alone on its shapes, eff = loop_GF / sgemm_GF)\n'
 cat "$train_out"
 printf '\nSampling, rows per second (%s rows, best of %s; count = SELECT count(*) FROM aigc_sample(...), ctas = CREATE TABLE AS;\n' "$NSAMPLE" "$REPEAT"
-printf 'peer = SDV sample() into a DataFrame; count_x, ctas_x = aigc_pg / peer)\n'
+printf 'peer = SDV sample() into a DataFrame; count_x, ctas_x = aigc_pg / peer;\n'
+printf 'copy = CREATE TABLE AS SELECT * FROM the sampled copy: PostgreSQL'"'"'s insert alone, the ceiling of any CTAS;\n'
+printf 'ctas/cnt = ctas r/s over count r/s)\n'
 cat "$samp_out"
 printf '\nload average at end %s\n' "$(cut -d' ' -f1-3 /proc/loadavg)"
