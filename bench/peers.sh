@@ -166,6 +166,11 @@ json_get() {
     /usr/bin/python3 -c "import json,sys; r=json.load(open(sys.argv[1])); print($2)" "$1"
 }
 
+# $1 / $2 to two decimals
+ratio() {
+    awk -v a="$1" -v b="$2" 'BEGIN { printf "%.2f", a / b }'
+}
+
 declare -A peer_of=([vae]=tvae [gan]=ctgan)
 declare -A PEER_NAME=([vae]=TVAE [gan]=CTGAN)
 
@@ -262,14 +267,14 @@ SQL
 
             # shellcheck disable=SC2059
             printf "$train_hdr" "$table" "$kind" "${PEER_NAME[$kind]}" "$t" "$rows" "$aigc_ep" "$peer_ep" \
-                "$(awk -v a="$aigc_ep" -v p="$peer_ep" 'BEGIN { printf "%.2f", p / a }')" \
+                "$(ratio "$peer_ep" "$aigc_ep")" \
                 "$loop_gf" "$sgemm_gf" \
-                "$(awk -v l="$loop_gf" -v s="$sgemm_gf" 'BEGIN { printf "%.2f", l / s }')" | tee -a "$train_out" >&2
+                "$(ratio "$loop_gf" "$sgemm_gf")" | tee -a "$train_out" >&2
             # shellcheck disable=SC2059
             printf "$samp_hdr" "$table" "$kind" "${PEER_NAME[$kind]}" "$t" "$count_rs" "$ctas_rs" "$peer_rs" \
-                "$(awk -v a="$count_rs" -v p="$peer_rs" 'BEGIN { printf "%.2f", a / p }')" \
-                "$(awk -v a="$ctas_rs" -v p="$peer_rs" 'BEGIN { printf "%.2f", a / p }')" \
-                "$copy_rs" "$(awk -v a="$ctas_rs" -v c="$count_rs" 'BEGIN { printf "%.2f", a / c }')" >>"$samp_out"
+                "$(ratio "$count_rs" "$peer_rs")" \
+                "$(ratio "$ctas_rs" "$peer_rs")" \
+                "$copy_rs" "$(ratio "$ctas_rs" "$count_rs")" >>"$samp_out"
         done
     done
 done
