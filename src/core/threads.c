@@ -51,6 +51,10 @@ struct AigcPool
 	MemoryContextCallback cleanup;
 };
 
+/* The run aigc_pool_leave left going, and OpenBLAS's count to restore after */
+static AigcPool *left_pool = NULL;
+static int	left_blas_threads = 1;
+
 typedef struct WorkerStart
 {
 	AigcPool   *pool;
@@ -150,11 +154,17 @@ pool_stop(void *p)
 {
 	AigcPool   *pool = p;
 
+	/* the workers finish a run left going before they see the shutdown */
 	pool->shutdown = true;
 	advance(pool, &pool->runs, 0);
 	for (int i = 0; i < pool->started; i++)
 		pthread_join(pool->workers[i], NULL);
 	pool->started = 0;
+	if (left_pool == pool)
+	{
+		left_pool = NULL;
+		openblas_set_num_threads(left_blas_threads);
+	}
 	pthread_mutex_destroy(&pool->lock);
 	pthread_cond_destroy(&pool->moved);
 }
@@ -230,6 +240,28 @@ aigc_pool_join(AigcPool *pool, bool help)
 }
 
 void
+aigc_pool_leave(AigcPool *pool, int blas_threads)
+{
+	if (left_pool != NULL && left_pool != pool)
+		aigc_pool_settle();
+	left_pool = pool;
+	left_blas_threads = blas_threads;
+}
+
+void
+aigc_pool_settle(void)
+{
+	AigcPool   *pool = left_pool;
+
+	if (pool == NULL)
+		return;
+	left_pool = NULL;
+	aigc_pool_join(pool, true);
+	if (openblas_get_num_threads() != left_blas_threads)
+		openblas_set_num_threads(left_blas_threads);
+}
+
+void
 aigc_pool_run(AigcPool *pool, AigcPoolTask task, void *arg)
 {
 	aigc_pool_start(pool, task, arg);
@@ -287,7 +319,10 @@ aigc_split(int64 n, int thread, int nthreads, int64 *first, int64 *count)
 int
 aigc_blas_set_threads(int n)
 {
-	int			old = openblas_get_num_threads();
+	int			old;
+
+	aigc_pool_settle();
+	old = openblas_get_num_threads();
 
 	/* one thread needs no count of the cores: scoring sets it for every row */
 	n = n > 1 ? Min(n, aigc_cores()) : 1;

@@ -46,6 +46,24 @@ extern void aigc_pool_start(AigcPool *pool, AigcPoolTask task, void *arg);
 extern void aigc_pool_join(AigcPool *pool, bool help);
 
 /*
+ * Instead of aigc_pool_join: the run begun by aigc_pool_start goes on after
+ * the caller returns, while the backend runs other code (the executor
+ * inserting the rows of the last batch, say).  At most one run of a backend
+ * is left going; it is joined, the backend's thread helping with the task,
+ * by aigc_pool_settle, and by the pool's context going.  blas_threads is
+ * OpenBLAS's thread count to restore then (the run keeps it at one).
+ *
+ * So the task must be safe to run on the backend's thread whenever any
+ * aigc_pool_settle is called, and everything it reads must stay until then:
+ * code that may free or change it (the model cache freeing a model,
+ * aigc_blas_set_threads) calls aigc_pool_settle first.
+ */
+extern void aigc_pool_leave(AigcPool *pool, int blas_threads);
+
+/* Joins the run left going by aigc_pool_leave, if any */
+extern void aigc_pool_settle(void);
+
+/*
  * Inside a task: returns once every thread of the pool has called it (each
  * must, as often as the others, in every run)
  */
@@ -63,7 +81,10 @@ extern void aigc_cache_evict(const void *p, Size bytes);
 extern void aigc_split(int64 n, int thread, int nthreads, int64 *first,
 					   int64 *count);
 
-/* Sets OpenBLAS's thread count (at most the machine's cores); returns the old one */
+/*
+ * Sets OpenBLAS's thread count (at most the machine's cores); returns the
+ * old one.  A run left going is joined first: its threads are inside sgemm.
+ */
 extern int	aigc_blas_set_threads(int n);
 
 /* Stops OpenBLAS's own threads for good, where a process never runs it on more than one */

@@ -149,6 +149,13 @@ end_batch(AigcGenerator *gen)
 }
 
 void
+aigc_generator_settle(AigcGenerator *gen)
+{
+	if (gen->ahead > 0)
+		aigc_pool_settle();
+}
+
+void
 aigc_generator_next(AigcGenerator *gen, int n)
 {
 	int			blas_threads;
@@ -156,6 +163,7 @@ aigc_generator_next(AigcGenerator *gen, int n)
 	if (gen->ahead > 0)
 	{
 		Assert(n == gen->ahead);
+		aigc_generator_settle(gen);
 		gen->ahead = 0;
 		end_batch(gen);
 		return;
@@ -188,6 +196,14 @@ aigc_generator_ahead(AigcGenerator *gen, int n,
 	begin_batch(gen, n);
 	blas_threads = aigc_blas_set_threads(1);
 	aigc_pool_start(gen->pool, generate_chunks, gen);
+
+	/*
+	 * Left going from the start: whatever meanwhile or the rest of the query
+	 * does that could disturb the workers (a model freed, OpenBLAS's count
+	 * changed) joins them first, and aigc_generator_next does otherwise.
+	 */
+	aigc_pool_leave(gen->pool, blas_threads);
+	gen->ahead = n;
 	PG_TRY();
 	{
 		meanwhile(arg);
@@ -195,12 +211,8 @@ aigc_generator_ahead(AigcGenerator *gen, int n,
 	PG_CATCH();
 	{
 		/* the workers write memory an error may free: let them finish first */
-		aigc_pool_join(gen->pool, false);
-		aigc_blas_set_threads(blas_threads);
+		aigc_pool_settle();
 		PG_RE_THROW();
 	}
 	PG_END_TRY();
-	aigc_pool_join(gen->pool, true);
-	aigc_blas_set_threads(blas_threads);
-	gen->ahead = n;
 }

@@ -8,7 +8,7 @@
  * aigc.threads threads (each takes the next chunk left); each chunk draws
  * from a stream of its own, seeded from the run's stream in chunk order, so
  * a seed gives the same rows at any thread count.  The next batch can be
- * made while the caller turns the last one into tuples.
+ * made while the caller turns the last one into tuples and uses them.
  */
 #ifndef AIGC_GENERATE_H
 #define AIGC_GENERATE_H
@@ -67,11 +67,19 @@ extern void aigc_generator_next(AigcGenerator *gen, int n);
 /*
  * Runs meanwhile(arg) on the backend's thread (it may palloc and raise
  * errors, but must not touch the generator) while the pool's other threads
- * make the next n rows; then helps them finish.  gen->decoded stays as it
- * is until aigc_generator_next(gen, n) takes the new rows.  On one thread,
- * just meanwhile(arg).
+ * make the next n rows, and returns with them still at it
+ * (aigc_pool_leave): they go on while the caller's query uses the rows
+ * meanwhile made (a CREATE TABLE AS inserting them).  gen->decoded stays as
+ * it is until aigc_generator_next(gen, n) helps them finish and takes the
+ * new rows.  On one thread, just meanwhile(arg).
  */
 extern void aigc_generator_ahead(AigcGenerator *gen, int n,
 								 void (*meanwhile) (void *arg), void *arg);
+
+/*
+ * Waits for the rows aigc_generator_ahead is making, if any: before
+ * gen->model is changed (the threads read it)
+ */
+extern void aigc_generator_settle(AigcGenerator *gen);
 
 #endif

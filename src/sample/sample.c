@@ -265,8 +265,10 @@ map_columns(const AigcModel *model, const char *model_name, TupleDesc desc,
 static void
 refresh_model(SampleState *st)
 {
-	AigcCachedModel *e = aigc_model_cache_lookup(st->name, strlen(st->name),
-												 st->requested);
+	AigcCachedModel *e;
+
+	aigc_generator_settle(&st->gen);
+	e = aigc_model_cache_lookup(st->name, strlen(st->name), st->requested);
 
 	if (st->model != NULL && e->load_id != st->load_id && e->version != st->version)
 		e = aigc_model_cache_lookup(st->name, strlen(st->name), st->version);
@@ -449,9 +451,7 @@ make_rows(void *arg)
  * that pass kept (rejection sampling).  Either way the generator sees the
  * same calls as when all rows were made at once, so a seed gives the same
  * rows.  On more than one thread the generator makes the following batch
- * while this one becomes tuples, unless domain constraints are checked:
- * their expressions may call anything, model lookups included, which must
- * not happen while the pool's threads read the model.
+ * while this one becomes tuples and the query uses them (generate.h).
  */
 static int
 next_batch(SampleState *st)
@@ -476,7 +476,7 @@ next_batch(SampleState *st)
 		aigc_generator_next(&st->gen, batch);
 		st->drawn += batch;
 		st->batch_rows = batch;
-		if (following > 0 && !st->domains)
+		if (following > 0)
 			aigc_generator_ahead(&st->gen, following, make_rows, st);
 		else
 			make_rows(st);

@@ -75,6 +75,9 @@ sweep(void)
 {
 	int			kept = 0;
 
+	/* a sampling run left going reads its model: let it finish first */
+	aigc_pool_settle();
+
 	for (int i = 0; i < nentries; i++)
 	{
 		if (entries[i]->generation == generation)

@@ -4,7 +4,7 @@
 -- from the store itself, with the caller's privileges (07_scoring.sql checks
 -- the owner's parallel scores; here a grantee's, and a refusal).
 BEGIN;
-SELECT plan(27);
+SELECT plan(33);
 
 SET LOCAL client_min_messages = warning;
 CREATE TABLE th_t AS SELECT age, gender, region, monthly_wage FROM contributions WHERE id <= 3000;
@@ -83,6 +83,54 @@ SELECT is(pg_temp.sample_md5('th_2t', 3, '{"age": [30, 40]}'), pg_temp.sample_md
           'transformer with a range condition: the same rows on one thread and three');
 SELECT is(pg_temp.sample_md5('th_2g', 2, '{"region": "north"}'), pg_temp.sample_md5('th_2g', 1, '{"region": "north"}'),
           'gan with a condition: the same rows on one thread and two');
+SET LOCAL aigc.threads = 2;
+
+-- the next batch is made while the query uses this one's rows (generate.h),
+-- so whatever the query runs meanwhile that touches models or OpenBLAS's
+-- thread count joins those threads first.  Rows as on one thread: two
+-- samplings called in turn batch by batch, sampling scored row by row with
+-- the model store changed halfway through (the cached models are freed
+-- and loaded again between two batches), rows into domains (checked while
+-- the next batch is made)
+CREATE TEMP TABLE th_zip AS
+SELECT md5(string_agg(pg_catalog.array_to_string(a, ','), ',')) AS a,
+       md5(string_agg(pg_catalog.array_to_string(g, ','), ',')) AS g, count(*) AS calls
+  FROM (SELECT aigc.sample_batches(NULL::th_t, 'th_1a', 2610, 5, NULL, NULL) AS a,
+               aigc.sample_batches(NULL::th_t, 'th_2g', 2610, 5, NULL, NULL) AS g) s;
+SELECT is((SELECT calls FROM th_zip), 3::bigint, 'two samplings in one select list take turns, batch by batch');
+SELECT is((SELECT (a, g)::text FROM th_zip),
+          (pg_temp.sample_md5('th_1a', 1), pg_temp.sample_md5('th_2g', 1))::text,
+          'and each gives the rows it gives alone on one thread');
+SET LOCAL aigc.threads = 2;
+CREATE ROLE aigc_th_other;
+CREATE TEMP SEQUENCE th_rows;
+CREATE FUNCTION pg_temp.store_change_at(n bigint, at bigint) RETURNS bigint LANGUAGE plpgsql AS $$
+BEGIN
+    IF n = at THEN
+        PERFORM aigc_grant('th_2g', 'aigc_th_other', 'use');
+    END IF;
+    RETURN n;
+END
+$$;
+CREATE TEMP TABLE th_loads AS SELECT aigc.model_cache_loads() AS n;
+CREATE TEMP TABLE th_scored AS
+SELECT pg_temp.store_change_at(nextval('th_rows'), 1500) AS n, aigc_score('th_1a', t) AS score, t
+  FROM aigc_sample(NULL::th_t, 'th_1a', 2610, seed => 5) t;
+SELECT ok(aigc.model_cache_loads() > (SELECT n FROM th_loads),
+          'the store changed halfway through sampling: the model was loaded again');
+SELECT is((SELECT md5(string_agg(t::text, ',' ORDER BY n)) FROM th_scored), pg_temp.sample_md5('th_1a', 1),
+          'sampling scored row by row, the store changed halfway: the rows of one thread');
+SELECT is((SELECT count(*) FROM th_scored WHERE score IS DISTINCT FROM aigc_score('th_1a', t)), 0::bigint,
+          'and the scores made between its batches are the scores of those rows');
+CREATE DOMAIN th_age AS integer CHECK (VALUE % 2 = 0);
+CREATE TYPE th_dom AS (age th_age, gender text, region text, monthly_wage numeric);
+CREATE FUNCTION pg_temp.domain_md5(threads int) RETURNS text LANGUAGE plpgsql AS $$
+BEGIN
+    PERFORM set_config('aigc.threads', threads::text, true);
+    RETURN (SELECT md5(string_agg(t::text, ',')) FROM aigc_sample(NULL::th_dom, 'th_1a', 2610, seed => 5) t);
+END
+$$;
+SELECT is(pg_temp.domain_md5(2), pg_temp.domain_md5(1), 'rows into a domain on two threads: the rows of one thread');
 SET LOCAL aigc.threads = 2;
 
 -- a cancelled training on two threads leaves no thread behind (the pool is
