@@ -4,7 +4,7 @@
 -- from the store itself, with the caller's privileges (07_scoring.sql checks
 -- the owner's parallel scores; here a grantee's, and a refusal).
 BEGIN;
-SELECT plan(33);
+SELECT plan(35);
 
 SET LOCAL client_min_messages = warning;
 CREATE TABLE th_t AS SELECT age, gender, region, monthly_wage FROM contributions WHERE id <= 3000;
@@ -157,6 +157,21 @@ SELECT is(pg_temp.backend_threads(), (SELECT n FROM th_before), 'and leaves no t
 SELECT is((SELECT pg_temp.backend_threads() FROM aigc_sample(NULL::th_t, 'th_1a', 100000, seed => 1) LIMIT 1),
           (SELECT n + 1 FROM th_before), 'sampling at aigc.threads 2 runs on a second thread');
 SELECT is(pg_temp.backend_threads(), (SELECT n FROM th_before), 'sampling on two threads stopped by a LIMIT leaves no thread behind');
+-- an error between two batches, while the next one is being made: the
+-- threads stop with the call, and the next call samples as before
+CREATE FUNCTION pg_temp.failing_sample() RETURNS text LANGUAGE plpgsql AS $$
+BEGIN
+    PERFORM count(*) FROM aigc_sample(NULL::th_t, 'th_1a', 100000, seed => 1) t
+      WHERE 1 / (nextval('th_rows') % 1500) >= 0;
+    RETURN 'finished';
+EXCEPTION WHEN division_by_zero THEN
+    RETURN 'failed';
+END
+$$;
+SELECT setval('th_rows', 1);
+SELECT is(pg_temp.failing_sample(), 'failed', 'a query failing between two sampled batches on two threads fails');
+SELECT is(pg_temp.backend_threads() || ' ' || pg_temp.sample_md5('th_1a', 2), (SELECT n FROM th_before) || ' ' || pg_temp.sample_md5('th_1a', 1),
+          'it leaves no thread behind, and the next call on two threads gives the rows of one');
 
 -- parallel scoring by a grantee: workers load the model with the caller's privileges
 CREATE ROLE aigc_th_user;
