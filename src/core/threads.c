@@ -154,7 +154,7 @@ pool_stop(void *p)
 {
 	AigcPool   *pool = p;
 
-	/* the workers finish a run left going before they see the shutdown */
+	/* a worker inside a run left going finishes it before it sees this */
 	pool->shutdown = true;
 	advance(pool, &pool->runs, 0);
 	for (int i = 0; i < pool->started; i++)
