@@ -55,6 +55,14 @@ struct AigcPool
 static AigcPool *left_pool = NULL;
 static int	left_blas_threads = 1;
 
+/* OpenBLAS's thread count to n, without the library's work when it is n already */
+static void
+blas_set(int n)
+{
+	if (openblas_get_num_threads() != n)
+		openblas_set_num_threads(n);
+}
+
 typedef struct WorkerStart
 {
 	AigcPool   *pool;
@@ -163,7 +171,7 @@ pool_stop(void *p)
 	if (left_pool == pool)
 	{
 		left_pool = NULL;
-		openblas_set_num_threads(left_blas_threads);
+		blas_set(left_blas_threads);
 	}
 	pthread_mutex_destroy(&pool->lock);
 	pthread_cond_destroy(&pool->moved);
@@ -257,8 +265,7 @@ aigc_pool_settle(void)
 		return;
 	left_pool = NULL;
 	aigc_pool_join(pool, true);
-	if (openblas_get_num_threads() != left_blas_threads)
-		openblas_set_num_threads(left_blas_threads);
+	blas_set(left_blas_threads);
 }
 
 void
